@@ -1,0 +1,139 @@
+"""What each Segment library puts in a message: ids, context, channel, and how late it sends.
+
+Shapes follow real messages as Segment stores them (../shared/reference/segment-examples.jsonl):
+analytics.js sends page/userAgent/locale/timezone/campaign; analytics-android and analytics-ios
+send app/device/os/network/screen/locale/timezone/traits; analytics-python sends library only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from toolkit.segment.ids import hex_id, uuid4_text
+
+LOCALES = ("en-US", "en-GB", "en-CA", "en-AU", "es-US", "fr-CA")
+TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London", "America/Toronto")
+CARRIERS = ("T-Mobile", "Verizon", "AT&T", "Vodafone", "Sprint")
+BROWSERS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{m} Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
+)
+ANDROID_DEVICES = (("Google", "Pixel 7", "panther"), ("Google", "Pixel 8", "shiba"), ("samsung", "SM-S911B", "dm1q"), ("OnePlus", "CPH2449", "OP594DL1"))
+IOS_DEVICES = (("iPhone12,3", "iPhone"), ("iPhone14,5", "iPhone"), ("iPhone15,2", "iPhone"), ("iPad13,4", "iPad"))
+SITE = "https://shop.example.com"
+PAGES = (("/", "Home"), ("/search", "Search"), ("/products", "Products"), ("/sale", "Sale"))
+
+
+def _pick(rng: random.Random, options: tuple):
+    return options[int(rng.random() * len(options))]
+
+
+def _web_context(rng: random.Random) -> dict:
+    path, title = _pick(rng, PAGES)
+    version = rng.randint(110, 124)
+    return {
+        "campaign": {},
+        "library": {"name": "analytics.js", "version": "next-1.53.0"},
+        "locale": _pick(rng, LOCALES),
+        "page": {"path": path, "referrer": _pick(rng, ("", "https://www.google.com/", "https://www.facebook.com/")), "search": "", "title": title, "url": SITE + path},
+        "timezone": _pick(rng, TIMEZONES),
+        "userAgent": _pick(rng, BROWSERS).format(v=version, m=version % 5),
+    }
+
+
+def _network(rng: random.Random, bluetooth: bool) -> dict:
+    wifi = rng.random() < 0.6
+    network = {"carrier": _pick(rng, CARRIERS), "cellular": not wifi, "wifi": wifi}
+    if bluetooth:
+        network["bluetooth"] = rng.random() < 0.3
+    return network
+
+
+def _app(rng: random.Random, namespace: str) -> dict:
+    minor = rng.randint(2, 4)
+    return {"build": str(400 + minor), "name": "Shop", "namespace": namespace, "version": f"4.{minor}.0"}
+
+
+def _android_context(rng: random.Random) -> dict:
+    manufacturer, model, name = _pick(rng, ANDROID_DEVICES)
+    release = str(rng.randint(11, 14))
+    return {
+        "app": _app(rng, "com.example.shop"),
+        "device": {"adTrackingEnabled": rng.random() < 0.7, "manufacturer": manufacturer, "model": model, "name": name, "type": "android"},
+        "library": {"name": "analytics-android", "version": "4.11.3"},
+        "locale": _pick(rng, LOCALES),
+        "network": _network(rng, bluetooth=True),
+        "os": {"name": "Android", "version": release},
+        "screen": {"density": _pick(rng, (2.0, 2.625, 2.75, 3.0)), "height": _pick(rng, (2176, 2340, 2400)), "width": 1080},
+        "timezone": _pick(rng, TIMEZONES),
+        "traits": {},
+        "userAgent": f"Dalvik/2.1.0 (Linux; U; Android {release}; {model} Build/UQ1A.240105.004)",
+    }
+
+
+def _ios_context(rng: random.Random) -> dict:
+    model, name = _pick(rng, IOS_DEVICES)
+    return {
+        "app": _app(rng, "com.example.shop.ios"),
+        "device": {"manufacturer": "Apple", "model": model, "name": name, "type": "ios"},
+        "library": {"name": "analytics-ios", "version": "4.1.8"},
+        "locale": _pick(rng, LOCALES),
+        "network": _network(rng, bluetooth=False),
+        "os": {"name": "iOS", "version": _pick(rng, ("16.7", "17.4", "17.5"))},
+        "screen": {"height": _pick(rng, (812, 844, 926)), "width": _pick(rng, (375, 390, 428))},
+        "timezone": _pick(rng, TIMEZONES),
+        "traits": {},
+    }
+
+
+def _python_context(rng: random.Random) -> dict:
+    return {"library": {"name": "analytics-python", "version": "2.4.0"}}
+
+
+def _android_device_ids(rng: random.Random) -> dict:
+    return {"advertisingId": uuid4_text(rng), "id": hex_id(rng, 16)}
+
+
+def _ios_device_ids(rng: random.Random) -> dict:
+    return {"advertisingId": uuid4_text(rng).upper(), "id": uuid4_text(rng).upper()}
+
+
+@dataclass(frozen=True)
+class Library:
+    """One Segment library's habits.
+
+    `context` draws what many users share (device model, app, locale...); `user_context` adds
+    what is a user's own (ip, device ids, the identity traits mobile libraries echo).
+    """
+
+    name: str
+    channel: str
+    context: Callable[[random.Random], dict]
+    device_ids: Callable[[random.Random], dict] | None
+    message_id: Callable[[random.Random], str]
+    anonymous_id: Callable[[random.Random], str]
+    send_delay_ms: tuple[int, int]  # originalTimestamp -> sentAt (client-side queueing)
+    network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
+    null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
+
+    def draw_device_ids(self, rng: random.Random) -> dict:
+        return self.device_ids(rng) if self.device_ids is not None else {}
+
+    def user_context(self, shared: dict, device_ids: dict, ip: str, anonymous_id: str, user_id: str | None) -> dict:
+        context = dict(shared, ip=ip)
+        if device_ids:
+            context["device"] = {**shared["device"], **device_ids}
+        if "traits" in shared:
+            context["traits"] = {"anonymousId": anonymous_id, "userId": user_id} if user_id else {"anonymousId": anonymous_id}
+        return context
+
+
+LIBRARIES = {
+    "analytics.js": Library("analytics.js", "client", _web_context, None, lambda rng: "ajs-next-" + hex_id(rng, 32), uuid4_text, (0, 40), (20, 400), True),
+    "analytics-android": Library("analytics-android", "server", _android_context, _android_device_ids, uuid4_text, uuid4_text, (0, 30_000), (50, 2_000), False),
+    "analytics-ios": Library("analytics-ios", "server", _ios_context, _ios_device_ids, lambda rng: uuid4_text(rng).upper(), lambda rng: uuid4_text(rng).upper(), (0, 30_000), (50, 2_000), False),
+    "analytics-python": Library("analytics-python", "server", _python_context, None, uuid4_text, uuid4_text, (0, 500), (5, 120), False),
+}

@@ -1,0 +1,290 @@
+"""Scenario files (TOML) read into typed, validated objects.
+
+A scenario holds all behaviour of a simulation: sources, journeys, event names, catalogs and
+traits. Any problem is reported as a UsageError naming the key and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import UsageError
+from toolkit.simulate.values import ValueSpec, parse_value_spec
+
+LIBRARIES = ("analytics.js", "analytics-android", "analytics-ios", "analytics-python")
+AUDIENCES = ("new_visitors", "returning", "triggered")
+MODES = ("funnel", "basket")
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str  # short name used on the command line: web, android, ios, email
+    name: str  # the Segment source's name, e.g. website-prod
+    id: str  # the Segment source id (projectId in every message)
+    library: str
+    platform: bool
+    traits: dict[str, ValueSpec]
+
+
+@dataclass(frozen=True)
+class Step:
+    event: str
+    properties: dict[str, ValueSpec]
+    chance: float = 1.0
+    repeat: float = 0.0
+
+
+@dataclass(frozen=True)
+class Journey:
+    name: str
+    audience: str
+    mode: str
+    steps: tuple[Step, ...]
+    gap_seconds: tuple[float, float]
+    continue_base: float = 1.0
+    continue_per_step: float = 0.0
+    identify_on_complete: bool = False
+    then: str | None = None
+    source: str | None = None  # None: the user's platform source
+
+    def continue_chance(self, step_index: int) -> float:
+        """Probability of going on to the next step after step `step_index` (funnel mode)."""
+        return min(1.0, self.continue_base + self.continue_per_step * step_index)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    new_visitors_per_day: int
+    day_start_seconds: int
+    arrival_seconds: int
+    retention: float
+    user_id_digits: int
+    sources: dict[str, Source]
+    catalog: dict[str, tuple[Any, ...]]
+    journeys: dict[str, Journey]
+    traits: dict[str, ValueSpec] = field(default_factory=dict)
+
+    @property
+    def platforms(self) -> list[Source]:
+        return [s for s in self.sources.values() if s.platform]
+
+    def journeys_for(self, audience: str) -> list[Journey]:
+        return [j for j in self.journeys.values() if j.audience == audience]
+
+    def with_visitors(self, new_visitors_per_day: int) -> Scenario:
+        """The same scenario with another number of new visitors per platform per day."""
+        from dataclasses import replace
+
+        return replace(self, new_visitors_per_day=new_visitors_per_day)
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read a scenario: a file path, a bundled scenario's name (e.g. "workshop"), or None for the workshop."""
+    text, origin = _scenario_text(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"scenario {origin}: not valid TOML: {exc}") from None
+    try:
+        return _parse(raw)
+    except UsageError as exc:
+        raise UsageError(f"scenario {origin}: {exc}") from None
+
+
+def _scenario_text(path: str | Path | None) -> tuple[str, str]:
+    name = "workshop" if path is None else str(path)
+    bundled = resources.files("toolkit.scenarios").joinpath(f"{name}.toml")
+    if "/" not in name and not name.endswith(".toml") and bundled.is_file():
+        return bundled.read_text(encoding="utf-8"), name
+    file = Path(name)
+    if not file.is_file():
+        raise UsageError(f"scenario file not found: {name} (give a .toml path or a bundled name such as 'workshop')")
+    try:
+        return file.read_text(encoding="utf-8"), name
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read scenario {name}: {exc}") from None
+
+
+class _Table:
+    """A TOML table that remembers its key path, so errors can name the key."""
+
+    def __init__(self, raw: Any, path: str):
+        if not isinstance(raw, dict):
+            raise UsageError(f"[{path}] must be a table")
+        self.raw, self.path, self.used = raw, path, set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check=None) -> Any:
+        self.used.add(key)
+        where = f"{self.path}.{key}" if self.path else key
+        if key not in self.raw:
+            if default is ...:
+                raise UsageError(f"missing key '{where}'")
+            return default
+        value = self.raw[key]
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise UsageError(f"'{where}' must be {_kind_name(kind)}, not {value!r}")
+        if not isinstance(value, kind):
+            raise UsageError(f"'{where}' must be {_kind_name(kind)}, not {value!r}")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                raise UsageError(f"'{where}' {problem}, not {value!r}")
+        return value
+
+    def table(self, key: str, default: Any = ...) -> _Table:
+        where = f"{self.path}.{key}" if self.path else key
+        return _Table(self.get(key, dict, default), where)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            where = f"{self.path}.{unknown[0]}" if self.path else unknown[0]
+            raise UsageError(f"unknown key '{where}'")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _probability(value: float) -> str | None:
+    return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be positive"
+
+
+def _one_of(choices: tuple[str, ...]):
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def _parse(raw: dict) -> Scenario:
+    root = _Table(raw, "")
+    head = root.table("scenario")
+    catalog_table = root.table("catalog", {})
+    catalog = {}
+    for key in catalog_table.raw:
+        values = catalog_table.get(key, list, check=lambda v: None if v else "must not be empty")
+        catalog[key] = tuple(values)
+    catalog_table.finish()
+    traits = _traits(root.table("traits", {}), catalog)
+    sources = _sources(root.table("sources"), catalog)
+    journeys = _journeys(root.table("journeys"), sources, catalog)
+    scenario = Scenario(
+        name=head.get("name", str),
+        description=head.get("description", str, ""),
+        new_visitors_per_day=head.get("new_visitors_per_day", int, check=_positive),
+        day_start_seconds=_clock(head, "day_start"),
+        arrival_seconds=int(head.get("arrival_hours", (int, float), 12, check=_positive) * 3600),
+        retention=float(head.get("retention", (int, float), check=_probability)),
+        user_id_digits=head.get("user_id_digits", int, 10, check=lambda v: None if 4 <= v <= 18 else "must be 4 to 18"),
+        sources=sources,
+        catalog=catalog,
+        journeys=journeys,
+        traits=traits,
+    )
+    head.finish()
+    root.finish()
+    if not scenario.platforms:
+        raise UsageError("no source has 'platform = true': visitors need somewhere to arrive")
+    return scenario
+
+
+def _clock(table: _Table, key: str) -> int:
+    text = table.get(key, str, "09:00")
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"'{table.path}.{key}' must be a UTC time HH:MM, not {text!r}") from None
+    return hours * 3600 + minutes * 60
+
+
+def _traits(table: _Table, catalog: dict) -> dict[str, ValueSpec]:
+    specs = {}
+    for name in table.raw:
+        specs[name] = parse_value_spec(table.get(name, dict), f"{table.path}.{name}", catalog)
+    table.finish()
+    return specs
+
+
+def _sources(table: _Table, catalog: dict) -> dict[str, Source]:
+    sources = {}
+    for key in table.raw:
+        source = table.table(key)
+        sources[key] = Source(
+            key=key,
+            name=source.get("name", str),
+            id=source.get("id", str, check=_source_id),
+            library=source.get("library", str, check=_one_of(LIBRARIES)),
+            platform=source.get("platform", bool, False),
+            traits=_traits(source.table("traits", {}), catalog),
+        )
+        source.finish()
+    table.finish()
+    if not sources:
+        raise UsageError("[sources] must name at least one source")
+    return sources
+
+
+def _source_id(value: str) -> str | None:
+    if value.isalnum() and len(value) in (10, 22):
+        return None
+    return "must be 10 or 22 letters and digits, as Segment's source ids are"
+
+
+def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[str, Journey]:
+    journeys = {}
+    for name in table.raw:
+        journey = table.table(name)
+        mode = journey.get("mode", str, "funnel", check=_one_of(MODES))
+        gap = journey.get("gap_seconds", list, check=_gap)
+        journeys[name] = Journey(
+            name=name,
+            audience=journey.get("audience", str, check=_one_of(AUDIENCES)),
+            mode=mode,
+            steps=tuple(_step(s, f"{journey.path}.steps[{i}]", catalog) for i, s in enumerate(journey.get("steps", list, check=lambda v: None if v else "must not be empty"))),
+            gap_seconds=(float(gap[0]), float(gap[1])),
+            continue_base=float(journey.get("continue_base", (int, float), 1.0, check=_probability)),
+            continue_per_step=float(journey.get("continue_per_step", (int, float), 0.0)),
+            identify_on_complete=journey.get("identify_on_complete", bool, False),
+            then=journey.get("then", str, None),
+            source=journey.get("source", str, None, check=lambda v: None if v in sources else f"must be one of the [sources]: {', '.join(sources)}"),
+        )
+        journey.finish()
+    table.finish()
+    for journey in journeys.values():
+        if journey.then is not None and journeys.get(journey.then, None) is None:
+            raise UsageError(f"'journeys.{journey.name}.then' names no journey: {journey.then!r}")
+        if journey.then is not None and journeys[journey.then].audience != "triggered":
+            raise UsageError(f"'journeys.{journey.then}.audience' must be \"triggered\" since journeys.{journey.name} starts it")
+    return journeys
+
+
+def _gap(value: list) -> str | None:
+    if len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and 0 <= value[0] <= value[1]:
+        return None
+    return "must be [low, high] seconds with 0 <= low <= high"
+
+
+def _step(raw: Any, path: str, catalog: dict) -> Step:
+    step = _Table(raw, path)
+    properties = step.table("properties", {})
+    result = Step(
+        event=step.get("event", str, check=lambda v: None if v.strip() else "must not be empty"),
+        properties={key: parse_value_spec(properties.get(key, dict), f"{properties.path}.{key}", catalog) for key in properties.raw},
+        chance=float(step.get("chance", (int, float), 1.0, check=_probability)),
+        repeat=float(step.get("repeat", (int, float), 0.0, check=lambda v: None if 0 <= v < 1 else "must be at least 0 and below 1")),
+    )
+    properties.finish()
+    step.finish()
+    return result
