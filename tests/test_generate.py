@@ -1,0 +1,181 @@
+"""`toolkit generate`: layout, message shapes, funnel behaviour, determinism and errors."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import START, read_messages
+from toolkit.cli import app
+from toolkit.segment.libraries import LIBRARIES
+from toolkit.segment.messages import MessageWriter
+from toolkit.segment.sinks import LocalSink
+from toolkit.segment.timestamps import parse_iso
+from toolkit.simulate.run import generate
+from toolkit.simulate.scenario import load_scenario
+
+FILE_NAME = re.compile(r"^\d{13}\.[0-9a-f]{12}\.[0-9a-f]{7}\.[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.gz$")
+runner = CliRunner()
+
+
+def ms(text: str) -> int:
+    return int(parse_iso(text).timestamp() * 1000)
+
+
+def test_layout_names_and_received_day(workshop_logs, workshop_messages):
+    scenario = load_scenario()
+    ids = {s.id for s in scenario.sources.values()}
+    files = list(workshop_logs.glob("segment-logs/*/*/*"))
+    assert files and all(FILE_NAME.match(f.name) for f in files)
+    assert {f.parent.parent.name for f in files} == ids
+    per_day_folder = Counter(f.parent for f in files)
+    assert min(per_day_folder.values()) >= 2  # several files per day folder
+    for path, message in workshop_messages:
+        day_folder = int(path.parent.name)
+        received = ms(message["receivedAt"])
+        assert day_folder % 86_400_000 == 0 and day_folder <= received < day_folder + 86_400_000
+        assert message["projectId"] == path.parent.parent.name
+
+
+def test_every_message_has_segment_server_fields(workshop_messages):
+    for _, message in workshop_messages:
+        for key in ("messageId", "projectId", "receivedAt", "sentAt", "originalTimestamp", "timestamp", "channel", "writeKey", "anonymousId", "context", "type"):
+            assert key in message, key
+        assert message["version"] == 2
+        assert message["type"] in ("track", "identify")
+        assert ms(message["timestamp"]) == ms(message["receivedAt"]) - (ms(message["sentAt"]) - ms(message["originalTimestamp"]))
+        assert "ip" in message["context"]
+        if "userId" in message and message["userId"] is not None:
+            assert isinstance(message["userId"], str) and len(message["userId"]) == 10
+
+
+def test_lines_have_sorted_keys_and_fast_path_matches_dict(workshop_logs):
+    path = next(workshop_logs.glob("segment-logs/*/*/*.gz"))
+    import gzip
+
+    for line in gzip.open(path, "rb"):
+        message = orjson.loads(line)
+        assert list(message) == sorted(message)
+    writer = MessageWriter("abcdefghij", LIBRARIES["analytics.js"], "key")
+    times = (1_790_000_000_123, 1_790_000_000_150, 1_790_000_000_400, 1_790_000_000_373)
+    context = orjson.dumps({"ip": "1.2.3.4", "library": {"name": "analytics.js"}}).decode()
+    for user_id in (None, '12"34'):
+        fast = writer.track('an"on', context, 'Quote "x"', {"sku": "a,b"}, "ajs-next-0", times, user_id)
+        expected = writer.message_dict("track", 'an"on', orjson.Fragment(context), "ajs-next-0", times, user_id, event='Quote "x"', properties={"sku": "a,b"})
+        assert orjson.loads(fast) == orjson.loads(orjson.dumps(expected, option=orjson.OPT_SORT_KEYS))
+        assert fast == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
+def test_context_per_library(workshop_messages):
+    by_library = defaultdict(list)
+    for _, message in workshop_messages:
+        by_library[message["context"]["library"]["name"]].append(message)
+    assert set(by_library) == {"analytics.js", "analytics-android", "analytics-ios", "analytics-python"}
+    web = by_library["analytics.js"][0]
+    assert web["channel"] == "client" and web["messageId"].startswith("ajs-next-")
+    assert {"page", "userAgent", "locale", "timezone", "library"} <= set(web["context"])
+    assert {"path", "referrer", "search", "title", "url"} <= set(web["context"]["page"])
+    for name, device_type in (("analytics-android", "android"), ("analytics-ios", "ios")):
+        message = by_library[name][0]
+        assert message["channel"] == "server"
+        assert {"app", "device", "os", "network", "screen", "locale", "timezone", "library", "traits"} <= set(message["context"])
+        assert message["context"]["device"]["type"] == device_type
+        assert {"id", "manufacturer", "model"} <= set(message["context"]["device"])
+    android = by_library["analytics-android"][0]["context"]
+    assert "bluetooth" in android["network"] and "density" in android["screen"] and android["userAgent"].startswith("Dalvik/2.1.0")
+    ios = by_library["analytics-ios"][0]
+    assert ios["messageId"] == ios["messageId"].upper() and ios["context"]["os"]["name"] == "iOS"
+    email = by_library["analytics-python"]
+    assert all(m["event"].startswith("Email") or m["event"] == "Unsubscribe" for m in email)
+
+
+def test_funnel_ratios_identify_traits_and_skus(workshop_messages):
+    events = Counter(m.get("event", m["type"]) for _, m in workshop_messages)
+    assert events["Page Viewed"] == 3 * 3 * 400
+    assert 0.45 < events["Signup Clicked"] / events["Page Viewed"] < 0.55
+    assert 0.54 < events["Signup Success"] / events["Signup Clicked"] < 0.66
+    assert events["identify"] == events["Signup Success"] == events["Email Sent"]
+    assert 0.64 < events["Email Delivered"] / events["Email Sent"] < 0.76
+    identify = next(m for _, m in workshop_messages if m["type"] == "identify")
+    for trait in ("Campaign Name", "Campaign Source", "Experiment Group", "Favorite Departments", "Invited User?", "Referrering Domain", "first_name", "last_name", "email", "ip", "likelihood_to_buy", "lifetime_value", "operating_system"):
+        assert trait in identify["traits"], trait
+    skus = load_scenario().catalog["sku"]
+    product = [m for _, m in workshop_messages if m.get("event") in ("Product Added", "Product Clicked", "Order Completed")]
+    assert product and all(m["properties"]["sku"] in skus and m["userId"] for m in product)
+    first = min(ms(m["timestamp"]) for _, m in workshop_messages)
+    assert datetime.utcfromtimestamp(first / 1000).hour == 9
+
+
+def test_registered_users_come_back_at_the_retention_rate(tmp_path):
+    generate(load_scenario().with_visitors(1500), START, 2, 3, LocalSink(tmp_path), workers=2)
+    messages = [m for _, m in read_messages(tmp_path)]
+    day = lambda m: parse_iso(m["timestamp"]).date()
+    registered_day0 = {m["userId"] for m in messages if m["type"] == "identify" and day(m) == START}
+    shoppers_day1 = {m["userId"] for m in messages if m.get("event") in ("Product Added", "Product Clicked", "Order Completed") and day(m) == START + timedelta(days=1)}
+    assert not {m["userId"] for m in messages if m.get("event") == "Order Completed" and day(m) == START}
+    ratio = len(registered_day0 & shoppers_day1) / len(registered_day0)
+    # 70% come back; 0.3**3 of those draw no product event at all.
+    assert 0.7 * (1 - 0.3**3) - 0.05 < ratio < 0.7 * (1 - 0.3**3) + 0.05
+
+
+def snapshot(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes_any_worker_count_other_seed_other_data(tmp_path):
+    scenario = load_scenario().with_visitors(150)
+    generate(scenario, START, 2, 11, LocalSink(tmp_path / "a"), workers=1)
+    generate(scenario, START, 2, 11, LocalSink(tmp_path / "b"), workers=2)
+    generate(scenario, START, 2, 12, LocalSink(tmp_path / "c"), workers=2)
+    a, b, c = snapshot(tmp_path / "a"), snapshot(tmp_path / "b"), snapshot(tmp_path / "c")
+    assert a == b
+    assert set(a).isdisjoint(c)
+    assert not any(name.startswith(".") for name in map(lambda k: k.rsplit("/", 1)[-1], a))
+
+
+def test_cli_generate_prints_summary_and_path(tmp_path):
+    result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--users-per-day", "50", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "website-prod" in result.output and "Page Viewed" in result.output
+    assert str(tmp_path / "segment-logs") in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--date", "2026-02-30", "--days", "1"], "is not a date"),
+        (["--date", "2026-11-01", "--days", "0"], "--days must be at least 1"),
+        (["--date", "2026-11-05", "--until", "2026-11-01"], "before the start"),
+        (["--date", "2026-11-01", "--days", "1", "--scenario", "no-such.toml"], "scenario file not found"),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, args, message):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["generate", *args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unknown_or_bad_scenario_key_is_named(tmp_path):
+    from toolkit.simulate.scenario import _scenario_text
+
+    text, _ = _scenario_text("workshop")
+    (tmp_path / "extra.toml").write_text(text.replace("retention = 0.7", "retention = 0.7\nretension = 0.5"))
+    (tmp_path / "bad.toml").write_text(text.replace("continue_base = 0.5", "continue_base = 1.5"))
+    for name, expected in (("extra.toml", "unknown key 'scenario.retension'"), ("bad.toml", "'journeys.registration.continue_base' must be between 0 and 1")):
+        result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--scenario", str(tmp_path / name), "--out", str(tmp_path / "o")])
+        assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_unwritable_out_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--out", str(blocker)])
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
