@@ -11,7 +11,6 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from toolkit.segment.ids import hex_id, uuid4_text
 
 LOCALES = ("en-US", "en-GB", "en-CA", "en-AU", "es-US", "fr-CA")
 TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London", "America/Toronto")
@@ -93,47 +92,40 @@ def _python_context(rng: random.Random) -> dict:
     return {"library": {"name": "analytics-python", "version": "2.4.0"}}
 
 
-def _android_device_ids(rng: random.Random) -> dict:
-    return {"advertisingId": uuid4_text(rng), "id": hex_id(rng, 16)}
-
-
-def _ios_device_ids(rng: random.Random) -> dict:
-    return {"advertisingId": uuid4_text(rng).upper(), "id": uuid4_text(rng).upper()}
+ID_FORMATS = ("uuid", "UUID", "hex16", "ajs")  # lower/upper-case UUID, 16 hex digits, ajs-next-<32 hex>
+PLACEHOLDER = "@{}@"  # a per-user value inside a context template, e.g. "@ip@"
 
 
 @dataclass(frozen=True)
 class Library:
     """One Segment library's habits.
 
-    `context` draws what many users share (device model, app, locale...); `user_context` adds
-    what is a user's own (ip, device ids, the identity traits mobile libraries echo).
+    `context` draws what many users share (device model, app, locale...); `context_template`
+    marks where a user's own values go (ip, device ids, the identity traits mobile libraries echo).
     """
 
     name: str
     channel: str
     context: Callable[[random.Random], dict]
-    device_ids: Callable[[random.Random], dict] | None
-    message_id: Callable[[random.Random], str]
-    anonymous_id: Callable[[random.Random], str]
+    message_id: str  # one of ID_FORMATS
+    anonymous_id: str
+    device_ids: dict[str, str]  # context.device field -> one of ID_FORMATS
     send_delay_ms: tuple[int, int]  # originalTimestamp -> sentAt (client-side queueing)
     network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
 
-    def draw_device_ids(self, rng: random.Random) -> dict:
-        return self.device_ids(rng) if self.device_ids is not None else {}
-
-    def user_context(self, shared: dict, device_ids: dict, ip: str, anonymous_id: str, user_id: str | None) -> dict:
-        context = dict(shared, ip=ip)
-        if device_ids:
-            context["device"] = {**shared["device"], **device_ids}
+    def context_template(self, shared: dict) -> dict:
+        context = dict(shared, ip=PLACEHOLDER.format("ip"))
+        if self.device_ids:
+            context["device"] = {**shared["device"], **{field: PLACEHOLDER.format(field) for field in self.device_ids}}
         if "traits" in shared:
-            context["traits"] = {"anonymousId": anonymous_id, "userId": user_id} if user_id else {"anonymousId": anonymous_id}
+            context["traits"] = PLACEHOLDER.format("traits")
         return context
 
 
 LIBRARIES = {
-    "analytics.js": Library("analytics.js", "client", _web_context, None, lambda rng: "ajs-next-" + hex_id(rng, 32), uuid4_text, (0, 40), (20, 400), True),
-    "analytics-android": Library("analytics-android", "server", _android_context, _android_device_ids, uuid4_text, uuid4_text, (0, 30_000), (50, 2_000), False),
-    "analytics-ios": Library("analytics-ios", "server", _ios_context, _ios_device_ids, lambda rng: uuid4_text(rng).upper(), lambda rng: uuid4_text(rng).upper(), (0, 30_000), (50, 2_000), False),
-    "analytics-python": Library("analytics-python", "server", _python_context, None, uuid4_text, uuid4_text, (0, 500), (5, 120), False),
+    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True),
+    "analytics-android": Library("analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "hex16"}, (0, 30_000), (50, 2_000), False),
+    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"advertisingId": "UUID", "id": "UUID"}, (0, 30_000), (50, 2_000), False),
+    "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, (0, 500), (5, 120), False),
 }

@@ -1,4 +1,4 @@
-"""Simulate one shard (one day of one platform) into Segment messages, as Segment would store them.
+"""Simulate one shard (one day of one platform) as columns of events, vectorised with numpy.
 
 Clock model: a user's device clock is off by `skew`; the library queues a message for `queue` ms
 and the network takes `wire` ms. With T the true event time:
@@ -8,175 +8,191 @@ Segment's correction timestamp = receivedAt - (sentAt - originalTimestamp) = T +
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import orjson
 
 from toolkit.segment.ids import HashStream, derive_seed
-from toolkit.segment.layout import received_day_ms
-from toolkit.segment.libraries import LIBRARIES, Library
-from toolkit.segment.messages import MessageWriter
 from toolkit.segment.timestamps import day_epoch_ms
-from toolkit.simulate.population import Shard, completes, funnel_length
-from toolkit.simulate.scenario import Journey, Scenario, Source
+from toolkit.simulate.draws import below, seed_words
+from toolkit.simulate.population import Shard, completed, funnel_lengths
+from toolkit.simulate.scenario import Journey, Scenario, Step
 from toolkit.simulate.values import FakerPool
 
-DEVICE_VARIANTS = 64  # distinct device/app/locale combinations per platform
-_PUBLIC_FIRST_OCTETS = (23, 24, 34, 45, 52, 63, 66, 71, 74, 98, 104, 107, 142, 151, 172, 184, 199, 208)
+IDENTIFY = -1  # the step id of identify messages
+USER_WORDS = 10  # 64-bit words of identity per user (see Users)
+MAX_PROPERTY_COMBINATIONS = 100_000
 _MASK64 = (1 << 64) - 1
+_TRAITS_SALT = 0x5EED_7EA1_75
 
 
-def simulated_write_key(source: Source) -> str:
+@dataclass
+class Users:
+    """A shard's users: new visitors first, then returning users. Identity words come from each
+    user's seed only, so a user is the same on every day: skew (0), ip and device variant (1),
+    anonymousId (2, 3), device ids (4-7), userId (8)."""
+
+    seeds: np.ndarray
+    words: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.words = seed_words(self.seeds, USER_WORDS)
+
+    def skew_ms(self) -> np.ndarray:
+        w = self.words[0]
+        small = below(w >> np.uint64(8), 3001) - 1500
+        large = below(w >> np.uint64(8), 1_200_001) - 600_000
+        return np.where(below(w, 100) < 95, small, large)
+
+    def user_ids(self, digits: int) -> np.ndarray:
+        low = 10 ** (digits - 1)
+        return low + below(self.words[8], 9 * low)
+
+
+@dataclass
+class Events:
+    """Columns of a shard's messages, in the order they were simulated."""
+
+    user: list = field(default_factory=list)  # position in Users
+    source: list = field(default_factory=list)  # index into the scenario's sources
+    step: list = field(default_factory=list)  # global step id, IDENTIFY for identify
+    identified: list = field(default_factory=list)  # whether the message carries userId
+    time: list = field(default_factory=list)  # true event time, epoch ms
+
+    def add(self, user, source, step, identified, time) -> None:
+        n = len(user)
+        self.user.append(user)
+        self.source.append(np.full(n, source, dtype=np.int64))
+        self.step.append(np.broadcast_to(np.asarray(step, dtype=np.int64), (n,)))
+        self.identified.append(np.full(n, identified))
+        self.time.append(np.asarray(time, dtype=np.int64))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time")}
+
+
+def simulated_write_key(source) -> str:
     """The write key simulated messages carry: derived from the source id, not a secret."""
     return "sim" + "%016x%016x" % (derive_seed(source.id, "write-key", 1), derive_seed(source.id, "write-key", 2))
-
-
-@dataclass
-class User:
-    stream: HashStream  # the user's own draws: identity, device, user id, traits
-    anonymous_id: str
-    skew_ms: int
-    ip: str
-    shared_context: dict  # one of the platform's device/app variants
-    device_ids: dict
-    user_id: str | None = None
-
-
-@dataclass
-class Output:
-    """A shard's log lines by (source key, received day, hour of day), and messages per event."""
-
-    batches: dict[tuple[str, int, int], bytearray] = field(default_factory=dict)
-    counts: Counter = field(default_factory=Counter)
 
 
 class ShardSimulation:
     def __init__(self, scenario: Scenario, shard: Shard):
         self.scenario = scenario
         self.shard = shard
-        self.platform = scenario.sources[shard.platform]
-        self.library: Library = LIBRARIES[self.platform.library]
-        self.rng = random.Random(shard.seed)
+        self.rng = np.random.default_rng(shard.seed)
         self.faker = FakerPool(shard.run_seed)
-        variants = random.Random(derive_seed(shard.run_seed, self.platform.key, "devices"))
-        self.device_variants = [self.library.context(variants) for _ in range(DEVICE_VARIANTS)]
-        self.writers = {key: MessageWriter(source.id, LIBRARIES[source.library], simulated_write_key(source)) for key, source in scenario.sources.items()}
-        self.server_contexts = {key: self._server_context(source) for key, source in scenario.sources.items()}
-        self.new_journeys = scenario.journeys_for("new_visitors")
-        self.returning_journeys = scenario.journeys_for("returning")
-        self.output = Output()
-        self._user_seed_bases: dict[date, int] = {}
+        self.source_keys = list(scenario.sources)
+        self.platform_index = self.source_keys.index(shard.platform)
+        self.steps: list[Step] = [step for journey in scenario.journeys.values() for step in journey.steps]
+        offsets = itertools.accumulate([len(j.steps) for j in scenario.journeys.values()], initial=0)
+        self.step_base = dict(zip(scenario.journeys, offsets))
+        new_seeds = self._seeds(shard.day, np.arange(len(shard.progress)))
+        back_seeds = np.zeros(len(shard.returning_day), dtype=np.uint64)
+        for ordinal in np.unique(shard.returning_day):
+            same_day = shard.returning_day == ordinal
+            back_seeds[same_day] = self._seeds(date.fromordinal(int(ordinal)), shard.returning_index[same_day])
+        self.users = Users(np.concatenate([new_seeds, back_seeds]))
+        self.new_visitors = len(new_seeds)
+        self.events = Events()
 
-    def run(self) -> Output:
-        day_ms = day_epoch_ms(self.shard.day)
-        start = day_ms + self.scenario.day_start_seconds * 1000
-        arrival_ms = self.scenario.arrival_seconds * 1000
-        for index, reached in enumerate(self.shard.progress):
-            user = self._user(self.shard.day, index, identified=False)
-            clock = start + int(self.rng.random() * arrival_ms)
-            for journey, steps in zip(self.new_journeys, reached):
-                clock = self._walk(journey, user, clock, steps)
-        for reg_day, index in self.shard.returning:
-            user = self._user(reg_day, index, identified=True)
-            clock = start + int(self.rng.random() * arrival_ms)
-            for journey in self.returning_journeys:
-                clock = self._walk(journey, user, clock, None)
-        return self.output
+    def _seeds(self, day: date, indexes: np.ndarray) -> np.ndarray:
+        base = np.uint64(self.shard.user_seed_base(day))
+        with np.errstate(over="ignore"):
+            return base + indexes.astype(np.uint64)
 
-    def _walk(self, journey: Journey, user: User, clock: int, reached: int | None) -> int:
-        """Emit one journey for a user from `clock`; returns the time of its last message."""
-        source = self.scenario.sources[journey.source] if journey.source else self.platform
-        context = self._context_json(user, source)
-        gap_low, gap_span = journey.gap_seconds[0] * 1000, (journey.gap_seconds[1] - journey.gap_seconds[0]) * 1000
-        rng = self.rng
-        first = True
-        for step in self._steps(journey, reached):
-            if not first:
-                clock += int(gap_low + rng.random() * gap_span)
-            first = False
-            properties = {name: spec.draw(rng, self.faker) for name, spec in step.properties.items()}
-            self._emit(source, user, context, step.event, properties, None, clock)
-        if journey.identify_on_complete and completes(journey, reached or len(journey.steps)):
-            clock += int(gap_low + rng.random() * gap_span)
-            self._identify(source, user, clock)
+    def run(self) -> Events:
+        """Simulate the day: new visitors' journeys, then returning users' journeys."""
+        start = day_epoch_ms(self.shard.day) + self.scenario.day_start_seconds * 1000
+        arrival = self.scenario.arrival_seconds * 1000
+        new = np.arange(self.new_visitors)
+        clock = start + self.rng.random(len(new)) * arrival
+        for column, journey in enumerate(self.scenario.journeys_for("new_visitors")):
+            clock = self._walk(journey, new, clock, self.shard.progress[:, column], identified=False)
+        back = np.arange(self.new_visitors, len(self.users.seeds))
+        clock = start + self.rng.random(len(back)) * arrival
+        for journey in self.scenario.journeys_for("returning"):
+            clock = self._walk(journey, back, clock, None, identified=True)
+        return self.events
+
+    def counts(self) -> Counter:
+        """Messages per (source key, event name or "identify") of what run() simulated."""
+        columns = self.events.columns()
+        labels = [s.event for s in self.steps] + ["identify"]
+        pairs, tally = np.unique(np.stack([columns["source"], columns["step"]]), axis=1, return_counts=True)
+        return Counter({(self.source_keys[src], labels[step]): int(n) for (src, step), n in zip(pairs.T, tally)})
+
+    def _walk(self, journey: Journey, users: np.ndarray, start: np.ndarray, reached: np.ndarray | None, identified: bool) -> np.ndarray:
+        """Emit a journey for `users` from their `start` times; returns when each user's journey ended."""
+        source = self.source_keys.index(journey.source) if journey.source else self.platform_index
+        size = len(journey.steps)
+        counts = self._step_counts(journey, len(users), reached)
+        per_user = counts.sum(axis=1)
+        flat = np.repeat(np.arange(counts.size), counts.ravel())
+        who, step = flat // size, flat % size
+        gaps = self._gaps(journey, len(flat))
+        firsts = np.cumsum(per_user) - per_user  # position of each user's first event
+        gaps[firsts[per_user > 0]] = 0.0
+        elapsed = np.cumsum(gaps)
+        times = start[who] + elapsed - elapsed[firsts[who]]
+        self.events.add(users[who], source, self.step_base[journey.name] + step, identified, times)
+        end = start.copy()
+        has_events = per_user > 0
+        end[has_events] = times[firsts[has_events] + per_user[has_events] - 1]
+        if journey.identify_on_complete:
+            done = completed(journey, reached) if reached is not None else np.full(len(users), True)
+            end[done] += self._gaps(journey, int(done.sum()))
+            self.events.add(users[done], source, IDENTIFY, True, end[done])
             if journey.then:
                 then = self.scenario.journeys[journey.then]
-                follow_reached = funnel_length(rng, then) if then.mode == "funnel" else None
-                self._walk(then, user, clock + int(rng.uniform(*then.gap_seconds) * 1000), follow_reached)
-        return clock
+                then_reached = funnel_lengths(self.rng, then, int(done.sum())) if then.mode == "funnel" else None
+                self._walk(then, users[done], end[done] + self._gaps(then, int(done.sum())), then_reached, identified=True)
+        return end
 
-    def _steps(self, journey: Journey, reached: int | None):
+    def _step_counts(self, journey: Journey, users: int, reached: np.ndarray | None) -> np.ndarray:
+        """How often each user does each step: (users, steps)."""
+        size = len(journey.steps)
         if journey.mode == "funnel":
-            yield from journey.steps[: len(journey.steps) if reached is None else reached]
-            return
-        rng = self.rng
-        for step in journey.steps:
-            if rng.random() < step.chance:
-                yield step
-                while rng.random() < step.repeat:
-                    yield step
+            limit = np.full(users, size) if reached is None else reached
+            return (np.arange(size)[None, :] < limit[:, None]).astype(np.int64)
+        chance = np.array([s.chance for s in journey.steps])
+        repeat = np.array([s.repeat for s in journey.steps])
+        happens = self.rng.random((users, size)) < chance
+        return happens * self.rng.geometric(1.0 - repeat, (users, size))
 
-    def _identify(self, source: Source, user: User, clock: int) -> None:
-        user.user_id = self._user_id(user.stream)
-        specs = {**self.scenario.traits, **source.traits}
-        traits = {name: spec.draw(user.stream, self.faker) for name, spec in specs.items()}
-        self._emit(source, user, self._context_json(user, source), None, None, traits, clock)
+    def _gaps(self, journey: Journey, n: int) -> np.ndarray:
+        low, high = journey.gap_seconds
+        return (low + self.rng.random(n) * (high - low)) * 1000.0
 
-    def _emit(self, source: Source, user: User, context: str, event: str | None, properties: dict | None, traits: dict | None, true_ms: int) -> None:
-        """One message: a track (event, properties) or an identify (traits)."""
-        writer = self.writers[source.key]
-        library = writer.library
-        rng = self.rng
-        queue = library.send_delay_ms[0] + int(rng.random() * (library.send_delay_ms[1] - library.send_delay_ms[0]))
-        wire = library.network_ms[0] + int(rng.random() * (library.network_ms[1] - library.network_ms[0]))
-        received = true_ms + queue + wire
-        times = (true_ms + user.skew_ms, true_ms + user.skew_ms + queue, received, true_ms + wire)
-        if traits is None:
-            line = writer.track(user.anonymous_id, context, event, properties, library.message_id(rng), times, user.user_id)
-            self.output.counts[(source.key, event)] += 1
-        else:
-            line = writer.identify(user.anonymous_id, context, traits, library.message_id(rng), times, user.user_id)
-            self.output.counts[(source.key, "identify")] += 1
-        day = received_day_ms(received)
-        batch_key = (source.key, day, (received - day) // 3_600_000)
-        batch = self.output.batches.get(batch_key)
-        if batch is None:
-            batch = self.output.batches[batch_key] = bytearray()
-        batch += line
+    def properties_json(self, step_ids: np.ndarray) -> np.ndarray:
+        """Each track message's properties as JSON text, drawn per its step."""
+        result = np.empty(len(step_ids), dtype=object)
+        for step_id in np.unique(step_ids[step_ids != IDENTIFY]):
+            where = np.flatnonzero(step_ids == step_id)
+            result[where] = self._step_properties(self.steps[step_id], len(where))
+        return result
 
-    def _user(self, day: date, index: int, identified: bool) -> User:
-        """A platform user, the same on every day they come: everything is drawn from their own seed."""
-        base = self._user_seed_bases.get(day)
-        if base is None:
-            base = self._user_seed_bases[day] = self.shard.user_seed_base(day)
-        stream = HashStream((base + index) & _MASK64)
-        skew = stream.randint(-1500, 1500) if stream.random() < 0.95 else stream.randint(-600_000, 600_000)
-        variant = self.device_variants[stream.randrange(DEVICE_VARIANTS)]
-        user = User(stream, self.library.anonymous_id(stream), skew, _public_ip(stream), variant, self.library.draw_device_ids(stream))
-        if identified:
-            user.user_id = self._user_id(stream)
-        return user
+    def _step_properties(self, step: Step, n: int) -> np.ndarray:
+        names = sorted(step.properties)
+        options = [step.properties[name].discrete_values(self.faker) for name in names]
+        if all(o is not None for o in options) and np.prod([len(o) for o in options]) <= MAX_PROPERTY_COMBINATIONS:
+            table = np.array([orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)], dtype=object)
+            return table[below(self.rng.integers(0, 1 << 63, n, dtype=np.uint64), len(table))]
+        draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
+        return np.array([orjson.dumps({name: step.properties[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], dtype=object)
 
-    def _user_id(self, stream: HashStream) -> str:
-        low = 10 ** (self.scenario.user_id_digits - 1)
-        return str(stream.randrange(low, 10 * low))
+    def traits_json(self, users: np.ndarray) -> list[str]:
+        """Identify traits for these users, drawn from each user's own seed."""
+        platform = self.scenario.sources[self.shard.platform]
+        specs = {**self.scenario.traits, **platform.traits}
+        traits = []
+        for seed in self.users.seeds[users]:
+            stream = HashStream(int(seed) ^ _TRAITS_SALT)
+            traits.append(orjson.dumps({name: spec.draw(stream, self.faker) for name, spec in specs.items()}, option=orjson.OPT_SORT_KEYS).decode())
+        return traits
 
-    def _context_json(self, user: User, source: Source) -> str:
-        """The context a message from `user` to `source` carries, as JSON text."""
-        if source is not self.platform:
-            return self.server_contexts[source.key]
-        context = self.library.user_context(user.shared_context, user.device_ids, user.ip, user.anonymous_id, user.user_id)
-        return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
-
-    def _server_context(self, source: Source) -> str:
-        rng = random.Random(derive_seed(self.shard.seed, "server", source.key))
-        context = dict(LIBRARIES[source.library].context(rng), ip=_public_ip(rng))
-        return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _public_ip(rng) -> str:
-    first = _PUBLIC_FIRST_OCTETS[rng.randrange(len(_PUBLIC_FIRST_OCTETS))]
-    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"

@@ -8,9 +8,10 @@ the output does not depend on how many workers run the shards.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+import numpy as np
 
 from toolkit.segment.ids import derive_seed
 from toolkit.simulate.scenario import Journey, Scenario
@@ -23,8 +24,9 @@ class Shard:
     run_seed: int
     day: date
     platform: str  # source key
-    progress: tuple[tuple[int, ...], ...]  # per new visitor: steps reached in each new_visitors funnel
-    returning: tuple[tuple[date, int], ...]  # registered users coming back: (registration day, visitor index)
+    progress: np.ndarray  # (new visitors, new_visitors journeys): steps reached in each
+    returning_day: np.ndarray  # registered users coming back: the ordinal of their registration day...
+    returning_index: np.ndarray  # ...and their visitor index on that day
 
     @property
     def seed(self) -> int:
@@ -35,56 +37,57 @@ class Shard:
         return derive_seed(self.run_seed, day.isoformat(), self.platform, "users")
 
 
-def funnel_length(rng: random.Random, journey: Journey) -> int:
-    """How many steps of a funnel one user walks (at least the first)."""
-    reached = 1
-    while reached < len(journey.steps) and rng.random() < journey.continue_chance(reached - 1):
-        reached += 1
-    return reached
+def funnel_lengths(rng: np.random.Generator, journey: Journey, users: int) -> np.ndarray:
+    """How many steps of a funnel each user walks (at least the first)."""
+    chances = np.array([journey.continue_chance(k) for k in range(len(journey.steps) - 1)])
+    going_on = rng.random((users, len(chances))) < chances
+    return 1 + np.cumprod(going_on, axis=1).sum(axis=1, dtype=np.int64)
 
 
-def completes(journey: Journey, reached: int) -> bool:
-    return journey.mode == "basket" or reached == len(journey.steps)
+def completed(journey: Journey, reached: np.ndarray) -> np.ndarray:
+    return np.full(len(reached), True) if journey.mode == "basket" else reached == len(journey.steps)
 
 
-def visitor_progress(scenario: Scenario, seed: int, day: date, platform: str) -> tuple[tuple[int, ...], ...]:
+def visitor_progress(scenario: Scenario, seed: int, day: date, platform: str) -> np.ndarray:
     """Steps reached by each new visitor of a day in each new_visitors journey (basket journeys: all)."""
-    rng = random.Random(derive_seed(seed, day.isoformat(), platform, "progress"))
-    journeys = scenario.journeys_for("new_visitors")
-    return tuple(
-        tuple(funnel_length(rng, j) if j.mode == "funnel" else len(j.steps) for j in journeys)
-        for _ in range(scenario.new_visitors_per_day)
-    )
+    rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform, "progress"))
+    visitors = scenario.new_visitors_per_day
+    columns = [funnel_lengths(rng, j, visitors) if j.mode == "funnel" else np.full(visitors, len(j.steps)) for j in scenario.journeys_for("new_visitors")]
+    return np.stack(columns, axis=1) if columns else np.zeros((visitors, 0), dtype=np.int64)
 
 
-def registration_test(scenario: Scenario):
-    """A function telling whether a visitor who reached these steps finished a journey that identifies them."""
-    journeys = scenario.journeys_for("new_visitors")
-    return lambda reached: any(j.identify_on_complete and completes(j, n) for j, n in zip(journeys, reached))
+def registered(scenario: Scenario, progress: np.ndarray) -> np.ndarray:
+    """Which visitors finished a journey that identifies them."""
+    done = np.full(len(progress), False)
+    for column, journey in enumerate(scenario.journeys_for("new_visitors")):
+        if journey.identify_on_complete:
+            done |= completed(journey, progress[:, column])
+    return done
 
 
 def plan_shards(scenario: Scenario, seed: int, start: date, days: int) -> list[Shard]:
     """Every (day, platform) shard of a run, with its visitors' progress and its returning users."""
     shards = []
-    registers = registration_test(scenario)
     for platform in scenario.platforms:
-        registered: list[tuple[date, int, int]] = []  # (day, visitor index, days they come back)
+        reg_day = np.zeros(0, dtype=np.int64)
+        reg_index = np.zeros(0, dtype=np.int64)
+        reg_stays = np.zeros(0, dtype=np.int64)
         for offset in range(days):
             day = start + timedelta(days=offset)
             progress = visitor_progress(scenario, seed, day, platform.key)
-            returning = tuple((reg_day, index) for reg_day, index, stays in registered if (day - reg_day).days <= stays)
-            shards.append(Shard(seed, day, platform.key, progress, returning))
-            retention_rng = random.Random(derive_seed(seed, day.isoformat(), platform.key, "retention"))
-            for index, reached in enumerate(progress):
-                if registers(reached):
-                    registered.append((day, index, _days_retained(retention_rng, scenario.retention, days - offset)))
+            back = (day.toordinal() - reg_day) <= reg_stays
+            shards.append(Shard(seed, day, platform.key, progress, reg_day[back], reg_index[back]))
+            new = np.flatnonzero(registered(scenario, progress))
+            retention_rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform.key, "retention"))
+            reg_day = np.concatenate([reg_day, np.full(len(new), day.toordinal())])
+            reg_index = np.concatenate([reg_index, new])
+            reg_stays = np.concatenate([reg_stays, _days_retained(retention_rng, scenario.retention, len(new), days - offset)])
     shards.sort(key=lambda s: (s.day, s.platform))
     return shards
 
 
-def _days_retained(rng: random.Random, retention: float, most: int) -> int:
-    """Consecutive later days a registered user comes back: P(at least k) = retention ** k."""
-    stays = 0
-    while stays < most and rng.random() < retention:
-        stays += 1
-    return stays
+def _days_retained(rng: np.random.Generator, retention: float, users: int, most: int) -> np.ndarray:
+    """Consecutive later days each registered user comes back: P(at least k) = retention ** k."""
+    if retention >= 1.0:
+        return np.full(users, most)
+    return np.minimum(rng.geometric(1.0 - retention, users) - 1, most)

@@ -16,7 +16,8 @@ from isal import igzip
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.layout import log_file_name, object_key
 from toolkit.segment.sinks import Sink
-from toolkit.simulate.engine import ShardSimulation
+from toolkit.simulate.engine import ShardSimulation, simulated_write_key
+from toolkit.simulate.serialize import shard_files
 from toolkit.simulate.population import Shard, plan_shards
 from toolkit.simulate.scenario import Scenario
 
@@ -83,13 +84,14 @@ def _executor(workers: int):
 
 def _run_shard(job: tuple[Scenario, Shard, Sink]) -> tuple[Counter, int, int]:
     scenario, shard, sink = job
-    output = ShardSimulation(scenario, shard).run()
+    simulation = ShardSimulation(scenario, shard)
+    write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
+    files = shard_files(simulation, write_keys)
     names = random.Random(derive_seed(shard.seed, "files"))
-    sources = scenario.sources
     size = 0
-    for (source_key, day_ms, hour) in sorted(output.batches):
+    for source_key, day_ms, hour, content in files:
         uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)
-        data = igzip.compress(output.batches[(source_key, day_ms, hour)], compresslevel=GZIP_LEVEL, mtime=0)
-        sink.write(object_key(sources[source_key].id, day_ms, log_file_name(names, uploaded)), data)
+        data = igzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
+        sink.write(object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded)), data)
         size += len(data)
-    return output.counts, len(output.batches), size
+    return simulation.counts(), len(files), size

@@ -31,16 +31,23 @@ class FakerPool:
         self.seed = seed
 
     def draw(self, provider: str, rng: random.Random) -> Any:
+        return self.values(provider)[int(rng.random() * FAKER_POOL_SIZE)]
+
+
+    def values(self, provider: str) -> list:
         pool = self._pools.get((self.seed, provider))
         if pool is None:
             faker = Faker()
             faker.seed_instance(derive_seed(self.seed, "faker", provider))
             pool = self._pools[(self.seed, provider)] = [getattr(faker, provider)() for _ in range(FAKER_POOL_SIZE)]
-        return pool[int(rng.random() * FAKER_POOL_SIZE)]
+        return pool
 
 
 class ValueSpec(Protocol):
     def draw(self, rng: random.Random, faker: FakerPool) -> Any: ...
+
+    def discrete_values(self, faker: FakerPool) -> tuple | list | None:
+        """All values it can take, equally likely; None if it is continuous."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,9 @@ class Choice:
 
     def draw(self, rng: random.Random, faker: FakerPool) -> Any:
         return self.options[int(rng.random() * len(self.options))]
+
+    def discrete_values(self, faker: FakerPool) -> tuple:
+        return self.options
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,9 @@ class Uniform:
     def draw(self, rng: random.Random, faker: FakerPool) -> float:
         return round(rng.uniform(self.low, self.high), self.digits)
 
+    def discrete_values(self, faker: FakerPool) -> None:
+        return None
+
 
 @dataclass(frozen=True)
 class Integer:
@@ -69,6 +82,9 @@ class Integer:
     def draw(self, rng: random.Random, faker: FakerPool) -> int:
         return rng.randint(self.low, self.high)
 
+    def discrete_values(self, faker: FakerPool) -> list | None:
+        return list(range(self.low, self.high + 1)) if self.high - self.low < 1000 else None
+
 
 @dataclass(frozen=True)
 class FakerValue:
@@ -77,6 +93,9 @@ class FakerValue:
     def draw(self, rng: random.Random, faker: FakerPool) -> Any:
         return faker.draw(self.provider, rng)
 
+    def discrete_values(self, faker: FakerPool) -> list:
+        return faker.values(self.provider)
+
 
 @dataclass(frozen=True)
 class Constant:
@@ -84,6 +103,9 @@ class Constant:
 
     def draw(self, rng: random.Random, faker: FakerPool) -> Any:
         return self.value
+
+    def discrete_values(self, faker: FakerPool) -> tuple:
+        return (self.value,)
 
 
 _FAKER = Faker()

@@ -1,0 +1,46 @@
+"""Vectorised, seed-addressable random draws (numpy).
+
+A user's identity must be the same on every day they come back, whichever process simulates
+that day, so it is a pure function of the user's seed: word k of a user is SplitMix64 of
+seed + k * golden ratio. Everything else is drawn from a per-shard numpy Generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+_TO_UNIT = 1.0 / (1 << 53)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function over a uint64 array (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = x + GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _C1
+        z = (z ^ (z >> np.uint64(27))) * _C2
+        return z ^ (z >> np.uint64(31))
+
+
+def seed_words(seeds: np.ndarray, count: int) -> np.ndarray:
+    """`count` independent 64-bit words per seed: shape (count, len(seeds))."""
+    with np.errstate(over="ignore"):
+        offsets = np.arange(1, count + 1, dtype=np.uint64)[:, None] * GOLDEN
+        return splitmix64(seeds[None, :].astype(np.uint64) + offsets)
+
+
+def unit(words: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1) from 64-bit words."""
+    return (words >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
+def below(words: np.ndarray, n: int) -> np.ndarray:
+    """Integers in [0, n) from 64-bit words."""
+    return (words % np.uint64(n)).astype(np.int64)
+
+
+def as_uuid4(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Set the version (4) and variant (10xx) bits of 128-bit ids made of two words."""
+    return (high & ~np.uint64(0xF000)) | np.uint64(0x4000), (low & np.uint64(0x3FFF_FFFF_FFFF_FFFF)) | np.uint64(0x8000_0000_0000_0000)

@@ -1,0 +1,214 @@
+"""Turn a shard's event columns into Segment log lines, grouped into the files Segment would write.
+
+numpy draws the numbers (ids, delays, choices); DuckDB lays out each message's JSON with its keys
+sorted, as Segment stores them, formatting ids and timestamps in SQL; the lines come back as one
+Arrow buffer, so no Python object is made per message. Every piece of text is either JSON-escaped
+by orjson beforehand (event names, properties, traits, contexts) or only digits and hex, so each
+line is valid JSON; tests re-parse every line to hold this.
+"""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from toolkit.segment.ids import derive_seed
+from toolkit.segment.libraries import LIBRARIES, PLACEHOLDER, Library
+from toolkit.segment.timestamps import DAY_MS
+from toolkit.simulate.draws import as_uuid4, below
+from toolkit.simulate.engine import IDENTIFY, ShardSimulation
+from toolkit.simulate.scenario import Scenario
+
+DEVICE_VARIANTS = 64  # distinct device/app/locale combinations per platform
+_PUBLIC_FIRST_OCTETS = np.array([23, 24, 34, 45, 52, 63, 66, 71, 74, 98, 104, 107, 142, 151, 172, 184, 199, 208])
+_TOP_BIT = np.uint64(1 << 63)
+
+
+def _id_sql(kind: str, group: str) -> str:
+    """SQL text of an id in one of the libraries' formats (libraries.ID_FORMATS), from the
+    columns <group>_hi and <group>_lo (see _id_words). DuckDB's UUID and hex() formatting are
+    native, so this costs well under a microsecond a row."""
+    both = f"(({group}_hi::UHUGEINT << 64) | {group}_lo::UHUGEINT)"
+    return {
+        "uuid": f"{both}::UUID::VARCHAR",
+        "UUID": f"upper({both}::UUID::VARCHAR)",
+        "hex16": f"lower(hex({group}_hi))",
+        "ajs": f"concat('ajs-next-', lower(hex({both})))",
+    }[kind]
+
+
+def _id_words(columns: dict, group: str, kind: str | np.ndarray, high: np.ndarray, low: np.ndarray) -> None:
+    """The two words of an id group, shaped for _id_sql: UUIDs get their version and variant
+    bits; hex ids get their top bit set so that hex() gives every digit (it does not pad)."""
+    is_uuid = np.isin(kind, ("uuid", "UUID"))
+    uuid_high, uuid_low = as_uuid4(high, low)
+    columns[f"{group}_hi"] = np.where(is_uuid, uuid_high, high | _TOP_BIT)
+    columns[f"{group}_lo"] = np.where(is_uuid, uuid_low, low)
+
+
+def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list[tuple[str, int, int, bytes]]:
+    """(source key, received day in epoch ms, hour of day, file content) for each log file of the shard."""
+    scenario: Scenario = simulation.scenario
+    events = simulation.run().columns()
+    rng, users = simulation.rng, simulation.users
+    user, source, step = events["user"], events["source"], events["step"]
+    n = len(user)
+    sources = [scenario.sources[key] for key in simulation.source_keys]
+    libraries = [LIBRARIES[s.library] for s in sources]
+    platform = LIBRARIES[sources[simulation.platform_index].library]
+
+    def per_source(values: list) -> np.ndarray:
+        return np.array(values, dtype=object if isinstance(values[0], str) else None)[source]
+
+    queue = _delays(rng, per_source([lib.send_delay_ms[0] for lib in libraries]), per_source([lib.send_delay_ms[1] for lib in libraries]))
+    wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries]), per_source([lib.network_ms[1] for lib in libraries]))
+    true_time = events["time"]
+    original = true_time + users.skew_ms()[user]
+    received = true_time + queue + wire
+    day = received - received % DAY_MS
+    hour = (received - day) // 3_600_000
+    words = users.words[:, user]
+    identify = step == IDENTIFY
+    is_platform = source == simulation.platform_index
+    traits = np.full(n, "", dtype=object)
+    traits[identify] = simulation.traits_json(user[identify])
+    properties = simulation.properties_json(step)
+    properties[identify] = ""
+    templates = _device_templates(simulation, platform)
+    variant = below(words[1] >> np.uint64(40), DEVICE_VARIANTS)
+    server_contexts = np.array([_server_context(scenario, simulation.shard.run_seed, s.key) for s in sources], dtype=object)
+    context_pieces = np.array([_split_template(t, _placeholders(platform))[0] for t in templates], dtype=object)
+    columns = {
+        "t_orig": original,
+        "t_sent": original + queue,
+        "t_recv": received,
+        "t_stamp": true_time + wire,
+        "source": source,
+        "is_identify": identify,
+        "is_platform": is_platform,
+        "identified": events["identified"],
+        "null_user_id": per_source([lib.null_user_id for lib in libraries]),
+        "user_id": users.user_ids(scenario.user_id_digits)[user],
+        "event_json": np.array([orjson.dumps(s.event).decode() for s in simulation.steps] + [""], dtype=object)[step],
+        "properties": properties,
+        "traits": traits,
+    }
+    for i in range(context_pieces.shape[1]):
+        columns[f"context_{i}"] = np.where(is_platform, context_pieces[variant, i], server_contexts[source] if i == 0 else "")
+    for i, octet in enumerate(_ip_octets(words[1]), start=1):
+        columns[f"ip_{i}"] = octet
+    _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
+    for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
+        _id_words(columns, f"device_{field}", kind, high, low)
+    _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries]), *rng.integers(0, 1 << 64, (2, n), dtype=np.uint64))
+    # Files are (source, received day, hour); lines within a file are in receivedAt order.
+    order = np.lexsort((np.arange(n), received, hour, day, source))
+    columns = {name: column[order] for name, column in columns.items()}
+    lines = _render(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1]))
+    keys = np.stack([source[order], day[order], hour[order]], axis=1)
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], n]
+    return [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), _text_of_rows(lines, a, b)) for a, b in zip(starts, ends)]
+
+
+def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int) -> str:
+    """The SELECT that lays out one message a row, keys in sorted order."""
+    values = {
+        "ip": "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')",
+        "traits": f"""concat('{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '"', CASE WHEN identified THEN concat(',"userId":"', user_id, '"') ELSE '' END, '}}')""",
+        **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
+    }
+    context_parts = ["context_0"]
+    for i, name in enumerate(_placeholders(platform)[: pieces - 1], start=1):
+        context_parts += [f"CASE WHEN is_platform THEN {values[name]} ELSE '' END", f"context_{i}"]
+
+    def by_source(texts: list[str]) -> str:
+        return "CASE source " + " ".join(f"WHEN {i} THEN '{text}'" for i, text in enumerate(texts)) + " END"
+
+    return f"""SELECT concat(
+        '{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '","channel":"', {by_source([lib.channel for lib in libraries])},
+        '","context":', {', '.join(context_parts)},
+        CASE WHEN is_identify THEN '' ELSE concat(',"event":', event_json) END,
+        ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
+        '","originalTimestamp":"', iso(t_orig), '","projectId":"', {by_source([s.id for s in sources])}, '"',
+        CASE WHEN is_identify THEN '' ELSE concat(',"properties":', properties) END,
+        ',"receivedAt":"', iso(t_recv), '","sentAt":"', iso(t_sent), '","timestamp":"', iso(t_stamp), '"',
+        CASE WHEN is_identify THEN concat(',"traits":', traits, ',"type":"identify"') ELSE ',"type":"track"' END,
+        CASE WHEN identified THEN concat(',"userId":"', user_id, '"') WHEN null_user_id THEN ',"userId":null' ELSE '' END,
+        ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
+    FROM events"""
+
+
+def _render(columns: dict[str, np.ndarray], sql: str) -> pa.ChunkedArray:
+    connection = duckdb.connect(config={"threads": 1})
+    try:
+        connection.execute("CREATE MACRO iso(ms) AS strftime(make_timestamp_ms(ms), '%Y-%m-%dT%H:%M:%S.%gZ')")
+        connection.register("events", columns)
+        return connection.sql(sql).to_arrow_table().column("line")
+    finally:
+        connection.close()
+
+
+def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> bytes:
+    """The UTF-8 text of rows [start, end) of a string column, straight from Arrow's buffers."""
+    pieces = []
+    chunk_start = 0
+    for chunk in lines.chunks:
+        chunk_end = chunk_start + len(chunk)
+        low, high = max(start, chunk_start), min(end, chunk_end)
+        if low < high:
+            offsets_buffer, data = chunk.buffers()[1], chunk.buffers()[2]
+            offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            offsets = np.frombuffer(offsets_buffer, dtype=offset_type)
+            first, last = offsets[chunk.offset + low - chunk_start], offsets[chunk.offset + high - chunk_start]
+            pieces.append(memoryview(data)[first:last])
+        chunk_start = chunk_end
+    return b"".join(pieces)
+
+
+def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return low + (rng.random(len(low)) * (high - low)).astype(np.int64)
+
+
+def _placeholders(library: Library) -> list[str]:
+    """The per-user values a library's context holds, in the order they appear in its JSON."""
+    template = orjson.dumps(library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS).decode()
+    names = ["ip", "traits", *library.device_ids]
+    return sorted((name for name in names if f'"{PLACEHOLDER.format(name)}"' in template), key=lambda name: template.index(f'"{PLACEHOLDER.format(name)}"'))
+
+
+def _split_template(template: str, names: list[str]) -> tuple[list[str], list[str]]:
+    """Cut a JSON template at its quoted placeholders: the texts between them, and their names."""
+    pieces, rest = [], template
+    for name in names:
+        head, rest = rest.split(f'"{PLACEHOLDER.format(name)}"', 1)
+        pieces.append(head)
+    return pieces + [rest], names
+
+
+def _device_templates(simulation: ShardSimulation, library: Library) -> list[str]:
+    """The platform's shared device/app contexts as JSON with per-user placeholders."""
+    rng = random.Random(derive_seed(simulation.shard.run_seed, simulation.shard.platform, "devices"))
+    return [orjson.dumps(library.context_template(library.context(rng)), option=orjson.OPT_SORT_KEYS).decode() for _ in range(DEVICE_VARIANTS)]
+
+
+def _ip_octets(words: np.ndarray) -> list[np.ndarray]:
+    return [
+        _PUBLIC_FIRST_OCTETS[below(words, len(_PUBLIC_FIRST_OCTETS))],
+        ((words >> np.uint64(8)) & np.uint64(255)).astype(np.int64),
+        ((words >> np.uint64(16)) & np.uint64(255)).astype(np.int64),
+        1 + below(words >> np.uint64(24), 254),
+    ]
+
+
+def _server_context(scenario: Scenario, run_seed: int, key: str) -> str:
+    """The context of messages a source sends for users from its servers (e.g. the email tool)."""
+    rng = random.Random(derive_seed(run_seed, "server", key))
+    library = LIBRARIES[scenario.sources[key].library]
+    first = _PUBLIC_FIRST_OCTETS[rng.randrange(len(_PUBLIC_FIRST_OCTETS))]
+    context = dict(library.context(rng), ip=f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}")
+    return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
