@@ -17,9 +17,9 @@ from datetime import date
 import numpy as np
 import orjson
 
-from toolkit.segment.ids import HashStream, derive_seed
+from toolkit.segment.ids import derive_seed
 from toolkit.segment.timestamps import day_epoch_ms
-from toolkit.simulate.draws import below, seed_words
+from toolkit.simulate.draws import below, seed_words, unit
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import Journey, Scenario, Step
 from toolkit.simulate.values import FakerPool
@@ -76,6 +76,16 @@ class Events:
         return {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time")}
 
 
+def _json_values(spec, words: np.ndarray, faker: FakerPool) -> np.ndarray:
+    """One JSON value per word, drawn from a value spec: discrete specs by index, numbers by formula."""
+    options = spec.discrete_values(faker)
+    if options is not None:
+        table = np.array([orjson.dumps(option).decode() for option in options], dtype=object)
+        return table[below(words, len(table))]
+    values = np.round(spec.low + unit(words) * (spec.high - spec.low), spec.digits)
+    return np.array([orjson.dumps(float(v)).decode() for v in values], dtype=object)
+
+
 def simulated_write_key(source) -> str:
     """The write key simulated messages carry: derived from the source id, not a secret."""
     return "sim" + "%016x%016x" % (derive_seed(source.id, "write-key", 1), derive_seed(source.id, "write-key", 2))
@@ -123,9 +133,10 @@ class ShardSimulation:
     def counts(self) -> Counter:
         """Messages per (source key, event name or "identify") of what run() simulated."""
         columns = self.events.columns()
-        labels = [s.event for s in self.steps] + ["identify"]
-        pairs, tally = np.unique(np.stack([columns["source"], columns["step"]]), axis=1, return_counts=True)
-        return Counter({(self.source_keys[src], labels[step]): int(n) for (src, step), n in zip(pairs.T, tally)})
+        labels = [s.event for s in self.steps] + ["identify"]  # step IDENTIFY (-1) is the last label
+        width = len(labels)
+        tally = np.bincount(columns["source"] * width + columns["step"] % width, minlength=width * len(self.source_keys))
+        return Counter({(self.source_keys[k // width], labels[k % width]): int(n) for k in np.flatnonzero(tally) for n in [tally[k]]})
 
     def _walk(self, journey: Journey, users: np.ndarray, start: np.ndarray, reached: np.ndarray | None, identified: bool) -> np.ndarray:
         """Emit a journey for `users` from their `start` times; returns when each user's journey ended."""
@@ -186,13 +197,15 @@ class ShardSimulation:
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return np.array([orjson.dumps({name: step.properties[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], dtype=object)
 
-    def traits_json(self, users: np.ndarray) -> list[str]:
-        """Identify traits for these users, drawn from each user's own seed."""
+    def traits_json(self, users: np.ndarray) -> np.ndarray:
+        """Identify traits for these users as JSON text, drawn from each user's own seed."""
         platform = self.scenario.sources[self.shard.platform]
         specs = {**self.scenario.traits, **platform.traits}
-        traits = []
-        for seed in self.users.seeds[users]:
-            stream = HashStream(int(seed) ^ _TRAITS_SALT)
-            traits.append(orjson.dumps({name: spec.draw(stream, self.faker) for name, spec in specs.items()}, option=orjson.OPT_SORT_KEYS).decode())
-        return traits
+        names = sorted(specs)
+        words = seed_words(self.users.seeds[users] ^ np.uint64(_TRAITS_SALT), max(1, len(names)))
+        text = np.full(len(users), "{", dtype=object)
+        for position, (name, word) in enumerate(zip(names, words)):
+            key = ("," if position else "") + orjson.dumps(name).decode() + ":"
+            text = text + key + _json_values(specs[name], word, self.faker)
+        return text + "}"
 

@@ -50,8 +50,8 @@ def _id_words(columns: dict, group: str, kind: str | np.ndarray, high: np.ndarra
     columns[f"{group}_lo"] = np.where(is_uuid, uuid_low, low)
 
 
-def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list[tuple[str, int, int, bytes]]:
-    """(source key, received day in epoch ms, hour of day, file content) for each log file of the shard."""
+def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list[tuple[str, int, int, list[memoryview]]]:
+    """(source key, received day in epoch ms, hour of day, content in pieces) for each log file of the shard."""
     scenario: Scenario = simulation.scenario
     events = simulation.run().columns()
     rng, users = simulation.rng, simulation.users
@@ -75,7 +75,8 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
     identify = step == IDENTIFY
     is_platform = source == simulation.platform_index
     traits = np.full(n, "", dtype=object)
-    traits[identify] = simulation.traits_json(user[identify])
+    if identify.any():
+        traits[identify] = simulation.traits_json(user[identify])
     properties = simulation.properties_json(step)
     properties[identify] = ""
     templates = _device_templates(simulation, platform)
@@ -153,8 +154,8 @@ def _render(columns: dict[str, np.ndarray], sql: str) -> pa.ChunkedArray:
         connection.close()
 
 
-def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> bytes:
-    """The UTF-8 text of rows [start, end) of a string column, straight from Arrow's buffers."""
+def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> list[memoryview]:
+    """The UTF-8 text of rows [start, end) of a string column: views of Arrow's buffers, no copy."""
     pieces = []
     chunk_start = 0
     for chunk in lines.chunks:
@@ -167,7 +168,7 @@ def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> bytes:
             first, last = offsets[chunk.offset + low - chunk_start], offsets[chunk.offset + high - chunk_start]
             pieces.append(memoryview(data)[first:last])
         chunk_start = chunk_end
-    return b"".join(pieces)
+    return pieces
 
 
 def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from faker import Faker
 from toolkit.errors import UsageError
 from toolkit.segment.ids import derive_seed
 
-FAKER_POOL_SIZE = 512
+FAKER_POOL_SIZE = 256
 
 
 class FakerPool:
