@@ -1,0 +1,87 @@
+"""Time `toolkit transform` against a straightforward pure-Python script and local Spark, in one run.
+
+All three read the same generated Segment logs and write the same interactions CSV (the Python
+baseline keeps the Glue job's flat properties.sku and skips dedupe, so it does less work).
+
+    python benchmarks/bench_transform.py [--messages 1000000] [--spark] [--logs DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import resource
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from toolkit.segment.sinks import LocalSink
+from toolkit.simulate.run import generate
+from toolkit.simulate.scenario import load_scenario
+from toolkit.transform.run import transform
+from toolkit.transform.summary import DEFAULT_EVENT_TYPES
+
+MESSAGES_PER_VISITOR_DAY = 3.6
+DAYS = 5
+
+
+def pure_python(logs: Path, out: Path) -> int:
+    """The script most people would write first: gzip + json + csv, one process."""
+    rows = []
+    for path in sorted(logs.glob("segment-logs/*/*/*.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                message = json.loads(line)
+                sku = (message.get("properties") or {}).get("sku")
+                if message.get("type") == "track" and message.get("event") in DEFAULT_EVENT_TYPES and message.get("userId") and sku:
+                    stamp = message["timestamp"].replace("Z", "+00:00")
+                    from datetime import datetime
+
+                    rows.append((str(message["userId"]), sku, message["event"], int(datetime.fromisoformat(stamp).timestamp())))
+    rows.sort(key=lambda r: (r[3], r[0], r[1], r[2]))
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"])
+        writer.writerows(rows)
+    return len(rows)
+
+
+def timed(function, *args):
+    began = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--logs", type=Path, help="use these logs instead of generating them")
+    parser.add_argument("--spark", action="store_true", help="also run the Spark job on local[2]")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        logs = args.logs
+        if logs is None:
+            logs = root / "logs"
+            visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
+            generate(load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(logs))
+        (summary, _), toolkit_seconds = timed(transform, str(logs), str(root / "toolkit.csv"))
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        read = summary.messages_read
+        size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6
+        print(f"messages: {read:,} ({size_mb:,.0f} MB gzipped)")
+        print(f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} messages/s, peak memory {peak_mb:,.0f} MB")
+        rows, python_seconds = timed(pure_python, logs, root / "python.csv")
+        print(f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster")
+        if args.spark:
+            from toolkit.transform.spark_engine import run_spark_transform
+
+            _, spark_seconds = timed(run_spark_transform, str(logs), str(root / "spark.csv"), "local[2]")
+            print(f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} messages/s -> toolkit is {spark_seconds / toolkit_seconds:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""S3 paths and transfers with boto3: the standard credential chain, a profile, a region, an endpoint."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.errors import UsageError
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    """How to reach AWS (or an S3-compatible store such as moto's server)."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def client(self, service: str):
+        import boto3
+        import botocore.exceptions
+
+        try:
+            session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        except botocore.exceptions.ProfileNotFound:
+            raise UsageError(f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop --profile") from None
+        return session.client(service, endpoint_url=self.endpoint_url, region_name=self.region or session.region_name or "us-east-1")
+
+
+@dataclass(frozen=True)
+class S3Url:
+    bucket: str
+    key: str  # no leading slash; may be "" or end with "/"
+
+    @classmethod
+    def parse(cls, url: str) -> S3Url:
+        if not url.startswith("s3://") or len(url) <= 5 or url[5] == "/":
+            raise UsageError(f"{url!r} is not an S3 URL; use s3://bucket/prefix")
+        bucket, _, key = url[5:].partition("/")
+        return cls(bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def is_s3(location: str | os.PathLike) -> bool:
+    return str(location).startswith("s3://")
+
+
+def aws_error(exc: Exception, what: str) -> UsageError:
+    """One line naming what failed and why, for a boto3/botocore error."""
+    import botocore.exceptions
+
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return UsageError(f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass --profile")
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        return UsageError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', str(exc))}")
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return UsageError(f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check --endpoint-url and the network")
+    return UsageError(f"{what}: {exc}")
+
+
+def list_keys(url: S3Url, aws: AwsOptions, suffix: str = "") -> list[tuple[str, int]]:
+    """(key, size) of every object under the URL's prefix whose key ends with `suffix`."""
+    import botocore.exceptions
+
+    client = aws.client("s3")
+    keys = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=url.bucket, Prefix=url.key):
+            keys.extend((item["Key"], item["Size"]) for item in page.get("Contents", []) if item["Key"].endswith(suffix))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise aws_error(exc, f"cannot list {url}") from None
+    return keys
+
+
+def download(url: S3Url, keys: list[str], folder: Path, aws: AwsOptions, threads: int = 8) -> list[Path]:
+    """Download objects into `folder`, keeping their key paths; returns local paths in `keys` order."""
+    import botocore.exceptions
+
+    client = aws.client("s3")
+
+    def fetch(key: str) -> Path:
+        local = folder / key
+        local.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(url.bucket, key, str(local))
+        return local
+
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(fetch, keys))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise aws_error(exc, f"cannot download from {url}") from None
+
+
+def upload(path: Path, url: S3Url, aws: AwsOptions) -> None:
+    """Upload a local file to exactly url's key (multipart for large files, via boto3's transfer)."""
+    import botocore.exceptions
+
+    try:
+        aws.client("s3").upload_file(str(path), url.bucket, url.key)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise aws_error(exc, f"cannot upload to {url}") from None

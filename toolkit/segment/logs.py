@@ -1,0 +1,61 @@
+"""Finding Segment log files (gzipped JSON lines) in a local folder or under an S3 prefix."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.aws.s3 import AwsOptions, S3Url, download, is_s3, list_keys
+from toolkit.errors import UsageError
+
+
+@dataclass
+class LogFiles:
+    """The .gz files to read (local paths), the empty ones skipped, and how to name them to a user."""
+
+    paths: list[Path]
+    empty: list[str] = field(default_factory=list)
+    display: dict[Path, str] = field(default_factory=dict)  # local path -> name shown to the user (an s3:// URL)
+    _temporary: tempfile.TemporaryDirectory | None = None
+
+    def name(self, path: Path) -> str:
+        return self.display.get(path, str(path))
+
+    def close(self) -> None:
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+    def __enter__(self) -> LogFiles:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def find_log_files(source: str, aws: AwsOptions | None = None) -> LogFiles:
+    """Every *.gz file under `source` (a folder, a single file, or s3://bucket/prefix), sorted.
+
+    S3 objects are downloaded to a temporary folder (DuckDB's S3 support needs an extension
+    download at first use, which offline machines cannot do); close() removes it."""
+    if is_s3(source):
+        return _from_s3(S3Url.parse(source), aws or AwsOptions())
+    root = Path(source)
+    if not root.exists():
+        raise UsageError(f"no such file or folder: {source}")
+    candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*.gz") if p.is_file() and not p.name.startswith("."))
+    files = LogFiles([p for p in candidates if p.stat().st_size > 0], [str(p) for p in candidates if p.stat().st_size == 0])
+    if not files.paths:
+        raise UsageError(f"no Segment log files (*.gz, non-empty) under {source}; point at the folder holding segment-logs/")
+    return files
+
+
+def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
+    objects = list_keys(url, aws, suffix=".gz")
+    keys = [key for key, size in objects if size > 0]
+    if not keys:
+        raise UsageError(f"no Segment log files (*.gz, non-empty) under {url}")
+    temporary = tempfile.TemporaryDirectory(prefix="toolkit-s3-")
+    paths = download(url, keys, Path(temporary.name), aws)
+    display = {path: f"s3://{url.bucket}/{key}" for path, key in zip(paths, keys)}
+    return LogFiles(paths, [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], display, temporary)

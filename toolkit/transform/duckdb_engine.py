@@ -1,0 +1,132 @@
+"""The interactions transform on DuckDB: Segment log files in, Personalize CSV out, every message counted.
+
+One scan classifies every message (kept, or filtered and why) into a table on disk, so memory
+stays bounded however many messages there are; the kept ones are deduplicated by messageId,
+expanded to one row per item, sorted and written as CSV.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+
+from toolkit.transform.summary import TransformOptions
+
+MAX_ID_LENGTH = 256
+MEMORY_LIMIT = "1500MB"
+# JSON where the value's kind matters (a userId object is no user); VARCHAR takes any value as text.
+_COLUMNS = {"messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "userId": "JSON", "timestamp": "VARCHAR", "receivedAt": "VARCHAR", "properties": "JSON"}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _valid_id(expression: str) -> str:
+    """SQL: is `expression` usable as a Personalize USER_ID or ITEM_ID?"""
+    return f"({expression} IS NOT NULL AND {expression} <> '' AND length({expression}) <= {MAX_ID_LENGTH} AND NOT regexp_matches({expression}, '[\\x00-\\x1f]'))"
+
+
+def classify_sql(options: TransformOptions) -> str:
+    """CREATE the `classified` table: one row a message, with the reason it is filtered (NULL if kept)."""
+    events = ", ".join(_sql_text(e) for e in options.event_types)
+    field = options.item_field
+    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _COLUMNS.items())
+    return f"""
+    CREATE TABLE classified AS
+    WITH raw AS (
+        SELECT * FROM read_json($files, format = 'newline_delimited', columns = {{{columns}}},
+                                ignore_errors = true, filename = true, maximum_object_size = 67108864)
+    ), fields AS (
+        SELECT
+            CASE WHEN {' AND '.join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN filename END AS unparsed_file,
+            messageId AS message_id,
+            type,
+            event,
+            CASE WHEN json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN userId ->> '$' END AS user_id,
+            TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts,
+            receivedAt AS received_at,
+            properties
+        FROM raw
+    ), items AS (
+        SELECT *,
+            CASE WHEN type = 'track' AND event IN ({events}) THEN list_filter(
+                CASE WHEN json_type(properties, '$.products') = 'ARRAY'
+                     THEN json_extract_string(properties, '$.products[*].{field}')
+                     ELSE [json_extract_string(properties, '$.{field}')] END,
+                lambda x: {_valid_id('x')}) END AS item_ids
+        FROM fields
+    ), reasons AS (
+        SELECT *,
+            CASE
+                WHEN unparsed_file IS NOT NULL THEN 'unparsed'
+                WHEN type IS DISTINCT FROM 'track' THEN 'type'
+                WHEN event IS NULL OR event NOT IN ({events}) THEN 'event type'
+                WHEN user_id IS NULL OR user_id = '' THEN 'no user'
+                WHEN len(item_ids) = 0 THEN 'no item'
+                WHEN ts IS NULL THEN 'bad timestamp'
+                WHEN NOT {_valid_id('user_id')} THEN 'bad id'
+            END AS reason
+        FROM items
+    )
+    SELECT reason, unparsed_file,
+        CASE WHEN reason IS NULL THEN message_id END AS message_id,
+        CASE WHEN reason IS NULL THEN user_id END AS user_id,
+        CASE WHEN reason IS NULL THEN event END AS event,
+        CASE WHEN reason IS NULL THEN epoch_ms(ts) // 1000 END AS ts,
+        CASE WHEN reason IS NULL THEN received_at END AS received_at,
+        CASE WHEN reason IS NULL THEN item_ids END AS item_ids
+    FROM reasons
+    """
+
+
+# Kept messages, one per messageId (messages without one are each their own); the copy kept is
+# the first received, ties broken by content so the choice does not depend on file order.
+FIRSTS_SQL = """
+    CREATE TABLE firsts AS
+    SELECT * EXCLUDE (copy) FROM (
+        SELECT *, row_number() OVER (
+            PARTITION BY coalesce(message_id, 'row ' || rowid::VARCHAR)
+            ORDER BY received_at NULLS LAST, ts, user_id, event, item_ids::VARCHAR) AS copy
+        FROM classified WHERE reason IS NULL)
+    WHERE copy = 1
+"""
+INTERACTIONS_SQL = """
+    SELECT USER_ID, ITEM_ID, EVENT_TYPE, TIMESTAMP FROM (
+        SELECT user_id AS USER_ID, unnest(item_ids) AS ITEM_ID, event AS EVENT_TYPE, ts AS TIMESTAMP FROM firsts)
+    ORDER BY TIMESTAMP, USER_ID, ITEM_ID, EVENT_TYPE
+"""
+
+
+class DuckDBTransform:
+    """Runs the transform over local files; past MEMORY_LIMIT, DuckDB spills to the working folder."""
+
+    def __init__(self, work_dir: Path, threads: int | None = None):
+        self.connection = duckdb.connect()
+        self.connection.execute(
+            f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work_dir / 'spill'}'; SET enable_progress_bar = false"
+        )
+        if threads:
+            self.connection.execute(f"SET threads = {int(threads)}")
+
+    def classify(self, files: list[Path], options: TransformOptions) -> None:
+        self.connection.execute(classify_sql(options), {"files": [str(f) for f in files]})
+
+    def reasons(self) -> Counter:
+        return Counter(dict(self.connection.execute("SELECT coalesce(reason, 'kept'), count(*) FROM classified GROUP BY ALL").fetchall()))
+
+    def unparsed_by_file(self) -> dict[str, int]:
+        return dict(self.connection.execute("SELECT unparsed_file, count(*) FROM classified WHERE reason = 'unparsed' GROUP BY ALL").fetchall())
+
+    def write_csv(self, path: Path) -> tuple[int, Counter]:
+        """Deduplicate, expand and write the CSV; returns (messages written, interactions per event type)."""
+        self.connection.execute(FIRSTS_SQL)
+        written = self.connection.execute("SELECT count(*) FROM firsts").fetchone()[0]
+        self.connection.execute(f"COPY ({INTERACTIONS_SQL}) TO {_sql_text(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')")
+        events = Counter(dict(self.connection.execute("SELECT event, sum(len(item_ids)) FROM firsts GROUP BY ALL").fetchall()))
+        return written, Counter({k: int(v) for k, v in events.items()})
+
+    def close(self) -> None:
+        self.connection.close()

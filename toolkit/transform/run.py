@@ -1,0 +1,153 @@
+"""`toolkit transform`: Segment logs (local or S3) to one Personalize interactions CSV (local or S3)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
+from toolkit.errors import UsageError
+from toolkit.segment.lines import Reject, find_rejects, read_log_bytes, salvage
+from toolkit.segment.logs import LogFiles, find_log_files
+from toolkit.transform.duckdb_engine import DuckDBTransform
+from toolkit.transform.summary import TransformOptions, TransformSummary
+
+CSV_NAME = "interactions.csv"
+
+
+@dataclass
+class OutputTarget:
+    """Where the CSV goes: a local file (written via a temporary name, then renamed) or an S3 key."""
+
+    location: str
+    aws: AwsOptions
+
+    @property
+    def display(self) -> str:
+        if is_s3(self.location):
+            url = S3Url.parse(self.location)
+            return str(S3Url(url.bucket, url.key + CSV_NAME if url.key.endswith("/") or not url.key else url.key))
+        path = Path(self.location)
+        return str(path / CSV_NAME if path.is_dir() or self.location.endswith("/") else path)
+
+    def check(self) -> None:
+        """Fail before any work if the output cannot be written."""
+        if is_s3(self.location):
+            S3Url.parse(self.location)
+            return
+        folder = Path(self.display).parent
+        if not folder.is_dir():
+            raise UsageError(f"--out folder does not exist: {folder}")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"cannot write to --out folder {folder}")
+
+    def partial_path(self, work_dir: Path) -> Path:
+        if is_s3(self.location):
+            return work_dir / CSV_NAME
+        final = Path(self.display)
+        return final.with_name(f".{final.name}.partial-{os.getpid()}")
+
+    def publish(self, partial: Path) -> None:
+        if is_s3(self.location):
+            upload(partial, S3Url.parse(self.display), self.aws)
+        else:
+            os.replace(partial, self.display)
+
+
+def transform(
+    source: str,
+    out: str,
+    options: TransformOptions | None = None,
+    aws: AwsOptions | None = None,
+    rejects_path: str | None = None,
+) -> tuple[TransformSummary, str]:
+    """Run the transform; returns the accounting and where the CSV was written."""
+    options = options or TransformOptions()
+    aws = aws or AwsOptions()
+    target = OutputTarget(out, aws)
+    target.check()
+    began = time.perf_counter()
+    with find_log_files(source, aws) as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
+        work_dir = Path(work)
+        summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty))
+        engine = DuckDBTransform(work_dir)
+        partial = target.partial_path(work_dir)
+        try:
+            files, names = _classify_salvaging(engine, logs, options, work_dir, summary)
+            reasons = engine.reasons()
+            _account(summary, reasons, engine.unparsed_by_file(), names)
+            summary.messages_written, summary.events = engine.write_csv(partial)
+            summary.duplicates = reasons["kept"] - summary.messages_written
+            summary.interactions = sum(summary.events.values())
+            if rejects_path:
+                _write_rejects(Path(rejects_path), summary.rejects)
+            target.publish(partial)
+        finally:
+            engine.close()
+            if partial.exists():
+                partial.unlink()
+    summary.seconds = time.perf_counter() - began
+    return summary, target.display
+
+
+def _classify_salvaging(engine: DuckDBTransform, logs: LogFiles, options: TransformOptions, work_dir: Path, summary: TransformSummary):
+    """Classify all files; a file DuckDB cannot decompress is salvaged up to its damage and retried."""
+    files = list(logs.paths)
+    names = {str(path): logs.name(path) for path in files}
+    salvage_dir = work_dir / "salvaged"
+    salvage_dir.mkdir()
+    while True:
+        try:
+            engine.classify(files, options)
+            return files, names
+        except duckdb.IOException as exc:
+            broken = _file_named_in(str(exc), files)
+            if broken is None:
+                raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
+            engine.connection.execute("DROP TABLE IF EXISTS classified")
+            replacement = salvage_dir / f"{len(summary.damaged_files)}.json"
+            damage, tail = salvage(broken, names[str(broken)], replacement)
+            summary.damaged_files[names[str(broken)]] = damage
+            if tail is not None:
+                summary.rejects.append(tail)
+            files[files.index(broken)] = replacement
+            names[str(replacement)] = names[str(broken)]
+
+
+def _file_named_in(message: str, files: list[Path]) -> Path | None:
+    named = [path for path in files if str(path) in message]
+    return max(named, key=lambda p: len(str(p))) if named else None
+
+
+def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str]) -> None:
+    """Fill in filtered counts and rejects; lines DuckDB could not parse are re-read in Python to
+    name the bad ones (valid JSON objects without any Segment field count as filtered by type)."""
+    found: list[Reject] = []
+    for file in sorted(unparsed):
+        content, _ = read_log_bytes(Path(file))
+        found.extend(find_rejects(content, names.get(file, file)))
+    summary.rejects.extend(found)
+    summary.messages_read = sum(reasons.values()) + len(summary.rejects) - len(found)
+    summary.filtered = Counter({reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")})
+    empty_objects = reasons.get("unparsed", 0) - len(found)
+    if empty_objects:
+        summary.filtered["type"] += empty_objects
+
+
+def _write_rejects(path: Path, rejects: list[Reject]) -> None:
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        partial.write_bytes(b"".join(reject.as_json() + b"\n" for reject in rejects))
+        os.replace(partial, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write --rejects {path}: {exc.strerror or exc}") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
+

@@ -1,0 +1,53 @@
+"""What a transform run did with every message it read."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from toolkit.segment.lines import Reject
+
+DEFAULT_EVENT_TYPES = ("Product Added", "Order Completed", "Product Clicked")
+ITEM_FIELDS = ("sku", "product_id")
+
+# Why a message is not written, in the order the checks apply.
+FILTER_REASONS = {
+    "type": "not a track call (identify, page, screen, ...) or no type",
+    "event type": "event not among --event-types",
+    "no user": "no userId (anonymous) or a userId that is not a string or number",
+    "no item": "no usable item id in properties.<item field> or products[].<item field>",
+    "bad timestamp": "timestamp missing or not ISO-8601",
+    "bad id": "userId longer than 256 characters or holding control characters",
+}
+
+
+@dataclass
+class TransformOptions:
+    event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
+    item_field: str = "sku"
+
+
+@dataclass
+class TransformSummary:
+    """messages read = messages written + filtered (by reason) + duplicates + rejected."""
+
+    messages_read: int = 0  # lines holding something, counted as they are read
+    files: int = 0
+    empty_files: int = 0
+    damaged_files: dict[str, str] = field(default_factory=dict)  # file -> what was wrong with it
+    messages_written: int = 0
+    interactions: int = 0  # CSV rows: a message with a products array gives one per product
+    filtered: Counter = field(default_factory=Counter)
+    duplicates: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    events: Counter = field(default_factory=Counter)  # interactions per EVENT_TYPE
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def accounted(self) -> int:
+        """What the parts add up to; equals messages_read when nothing went missing."""
+        return self.messages_written + sum(self.filtered.values()) + self.duplicates + self.rejected
