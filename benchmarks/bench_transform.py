@@ -68,7 +68,7 @@ def main() -> None:
             logs = root / "logs"
             visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
             generate(load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(logs))
-        (summary, _), toolkit_seconds = timed(transform, str(logs), str(root / "toolkit.csv"))
+        (summary, _, _), toolkit_seconds = timed(transform, str(logs), str(root / "toolkit.csv"))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         read = summary.messages_read
         size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6

@@ -133,3 +133,119 @@ def generate(
 
 def main() -> None:
     app()
+
+
+def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
+    from toolkit.aws.s3 import AwsOptions
+
+    return AwsOptions(profile, region, endpoint_url)
+
+
+ProfileOption = Annotated[Optional[str], typer.Option(help="AWS profile (default: the standard credential chain).")]
+RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: the profile's, else us-east-1).")]
+EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
+
+
+@app.command()
+@exits_cleanly
+def transform(
+    source: Annotated[str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")],
+    out: Annotated[str, typer.Option(help="CSV file, folder, or s3://bucket/transformed/ (the file is interactions.csv).")] = "interactions.csv",
+    event_types: Annotated[str, typer.Option(help="Comma-separated events to keep.")] = "Product Added,Order Completed,Product Clicked",
+    item_id: Annotated[str, typer.Option(help="Property holding the item id: sku or product_id (also read from each products[] entry).")] = "sku",
+    rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = "duckdb",
+    master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Filter and map Segment logs into the interactions CSV Personalize imports, counting every message."""
+    from toolkit.render import events_table, transform_summary, validation_table
+    from toolkit.transform.summary import ITEM_FIELDS, TransformOptions
+
+    if item_id not in ITEM_FIELDS:
+        raise UsageError(f"--item-id must be one of {', '.join(ITEM_FIELDS)}, not {item_id!r}")
+    events = tuple(e.strip() for e in event_types.split(",") if e.strip())
+    if not events:
+        raise UsageError("--event-types must name at least one event")
+    options = TransformOptions(events, item_id)
+    aws = aws_options(profile, region, endpoint_url)
+    if engine == "spark":
+        from toolkit.transform.spark_engine import transform_with_spark
+
+        summary, where, report = transform_with_spark(source, out, options, aws, master)
+    elif engine == "duckdb":
+        from toolkit.transform.run import transform as run_transform
+
+        summary, where, report = run_transform(source, out, options, aws, rejects)
+    else:
+        raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
+    console.print(transform_summary(summary))
+    console.print(events_table(summary))
+    for file, damage in summary.damaged_files.items():
+        console.print(f"[yellow]damaged file[/] {file}: {damage}; its complete lines were read")
+    if summary.rejected and not rejects:
+        console.print(f"[yellow]{summary.rejected:,} rejected lines[/]; pass --rejects FILE to keep them with file and line numbers")
+    status = "[green]passes[/]" if report.valid else "[bold red]FAILS[/]"
+    console.print(f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it {status} Personalize's rules (toolkit validate for details)")
+    if not report.valid:
+        console.print(validation_table(report))
+
+
+@app.command()
+@exits_cleanly
+def validate(
+    csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (a local file).")],
+    schema: Annotated[Optional[str], typer.Option(help="Avro schema (.avsc) the CSV must match (default: inferred from the header).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a CSV against Amazon Personalize's rules; exit 0 valid, 1 invalid, 2 unusable input."""
+    import json
+
+    from toolkit.personalize.validate import validate_csv
+    from toolkit.render import diagnostics_table, validation_table
+
+    report = validate_csv(csv_path, schema)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        console.print(validation_table(report))
+        console.print(diagnostics_table(report.diagnostics))
+        console.print(f"{report.rows:,} rows: " + ("[green]valid[/]" if report.valid else "[bold red]invalid[/]"))
+    raise typer.Exit(0 if report.valid else 1)
+
+
+@app.command()
+@exits_cleanly
+def schema(
+    csv_path: Annotated[Optional[str], typer.Argument(metavar="[CSV]", help="Take the columns from this CSV's header (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).")] = None,
+    out: Annotated[str, typer.Option(help="Where to write the .avsc; '-' prints it.")] = "interactions.avsc",
+) -> None:
+    """Write the Avro schema for an interactions CSV, ready for Personalize's CreateSchema."""
+    import json
+
+    from toolkit.personalize.schema import INTERACTIONS_COLUMNS, interactions_schema
+
+    columns = list(INTERACTIONS_COLUMNS)
+    if csv_path:
+        path = Path(csv_path)
+        if not path.is_file():
+            raise UsageError(f"no such file: {csv_path}")
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            columns = [name.strip().strip('"') for name in handle.readline().strip().split(",")]
+    text = json.dumps(interactions_schema(columns), indent=2) + "\n"
+    if out == "-":
+        print(text, end="")
+        return
+    write_text_atomically(Path(out), text)
+    console.print(f"schema for {', '.join(columns)} written to {out}")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    from toolkit.segment.layout import write_atomically
+
+    try:
+        write_atomically(path, text.encode())
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

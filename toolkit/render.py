@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from toolkit.personalize.validate import ValidationReport
 from toolkit.simulate.run import GenerateResult
 from toolkit.simulate.scenario import Scenario
+from toolkit.transform.summary import FILTER_REASONS, TransformSummary
 
 
 def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
@@ -21,4 +23,56 @@ def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
             first = position == 0
             table.add_row(source.name if first else "", source.id if first else "", event, f"{count:,}", end_section=position == len(events) - 1)
     table.add_row("total", "", "", f"{result.messages:,}")
+    return table
+
+
+def transform_summary(summary: TransformSummary) -> Table:
+    """Where every message read went: read = written + filtered + duplicates + rejected."""
+    table = Table(title="Messages read, and where each one went")
+    table.add_column("messages")
+    table.add_column("count", justify="right")
+    table.add_column("why")
+    table.add_row("read", f"{summary.messages_read:,}", f"from {summary.files:,} files" + (f" ({summary.empty_files} empty skipped)" if summary.empty_files else ""), end_section=True)
+    table.add_row("written", f"{summary.messages_written:,}", f"{summary.interactions:,} interactions (a products[] array gives one per product)")
+    for reason, text in FILTER_REASONS.items():
+        if summary.filtered.get(reason):
+            table.add_row(f"filtered: {reason}", f"{summary.filtered[reason]:,}", text)
+    table.add_row("duplicates", f"{summary.duplicates:,}", "same messageId as a message kept")
+    table.add_row("rejected", f"{summary.rejected:,}", "lines that are not JSON objects (bad JSON, not UTF-8, truncated)")
+    return table
+
+
+def events_table(summary: TransformSummary) -> Table:
+    table = Table(title="Interactions by EVENT_TYPE")
+    table.add_column("EVENT_TYPE")
+    table.add_column("interactions", justify="right")
+    for event, count in summary.events.most_common():
+        table.add_row(event, f"{count:,}")
+    return table
+
+
+_STATUS = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "warn": "[yellow]warn[/]"}
+
+
+def validation_table(report: ValidationReport) -> Table:
+    table = Table(title=f"Personalize interactions rules: {report.path}")
+    table.add_column("rule")
+    table.add_column("result")
+    table.add_column("detail")
+    for check in report.checks:
+        detail = check.detail + "".join(f"\n  {example}" for example in check.examples)
+        table.add_row(check.rule, _STATUS[check.status], detail)
+    return table
+
+
+def diagnostics_table(diagnostics: dict) -> Table:
+    table = Table(title="Diagnostics")
+    table.add_column("measure")
+    table.add_column("value")
+    for name, value in diagnostics.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v:,}" if isinstance(v, int) else f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        table.add_row(name.replace("_", " "), str(value))
     return table

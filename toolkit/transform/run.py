@@ -13,6 +13,7 @@ import duckdb
 
 from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
+from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes, salvage
 from toolkit.segment.logs import LogFiles, find_log_files
 from toolkit.transform.duckdb_engine import DuckDBTransform
@@ -66,8 +67,8 @@ def transform(
     options: TransformOptions | None = None,
     aws: AwsOptions | None = None,
     rejects_path: str | None = None,
-) -> tuple[TransformSummary, str]:
-    """Run the transform; returns the accounting and where the CSV was written."""
+) -> tuple[TransformSummary, str, ValidationReport]:
+    """Run the transform; returns the accounting, where the CSV was written, and its validation."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -85,6 +86,8 @@ def transform(
             summary.messages_written, summary.events = engine.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
+            report = validate_csv(partial)
+            report.path = target.display
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
             target.publish(partial)
@@ -93,7 +96,7 @@ def transform(
             if partial.exists():
                 partial.unlink()
     summary.seconds = time.perf_counter() - began
-    return summary, target.display
+    return summary, target.display, report
 
 
 def _classify_salvaging(engine: DuckDBTransform, logs: LogFiles, options: TransformOptions, work_dir: Path, summary: TransformSummary):

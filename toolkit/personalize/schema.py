@@ -1,0 +1,63 @@
+"""Amazon Personalize's Avro schemas for interactions datasets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.errors import UsageError
+
+NAMESPACE = "com.amazonaws.personalize.schema"
+REQUIRED = {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"}
+RESERVED = {**REQUIRED, "EVENT_TYPE": "string", "EVENT_VALUE": "float", "IMPRESSION": "string", "RECOMMENDATION_ID": "string"}
+INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # string, long, int, float, double, boolean
+    nullable: bool = False
+    categorical: bool = False
+
+    def as_avro(self) -> dict:
+        field = {"name": self.name, "type": ["null", self.type] if self.nullable else self.type}
+        if self.categorical:
+            field["categorical"] = True
+        return field
+
+
+def interactions_schema(columns: tuple[str, ...] | list[str] = INTERACTIONS_COLUMNS) -> dict:
+    """The schema for a CSV with these columns: reserved ones typed as Personalize wants,
+    others as categorical string metadata."""
+    fields = [Field(c, RESERVED[c]) if c in RESERVED else Field(c, "string", nullable=True, categorical=True) for c in columns]
+    return {"type": "record", "name": "Interactions", "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
+
+
+def schema_fields(schema: dict) -> list[Field]:
+    """The fields of a parsed Avro schema; a schema Personalize would refuse is a UsageError."""
+    if not isinstance(schema, dict) or schema.get("type") != "record" or not isinstance(schema.get("fields"), list):
+        raise UsageError('schema must be an Avro record: {"type": "record", "name": ..., "fields": [...]}')
+    fields = []
+    for position, raw in enumerate(schema["fields"]):
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise UsageError(f"schema field {position} must be an object with a name")
+        kind = raw.get("type")
+        nullable = isinstance(kind, list) and "null" in kind
+        if isinstance(kind, list):
+            kinds = [k for k in kind if k != "null"]
+            kind = kinds[0] if len(kinds) == 1 else None
+        if not isinstance(kind, str):
+            raise UsageError(f"schema field {raw['name']!r} has an unsupported type {raw.get('type')!r}")
+        fields.append(Field(raw["name"], kind, nullable, bool(raw.get("categorical"))))
+    return fields
+
+
+def load_schema(path: str | Path) -> list[Field]:
+    try:
+        return schema_fields(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise UsageError(f"schema file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"schema file {path} is not JSON: {exc}") from None
