@@ -65,6 +65,7 @@ def validate_csv(path: str | Path, schema_path: str | Path | None = None) -> Val
     try:
         rows = _load(connection, path, len(header))
         checks += _structure_checks(connection)
+        checks.append(_one_record_per_line(connection, path, rows))
         by_name = {name: f"c{i}" for i, name in enumerate(header)}
         checks += _value_checks(connection, fields, by_name)
         checks += _training_checks(connection, fields, by_name)
@@ -120,6 +121,26 @@ def _structure_checks(connection) -> list[Check]:
         check("columns per row", ("TOO MANY COLUMNS", "MISSING COLUMNS"), "have another number of fields than the header"),
         check("quoting", ("UNQUOTED VALUE", "LINE SIZE OVER MAXIMUM", "CAST ERROR"), "are badly quoted"),
     ]
+
+
+def _one_record_per_line(connection, path: Path, rows: int) -> Check:
+    """Every non-blank line after the header must be one record; a quote left open makes a CSV
+    reader run on past line ends (DuckDB then stops without an error), so count lines ourselves."""
+    lines = 0
+    with open(path, "rb") as handle:
+        handle.readline()
+        for line in handle:
+            lines += bool(line.strip())
+    rejected = connection.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
+    missing = lines - rows - rejected
+    if missing <= 0:
+        return Check("one record per line", "pass", f"{lines:,} lines")
+    examples = []
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number > 1 and line.count(b'"') % 2 and len(examples) < EXAMPLES:
+                examples.append(f"line {number}: {line.decode('utf-8', errors='replace').rstrip()[:200]}")
+    return Check("one record per line", "fail", f"{missing:,} lines are not read as records: a quote is left open or a field spans lines", examples)
 
 
 def _examples(connection, condition: str, columns: str) -> list[str]:
