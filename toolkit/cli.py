@@ -249,3 +249,73 @@ def write_text_atomically(path: Path, text: str) -> None:
         write_atomically(path, text.encode())
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@app.command()
+@exits_cleanly
+def explore(
+    source: Annotated[Optional[str], typer.Argument(metavar="[SRC]", help="Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena).")] = None,
+    sql: Annotated[Optional[str], typer.Option(help="A query against segment_logs (instead of the workshop's three).")] = None,
+    file: Annotated[Optional[Path], typer.Option(help="A .sql file with a query against segment_logs.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    limit: Annotated[Optional[int], typer.Option(help="Show at most this many rows.")] = None,
+    db: Annotated[Optional[Path], typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds.")] = None,
+    print_ddl: Annotated[bool, typer.Option("--print-ddl", help="Print Athena's CREATE EXTERNAL TABLE for --location and exit.")] = False,
+    location: Annotated[Optional[str], typer.Option(help="s3://.../segment-logs/ for --print-ddl.")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (this machine) or athena.")] = "duckdb",
+    database: Annotated[Optional[str], typer.Option(help="Athena database holding segment_logs.")] = None,
+    output: Annotated[Optional[str], typer.Option(help="s3:// location for Athena's results.")] = None,
+    workgroup: Annotated[Optional[str], typer.Option(help="Athena workgroup.")] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
+    from toolkit.explore.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, workshop_conclusion
+    from toolkit.explore.logs_view import athena_ddl, sql_text
+    from toolkit.segment.logs import find_log_files
+
+    if print_ddl:
+        if not location:
+            raise UsageError("--print-ddl needs --location s3://bucket/prefix/segment-logs/")
+        print(athena_ddl(location))
+        return
+    if output_format not in ("table", "csv", "json"):
+        raise UsageError(f"--format must be table, csv or json, not {output_format!r}")
+    if sql and file:
+        raise UsageError("give --sql or --file, not both")
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+    if file is not None:
+        if not file.is_file():
+            raise UsageError(f"no such file: {file}")
+        sql = file.read_text(encoding="utf-8")
+    queries = [("Query", sql)] if sql else [(title, sql_text(name)) for title, name in WORKSHOP_QUERIES]
+    aws = aws_options(profile, region, endpoint_url)
+    logs = None
+    if engine == "athena":
+        if not database or not output:
+            raise UsageError("--engine athena needs --database and --output s3://bucket/athena-results/")
+        explorer = AthenaExplorer(database, output, aws, workgroup)
+    elif engine == "duckdb":
+        logs = find_log_files(source, aws) if source else None
+        explorer = DuckDBExplorer(logs, db)
+    else:
+        raise UsageError(f"--engine must be duckdb or athena, not {engine!r}")
+    try:
+        results = [(title, explorer.run(text, limit)) for title, text in queries]
+    finally:
+        explorer.close()
+        if logs is not None:
+            logs.close()
+    from toolkit.render import query_csv, query_json, query_table
+
+    for title, result in results:
+        if output_format == "table":
+            console.print(query_table(title, result))
+        else:
+            print(query_csv(result) if output_format == "csv" else query_json(result))
+    for name, why in getattr(explorer, "skipped", {}).items():
+        errors.print(f"[yellow]skipped unreadable file[/] {name}: {why}", highlight=False)
+    if not sql and output_format == "table":
+        console.print(workshop_conclusion(results[-1][1]))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 from rich.table import Table
+
+from toolkit.explore.engines import QueryResult
 
 from toolkit.personalize.validate import ValidationReport
 from toolkit.simulate.run import GenerateResult
@@ -76,3 +79,35 @@ def diagnostics_table(diagnostics: dict) -> Table:
             value = f"{value:,}"
         table.add_row(name.replace("_", " "), str(value))
     return table
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, default=str).decode()
+    return str(value)
+
+
+def query_table(title: str, result: QueryResult) -> Table:
+    table = Table(title=title, caption=", ".join(f"{k}: {v}" for k, v in result.details.items()) or f"{len(result.rows):,} rows in {result.seconds:.2f} s")
+    for column in result.columns:
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def query_csv(result: QueryResult) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows([_cell(v) for v in row] for row in result.rows)
+    return buffer.getvalue()
+
+
+def query_json(result: QueryResult) -> str:
+    return orjson.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, option=orjson.OPT_INDENT_2).decode()

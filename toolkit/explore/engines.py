@@ -1,0 +1,174 @@
+"""Running exploration queries against `segment_logs`: on DuckDB here, or on Athena."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from toolkit.aws.s3 import AwsOptions, S3Url, aws_error
+from toolkit.errors import UsageError
+from toolkit.explore.logs_view import VIEW, view_sql
+from toolkit.segment.logs import LogFiles
+
+WORKSHOP_QUERIES = (
+    ("Twenty sample messages", "workshop_1_sample.sql"),
+    ("Messages by event", "workshop_2_events.sql"),
+    ("Messages by event, where properties.sku is present", "workshop_3_events_with_sku.sql"),
+)
+LOADED_TABLE = "segment_logs_loaded"
+
+
+@dataclass
+class QueryResult:
+    sql: str
+    columns: list[str]
+    rows: list[tuple]
+    seconds: float
+    details: dict = field(default_factory=dict)  # engine facts: Athena's state, bytes scanned
+
+
+class DuckDBExplorer:
+    """segment_logs over log files, or over a DuckDB file they were loaded into (--db)."""
+
+    def __init__(self, logs: LogFiles | None, database: Path | None = None):
+        self.logs = logs
+        self.files = list(logs.paths) if logs else []
+        self.skipped: dict[str, str] = {}  # damaged file -> DuckDB's complaint
+        if database is None and logs is None:
+            raise UsageError("give the logs to explore (a folder or s3://...) or --db FILE loaded earlier")
+        try:
+            self.connection = duckdb.connect(str(database) if database else ":memory:")
+        except duckdb.Error as exc:
+            raise UsageError(f"cannot open --db {database}: {str(exc).splitlines()[0]}") from None
+        self.connection.execute("SET enable_progress_bar = false")
+        if logs is not None:
+            self._create_view()
+            if database is not None:
+                self._load()
+        elif not self._has_table(LOADED_TABLE):
+            raise UsageError(f"--db {database} holds no loaded logs; run once with the logs: toolkit explore SRC --db {database}")
+        else:
+            self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM {LOADED_TABLE}")
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+    def _create_view(self) -> None:
+        if not self.files:
+            raise UsageError("no readable log files left: " + "; ".join(f"{f}: {why}" for f, why in self.skipped.items()))
+        self.connection.execute(view_sql(self.files).replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW"))
+
+    def _load(self) -> None:
+        """Load every message into the database file once, so later queries skip the JSON."""
+        self._retrying(lambda: self.connection.execute(f"CREATE OR REPLACE TABLE {LOADED_TABLE} AS SELECT * FROM {VIEW}"))
+        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM {LOADED_TABLE}")
+
+    def _retrying(self, action):
+        """Run `action`; a file DuckDB cannot read is named, left out, and the action retried."""
+        while True:
+            try:
+                return action()
+            except duckdb.IOException as exc:
+                broken = [f for f in self.files if str(f) in str(exc)]
+                if not broken:
+                    raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
+                path = max(broken, key=lambda p: len(str(p)))
+                self.files.remove(path)
+                self.skipped[self.logs.name(path) if self.logs else str(path)] = str(exc).splitlines()[0]
+                self._create_view()
+
+    def run(self, sql: str, limit: int | None = None) -> QueryResult:
+        began = time.perf_counter()
+
+        def execute():
+            cursor = self.connection.execute(sql)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return columns, (cursor.fetchmany(limit) if limit else cursor.fetchall())
+
+        try:
+            columns, rows = self._retrying(execute)
+        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException, duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise UsageError(f"the query failed: {' '.join(str(exc).split())[:300]}") from None
+        return QueryResult(sql, columns, rows, time.perf_counter() - began)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class AthenaExplorer:
+    """Runs the same query text on Athena through boto3: start, poll, fetch."""
+
+    POLL_SECONDS = 0.5
+
+    def __init__(self, database: str, output: str, aws: AwsOptions, workgroup: str | None = None, timeout: float = 600):
+        S3Url.parse(output)
+        self.database, self.output, self.workgroup, self.timeout = database, output, workgroup, timeout
+        self.client = aws.client("athena")
+
+    def run(self, sql: str, limit: int | None = None) -> QueryResult:
+        import botocore.exceptions
+
+        began = time.perf_counter()
+        request = {"QueryString": sql, "QueryExecutionContext": {"Database": self.database}, "ResultConfiguration": {"OutputLocation": self.output}}
+        if self.workgroup:
+            request["WorkGroup"] = self.workgroup
+        try:
+            query_id = self.client.start_query_execution(**request)["QueryExecutionId"]
+            execution = self._wait(query_id)
+            status = execution["Status"]
+            if status["State"] != "SUCCEEDED":
+                raise UsageError(f"Athena query {status['State']}: {status.get('StateChangeReason', 'no reason given')}")
+            columns, rows = self._results(query_id, limit)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise aws_error(exc, "Athena") from None
+        statistics = execution.get("Statistics", {})
+        details = {
+            "query id": query_id,
+            "state": status["State"],
+            "data scanned": f"{statistics.get('DataScannedInBytes', 0) / 1e6:,.1f} MB",
+            "engine time": f"{statistics.get('EngineExecutionTimeInMillis', 0) / 1000:.2f} s",
+        }
+        return QueryResult(sql, columns, rows, time.perf_counter() - began, details)
+
+    def _wait(self, query_id: str) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            execution = self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                return execution
+            if time.monotonic() > deadline:
+                self.client.stop_query_execution(QueryExecutionId=query_id)
+                raise UsageError(f"Athena query {query_id} did not finish in {self.timeout:.0f} s; it was stopped")
+            time.sleep(self.POLL_SECONDS)
+
+    def _results(self, query_id: str, limit: int | None) -> tuple[list[str], list[tuple]]:
+        columns: list[str] = []
+        rows: list[tuple] = []
+        first_page = True
+        for page in self.client.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+            result = page["ResultSet"]
+            if not columns:
+                columns = [c["Name"] for c in result.get("ResultSetMetadata", {}).get("ColumnInfo", [])]
+            data = [tuple(cell.get("VarCharValue") for cell in row["Data"]) for row in result.get("Rows", [])]
+            if first_page and data and columns and list(data[0]) == columns:
+                data = data[1:]  # Athena repeats the header as the first row of a SELECT
+            first_page = False
+            rows.extend(data)
+            if limit and len(rows) >= limit:
+                return columns, rows[:limit]
+        return columns, rows
+
+    def close(self) -> None:
+        pass
+
+
+def workshop_conclusion(sku_result: QueryResult) -> str:
+    """The workshop's finding, from the third query's answer."""
+    if not sku_result.rows:
+        return "No message carries properties.sku: there is nothing to train Personalize on yet."
+    events = ", ".join(f"{event} ({int(count):,})" for event, count in sku_result.rows)
+    total = sum(int(count) for _, count in sku_result.rows)
+    return f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. These become the interactions dataset (toolkit transform)."
