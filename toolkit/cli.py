@@ -314,7 +314,7 @@ def explore(
         if output_format == "table":
             console.print(query_table(title, result))
         else:
-            print(query_csv(result) if output_format == "csv" else query_json(result))
+            print(query_csv(result) if output_format == "csv" else query_json(result) + "\n", end="")
     for name, why in getattr(explorer, "skipped", {}).items():
         errors.print(f"[yellow]skipped unreadable file[/] {name}: {why}", highlight=False)
     if not sql and output_format == "table":
