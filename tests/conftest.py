@@ -36,3 +36,39 @@ def workshop_logs(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def workshop_messages(workshop_logs) -> list[tuple[Path, dict]]:
     return read_messages(workshop_logs)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's AWS stand-in on a free loopback port, with fake credentials; stopped after the session."""
+    import os
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture()
+def s3_bucket(moto_server):
+    """A fresh, empty bucket on the moto server: (endpoint, bucket name)."""
+    import uuid
+
+    import boto3
+
+    name = f"personalize-data-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=name)
+    return moto_server, name

@@ -66,6 +66,17 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     return start, (until - start).days + 1
 
 
+def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
+    from toolkit.aws.s3 import AwsOptions
+
+    return AwsOptions(profile, region, endpoint_url)
+
+
+ProfileOption = Annotated[Optional[str], typer.Option(help="AWS profile (default: the standard credential chain).")]
+RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: the profile's, else us-east-1).")]
+EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
+
+
 class LazyProgress:
     """A progress bar that appears only if the work takes more than a second."""
 
@@ -97,11 +108,14 @@ def generate(
     scenario: Annotated[str, typer.Option(help="Scenario TOML file, or the name of a bundled one.")] = "workshop",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give byte-identical files.")] = 1,
     users_per_day: Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder to write segment-logs/ into.")] = Path("out"),
+    out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "out",
     workers: Annotated[Optional[int], typer.Option(help="Processes to simulate with (default: one per core).")] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout."""
-    from toolkit.segment.sinks import LocalSink
+    from toolkit.segment.sinks import sink_for
     from toolkit.simulate.run import generate as run_generate
     from toolkit.simulate.scenario import load_scenario
 
@@ -113,7 +127,7 @@ def generate(
         chosen = chosen.with_visitors(users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
-    sink = LocalSink(out)
+    sink = sink_for(out, aws_options(profile, region, endpoint_url))
     sink.check()
     progress = LazyProgress("simulating")
     try:
@@ -133,17 +147,6 @@ def generate(
 
 def main() -> None:
     app()
-
-
-def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
-    from toolkit.aws.s3 import AwsOptions
-
-    return AwsOptions(profile, region, endpoint_url)
-
-
-ProfileOption = Annotated[Optional[str], typer.Option(help="AWS profile (default: the standard credential chain).")]
-RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: the profile's, else us-east-1).")]
-EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
 
 
 @app.command()

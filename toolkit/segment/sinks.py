@@ -1,4 +1,4 @@
-"""Where generated Segment log files go: a local folder (or S3, see toolkit.aws.s3)."""
+"""Where generated Segment log files go: a local folder or an S3 prefix."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
 from toolkit.segment.layout import write_atomically
 
@@ -43,3 +44,50 @@ class LocalSink:
 
     def describe(self) -> str:
         return str(self.root / "segment-logs")
+
+
+class S3Sink:
+    """Writes the S3 layout under s3://bucket/prefix with boto3; each object appears whole (S3 PUT)."""
+
+    def __init__(self, url: str, aws: AwsOptions):
+        self.url = S3Url.parse(url)
+        self.aws = aws
+        self._client = None
+
+    def __getstate__(self) -> dict:
+        return {"url": self.url, "aws": self.aws, "_client": None}  # clients do not cross processes
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self.aws.client("s3")
+        return self._client
+
+    def _key(self, key: str) -> str:
+        prefix = self.url.key
+        return f"{prefix.rstrip('/')}/{key}" if prefix else key
+
+    def check(self) -> None:
+        """Fail early if the bucket cannot be reached or written."""
+        import botocore.exceptions
+
+        probe = self._key(f".toolkit-write-probe-{os.getpid()}")
+        try:
+            self.client.put_object(Bucket=self.url.bucket, Key=probe, Body=b"")
+            self.client.delete_object(Bucket=self.url.bucket, Key=probe)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise aws_error(exc, f"cannot write to {self.url}") from None
+
+    def write(self, key: str, data: bytes) -> None:
+        import io
+
+        # upload_fileobj switches to a multipart upload for large files
+        self.client.upload_fileobj(io.BytesIO(data), self.url.bucket, self._key(key))
+
+    def describe(self) -> str:
+        return f"s3://{self.url.bucket}/{self._key('segment-logs')}"
+
+
+def sink_for(out: str, aws: AwsOptions | None = None) -> Sink:
+    """A LocalSink for a folder, an S3Sink for s3://bucket/prefix."""
+    return S3Sink(out, aws or AwsOptions()) if is_s3(out) else LocalSink(out)
