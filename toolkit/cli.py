@@ -316,6 +316,8 @@ def explore(
     for title, result in results:
         if output_format == "table":
             console.print(query_table(title, result))
+            if result.details:
+                console.print(", ".join(f"{k}: {v}" for k, v in result.details.items()), soft_wrap=True)
         else:
             print(query_csv(result) if output_format == "csv" else query_json(result) + "\n", end="")
     for name, why in getattr(explorer, "skipped", {}).items():

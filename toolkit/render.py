@@ -90,7 +90,7 @@ def _cell(value) -> str:
 
 
 def query_table(title: str, result: QueryResult) -> Table:
-    table = Table(title=title, caption=", ".join(f"{k}: {v}" for k, v in result.details.items()) or f"{len(result.rows):,} rows in {result.seconds:.2f} s")
+    table = Table(title=title, caption=f"{len(result.rows):,} rows in {result.seconds:.2f} s")
     for column in result.columns or ["(no columns)"]:
         table.add_column(column, overflow="fold")
     for row in result.rows:
