@@ -324,3 +324,57 @@ def explore(
         errors.print(f"[yellow]skipped unreadable file[/] {name}: {why}", highlight=False)
     if not sql and output_format == "table":
         console.print(workshop_conclusion(results[-1][1]))
+
+
+@app.command()
+@exits_cleanly
+def workshop(
+    start: Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")],
+    days: Annotated[Optional[int], typer.Option(help="Number of days (instead of --until).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Last day, YYYY-MM-DD. Default: yesterday (UTC).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for segment-logs/, transformed/interactions.csv and interactions.avsc.")] = Path("workshop"),
+    users_per_day: Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    scenario: Annotated[str, typer.Option(help="Scenario TOML file, or the name of a bundled one.")] = "workshop",
+    bucket: Annotated[Optional[str], typer.Option(help="Do it against s3://BUCKET/ (segment-logs/, transformed/) like the real workshop.")] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Exercise 1 in one command: generate, explore, transform, validate, schema."""
+    from toolkit.explore.engines import workshop_conclusion
+    from toolkit.segment.sinks import LocalSink
+    from toolkit.render import events_table, generate_summary, query_table, transform_summary, validation_table
+    from toolkit.simulate.scenario import load_scenario
+    from toolkit.workshop import run_workshop
+
+    first_day, day_count = resolve_days(start, days, until)
+    chosen = load_scenario(scenario)
+    if users_per_day is not None:
+        if users_per_day < 1:
+            raise UsageError(f"--users-per-day must be at least 1, not {users_per_day}")
+        chosen = chosen.with_visitors(users_per_day)
+    LocalSink(out).check()
+    progress = LazyProgress("simulating")
+    try:
+        run = run_workshop(chosen, first_day, day_count, seed, out, bucket, aws_options(profile, region, endpoint_url), progress.update)
+    finally:
+        progress.close()
+    console.rule("1. generate")
+    console.print(generate_summary(chosen, run.generated))
+    console.rule("2. explore (the workshop's Athena queries, on DuckDB)")
+    for title, result in run.queries[1:]:
+        console.print(query_table(title, result))
+    console.print(workshop_conclusion(run.queries[-1][1]))
+    console.rule("3. transform and validate")
+    console.print(transform_summary(run.transformed))
+    console.print(events_table(run.transformed))
+    if not run.validation.valid:
+        console.print(validation_table(run.validation))
+    console.rule("ready for Personalize")
+    verdict = "passes" if run.validation.valid else "FAILS"
+    console.print(f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)", soft_wrap=True)
+    console.print(f"schema:           {run.schema}", soft_wrap=True)
+    console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
+    if not run.validation.valid:
+        raise typer.Exit(1)

@@ -1,0 +1,61 @@
+"""Exercise 1 of the workshop end to end: generate, explore, transform, validate, schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from toolkit.aws.s3 import AwsOptions, S3Url, upload
+from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
+from toolkit.explore.logs_view import sql_text
+from toolkit.personalize.schema import interactions_schema
+from toolkit.personalize.validate import ValidationReport
+from toolkit.segment.layout import write_atomically
+from toolkit.segment.logs import find_log_files
+from toolkit.segment.sinks import LocalSink, S3Sink
+from toolkit.simulate.run import GenerateResult, generate
+from toolkit.simulate.scenario import Scenario
+from toolkit.transform.run import transform
+from toolkit.transform.summary import TransformSummary
+
+SCHEMA_NAME = "interactions.avsc"
+
+
+@dataclass
+class WorkshopRun:
+    generated: GenerateResult
+    logs: str
+    queries: list[tuple[str, QueryResult]]
+    transformed: TransformSummary
+    csv: str
+    validation: ValidationReport
+    schema: str
+
+
+def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Path, bucket: str | None = None, aws: AwsOptions | None = None, on_progress=None) -> WorkshopRun:
+    """Run every step into `out` (and, with `bucket`, against s3://bucket/ like the real workshop)."""
+    aws = aws or AwsOptions()
+    sink = S3Sink(f"s3://{bucket}/", aws) if bucket else LocalSink(out)
+    sink.check()
+    generated = generate(scenario, start, days, seed, sink, on_shard_done=on_progress)
+    logs = f"s3://{bucket}/segment-logs/" if bucket else str(out / "segment-logs")
+    with find_log_files(logs, aws) as files:
+        explorer = DuckDBExplorer(files)
+        try:
+            queries = [(title, explorer.run(sql_text(name))) for title, name in WORKSHOP_QUERIES]
+        finally:
+            explorer.close()
+    csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")
+    if not bucket:
+        (out / "transformed").mkdir(parents=True, exist_ok=True)
+    summary, csv_location, report = transform(logs, csv_target, aws=aws)
+    # The schema sits beside transformed/, not in it: Personalize imports every file of a folder.
+    schema_path = out / SCHEMA_NAME
+    write_atomically(schema_path, (json.dumps(interactions_schema(), indent=2) + "\n").encode())
+    schema_location = str(schema_path)
+    if bucket:
+        upload(schema_path, S3Url(bucket, SCHEMA_NAME), aws)
+        schema_location = f"s3://{bucket}/{SCHEMA_NAME}"
+    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location)
