@@ -17,7 +17,7 @@ from toolkit.transform.run import transform
 from toolkit.transform.summary import TransformOptions
 
 runner = CliRunner()
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "data"  # copies of ../shared/reference
 DAY_FOLDER = "segment-logs/abcdefghij/1556755200000"
 
 

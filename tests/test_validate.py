@@ -13,7 +13,7 @@ from toolkit.personalize.schema import interactions_schema
 from toolkit.personalize.validate import validate_csv
 
 runner = CliRunner()
-WORKSHOP_CSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "workshop-interactions.csv"
+WORKSHOP_CSV = Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"  # a copy of ../shared/reference
 HEADER = "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP"
 
 
