@@ -110,11 +110,15 @@ def generate(
     users_per_day: Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")] = None,
     out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "out",
     workers: Annotated[Optional[int], typer.Option(help="Processes to simulate with (default: one per core).")] = None,
+    sink: Annotated[str, typer.Option(help="files (a folder), s3 (--out s3://bucket/prefix) or segment (send with the official client).")] = "files",
+    write_key: Annotated[Optional[list[str]], typer.Option(help="For --sink segment: SOURCE=KEY, repeatable (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
+    keys_file: Annotated[Optional[str], typer.Option(help="For --sink segment: a file of SOURCE=KEY lines.")] = None,
+    host: Annotated[Optional[str], typer.Option(help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT.")] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Simulate users on the scenario's sources and write Segment's S3 destination layout."""
+    """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
     from toolkit.segment.sinks import sink_for
     from toolkit.simulate.run import generate as run_generate
     from toolkit.simulate.scenario import load_scenario
@@ -127,11 +131,18 @@ def generate(
         chosen = chosen.with_visitors(users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
-    sink = sink_for(out, aws_options(profile, region, endpoint_url))
-    sink.check()
+    if sink == "segment":
+        _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
+        return
+    if sink not in ("files", "s3"):
+        raise UsageError(f"--sink must be files, s3 or segment, not {sink!r}")
+    if (sink == "s3") != out.startswith("s3://"):
+        raise UsageError("--sink s3 needs --out s3://bucket/prefix, and an s3:// --out needs --sink s3" if sink == "s3" else f"--out {out} is an S3 URL: use --sink s3")
+    destination = sink_for(out, aws_options(profile, region, endpoint_url))
+    destination.check()
     progress = LazyProgress("simulating")
     try:
-        result = run_generate(chosen, first_day, day_count, seed, sink, workers, progress.update)
+        result = run_generate(chosen, first_day, day_count, seed, destination, workers, progress.update)
     finally:
         progress.close()
     from toolkit.render import generate_summary
@@ -142,7 +153,32 @@ def generate(
         f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
         f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
     )
-    console.print(f"written to {sink.describe()}")
+    console.print(f"written to {destination.describe()}")
+
+
+def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
+    """Simulate into a temporary folder, then send every message with one client per source."""
+    import tempfile
+
+    from toolkit.render import send_summary
+    from toolkit.segment.send import send_logs
+    from toolkit.segment.sinks import LocalSink
+    from toolkit.segment.write_keys import require_keys, resolve_write_keys
+    from toolkit.simulate.run import generate as run_generate
+
+    keys = resolve_write_keys(scenario, pairs, keys_file)
+    require_keys(scenario, keys, list(scenario.sources))
+    with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
+        progress = LazyProgress("simulating")
+        try:
+            generated = run_generate(scenario, first_day, day_count, seed, LocalSink(folder), workers, progress.update)
+        finally:
+            progress.close()
+        console.print(f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}")
+        result = send_logs(Path(folder), scenario, keys, host)
+    console.print(send_summary(scenario, result))
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:
@@ -378,3 +414,50 @@ def workshop(
     console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
     if not run.validation.valid:
         raise typer.Exit(1)
+
+
+@app.command()
+@exits_cleanly
+def collector(
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port, printed at start).")] = 8088,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "collected",
+    write_key: Annotated[Optional[list[str]], typer.Option(help="SOURCE=KEY, repeatable: the keys this collector accepts (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
+    keys_file: Annotated[Optional[str], typer.Option(help="A file of SOURCE=KEY lines.")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario naming the sources and their ids.")] = "workshop",
+    flush_mb: Annotated[float, typer.Option(help="Write a file once a source's buffer for a day holds this many MB.")] = 8.0,
+    flush_seconds: Annotated[float, typer.Option(help="...or once it is this old.")] = 60.0,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """A local stand-in for Segment's tracking API that writes Segment's S3 layout; stops cleanly on Ctrl-C or SIGTERM."""
+    import logging
+    import signal
+    import threading
+
+    from toolkit.segment.collector import Collector, CollectorSource, make_server, serve
+    from toolkit.segment.sinks import sink_for
+    from toolkit.segment.write_keys import resolve_write_keys
+    from toolkit.simulate.scenario import load_scenario
+
+    chosen = load_scenario(scenario)
+    keys = resolve_write_keys(chosen, write_key, keys_file)
+    if not keys:
+        raise UsageError("give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)")
+    destination = sink_for(out, aws_options(profile, region, endpoint_url))
+    destination.check()
+    sources = {key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()}
+    state = Collector(sources, destination, int(flush_mb * 1024 * 1024), flush_seconds)
+    stop = threading.Event()
+    try:
+        server = make_server(state, stop, host, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    bound_host, bound_port = server.server_address[:2]
+    errors.print(f"collector listening on http://{bound_host}:{bound_port} for {', '.join(sorted(keys))}; writing to {destination.describe()}", highlight=False)
+    serve(state, server, stop)
+    errors.print(f"collector stopped: {state.accepted:,} messages accepted, {state.files:,} files written", highlight=False)

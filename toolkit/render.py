@@ -111,3 +111,14 @@ def query_csv(result: QueryResult) -> str:
 
 def query_json(result: QueryResult) -> str:
     return orjson.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, option=orjson.OPT_INDENT_2).decode()
+
+
+def send_summary(scenario: Scenario, result) -> Table:
+    table = Table(title=f"Sent with segment-analytics-python in {result.seconds:.1f} s")
+    table.add_column("source")
+    table.add_column("sent", justify="right")
+    table.add_column("failed", justify="right")
+    for key, source in scenario.sources.items():
+        if key in result.sent or key in result.failed:
+            table.add_row(source.name, f"{result.sent[key]:,}", f"{result.failed[key]:,}")
+    return table

@@ -1,0 +1,54 @@
+"""Segment write keys per source: from --write-key NAME=KEY, SEGMENT_WRITE_KEY_<NAME> or a keys file.
+
+Keys are secrets: they are never printed, logged or written; errors name the source, not the key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from toolkit.errors import UsageError
+from toolkit.simulate.scenario import Scenario
+
+ENV_PREFIX = "SEGMENT_WRITE_KEY_"
+
+
+def _parse_pair(text: str, origin: str, sources: list[str]) -> tuple[str, str]:
+    name, separator, key = text.partition("=")
+    name, key = name.strip(), key.strip()
+    if not separator or not name or not key:
+        raise UsageError(f"{origin}: expected SOURCE=KEY (e.g. web=...), got an entry without '='")
+    if name not in sources:
+        raise UsageError(f"{origin}: unknown source {name!r}; the scenario's sources are {', '.join(sources)}")
+    return name, key
+
+
+def resolve_write_keys(scenario: Scenario, pairs: list[str] | None = None, keys_file: str | None = None, environ: dict | None = None) -> dict[str, str]:
+    """Write keys by source key; later sources win: keys file, then environment, then --write-key."""
+    sources = list(scenario.sources)
+    environ = os.environ if environ is None else environ
+    keys: dict[str, str] = {}
+    if keys_file:
+        path = Path(keys_file)
+        if not path.is_file():
+            raise UsageError(f"keys file not found: {keys_file}")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                name, key = _parse_pair(line, f"{keys_file} line {number}", sources)
+                keys[name] = key
+    for name in sources:
+        value = environ.get(ENV_PREFIX + name.upper())
+        if value:
+            keys[name] = value
+    for pair in pairs or []:
+        name, key = _parse_pair(pair, "--write-key", sources)
+        keys[name] = key
+    return keys
+
+
+def require_keys(scenario: Scenario, keys: dict[str, str], needed: list[str]) -> None:
+    missing = [name for name in needed if name not in keys]
+    if missing:
+        hints = ", ".join(f"--write-key {name}=... or {ENV_PREFIX}{name.upper()}" for name in missing)
+        raise UsageError(f"no write key for source(s) {', '.join(missing)}; give {hints}")
