@@ -1,0 +1,182 @@
+"""The local collector and --sink segment: the official client delivers, limits hold, nothing is lost."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import START, read_messages
+from toolkit.cli import app
+from toolkit.segment.collector import Collector, CollectorSource, make_server, serve
+from toolkit.segment.send import send_logs
+from toolkit.segment.sinks import LocalSink, S3Sink
+from toolkit.aws.s3 import AwsOptions
+from toolkit.simulate.run import generate
+from toolkit.simulate.scenario import load_scenario
+
+runner = CliRunner()
+SCENARIO = load_scenario()
+KEYS = {"web": "key-web-123", "android": "key-android-456", "ios": "key-ios-789", "email": "key-email-000"}
+
+
+class RunningCollector:
+    def __init__(self, sink, keys=KEYS):
+        sources = {key: CollectorSource(SCENARIO.sources[name].name, SCENARIO.sources[name].id) for name, key in keys.items()}
+        self.collector = Collector(sources, sink, flush_seconds=3600)
+        self.stop = threading.Event()
+        self.server = make_server(self.collector, self.stop)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=serve, args=(self.collector, self.server, self.stop))
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture()
+def running(tmp_path):
+    collector = RunningCollector(LocalSink(tmp_path / "collected"))
+    yield collector
+    collector.close()
+
+
+def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})}, method="POST")
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def basic(key: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def test_official_client_delivers_a_day_equal_to_the_files_sink(running, tmp_path):
+    generate(SCENARIO.with_visitors(80), START, 1, 3, LocalSink(tmp_path / "files"), workers=1)
+    result = send_logs(tmp_path / "files", SCENARIO, KEYS, running.url, max_retries=1)
+    running.close()
+    assert result.ok and sum(result.sent.values()) > 500
+    original = {m["messageId"]: m for _, m in read_messages(tmp_path / "files")}
+    collected = {m["messageId"]: m for _, m in read_messages(tmp_path / "collected")}
+    assert collected.keys() == original.keys()
+    for message_id, sent in original.items():
+        got = collected[message_id]
+        for field in ("type", "event", "properties", "traits", "anonymousId", "originalTimestamp", "projectId"):
+            assert got.get(field) == sent.get(field), field
+        assert str(got.get("userId")) == str(sent.get("userId")) if sent.get("userId") else got.get("userId") is None
+        assert {k: v for k, v in got["context"].items() if k != "library"} == {k: v for k, v in sent["context"].items() if k != "library"}
+        assert got["context"]["library"]["name"] == "analytics-python"
+        assert "writeKey" not in got and got["version"] == 2
+
+
+def test_server_adds_segment_fields_and_the_skew_corrected_timestamp(running, tmp_path):
+    status, _ = post(running.url + "/v1/track", json.dumps({"event": "E", "userId": "u", "timestamp": "2026-11-01T10:00:00.000Z", "sentAt": "2026-11-01T10:00:05.000Z"}).encode(), basic(KEYS["web"]))
+    assert status == 200
+    running.close()
+    (_, message), = read_messages(tmp_path / "collected")
+    received = __import__("toolkit.segment.timestamps", fromlist=["parse_iso"]).parse_iso
+    skew = received(message["sentAt"]) - received(message["originalTimestamp"])
+    assert received(message["receivedAt"]) - received(message["timestamp"]) == skew
+    assert message["projectId"] == SCENARIO.sources["web"].id and message["messageId"] and message["context"]["ip"] == "127.0.0.1"
+    assert message["type"] == "track" and message["channel"] == "server"
+
+
+def test_auth_limits_gzip_and_health(running):
+    batch = json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u"}]}).encode()
+    assert post(running.url + "/v1/batch", batch, basic(KEYS["web"]))[0] == 200
+    assert post(running.url + "/v1/batch", json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u"}], "writeKey": KEYS["ios"]}).encode())[0] == 200
+    assert post(running.url + "/v1/batch", batch, basic("wrong"))[0] == 401
+    assert post(running.url + "/v1/batch", batch)[0] == 401
+    status, answer = post(running.url + "/v1/batch", b"{not json", basic(KEYS["web"]))
+    assert status == 400 and "JSON" in answer["error"]
+    big_message = json.dumps({"batch": [{"type": "track", "event": "E", "properties": {"x": "y" * 40_000}}]}).encode()
+    status, answer = post(running.url + "/v1/batch", big_message, basic(KEYS["web"]))
+    assert status == 400 and "32 KB" in answer["error"]
+    big_batch = json.dumps({"batch": [{"type": "track", "event": "E", "properties": {"x": "y" * 20_000}}] * 30}).encode()
+    status, answer = post(running.url + "/v1/batch", big_batch, basic(KEYS["web"]))
+    assert status == 400 and "500 KB" in answer["error"]
+    assert post(running.url + "/v1/batch", gzip.compress(batch), {**basic(KEYS["web"]), "Content-Encoding": "gzip"})[0] == 200
+    for call in ("identify", "page", "screen", "group", "alias"):
+        assert post(running.url + f"/v1/{call}", json.dumps({"userId": "u"}).encode(), basic(KEYS["web"]))[0] == 200
+    with urllib.request.urlopen(running.url + "/health") as response:
+        assert json.loads(response.read())["accepted"] == 8
+
+
+def test_sink_segment_counts_a_rejected_key_as_failed_and_never_prints_keys(running, tmp_path):
+    keys = dict(KEYS, email="not-a-known-key-SECRET")
+    args = ["generate", "--date", "2026-11-01", "--days", "1", "--users-per-day", "40", "--sink", "segment", "--host", running.url]
+    result = runner.invoke(app, args + [f"--write-key={name}={key}" for name, key in keys.items()])
+    assert result.exit_code == 1, result.output
+    assert "email-prod" in result.output
+    email_row = next(line for line in result.output.splitlines() if "email-prod" in line)
+    assert email_row.split("│")[2].strip() == "0" and int(email_row.split("│")[3].strip().replace(",", "")) > 0
+    assert not any(key in result.output for key in keys.values())
+
+
+def test_sink_segment_needs_every_key_before_sending(tmp_path):
+    result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--sink", "segment", "--write-key", "web=abc"], env={})
+    assert result.exit_code == 2 and "no write key for source(s) android, ios, email" in result.output
+
+
+def test_collector_writes_to_s3(s3_bucket):
+    import boto3
+
+    endpoint, bucket = s3_bucket
+    collector = RunningCollector(S3Sink(f"s3://{bucket}/incoming", AwsOptions(endpoint_url=endpoint)))
+    assert post(collector.url + "/v1/track", json.dumps({"event": "E", "userId": "u"}).encode(), basic(KEYS["android"]))[0] == 200
+    collector.close()
+    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket, Prefix="incoming/")["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith(f"incoming/segment-logs/{SCENARIO.sources['android'].id}/")
+
+
+def test_sigterm_mid_load_loses_nothing_answered_200(tmp_path):
+    port_file = tmp_path / "log"
+    env = {**os.environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]}
+    process = subprocess.Popen([sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(tmp_path / "out")], stderr=open(port_file, "w"), env=env)
+    try:
+        deadline = time.time() + 30
+        while "listening on" not in port_file.read_text() and time.time() < deadline:
+            time.sleep(0.1)
+        url = port_file.read_text().split("listening on ")[1].split()[0]
+        acked, stop = [], threading.Event()
+
+        def load(worker: int):
+            for n in range(2000):
+                if stop.is_set():
+                    return
+                batch = [{"type": "track", "event": "E", "userId": "u", "messageId": f"w{worker}-{n}-{i}"} for i in range(20)]
+                try:
+                    if post(url + "/v1/batch", json.dumps({"batch": batch}).encode(), basic(KEYS["web"]))[0] == 200:
+                        acked.extend(m["messageId"] for m in batch)
+                except (urllib.error.URLError, ConnectionError):
+                    return
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        stop.set()
+        for thread in threads:
+            thread.join()
+    finally:
+        process.kill()
+    written = {m["messageId"] for _, m in read_messages(tmp_path / "out")}
+    assert acked and set(acked) <= written
+    assert "key-web" not in port_file.read_text()
