@@ -27,7 +27,7 @@ def ms(text: str) -> int:
 
 def test_layout_names_and_received_day(workshop_logs, workshop_messages):
     scenario = load_scenario()
-    ids = {s.id for s in scenario.sources.values()}
+    ids = {scenario.sources[key].id for key in scenario.used_sources}
     files = list(workshop_logs.glob("segment-logs/*/*/*"))
     assert files and all(FILE_NAME.match(f.name) for f in files)
     assert {f.parent.parent.name for f in files} == ids

@@ -167,7 +167,7 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     from toolkit.simulate.run import generate as run_generate
 
     keys = resolve_write_keys(scenario, pairs, keys_file)
-    require_keys(scenario, keys, list(scenario.sources))
+    require_keys(scenario, keys, scenario.used_sources)
     with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
         progress = LazyProgress("simulating")
         try:
@@ -461,3 +461,44 @@ def collector(
     errors.print(f"collector listening on http://{bound_host}:{bound_port} for {', '.join(sorted(keys))}; writing to {destination.describe()}", highlight=False)
     serve(state, server, stop)
     errors.print(f"collector stopped: {state.accepted:,} messages accepted, {state.files:,} files written", highlight=False)
+
+
+@app.command()
+@exits_cleanly
+def check(
+    profile: ProfileOption = None,
+    region: Annotated[str, typer.Option(help="The workshop's region.")] = "us-east-1",
+    endpoint_url: EndpointOption = None,
+    source: Annotated[str, typer.Option(help="The raw Segment logs the Glue job reads.")] = "s3://segment-personalize-workshop/segment-logs/",
+    database: Annotated[str, typer.Option(help="Athena (Glue catalog) database for segment_logs.")] = "segment",
+    athena_output: Annotated[Optional[str], typer.Option(help="Athena results location (default: s3://<data bucket>/athena-results/).")] = None,
+    write_key: Annotated[Optional[list[str]], typer.Option(help="SOURCE=KEY for web, android, ios, personas (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
+    keys_file: Annotated[Optional[str], typer.Option(help="A file of SOURCE=KEY lines.")] = None,
+    host: Annotated[str, typer.Option(help="Segment API endpoint the probe messages go to.")] = "https://api.segment.io",
+    skip_segment: Annotated[bool, typer.Option("--skip-segment", help="Check AWS only.")] = False,
+    accounts: Annotated[Optional[str], typer.Option(help="CSV of accounts (profile or role ARN, optional name) to check concurrently.")] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Create what is missing and safe to create (bucket, folders, Athena database and results location); never IAM.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Is a workshop account ready for Exercise 1? Exit 0 when every line passes."""
+    import json
+
+    from toolkit.aws.check import CheckOptions, check_account, check_accounts, read_accounts
+    from toolkit.render import account_summary_table, check_table
+    from toolkit.segment.write_keys import resolve_write_keys
+    from toolkit.simulate.scenario import load_scenario
+
+    keys = {} if skip_segment else resolve_write_keys(load_scenario(), write_key, keys_file)
+    options = CheckOptions(region, endpoint_url, source, database, athena_output, keys, host, skip_segment, fix)
+    results = check_accounts(read_accounts(accounts), options) if accounts else [check_account(profile, profile or "default", options)]
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    elif accounts:
+        console.print(account_summary_table(results))
+    else:
+        console.print(check_table(results[0]))
+    if not as_json:
+        for result in results:
+            for created in result.created:
+                console.print(f"created {created} in {result.account}", soft_wrap=True)
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)

@@ -122,3 +122,26 @@ def send_summary(scenario: Scenario, result) -> Table:
         if key in result.sent or key in result.failed:
             table.add_row(source.name, f"{result.sent[key]:,}", f"{result.failed[key]:,}")
     return table
+
+
+def check_table(result) -> Table:
+    table = Table(title=f"Workshop readiness: {result.account}" + (f" ({result.account_id})" if result.account_id else ""))
+    table.add_column("requirement")
+    table.add_column("result")
+    table.add_column("detail")
+    table.add_column("fix")
+    for line in result.lines:
+        table.add_row(line.name, _STATUS[line.status], line.detail, line.fix if line.status != "pass" else "")
+    return table
+
+
+def account_summary_table(results) -> Table:
+    table = Table(title="Workshop accounts, failing first")
+    table.add_column("account")
+    table.add_column("id")
+    table.add_column("result")
+    table.add_column("failing")
+    for result in results:
+        failing = [f"{line.name}: {line.fix or line.detail}" for line in result.lines if line.status == "fail"]
+        table.add_row(result.account, result.account_id, _STATUS["pass" if result.passed else "fail"], "\n".join(failing))
+    return table

@@ -74,6 +74,12 @@ class Scenario:
     def platforms(self) -> list[Source]:
         return [s for s in self.sources.values() if s.platform]
 
+    @property
+    def used_sources(self) -> list[str]:
+        """Keys of the sources messages are simulated on: the platforms and journeys' own sources."""
+        used = {s.key for s in self.platforms} | {j.source for j in self.journeys.values() if j.source}
+        return [key for key in self.sources if key in used]
+
     def journeys_for(self, audience: str) -> list[Journey]:
         return [j for j in self.journeys.values() if j.audience == audience]
 

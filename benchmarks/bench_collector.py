@@ -1,0 +1,76 @@
+"""Load the collector with simulated traffic sent by the official client from several processes,
+on loopback; report messages/s and loss (messages sent minus messages the collector wrote).
+
+    python benchmarks/bench_collector.py [--messages 200000] [--senders 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from toolkit.segment.send import send_logs
+from toolkit.segment.sinks import LocalSink
+from toolkit.simulate.run import generate
+from toolkit.simulate.scenario import load_scenario
+
+KEYS = {"web": "bench-web", "android": "bench-android", "ios": "bench-ios", "email": "bench-email"}
+MESSAGES_PER_VISITOR_DAY = 3.6
+DAYS = 3
+
+
+def send_part(args: tuple[str, str]) -> int:
+    root, url = args
+    result = send_logs(Path(root), load_scenario(), KEYS, url, max_retries=3)
+    return sum(result.sent.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--senders", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
+        generated = generate(load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(root / "logs"))
+        files = sorted((root / "logs").glob("segment-logs/*/*/*.gz"))
+        parts = []
+        for index in range(args.senders):  # each sender gets every n-th file, keeping the layout
+            part = root / f"part{index}"
+            for path in files[index :: args.senders]:
+                target = part / path.relative_to(root / "logs")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, target)
+            parts.append(part)
+        env = {**os.environ, **{f"SEGMENT_WRITE_KEY_{k.upper()}": v for k, v in KEYS.items()}}
+        log = open(root / "collector.log", "w")
+        collector = subprocess.Popen([sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(root / "collected")], stderr=log, env=env)
+        while "listening on" not in (root / "collector.log").read_text():
+            time.sleep(0.1)
+        url = (root / "collector.log").read_text().split("listening on ")[1].split()[0]
+        began = time.perf_counter()
+        with ProcessPoolExecutor(args.senders) as pool:
+            sent = sum(pool.map(send_part, [(str(p), url) for p in parts]))
+        seconds = time.perf_counter() - began
+        with urllib.request.urlopen(url + "/health") as response:
+            accepted = json.loads(response.read())["accepted"]
+        collector.terminate()
+        collector.wait(timeout=120)
+        written = sum(sum(1 for _ in gzip.open(p)) for p in (root / "collected").rglob("*.gz"))
+    print(f"{generated.messages:,} messages sent by {args.senders} official-client processes in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
+    print(f"collector accepted {accepted:,}, wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
+
+
+if __name__ == "__main__":
+    main()
