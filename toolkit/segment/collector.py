@@ -14,6 +14,7 @@ import base64
 import gzip
 import logging
 import random
+import sys
 import threading
 import time
 import uuid
@@ -213,10 +214,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {"success": True})
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client hanging up is routine: no traceback on the console; anything else is one line."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %r", client_address[0], error)
+        else:
+            log.error("request from %s failed: %r", client_address[0], error)
+
+
 def make_server(collector: Collector, stop: threading.Event, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     """An HTTP server for the collector (port 0: any free port; see server.server_address)."""
     handler = type("CollectorHandler", (_Handler,), {"collector": collector, "stopping": stop})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = False  # server_close() then waits for requests in flight
     return server
 
