@@ -110,7 +110,7 @@ def generate(
     users_per_day: Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")] = None,
     out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "out",
     workers: Annotated[Optional[int], typer.Option(help="Processes to simulate with (default: one per core).")] = None,
-    sink: Annotated[str, typer.Option(help="files (a folder), s3 (--out s3://bucket/prefix) or segment (send with the official client).")] = "files",
+    sink: Annotated[str, typer.Option(help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client).")] = "files",
     write_key: Annotated[Optional[list[str]], typer.Option(help="For --sink segment: SOURCE=KEY, repeatable (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
     keys_file: Annotated[Optional[str], typer.Option(help="For --sink segment: a file of SOURCE=KEY lines.")] = None,
     host: Annotated[Optional[str], typer.Option(help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT.")] = None,
@@ -136,8 +136,8 @@ def generate(
         return
     if sink not in ("files", "s3"):
         raise UsageError(f"--sink must be files, s3 or segment, not {sink!r}")
-    if (sink == "s3") != out.startswith("s3://"):
-        raise UsageError("--sink s3 needs --out s3://bucket/prefix, and an s3:// --out needs --sink s3" if sink == "s3" else f"--out {out} is an S3 URL: use --sink s3")
+    if sink == "s3" and not out.startswith("s3://"):
+        raise UsageError("--sink s3 needs --out s3://bucket/prefix")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
     progress = LazyProgress("simulating")
