@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--logs", type=Path, help="use these logs instead of generating them")
     parser.add_argument("--spark", action="store_true", help="also run the Spark job on local[2]")
+    parser.add_argument("--no-python", action="store_true", help="skip the pure-Python baseline (slow on 10M messages)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -74,8 +75,9 @@ def main() -> None:
         size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6
         print(f"messages: {read:,} ({size_mb:,.0f} MB gzipped)")
         print(f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} messages/s, peak memory {peak_mb:,.0f} MB")
-        rows, python_seconds = timed(pure_python, logs, root / "python.csv")
-        print(f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster")
+        if not args.no_python:
+            rows, python_seconds = timed(pure_python, logs, root / "python.csv")
+            print(f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster")
         if args.spark:
             from toolkit.transform.spark_engine import run_spark_transform
 

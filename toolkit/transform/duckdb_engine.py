@@ -37,39 +37,34 @@ def classify_sql(options: TransformOptions) -> str:
     return f"""
     CREATE TABLE classified AS
     WITH raw AS (
-        SELECT * FROM read_json($files, format = 'newline_delimited', columns = {{{columns}}},
-                                ignore_errors = true, filename = true, maximum_object_size = 67108864)
+        SELECT *, type = 'track' AND event IN ({events}) AS candidate
+        FROM read_json($files, format = 'newline_delimited', columns = {{{columns}}},
+                       ignore_errors = true, filename = true, maximum_object_size = 67108864)
     ), fields AS (
+        -- the costly parts only for candidates: most messages are filtered by type or event
         SELECT
             CASE WHEN {' AND '.join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN filename END AS unparsed_file,
-            messageId AS message_id,
-            type,
-            event,
-            CASE WHEN json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN userId ->> '$' END AS user_id,
-            TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts,
-            receivedAt AS received_at,
-            properties
-        FROM raw
-    ), items AS (
-        SELECT *,
-            CASE WHEN type = 'track' AND event IN ({events}) THEN list_filter(
+            messageId AS message_id, type, event, receivedAt AS received_at, candidate,
+            CASE WHEN candidate AND json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN userId ->> '$' END AS user_id,
+            CASE WHEN candidate THEN TRY_CAST("timestamp" AS TIMESTAMPTZ) END AS ts,
+            CASE WHEN candidate THEN list_filter(
                 CASE WHEN json_type(properties, '$.products') = 'ARRAY'
                      THEN json_extract_string(properties, '$.products[*].{field}')
                      ELSE [json_extract_string(properties, '$.{field}')] END,
                 lambda x: {_valid_id('x')}) END AS item_ids
-        FROM fields
+        FROM raw
     ), reasons AS (
         SELECT *,
             CASE
                 WHEN unparsed_file IS NOT NULL THEN 'unparsed'
                 WHEN type IS DISTINCT FROM 'track' THEN 'type'
-                WHEN event IS NULL OR event NOT IN ({events}) THEN 'event type'
+                WHEN NOT candidate OR candidate IS NULL THEN 'event type'
                 WHEN user_id IS NULL OR user_id = '' THEN 'no user'
                 WHEN len(item_ids) = 0 THEN 'no item'
                 WHEN ts IS NULL THEN 'bad timestamp'
                 WHEN NOT {_valid_id('user_id')} THEN 'bad id'
             END AS reason
-        FROM items
+        FROM fields
     )
     SELECT reason, unparsed_file,
         CASE WHEN reason IS NULL THEN message_id END AS message_id,
