@@ -53,15 +53,25 @@ class _Buffer:
     messages: int = 0
 
 
+_minute_prefixes: dict[int, str] = {}
+
+
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Segment's timestamp text for epoch ms (the minute's prefix is cached: this runs per message)."""
+    minute, rest = divmod(ms, 60_000)
+    prefix = _minute_prefixes.get(minute)
+    if prefix is None:
+        if len(_minute_prefixes) > 100_000:
+            _minute_prefixes.clear()
+        prefix = _minute_prefixes[minute] = datetime.fromtimestamp(minute * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:")
+    return f"{prefix}{rest // 1000:02d}.{rest % 1000:03d}Z"
 
 
 def _epoch_ms(value, fallback: int) -> int:
     if not isinstance(value, str):
         return fallback
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return fallback
     if parsed.tzinfo is None:
@@ -106,7 +116,8 @@ class Collector:
         else:
             messages = [dict(payload, type=call)]
         received = int(time.time() * 1000)
-        lines = [self._line(message, source, received, payload.get("sentAt"), client_ip) for message in messages]
+        request = (received, _iso(received), _epoch_ms(payload.get("sentAt"), received))
+        lines = [self._line(message, source, request, client_ip) for message in messages]
         with self.lock:
             for line in lines:
                 buffer = self.buffers.setdefault((source.id, received_day_ms(received)), _Buffer())
@@ -116,13 +127,15 @@ class Collector:
             self._flush_locked(force=False)
         return source, len(lines)
 
-    def _line(self, message: dict, source: CollectorSource, received: int, batch_sent_at, client_ip: str) -> bytes:
+    def _line(self, message: dict, source: CollectorSource, request: tuple[int, str, int], client_ip: str) -> bytes:
+        """The stored line of one message; `request` is (receivedAt ms, its text, the batch's sentAt ms)."""
         if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
             raise Rejected(400, f"a message is over the {MAX_MESSAGE_BYTES // 1024} KB limit")
         if message.get("type") not in CALLS:
             raise Rejected(400, f"message type must be one of {', '.join(CALLS)}")
         message.pop("writeKey", None)
-        sent = _epoch_ms(message.get("sentAt", batch_sent_at), received)
+        received, received_text, batch_sent = request
+        sent = _epoch_ms(message["sentAt"], received) if "sentAt" in message else batch_sent
         original = _epoch_ms(message.get("timestamp", message.get("originalTimestamp")), sent)
         context = message.get("context") if isinstance(message.get("context"), dict) else {}
         context.setdefault("ip", client_ip)
@@ -131,7 +144,7 @@ class Collector:
             messageId=message.get("messageId") or str(uuid.uuid4()),
             originalTimestamp=_iso(original),
             sentAt=_iso(sent),
-            receivedAt=_iso(received),
+            receivedAt=received_text,
             timestamp=_iso(received - (sent - original)),
             projectId=source.id,
             version=2,
