@@ -77,6 +77,27 @@ RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: 
 EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
 
 
+def scenario_with_visitors(name: str, users_per_day: int | None):
+    """The scenario to simulate, with --users-per-day applied."""
+    from toolkit.simulate.scenario import load_scenario
+
+    chosen = load_scenario(name)
+    if users_per_day is None:
+        return chosen
+    if users_per_day < 1:
+        raise UsageError(f"--users-per-day must be at least 1, not {users_per_day}")
+    return chosen.with_visitors(users_per_day)
+
+
+def with_progress(description: str, work):
+    """Run work(on_progress) with a progress bar that appears if it takes over a second."""
+    progress = LazyProgress(description)
+    try:
+        return work(progress.update)
+    finally:
+        progress.close()
+
+
 class LazyProgress:
     """A progress bar that appears only if the work takes more than a second."""
 
@@ -121,14 +142,9 @@ def generate(
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
     from toolkit.segment.sinks import sink_for
     from toolkit.simulate.run import generate as run_generate
-    from toolkit.simulate.scenario import load_scenario
 
     first_day, day_count = resolve_days(start, days, until)
-    chosen = load_scenario(scenario)
-    if users_per_day is not None:
-        if users_per_day < 1:
-            raise UsageError(f"--users-per-day must be at least 1, not {users_per_day}")
-        chosen = chosen.with_visitors(users_per_day)
+    chosen = scenario_with_visitors(scenario, users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
     if sink == "segment":
@@ -140,11 +156,7 @@ def generate(
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
-    progress = LazyProgress("simulating")
-    try:
-        result = run_generate(chosen, first_day, day_count, seed, destination, workers, progress.update)
-    finally:
-        progress.close()
+    result = with_progress("simulating", lambda on_progress: run_generate(chosen, first_day, day_count, seed, destination, workers, on_progress))
     from toolkit.render import generate_summary
 
     console.print(generate_summary(chosen, result))
@@ -169,11 +181,7 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     keys = resolve_write_keys(scenario, pairs, keys_file)
     require_keys(scenario, keys, scenario.used_sources)
     with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
-        progress = LazyProgress("simulating")
-        try:
-            generated = run_generate(scenario, first_day, day_count, seed, LocalSink(folder), workers, progress.update)
-        finally:
-            progress.close()
+        generated = with_progress("simulating", lambda on_progress: run_generate(scenario, first_day, day_count, seed, LocalSink(folder), workers, on_progress))
         console.print(f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}")
         result = send_logs(Path(folder), scenario, keys, host)
     console.print(send_summary(scenario, result))
@@ -381,21 +389,13 @@ def workshop(
     from toolkit.explore.engines import workshop_conclusion
     from toolkit.segment.sinks import LocalSink
     from toolkit.render import events_table, generate_summary, query_table, transform_summary, validation_table
-    from toolkit.simulate.scenario import load_scenario
     from toolkit.workshop import run_workshop
 
     first_day, day_count = resolve_days(start, days, until)
-    chosen = load_scenario(scenario)
-    if users_per_day is not None:
-        if users_per_day < 1:
-            raise UsageError(f"--users-per-day must be at least 1, not {users_per_day}")
-        chosen = chosen.with_visitors(users_per_day)
+    chosen = scenario_with_visitors(scenario, users_per_day)
     LocalSink(out).check()
-    progress = LazyProgress("simulating")
-    try:
-        run = run_workshop(chosen, first_day, day_count, seed, out, bucket, aws_options(profile, region, endpoint_url), progress.update)
-    finally:
-        progress.close()
+    aws = aws_options(profile, region, endpoint_url)
+    run = with_progress("simulating", lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress))
     console.rule("1. generate")
     console.print(generate_summary(chosen, run.generated))
     console.rule("2. explore (the workshop's Athena queries, on DuckDB)")
