@@ -72,6 +72,12 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
+StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
+DaysOption = Annotated[Optional[int], typer.Option(help="Number of days to simulate (instead of --until).")]
+UntilOption = Annotated[Optional[str], typer.Option(help="Last day to simulate, YYYY-MM-DD. Default: yesterday (UTC).")]
+ScenarioOption = Annotated[str, typer.Option(help="Scenario TOML file, or the name of a bundled one.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed and options give byte-identical files.")]
+VisitorsOption = Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")]
 ProfileOption = Annotated[Optional[str], typer.Option(help="AWS profile (default: the standard credential chain).")]
 RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: the profile's, else us-east-1).")]
 EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
@@ -123,12 +129,12 @@ class LazyProgress:
 @app.command()
 @exits_cleanly
 def generate(
-    start: Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")],
-    days: Annotated[Optional[int], typer.Option(help="Number of days to simulate (instead of --until).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Last day to simulate, YYYY-MM-DD. Default: yesterday (UTC).")] = None,
-    scenario: Annotated[str, typer.Option(help="Scenario TOML file, or the name of a bundled one.")] = "workshop",
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give byte-identical files.")] = 1,
-    users_per_day: Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")] = None,
+    start: StartOption,
+    days: DaysOption = None,
+    until: UntilOption = None,
+    scenario: ScenarioOption = "workshop",
+    seed: SeedOption = 1,
+    users_per_day: VisitorsOption = None,
     out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "out",
     workers: Annotated[Optional[int], typer.Option(help="Processes to simulate with (default: one per core).")] = None,
     sink: Annotated[str, typer.Option(help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client).")] = "files",
@@ -373,13 +379,13 @@ def explore(
 @app.command()
 @exits_cleanly
 def workshop(
-    start: Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")],
-    days: Annotated[Optional[int], typer.Option(help="Number of days (instead of --until).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Last day, YYYY-MM-DD. Default: yesterday (UTC).")] = None,
+    start: StartOption,
+    days: DaysOption = None,
+    until: UntilOption = None,
     out: Annotated[Path, typer.Option(help="Folder for segment-logs/, transformed/interactions.csv and interactions.avsc.")] = Path("workshop"),
-    users_per_day: Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-    scenario: Annotated[str, typer.Option(help="Scenario TOML file, or the name of a bundled one.")] = "workshop",
+    users_per_day: VisitorsOption = None,
+    seed: SeedOption = 1,
+    scenario: ScenarioOption = "workshop",
     bucket: Annotated[Optional[str], typer.Option(help="Do it against s3://BUCKET/ (segment-logs/, transformed/) like the real workshop.")] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
