@@ -114,6 +114,10 @@ class Library:
     network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
 
+    def __post_init__(self) -> None:
+        formats = [self.message_id, self.anonymous_id, *self.device_ids.values()]
+        assert all(f in ID_FORMATS for f in formats), f"{self.name}: id formats must be among {ID_FORMATS}"
+
     def context_template(self, shared: dict) -> dict:
         context = dict(shared, ip=PLACEHOLDER.format("ip"))
         if self.device_ids:

@@ -7,7 +7,7 @@ traits. Any problem is reported as a UsageError naming the key and what is wrong
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -85,8 +85,6 @@ class Scenario:
 
     def with_visitors(self, new_visitors_per_day: int) -> Scenario:
         """The same scenario with another number of new visitors per platform per day."""
-        from dataclasses import replace
-
         return replace(self, new_visitors_per_day=new_visitors_per_day)
 
 

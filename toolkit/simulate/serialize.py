@@ -64,6 +64,7 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
     def per_source(values: list) -> np.ndarray:
         return np.array(values, dtype=object if isinstance(values[0], str) else None)[source]
 
+    # The clock model (see engine): T true time, skew of the device, queue in the library, wire time.
     queue = _delays(rng, per_source([lib.send_delay_ms[0] for lib in libraries]), per_source([lib.send_delay_ms[1] for lib in libraries]))
     wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries]), per_source([lib.network_ms[1] for lib in libraries]))
     true_time = events["time"]
@@ -79,10 +80,7 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
         traits[identify] = simulation.traits_json(user[identify])
     properties = simulation.properties_json(step)
     properties[identify] = ""
-    templates = _device_templates(simulation, platform)
-    variant = below(words[1] >> np.uint64(40), DEVICE_VARIANTS)
-    server_contexts = np.array([_server_context(scenario, simulation.shard.run_seed, s.key) for s in sources], dtype=object)
-    context_pieces = np.array([_split_template(t, _placeholders(platform))[0] for t in templates], dtype=object)
+    context_pieces = np.array([_split_template(t, _placeholders(platform)) for t in _device_templates(simulation, platform)], dtype=object)
     columns = {
         "t_orig": original,
         "t_sent": original + queue,
@@ -98,10 +96,7 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
         "properties": properties,
         "traits": traits,
     }
-    for i in range(context_pieces.shape[1]):
-        columns[f"context_{i}"] = np.where(is_platform, context_pieces[variant, i], server_contexts[source] if i == 0 else "")
-    for i, octet in enumerate(_ip_octets(words[1]), start=1):
-        columns[f"ip_{i}"] = octet
+    _context_columns(columns, simulation, context_pieces, words[1], source, is_platform)
     _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
         _id_words(columns, f"device_{field}", kind, high, low)
@@ -114,6 +109,18 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
     ends = np.r_[starts[1:], n]
     return [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), _text_of_rows(lines, a, b)) for a, b in zip(starts, ends)]
+
+
+def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, word: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> None:
+    """The text around a user's own values in each message's context (a device variant of the
+    platform, chosen by the user's word), the server context of other sources, and the user's ip."""
+    scenario = simulation.scenario
+    variant = below(word >> np.uint64(40), DEVICE_VARIANTS)
+    server_contexts = np.array([_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys], dtype=object)
+    for i in range(pieces.shape[1]):
+        columns[f"context_{i}"] = np.where(is_platform, pieces[variant, i], server_contexts[source] if i == 0 else "")
+    for i, octet in enumerate(_ip_octets(word), start=1):
+        columns[f"ip_{i}"] = octet
 
 
 def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int) -> str:
@@ -182,13 +189,13 @@ def _placeholders(library: Library) -> list[str]:
     return sorted((name for name in names if f'"{PLACEHOLDER.format(name)}"' in template), key=lambda name: template.index(f'"{PLACEHOLDER.format(name)}"'))
 
 
-def _split_template(template: str, names: list[str]) -> tuple[list[str], list[str]]:
-    """Cut a JSON template at its quoted placeholders: the texts between them, and their names."""
+def _split_template(template: str, names: list[str]) -> list[str]:
+    """Cut a JSON template at its quoted placeholders (in `names` order): the texts between them."""
     pieces, rest = [], template
     for name in names:
         head, rest = rest.split(f'"{PLACEHOLDER.format(name)}"', 1)
         pieces.append(head)
-    return pieces + [rest], names
+    return pieces + [rest]
 
 
 def _device_templates(simulation: ShardSimulation, library: Library) -> list[str]:
