@@ -50,7 +50,7 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")
     if not bucket:
         (out / "transformed").mkdir(parents=True, exist_ok=True)
-    summary, csv_location, report = transform(logs, csv_target, aws=aws)
+    summary, csv_location, report = transform(logs, csv_target, aws=aws, diagnostics=True)
     # The schema sits beside transformed/, not in it: Personalize imports every file of a folder.
     schema_path = out / SCHEMA_NAME
     write_atomically(schema_path, (json.dumps(interactions_schema(), indent=2) + "\n").encode())

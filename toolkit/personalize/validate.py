@@ -47,9 +47,10 @@ class ValidationReport:
         return {"path": self.path, "valid": self.valid, "rows": self.rows, "checks": [asdict(c) for c in self.checks], "diagnostics": self.diagnostics}
 
 
-def validate_csv(path: str | Path, schema_path: str | Path | None = None) -> ValidationReport:
+def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True) -> ValidationReport:
     """Check a local interactions CSV against Personalize's rules; a file that is not there or
-    holds no header at all is a UsageError, anything else is reported."""
+    holds no header at all is a UsageError, anything else is reported. diagnostics=False skips
+    the measures that no rule needs."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
@@ -69,10 +70,10 @@ def validate_csv(path: str | Path, schema_path: str | Path | None = None) -> Val
         by_name = {name: f"c{i}" for i, name in enumerate(header)}
         checks += _value_checks(connection, fields, by_name)
         checks += _training_checks(connection, fields, by_name)
-        diagnostics = _diagnostics(connection, by_name) if {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
+        measures = _diagnostics(connection, by_name) if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
     finally:
         connection.close()
-    return ValidationReport(str(path), rows, checks, diagnostics)
+    return ValidationReport(str(path), rows, checks, measures)
 
 
 def _first_line(path: Path) -> bytes:

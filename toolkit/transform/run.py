@@ -67,8 +67,10 @@ def transform(
     options: TransformOptions | None = None,
     aws: AwsOptions | None = None,
     rejects_path: str | None = None,
+    diagnostics: bool = False,
 ) -> tuple[TransformSummary, str, ValidationReport]:
-    """Run the transform; returns the accounting, where the CSV was written, and its validation."""
+    """Run the transform; returns the accounting, where the CSV was written, and its validation
+    (with the diagnostics too if asked)."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -86,7 +88,7 @@ def transform(
             summary.messages_written, summary.events = engine.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
-            report = validate_csv(partial)
+            report = validate_csv(partial, diagnostics=diagnostics)
             report.path = target.display
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
