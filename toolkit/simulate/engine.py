@@ -27,7 +27,6 @@ from toolkit.simulate.values import FakerPool
 IDENTIFY = -1  # the step id of identify messages
 USER_WORDS = 10  # 64-bit words of identity per user (see Users)
 MAX_PROPERTY_COMBINATIONS = 100_000
-_MASK64 = (1 << 64) - 1
 _TRAITS_SALT = 0x5EED_7EA1_75
 
 
