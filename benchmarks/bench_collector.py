@@ -1,7 +1,9 @@
 """Load the collector with simulated traffic sent by the official client from several processes,
 on loopback; report messages/s and loss (messages sent minus messages the collector wrote).
+With --raw, the senders post ready-made batches over keep-alive HTTP instead, to measure the
+collector itself rather than the client.
 
-    python benchmarks/bench_collector.py [--messages 200000] [--senders 3]
+    python benchmarks/bench_collector.py [--messages 200000] [--senders 3] [--raw]
 """
 
 from __future__ import annotations
@@ -35,10 +37,35 @@ def send_part(args: tuple[str, str]) -> int:
     return sum(result.sent.values())
 
 
+def post_part(args: tuple[str, str]) -> int:
+    """Post the part's messages as /v1/batch requests of 100 over one keep-alive connection."""
+    import http.client
+
+    from isal import igzip
+
+    root, url = args
+    ids = {source.id: key for key, source in load_scenario().sources.items()}
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    sent = 0
+    for path in sorted(Path(root).glob("segment-logs/*/*/*.gz")):
+        lines = igzip.decompress(path.read_bytes()).splitlines()
+        key = KEYS[ids[path.parent.parent.name]]
+        for start in range(0, len(lines), 100):
+            body = b'{"writeKey":"' + key.encode() + b'","batch":[' + b",".join(lines[start : start + 100]) + b"]}"
+            connection.request("POST", "/v1/batch", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status == 200:
+                sent += len(lines[start : start + 100])
+    return sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--senders", type=int, default=3)
+    parser.add_argument("--raw", action="store_true", help="post ready-made batches instead of using the official client")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -61,14 +88,15 @@ def main() -> None:
         url = (root / "collector.log").read_text().split("listening on ")[1].split()[0]
         began = time.perf_counter()
         with ProcessPoolExecutor(args.senders) as pool:
-            sent = sum(pool.map(send_part, [(str(p), url) for p in parts]))
+            sent = sum(pool.map(post_part if args.raw else send_part, [(str(p), url) for p in parts]))
         seconds = time.perf_counter() - began
         with urllib.request.urlopen(url + "/health") as response:
             accepted = json.loads(response.read())["accepted"]
         collector.terminate()
         collector.wait(timeout=120)
         written = sum(sum(1 for _ in gzip.open(p)) for p in (root / "collected").rglob("*.gz"))
-    print(f"{generated.messages:,} messages sent by {args.senders} official-client processes in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
+    how = "raw HTTP" if args.raw else "official-client"
+    print(f"{generated.messages:,} messages sent by {args.senders} {how} processes in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
     print(f"collector accepted {accepted:,}, wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
 
 
