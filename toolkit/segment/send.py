@@ -19,6 +19,8 @@ from toolkit.segment.layout import KEY_PATTERN
 from toolkit.segment.timestamps import parse_iso
 from toolkit.simulate.scenario import Scenario
 
+CONSUMER_THREADS = 4  # uploads per client in flight at once: one is too few to keep a fast endpoint busy
+
 
 @dataclass
 class SendResult:
@@ -71,7 +73,7 @@ def send_logs(root: Path, scenario: Scenario, write_keys: dict[str, str], host: 
                 with lock:
                     result.failed[source_key] += len(items)
 
-            clients[source_key] = Client(write_keys[source_key], host=host, on_error=on_error, max_queue_size=20_000, upload_size=100, max_retries=max_retries)
+            clients[source_key] = Client(write_keys[source_key], host=host, on_error=on_error, max_queue_size=20_000, upload_size=100, max_retries=max_retries, thread=CONSUMER_THREADS)
         return clients[source_key]
 
     logging.getLogger("segment").setLevel(logging.CRITICAL)  # its retry logs would repeat every failure
