@@ -12,7 +12,6 @@ from pathlib import Path
 from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
-from toolkit.segment.lines import Reject
 from toolkit.segment.logs import find_log_files
 from toolkit.transform.run import OutputTarget
 from toolkit.transform.summary import TransformOptions, TransformSummary
@@ -53,7 +52,7 @@ def transform_with_spark(source: str, out: str, options: TransformOptions, aws: 
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty))
         summary.messages_read = sum(reasons.values())
         summary.filtered = Counter({r: n for r, n in reasons.items() if r not in ("kept", "unparsed")})
-        summary.rejects = [Reject("(spark engine: not located)", 0, "not a JSON object", "") for _ in range(reasons.get("unparsed", 0))]
+        summary.unlocated_rejects = reasons.get("unparsed", 0)
         summary.messages_written = firsts.count()
         summary.duplicates = reasons.get("kept", 0) - summary.messages_written
         folder = Path(work) / "csv"

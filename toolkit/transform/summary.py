@@ -39,13 +39,14 @@ class TransformSummary:
     interactions: int = 0  # CSV rows: a message with a products array gives one per product
     filtered: Counter = field(default_factory=Counter)
     duplicates: int = 0
-    rejects: list[Reject] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)  # rejected lines, with file and line
+    unlocated_rejects: int = 0  # rejected lines an engine counted without locating (Spark)
     events: Counter = field(default_factory=Counter)  # interactions per EVENT_TYPE
     seconds: float = 0.0
 
     @property
     def rejected(self) -> int:
-        return len(self.rejects)
+        return len(self.rejects) + self.unlocated_rejects
 
     @property
     def accounted(self) -> int:
