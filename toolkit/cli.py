@@ -227,6 +227,8 @@ def transform(
     if engine == "spark":
         from toolkit.transform.spark_engine import transform_with_spark
 
+        if rejects:
+            raise UsageError("--rejects needs --engine duckdb: the Spark job counts rejected lines without locating them")
         summary, where, report = transform_with_spark(source, out, options, aws, master)
     elif engine == "duckdb":
         from toolkit.transform.run import transform as run_transform
