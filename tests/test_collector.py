@@ -180,3 +180,17 @@ def test_sigterm_mid_load_loses_nothing_answered_200(tmp_path):
     written = {m["messageId"] for _, m in read_messages(tmp_path / "out")}
     assert acked and set(acked) <= written
     assert "key-web" not in port_file.read_text()
+
+
+def test_buffers_are_written_by_size_and_by_age(tmp_path):
+    source = {KEYS["web"]: CollectorSource("website-prod", SCENARIO.sources["web"].id)}
+    by_size = Collector(source, LocalSink(tmp_path / "size"), flush_bytes=1_000, flush_seconds=3600)
+    body = json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u", "properties": {"x": "y" * 300}}] * 5}).encode()
+    by_size.accept("batch", body, basic(KEYS["web"])["Authorization"], "127.0.0.1")
+    assert by_size.files == 1 and by_size.buffered == 0
+    by_age = Collector(source, LocalSink(tmp_path / "age"), flush_bytes=10**9, flush_seconds=0.05)
+    by_age.accept("batch", json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u"}]}).encode(), basic(KEYS["web"])["Authorization"], "127.0.0.1")
+    assert by_age.files == 0 and by_age.buffered == 1
+    time.sleep(0.1)
+    by_age.flush(force=False)
+    assert by_age.files == 1 and len(read_messages(tmp_path / "age")) == 1

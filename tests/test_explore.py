@@ -133,3 +133,11 @@ def test_cli_errors(workshop_logs, args, message):
     result = runner.invoke(app, ["explore", *[a.format(logs=workshop_logs) for a in args]])
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_db_without_loaded_logs_is_a_clear_error(tmp_path):
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    result = runner.invoke(app, ["explore", "--db", str(tmp_path / "empty.duckdb")])
+    assert result.exit_code == 2 and "holds no loaded logs" in result.output
