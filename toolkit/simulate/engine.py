@@ -62,9 +62,11 @@ class Events:
     step: list = field(default_factory=list)  # global step id, IDENTIFY for identify
     identified: list = field(default_factory=list)  # whether the message carries userId
     time: list = field(default_factory=list)  # true event time, epoch ms
+    _joined: dict | None = None
 
     def add(self, user, source, step, identified, time) -> None:
         n = len(user)
+        self._joined = None
         self.user.append(user)
         self.source.append(np.full(n, source, dtype=np.int64))
         self.step.append(np.broadcast_to(np.asarray(step, dtype=np.int64), (n,)))
@@ -72,7 +74,10 @@ class Events:
         self.time.append(np.asarray(time, dtype=np.int64))
 
     def columns(self) -> dict[str, np.ndarray]:
-        return {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time")}
+        """The parts joined into one array per column (once: callers share the result)."""
+        if self._joined is None:
+            self._joined = {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time")}
+        return self._joined
 
 
 def _json_values(spec, words: np.ndarray, faker: FakerPool) -> np.ndarray:
