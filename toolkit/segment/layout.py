@@ -30,10 +30,15 @@ def object_key(source_id: str, day_ms: int, file_name: str) -> str:
     return f"{ROOT}/{source_id}/{day_ms}/{file_name}"
 
 
+def partial_path(path: Path) -> Path:
+    """Where a file is written before it is renamed to `path`: hidden, beside it, per process."""
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` so the file appears whole under its name or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial = partial_path(path)
     try:
         with open(partial, "wb") as handle:
             handle.write(data)

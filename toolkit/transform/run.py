@@ -14,6 +14,7 @@ import duckdb
 from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
+from toolkit.segment.layout import partial_path, write_atomically
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes, salvage
 from toolkit.segment.logs import LogFiles, find_log_files
 from toolkit.transform.duckdb_engine import DuckDBTransform
@@ -49,16 +50,17 @@ class OutputTarget:
             raise UsageError(f"cannot write to --out folder {folder}")
 
     def partial_path(self, work_dir: Path) -> Path:
-        if is_s3(self.location):
-            return work_dir / CSV_NAME
-        final = Path(self.display)
-        return final.with_name(f".{final.name}.partial-{os.getpid()}")
+        return work_dir / CSV_NAME if is_s3(self.location) else partial_path(Path(self.display))
 
-    def publish(self, partial: Path) -> None:
+    def publish(self, partial: Path, diagnostics: bool = False) -> ValidationReport:
+        """Validate the finished CSV, then put it where it was asked for; returns the validation."""
+        report = validate_csv(partial, diagnostics=diagnostics)
+        report.path = self.display
         if is_s3(self.location):
             upload(partial, S3Url.parse(self.display), self.aws)
         else:
             os.replace(partial, self.display)
+        return report
 
 
 def transform(
@@ -88,11 +90,9 @@ def transform(
             summary.messages_written, summary.events = engine.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
-            report = validate_csv(partial, diagnostics=diagnostics)
-            report.path = target.display
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
-            target.publish(partial)
+            report = target.publish(partial, diagnostics)
         finally:
             engine.close()
             if partial.exists():
@@ -146,13 +146,7 @@ def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, in
 
 
 def _write_rejects(path: Path, rejects: list[Reject]) -> None:
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        partial.write_bytes(b"".join(reject.as_json() + b"\n" for reject in rejects))
-        os.replace(partial, path)
+        write_atomically(path, b"".join(reject.as_json() + b"\n" for reject in rejects))
     except OSError as exc:
         raise UsageError(f"cannot write --rejects {path}: {exc.strerror or exc}") from None
-    finally:
-        if partial.exists():
-            partial.unlink()
-

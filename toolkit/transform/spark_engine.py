@@ -11,7 +11,7 @@ from pathlib import Path
 
 from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
-from toolkit.personalize.validate import ValidationReport, validate_csv
+from toolkit.personalize.validate import ValidationReport
 from toolkit.segment.logs import find_log_files
 from toolkit.transform.run import OutputTarget
 from toolkit.transform.summary import TransformOptions, TransformSummary
@@ -63,11 +63,9 @@ def transform_with_spark(source: str, out: str, options: TransformOptions, aws: 
         partial = target.partial_path(Path(work))
         try:
             shutil.move(part, partial)
-            report = validate_csv(partial)
-            report.path = target.display
+            report = target.publish(partial, diagnostics=True)
             summary.events = Counter(report.diagnostics.get("event_types", {}))
             summary.interactions = report.rows
-            target.publish(partial)
         finally:
             if partial.exists():
                 partial.unlink()
