@@ -11,7 +11,7 @@ import duckdb
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error
 from toolkit.errors import UsageError
 from toolkit.explore.logs_view import VIEW, view_sql
-from toolkit.segment.logs import LogFiles
+from toolkit.segment.logs import LogFiles, file_named_in
 
 WORKSHOP_QUERIES = (
     ("Twenty sample messages", "workshop_1_sample.sql"),
@@ -72,10 +72,9 @@ class DuckDBExplorer:
             try:
                 return action()
             except duckdb.IOException as exc:
-                broken = [f for f in self.files if str(f) in str(exc)]
-                if not broken:
+                path = file_named_in(str(exc), self.files)
+                if path is None:
                     raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
-                path = max(broken, key=lambda p: len(str(p)))
                 self.files.remove(path)
                 self.skipped[self.logs.name(path) if self.logs else str(path)] = str(exc).splitlines()[0]
                 self._create_view()

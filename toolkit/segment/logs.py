@@ -59,3 +59,9 @@ def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
     paths = download(url, keys, Path(temporary.name), aws)
     display = {path: f"s3://{url.bucket}/{key}" for path, key in zip(paths, keys)}
     return LogFiles(paths, [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], display, temporary)
+
+
+def file_named_in(message: str, files: list[Path]) -> Path | None:
+    """The file a reader's error message names (the longest match, as paths can nest), if any."""
+    named = [path for path in files if str(path) in message]
+    return max(named, key=lambda p: len(str(p))) if named else None

@@ -16,7 +16,7 @@ from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.segment.layout import partial_path, write_atomically
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes, salvage
-from toolkit.segment.logs import LogFiles, find_log_files
+from toolkit.segment.logs import LogFiles, file_named_in, find_log_files
 from toolkit.transform.duckdb_engine import DuckDBTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
 
@@ -112,7 +112,7 @@ def _classify_salvaging(engine: DuckDBTransform, logs: LogFiles, options: Transf
             engine.classify(files, options)
             return files, names
         except duckdb.IOException as exc:
-            broken = _file_named_in(str(exc), files)
+            broken = file_named_in(str(exc), files)
             if broken is None:
                 raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
             engine.connection.execute("DROP TABLE IF EXISTS classified")
@@ -123,11 +123,6 @@ def _classify_salvaging(engine: DuckDBTransform, logs: LogFiles, options: Transf
                 summary.rejects.append(tail)
             files[files.index(broken)] = replacement
             names[str(replacement)] = names[str(broken)]
-
-
-def _file_named_in(message: str, files: list[Path]) -> Path | None:
-    named = [path for path in files if str(path) in message]
-    return max(named, key=lambda p: len(str(p))) if named else None
 
 
 def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str]) -> None:
