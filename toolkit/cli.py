@@ -454,7 +454,6 @@ def collector(
     if not keys:
         raise UsageError("give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
     sources = {key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()}
     state = Collector(sources, destination, int(flush_mb * 1024 * 1024), flush_seconds)
     stop = threading.Event()
@@ -462,6 +461,11 @@ def collector(
         server = make_server(state, stop, host, port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        destination.check()  # after the port is ours, so a busy port leaves no empty folder behind
+    except UsageError:
+        server.server_close()
+        raise
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
