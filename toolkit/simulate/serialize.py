@@ -9,7 +9,9 @@ line is valid JSON; tests re-parse every line to hold this.
 
 from __future__ import annotations
 
+import functools
 import random
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -18,7 +20,7 @@ import pyarrow as pa
 
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, PLACEHOLDER, Library
-from toolkit.segment.timestamps import DAY_MS
+from toolkit.segment.timestamps import DAY_MS, iso_millis_bytes
 from toolkit.simulate.draws import as_uuid4, below
 from toolkit.simulate.engine import IDENTIFY, ShardSimulation
 from toolkit.simulate.scenario import Scenario
@@ -26,6 +28,7 @@ from toolkit.simulate.scenario import Scenario
 DEVICE_VARIANTS = 64  # distinct device/app/locale combinations per platform
 _PUBLIC_FIRST_OCTETS = np.array([23, 24, 34, 45, 52, 63, 66, 71, 74, 98, 104, 107, 142, 151, 172, 184, 199, 208])
 _TOP_BIT = np.uint64(1 << 63)
+TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
 
 
 def _id_sql(kind: str, group: str) -> str:
@@ -92,7 +95,7 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
         "identified": events["identified"],
         "null_user_id": per_source([lib.null_user_id for lib in libraries]),
         "user_id": users.user_ids(scenario.user_id_digits)[user],
-        "event_json": np.array([orjson.dumps(s.event).decode() for s in simulation.steps] + [""], dtype=object)[step],
+        "event_json": Coded(np.where(identify, len(simulation.steps), step), [orjson.dumps(s.event).decode() for s in simulation.steps] + [""]),
         "properties": properties,
         "traits": traits,
     }
@@ -116,9 +119,10 @@ def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndar
     platform, chosen by the user's word), the server context of other sources, and the user's ip."""
     scenario = simulation.scenario
     variant = below(word >> np.uint64(40), DEVICE_VARIANTS)
-    server_contexts = np.array([_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys], dtype=object)
+    server_contexts = [_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys]
     for i in range(pieces.shape[1]):
-        columns[f"context_{i}"] = np.where(is_platform, pieces[variant, i], server_contexts[source] if i == 0 else "")
+        others = server_contexts if i == 0 else [""] * len(server_contexts)
+        columns[f"context_{i}"] = Coded(np.where(is_platform, variant, DEVICE_VARIANTS + source), [*pieces[:, i], *others])
     for i, octet in enumerate(_ip_octets(word), start=1):
         columns[f"ip_{i}"] = octet
 
@@ -142,23 +146,59 @@ def _line_sql(platform: Library, sources: list, libraries: list[Library], write_
         '","context":', {', '.join(context_parts)},
         CASE WHEN is_identify THEN '' ELSE concat(',"event":', event_json) END,
         ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
-        '","originalTimestamp":"', iso(t_orig), '","projectId":"', {by_source([s.id for s in sources])}, '"',
+        '","originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
         CASE WHEN is_identify THEN '' ELSE concat(',"properties":', properties) END,
-        ',"receivedAt":"', iso(t_recv), '","sentAt":"', iso(t_sent), '","timestamp":"', iso(t_stamp), '"',
+        ',"receivedAt":"', t_recv, '","sentAt":"', t_sent, '","timestamp":"', t_stamp, '"',
         CASE WHEN is_identify THEN concat(',"traits":', traits, ',"type":"identify"') ELSE ',"type":"track"' END,
         CASE WHEN identified THEN concat(',"userId":"', user_id, '"') WHEN null_user_id THEN ',"userId":null' ELSE '' END,
         ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
     FROM events"""
 
 
-def _render(columns: dict[str, np.ndarray], sql: str) -> pa.ChunkedArray:
-    connection = duckdb.connect(config={"threads": 1})
+@dataclass(frozen=True)
+class Coded:
+    """A text column holding few distinct texts, as codes into them: it reorders as integers and
+    reaches DuckDB as an Arrow dictionary, so no Python string is made or converted per row."""
+
+    codes: np.ndarray
+    texts: list[str]
+
+    def __getitem__(self, index) -> Coded:
+        return Coded(self.codes[index], self.texts)
+
+    def to_arrow(self) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.texts, pa.string()))
+
+
+def _fixed_width_text(rows: np.ndarray) -> pa.StringArray:
+    """An (n, width) uint8 array of ASCII as an Arrow string column, without copying."""
+    count, width = rows.shape
+    offsets = np.arange(0, (count + 1) * width, width, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows)))
+
+
+def _arrow_column(name: str, column) -> pa.Array:
+    if isinstance(column, Coded):
+        return column.to_arrow()
+    if name in TIME_COLUMNS:
+        return _fixed_width_text(iso_millis_bytes(column))
+    return pa.array(column)
+
+
+@functools.cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One connection per process: opening one costs tens of milliseconds."""
+    return duckdb.connect(config={"threads": 1})
+
+
+def _render(columns: dict, sql: str) -> pa.ChunkedArray:
+    events = pa.table({name: _arrow_column(name, column) for name, column in columns.items()})
+    connection = _connection()
+    connection.register("events", events)
     try:
-        connection.execute("CREATE MACRO iso(ms) AS strftime(make_timestamp_ms(ms), '%Y-%m-%dT%H:%M:%S.%gZ')")
-        connection.register("events", columns)
         return connection.sql(sql).to_arrow_table().column("line")
     finally:
-        connection.close()
+        connection.unregister("events")
 
 
 def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> list[memoryview]:
