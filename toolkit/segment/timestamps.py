@@ -8,9 +8,18 @@ import numpy as np
 
 DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
-_TWO_DIGITS = np.array([divmod(i, 10) for i in range(100)], dtype=np.uint8) + ord("0")
 _THREE_DIGITS = np.array([(i // 100, i // 10 % 10, i % 10) for i in range(1000)], dtype=np.uint8) + ord("0")
-_ISO_TEMPLATE = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
+
+
+def _clock_table() -> np.ndarray:
+    """Row s: the text HH:MM:SS of second s of a day."""
+    second = np.arange(86_400)
+    hh, mm, ss = (_THREE_DIGITS[second // unit % limit][:, 1:] for unit, limit in ((3600, 24), (60, 60), (1, 60)))
+    colon = np.full((86_400, 1), ord(":"), dtype=np.uint8)
+    return np.hstack([hh, colon, mm, colon, ss])
+
+
+_CLOCK = _clock_table()
 
 
 def day_epoch_ms(day: date) -> int:
@@ -31,11 +40,9 @@ def iso_millis_bytes(epoch_ms: np.ndarray) -> np.ndarray:
     first = int(days.min()) if len(days) else 0
     dates = b"".join((_EPOCH + timedelta(days=first + d)).isoformat().encode() for d in range(int(days.max()) - first + 1 if len(days) else 0))
     seconds, millis = np.divmod((epoch_ms - days * DAY_MS).astype(np.int32), 1000)
-    minutes, second = np.divmod(seconds, 60)
-    hour, minute = np.divmod(minutes, 60)
     text = np.empty((len(epoch_ms), 24), dtype=np.uint8)
-    text[:] = _ISO_TEMPLATE
+    text[:, 10], text[:, 19], text[:, 23] = ord("T"), ord("."), ord("Z")
     if len(days):
         text[:, :10] = np.frombuffer(dates, dtype=np.uint8).reshape(-1, 10)[days - first]
-    text[:, 11:13], text[:, 14:16], text[:, 17:19], text[:, 20:23] = _TWO_DIGITS[hour], _TWO_DIGITS[minute], _TWO_DIGITS[second], _THREE_DIGITS[millis]
+    text[:, 11:19], text[:, 20:23] = _CLOCK[seconds], _THREE_DIGITS[millis]
     return text

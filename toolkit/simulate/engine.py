@@ -207,9 +207,10 @@ class ShardSimulation:
         specs = {**self.scenario.traits, **platform.traits}
         names = sorted(specs)
         words = seed_words(self.users.seeds[users] ^ np.uint64(_TRAITS_SALT), max(1, len(names)))
-        text = np.full(len(users), "{", dtype=object)
+        pieces = [itertools.repeat("{", len(users))]  # each row's texts in order, joined once a row
         for position, (name, word) in enumerate(zip(names, words)):
-            key = ("," if position else "") + orjson.dumps(name).decode() + ":"
-            text = text + key + _json_values(specs[name], word, self.faker)
-        return text + "}"
+            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), _json_values(specs[name], word, self.faker)]
+        text = np.empty(len(users), dtype=object)
+        text[:] = ["".join(row) + "}" for row in zip(*pieces)]
+        return text
 
