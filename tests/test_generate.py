@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from tests.conftest import START, read_messages
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
-from toolkit.segment.timestamps import parse_iso
+from toolkit.segment.timestamps import iso_millis_bytes, parse_iso
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
 
@@ -42,6 +43,14 @@ def test_layout_names_and_received_day(workshop_logs, workshop_messages):
         received = ms(message["receivedAt"])
         assert day_folder % 86_400_000 == 0 and day_folder <= received < day_folder + 86_400_000
         assert message["projectId"] == path.parent.parent.name
+
+
+def test_timestamp_text_is_segments_millisecond_iso_format():
+    edges = [0, 86_399_999, 86_400_000, 951_782_400_000 - 1, 951_782_400_000, 4_102_444_799_999]  # epoch, a midnight, 2000-02-29
+    epoch_ms = np.concatenate([edges, np.random.default_rng(7).integers(0, 4_102_444_800_000, 5_000)])
+    expected = [datetime.fromtimestamp(int(v) // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{int(v) % 1000:03d}Z" for v in epoch_ms]
+    assert [row.tobytes().decode() for row in iso_millis_bytes(epoch_ms)] == expected
+    assert iso_millis_bytes(np.zeros(0, dtype=np.int64)).shape == (0, 24)
 
 
 def test_every_message_has_segment_server_fields(workshop_messages):

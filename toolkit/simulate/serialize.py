@@ -10,6 +10,7 @@ line is valid JSON; tests re-parse every line to hold this.
 from __future__ import annotations
 
 import functools
+import os
 import random
 from dataclasses import dataclass
 
@@ -186,14 +187,15 @@ def _arrow_column(name: str, column) -> pa.Array:
 
 
 @functools.cache
-def _connection() -> duckdb.DuckDBPyConnection:
-    """One connection per process: opening one costs tens of milliseconds."""
+def _connection(process_id: int) -> duckdb.DuckDBPyConnection:
+    """One connection per process (opening one costs tens of milliseconds); keyed by process id
+    so that a forked worker never uses its parent's."""
     return duckdb.connect(config={"threads": 1})
 
 
 def _render(columns: dict, sql: str) -> pa.ChunkedArray:
     events = pa.table({name: _arrow_column(name, column) for name, column in columns.items()})
-    connection = _connection()
+    connection = _connection(os.getpid())
     connection.register("events", events)
     try:
         return connection.sql(sql).to_arrow_table().column("line")
