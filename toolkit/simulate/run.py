@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import time
@@ -24,6 +25,7 @@ from toolkit.simulate.scenario import Scenario
 # isal's level 1 is about as small as zlib's default level 6 on this data, several times faster.
 GZIP_LEVEL = 1
 UPLOAD_DELAY_MS = (60_000, 900_000)  # a batch file is uploaded 1-15 min after its hour ends
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
 
 
 @dataclass
@@ -66,10 +68,23 @@ def generate(
     return result
 
 
+def keep_freed_memory() -> None:
+    """Ask glibc to keep big freed blocks for reuse instead of handing them back to the OS at once.
+    Otherwise every large numpy or Python temporary is mapped and page-faulted afresh: a sixth of
+    generate's CPU time went to the kernel, and runs were ~25% slower. No-op without glibc."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    except (OSError, AttributeError):
+        pass
+
+
 class _InProcess:
     """An executor for one worker: no process start-up, same results."""
 
     def __enter__(self):
+        keep_freed_memory()
         return self
 
     def __exit__(self, *exc):
@@ -80,7 +95,7 @@ class _InProcess:
 
 
 def _executor(workers: int):
-    return _InProcess() if workers == 1 else ProcessPoolExecutor(max_workers=workers)
+    return _InProcess() if workers == 1 else ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory)
 
 
 def gzip_pieces(pieces: list) -> bytes:
