@@ -31,13 +31,15 @@ MESSAGES_PER_VISITOR_DAY = 3.6
 DAYS = 3
 
 
-def send_part(args: tuple[str, str]) -> int:
+def send_part(args: tuple[str, str]) -> tuple[int, float]:
+    """Send one part with the official client; returns (messages sent, CPU seconds this process used)."""
     root, url = args
+    began = time.process_time()
     result = send_logs(Path(root), load_scenario(), KEYS, url, max_retries=3)
-    return sum(result.sent.values())
+    return sum(result.sent.values()), time.process_time() - began
 
 
-def post_part(args: tuple[str, str]) -> int:
+def post_part(args: tuple[str, str]) -> tuple[int, float]:
     """Post the part's messages as /v1/batch requests of 100 over one keep-alive connection."""
     import http.client
 
@@ -47,6 +49,7 @@ def post_part(args: tuple[str, str]) -> int:
     ids = {source.id: key for key, source in load_scenario().sources.items()}
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port))
+    began = time.process_time()
     sent = 0
     for path in sorted(Path(root).glob("segment-logs/*/*/*.gz")):
         lines = igzip.decompress(path.read_bytes()).splitlines()
@@ -58,7 +61,7 @@ def post_part(args: tuple[str, str]) -> int:
             response.read()
             if response.status == 200:
                 sent += len(lines[start : start + 100])
-    return sent
+    return sent, time.process_time() - began
 
 
 def main() -> None:
@@ -88,8 +91,9 @@ def main() -> None:
         url = (root / "collector.log").read_text().split("listening on ")[1].split()[0]
         began = time.perf_counter()
         with ProcessPoolExecutor(args.senders) as pool:
-            sent = sum(pool.map(post_part if args.raw else send_part, [(str(p), url) for p in parts]))
+            results = list(pool.map(post_part if args.raw else send_part, [(str(p), url) for p in parts]))
         seconds = time.perf_counter() - began
+        sent, sender_cpu = sum(r[0] for r in results), sum(r[1] for r in results)
         with urllib.request.urlopen(url + "/health") as response:
             accepted = json.loads(response.read())["accepted"]
         collector.terminate()
@@ -98,6 +102,9 @@ def main() -> None:
     how = "raw HTTP" if args.raw else "official-client"
     print(f"{generated.messages:,} messages sent by {args.senders} {how} processes in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
     print(f"collector accepted {accepted:,}, wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
+    per_message = sender_cpu / max(sent, 1)
+    cores = os.cpu_count() or 1
+    print(f"senders used {per_message * 1e6:,.0f} us of CPU a message: on {cores} cores they alone could send at most {cores / per_message:,.0f} messages/s")
 
 
 if __name__ == "__main__":
