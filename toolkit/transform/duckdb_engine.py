@@ -20,6 +20,14 @@ MEMORY_LIMIT = "1500MB"
 _COLUMNS = {"messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "userId": "JSON", "timestamp": "VARCHAR", "receivedAt": "VARCHAR", "properties": "JSON"}
 
 
+# The scan of $files: the fields the transform reads, every line kept (unparseable ones as NULLs).
+READ_LOGS_SQL = (
+    "read_json($files, format = 'newline_delimited', columns = {"
+    + ", ".join(f"'{name}': '{kind}'" for name, kind in _COLUMNS.items())
+    + "}, ignore_errors = true, filename = true, maximum_object_size = 67108864)"
+)
+
+
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -33,13 +41,11 @@ def classify_sql(options: TransformOptions) -> str:
     """CREATE the `classified` table: one row a message, with the reason it is filtered (NULL if kept)."""
     events = ", ".join(_sql_text(e) for e in options.event_types)
     field = options.item_field
-    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _COLUMNS.items())
     return f"""
     CREATE TABLE classified AS
     WITH raw AS (
         SELECT *, type = 'track' AND event IN ({events}) AS candidate
-        FROM read_json($files, format = 'newline_delimited', columns = {{{columns}}},
-                       ignore_errors = true, filename = true, maximum_object_size = 67108864)
+        FROM {READ_LOGS_SQL}
     ), fields AS (
         -- the costly parts only for candidates: most messages are filtered by type or event
         SELECT
