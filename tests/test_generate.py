@@ -128,6 +128,18 @@ def test_registered_users_come_back_at_the_retention_rate(tmp_path):
     assert 0.7 * (1 - 0.3**3) - 0.05 < ratio < 0.7 * (1 - 0.3**3) + 0.05
 
 
+def test_continuous_property_values_are_drawn_per_message(tmp_path):
+    from toolkit.simulate.scenario import _scenario_text
+
+    text, _ = _scenario_text("workshop")
+    sku = 'properties = { sku = { catalog = "sku" } } },'
+    (tmp_path / "price.toml").write_text(text.replace(sku, sku.replace("} } },", '}, price = { uniform = [1.0, 99.0], digits = 2 } } },')))
+    generate(load_scenario(str(tmp_path / "price.toml")).with_visitors(300), START, 3, 5, LocalSink(tmp_path / "logs"))
+    prices = [m["properties"]["price"] for _, m in read_messages(tmp_path / "logs") if m.get("event") == "Order Completed"]
+    assert len(prices) > 100 and all(1.0 <= p <= 99.0 and round(p, 2) == p for p in prices)
+    assert len(set(prices)) > len(prices) / 2  # drawn for each message, not from a few values
+
+
 def snapshot(root):
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 

@@ -19,6 +19,7 @@ import orjson
 
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.timestamps import day_epoch_ms
+from toolkit.simulate.coded import Coded
 from toolkit.simulate.draws import below, seed_words, unit
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import Journey, Scenario, Step
@@ -184,22 +185,25 @@ class ShardSimulation:
         low, high = journey.gap_seconds
         return (low + self.rng.random(n) * (high - low)) * 1000.0
 
-    def properties_json(self, step_ids: np.ndarray) -> np.ndarray:
-        """Each track message's properties as JSON text, drawn per its step."""
-        result = np.empty(len(step_ids), dtype=object)
+    def properties_json(self, step_ids: np.ndarray) -> Coded:
+        """Each track message's properties as JSON text, drawn per its step (identify: "")."""
+        codes, texts = np.zeros(len(step_ids), dtype=np.int64), [""]
         for step_id in np.unique(step_ids[step_ids != IDENTIFY]):
             where = np.flatnonzero(step_ids == step_id)
-            result[where] = self._step_properties(self.steps[step_id], len(where))
-        return result
+            table, drawn = self._step_properties(self.steps[step_id], len(where))
+            codes[where] = len(texts) + drawn
+            texts += table
+        return Coded(codes, texts)
 
-    def _step_properties(self, step: Step, n: int) -> np.ndarray:
+    def _step_properties(self, step: Step, n: int) -> tuple[list[str], np.ndarray]:
+        """The texts a step's properties can take, and which one each of n messages drew."""
         names = sorted(step.properties)
         options = [step.properties[name].discrete_values(self.faker) for name in names]
         if all(o is not None for o in options) and np.prod([len(o) for o in options]) <= MAX_PROPERTY_COMBINATIONS:
-            table = np.array([orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)], dtype=object)
-            return table[below(self.rng.integers(0, 1 << 63, n, dtype=np.uint64), len(table))]
+            table = [orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)]
+            return table, below(self.rng.integers(0, 1 << 63, n, dtype=np.uint64), len(table))
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
-        return np.array([orjson.dumps({name: step.properties[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], dtype=object)
+        return [orjson.dumps({name: step.properties[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
     def traits_json(self, users: np.ndarray) -> np.ndarray:
         """Identify traits for these users as JSON text, drawn from each user's own seed."""

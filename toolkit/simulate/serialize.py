@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import random
-from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -22,6 +21,7 @@ import pyarrow as pa
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, PLACEHOLDER, Library
 from toolkit.segment.timestamps import DAY_MS, iso_millis_bytes
+from toolkit.simulate.coded import Coded
 from toolkit.simulate.draws import as_uuid4, below
 from toolkit.simulate.engine import IDENTIFY, ShardSimulation
 from toolkit.simulate.scenario import Scenario
@@ -82,8 +82,7 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
     traits = np.full(n, "", dtype=object)
     if identify.any():
         traits[identify] = simulation.traits_json(user[identify])
-    properties = simulation.properties_json(step)
-    properties[identify] = ""
+    properties = simulation.properties_json(step)  # identify messages get code 0, no properties
     context_pieces = np.array([_split_template(t, _placeholders(platform)) for t in _device_templates(simulation, platform)], dtype=object)
     columns = {
         "t_orig": original,
@@ -154,21 +153,6 @@ def _line_sql(platform: Library, sources: list, libraries: list[Library], write_
         CASE WHEN identified THEN concat(',"userId":"', user_id, '"') WHEN null_user_id THEN ',"userId":null' ELSE '' END,
         ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
     FROM events"""
-
-
-@dataclass(frozen=True)
-class Coded:
-    """A text column holding few distinct texts, as codes into them: it reorders as integers and
-    reaches DuckDB as an Arrow dictionary, so no Python string is made or converted per row."""
-
-    codes: np.ndarray
-    texts: list[str]
-
-    def __getitem__(self, index) -> Coded:
-        return Coded(self.codes[index], self.texts)
-
-    def to_arrow(self) -> pa.DictionaryArray:
-        return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.texts, pa.string()))
 
 
 def _fixed_width_text(rows: np.ndarray) -> pa.StringArray:
