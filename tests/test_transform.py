@@ -77,6 +77,15 @@ def test_duplicates_by_message_id_are_removed_and_counted(tmp_path):
     assert summary.duplicates == 2 and summary.messages_written == 2
 
 
+def test_the_first_received_copy_is_kept_and_messages_without_an_id_are_their_own(tmp_path):
+    late, early = "2019-05-02T03:30:00.000Z", "2019-05-02T03:20:00.000Z"
+    write_log(tmp_path / "logs", "a.gz", [track("m1", sku="late", receivedAt=late), track(None, sku="x"), {**track("", sku="y"), "messageId": None}])
+    write_log(tmp_path / "logs", "b.gz", [track("m1", sku="early", receivedAt=early), track(None, sku="x")])
+    summary, rows = run(tmp_path)
+    assert sorted(r["ITEM_ID"] for r in rows) == ["early", "x", "x", "y"]
+    assert summary.duplicates == 1
+
+
 def test_products_array_gives_one_interaction_per_product(tmp_path):
     order = track("m1", event="Order Completed", sku=None)
     order["properties"] = {"order_id": "o1", "products": [{"sku": "a", "product_id": "p1"}, {"sku": "b", "product_id": "p2"}, {"name": "no sku"}]}
