@@ -71,7 +71,7 @@ def generate(
 def keep_freed_memory() -> None:
     """Ask glibc to keep big freed blocks for reuse instead of handing them back to the OS at once.
     Otherwise every large numpy or Python temporary is mapped and page-faulted afresh: a sixth of
-    generate's CPU time went to the kernel, and runs were ~25% slower. No-op without glibc."""
+    generate's CPU time went to the kernel, and runs were 10-15% slower. No-op without glibc."""
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)

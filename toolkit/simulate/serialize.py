@@ -1,8 +1,9 @@
 """Turn a shard's event columns into Segment log lines, grouped into the files Segment would write.
 
-numpy draws the numbers (ids, delays, choices); DuckDB lays out each message's JSON with its keys
-sorted, as Segment stores them, formatting ids and timestamps in SQL; the lines come back as one
-Arrow buffer, so no Python object is made per message. Every piece of text is either JSON-escaped
+numpy draws the numbers (ids, delays, choices) and writes the timestamps' text; DuckDB lays out
+each message's JSON with its keys sorted, as Segment stores them, formatting ids in SQL and reading
+few-valued texts as Arrow dictionaries (Coded); the lines come back as one Arrow buffer, so no
+Python object is made per message. Every piece of text is either JSON-escaped
 by orjson beforehand (event names, properties, traits, contexts) or only digits and hex, so each
 line is valid JSON; tests re-parse every line to hold this.
 """
@@ -155,7 +156,7 @@ def _line_sql(platform: Library, sources: list, libraries: list[Library], write_
     FROM events"""
 
 
-def _fixed_width_text(rows: np.ndarray) -> pa.StringArray:
+def _fixed_width_text(rows: np.ndarray) -> pa.LargeStringArray:
     """An (n, width) uint8 array of ASCII as an Arrow string column, without copying."""
     count, width = rows.shape
     offsets = np.arange(0, (count + 1) * width, width, dtype=np.int64)
