@@ -140,6 +140,20 @@ def test_continuous_property_values_are_drawn_per_message(tmp_path):
     assert len(set(prices)) > len(prices) / 2  # drawn for each message, not from a few values
 
 
+def test_per_user_emails_are_each_users_own_and_wide_integer_traits_work(tmp_path):
+    from toolkit.simulate.scenario import _scenario_text
+
+    text, _ = _scenario_text("workshop")
+    (tmp_path / "wide.toml").write_text(text.replace('lifetime_value = { uniform = [0.0, 2500.0], digits = 2 }', "lifetime_value = { integer = [0, 100000] }"))
+    generate(load_scenario(str(tmp_path / "wide.toml")).with_visitors(400), START, 2, 9, LocalSink(tmp_path / "logs"))
+    traits = {m["userId"]: m["traits"] for _, m in read_messages(tmp_path / "logs") if m["type"] == "identify"}
+    emails = [t["email"] for t in traits.values()]
+    assert len(traits) > 200 and all(re.fullmatch(r"[^@\s]+\d{6}@[^@\s]+\.[a-z]+", e) for e in emails)
+    assert len(set(emails)) >= 0.99 * len(emails)  # a pool of 256 alone would repeat them
+    assert all(isinstance(t["lifetime_value"], int) and 0 <= t["lifetime_value"] <= 100_000 for t in traits.values())
+    assert len({t["lifetime_value"] for t in traits.values()}) > 0.9 * len(traits)
+
+
 def snapshot(root):
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -186,7 +200,14 @@ def test_unknown_or_bad_scenario_key_is_named(tmp_path):
     text, _ = _scenario_text("workshop")
     (tmp_path / "extra.toml").write_text(text.replace("retention = 0.7", "retention = 0.7\nretension = 0.5"))
     (tmp_path / "bad.toml").write_text(text.replace("continue_base = 0.5", "continue_base = 1.5"))
-    for name, expected in (("extra.toml", "unknown key 'scenario.retension'"), ("bad.toml", "'journeys.registration.continue_base' must be between 0 and 1")):
+    (tmp_path / "tag.toml").write_text(text.replace('email = { faker = "email", per_user = true }', 'email = { faker = "email", per_user = "yes" }'))
+    (tmp_path / "misplaced.toml").write_text(text.replace('"Experiment Group" = { choice = ["Group A", "Group B"] }', '"Experiment Group" = { choice = ["Group A", "Group B"], per_user = true }'))
+    for name, expected in (
+        ("extra.toml", "unknown key 'scenario.retension'"),
+        ("bad.toml", "'journeys.registration.continue_base' must be between 0 and 1"),
+        ("tag.toml", "'traits.email.per_user' must be true or false"),
+        ("misplaced.toml", "unknown key 'traits.Experiment Group.per_user'"),
+    ):
         result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--scenario", str(tmp_path / name), "--out", str(tmp_path / "o")])
         assert result.exit_code == 2 and expected in result.output, result.output
 

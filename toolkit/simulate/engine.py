@@ -20,10 +20,10 @@ import orjson
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.timestamps import day_epoch_ms
 from toolkit.simulate.coded import Coded
-from toolkit.simulate.draws import below, seed_words, unit
+from toolkit.simulate.draws import below, seed_words
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import Journey, Scenario, Step
-from toolkit.simulate.values import FakerPool
+from toolkit.simulate.values import FakerPool, json_texts
 
 IDENTIFY = -1  # the step id of identify messages
 USER_WORDS = 10  # 64-bit words of identity per user (see Users)
@@ -79,16 +79,6 @@ class Events:
         if self._joined is None:
             self._joined = {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time")}
         return self._joined
-
-
-def _json_values(spec, words: np.ndarray, faker: FakerPool) -> np.ndarray:
-    """One JSON value per word, drawn from a value spec: discrete specs by index, numbers by formula."""
-    options = spec.discrete_values(faker)
-    if options is not None:
-        table = np.array([orjson.dumps(option).decode() for option in options], dtype=object)
-        return table[below(words, len(table))]
-    values = np.round(spec.low + unit(words) * (spec.high - spec.low), spec.digits)
-    return np.array([orjson.dumps(float(v)).decode() for v in values], dtype=object)
 
 
 def simulated_write_key(source) -> str:
@@ -213,7 +203,7 @@ class ShardSimulation:
         words = seed_words(self.users.seeds[users] ^ np.uint64(_TRAITS_SALT), max(1, len(names)))
         pieces = [itertools.repeat("{", len(users))]  # each row's texts in order, joined once a row
         for position, (name, word) in enumerate(zip(names, words)):
-            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), _json_values(specs[name], word, self.faker)]
+            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), json_texts(specs[name], word, self.faker)]
         text = np.empty(len(users), dtype=object)
         text[:] = ["".join(row) + "}" for row in zip(*pieces)]
         return text

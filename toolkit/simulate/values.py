@@ -1,7 +1,8 @@
 """How a scenario says where a trait or property value comes from.
 
 `{ choice = [...] }`, `{ catalog = "sku" }`, `{ uniform = [lo, hi], digits = 2 }`,
-`{ integer = [lo, hi] }`, `{ faker = "first_name" }` and `{ value = ... }`.
+`{ integer = [lo, hi] }`, `{ faker = "first_name" }` (add `per_user = true` to make each user's
+value their own, e.g. emails) and `{ value = ... }`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+import orjson
 from faker import Faker
 
 from toolkit.errors import UsageError
 from toolkit.segment.ids import derive_seed
+from toolkit.simulate.draws import below, unit
 
 FAKER_POOL_SIZE = 256
+TAG_RANGE = (100_000, 1_000_000)  # a per_user value's six-digit tag
 
 
 class FakerPool:
@@ -33,7 +38,6 @@ class FakerPool:
     def draw(self, provider: str, rng: random.Random) -> Any:
         return self.values(provider)[int(rng.random() * FAKER_POOL_SIZE)]
 
-
     def values(self, provider: str) -> list:
         pool = self._pools.get((self.seed, provider))
         if pool is None:
@@ -48,6 +52,19 @@ class ValueSpec(Protocol):
 
     def discrete_values(self, faker: FakerPool) -> tuple | list | None:
         """All values it can take, equally likely; None if it is continuous."""
+
+    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
+        """One value per 64-bit word (for specs whose discrete_values is None)."""
+
+
+def json_texts(spec: ValueSpec, words: np.ndarray, faker: FakerPool) -> np.ndarray:
+    """One value per 64-bit word as JSON text: discrete specs by index into their values, the
+    others by their own formula. The same word always gives the same value."""
+    options = spec.discrete_values(faker)
+    if options is not None:
+        table = np.array([orjson.dumps(option).decode() for option in options], dtype=object)
+        return table[below(words, len(table))]
+    return np.array([orjson.dumps(value).decode() for value in spec.from_words(words, faker)], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,9 @@ class Uniform:
     def discrete_values(self, faker: FakerPool) -> None:
         return None
 
+    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
+        return [float(v) for v in np.round(self.low + unit(words) * (self.high - self.low), self.digits)]
+
 
 @dataclass(frozen=True)
 class Integer:
@@ -85,16 +105,38 @@ class Integer:
     def discrete_values(self, faker: FakerPool) -> list | None:
         return list(range(self.low, self.high + 1)) if self.high - self.low < 1000 else None
 
+    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
+        return (self.low + below(words, self.high - self.low + 1)).tolist()
+
 
 @dataclass(frozen=True)
 class FakerValue:
+    """A faker provider's value from the run's pool; per_user tags each text value with six
+    digits (before the @ of an email) so that users do not share it, as real users do not share
+    emails: Segment's identity resolution would merge users who did."""
+
     provider: str
+    per_user: bool = False
 
     def draw(self, rng: random.Random, faker: FakerPool) -> Any:
-        return faker.draw(self.provider, rng)
+        value = faker.draw(self.provider, rng)
+        return _tagged(value, rng.randrange(*TAG_RANGE)) if self.per_user else value
 
-    def discrete_values(self, faker: FakerPool) -> list:
-        return faker.values(self.provider)
+    def discrete_values(self, faker: FakerPool) -> list | None:
+        return None if self.per_user else faker.values(self.provider)
+
+    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
+        pool = faker.values(self.provider)
+        tags = TAG_RANGE[0] + below(words >> np.uint64(8), TAG_RANGE[1] - TAG_RANGE[0])
+        return [_tagged(pool[index], tag) for index, tag in zip(below(words, FAKER_POOL_SIZE).tolist(), tags.tolist())]
+
+
+def _tagged(value: Any, tag: int) -> Any:
+    """The value made one's own: the tag goes before an email's @, or at the end of other text."""
+    if not isinstance(value, str):
+        return value
+    local, at, domain = value.rpartition("@")
+    return f"{local}{tag}@{domain}" if at else f"{value}{tag}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +151,7 @@ class Constant:
 
 
 _FAKER = Faker()
+_OPTIONS = {"uniform": ("digits",), "faker": ("per_user",)}  # what each kind takes besides its value
 
 
 def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple]) -> ValueSpec:
@@ -117,9 +160,9 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple]) -> ValueSp
     if len(kinds) != 1:
         raise UsageError(f"'{path}' must have exactly one of choice, catalog, uniform, integer, faker, value")
     kind = kinds[0]
-    extra = set(raw) - {kind, "digits"}
-    if extra or ("digits" in raw and kind != "uniform"):
-        raise UsageError(f"unknown key '{path}.{sorted(extra or {'digits'})[0]}'")
+    extra = set(raw) - {kind, *_OPTIONS.get(kind, ())}
+    if extra:
+        raise UsageError(f"unknown key '{path}.{sorted(extra)[0]}'")
     arg = raw[kind]
     if kind == "choice":
         if not isinstance(arg, list) or not arg:
@@ -142,5 +185,7 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple]) -> ValueSp
     if kind == "faker":
         if not isinstance(arg, str) or not callable(getattr(_FAKER, arg, None)):
             raise UsageError(f"'{path}.faker' is not a faker provider: {arg!r}")
-        return FakerValue(arg)
+        if not isinstance(raw.get("per_user", False), bool):
+            raise UsageError(f"'{path}.per_user' must be true or false")
+        return FakerValue(arg, raw.get("per_user", False))
     return Constant(arg)
