@@ -53,8 +53,8 @@ class ValueSpec(Protocol):
     def discrete_values(self, faker: FakerPool) -> tuple | list | None:
         """All values it can take, equally likely; None if it is continuous."""
 
-    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
-        """One value per 64-bit word (for specs whose discrete_values is None)."""
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        """One value per 64-bit word, as JSON text (for specs whose discrete_values is None)."""
 
 
 def json_texts(spec: ValueSpec, words: np.ndarray, faker: FakerPool) -> np.ndarray:
@@ -64,7 +64,14 @@ def json_texts(spec: ValueSpec, words: np.ndarray, faker: FakerPool) -> np.ndarr
     if options is not None:
         table = np.array([orjson.dumps(option).decode() for option in options], dtype=object)
         return table[below(words, len(table))]
-    return np.array([orjson.dumps(value).decode() for value in spec.from_words(words, faker)], dtype=object)
+    texts = np.empty(len(words), dtype=object)
+    texts[:] = spec.json_from_words(words, faker)
+    return texts
+
+
+def _number_texts(values: list) -> list[str]:
+    """JSON texts of numbers, encoded in one call (a number's text holds no comma)."""
+    return orjson.dumps(values).decode()[1:-1].split(",") if values else []
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,8 @@ class Uniform:
     def discrete_values(self, faker: FakerPool) -> None:
         return None
 
-    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
-        return [float(v) for v in np.round(self.low + unit(words) * (self.high - self.low), self.digits)]
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        return _number_texts(np.round(self.low + unit(words) * (self.high - self.low), self.digits).tolist())
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,8 @@ class Integer:
     def discrete_values(self, faker: FakerPool) -> list | None:
         return list(range(self.low, self.high + 1)) if self.high - self.low < 1000 else None
 
-    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
-        return (self.low + below(words, self.high - self.low + 1)).tolist()
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        return _number_texts((self.low + below(words, self.high - self.low + 1)).tolist())
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,20 @@ class FakerValue:
     def discrete_values(self, faker: FakerPool) -> list | None:
         return None if self.per_user else faker.values(self.provider)
 
-    def from_words(self, words: np.ndarray, faker: FakerPool) -> list:
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         pool = faker.values(self.provider)
-        tags = TAG_RANGE[0] + below(words >> np.uint64(8), TAG_RANGE[1] - TAG_RANGE[0])
-        return [_tagged(pool[index], tag) for index, tag in zip(below(words, FAKER_POOL_SIZE).tolist(), tags.tolist())]
+        indices = below(words, FAKER_POOL_SIZE).tolist()
+        if not all(isinstance(value, str) for value in pool):  # values that are not text take no tag
+            return [orjson.dumps(pool[index]).decode() for index in indices]
+        tags = (TAG_RANGE[0] + below(words >> np.uint64(8), TAG_RANGE[1] - TAG_RANGE[0])).tolist()
+        heads, tails = zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool))  # one format a row
+        return [f"{heads[index]}{tag}{tails[index]}" for index, tag in zip(indices, tags)]
+
+
+def _split_at_tag(text: str) -> tuple[str, str]:
+    """A string's JSON text cut where _tagged puts the tag: before the last @, else before the closing quote."""
+    cut = text.rfind("@") if "@" in text else len(text) - 1
+    return text[:cut], text[cut:]
 
 
 def _tagged(value: Any, tag: int) -> Any:
