@@ -10,14 +10,11 @@ import pyarrow as pa
 
 @dataclass(frozen=True)
 class Coded:
-    """A text column holding few distinct texts, as codes into them: it reorders as integers and
-    reaches DuckDB as an Arrow dictionary, so no Python string is made or converted per row."""
+    """A text column holding few distinct texts, as codes into them: it reaches DuckDB as an Arrow
+    dictionary, so no Python string is made or converted per row."""
 
     codes: np.ndarray
     texts: list[str]
-
-    def __getitem__(self, index) -> Coded:
-        return Coded(self.codes[index], self.texts)
 
     def to_arrow(self) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.texts, pa.string()))

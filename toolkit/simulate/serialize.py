@@ -60,30 +60,32 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
     scenario: Scenario = simulation.scenario
     events = simulation.run().columns()
     rng, users = simulation.rng, simulation.users
-    user, source, step = events["user"], events["source"], events["step"]
-    n = len(user)
+    n = len(events["user"])
     sources = [scenario.sources[key] for key in simulation.source_keys]
     libraries = [LIBRARIES[s.library] for s in sources]
     platform = LIBRARIES[sources[simulation.platform_index].library]
 
-    def per_source(values: list) -> np.ndarray:
+    def per_source(values: list, source: np.ndarray) -> np.ndarray:
         return np.array(values, dtype=object if isinstance(values[0], str) else None)[source]
 
     # The clock model (see engine): T true time, skew of the device, queue in the library, wire time.
-    queue = _delays(rng, per_source([lib.send_delay_ms[0] for lib in libraries]), per_source([lib.send_delay_ms[1] for lib in libraries]))
-    wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries]), per_source([lib.network_ms[1] for lib in libraries]))
-    true_time = events["time"]
-    original = true_time + users.skew_ms()[user]
-    received = true_time + queue + wire
+    source = events["source"]
+    queue = _delays(rng, per_source([lib.send_delay_ms[0] for lib in libraries], source), per_source([lib.send_delay_ms[1] for lib in libraries], source))
+    wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries], source), per_source([lib.network_ms[1] for lib in libraries], source))
+    received = events["time"] + queue + wire
     day = received - received % DAY_MS
     hour = (received - day) // 3_600_000
+    # Files are (source, received day, hour), lines in receivedAt order: from here on, in that order.
+    order = np.lexsort((np.arange(n), received, hour, day, source))
+    user, source, step, identified, true_time = (events[name][order] for name in ("user", "source", "step", "identified", "time"))
+    queue, wire, received, day, hour = queue[order], wire[order], received[order], day[order], hour[order]
+    original = true_time + users.skew_ms()[user]
     words = users.words[:, user]
     identify = step == IDENTIFY
     is_platform = source == simulation.platform_index
     traits = np.full(n, "", dtype=object)
     if identify.any():
         traits[identify] = simulation.traits_json(user[identify])
-    properties = simulation.properties_json(step)  # identify messages get code 0, no properties
     context_pieces = np.array([_split_template(t, _placeholders(platform)) for t in _device_templates(simulation, platform)], dtype=object)
     columns = {
         "t_orig": original,
@@ -93,23 +95,20 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
         "source": source,
         "is_identify": identify,
         "is_platform": is_platform,
-        "identified": events["identified"],
-        "null_user_id": per_source([lib.null_user_id for lib in libraries]),
+        "identified": identified,
+        "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
         "user_id": users.user_ids(scenario.user_id_digits)[user],
         "event_json": Coded(np.where(identify, len(simulation.steps), step), [orjson.dumps(s.event).decode() for s in simulation.steps] + [""]),
-        "properties": properties,
+        "properties": simulation.properties_json(step),  # identify messages get code 0, no properties
         "traits": traits,
     }
     _context_columns(columns, simulation, context_pieces, words[1], source, is_platform)
     _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
         _id_words(columns, f"device_{field}", kind, high, low)
-    _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries]), *rng.integers(0, 1 << 64, (2, n), dtype=np.uint64))
-    # Files are (source, received day, hour); lines within a file are in receivedAt order.
-    order = np.lexsort((np.arange(n), received, hour, day, source))
-    columns = {name: column[order] for name, column in columns.items()}
+    _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *rng.integers(0, 1 << 64, (2, n), dtype=np.uint64))
     lines = _render(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1]))
-    keys = np.stack([source[order], day[order], hour[order]], axis=1)
+    keys = np.stack([source, day, hour], axis=1)
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
     ends = np.r_[starts[1:], n]
     return [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), _text_of_rows(lines, a, b)) for a, b in zip(starts, ends)]
