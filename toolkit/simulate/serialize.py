@@ -86,7 +86,7 @@ def shard_files(simulation: ShardSimulation, write_keys: dict[str, str]) -> list
     traits = np.full(n, "", dtype=object)
     if identify.any():
         traits[identify] = simulation.traits_json(user[identify])
-    context_pieces = np.array([_split_template(t, _placeholders(platform)) for t in _device_templates(simulation, platform)], dtype=object)
+    context_pieces = _device_context_pieces(simulation.shard.run_seed, simulation.shard.platform, platform.name)
     columns = {
         "t_orig": original,
         "t_sent": original + queue,
@@ -210,6 +210,12 @@ def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.n
 
 def _placeholders(library: Library) -> list[str]:
     """The per-user values a library's context holds, in the order they appear in its JSON."""
+    return _placeholder_names(library.name)
+
+
+@functools.cache
+def _placeholder_names(library_name: str) -> list[str]:
+    library = LIBRARIES[library_name]
     template = orjson.dumps(library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS).decode()
     names = ["ip", "traits", *library.device_ids]
     return sorted((name for name in names if f'"{PLACEHOLDER.format(name)}"' in template), key=lambda name: template.index(f'"{PLACEHOLDER.format(name)}"'))
@@ -224,10 +230,14 @@ def _split_template(template: str, names: list[str]) -> list[str]:
     return pieces + [rest]
 
 
-def _device_templates(simulation: ShardSimulation, library: Library) -> list[str]:
-    """The platform's shared device/app contexts as JSON with per-user placeholders."""
-    rng = random.Random(derive_seed(simulation.shard.run_seed, simulation.shard.platform, "devices"))
-    return [orjson.dumps(library.context_template(library.context(rng)), option=orjson.OPT_SORT_KEYS).decode() for _ in range(DEVICE_VARIANTS)]
+@functools.cache
+def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> np.ndarray:
+    """The platform's shared device/app contexts (DEVICE_VARIANTS of them, the same on every day
+    of a run), each cut at its per-user placeholders: computed once per process."""
+    library = LIBRARIES[library_name]
+    rng = random.Random(derive_seed(run_seed, platform, "devices"))
+    templates = [orjson.dumps(library.context_template(library.context(rng)), option=orjson.OPT_SORT_KEYS).decode() for _ in range(DEVICE_VARIANTS)]
+    return np.array([_split_template(template, _placeholders(library)) for template in templates], dtype=object)
 
 
 def _ip_octets(words: np.ndarray) -> list[np.ndarray]:
