@@ -16,5 +16,11 @@ class Coded:
     codes: np.ndarray
     texts: list[str]
 
+    @classmethod
+    def concatenated(cls, parts: list[Coded]) -> Coded:
+        """The parts one after another (each part's codes moved past the texts before it)."""
+        offsets = np.cumsum([0] + [len(part.texts) for part in parts[:-1]])
+        return cls(np.concatenate([part.codes + offset for part, offset in zip(parts, offsets)]), [text for part in parts for text in part.texts])
+
     def to_arrow(self) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.texts, pa.string()))

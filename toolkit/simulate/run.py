@@ -18,7 +18,7 @@ from toolkit.segment.ids import derive_seed
 from toolkit.segment.layout import log_file_name, object_key
 from toolkit.segment.sinks import Sink
 from toolkit.simulate.engine import ShardSimulation, simulated_write_key
-from toolkit.simulate.serialize import shard_files
+from toolkit.simulate.serialize import render_files, shard_rows
 from toolkit.simulate.population import Shard, plan_shards
 from toolkit.simulate.scenario import Scenario
 
@@ -26,6 +26,7 @@ from toolkit.simulate.scenario import Scenario
 GZIP_LEVEL = 1
 UPLOAD_DELAY_MS = (60_000, 900_000)  # a batch file is uploaded 1-15 min after its hour ends
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
+BATCH_WORK = 20_000  # shards are batched up to this much work (see _work): ~50k messages
 
 
 @dataclass
@@ -51,21 +52,44 @@ def generate(
 ) -> GenerateResult:
     """Simulate `days` days from `start` and write them through `sink`; the same inputs give the same files."""
     began = time.perf_counter()
-    # Biggest shards first (returning users pile up over the days), so no core idles at the end.
-    shards = sorted(plan_shards(scenario, seed, start, days), key=lambda s: -(len(s.progress) + 2 * len(s.returning_day)))
+    shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
+    batches = _batches(shards, workers)
     result = GenerateResult()
     finished = 0
     with _executor(workers) as pool:
-        for counts, files, size in pool.map(_run_shard, [(scenario, shard, sink) for shard in shards]):
+        for (counts, files, size), batch in zip(pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches):
             result.counts.update(counts)
             result.files += files
             result.bytes_written += size
-            finished += 1
+            finished += len(batch)
             if on_shard_done:
                 on_shard_done(finished, len(shards))
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _work(shard: Shard) -> int:
+    """A shard's size, roughly: its new visitors plus twice its returning users."""
+    return len(shard.progress) + 2 * len(shard.returning_day)
+
+
+def _batches(shards: list[Shard], workers: int) -> list[list[Shard]]:
+    """Small shards of one platform go together, so that they share the set-up of one layout query;
+    at least four batches a worker where there are enough shards; biggest batches first
+    (returning users pile up over the days), so no core idles at the end. Output does not
+    depend on the batching: each shard's files are its own."""
+    target = min(BATCH_WORK, max(1, sum(map(_work, shards)) // (4 * workers)))
+    batches: list[list[Shard]] = []
+    for platform in dict.fromkeys(shard.platform for shard in shards):
+        batch: list[Shard] = []
+        for shard in sorted((s for s in shards if s.platform == platform), key=_work, reverse=True):
+            if batch and sum(map(_work, batch)) + _work(shard) > target:
+                batches.append(batch)
+                batch = []
+            batch.append(shard)
+        batches.append(batch)
+    return sorted(batches, key=lambda batch: -sum(map(_work, batch)))
 
 
 def keep_freed_memory() -> None:
@@ -104,16 +128,19 @@ def gzip_pieces(pieces: list) -> bytes:
     return b"".join([compressor.compress(piece) for piece in pieces] + [compressor.flush()])
 
 
-def _run_shard(job: tuple[Scenario, Shard, Sink]) -> tuple[Counter, int, int]:
-    scenario, shard, sink = job
-    simulation = ShardSimulation(scenario, shard)
+def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, int]:
+    scenario, shards, sink = job
     write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
-    files = shard_files(simulation, write_keys)
-    names = random.Random(derive_seed(shard.seed, "files"))
-    size = 0
-    for source_key, day_ms, hour, content in files:
-        uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)
-        data = gzip_pieces(content)
-        sink.write(object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded)), data)
-        size += len(data)
-    return simulation.counts(), len(files), size
+    simulations = [ShardSimulation(scenario, shard) for shard in shards]
+    rendered = render_files([shard_rows(simulation, write_keys) for simulation in simulations])
+    counts, files, size = Counter(), 0, 0
+    for shard, simulation, shard_files in zip(shards, simulations, rendered):
+        names = random.Random(derive_seed(shard.seed, "files"))
+        for source_key, day_ms, hour, content in shard_files:
+            uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)
+            data = gzip_pieces(content)
+            sink.write(object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded)), data)
+            size += len(data)
+        counts.update(simulation.counts())
+        files += len(shard_files)
+    return counts, files, size
