@@ -83,11 +83,13 @@ def _batches(shards: list[Shard], workers: int) -> list[list[Shard]]:
     batches: list[list[Shard]] = []
     for platform in dict.fromkeys(shard.platform for shard in shards):
         batch: list[Shard] = []
+        work = 0
         for shard in sorted((s for s in shards if s.platform == platform), key=_work, reverse=True):
-            if batch and sum(map(_work, batch)) + _work(shard) > target:
+            if batch and work + _work(shard) > target:
                 batches.append(batch)
-                batch = []
+                batch, work = [], 0
             batch.append(shard)
+            work += _work(shard)
         batches.append(batch)
     return sorted(batches, key=lambda batch: -sum(map(_work, batch)))
 
