@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from tests.conftest import START, read_messages
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
-from toolkit.segment.timestamps import iso_millis_bytes, parse_iso
+from toolkit.segment.timestamps import parse_iso
+from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
 

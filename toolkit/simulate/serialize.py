@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, PLACEHOLDER, Library
-from toolkit.segment.timestamps import DAY_MS, iso_millis_bytes
+from toolkit.segment.timestamps import DAY_MS
+from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.draws import as_uuid4, below
 from toolkit.simulate.engine import IDENTIFY, ShardSimulation
