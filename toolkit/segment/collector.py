@@ -27,6 +27,7 @@ from isal import igzip
 
 from toolkit.segment.layout import log_file_name, object_key, received_day_ms
 from toolkit.segment.sinks import Sink
+from toolkit.segment.timestamps import parse_iso
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -71,12 +72,9 @@ def _epoch_ms(value, fallback: int) -> int:
     if not isinstance(value, str):
         return fallback
     try:
-        parsed = datetime.fromisoformat(value)
+        return int(parse_iso(value).timestamp() * 1000)
     except ValueError:
         return fallback
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
 
 
 class Collector:
