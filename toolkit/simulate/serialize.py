@@ -87,6 +87,8 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
 
 
 def _concatenated(parts: list):
+    if len(parts) == 1:  # a shard on its own: no copy
+        return parts[0]
     return Coded.concatenated(parts) if isinstance(parts[0], Coded) else np.concatenate(parts)
 
 
