@@ -172,7 +172,7 @@ def _line_sql(platform: Library, sources: list, libraries: list[Library], write_
         **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
     }
     context_parts = ["context_0"]
-    for i, name in enumerate(_placeholders(platform)[: pieces - 1], start=1):
+    for i, name in enumerate(_placeholders(platform.name)[: pieces - 1], start=1):
         context_parts += [f"CASE WHEN is_platform THEN {values[name]} ELSE '' END", f"context_{i}"]
 
     def by_source(texts: list[str]) -> str:
@@ -245,13 +245,9 @@ def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.n
     return low + (rng.random(len(low)) * (high - low)).astype(np.int64)
 
 
-def _placeholders(library: Library) -> list[str]:
-    """The per-user values a library's context holds, in the order they appear in its JSON."""
-    return _placeholder_names(library.name)
-
-
 @functools.cache
-def _placeholder_names(library_name: str) -> list[str]:
+def _placeholders(library_name: str) -> list[str]:
+    """The per-user values a library's context holds, in the order they appear in its JSON."""
     library = LIBRARIES[library_name]
     template = orjson.dumps(library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS).decode()
     names = ["ip", "traits", *library.device_ids]
@@ -274,7 +270,7 @@ def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> n
     library = LIBRARIES[library_name]
     rng = random.Random(derive_seed(run_seed, platform, "devices"))
     templates = [orjson.dumps(library.context_template(library.context(rng)), option=orjson.OPT_SORT_KEYS).decode() for _ in range(DEVICE_VARIANTS)]
-    return np.array([_split_template(template, _placeholders(library)) for template in templates], dtype=object)
+    return np.array([_split_template(template, _placeholders(library_name)) for template in templates], dtype=object)
 
 
 def _ip_octets(words: np.ndarray) -> list[np.ndarray]:
