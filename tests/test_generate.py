@@ -34,7 +34,7 @@ def test_layout_names_and_received_day(workshop_logs, workshop_messages):
     assert files and all(FILE_NAME.match(f.name) for f in files)
     assert {f.parent.parent.name for f in files} == ids
     per_day_folder = Counter(f.parent for f in files)
-    assert min(per_day_folder.values()) >= 2  # several files per day folder
+    assert max(per_day_folder.values()) >= 2  # a day folder holds a file per hour of arrivals
     received_by_file = defaultdict(list)
     for path, message in workshop_messages:
         received_by_file[path].append(ms(message["receivedAt"]))
@@ -105,7 +105,8 @@ def test_funnel_ratios_identify_traits_and_skus(workshop_messages):
     assert events["Page Viewed"] == 3 * 3 * 400
     assert 0.45 < events["Signup Clicked"] / events["Page Viewed"] < 0.55
     assert 0.54 < events["Signup Success"] / events["Signup Clicked"] < 0.66
-    assert events["identify"] == events["Signup Success"] == events["Email Sent"]
+    assert 0.64 < events["identify"] / events["Signup Success"] < 0.74
+    assert 0.64 < events["Email Sent"] / events["identify"] < 0.74
     assert 0.64 < events["Email Delivered"] / events["Email Sent"] < 0.76
     identify = next(m for _, m in workshop_messages if m["type"] == "identify")
     for trait in ("Campaign Name", "Campaign Source", "Experiment Group", "Favorite Departments", "Invited User?", "Referrering Domain", "first_name", "last_name", "email", "ip", "likelihood_to_buy", "lifetime_value", "operating_system"):
@@ -117,16 +118,29 @@ def test_funnel_ratios_identify_traits_and_skus(workshop_messages):
     assert datetime.utcfromtimestamp(first / 1000).hour == 9
 
 
+SHOPPING = ("Product Added", "Product Clicked", "Order Completed")
+
+
 def test_registered_users_come_back_at_the_retention_rate(tmp_path):
+    """The workshop hands users from pass to pass (android, web, ios): a pass's new users shop in
+    the next pass, on its platform, and are handed on again with 69 %."""
     generate(load_scenario().with_visitors(1500), START, 2, 3, LocalSink(tmp_path), workers=2)
     messages = [m for _, m in read_messages(tmp_path)]
-    day = lambda m: parse_iso(m["timestamp"]).date()
-    registered_day0 = {m["userId"] for m in messages if m["type"] == "identify" and day(m) == START}
-    shoppers_day1 = {m["userId"] for m in messages if m.get("event") in ("Product Added", "Product Clicked", "Order Completed") and day(m) == START + timedelta(days=1)}
-    assert not {m["userId"] for m in messages if m.get("event") == "Order Completed" and day(m) == START}
-    ratio = len(registered_day0 & shoppers_day1) / len(registered_day0)
-    # 70% come back; 0.3**3 of those draw no product event at all.
-    assert 0.7 * (1 - 0.3**3) - 0.05 < ratio < 0.7 * (1 - 0.3**3) + 0.05
+    android, web, ios = (load_scenario().sources[key].id for key in ("android", "web", "ios"))
+    registered = {m["userId"]: m["projectId"] for m in messages if m["type"] == "identify" and parse_iso(m["timestamp"]).date() == START}
+    shopped = defaultdict(set)  # (day, source id) -> users
+    for m in messages:
+        if m.get("event") in SHOPPING:
+            shopped[parse_iso(m["timestamp"]).date(), m["projectId"]].add(m["userId"])
+    at_least_once = 1 - 0.31**3  # three paths, each sent with 69 %
+    from_android = {user for user, source in registered.items() if source == android}
+    assert len(from_android & shopped[START, web]) / len(from_android) == pytest.approx(at_least_once, abs=0.04)  # the next pass, same day
+    assert not from_android & shopped[START, android]  # not in the pass they registered in
+    from_ios = {user for user, source in registered.items() if source == ios}
+    next_day = START + timedelta(days=1)
+    assert len(from_ios & shopped[next_day, android]) / len(from_ios) == pytest.approx(at_least_once, abs=0.04)
+    # android's users shop on web (handed on), then on ios if kept: 69 %
+    assert len(from_android & shopped[START, ios]) / len(from_android) == pytest.approx(0.69 * at_least_once, abs=0.04)
 
 
 def test_continuous_property_values_are_drawn_per_message(tmp_path):
@@ -145,7 +159,7 @@ def test_per_user_emails_are_each_users_own_and_wide_integer_traits_work(tmp_pat
     from toolkit.simulate.scenario import _scenario_text
 
     text, _ = _scenario_text("workshop")
-    (tmp_path / "wide.toml").write_text(text.replace('lifetime_value = { uniform = [0.0, 2500.0], digits = 2 }', "lifetime_value = { integer = [0, 100000] }"))
+    (tmp_path / "wide.toml").write_text(text.replace('lifetime_value = { choice = [1000.0, 2000.0, 5000.0, 400.0], weights = [45, 40, 35, 32] }', "lifetime_value = { integer = [0, 100000] }"))
     generate(load_scenario(str(tmp_path / "wide.toml")).with_visitors(400), START, 2, 9, LocalSink(tmp_path / "logs"))
     traits = {m["userId"]: m["traits"] for _, m in read_messages(tmp_path / "logs") if m["type"] == "identify"}
     emails = [t["email"] for t in traits.values()]
@@ -204,16 +218,22 @@ def test_unknown_or_bad_scenario_key_is_named(tmp_path):
     from toolkit.simulate.scenario import _scenario_text
 
     text, _ = _scenario_text("workshop")
-    (tmp_path / "extra.toml").write_text(text.replace("retention = 0.7", "retention = 0.7\nretension = 0.5"))
-    (tmp_path / "bad.toml").write_text(text.replace("continue_base = 0.5", "continue_base = 1.5"))
-    (tmp_path / "tag.toml").write_text(text.replace('email = { faker = "email", per_user = true }', 'email = { faker = "email", per_user = "yes" }'))
-    (tmp_path / "misplaced.toml").write_text(text.replace('"Experiment Group" = { choice = ["Group A", "Group B"] }', '"Experiment Group" = { choice = ["Group A", "Group B"], per_user = true }'))
-    for name, expected in (
-        ("extra.toml", "unknown key 'scenario.retension'"),
-        ("bad.toml", "'journeys.registration.continue_base' must be between 0 and 1"),
-        ("tag.toml", "'traits.email.per_user' must be true or false"),
-        ("misplaced.toml", "unknown key 'traits.Experiment Group.per_user'"),
-    ):
+    variants = {
+        "extra.toml": (("retention = 0.69", "retention = 0.69\nretension = 0.5"), "unknown key 'scenario.retension'"),
+        "bad.toml": (("continue_base = 0.49", "continue_base = 1.5"), "'journeys.registration.continue_base' must be between 0 and 1"),
+        "tag.toml": (('email = { faker = "email", per_user = true }', 'email = { faker = "email", per_user = "yes" }'), "'traits.email.per_user' must be true or false"),
+        "misplaced.toml": (("weights = [20, 20, 60] }", "weights = [20, 20, 60], per_user = true }"), "unknown key 'traits.Experiment Group.per_user'"),
+        "weights.toml": (("weights = [20, 20, 60] }", "weights = [20, 60] }"), "'traits.Experiment Group.weights' must be 3 numbers"),
+        "match.toml": (('match = "Campaign Source"', 'match = "Campaign Sorce"'), "'traits.Campaign Name.match' must name another trait"),
+        "property-match.toml": (('{ sku = { catalog = "sku" } } },\n]', '{ sku = { match = "ip", default = { value = 1 } } } },\n]'), "'journeys.shopping.steps[2].properties.sku' must have exactly one of"),
+        "passes.toml": (('passes = ["android", "web", "ios"]', 'passes = ["android", "web"]'), "'scenario.passes' must list each platform source once"),
+        "ip.toml": (('context_ip = "ip"', 'context_ip = "ipp"'), "'scenario.context_ip' must name a trait"),
+        "both.toml": (("restart = 0.09, properties = { sku = { catalog = \"sku\" } } },\n]", "restart = 0.09, repeat = 0.1, properties = { sku = { catalog = \"sku\" } } },\n]"), "'journeys.shopping.steps[2]' takes repeat or restart, not both"),
+    }
+    for name, ((old, new), _) in variants.items():
+        assert old in text, old
+        (tmp_path / name).write_text(text.replace(old, new))
+    for name, (_, expected) in variants.items():
         result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--scenario", str(tmp_path / name), "--out", str(tmp_path / "o")])
         assert result.exit_code == 2 and expected in result.output, result.output
 

@@ -41,6 +41,14 @@ def below(words: np.ndarray, n: int) -> np.ndarray:
     return (words % np.uint64(n)).astype(np.int64)
 
 
+def weighted_below(words: np.ndarray, weights: tuple[float, ...] | None, n: int) -> np.ndarray:
+    """Integers in [0, n) from 64-bit words, index i with probability weights[i] / sum (equal without weights)."""
+    if weights is None:
+        return below(words, n)
+    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
+    return np.minimum(np.searchsorted(cumulative / cumulative[-1], unit(words), side="right"), n - 1)
+
+
 def as_uuid4(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Set the version (4) and variant (10xx) bits of 128-bit ids made of two words."""
     return (high & ~np.uint64(0xF000)) | np.uint64(0x4000), (low & np.uint64(0x3FFF_FFFF_FFFF_FFFF)) | np.uint64(0x8000_0000_0000_0000)

@@ -20,15 +20,14 @@ import orjson
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.timestamps import day_epoch_ms
 from toolkit.simulate.coded import Coded
-from toolkit.simulate.draws import below, seed_words
+from toolkit.simulate.draws import below, seed_words, weighted_below
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import Journey, Scenario, Step
-from toolkit.simulate.values import FakerPool, json_texts
+from toolkit.simulate.values import FakerPool, trait_texts
 
 IDENTIFY = -1  # the step id of identify messages
 USER_WORDS = 10  # 64-bit words of identity per user (see Users)
 MAX_PROPERTY_COMBINATIONS = 100_000
-_TRAITS_SALT = 0x5EED_7EA1_75
 
 
 @dataclass
@@ -97,17 +96,18 @@ class ShardSimulation:
         self.steps: list[Step] = [step for journey in scenario.journeys.values() for step in journey.steps]
         offsets = itertools.accumulate([len(j.steps) for j in scenario.journeys.values()], initial=0)
         self.step_base = dict(zip(scenario.journeys, offsets))
-        new_seeds = self._seeds(shard.day, np.arange(len(shard.progress)))
+        new_seeds = self._seeds(shard.day, shard.platform, np.arange(len(shard.progress)))
         back_seeds = np.zeros(len(shard.returning_day), dtype=np.uint64)
-        for ordinal in np.unique(shard.returning_day):
-            same_day = shard.returning_day == ordinal
-            back_seeds[same_day] = self._seeds(date.fromordinal(int(ordinal)), shard.returning_index[same_day])
+        platforms = [source.key for source in scenario.platforms]
+        for ordinal, number in set(zip(shard.returning_day.tolist(), shard.returning_platform.tolist())):
+            same = (shard.returning_day == ordinal) & (shard.returning_platform == number)
+            back_seeds[same] = self._seeds(date.fromordinal(ordinal), platforms[number], shard.returning_index[same])
         self.users = Users(np.concatenate([new_seeds, back_seeds]))
         self.new_visitors = len(new_seeds)
         self.events = Events()
 
-    def _seeds(self, day: date, indexes: np.ndarray) -> np.ndarray:
-        base = np.uint64(self.shard.user_seed_base(day))
+    def _seeds(self, day: date, platform: str, indexes: np.ndarray) -> np.ndarray:
+        base = np.uint64(self.shard.user_seed_base(day, platform))
         with np.errstate(over="ignore"):
             return base + indexes.astype(np.uint64)
 
@@ -118,11 +118,11 @@ class ShardSimulation:
         new = np.arange(self.new_visitors)
         clock = start + self.rng.random(len(new)) * arrival
         for column, journey in enumerate(self.scenario.journeys_for("new_visitors")):
-            clock = self._walk(journey, new, clock, self.shard.progress[:, column], identified=False)
+            clock = self._walk(journey, new, clock, self.shard.progress[:, column], self.shard.identifies[:, column])
         back = np.arange(self.new_visitors, len(self.users.seeds))
         clock = start + self.rng.random(len(back)) * arrival
         for journey in self.scenario.journeys_for("returning"):
-            clock = self._walk(journey, back, clock, None, identified=True)
+            clock = self._walk(journey, back, clock, None, None)
         return self.events
 
     def counts(self) -> Counter:
@@ -133,31 +133,34 @@ class ShardSimulation:
         tally = np.bincount(columns["source"] * width + columns["step"] % width, minlength=width * len(self.source_keys))
         return Counter({(self.source_keys[k // width], labels[k % width]): int(n) for k in np.flatnonzero(tally) for n in [tally[k]]})
 
-    def _walk(self, journey: Journey, users: np.ndarray, start: np.ndarray, reached: np.ndarray | None, identified: bool) -> np.ndarray:
-        """Emit a journey for `users` from their `start` times; returns when each user's journey ended."""
+    def _walk(self, journey: Journey, users: np.ndarray, start: np.ndarray, reached: np.ndarray | None, identifies: np.ndarray | None) -> np.ndarray:
+        """Emit a journey for `users` from their `start` times; returns when each user's journey
+        ended. Each message comes a gap after the one before it; the first a gap after the start.
+        In paths mode each step is a path of its own, timed from the start."""
         source = self.source_keys.index(journey.source) if journey.source else self.platform_index
         size = len(journey.steps)
         counts = self._step_counts(journey, len(users), reached)
-        per_user = counts.sum(axis=1)
         flat = np.repeat(np.arange(counts.size), counts.ravel())
         who, step = flat // size, flat % size
-        gaps = self._gaps(journey, len(flat))
-        firsts = np.cumsum(per_user) - per_user  # position of each user's first event
-        gaps[firsts[per_user > 0]] = 0.0
+        group = flat if journey.mode == "paths" else who  # the messages timed one after another
+        gaps = self._gaps(journey.gap_seconds, len(flat))
         elapsed = np.cumsum(gaps)
-        times = start[who] + elapsed - elapsed[firsts[who]]
-        self.events.add(users[who], source, self.step_base[journey.name] + step, identified, times)
+        is_first = np.r_[True, group[1:] != group[:-1]] if len(group) else np.zeros(0, dtype=bool)
+        first = np.maximum.accumulate(np.where(is_first, np.arange(len(flat)), 0))
+        times = start[who] + elapsed - elapsed[first] + gaps[first]
+        self.events.add(users[who], source, self.step_base[journey.name] + step, journey.user_id, times)
         end = start.copy()
-        has_events = per_user > 0
-        end[has_events] = times[firsts[has_events] + per_user[has_events] - 1]
+        np.maximum.at(end, who, times)
         if journey.identify_on_complete:
-            done = completed(journey, reached) if reached is not None else np.full(len(users), True)
-            end[done] += self._gaps(journey, int(done.sum()))
-            self.events.add(users[done], source, IDENTIFY, True, end[done])
+            if identifies is None:
+                full = np.full(len(users), size) if reached is None else reached
+                identifies = completed(journey, full) & (self.rng.random(len(users)) < journey.identify_chance)
+            identified_at = end[identifies] + self._gaps(journey.identify_gap_seconds or journey.gap_seconds, int(identifies.sum()))
+            self.events.add(users[identifies], source, IDENTIFY, True, identified_at)
             if journey.then:
                 then = self.scenario.journeys[journey.then]
-                then_reached = funnel_lengths(self.rng, then, int(done.sum())) if then.mode == "funnel" else None
-                self._walk(then, users[done], end[done] + self._gaps(then, int(done.sum())), then_reached, identified=True)
+                then_reached = funnel_lengths(self.rng, then, len(identified_at)) if then.mode == "funnel" else None
+                self._walk(then, users[identifies], identified_at, then_reached, None)
         return end
 
     def _step_counts(self, journey: Journey, users: int, reached: np.ndarray | None) -> np.ndarray:
@@ -171,12 +174,13 @@ class ShardSimulation:
         happens = self.rng.random((users, size)) < chance
         return happens * self.rng.geometric(1.0 - repeat, (users, size))
 
-    def _gaps(self, journey: Journey, n: int) -> np.ndarray:
-        low, high = journey.gap_seconds
+    def _gaps(self, gap_seconds: tuple[float, float], n: int) -> np.ndarray:
+        low, high = gap_seconds
         return (low + self.rng.random(n) * (high - low)) * 1000.0
 
     def properties_json(self, step_ids: np.ndarray) -> Coded:
-        """Each track message's properties as JSON text, drawn per its step (identify: "")."""
+        """Each track message's properties as JSON text, drawn per message from its step's
+        properties and its platform's (identify: "")."""
         codes, texts = np.zeros(len(step_ids), dtype=np.int64), [""]
         for step_id in np.unique(step_ids[step_ids != IDENTIFY]):
             where = np.flatnonzero(step_ids == step_id)
@@ -187,24 +191,43 @@ class ShardSimulation:
 
     def _step_properties(self, step: Step, n: int) -> tuple[list[str], np.ndarray]:
         """The texts a step's properties can take, and which one each of n messages drew."""
-        names = sorted(step.properties)
-        options = [step.properties[name].discrete_values(self.faker) for name in names]
+        specs = {**self.scenario.sources[self.shard.platform].properties, **step.properties}
+        names = sorted(specs)
+        options = [specs[name].discrete_values(self.faker) for name in names]
         if all(o is not None for o in options) and np.prod([len(o) for o in options]) <= MAX_PROPERTY_COMBINATIONS:
-            table = [orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)]
-            return table, below(self.rng.integers(0, 1 << 63, n, dtype=np.uint64), len(table))
+            drawn = np.zeros(n, dtype=np.int64)
+            for name, option in zip(names, options):  # mixed radix, in itertools.product's order
+                words = self.rng.integers(0, 1 << 64, n, dtype=np.uint64)
+                drawn = drawn * len(option) + weighted_below(words, specs[name].weights(), len(option))
+            return _combinations(names, options), drawn
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
-        return [orjson.dumps({name: step.properties[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
+        return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
     def traits_json(self, users: np.ndarray) -> np.ndarray:
-        """Identify traits for these users as JSON text, drawn from each user's own seed."""
-        platform = self.scenario.sources[self.shard.platform]
-        specs = {**self.scenario.traits, **platform.traits}
-        names = sorted(specs)
-        words = seed_words(self.users.seeds[users] ^ np.uint64(_TRAITS_SALT), max(1, len(names)))
+        """Identify traits for these users as JSON text, from each user's own seed."""
+        specs = self.scenario.traits_of(self.shard.platform)
+        seeds = self.users.seeds[users]
         pieces = [itertools.repeat("{", len(users))]  # each row's texts in order, joined once a row
-        for position, (name, word) in enumerate(zip(names, words)):
-            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), json_texts(specs[name], word, self.faker)]
+        for position, name in enumerate(sorted(specs)):
+            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), trait_texts(specs, name, seeds, self.faker)]
         text = np.empty(len(users), dtype=object)
         text[:] = ["".join(row) + "}" for row in zip(*pieces)]
         return text
 
+    def context_ip_texts(self) -> list[str] | None:
+        """Each user's context.ip as JSON text, where the scenario takes it from a trait."""
+        if self.scenario.context_ip is None:
+            return None
+        return trait_texts(self.scenario.traits, self.scenario.context_ip, self.users.seeds, self.faker).tolist()
+
+
+_COMBINATIONS: dict[str, list[str]] = {}
+
+
+def _combinations(names: list[str], options: list) -> list[str]:
+    """Every combination of the properties' values as JSON text, in itertools.product's order;
+    made once per process (a platform's properties times a step's run to thousands)."""
+    key = repr((names, options))
+    if key not in _COMBINATIONS:
+        _COMBINATIONS[key] = [orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)]
+    return _COMBINATIONS[key]

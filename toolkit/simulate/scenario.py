@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import UsageError
-from toolkit.simulate.values import ValueSpec, parse_value_spec
+from toolkit.simulate.values import Match, ValueSpec, parse_value_spec
 
 LIBRARIES = ("analytics.js", "analytics-android", "analytics-ios", "analytics-python")
 AUDIENCES = ("new_visitors", "returning", "triggered")
-MODES = ("funnel", "basket")
+MODES = ("funnel", "basket", "paths")
+RETURNING = ("later_days", "next_pass")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Source:
     library: str
     platform: bool
     traits: dict[str, ValueSpec]
+    properties: dict[str, ValueSpec] = field(default_factory=dict)  # on every track of its platform's users
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Step:
     event: str
     properties: dict[str, ValueSpec]
     chance: float = 1.0
-    repeat: float = 0.0
+    repeat: float = 0.0  # chance of doing it once more after each time (basket and paths modes)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,11 @@ class Journey:
     gap_seconds: tuple[float, float]
     continue_base: float = 1.0
     continue_per_step: float = 0.0
+    start_chance: float = 1.0  # funnel mode: the chance that the first step happens at all
     identify_on_complete: bool = False
+    identify_chance: float = 1.0  # of those who complete the journey
+    identify_gap_seconds: tuple[float, float] | None = None  # None: gap_seconds
+    user_id: bool = True  # whether its messages carry the userId
     then: str | None = None
     source: str | None = None  # None: the user's platform source
 
@@ -69,10 +75,17 @@ class Scenario:
     catalog: dict[str, tuple[Any, ...]]
     journeys: dict[str, Journey]
     traits: dict[str, ValueSpec] = field(default_factory=dict)
+    returning: str = "later_days"
+    passes: tuple[str, ...] = ()  # platform source keys, in the order of a day's passes
+    context_ip: str | None = None  # the trait every message of a user carries as context.ip
 
     @property
     def platforms(self) -> list[Source]:
         return [s for s in self.sources.values() if s.platform]
+
+    def traits_of(self, platform: str) -> dict[str, ValueSpec]:
+        """The traits of users who register on a platform: the scenario's and the platform's own."""
+        return {**self.traits, **self.sources[platform].traits}
 
     @property
     def used_sources(self) -> list[str]:
@@ -182,24 +195,45 @@ def _parse(raw: dict) -> Scenario:
     traits = _traits(root.table("traits", {}), catalog)
     sources = _sources(root.table("sources"), catalog)
     journeys = _journeys(root.table("journeys"), sources, catalog)
+    platform_keys = [key for key, source in sources.items() if source.platform]
     scenario = Scenario(
         name=head.get("name", str),
         description=head.get("description", str, ""),
         new_visitors_per_day=head.get("new_visitors_per_day", int, check=_positive),
         day_start_seconds=_clock(head, "day_start"),
-        arrival_seconds=int(head.get("arrival_hours", (int, float), 12, check=_positive) * 3600),
+        arrival_seconds=int(head.get("arrival_hours", (int, float), 12, check=lambda v: None if v >= 0 else "must be 0 or more") * 3600),
         retention=float(head.get("retention", (int, float), check=_probability)),
         user_id_digits=head.get("user_id_digits", int, 10, check=lambda v: None if 4 <= v <= 18 else "must be 4 to 18"),
         sources=sources,
         catalog=catalog,
         journeys=journeys,
         traits=traits,
+        returning=head.get("returning", str, "later_days", check=_one_of(RETURNING)),
+        passes=tuple(head.get("passes", list, platform_keys, check=_passes(platform_keys))),
+        context_ip=head.get("context_ip", str, None, check=lambda v: None if v in traits else "must name a trait of [traits]"),
     )
     head.finish()
     root.finish()
     if not scenario.platforms:
         raise UsageError("no source has 'platform = true': visitors need somewhere to arrive")
+    for key in platform_keys:
+        _check_matches(scenario.traits_of(key), key)
     return scenario
+
+
+def _passes(platforms: list[str]):
+    def check(value: list) -> str | None:
+        if sorted(map(str, value)) == sorted(platforms) and len(set(value)) == len(value):
+            return None
+        return f"must list each platform source once ({', '.join(platforms)})"
+
+    return check
+
+
+def _check_matches(specs: dict[str, ValueSpec], platform: str) -> None:
+    for name, spec in specs.items():
+        if isinstance(spec, Match) and (spec.trait not in specs or isinstance(specs[spec.trait], Match)):
+            raise UsageError(f"'traits.{name}.match' must name another trait that is not a match (on the {platform} source: {spec.trait!r})")
 
 
 def _clock(table: _Table, key: str) -> int:
@@ -213,10 +247,10 @@ def _clock(table: _Table, key: str) -> int:
     return hours * 3600 + minutes * 60
 
 
-def _traits(table: _Table, catalog: dict) -> dict[str, ValueSpec]:
+def _traits(table: _Table, catalog: dict, is_trait: bool = True) -> dict[str, ValueSpec]:
     specs = {}
     for name in table.raw:
-        specs[name] = parse_value_spec(table.get(name, dict), f"{table.path}.{name}", catalog)
+        specs[name] = parse_value_spec(table.get(name, dict), f"{table.path}.{name}", catalog, is_trait=is_trait)
     table.finish()
     return specs
 
@@ -232,6 +266,7 @@ def _sources(table: _Table, catalog: dict) -> dict[str, Source]:
             library=source.get("library", str, check=_one_of(LIBRARIES)),
             platform=source.get("platform", bool, False),
             traits=_traits(source.table("traits", {}), catalog),
+            properties=_traits(source.table("properties", {}), catalog, is_trait=False),
         )
         source.finish()
     table.finish()
@@ -252,15 +287,21 @@ def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[
         journey = table.table(name)
         mode = journey.get("mode", str, "funnel", check=_one_of(MODES))
         gap = journey.get("gap_seconds", list, check=_gap)
+        identify_gap = journey.get("identify_gap_seconds", list, None, check=_gap)
+        audience = journey.get("audience", str, check=_one_of(AUDIENCES))
         journeys[name] = Journey(
             name=name,
-            audience=journey.get("audience", str, check=_one_of(AUDIENCES)),
+            audience=audience,
             mode=mode,
             steps=tuple(_step(s, f"{journey.path}.steps[{i}]", catalog) for i, s in enumerate(journey.get("steps", list, check=lambda v: None if v else "must not be empty"))),
             gap_seconds=(float(gap[0]), float(gap[1])),
             continue_base=float(journey.get("continue_base", (int, float), 1.0, check=_probability)),
             continue_per_step=float(journey.get("continue_per_step", (int, float), 0.0)),
+            start_chance=float(journey.get("start_chance", (int, float), 1.0, check=_probability)),
             identify_on_complete=journey.get("identify_on_complete", bool, False),
+            identify_chance=float(journey.get("identify_chance", (int, float), 1.0, check=_probability)),
+            identify_gap_seconds=None if identify_gap is None else (float(identify_gap[0]), float(identify_gap[1])),
+            user_id=journey.get("user_id", bool, audience != "new_visitors"),
             then=journey.get("then", str, None),
             source=journey.get("source", str, None, check=lambda v: None if v in sources else f"must be one of the [sources]: {', '.join(sources)}"),
         )
@@ -283,11 +324,18 @@ def _gap(value: list) -> str | None:
 def _step(raw: Any, path: str, catalog: dict) -> Step:
     step = _Table(raw, path)
     properties = step.table("properties", {})
+    chance = float(step.get("chance", (int, float), 1.0, check=_probability))
+    below_one = lambda v: None if 0 <= v < 1 else "must be at least 0 and below 1"  # noqa: E731
+    repeat = float(step.get("repeat", (int, float), 0.0, check=below_one))
+    restart = step.get("restart", (int, float), None, check=below_one)
+    if restart is not None and "repeat" in step.raw:
+        raise UsageError(f"'{path}' takes repeat or restart, not both")
     result = Step(
         event=step.get("event", str, check=lambda v: None if v.strip() else "must not be empty"),
         properties={key: parse_value_spec(properties.get(key, dict), f"{properties.path}.{key}", catalog) for key in properties.raw},
-        chance=float(step.get("chance", (int, float), 1.0, check=_probability)),
-        repeat=float(step.get("repeat", (int, float), 0.0, check=lambda v: None if 0 <= v < 1 else "must be at least 0 and below 1")),
+        chance=chance,
+        # restart: after each time, the step starts over with this chance and then happens with its chance again
+        repeat=repeat if restart is None else restart * chance,
     )
     properties.finish()
     step.finish()

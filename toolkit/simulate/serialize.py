@@ -28,9 +28,9 @@ from toolkit.simulate.coded import Coded
 from toolkit.simulate.draws import as_uuid4, below
 from toolkit.simulate.engine import IDENTIFY, ShardSimulation
 from toolkit.simulate.scenario import Scenario
+from toolkit.simulate.values import IPv4
 
 DEVICE_VARIANTS = 64  # distinct device/app/locale combinations per platform
-_PUBLIC_FIRST_OCTETS = np.array([23, 24, 34, 45, 52, 63, 66, 71, 74, 98, 104, 107, 142, 151, 172, 184, 199, 208])
 _TOP_BIT = np.uint64(1 << 63)
 TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
 
@@ -139,7 +139,7 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
         "properties": simulation.properties_json(step),  # identify messages get code 0, no properties
         "traits": traits,
     }
-    _context_columns(columns, simulation, context_pieces, words[1], source, is_platform)
+    _context_columns(columns, simulation, context_pieces, user, source, is_platform)
     _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
         _id_words(columns, f"device_{field}", kind, high, low)
@@ -148,39 +148,44 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], n]
     files = [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
-    return ShardRows(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1]), files)
+    return ShardRows(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None), files)
 
 
-def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, word: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> None:
+def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> None:
     """The text around a user's own values in each message's context (a device variant of the
-    platform, chosen by the user's word), the server context of other sources, and the user's ip."""
+    platform, chosen by the user's word), the server context of other sources (cut where a
+    context.ip taken from a trait goes), and each user's ip."""
     scenario = simulation.scenario
-    variant = below(word >> np.uint64(40), DEVICE_VARIANTS)
-    server_contexts = [_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys]
+    words = simulation.users.words[1]
+    variant = below(words[user] >> np.uint64(40), DEVICE_VARIANTS)
     for i in range(pieces.shape[1]):
-        others = server_contexts if i == 0 else [""] * len(server_contexts)
-        columns[f"context_{i}"] = Coded(np.where(is_platform, variant, DEVICE_VARIANTS + source), [*pieces[:, i], *others])
-    for i, octet in enumerate(_ip_octets(word), start=1):
-        columns[f"ip_{i}"] = octet
+        columns[f"context_{i}"] = Coded(np.where(is_platform, variant, 0), list(pieces[:, i]))
+    server = [_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys]
+    for i in range(2):
+        columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
+    ip_texts = simulation.context_ip_texts() or IPv4("public").json_from_words(words, simulation.faker)
+    columns["ip"] = Coded(user, ip_texts)
 
 
-def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int) -> str:
+def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int, server_ip: bool) -> str:
     """The SELECT that lays out one message a row, keys in sorted order."""
     values = {
-        "ip": "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')",
+        "ip": "ip",
         "traits": f"""concat('{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '"', CASE WHEN identified THEN concat(',"userId":"', user_id, '"') ELSE '' END, '}}')""",
         **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
     }
     context_parts = ["context_0"]
     for i, name in enumerate(_placeholders(platform.name)[: pieces - 1], start=1):
-        context_parts += [f"CASE WHEN is_platform THEN {values[name]} ELSE '' END", f"context_{i}"]
+        context_parts += [values[name], f"context_{i}"]
+    server_parts = ["server_0", "ip" if server_ip else "''", "server_1"]
+    context = f"CASE WHEN is_platform THEN concat({', '.join(context_parts)}) ELSE concat({', '.join(server_parts)}) END"
 
     def by_source(texts: list[str]) -> str:
         return "CASE source " + " ".join(f"WHEN {i} THEN '{text}'" for i, text in enumerate(texts)) + " END"
 
     return f"""SELECT concat(
         '{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '","channel":"', {by_source([lib.channel for lib in libraries])},
-        '","context":', {', '.join(context_parts)},
+        '","context":', {context},
         CASE WHEN is_identify THEN '' ELSE concat(',"event":', event_json) END,
         ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
         '","originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
@@ -273,19 +278,13 @@ def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> n
     return np.array([_split_template(template, _placeholders(library_name)) for template in templates], dtype=object)
 
 
-def _ip_octets(words: np.ndarray) -> list[np.ndarray]:
-    return [
-        _PUBLIC_FIRST_OCTETS[below(words, len(_PUBLIC_FIRST_OCTETS))],
-        ((words >> np.uint64(8)) & np.uint64(255)).astype(np.int64),
-        ((words >> np.uint64(16)) & np.uint64(255)).astype(np.int64),
-        1 + below(words >> np.uint64(24), 254),
-    ]
-
-
-def _server_context(scenario: Scenario, run_seed: int, key: str) -> str:
-    """The context of messages a source sends for users from its servers (e.g. the email tool)."""
-    rng = random.Random(derive_seed(run_seed, "server", key))
+def _server_context(scenario: Scenario, run_seed: int, key: str) -> tuple[str, str]:
+    """The context of messages a source sends for users from its servers (e.g. the email tool),
+    cut where context.ip goes: server libraries send none unless the sender sets one."""
     library = LIBRARIES[scenario.sources[key].library]
-    first = _PUBLIC_FIRST_OCTETS[rng.randrange(len(_PUBLIC_FIRST_OCTETS))]
-    context = dict(library.context(rng), ip=f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}")
-    return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
+    context = library.context(random.Random(derive_seed(run_seed, "server", key)))
+    if scenario.context_ip is None:
+        return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode(), ""
+    template = orjson.dumps(dict(context, ip=PLACEHOLDER.format("ip")), option=orjson.OPT_SORT_KEYS).decode()
+    head, tail = _split_template(template, ["ip"])
+    return head, tail

@@ -1,8 +1,11 @@
 """How a scenario says where a trait or property value comes from.
 
-`{ choice = [...] }`, `{ catalog = "sku" }`, `{ uniform = [lo, hi], digits = 2 }`,
-`{ integer = [lo, hi] }`, `{ faker = "first_name" }` (add `per_user = true` to make each user's
-value their own, e.g. emails) and `{ value = ... }`.
+`{ choice = [...] }` (add `weights = [...]` for unequal chances), `{ catalog = "sku" }`,
+`{ uniform = [lo, hi], digits = 2 }`, `{ integer = [lo, hi] }`, `{ faker = "first_name" }` (add
+`per_user = true` to make each user's value their own, e.g. emails), `{ ipv4 = "any" }` or
+`{ ipv4 = "public" }` (a random address per user or message), `{ value = ... }`, and for traits
+only `{ match = "<other trait>", cases = { <its value> = <this value>, ... }, default = { ... } }`
+(a value that depends on another trait's).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from faker import Faker
 
 from toolkit.errors import UsageError
 from toolkit.segment.ids import derive_seed
-from toolkit.simulate.draws import below, unit
+from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 
 FAKER_POOL_SIZE = 256
 TAG_RANGE = (100_000, 1_000_000)  # a per_user value's six-digit tag
@@ -51,7 +54,10 @@ class ValueSpec(Protocol):
     def draw(self, rng: random.Random, faker: FakerPool) -> Any: ...
 
     def discrete_values(self, faker: FakerPool) -> tuple | list | None:
-        """All values it can take, equally likely; None if it is continuous."""
+        """All values it can take; None if it is continuous."""
+
+    def weights(self) -> tuple[float, ...] | None:
+        """The relative chances of discrete_values; None if they are equally likely."""
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         """One value per 64-bit word, as JSON text (for specs whose discrete_values is None)."""
@@ -63,7 +69,7 @@ def json_texts(spec: ValueSpec, words: np.ndarray, faker: FakerPool) -> np.ndarr
     options = spec.discrete_values(faker)
     if options is not None:
         table = np.array([orjson.dumps(option).decode() for option in options], dtype=object)
-        return table[below(words, len(table))]
+        return table[weighted_below(words, spec.weights(), len(table))]
     texts = np.empty(len(words), dtype=object)
     texts[:] = spec.json_from_words(words, faker)
     return texts
@@ -74,15 +80,38 @@ def _number_texts(values: list) -> list[str]:
     return orjson.dumps(values).decode()[1:-1].split(",") if values else []
 
 
+def trait_texts(specs: dict[str, ValueSpec], name: str, seeds: np.ndarray, faker: FakerPool) -> np.ndarray:
+    """JSON text of trait `name` for the users with these seeds. The value depends only on the
+    user's seed and the trait's name, so a user has it wherever and whenever it is computed
+    (their identify, the context.ip of their later messages on another platform)."""
+    spec = specs[name]
+    if isinstance(spec, Match):
+        others = trait_texts(specs, spec.trait, seeds, faker)
+        own = json_texts(spec.default, _trait_words(name, seeds), faker)
+        cases = {orjson.dumps(key).decode(): orjson.dumps(value).decode() for key, value in spec.cases}
+        return np.array([cases.get(other, text) for other, text in zip(others, own)], dtype=object)
+    return json_texts(spec, _trait_words(name, seeds), faker)
+
+
+def _trait_words(name: str, seeds: np.ndarray) -> np.ndarray:
+    return seed_words(seeds.astype(np.uint64) ^ np.uint64(derive_seed("trait", name)), 1)[0]
+
+
 @dataclass(frozen=True)
 class Choice:
     options: tuple[Any, ...]
+    chances: tuple[float, ...] | None = None
 
     def draw(self, rng: random.Random, faker: FakerPool) -> Any:
-        return self.options[int(rng.random() * len(self.options))]
+        if self.chances is None:
+            return self.options[int(rng.random() * len(self.options))]
+        return rng.choices(self.options, self.chances)[0]
 
     def discrete_values(self, faker: FakerPool) -> tuple:
         return self.options
+
+    def weights(self) -> tuple[float, ...] | None:
+        return self.chances
 
 
 @dataclass(frozen=True)
@@ -95,6 +124,9 @@ class Uniform:
         return round(rng.uniform(self.low, self.high), self.digits)
 
     def discrete_values(self, faker: FakerPool) -> None:
+        return None
+
+    def weights(self) -> None:
         return None
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
@@ -111,6 +143,9 @@ class Integer:
 
     def discrete_values(self, faker: FakerPool) -> list | None:
         return list(range(self.low, self.high + 1)) if self.high - self.low < 1000 else None
+
+    def weights(self) -> None:
+        return None
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         return _number_texts((self.low + below(words, self.high - self.low + 1)).tolist())
@@ -131,6 +166,9 @@ class FakerValue:
 
     def discrete_values(self, faker: FakerPool) -> list | None:
         return None if self.per_user else faker.values(self.provider)
+
+    def weights(self) -> None:
+        return None
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         pool = faker.values(self.provider)
@@ -166,16 +204,75 @@ class Constant:
     def discrete_values(self, faker: FakerPool) -> tuple:
         return (self.value,)
 
+    def weights(self) -> None:
+        return None
+
+
+_PUBLIC_FIRST_OCTETS = (23, 24, 34, 45, 52, 63, 66, 71, 74, 98, 104, 107, 142, 151, 172, 184, 199, 208)
+
+
+@dataclass(frozen=True)
+class IPv4:
+    """A random IPv4 address: "any" as the workshop drew them (1 to 2**32 - 1), or "public" (first
+    octets of large public allocations, last octet 1-254)."""
+
+    kind: str
+
+    def draw(self, rng: random.Random, faker: FakerPool) -> str:
+        return self.json_from_words(np.array([rng.getrandbits(64)], dtype=np.uint64), faker)[0][1:-1]
+
+    def discrete_values(self, faker: FakerPool) -> None:
+        return None
+
+    def weights(self) -> None:
+        return None
+
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        if self.kind == "any":
+            number = 1 + below(words, (1 << 32) - 1)
+            octets = [(number >> shift) & 255 for shift in (24, 16, 8, 0)]
+        else:
+            octets = [
+                np.array(_PUBLIC_FIRST_OCTETS)[below(words, len(_PUBLIC_FIRST_OCTETS))],
+                (words >> np.uint64(8)) & np.uint64(255),
+                (words >> np.uint64(16)) & np.uint64(255),
+                1 + below(words >> np.uint64(24), 254),
+            ]
+        columns = [octet.tolist() for octet in octets]
+        return [f'"{a}.{b}.{c}.{d}"' for a, b, c, d in zip(*columns)]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A trait whose value depends on another trait's: `cases` maps the other trait's value to
+    this one's; any other value draws from `default`."""
+
+    trait: str
+    cases: tuple[tuple[str, Any], ...]
+    default: ValueSpec
+
+    def draw(self, rng: random.Random, faker: FakerPool) -> Any:
+        raise TypeError("a match value is computed from another trait (trait_texts), not drawn")
+
+    def discrete_values(self, faker: FakerPool) -> None:
+        return None
+
+    def weights(self) -> None:
+        return None
+
 
 _FAKER = Faker()
-_OPTIONS = {"uniform": ("digits",), "faker": ("per_user",)}  # what each kind takes besides its value
+_KINDS = ("choice", "catalog", "uniform", "integer", "faker", "ipv4", "value", "match")
+_OPTIONS = {"uniform": ("digits",), "faker": ("per_user",), "choice": ("weights",), "match": ("cases", "default")}  # what each kind takes besides its value
 
 
-def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple]) -> ValueSpec:
-    """Turn one `{ kind = ... }` table into a ValueSpec; errors name `path`."""
-    kinds = [k for k in ("choice", "catalog", "uniform", "integer", "faker", "value") if k in raw]
+def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple], is_trait: bool = False) -> ValueSpec:
+    """Turn one `{ kind = ... }` table into a ValueSpec; errors name `path`. Only traits may match
+    another trait."""
+    kinds = [k for k in _KINDS if k in raw and (is_trait or k != "match")]
     if len(kinds) != 1:
-        raise UsageError(f"'{path}' must have exactly one of choice, catalog, uniform, integer, faker, value")
+        allowed = [k for k in _KINDS if is_trait or k != "match"]
+        raise UsageError(f"'{path}' must have exactly one of {', '.join(allowed)}")
     kind = kinds[0]
     extra = set(raw) - {kind, *_OPTIONS.get(kind, ())}
     if extra:
@@ -184,7 +281,13 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple]) -> ValueSp
     if kind == "choice":
         if not isinstance(arg, list) or not arg:
             raise UsageError(f"'{path}.choice' must be a non-empty list")
-        return Choice(tuple(arg))
+        return Choice(tuple(arg), _weights(raw.get("weights"), len(arg), path))
+    if kind == "ipv4":
+        if arg not in ("any", "public"):
+            raise UsageError(f"'{path}.ipv4' must be \"any\" or \"public\", not {arg!r}")
+        return IPv4(arg)
+    if kind == "match":
+        return _match(raw, path, catalog)
     if kind == "catalog":
         if arg not in catalog:
             raise UsageError(f"'{path}.catalog' names no [catalog] list: {arg!r}")
@@ -206,3 +309,22 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple]) -> ValueSp
             raise UsageError(f"'{path}.per_user' must be true or false")
         return FakerValue(arg, raw.get("per_user", False))
     return Constant(arg)
+
+
+def _weights(raw: Any, count: int, path: str) -> tuple[float, ...] | None:
+    if raw is None:
+        return None
+    if not (isinstance(raw, list) and len(raw) == count and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in raw) and sum(raw) > 0):
+        raise UsageError(f"'{path}.weights' must be {count} numbers >= 0 (one per choice), not all 0")
+    return tuple(float(w) for w in raw)
+
+
+def _match(raw: dict, path: str, catalog: dict[str, tuple]) -> Match:
+    if not isinstance(raw["match"], str):
+        raise UsageError(f"'{path}.match' must name another trait")
+    cases = raw.get("cases", {})
+    if not isinstance(cases, dict):
+        raise UsageError(f"'{path}.cases' must be a table: {{ <other trait's value> = <this trait's value> }}")
+    if not isinstance(raw.get("default"), dict):
+        raise UsageError(f"'{path}.default' must be a value table, e.g. {{ choice = [...] }}")
+    return Match(raw["match"], tuple(cases.items()), parse_value_spec(raw["default"], f"{path}.default", catalog))
