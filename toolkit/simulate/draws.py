@@ -7,6 +7,8 @@ seed + k * golden ratio. Everything else is drawn from a per-shard numpy Generat
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -45,8 +47,13 @@ def weighted_below(words: np.ndarray, weights: tuple[float, ...] | None, n: int)
     """Integers in [0, n) from 64-bit words, index i with probability weights[i] / sum (equal without weights)."""
     if weights is None:
         return below(words, n)
+    return np.minimum(np.searchsorted(_cumulative(weights), unit(words), side="right"), n - 1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cumulative(weights: tuple[float, ...]) -> np.ndarray:
     cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
-    return np.minimum(np.searchsorted(cumulative / cumulative[-1], unit(words), side="right"), n - 1)
+    return cumulative / cumulative[-1]
 
 
 def as_uuid4(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ Segment's correction timestamp = receivedAt - (sentAt - originalTimestamp) = T +
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from toolkit.simulate.coded import Coded
 from toolkit.simulate.draws import below, seed_words, weighted_below
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import Journey, Scenario, Step
-from toolkit.simulate.values import FakerPool, trait_texts
+from toolkit.simulate.values import IPv4, FakerPool, trait_texts, trait_words
 
 IDENTIFY = -1  # the step id of identify messages
 USER_WORDS = 10  # 64-bit words of identity per user (see Users)
@@ -185,8 +186,9 @@ class ShardSimulation:
         for step_id in np.unique(step_ids[step_ids != IDENTIFY]):
             where = np.flatnonzero(step_ids == step_id)
             table, drawn = self._step_properties(self.steps[step_id], len(where))
+            used, drawn = np.unique(drawn, return_inverse=True)  # only the texts drawn reach Arrow
             codes[where] = len(texts) + drawn
-            texts += table
+            texts += [table[i] for i in used.tolist()]
         return Coded(codes, texts)
 
     def _step_properties(self, step: Step, n: int) -> tuple[list[str], np.ndarray]:
@@ -194,11 +196,11 @@ class ShardSimulation:
         specs = {**self.scenario.sources[self.shard.platform].properties, **step.properties}
         names = sorted(specs)
         options = [specs[name].discrete_values(self.faker) for name in names]
-        if all(o is not None for o in options) and np.prod([len(o) for o in options]) <= MAX_PROPERTY_COMBINATIONS:
+        if all(o is not None for o in options) and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS:
             drawn = np.zeros(n, dtype=np.int64)
-            for name, option in zip(names, options):  # mixed radix, in itertools.product's order
-                words = self.rng.integers(0, 1 << 64, n, dtype=np.uint64)
-                drawn = drawn * len(option) + weighted_below(words, specs[name].weights(), len(option))
+            words = self.rng.integers(0, 1 << 64, (len(names), n), dtype=np.uint64)
+            for name, option, word in zip(names, options, words):  # mixed radix, in itertools.product's order
+                drawn = drawn * len(option) + weighted_below(word, specs[name].weights(), len(option))
             return _combinations(names, options), drawn
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
@@ -214,11 +216,14 @@ class ShardSimulation:
         text[:] = ["".join(row) + "}" for row in zip(*pieces)]
         return text
 
-    def context_ip_texts(self) -> list[str] | None:
-        """Each user's context.ip as JSON text, where the scenario takes it from a trait."""
-        if self.scenario.context_ip is None:
-            return None
-        return trait_texts(self.scenario.traits, self.scenario.context_ip, self.users.seeds, self.faker).tolist()
+    def user_ips(self) -> list[np.ndarray] | list[str]:
+        """Each user's context.ip: the four octets of an ipv4 value (laid out in SQL), or JSON texts.
+        It is the scenario's context_ip trait, else a public address of the user's own."""
+        name = self.scenario.context_ip
+        spec = IPv4("public") if name is None else self.scenario.traits[name]
+        if isinstance(spec, IPv4):
+            return spec.octets(self.users.words[1] if name is None else trait_words(name, self.users.seeds))
+        return trait_texts(self.scenario.traits, name, self.users.seeds, self.faker).tolist()
 
 
 _COMBINATIONS: dict[str, list[str]] = {}

@@ -28,7 +28,6 @@ from toolkit.simulate.coded import Coded
 from toolkit.simulate.draws import as_uuid4, below
 from toolkit.simulate.engine import IDENTIFY, ShardSimulation
 from toolkit.simulate.scenario import Scenario
-from toolkit.simulate.values import IPv4
 
 DEVICE_VARIANTS = 64  # distinct device/app/locale combinations per platform
 _TOP_BIT = np.uint64(1 << 63)
@@ -148,7 +147,7 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], n]
     files = [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
-    return ShardRows(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None), files)
+    return ShardRows(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
 
 
 def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> None:
@@ -163,21 +162,25 @@ def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndar
     server = [_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys]
     for i in range(2):
         columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
-    ip_texts = simulation.context_ip_texts() or IPv4("public").json_from_words(words, simulation.faker)
-    columns["ip"] = Coded(user, ip_texts)
+    ips = simulation.user_ips()
+    if isinstance(ips[0], str):
+        columns["ip"] = Coded(user, ips)
+    else:
+        for i, octet in enumerate(ips, start=1):
+            columns[f"ip_{i}"] = octet[user]
 
 
-def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int, server_ip: bool) -> str:
+def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int, server_ip: bool, octets: bool) -> str:
     """The SELECT that lays out one message a row, keys in sorted order."""
     values = {
-        "ip": "ip",
+        "ip": "ip" if not octets else "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')",
         "traits": f"""concat('{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '"', CASE WHEN identified THEN concat(',"userId":"', user_id, '"') ELSE '' END, '}}')""",
         **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
     }
     context_parts = ["context_0"]
     for i, name in enumerate(_placeholders(platform.name)[: pieces - 1], start=1):
         context_parts += [values[name], f"context_{i}"]
-    server_parts = ["server_0", "ip" if server_ip else "''", "server_1"]
+    server_parts = ["server_0", values["ip"] if server_ip else "''", "server_1"]
     context = f"CASE WHEN is_platform THEN concat({', '.join(context_parts)}) ELSE concat({', '.join(server_parts)}) END"
 
     def by_source(texts: list[str]) -> str:

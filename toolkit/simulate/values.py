@@ -66,13 +66,24 @@ class ValueSpec(Protocol):
 def json_texts(spec: ValueSpec, words: np.ndarray, faker: FakerPool) -> np.ndarray:
     """One value per 64-bit word as JSON text: discrete specs by index into their values, the
     others by their own formula. The same word always gives the same value."""
-    options = spec.discrete_values(faker)
-    if options is not None:
-        table = np.array([orjson.dumps(option).decode() for option in options], dtype=object)
+    table = _json_table(spec, faker)
+    if table is not None:
         return table[weighted_below(words, spec.weights(), len(table))]
     texts = np.empty(len(words), dtype=object)
     texts[:] = spec.json_from_words(words, faker)
     return texts
+
+
+_JSON_TABLES: dict = {}
+
+
+def _json_table(spec: ValueSpec, faker: FakerPool) -> np.ndarray | None:
+    """A discrete spec's values as JSON texts (None if continuous), made once per process."""
+    key = (repr(spec), faker.seed)
+    if key not in _JSON_TABLES:
+        options = spec.discrete_values(faker)
+        _JSON_TABLES[key] = None if options is None else np.array([orjson.dumps(option).decode() for option in options], dtype=object)
+    return _JSON_TABLES[key]
 
 
 def _number_texts(values: list) -> list[str]:
@@ -87,13 +98,14 @@ def trait_texts(specs: dict[str, ValueSpec], name: str, seeds: np.ndarray, faker
     spec = specs[name]
     if isinstance(spec, Match):
         others = trait_texts(specs, spec.trait, seeds, faker)
-        own = json_texts(spec.default, _trait_words(name, seeds), faker)
+        own = json_texts(spec.default, trait_words(name, seeds), faker)
         cases = {orjson.dumps(key).decode(): orjson.dumps(value).decode() for key, value in spec.cases}
         return np.array([cases.get(other, text) for other, text in zip(others, own)], dtype=object)
-    return json_texts(spec, _trait_words(name, seeds), faker)
+    return json_texts(spec, trait_words(name, seeds), faker)
 
 
-def _trait_words(name: str, seeds: np.ndarray) -> np.ndarray:
+def trait_words(name: str, seeds: np.ndarray) -> np.ndarray:
+    """The word each user's value of trait `name` is drawn from."""
     return seed_words(seeds.astype(np.uint64) ^ np.uint64(derive_seed("trait", name)), 1)[0]
 
 
@@ -228,18 +240,20 @@ class IPv4:
         return None
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        columns = [octet.tolist() for octet in self.octets(words)]
+        return [f'"{a}.{b}.{c}.{d}"' for a, b, c, d in zip(*columns)]
+
+    def octets(self, words: np.ndarray) -> list[np.ndarray]:
+        """The four octets of each word's address."""
         if self.kind == "any":
             number = 1 + below(words, (1 << 32) - 1)
-            octets = [(number >> shift) & 255 for shift in (24, 16, 8, 0)]
-        else:
-            octets = [
-                np.array(_PUBLIC_FIRST_OCTETS)[below(words, len(_PUBLIC_FIRST_OCTETS))],
-                (words >> np.uint64(8)) & np.uint64(255),
-                (words >> np.uint64(16)) & np.uint64(255),
-                1 + below(words >> np.uint64(24), 254),
-            ]
-        columns = [octet.tolist() for octet in octets]
-        return [f'"{a}.{b}.{c}.{d}"' for a, b, c, d in zip(*columns)]
+            return [(number >> shift) & 255 for shift in (24, 16, 8, 0)]
+        return [
+            np.array(_PUBLIC_FIRST_OCTETS)[below(words, len(_PUBLIC_FIRST_OCTETS))],
+            ((words >> np.uint64(8)) & np.uint64(255)).astype(np.int64),
+            ((words >> np.uint64(16)) & np.uint64(255)).astype(np.int64),
+            1 + below(words >> np.uint64(24), 254),
+        ]
 
 
 @dataclass(frozen=True)
