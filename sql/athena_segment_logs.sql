@@ -1,5 +1,6 @@
 -- Athena table over Segment's S3 destination: every message under segment-logs/, as the workshop
--- explores it. Trait and property names that are not SQL identifiers are mapped to snake_case
+-- explores it: the workshop's own table (exercise1/sql/athena_create_table.sql) with the fields
+-- of every library's context added. Trait and property names that are not SQL identifiers are mapped to snake_case
 -- (the SerDe's mapping.* properties). `toolkit explore --print-ddl --location s3://...` fills in
 -- ${location}; ${table} defaults to segment_logs.
 CREATE EXTERNAL TABLE IF NOT EXISTS ${table} (
@@ -20,7 +21,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS ${table} (
   projectid string,
   properties struct<
     sku:string, product_id:string, category:string, name:string, brand:string, variant:string,
-    price:string, quantity:string, currency:string, revenue:string, order_id:string, page_name:string>,
+    price:string, quantity:string, currency:string, revenue:string, order_id:string, page_name:string,
+    operating_system:string, browser:string, model:string, app_version:string,
+    campaign_id:string, app_id:string, button_id:string>,
   receivedat string,
   sentat string,
   `timestamp` string,
@@ -28,11 +31,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS ${table} (
     campaign_name:string, campaign_source:string, experiment_group:string,
     favorite_departments:string, invited_user:string, referrering_domain:string,
     first_name:string, last_name:string, email:string, ip:string,
-    likelihood_to_buy:string, lifetime_value:string, operating_system:string,
+    likelihood_to_buy:float, lifetime_value:double, operating_system:string,
     browser:string, model:string, app_version:string>,
   type string,
   userid string,
-  version string,
+  version int,
   writekey string
 )
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

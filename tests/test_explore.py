@@ -37,6 +37,25 @@ def test_workshop_queries_equal_independent_counts(workshop_logs, workshop_messa
     assert set(expected_sku) == {"Product Clicked", "Product Added", "Order Completed"}
 
 
+def test_numeric_traits_and_platform_properties_are_typed_as_the_workshops_table(workshop_logs, workshop_messages):
+    with find_log_files(str(workshop_logs)) as logs:
+        explorer = DuckDBExplorer(logs, None)
+        try:
+            likely = explorer.run("SELECT count(*) FROM segment_logs WHERE traits.likelihood_to_buy > 0.5").rows[0][0]
+            value = explorer.run("SELECT sum(traits.lifetime_value) FROM segment_logs").rows[0][0]
+            versions = explorer.run("SELECT DISTINCT typeof(version), version FROM segment_logs").rows
+            browsers = dict(explorer.run("SELECT properties.browser, count(*) FROM segment_logs WHERE properties.browser IS NOT NULL GROUP BY 1").rows)
+            ids = explorer.run("SELECT count(*) FROM segment_logs WHERE properties.campaign_id IS NOT NULL AND properties.button_id IS NOT NULL AND properties.app_id IS NOT NULL").rows[0][0]
+        finally:
+            explorer.close()
+    identifies = [m["traits"] for _, m in workshop_messages if m["type"] == "identify"]
+    assert likely == sum(t["likelihood_to_buy"] > 0.5 for t in identifies) > 0
+    assert value == pytest.approx(sum(t["lifetime_value"] for t in identifies))
+    assert versions == [("INTEGER", 2)]
+    assert browsers == dict(Counter(m["properties"]["browser"] for _, m in workshop_messages if "browser" in m.get("properties", {})))
+    assert ids == sum("campaign_id" in m.get("properties", {}) for _, m in workshop_messages) > 0
+
+
 def test_mapped_trait_columns_are_populated(workshop_logs):
     with find_log_files(str(workshop_logs)) as logs:
         explorer = DuckDBExplorer(logs)

@@ -85,10 +85,18 @@ def _duckdb_type(field: HiveField, mappings: dict[str, str]) -> str:
     return "VARCHAR"  # any JSON value reads as text, so a field of varying type never fails a line
 
 
+# Hive scalar types as DuckDB's (float as DOUBLE: the text 0.6 stays 0.6); other types (string) stay text.
+NUMERIC_TYPES = {"tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "bigint": "BIGINT", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
+
+
 def _renamed(field: HiveField, source: str, mappings: dict[str, str]) -> str:
+    """The column or struct field as Athena names and types it. Values are read as text and cast
+    with TRY_CAST, so a value of the wrong type is NULL, as the JSON SerDe makes it, not a failed line."""
     if isinstance(field.type, tuple):
         inner = ", ".join(f"{f.name} := {_renamed(f, f'{source}.{_quote(_json_key(f, mappings))}', mappings)}" for f in field.type)
         return f"CASE WHEN {source} IS NULL THEN NULL ELSE struct_pack({inner}) END"
+    if field.type.lower() in NUMERIC_TYPES:
+        return f"TRY_CAST({source} AS {NUMERIC_TYPES[field.type.lower()]})"
     return source
 
 
