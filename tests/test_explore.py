@@ -142,7 +142,7 @@ def test_print_ddl(tmp_path):
     [
         (["/no/such/folder"], "no such file or folder"),
         (["{logs}", "--sql", "SELEC nonsense"], "the query failed"),
-        (["{logs}", "--format", "xml"], "--format must be"),
+        (["{logs}", "--format", "xml"], "Invalid value for '--format'"),
         (["--print-ddl"], "--print-ddl needs --location"),
         ([], "give the logs to explore"),
         (["--engine", "athena"], "--engine athena needs"),

@@ -182,7 +182,7 @@ def test_cli_reports_accounting_and_validation(workshop_logs, tmp_path):
     [
         (["/no/such/logs"], "no such file or folder"),
         (["{empty}"], "no Segment log files"),
-        (["{logs}", "--item-id", "name"], "--item-id must be one of"),
+        (["{logs}", "--item-id", "name"], "Invalid value for '--item-id'"),
         (["{logs}", "--out", "/no/such/folder/x.csv"], "--out folder does not exist"),
     ],
 )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import functools
+import enum
+import os
+import tempfile
 import time
+import traceback
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,36 +14,111 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+from typer.core import TyperGroup
 
-from toolkit.errors import UsageError
+try:  # typer 0.2x carries its own copy of click; older ones use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:
+    from click import exceptions as click_exceptions
+
+from toolkit import __version__
+from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, describe_failure
+
+# User text (paths, file names, SQL results, messages) is never read as rich markup: styles
+# are given as Text spans only.
+console = Console(markup=False, highlight=False)
+errors = Console(stderr=True, markup=False, highlight=False)
+
+
+def say_error(message: str) -> None:
+    """One line on stderr; the message is shown as it is, never read as rich markup."""
+    errors.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+
+
+class ToolkitGroup(TyperGroup):
+    """The one place every failure of every command becomes one line and an exit code
+    (toolkit.errors): no command can print a raw traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except typer.Exit:
+            raise
+        except click_exceptions.UsageError as exc:
+            command = f"toolkit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "toolkit"
+            say_error(f"{' '.join(exc.format_message().split())} (see '{command} --help')")
+            raise typer.Exit(EXIT_USAGE) from None
+        except BrokenPipeError:  # the reader went away (e.g. | head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            raise typer.Exit(0) from None
+        except (KeyboardInterrupt, typer.Abort):
+            errors.print("interrupted; nothing half-written was left behind", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # noqa: BLE001 - this is the place that reports every failure
+            message = describe_failure(exc)
+            if message is not None:
+                say_error(message)
+                raise typer.Exit(EXIT_USAGE) from None
+            say_error(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}")
+            raise typer.Exit(EXIT_BUG) from None
+
+
+def _crash_log(exc: BaseException) -> str:
+    handle, path = tempfile.mkstemp(prefix="toolkit-crash-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as log:
+        log.write(f"toolkit {__version__}\n")
+        log.write("".join(traceback.format_exception(exc)))
+    return path
+
 
 app = typer.Typer(
+    cls=ToolkitGroup,
     help="Segment clickstream to Amazon Personalize training data: generate, explore, transform, validate.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console()
-errors = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"toolkit {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def toolkit() -> None:
+def toolkit(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
     """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS."""
 
 
-def exits_cleanly(command):
-    """Turn a UsageError into one line on stderr and exit code 2."""
+class Sink(str, enum.Enum):
+    files = "files"
+    s3 = "s3"
+    segment = "segment"
 
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except UsageError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
 
-    return wrapper
+class TransformEngine(str, enum.Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+class ExploreEngine(str, enum.Enum):
+    duckdb = "duckdb"
+    athena = "athena"
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ItemId(str, enum.Enum):
+    sku = "sku"
+    product_id = "product_id"
 
 
 def parse_day(text: str, option: str) -> date:
@@ -127,7 +205,6 @@ class LazyProgress:
 
 
 @app.command()
-@exits_cleanly
 def generate(
     start: StartOption,
     days: DaysOption = None,
@@ -137,7 +214,7 @@ def generate(
     users_per_day: VisitorsOption = None,
     out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "out",
     workers: Annotated[Optional[int], typer.Option(help="Processes to simulate with (default: one per core).")] = None,
-    sink: Annotated[str, typer.Option(help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client).")] = "files",
+    sink: Annotated[Sink, typer.Option(help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client).")] = Sink.files,
     write_key: Annotated[Optional[list[str]], typer.Option(help="For --sink segment: SOURCE=KEY, repeatable (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
     keys_file: Annotated[Optional[str], typer.Option(help="For --sink segment: a file of SOURCE=KEY lines.")] = None,
     host: Annotated[Optional[str], typer.Option(help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT.")] = None,
@@ -153,12 +230,10 @@ def generate(
     chosen = scenario_with_visitors(scenario, users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
-    if sink == "segment":
+    if sink is Sink.segment:
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
-    if sink not in ("files", "s3"):
-        raise UsageError(f"--sink must be files, s3 or segment, not {sink!r}")
-    if sink == "s3" and not out.startswith("s3://"):
+    if sink is Sink.s3 and not out.startswith("s3://"):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
@@ -200,14 +275,13 @@ def main() -> None:
 
 
 @app.command()
-@exits_cleanly
 def transform(
     source: Annotated[str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")],
     out: Annotated[str, typer.Option(help="CSV file, folder, or s3://bucket/transformed/ (the file is interactions.csv).")] = "interactions.csv",
     event_types: Annotated[str, typer.Option(help="Comma-separated events to keep.")] = "Product Added,Order Completed,Product Clicked",
-    item_id: Annotated[str, typer.Option(help="Property holding the item id: sku or product_id (also read from each products[] entry).")] = "sku",
+    item_id: Annotated[ItemId, typer.Option(help="Property holding the item id (also read from each products[] entry).")] = ItemId.sku,
     rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = "duckdb",
+    engine: Annotated[TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -217,39 +291,34 @@ def transform(
     from toolkit.render import events_table, transform_summary, validation_table
     from toolkit.transform.summary import ITEM_FIELDS, TransformOptions
 
-    if item_id not in ITEM_FIELDS:
-        raise UsageError(f"--item-id must be one of {', '.join(ITEM_FIELDS)}, not {item_id!r}")
     events = tuple(e.strip() for e in event_types.split(",") if e.strip())
     if not events:
         raise UsageError("--event-types must name at least one event")
-    options = TransformOptions(events, item_id)
+    options = TransformOptions(events, item_id.value)
     aws = aws_options(profile, region, endpoint_url)
-    if engine == "spark":
+    if engine is TransformEngine.spark:
         from toolkit.transform.spark_engine import transform_with_spark
 
         if rejects:
             raise UsageError("--rejects needs --engine duckdb: the Spark job counts rejected lines without locating them")
         summary, where, report = transform_with_spark(source, out, options, aws, master)
-    elif engine == "duckdb":
+    else:
         from toolkit.transform.run import transform as run_transform
 
         summary, where, report = run_transform(source, out, options, aws, rejects)
-    else:
-        raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
     console.print(transform_summary(summary))
     console.print(events_table(summary))
     for file, damage in summary.damaged_files.items():
-        console.print(f"[yellow]damaged file[/] {file}: {damage}; its complete lines were read")
+        console.print(Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read"))
     if summary.rejected and not rejects:
-        console.print(f"[yellow]{summary.rejected:,} rejected lines[/]; pass --rejects FILE to keep them with file and line numbers")
-    status = "[green]passes[/]" if report.valid else "[bold red]FAILS[/]"
-    console.print(f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it {status} Personalize's rules (toolkit validate for details)")
+        console.print(Text.assemble((f"{summary.rejected:,} rejected lines", "yellow"), "; pass --rejects FILE to keep them with file and line numbers"))
+    status = ("passes", "green") if report.valid else ("FAILS", "bold red")
+    console.print(Text.assemble(f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it ", status, " Personalize's rules (toolkit validate for details)"))
     if not report.valid:
         console.print(validation_table(report))
 
 
 @app.command()
-@exits_cleanly
 def validate(
     csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (a local file).")],
     schema: Annotated[Optional[str], typer.Option(help="Avro schema (.avsc) the CSV must match (default: inferred from the header).")] = None,
@@ -267,12 +336,11 @@ def validate(
     else:
         console.print(validation_table(report))
         console.print(diagnostics_table(report.diagnostics))
-        console.print(f"{report.rows:,} rows: " + ("[green]valid[/]" if report.valid else "[bold red]invalid[/]"))
+        console.print(Text.assemble(f"{report.rows:,} rows: ", ("valid", "green") if report.valid else ("invalid", "bold red")))
     raise typer.Exit(0 if report.valid else 1)
 
 
 @app.command()
-@exits_cleanly
 def schema(
     csv_path: Annotated[Optional[str], typer.Argument(metavar="[CSV]", help="Take the columns from this CSV's header (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).")] = None,
     out: Annotated[str, typer.Option(help="Where to write the .avsc; '-' prints it.")] = "interactions.avsc",
@@ -307,17 +375,16 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 
 @app.command()
-@exits_cleanly
 def explore(
     source: Annotated[Optional[str], typer.Argument(metavar="[SRC]", help="Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena).")] = None,
     sql: Annotated[Optional[str], typer.Option(help="A query against segment_logs (instead of the workshop's three).")] = None,
     file: Annotated[Optional[Path], typer.Option(help="A .sql file with a query against segment_logs.")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the results.")] = OutputFormat.table,
     limit: Annotated[Optional[int], typer.Option(help="Show at most this many rows.")] = None,
     db: Annotated[Optional[Path], typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds.")] = None,
     print_ddl: Annotated[bool, typer.Option("--print-ddl", help="Print Athena's CREATE EXTERNAL TABLE for --location and exit.")] = False,
     location: Annotated[Optional[str], typer.Option(help="s3://.../segment-logs/ for --print-ddl.")] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (this machine) or athena.")] = "duckdb",
+    engine: Annotated[ExploreEngine, typer.Option(help="duckdb (this machine) or athena.")] = ExploreEngine.duckdb,
     database: Annotated[Optional[str], typer.Option(help="Athena database holding segment_logs.")] = None,
     output: Annotated[Optional[str], typer.Option(help="s3:// location for Athena's results.")] = None,
     workgroup: Annotated[Optional[str], typer.Option(help="Athena workgroup.")] = None,
@@ -335,8 +402,6 @@ def explore(
             raise UsageError("--print-ddl needs --location s3://bucket/prefix/segment-logs/")
         print(athena_ddl(location))
         return
-    if output_format not in ("table", "csv", "json"):
-        raise UsageError(f"--format must be table, csv or json, not {output_format!r}")
     if sql and file:
         raise UsageError("give --sql or --file, not both")
     if limit is not None and limit < 1:
@@ -348,15 +413,13 @@ def explore(
     queries = [("Query", sql)] if sql else [(title, sql_text(name)) for title, name in WORKSHOP_QUERIES]
     aws = aws_options(profile, region, endpoint_url)
     logs = None
-    if engine == "athena":
+    if engine is ExploreEngine.athena:
         if not database or not output:
             raise UsageError("--engine athena needs --database and --output s3://bucket/athena-results/")
         explorer = AthenaExplorer(database, output, aws, workgroup)
-    elif engine == "duckdb":
+    else:
         logs = find_log_files(source, aws) if source else None
         explorer = DuckDBExplorer(logs, db)
-    else:
-        raise UsageError(f"--engine must be duckdb or athena, not {engine!r}")
     try:
         results = [(title, explorer.run(text, limit)) for title, text in queries]
     finally:
@@ -366,20 +429,21 @@ def explore(
     from toolkit.render import query_csv, query_json, query_table
 
     for title, result in results:
-        if output_format == "table":
+        if output_format is OutputFormat.table:
             console.print(query_table(title, result))
             if result.details:
                 console.print(", ".join(f"{k}: {v}" for k, v in result.details.items()), soft_wrap=True)
         else:
-            print(query_csv(result) if output_format == "csv" else query_json(result) + "\n", end="")
+            print(query_csv(result) if output_format is OutputFormat.csv else query_json(result) + "\n", end="")
+    for name in logs.refused if logs else []:
+        errors.print(Text.assemble(("refused S3 object ", "yellow"), f"{name}: its key would be saved outside the download folder"))
     for name, why in getattr(explorer, "skipped", {}).items():
-        errors.print(f"[yellow]skipped unreadable file[/] {name}: {why}", highlight=False)
-    if not sql and output_format == "table":
+        errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
+    if not sql and output_format is OutputFormat.table:
         console.print(workshop_conclusion(results[-1][1]))
 
 
 @app.command()
-@exits_cleanly
 def workshop(
     start: StartOption,
     days: DaysOption = None,
@@ -425,9 +489,8 @@ def workshop(
 
 
 @app.command()
-@exits_cleanly
 def collector(
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port, printed at start).")] = 8088,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port, printed at start).")] = 8088,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "collected",
     write_key: Annotated[Optional[list[str]], typer.Option(help="SOURCE=KEY, repeatable: the keys this collector accepts (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
@@ -476,7 +539,6 @@ def collector(
 
 
 @app.command()
-@exits_cleanly
 def check(
     profile: ProfileOption = None,
     region: Annotated[str, typer.Option(help="The workshop's region.")] = "us-east-1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from rich.table import Table
+from rich.text import Text
 
 from toolkit.explore.engines import QueryResult
 
@@ -35,7 +36,9 @@ def transform_summary(summary: TransformSummary) -> Table:
     table.add_column("messages")
     table.add_column("count", justify="right")
     table.add_column("why")
-    table.add_row("read", f"{summary.messages_read:,}", f"from {summary.files:,} files" + (f" ({summary.empty_files} empty skipped)" if summary.empty_files else ""), end_section=True)
+    skipped = [f"{summary.empty_files} empty"] if summary.empty_files else []
+    skipped += [f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the download folder"] if summary.refused_objects else []
+    table.add_row("read", f"{summary.messages_read:,}", f"from {summary.files:,} files" + (f" ({'; '.join(skipped)} skipped)" if skipped else ""), end_section=True)
     table.add_row("written", f"{summary.messages_written:,}", f"{summary.interactions:,} interactions (a products[] array gives one per product)")
     for reason, text in FILTER_REASONS.items():
         if summary.filtered.get(reason):
@@ -54,7 +57,7 @@ def events_table(summary: TransformSummary) -> Table:
     return table
 
 
-_STATUS = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "warn": "[yellow]warn[/]"}
+_STATUS = {"pass": Text("pass", "green"), "fail": Text("FAIL", "bold red"), "warn": Text("warn", "yellow")}
 
 
 def validation_table(report: ValidationReport) -> Table:

@@ -18,6 +18,10 @@ class AwsOptions:
     region: str | None = None
     endpoint_url: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
+            raise UsageError(f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST")
+
     def client(self, service: str):
         import boto3
         import botocore.exceptions
@@ -46,7 +50,11 @@ class S3Url:
 
 
 def is_s3(location: str | os.PathLike) -> bool:
-    return str(location).startswith("s3://")
+    """Whether a location is in S3; a near miss such as s3:/bucket is an error, not a local folder."""
+    text = str(location)
+    if text.lower().startswith("s3:") and not text.startswith("s3://"):
+        raise UsageError(f"{text!r} looks like an S3 URL but is not one; use s3://bucket/prefix")
+    return text.startswith("s3://")
 
 
 def aws_error(exc: Exception, what: str) -> UsageError:
@@ -77,21 +85,30 @@ def list_keys(url: S3Url, aws: AwsOptions, suffix: str = "") -> list[tuple[str, 
     return keys
 
 
-def download(url: S3Url, keys: list[str], folder: Path, aws: AwsOptions, threads: int = 8) -> list[Path]:
-    """Download objects into `folder`, keeping their key paths; returns local paths in `keys` order."""
+def local_path(folder: Path, key: str) -> Path | None:
+    """Where an object is saved under `folder`, keeping its key's path; None for a key that would
+    land outside the folder (absolute, with '..', '.' or empty parts, backslashes or NUL)."""
+    parts = key.split("/")
+    if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key or "\x00" in key:
+        return None
+    local = folder.joinpath(*parts)
+    return local if local.resolve().is_relative_to(folder.resolve()) else None
+
+
+def download(url: S3Url, targets: dict[str, Path], aws: AwsOptions, threads: int = 8) -> None:
+    """Download objects to their local paths (key -> path, from local_path)."""
     import botocore.exceptions
 
     client = aws.client("s3")
 
-    def fetch(key: str) -> Path:
-        local = folder / key
+    def fetch(item: tuple[str, Path]) -> None:
+        key, local = item
         local.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(url.bucket, key, str(local))
-        return local
 
     try:
         with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(fetch, keys))
+            list(pool.map(fetch, targets.items()))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise aws_error(exc, f"cannot download from {url}") from None
 

@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.aws.s3 import AwsOptions, S3Url, download, is_s3, list_keys
+from toolkit.aws.s3 import AwsOptions, S3Url, download, is_s3, list_keys, local_path
 from toolkit.errors import UsageError
 
 
@@ -18,6 +18,7 @@ class LogFiles:
     empty: list[str] = field(default_factory=list)
     display: dict[Path, str] = field(default_factory=dict)  # local path -> name shown to the user (an s3:// URL)
     _temporary: tempfile.TemporaryDirectory | None = None
+    refused: list[str] = field(default_factory=list)  # S3 objects whose key would be saved outside the download folder
 
     def name(self, path: Path) -> str:
         return self.display.get(path, str(path))
@@ -56,10 +57,18 @@ def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
     if not keys:
         raise UsageError(f"no Segment log files (*.gz, non-empty) under {url}")
     temporary = tempfile.TemporaryDirectory(prefix="toolkit-s3-")
-    paths = download(url, keys, Path(temporary.name), aws)
-    display = {path: f"s3://{url.bucket}/{key}" for path, key in zip(paths, keys)}
-    return LogFiles(paths, [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], display, temporary)
-
+    targets = {key: local_path(Path(temporary.name), key) for key in keys}
+    safe = {key: path for key, path in targets.items() if path is not None}
+    refused = [f"s3://{url.bucket}/{key}" for key, path in targets.items() if path is None]
+    try:
+        if not safe:
+            raise UsageError(f"no Segment log file under {url} has a key that can be saved safely (absolute or '..' keys are refused)")
+        download(url, safe, aws)
+    except BaseException:
+        temporary.cleanup()
+        raise
+    display = {path: f"s3://{url.bucket}/{key}" for key, path in safe.items()}
+    return LogFiles(list(safe.values()), [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], display, temporary, refused)
 
 def file_named_in(message: str, files: list[Path]) -> Path | None:
     """The file a reader's error message names (the longest match, as paths can nest), if any."""

@@ -19,8 +19,9 @@ def _parse_pair(text: str, origin: str, sources: list[str]) -> tuple[str, str]:
     name, key = name.strip(), key.strip()
     if not separator or not name or not key:
         raise UsageError(f"{origin}: expected SOURCE=KEY (e.g. web=...), got an entry without '='")
-    if name not in sources:
-        raise UsageError(f"{origin}: unknown source {name!r}; the scenario's sources are {', '.join(sources)}")
+    if name not in sources:  # the name is not shown: a swapped KEY=SOURCE would print the key
+        swapped = " (it looks swapped: write SOURCE=KEY)" if key in sources else ""
+        raise UsageError(f"{origin}: the part before '=' is not one of the scenario's sources ({', '.join(sources)}){swapped}")
     return name, key
 
 

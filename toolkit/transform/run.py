@@ -80,7 +80,7 @@ def transform(
     began = time.perf_counter()
     with find_log_files(source, aws) as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
         work_dir = Path(work)
-        summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty))
+        summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
         engine = DuckDBTransform(work_dir)
         partial = target.partial_path(work_dir)
         try:

@@ -49,7 +49,7 @@ def transform_with_spark(source: str, out: str, options: TransformOptions, aws: 
         classified = classify(spark, [str(p) for p in logs.paths], options.event_types, options.item_field).cache()
         reasons = Counter({("kept" if reason is None else reason): count for reason, count in classified.groupBy("reason").count().collect()})
         firsts = first_copies(classified).cache()
-        summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty))
+        summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
         summary.messages_read = sum(reasons.values())
         summary.filtered = Counter({r: n for r, n in reasons.items() if r not in ("kept", "unparsed")})
         summary.unlocated_rejects = reasons.get("unparsed", 0)

@@ -34,6 +34,7 @@ class TransformSummary:
     messages_read: int = 0  # lines holding something, counted as they are read
     files: int = 0
     empty_files: int = 0
+    refused_objects: list[str] = field(default_factory=list)  # S3 objects not read: their key would escape the download folder
     damaged_files: dict[str, str] = field(default_factory=dict)  # file -> what was wrong with it
     messages_written: int = 0
     interactions: int = 0  # CSV rows: a message with a products array gives one per product
