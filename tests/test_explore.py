@@ -159,4 +159,4 @@ def test_db_without_loaded_logs_is_a_clear_error(tmp_path):
 
     duckdb.connect(str(tmp_path / "empty.duckdb")).close()
     result = runner.invoke(app, ["explore", "--db", str(tmp_path / "empty.duckdb")])
-    assert result.exit_code == 2 and "holds no loaded logs" in result.output
+    assert result.exit_code == 2 and "holds no segment_logs table" in result.output

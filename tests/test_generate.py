@@ -170,7 +170,8 @@ def test_per_user_emails_are_each_users_own_and_wide_integer_traits_work(tmp_pat
 
 
 def snapshot(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under segment-logs/ (the run's marker beside it names the seed)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "segment-logs").rglob("*")) if p.is_file()}
 
 
 def test_same_seed_same_bytes_any_worker_count_other_seed_other_data(tmp_path):
@@ -186,7 +187,18 @@ def test_same_seed_same_bytes_any_worker_count_other_seed_other_data(tmp_path):
     a, b, c = snapshot(tmp_path / "a"), snapshot(tmp_path / "b"), snapshot(tmp_path / "c")
     assert a == b
     assert set(a).isdisjoint(c)
-    assert not any(name.startswith(".") for name in map(lambda k: k.rsplit("/", 1)[-1], a))
+    assert not any(name.startswith(".") for name in map(lambda k: k.rsplit("/", 1)[-1], a))  # no partial files left
+
+
+def test_a_second_run_with_another_seed_is_refused_the_same_run_rewrites(tmp_path):
+    out = tmp_path / "logs"
+    first = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--users-per-day", "50", "--out", str(out)])
+    before = snapshot(out)
+    again = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--users-per-day", "50", "--out", str(out)])
+    other = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--users-per-day", "50", "--seed", "2", "--out", str(out)])
+    assert first.exit_code == 0 and again.exit_code == 0 and snapshot(out) == before
+    assert other.exit_code == 2 and "already holds the logs of another run" in other.output and len(other.output.strip().splitlines()) == 1
+    assert snapshot(out) == before
 
 
 def test_cli_generate_prints_summary_and_path(tmp_path):

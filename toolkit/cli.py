@@ -23,7 +23,7 @@ except ImportError:
     from click import exceptions as click_exceptions
 
 from toolkit import __version__
-from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, describe_failure
+from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
 
 # User text (paths, file names, SQL results, messages) is never read as rich markup: styles
 # are given as Text spans only.
@@ -56,6 +56,9 @@ class ToolkitGroup(TyperGroup):
             errors.print("interrupted; nothing half-written was left behind", highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001 - this is the place that reports every failure
+            if type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted":  # DuckDB stopped a query on Ctrl-C
+                errors.print("interrupted; nothing half-written was left behind", highlight=False)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
             message = describe_failure(exc)
             if message is not None:
                 say_error(message)
@@ -159,6 +162,14 @@ VisitorsOption = Annotated[Optional[int], typer.Option(help="New visitors per pl
 ProfileOption = Annotated[Optional[str], typer.Option(help="AWS profile (default: the standard credential chain).")]
 RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: the profile's, else us-east-1).")]
 EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the exit code tells the result.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON document, and nothing else.")]
+
+
+def print_json(document: dict) -> None:
+    import json
+
+    print(json.dumps(document, indent=2, default=str))
 
 
 def scenario_with_visitors(name: str, users_per_day: int | None):
@@ -173,8 +184,10 @@ def scenario_with_visitors(name: str, users_per_day: int | None):
     return chosen.with_visitors(users_per_day)
 
 
-def with_progress(description: str, work):
-    """Run work(on_progress) with a progress bar that appears if it takes over a second."""
+def with_progress(description: str, work, show: bool = True):
+    """Run work(on_progress) with a progress bar that appears if it takes over a second (if shown)."""
+    if not show:
+        return work(None)
     progress = LazyProgress(description)
     try:
         return work(progress.update)
@@ -221,6 +234,8 @@ def generate(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
     from toolkit.segment.sinks import sink_for
@@ -237,11 +252,16 @@ def generate(
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
-    result = with_progress("simulating", lambda on_progress: run_generate(chosen, first_day, day_count, seed, destination, workers, on_progress))
+    result = with_progress("simulating", lambda on_progress: run_generate(chosen, first_day, day_count, seed, destination, workers, on_progress), show=not (quiet or as_json))
+    last_day = first_day + timedelta(days=day_count - 1)
+    if as_json:
+        print_json({"scenario": chosen.name, "seed": seed, "first_day": first_day, "last_day": last_day, "written_to": destination.describe(), **result.as_dict()})
+        return
+    if quiet:
+        return
     from toolkit.render import generate_summary
 
     console.print(generate_summary(chosen, result))
-    last_day = first_day + timedelta(days=day_count - 1)
     console.print(
         f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
         f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
@@ -286,10 +306,12 @@ def transform(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Filter and map Segment logs into the interactions CSV Personalize imports, counting every message."""
-    from toolkit.render import events_table, transform_summary, validation_table
-    from toolkit.transform.summary import ITEM_FIELDS, TransformOptions
+    """Filter and map Segment logs into the interactions CSV Personalize imports, counting every message.
+    Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
+    from toolkit.transform.summary import TransformOptions
 
     events = tuple(e.strip() for e in event_types.split(",") if e.strip())
     if not events:
@@ -306,8 +328,22 @@ def transform(
         from toolkit.transform.run import transform as run_transform
 
         summary, where, report = run_transform(source, out, options, aws, rejects)
+    if as_json:
+        print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
+    elif not quiet:
+        _print_transform(summary, where, report, rejects)
+    if not report.valid:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _print_transform(summary, where: str, report, rejects: str | None) -> None:
+    from toolkit.render import events_table, transform_summary, validation_table
+
     console.print(transform_summary(summary))
     console.print(events_table(summary))
+    if not summary.interactions and summary.other_events:
+        found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
+        console.print(Text.assemble(("none of --event-types was found", "bold red"), f"; the track events present are {found}"), soft_wrap=True)
     for file, damage in summary.damaged_files.items():
         console.print(Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read"))
     if summary.rejected and not rejects:
@@ -361,6 +397,9 @@ def schema(
     if out == "-":
         print(text, end="")
         return
+    from toolkit.segment.layout import check_output_file
+
+    check_output_file(Path(out), "--out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(Path(out), text)
     console.print(f"schema for {', '.join(columns)} written to {out}")
 
@@ -428,13 +467,15 @@ def explore(
             logs.close()
     from toolkit.render import query_csv, query_json, query_table
 
-    for title, result in results:
+    if output_format is OutputFormat.json:
+        print(query_json(results))
+    for title, result in results if output_format is not OutputFormat.json else []:
         if output_format is OutputFormat.table:
-            console.print(query_table(title, result))
+            console.print(query_table(title, result, console.width))
             if result.details:
                 console.print(", ".join(f"{k}: {v}" for k, v in result.details.items()), soft_wrap=True)
         else:
-            print(query_csv(result) if output_format is OutputFormat.csv else query_json(result) + "\n", end="")
+            print(query_csv(result), end="")
     for name in logs.refused if logs else []:
         errors.print(Text.assemble(("refused S3 object ", "yellow"), f"{name}: its key would be saved outside the download folder"))
     for name, why in getattr(explorer, "skipped", {}).items():
@@ -456,23 +497,39 @@ def workshop(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Exercise 1 in one command: generate, explore, transform, validate, schema."""
-    from toolkit.explore.engines import workshop_conclusion
     from toolkit.segment.sinks import LocalSink
-    from toolkit.render import events_table, generate_summary, query_table, transform_summary, validation_table
     from toolkit.workshop import run_workshop
 
     first_day, day_count = resolve_days(start, days, until)
     chosen = scenario_with_visitors(scenario, users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
-    run = with_progress("simulating", lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress))
+    run = with_progress("simulating", lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress), show=not (quiet or as_json))
+    if as_json:
+        print_json({
+            "interactions_csv": run.csv, "schema": run.schema, "logs": run.logs, "valid": run.validation.valid,
+            "generated": run.generated.as_dict(), "transformed": run.transformed.as_dict(), "validation": run.validation.as_dict(),
+            "queries": {title: {"columns": result.columns, "rows": result.rows} for title, result in run.queries[1:]},
+        })
+    elif not quiet:
+        _print_workshop(chosen, run)
+    if not run.validation.valid:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _print_workshop(chosen, run) -> None:
+    from toolkit.explore.engines import workshop_conclusion
+    from toolkit.render import events_table, generate_summary, query_table, transform_summary, validation_table
+
     console.rule("1. generate")
     console.print(generate_summary(chosen, run.generated))
     console.rule("2. explore (the workshop's Athena queries, on DuckDB)")
     for title, result in run.queries[1:]:
-        console.print(query_table(title, result))
+        console.print(query_table(title, result, console.width))
     console.print(workshop_conclusion(run.queries[-1][1]))
     console.rule("3. transform and validate")
     console.print(transform_summary(run.transformed))
@@ -484,8 +541,6 @@ def workshop(
     console.print(f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)", soft_wrap=True)
     console.print(f"schema:           {run.schema}", soft_wrap=True)
     console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
-    if not run.validation.valid:
-        raise typer.Exit(1)
 
 
 @app.command()

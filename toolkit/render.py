@@ -92,13 +92,35 @@ def _cell(value) -> str:
     return str(value)
 
 
-def query_table(title: str, result: QueryResult) -> Table:
-    table = Table(title=title, caption=f"{len(result.rows):,} rows in {result.seconds:.2f} s")
-    for column in result.columns or ["(no columns)"]:
-        table.add_column(column, overflow="fold")
-    for row in result.rows:
-        table.add_row(*(_cell(v) for v in row))
+MAX_CELL = 40  # characters of a value shown in a table; the rest is cut with an ellipsis
+
+
+def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
+    """The rows as a table that fits `width` columns of terminal, as DuckDB's CLI shows them:
+    values cut at MAX_CELL characters, and the columns that do not fit left out and named."""
+    cells = [[_short(_cell(v)) for v in row] for row in result.rows]
+    columns = result.columns or ["(no columns)"]
+    shown, used = [], 1
+    for index, column in enumerate(columns):
+        need = max([len(column)] + [len(row[index]) for row in cells if index < len(row)]) + 3
+        if shown and used + min(need, MAX_CELL + 3) > width:
+            break
+        shown.append(index)
+        used += min(need, MAX_CELL + 3)
+    hidden = len(columns) - len(shown)
+    caption = f"{len(result.rows):,} rows in {result.seconds:.2f} s"
+    if hidden:
+        caption += f"; {hidden} of {len(columns)} columns not shown ({', '.join(columns[i] for i in range(len(columns)) if i not in shown)}): select them with --sql, or use --format json"
+    table = Table(title=title, caption=caption)
+    for index in shown:
+        table.add_column(columns[index], overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+    for row in cells:
+        table.add_row(*(row[i] for i in shown))
     return table
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def query_csv(result: QueryResult) -> str:
@@ -112,8 +134,16 @@ def query_csv(result: QueryResult) -> str:
     return buffer.getvalue()
 
 
-def query_json(result: QueryResult) -> str:
-    return orjson.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, option=orjson.OPT_INDENT_2).decode()
+def query_json(results: list[tuple[str, QueryResult]]) -> str:
+    """One JSON document: a query's rows as records; several queries as a list of titled results."""
+    def records(result: QueryResult) -> list[dict]:
+        return [dict(zip(result.columns, row)) for row in result.rows]
+
+    if len(results) == 1:
+        document = records(results[0][1])
+    else:
+        document = [{"title": title, "sql": result.sql, "rows": records(result)} for title, result in results]
+    return orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2).decode()
 
 
 def send_summary(scenario: Scenario, result) -> Table:

@@ -18,7 +18,6 @@ WORKSHOP_QUERIES = (
     ("Messages by event", "workshop_2_events.sql"),
     ("Messages by event, where properties.sku is present", "workshop_3_events_with_sku.sql"),
 )
-LOADED_TABLE = "segment_logs_loaded"
 
 
 @dataclass
@@ -39,22 +38,31 @@ class DuckDBExplorer:
         self.skipped: dict[str, str] = {}  # damaged file -> DuckDB's complaint
         if database is None and logs is None:
             raise UsageError("give the logs to explore (a folder or s3://...) or --db FILE loaded earlier")
+        if database is not None and logs is None and not database.is_file():
+            raise UsageError(f"--db {database} does not exist; load it once with the logs: toolkit explore SRC --db {database}")
+        created = database is not None and not database.exists()
         try:
-            self.connection = duckdb.connect(str(database) if database else ":memory:")
+            # storage of DuckDB 1.0, so that the DuckDB CLI and tools built on older releases open it
+            self.connection = duckdb.connect(str(database), config={"storage_compatibility_version": "v1.0.0"}) if database else duckdb.connect()
         except duckdb.Error as exc:
             raise UsageError(f"cannot open --db {database}: {str(exc).splitlines()[0]}") from None
-        self.connection.execute("SET enable_progress_bar = false")
-        if logs is not None:
-            self._create_view()
-            if database is not None:
-                self._load()
-        elif not self._has_table(LOADED_TABLE):
-            raise UsageError(f"--db {database} holds no loaded logs; run once with the logs: toolkit explore SRC --db {database}")
-        else:
-            self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM {LOADED_TABLE}")
+        try:
+            self.connection.execute("SET enable_progress_bar = false")
+            if logs is not None:
+                self._create_view()
+                if database is not None:
+                    self._load()
+            elif not self._has_table(VIEW):
+                raise UsageError(f"--db {database} holds no {VIEW} table; load it once with the logs: toolkit explore SRC --db {database}")
+        except BaseException:
+            self.connection.close()
+            if created:  # a database this run made and could not fill is not left behind
+                for leftover in (database, database.with_name(database.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
 
     def _has_table(self, name: str) -> bool:
-        return bool(self.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+        return bool(self.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]).fetchone()[0])
 
     def _create_view(self) -> None:
         if not self.files:
@@ -62,9 +70,10 @@ class DuckDBExplorer:
         self.connection.execute(view_sql(self.files).replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW"))
 
     def _load(self) -> None:
-        """Load every message into the database file once, so later queries skip the JSON."""
-        self._retrying(lambda: self.connection.execute(f"CREATE OR REPLACE TABLE {LOADED_TABLE} AS SELECT * FROM {VIEW}"))
-        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM {LOADED_TABLE}")
+        """Load every message into the database file once, as a table named segment_logs (so the
+        workshop's SQL runs on it in any DuckDB client); later queries skip the JSON."""
+        self._retrying(lambda: self.connection.execute(f"CREATE OR REPLACE TABLE main.{VIEW} AS SELECT * FROM temp.{VIEW}"))
+        self.connection.execute(f"DROP VIEW temp.{VIEW}")
 
     def _retrying(self, action):
         """Run `action`; a file DuckDB cannot read is named, left out, and the action retried."""

@@ -7,6 +7,7 @@ import random
 import re
 from pathlib import Path
 
+from toolkit.errors import UsageError
 from toolkit.segment.ids import hex_id, uuid4_text
 from toolkit.segment.timestamps import DAY_MS
 
@@ -46,3 +47,19 @@ def write_atomically(path: Path, data: bytes) -> None:
     finally:
         if partial.exists():
             partial.unlink()
+
+
+def check_output_file(path: Path, option: str, inputs: list[Path] = ()) -> None:
+    """Refuse, before any work, an output that is an input or that is not a regular file (a
+    folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {path} is not a regular file; name a file to write")
+    if path.exists() and any(_same_file(path, source) for source in inputs):
+        raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy them")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -44,11 +44,24 @@ def find_log_files(source: str, aws: AwsOptions | None = None) -> LogFiles:
     root = Path(source)
     if not root.exists():
         raise UsageError(f"no such file or folder: {source}")
+    if root.is_file():
+        _check_looks_like_logs(root)
     candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*.gz") if p.is_file() and not p.name.startswith("."))
     files = LogFiles([p for p in candidates if p.stat().st_size > 0], [str(p) for p in candidates if p.stat().st_size == 0])
     if not files.paths:
         raise UsageError(f"no Segment log files (*.gz, non-empty) under {source}; point at the folder holding segment-logs/")
     return files
+
+
+def _check_looks_like_logs(path: Path) -> None:
+    """A file given as the logs must be gzip or start with a JSON object, as Segment's files do:
+    a CSV or a schema given by mistake is named, not read as thousands of rejected lines."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head[:2] == b"\x1f\x8b" or not head.strip() or head.lstrip()[:1] == b"{":
+        return
+    start = head.lstrip()[:40].decode("utf-8", "replace").splitlines()[0]
+    raise UsageError(f"{path} is not Segment logs (gzipped JSON lines): it starts with {start!r}; give the folder holding segment-logs/ or a .gz log file")
 
 
 def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:

@@ -8,13 +8,24 @@ from typing import Protocol
 
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
-from toolkit.segment.layout import write_atomically
+from toolkit.segment.layout import ROOT, write_atomically
+
+RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote the logs under it
+
+
+def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
+    if found is None:
+        raise UsageError(f"--out {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another --out")
+    raise UsageError(f"--out {destination} already holds the logs of another run ({found}); users of two runs would mix: use another --out, or remove it")
 
 
 class Sink(Protocol):
     """Receives whole log files by key (segment-logs/<source>/<day>/<name>.gz). Must be picklable."""
 
     def check(self) -> None: ...
+
+    def claim(self, run: str) -> None:
+        """Mark the destination as holding this run's logs; refuse one that holds another's."""
 
     def write(self, key: str, data: bytes) -> None: ...
 
@@ -38,6 +49,15 @@ class LocalSink:
             probe.unlink()
         except OSError as exc:
             raise UsageError(f"cannot write to --out {self.root}: {exc.strerror or exc}") from None
+
+    def claim(self, run: str) -> None:
+        marker = self.root / RUN_MARKER
+        found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+        if found == run:
+            return
+        if found is not None or any((self.root / ROOT).glob("*/*/*.gz")):
+            _refuse_other_run(str(self.root), found, run)
+        write_atomically(marker, run.encode() + b"\n")
 
     def write(self, key: str, data: bytes) -> None:
         write_atomically(self.root / key, data)
@@ -77,6 +97,22 @@ class S3Sink:
             self.client.delete_object(Bucket=self.url.bucket, Key=probe)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise aws_error(exc, f"cannot write to {self.url}") from None
+
+    def claim(self, run: str) -> None:
+        import botocore.exceptions
+
+        try:
+            try:
+                found = self.client.get_object(Bucket=self.url.bucket, Key=self._key(RUN_MARKER))["Body"].read().decode().strip()
+            except self.client.exceptions.NoSuchKey:
+                found = None
+            if found == run:
+                return
+            if found is not None or self.client.list_objects_v2(Bucket=self.url.bucket, Prefix=self._key(ROOT + "/"), MaxKeys=1).get("KeyCount", 0):
+                _refuse_other_run(str(self.url), found, run)
+            self.client.put_object(Bucket=self.url.bucket, Key=self._key(RUN_MARKER), Body=run.encode() + b"\n")
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise aws_error(exc, f"cannot mark {self.url} as this run's") from None
 
     def write(self, key: str, data: bytes) -> None:
         import io

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
 import os
 import random
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +43,13 @@ class GenerateResult:
     def messages(self) -> int:
         return sum(self.counts.values())
 
+    def as_dict(self) -> dict:
+        """Counts by source and event, files and bytes (for --json)."""
+        by_source: dict[str, dict[str, int]] = {}
+        for (source, event), count in sorted(self.counts.items()):
+            by_source.setdefault(source, {})[event] = count
+        return {"messages": self.messages, "files": self.files, "bytes": self.bytes_written, "seconds": round(self.seconds, 3), "by_source": by_source}
+
 
 def generate(
     scenario: Scenario,
@@ -52,6 +62,7 @@ def generate(
 ) -> GenerateResult:
     """Simulate `days` days from `start` and write them through `sink`; the same inputs give the same files."""
     began = time.perf_counter()
+    sink.claim(f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day")
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)
@@ -98,11 +109,13 @@ def keep_freed_memory() -> None:
     """Ask glibc to keep big freed blocks for reuse instead of handing them back to the OS at once.
     Otherwise every large numpy or Python temporary is mapped and page-faulted afresh: a sixth of
     generate's CPU time went to the kernel, and runs were 10-15% slower. No-op without glibc."""
+    if not sys.platform.startswith("linux"):  # glibc only; ctypes.CDLL(None) fails on Windows
+        return
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)
         libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         pass
 
 
@@ -120,8 +133,22 @@ class _InProcess:
         return map(function, items)
 
 
+@contextlib.contextmanager
 def _executor(workers: int):
-    return _InProcess() if workers == 1 else ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory)
+    """The pool the batches run on. Workers are forked, so the parent's objects are frozen out of
+    the garbage collector meanwhile: a forked child that collects objects it inherited (a
+    DuckDB connection or Arrow buffers of a caller's earlier work) can crash."""
+    if workers == 1:
+        with _InProcess() as pool:
+            yield pool
+        return
+    gc.collect()
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory) as pool:
+            yield pool  # a worker's own objects are collected as usual; the frozen ones it inherited are not
+    finally:
+        gc.unfreeze()
 
 
 def gzip_pieces(pieces: list) -> bytes:

@@ -67,7 +67,7 @@ def classify_sql(options: TransformOptions) -> str:
                 WHEN NOT candidate OR candidate IS NULL THEN 'event type'
                 WHEN user_id IS NULL OR user_id = '' THEN 'no user'
                 WHEN len(item_ids) = 0 THEN 'no item'
-                WHEN ts IS NULL THEN 'bad timestamp'
+                WHEN ts IS NULL OR NOT isfinite(ts) THEN 'bad timestamp'
                 WHEN NOT {_valid_id('user_id')} THEN 'bad id'
             END AS reason
         FROM fields
@@ -75,8 +75,9 @@ def classify_sql(options: TransformOptions) -> str:
     SELECT reason, unparsed_file,
         CASE WHEN reason IS NULL THEN message_id END AS message_id,
         CASE WHEN reason IS NULL THEN user_id END AS user_id,
-        CASE WHEN reason IS NULL THEN event END AS event,
-        CASE WHEN reason IS NULL THEN epoch_ms(ts) // 1000 END AS ts,
+        CASE WHEN reason IS NULL OR reason = 'event type' THEN event END AS event,
+        -- the epoch second a reader of epoch seconds expects: the floor, never rounded up
+        CASE WHEN reason IS NULL THEN epoch(date_trunc('second', ts))::BIGINT END AS ts,
         CASE WHEN reason IS NULL THEN received_at END AS received_at,
         CASE WHEN reason IS NULL THEN item_ids END AS item_ids
     FROM reasons
@@ -121,6 +122,10 @@ class DuckDBTransform:
 
     def reasons(self) -> Counter:
         return Counter(dict(self.connection.execute("SELECT coalesce(reason, 'kept'), count(*) FROM classified GROUP BY ALL").fetchall()))
+
+    def events_filtered(self, limit: int = 10) -> Counter:
+        """The most common track events left out by --event-types."""
+        return Counter(dict(self.connection.execute(f"SELECT event, count(*) FROM classified WHERE reason = 'event type' AND event IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}").fetchall()))
 
     def unparsed_by_file(self) -> dict[str, int]:
         return dict(self.connection.execute("SELECT unparsed_file, count(*) FROM classified WHERE reason = 'unparsed' GROUP BY ALL").fetchall())

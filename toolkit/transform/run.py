@@ -14,7 +14,7 @@ import duckdb
 from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
-from toolkit.segment.layout import partial_path, write_atomically
+from toolkit.segment.layout import check_output_file, partial_path, write_atomically
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes, salvage
 from toolkit.segment.logs import LogFiles, file_named_in, find_log_files
 from toolkit.transform.duckdb_engine import DuckDBTransform
@@ -43,6 +43,7 @@ class OutputTarget:
         if is_s3(self.location):
             S3Url.parse(self.location)
             return
+        check_output_file(Path(self.display), "--out")
         folder = Path(self.display).parent
         if not folder.is_dir():
             raise UsageError(f"--out folder does not exist: {folder}")
@@ -79,6 +80,10 @@ def transform(
     target.check()
     began = time.perf_counter()
     with find_log_files(source, aws) as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
+        if not is_s3(out):
+            check_output_file(Path(target.display), "--out", logs.paths)
+        if rejects_path:
+            check_output_file(Path(rejects_path), "--rejects", [*logs.paths, Path(target.display)])
         work_dir = Path(work)
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
         engine = DuckDBTransform(work_dir)
@@ -86,6 +91,7 @@ def transform(
         try:
             files, names = _classify_salvaging(engine, logs, options, work_dir, summary)
             reasons = engine.reasons()
+            summary.other_events = engine.events_filtered()
             _account(summary, reasons, engine.unparsed_by_file(), names)
             summary.messages_written, summary.events = engine.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written

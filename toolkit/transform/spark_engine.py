@@ -16,12 +16,14 @@ from toolkit.segment.logs import find_log_files
 from toolkit.transform.run import OutputTarget
 from toolkit.transform.summary import TransformOptions, TransformSummary
 
+PYSPARK_MISSING = '--engine spark needs PySpark: pip install "segment-personalize-toolkit[spark]" (and Java 17)'
+
 
 def spark_session(master: str):
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise UsageError('--engine spark needs PySpark: pip install "segment-personalize-toolkit[spark]"') from None
+        raise UsageError(PYSPARK_MISSING) from None
     spark = (
         SparkSession.builder.master(master)
         .appName("toolkit-transform")
@@ -37,7 +39,10 @@ def spark_session(master: str):
 
 def transform_with_spark(source: str, out: str, options: TransformOptions, aws: AwsOptions | None = None, master: str = "local[2]") -> tuple[TransformSummary, str, ValidationReport]:
     """Run the Spark job over the logs and write one CSV, as `toolkit.transform.run.transform` does."""
-    from toolkit.etl.segment_interactions import classify, configure, first_copies, interactions, write_single_csv
+    try:
+        from toolkit.etl.segment_interactions import classify, configure, first_copies, interactions, write_single_csv
+    except ImportError:
+        raise UsageError(PYSPARK_MISSING) from None
 
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)

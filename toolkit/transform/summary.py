@@ -43,6 +43,7 @@ class TransformSummary:
     rejects: list[Reject] = field(default_factory=list)  # rejected lines, with file and line
     unlocated_rejects: int = 0  # rejected lines an engine counted without locating (Spark)
     events: Counter = field(default_factory=Counter)  # interactions per EVENT_TYPE
+    other_events: Counter = field(default_factory=Counter)  # the most common track events not in --event-types
     seconds: float = 0.0
 
     @property
@@ -53,3 +54,22 @@ class TransformSummary:
     def accounted(self) -> int:
         """What the parts add up to; equals messages_read when nothing went missing."""
         return self.messages_written + sum(self.filtered.values()) + self.duplicates + self.rejected
+
+    def as_dict(self) -> dict:
+        """The accounting as plain data (for --json): read = written + filtered + duplicates + rejected."""
+        return {
+            "messages_read": self.messages_read,
+            "messages_written": self.messages_written,
+            "interactions": self.interactions,
+            "filtered": dict(self.filtered),
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "balanced": self.accounted == self.messages_read,
+            "files": self.files,
+            "empty_files": self.empty_files,
+            "refused_objects": self.refused_objects,
+            "damaged_files": self.damaged_files,
+            "events": dict(self.events),
+            "other_events": dict(self.other_events),
+            "seconds": round(self.seconds, 3),
+        }
