@@ -4,6 +4,7 @@ diagnostics a data scientist looks at (after aws-samples' diagnose.py)."""
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,11 @@ MAX_METADATA_COLUMNS = 5
 MAX_EVENT_TYPES_AND_METADATA = 10
 SECONDS_LIMIT = 10**11  # an epoch-seconds value this large is year 5138: milliseconds, surely
 EXAMPLES = 3
+MAX_HEADER_BYTES = 64 * 1024  # a header longer than this is no Personalize header (at most ~125 short field names)
+MAX_COLUMNS = 1000
+MAX_LINE_BYTES = 10_000_000  # DuckDB's reader refuses longer lines; each is a reported failure, not a crash
+MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder past this, whatever the file's size
+CHUNK = 1 << 20
 SQL_TYPES = {"long": "BIGINT", "int": "INTEGER", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
 
 
@@ -59,26 +65,79 @@ def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagno
         raise UsageError(f"{path} is empty: an interactions CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
     header_text = header_line.decode("utf-8", errors="replace").rstrip("\r\n")
     header = [name.strip('"') for name in header_text.split(",")]
+    if len(header) > MAX_COLUMNS:
+        raise UsageError(f"{path}'s header has {len(header):,} columns; a Personalize dataset has at most a few dozen")
     fields = load_schema(schema_path) if schema_path else schema_fields(interactions_schema(header))
     checks = [_header_check(header_text, header, fields, schema_path is not None)]
+    scan = scan_lines(path)
+    if scan.longest[1] > MAX_LINE_BYTES:  # no CSV reader takes it: Personalize's import would fail there too
+        line, size = scan.longest
+        checks.append(Check("line length", "fail", f"line {line} is {size:,} bytes; a record longer than {MAX_LINE_BYTES:,} bytes is not read"))
+        return ValidationReport(str(path), 0, checks, {})
+    spill = tempfile.TemporaryDirectory(prefix="toolkit-validate-")
     connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false")
+    connection.execute(f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{spill.name}'")
     try:
         rows = _load(connection, path, len(header))
         checks += _structure_checks(connection)
-        checks.append(_one_record_per_line(connection, path, rows))
+        checks.append(_one_record_per_line(connection, scan, rows))
         by_name = {name: f"c{i}" for i, name in enumerate(header)}
         checks += _value_checks(connection, fields, by_name)
         checks += _training_checks(connection, fields, by_name)
         measures = _diagnostics(connection, by_name) if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
     finally:
         connection.close()
+        spill.cleanup()
     return ValidationReport(str(path), rows, checks, measures)
 
 
 def _first_line(path: Path) -> bytes:
+    """The header line, read with a bound: a file with no line end in its first 64 KB has no header."""
     with open(path, "rb") as handle:
-        return handle.readline()
+        line = handle.readline(MAX_HEADER_BYTES + 1)
+    if len(line) > MAX_HEADER_BYTES and not line.endswith(b"\n"):
+        raise UsageError(f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; an interactions CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
+    return line
+
+
+@dataclass
+class LineScan:
+    """What one bounded pass over the lines after the header finds."""
+
+    lines: int = 0  # lines holding more than blanks
+    longest: tuple[int, int] = (0, 0)  # (line number, bytes) of the longest line
+    open_quotes: list[str] = field(default_factory=list)  # the first lines with an odd number of quotes
+
+
+def scan_lines(path: Path) -> LineScan:
+    """Read the lines after the header in chunks, so memory stays bounded whatever a line's length."""
+    scan = LineScan()
+    number, head, length, content, quotes = 1, b"", 0, False, 0
+
+    def end_line() -> None:
+        scan.lines += content
+        if length > scan.longest[1]:
+            scan.longest = (number, length)
+        if quotes % 2 and len(scan.open_quotes) < EXAMPLES:
+            scan.open_quotes.append(f"line {number}: {head.decode('utf-8', errors='replace').rstrip()}")
+
+    with open(path, "rb") as handle:
+        handle.readline(MAX_HEADER_BYTES + 1)
+        while chunk := handle.read(CHUNK):
+            pieces = chunk.split(b"\n")
+            for index, piece in enumerate(pieces):
+                head += piece[: max(0, 200 - len(head))]
+                length += len(piece)
+                content = content or bool(piece.strip())
+                quotes += piece.count(b'"')
+                if index < len(pieces) - 1:  # the line ends here
+                    number += 1
+                    end_line()
+                    head, length, content, quotes = b"", 0, False, 0
+    if length:
+        number += 1
+        end_line()
+    return scan
 
 
 def _header_check(text: str, header: list[str], fields: list[Field], from_schema: bool) -> Check:
@@ -103,7 +162,7 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> int:
     connection.execute(
         f"""CREATE TABLE rows AS SELECT row_number() OVER () + 1 AS line, * FROM read_csv($path, header = true,
             columns = {columns}, delim = ',', quote = '"', escape = '"', auto_detect = false, strict_mode = true,
-            store_rejects = true, max_line_size = 10000000, parallel = false)""",
+            store_rejects = true, max_line_size = {MAX_LINE_BYTES}, parallel = false)""",
         {"path": str(path)},
     )
     return connection.execute("SELECT count(*) FROM rows").fetchone()[0]
@@ -124,24 +183,14 @@ def _structure_checks(connection) -> list[Check]:
     ]
 
 
-def _one_record_per_line(connection, path: Path, rows: int) -> Check:
+def _one_record_per_line(connection, scan: LineScan, rows: int) -> Check:
     """Every non-blank line after the header must be one record; a quote left open makes a CSV
     reader run on past line ends (DuckDB then stops without an error), so count lines ourselves."""
-    lines = 0
-    with open(path, "rb") as handle:
-        handle.readline()
-        for line in handle:
-            lines += bool(line.strip())
     rejected = connection.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
-    missing = lines - rows - rejected
+    missing = scan.lines - rows - rejected
     if missing <= 0:
-        return Check("one record per line", "pass", f"{lines:,} lines")
-    examples = []
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number > 1 and line.count(b'"') % 2 and len(examples) < EXAMPLES:
-                examples.append(f"line {number}: {line.decode('utf-8', errors='replace').rstrip()[:200]}")
-    return Check("one record per line", "fail", f"{missing:,} lines are not read as records: a quote is left open or a field spans lines", examples)
+        return Check("one record per line", "pass", f"{scan.lines:,} lines")
+    return Check("one record per line", "fail", f"{missing:,} lines are not read as records: a quote is left open or a field spans lines", scan.open_quotes)
 
 
 def _examples(connection, condition: str, columns: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 import orjson
-from isal import isal_zlib
+from isal import igzip, isal_zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -87,3 +87,24 @@ def salvage(path: Path, name: str, destination: Path) -> tuple[str, Reject | Non
     if tail.strip():
         destination.write_bytes(content + b"\n")
     return damage, None
+
+
+def drop_overlong_lines(path: Path, name: str, destination: Path, limit: int) -> list[Reject]:
+    """Copy a log file's lines to `destination` (plain JSON lines), leaving out those longer than
+    `limit` bytes, each returned as a Reject. Reads in bounded pieces, whatever a line's length."""
+    with open(path, "rb") as probe:
+        is_gzip = probe.read(2) == GZIP_MAGIC
+    rejects = []
+    with (igzip.open(path, "rb") if is_gzip else open(path, "rb")) as source, open(destination, "wb") as out:
+        number = 0
+        while line := source.readline(limit + 1):
+            number += 1
+            if len(line) <= limit or line.endswith(b"\n"):
+                out.write(line if line.endswith(b"\n") else line + b"\n")
+                continue
+            head, size = line[:200], len(line)
+            while line and not line.endswith(b"\n"):  # the rest of the line, piece by piece
+                line = source.readline(1 << 20)
+                size += len(line)
+            rejects.append(Reject(name, number, f"a line of {size:,} bytes, over the {limit:,} a message can have", head.decode("utf-8", errors="replace") + "..."))
+    return rejects

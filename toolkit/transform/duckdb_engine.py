@@ -15,6 +15,7 @@ import duckdb
 from toolkit.transform.summary import TransformOptions
 
 MAX_ID_LENGTH = 256
+MAX_LINE_BYTES = 1 << 20  # longer lines are rejects (Segment's own limit is 32 KB a message)
 MEMORY_LIMIT = "1500MB"
 # JSON where the value's kind matters (a userId object is no user); VARCHAR takes any value as text.
 _COLUMNS = {"messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "userId": "JSON", "timestamp": "VARCHAR", "receivedAt": "VARCHAR", "properties": "JSON"}
@@ -24,7 +25,9 @@ _COLUMNS = {"messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "user
 READ_LOGS_SQL = (
     "read_json($files, format = 'newline_delimited', columns = {"
     + ", ".join(f"'{name}': '{kind}'" for name, kind in _COLUMNS.items())
-    + "}, ignore_errors = true, filename = true, maximum_object_size = 67108864)"
+    + "}, ignore_errors = true, filename = true, maximum_object_size = "
+    + str(MAX_LINE_BYTES)
+    + ")"
 )
 
 

@@ -15,9 +15,9 @@ from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.segment.layout import check_output_file, partial_path, write_atomically
-from toolkit.segment.lines import Reject, find_rejects, read_log_bytes, salvage
+from toolkit.segment.lines import Reject, drop_overlong_lines, find_rejects, read_log_bytes, salvage
 from toolkit.segment.logs import LogFiles, file_named_in, find_log_files
-from toolkit.transform.duckdb_engine import DuckDBTransform
+from toolkit.transform.duckdb_engine import MAX_LINE_BYTES, DuckDBTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
 
 CSV_NAME = "interactions.csv"
@@ -117,18 +117,25 @@ def _classify_salvaging(engine: DuckDBTransform, logs: LogFiles, options: Transf
         try:
             engine.classify(files, options)
             return files, names
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             broken = file_named_in(str(exc), files)
-            if broken is None:
+            overlong = isinstance(exc, duckdb.InvalidInputException) and "maximum_object_size" in str(exc)
+            if broken is None or not (overlong or isinstance(exc, duckdb.IOException)):
                 raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
             engine.connection.execute("DROP TABLE IF EXISTS classified")
-            replacement = salvage_dir / f"{len(summary.damaged_files)}.json"
-            damage, tail = salvage(broken, names[str(broken)], replacement)
-            summary.damaged_files[names[str(broken)]] = damage
-            if tail is not None:
-                summary.rejects.append(tail)
+            name = names[str(broken)]
+            replacement = salvage_dir / f"{len(names)}.json"
+            if overlong:
+                rejected = drop_overlong_lines(broken, name, replacement, MAX_LINE_BYTES)
+                summary.damaged_files[name] = f"{len(rejected)} lines over {MAX_LINE_BYTES:,} bytes left out"
+                summary.rejects.extend(rejected)
+            else:
+                damage, tail = salvage(broken, name, replacement)
+                summary.damaged_files[name] = damage
+                if tail is not None:
+                    summary.rejects.append(tail)
             files[files.index(broken)] = replacement
-            names[str(replacement)] = names[str(broken)]
+            names[str(replacement)] = name
 
 
 def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str]) -> None:
