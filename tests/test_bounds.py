@@ -62,3 +62,17 @@ def test_transform_a_70_mb_line_is_a_counted_reject(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["messages_read"] == 3 and summary["balanced"] and summary["rejected"] == 1
     assert peak < CEILING_MB + 500
+
+
+def test_transform_reads_thousands_of_small_files_in_bounded_scans(tmp_path):
+    logs = tmp_path / "logs" / "segment-logs" / "src" / "1793491200000"
+    logs.mkdir(parents=True)
+    line = b'{"type":"track","event":"Product Added","userId":"u%d","timestamp":"2026-11-01T09:00:%02dZ","properties":{"sku":"a"},"messageId":"m%d"}\n'
+    for i in range(2_500):  # more than FILES_PER_SCAN: several scans into one table
+        (logs / f"{i:05d}.gz").write_bytes(gzip.compress(line % (i, i % 60, i), 1))
+    result, _ = run_measured("transform", str(tmp_path / "logs"), "--out", str(tmp_path / "i.csv"), "--json")
+    import json
+
+    summary = json.loads(result.stdout)
+    assert summary["messages_read"] == summary["messages_written"] == 2_500 and summary["files"] == 2_500
+    assert len((tmp_path / "i.csv").read_text().splitlines()) == 2_501

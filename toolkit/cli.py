@@ -327,7 +327,7 @@ def transform(
     else:
         from toolkit.transform.run import transform as run_transform
 
-        summary, where, report = run_transform(source, out, options, aws, rejects)
+        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json))
     if as_json:
         print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
     elif not quiet:
@@ -458,7 +458,7 @@ def explore(
         explorer = AthenaExplorer(database, output, aws, workgroup)
     else:
         logs = find_log_files(source, aws) if source else None
-        explorer = DuckDBExplorer(logs, db)
+        explorer = DuckDBExplorer(logs, db, progress=output_format is OutputFormat.table)
     try:
         results = [(title, explorer.run(text, limit)) for title, text in queries]
     finally:

@@ -11,6 +11,7 @@ import duckdb
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error
 from toolkit.errors import UsageError
 from toolkit.explore.logs_view import VIEW, view_sql
+from toolkit.query_progress import show_progress
 from toolkit.segment.logs import LogFiles, file_named_in
 
 WORKSHOP_QUERIES = (
@@ -32,7 +33,7 @@ class QueryResult:
 class DuckDBExplorer:
     """segment_logs over log files, or over a DuckDB file they were loaded into (--db)."""
 
-    def __init__(self, logs: LogFiles | None, database: Path | None = None):
+    def __init__(self, logs: LogFiles | None, database: Path | None = None, progress: bool = False):
         self.logs = logs
         self.files = list(logs.paths) if logs else []
         self.skipped: dict[str, str] = {}  # damaged file -> DuckDB's complaint
@@ -47,7 +48,7 @@ class DuckDBExplorer:
         except duckdb.Error as exc:
             raise UsageError(f"cannot open --db {database}: {str(exc).splitlines()[0]}") from None
         try:
-            self.connection.execute("SET enable_progress_bar = false")
+            show_progress(self.connection, progress)
             if logs is not None:
                 self._create_view()
                 if database is not None:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import duckdb
 
+from toolkit.query_progress import show_progress
 from toolkit.transform.summary import TransformOptions
 
 MAX_ID_LENGTH = 256
+FILES_PER_SCAN = 1000
 MAX_LINE_BYTES = 1 << 20  # longer lines are rejects (Segment's own limit is 32 KB a message)
 MEMORY_LIMIT = "1500MB"
 # JSON where the value's kind matters (a userId object is no user); VARCHAR takes any value as text.
@@ -41,11 +43,10 @@ def _valid_id(expression: str) -> str:
 
 
 def classify_sql(options: TransformOptions) -> str:
-    """CREATE the `classified` table: one row a message, with the reason it is filtered (NULL if kept)."""
+    """The query of the `classified` table: one row a message, with the reason it is filtered (NULL if kept)."""
     events = ", ".join(_sql_text(e) for e in options.event_types)
     field = options.item_field
     return f"""
-    CREATE TABLE classified AS
     WITH raw AS (
         SELECT *, type = 'track' AND event IN ({events}) AS candidate
         FROM {READ_LOGS_SQL}
@@ -112,16 +113,22 @@ INTERACTIONS_SQL = """
 class DuckDBTransform:
     """Runs the transform over local files; past MEMORY_LIMIT, DuckDB spills to the working folder."""
 
-    def __init__(self, work_dir: Path, threads: int | None = None):
+    def __init__(self, work_dir: Path, threads: int | None = None, progress: bool = False):
         self.connection = duckdb.connect()
         self.connection.execute(
-            f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work_dir / 'spill'}'; SET enable_progress_bar = false"
+            f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work_dir / 'spill'}'"
         )
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
+        show_progress(self.connection, progress)
 
     def classify(self, files: list[Path], options: TransformOptions) -> None:
-        self.connection.execute(classify_sql(options), {"files": [str(f) for f in files]})
+        """Classify every message into the `classified` table, FILES_PER_SCAN files at a time:
+        DuckDB's JSON reader holds buffers per file, and tens of thousands at once exhaust memory."""
+        query = classify_sql(options)
+        for start in range(0, len(files), FILES_PER_SCAN):
+            batch = {"files": [str(f) for f in files[start : start + FILES_PER_SCAN]]}
+            self.connection.execute(f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}", batch)
 
     def reasons(self) -> Counter:
         return Counter(dict(self.connection.execute("SELECT coalesce(reason, 'kept'), count(*) FROM classified GROUP BY ALL").fetchall()))

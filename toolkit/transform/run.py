@@ -71,6 +71,7 @@ def transform(
     aws: AwsOptions | None = None,
     rejects_path: str | None = None,
     diagnostics: bool = False,
+    progress: bool = False,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform; returns the accounting, where the CSV was written, and its validation
     (with the diagnostics too if asked)."""
@@ -86,7 +87,7 @@ def transform(
             check_output_file(Path(rejects_path), "--rejects", [*logs.paths, Path(target.display)])
         work_dir = Path(work)
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
-        engine = DuckDBTransform(work_dir)
+        engine = DuckDBTransform(work_dir, progress=progress)
         partial = target.partial_path(work_dir)
         try:
             files, names = _classify_salvaging(engine, logs, options, work_dir, summary)
