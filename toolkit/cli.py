@@ -124,6 +124,10 @@ class ItemId(str, enum.Enum):
     product_id = "product_id"
 
 
+MAX_DAYS = 3_650  # ten years of simulated days
+MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
+
+
 def parse_day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -137,10 +141,12 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     if days is not None and until_text is not None:
         raise UsageError("give --days or --until, not both")
     if days is not None:
-        if days < 1:
-            raise UsageError(f"--days must be at least 1, not {days}")
+        if not 1 <= days <= MAX_DAYS:
+            raise UsageError(f"--days must be 1 to {MAX_DAYS:,}, not {days}")
         return start, days
     until = parse_day(until_text, "--until") if until_text else datetime.now(timezone.utc).date() - timedelta(days=1)
+    if (until - start).days >= MAX_DAYS:
+        raise UsageError(f"--date to --until spans more than {MAX_DAYS:,} days")
     if until < start:
         hint = "" if until_text else " (the default end is yesterday, UTC; give --days N for a future or current date)"
         raise UsageError(f"the end {until} is before the start {start}{hint}")
@@ -179,8 +185,8 @@ def scenario_with_visitors(name: str, users_per_day: int | None):
     chosen = load_scenario(name)
     if users_per_day is None:
         return chosen
-    if users_per_day < 1:
-        raise UsageError(f"--users-per-day must be at least 1, not {users_per_day}")
+    if not 1 <= users_per_day <= MAX_VISITORS:
+        raise UsageError(f"--users-per-day must be 1 to {MAX_VISITORS:,}, not {users_per_day}")
     return chosen.with_visitors(users_per_day)
 
 
