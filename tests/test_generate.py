@@ -212,7 +212,7 @@ def test_cli_generate_prints_summary_and_path(tmp_path):
     "args, message",
     [
         (["--date", "2026-02-30", "--days", "1"], "is not a date"),
-        (["--date", "2026-11-01", "--days", "0"], "--days must be at least 1"),
+        (["--date", "2026-11-01", "--days", "0"], "--days must be 1 to 3,650"),
         (["--date", "2026-11-05", "--until", "2026-11-01"], "before the start"),
         (["--date", "2026-11-01", "--days", "1", "--scenario", "no-such.toml"], "scenario file not found"),
     ],
