@@ -29,7 +29,7 @@ def moto(moto_server):
 
 @pytest.fixture()
 def collector(tmp_path):
-    running = RunningCollector(LocalSink(tmp_path / "probes"), keys=KEYS)
+    running = RunningCollector(LocalSink(tmp_path / "probes"), keys=KEYS, strict_keys=True)  # real Segment answers 200 to a wrong key
     yield running
     running.close()
 

@@ -557,18 +557,23 @@ def collector(
     write_key: Annotated[Optional[list[str]], typer.Option(help="SOURCE=KEY, repeatable: the keys this collector accepts (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
     keys_file: Annotated[Optional[str], typer.Option(help="A file of SOURCE=KEY lines.")] = None,
     scenario: Annotated[str, typer.Option(help="Scenario naming the sources and their ids.")] = "workshop",
-    flush_mb: Annotated[float, typer.Option(help="Write a file once a source's buffer for a day holds this many MB.")] = 8.0,
-    flush_seconds: Annotated[float, typer.Option(help="...or once it is this old.")] = 60.0,
+    flush_mb: Annotated[float, typer.Option(help="Publish log files once this many MB are journalled...")] = 8.0,
+    flush_seconds: Annotated[float, typer.Option(help="...or once the oldest unpublished message is this old.")] = 60.0,
+    strict_keys: Annotated[bool, typer.Option("--strict-keys", help="Answer 401 to an unknown write key (Segment answers 200 and drops the messages).")] = False,
+    fsync: Annotated[bool, typer.Option("--fsync", help="fsync the journal before each 200: safe against power loss, not only a killed process.")] = False,
+    journal: Annotated[Optional[Path], typer.Option(help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3).")] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """A local stand-in for Segment's tracking API that writes Segment's S3 layout; stops cleanly on Ctrl-C or SIGTERM."""
+    """A local stand-in for Segment's tracking API: every SDK's protocol, a journal so that a 200
+    means kept, Segment's S3 layout out; stops cleanly on Ctrl-C or SIGTERM."""
+    import json
     import logging
     import signal
-    import threading
 
-    from toolkit.segment.collector import Collector, CollectorSource, make_server, serve
+    from toolkit.segment.collector import Collector, CollectorServer, CollectorSource, journal_folder
+    from toolkit.segment.journal import Journal
     from toolkit.segment.sinks import sink_for
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
@@ -577,26 +582,25 @@ def collector(
     keys = resolve_write_keys(chosen, write_key, keys_file)
     if not keys:
         raise UsageError("give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)")
+    if flush_mb <= 0 or flush_seconds <= 0:
+        raise UsageError("--flush-mb and --flush-seconds must be positive")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
+    destination.check()
     sources = {key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()}
-    state = Collector(sources, destination, int(flush_mb * 1024 * 1024), flush_seconds)
-    stop = threading.Event()
+    state = Collector(sources, destination, Journal(journal or journal_folder(out), fsync), int(flush_mb * 1024 * 1024), flush_seconds, strict_keys)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    def ready(server: CollectorServer) -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            server.loop.add_signal_handler(number, server.stopping.set)
+        errors.print(f"collector listening on {server.url} for {', '.join(sorted(keys))}; writing to {destination.describe()}", highlight=False)
+
+    server = CollectorServer(state, host, port)
     try:
-        server = make_server(state, stop, host, port)
+        server.run(ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    try:
-        destination.check()  # after the port is ours, so a busy port leaves no empty folder behind
-    except UsageError:
-        server.server_close()
-        raise
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
-    bound_host, bound_port = server.server_address[:2]
-    errors.print(f"collector listening on http://{bound_host}:{bound_port} for {', '.join(sorted(keys))}; writing to {destination.describe()}", highlight=False)
-    serve(state, server, stop)
-    errors.print(f"collector stopped: {state.accepted:,} messages accepted, {state.files:,} files written", highlight=False)
+    errors.print(f"collector stopped: {json.dumps(state.summary())}", highlight=False)
 
 
 @app.command()

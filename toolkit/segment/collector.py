@@ -1,44 +1,38 @@
-"""A local stand-in for Segment's tracking API that writes what Segment's S3 destination would.
+"""A local stand-in for Segment's tracking API that keeps every message it acknowledges.
 
-POST /v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias with the
-write key by HTTP Basic auth or in the body; GET /health. Accepted messages get what Segment's
-servers add (receivedAt, messageId if missing, projectId, version, channel, context.ip and the
-skew-corrected timestamp) and are buffered per (source, received day), then written as
-segment-logs/<source id>/<day>/<file>.gz when a buffer is large or old enough, and on shutdown.
+It speaks every SDK's protocol (toolkit.segment.tracking_api), answers as Segment does, appends
+each accepted message to a journal before its 200 (toolkit.segment.journal), and publishes the
+journal as Segment's S3 layout through a sink (a folder or S3) by size, by age and on shutdown. A
+sink that fails is retried and never loses journalled data; while nothing can be journalled the
+collector answers 503, which clients retry. The server is aiohttp: asyncio, keep-alive, chunked
+bodies and timeouts handled by a well-kept stack, in one dependency that is both server and client.
 The write key is never stored or logged.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
+import asyncio
 import logging
-import random
-import sys
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
-import orjson
+from aiohttp import web
 from isal import igzip
 
-from toolkit.segment.layout import log_file_name, object_key, received_day_ms
+from toolkit.segment.journal import Journal, segment_files
+from toolkit.segment.layout import object_key
 from toolkit.segment.sinks import Sink
-from toolkit.segment.timestamps import parse_iso
+from toolkit.segment.tracking_api import MAX_BATCH_BYTES, BadRequest, Request, drop_reason, epoch_ms, messages_of, parse_body, settings_document, size_reason, stored_line, write_key_of
 
-MAX_MESSAGE_BYTES = 32 * 1024
-MAX_BATCH_BYTES = 500 * 1024
-CALLS = ("track", "identify", "page", "screen", "group", "alias")
 log = logging.getLogger("toolkit.collector")
-
-
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+READ_TIMEOUT = 10.0  # seconds a client may take to send its body; slower ones get 408
+SHUTDOWN_GRACE = 2.0  # seconds requests in flight get once a stop is asked for
+MAX_CONCURRENT = 256  # requests handled at once; more wait (memory: at most ~1 MB each)
+RETRY_SECONDS = 2.0  # after a sink failed
 
 
 @dataclass(frozen=True)
@@ -47,213 +41,255 @@ class CollectorSource:
     id: str
 
 
-@dataclass
-class _Buffer:
-    data: bytearray = field(default_factory=bytearray)
-    opened: float = field(default_factory=time.monotonic)
-    messages: int = 0
-
-
-_minute_prefixes: dict[int, str] = {}
-
-
-def _iso(ms: int) -> str:
-    """Segment's timestamp text for epoch ms (the minute's prefix is cached: this runs per message)."""
-    minute, rest = divmod(ms, 60_000)
-    prefix = _minute_prefixes.get(minute)
-    if prefix is None:
-        if len(_minute_prefixes) > 100_000:
-            _minute_prefixes.clear()
-        prefix = _minute_prefixes[minute] = datetime.fromtimestamp(minute * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:")
-    return f"{prefix}{rest // 1000:02d}.{rest % 1000:03d}Z"
-
-
-def _epoch_ms(value, fallback: int) -> int:
-    if not isinstance(value, str):
-        return fallback
-    try:
-        return int(parse_iso(value).timestamp() * 1000)
-    except ValueError:
-        return fallback
-
-
 class Collector:
-    """Accepts messages for known write keys and writes them in Segment's S3 layout through a sink."""
+    """Accepts messages for known write keys, journals them, and publishes them through a sink."""
 
-    def __init__(self, sources_by_key: dict[str, CollectorSource], sink: Sink, flush_bytes: int = 8 * 1024 * 1024, flush_seconds: float = 60.0):
+    def __init__(self, sources_by_key: dict[str, CollectorSource], sink: Sink, journal: Journal, flush_bytes: int = 8 << 20, flush_seconds: float = 60.0, strict_keys: bool = False):
         self.sources_by_key = sources_by_key
-        self.sink = sink
+        self.sink, self.journal = sink, journal
         self.flush_bytes, self.flush_seconds = flush_bytes, flush_seconds
-        self.buffers: dict[tuple[str, int], _Buffer] = {}
-        self.lock = threading.Lock()
-        self.names = random.Random()
-        self.accepted = 0
-        self.files = 0
+        self.strict_keys = strict_keys
+        self.counts: Counter = Counter()  # accepted, stored, files, and "dropped: <reason>"
+        self.pending_bytes, self.pending_since = 0, None
+        self.lock = threading.Lock()  # journal appends and rotation
+        self.publishing = threading.Lock()  # one publisher at a time
+        self.retry_after = 0.0
 
-    def source_for(self, write_key: str | None) -> CollectorSource:
-        source = self.sources_by_key.get(write_key or "")
+    def accept(self, request: Request, body: bytes) -> None:
+        """Validate one request and journal its accepted messages; raises BadRequest for what
+        Segment refuses whole (and 503 when the journal cannot be written)."""
+        payload = parse_body(body)
+        key = write_key_of(request.authorization, payload)
+        if key is None:
+            raise BadRequest(400, "no write key (Basic auth, Bearer, or writeKey in the body)")
+        messages, refused = messages_of(request.route, payload)
+        source = self.sources_by_key.get(key)
         if source is None:
-            raise Rejected(401, "unknown or missing write key")
-        return source
+            if self.strict_keys:
+                raise BadRequest(401, "unknown write key")
+            refused = "unknown write key"
+        if refused:
+            self._count(Counter({f"dropped: {refused}": len(messages)}))
+            log.info("dropped %d messages: %s", len(messages), refused)
+            return
+        batch_sent = epoch_ms(payload.get("sentAt"), request.received_ms)
+        lines, tally = [], Counter()
+        for message in messages:
+            reason = drop_reason(message)
+            if reason is None:
+                try:
+                    line = stored_line(message, source.id, request, batch_sent)
+                    reason = size_reason(line)
+                except ValueError:
+                    reason = "nested too deeply"
+            if reason:
+                tally[f"dropped: {reason}"] += 1
+            else:
+                lines.append(line)
+        data = b"".join(lines)
+        with self.lock:
+            if data:
+                try:
+                    self.journal.append(data)
+                except OSError as exc:
+                    log.error("cannot journal (%s): answering 503 until it can", exc.strerror or exc)
+                    raise BadRequest(503, "the collector cannot store messages right now; retry") from None
+                self.pending_bytes += len(data)
+                self.pending_since = self.pending_since or time.monotonic()
+            tally["accepted"] += len(lines)
+            self.counts.update(tally)
 
-    def accept(self, call: str, body: bytes, authorization: str | None, client_ip: str) -> tuple[CollectorSource, int]:
-        """Validate, enrich and buffer one request's messages; returns the source and message count."""
-        if len(body) > MAX_BATCH_BYTES:
-            raise Rejected(400, f"request of {len(body):,} bytes is over the {MAX_BATCH_BYTES // 1024} KB batch limit")
+    def _count(self, tally: Counter) -> None:
+        with self.lock:
+            self.counts.update(tally)
+
+    def due(self) -> bool:
+        with self.lock:
+            old = self.pending_since is not None and time.monotonic() - self.pending_since >= self.flush_seconds
+            return (self.pending_bytes >= self.flush_bytes or old) and time.monotonic() >= self.retry_after
+
+    def publish(self) -> bool:
+        """Write every closed journal segment (and the open one, closed now) as log files; a
+        segment is removed once its files are written. False if the sink failed: what it held
+        stays in the journal and is published by a later call, or by the next start."""
+        with self.publishing:
+            with self.lock:
+                segments = self.journal.rotate()
+                self.pending_bytes, self.pending_since = 0, None
+            for segment in segments:
+                try:
+                    stored = files = 0
+                    for source_id, day, name, content in segment_files(segment):
+                        self.sink.write(object_key(source_id, day, name), igzip.compress(content, compresslevel=1))
+                        stored += content.count(b"\n")
+                        files += 1
+                    segment.unlink()
+                except Exception as exc:  # noqa: BLE001 - a disk or a network that fails must not stop the server
+                    log.error("cannot publish %s yet (%s); it stays in the journal and is retried", segment.name, " ".join(str(exc).split())[:200])
+                    with self.lock:
+                        self.pending_since = self.pending_since or time.monotonic() - self.flush_seconds
+                    self.retry_after = time.monotonic() + RETRY_SECONDS
+                    return False
+                self._count(Counter(stored=stored, files=files))
+            return True
+
+    def summary(self) -> dict:
+        with self.lock:
+            counts = dict(self.counts)
+        dropped = {key.removeprefix("dropped: "): value for key, value in counts.items() if key.startswith("dropped: ")}
+        return {"accepted": counts.get("accepted", 0), "stored": counts.get("stored", 0), "files": counts.get("files", 0), "dropped": dropped}
+
+
+# --- the HTTP server ------------------------------------------------------------------------------
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+@web.middleware
+async def _cors(request: web.Request, handler):
+    """CORS on every route, preflight included, as Segment allows: browsers post from any page."""
+    response = web.Response(status=204) if request.method == "OPTIONS" else await handler(request)
+    origin = request.headers.get("Origin")
+    response.headers.update(CORS_HEADERS)
+    response.headers["Access-Control-Allow-Origin"] = origin or "*"
+    if origin:
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The body, capped before and while it is read (Content-Length or chunked) and while it is
+    inflated (Content-Encoding: gzip): a gzip bomb stops at MAX_BATCH_BYTES of output."""
+    if request.content_length is not None and request.content_length > MAX_BATCH_BYTES:
+        raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
+    pieces, size = [], 0
+    while True:
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise Rejected(400, "body is not valid JSON") from None
-        if not isinstance(payload, dict):
-            raise Rejected(400, "body must be a JSON object")
-        source = self.source_for(_basic_auth_key(authorization) or payload.get("writeKey"))
-        if call == "batch":
-            messages = payload.get("batch")
-            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-                raise Rejected(400, "batch must be a list of message objects")
-        else:
-            messages = [dict(payload, type=call)]
-        received = int(time.time() * 1000)
-        request = (received, _iso(received), _epoch_ms(payload.get("sentAt"), received))
-        lines = [self._line(message, source, request, client_ip) for message in messages]
-        with self.lock:
-            for line in lines:
-                buffer = self.buffers.setdefault((source.id, received_day_ms(received)), _Buffer())
-                buffer.data += line
-                buffer.messages += 1
-            self.accepted += len(lines)
-            self._flush_locked(force=False)
-        return source, len(lines)
+            piece = await asyncio.wait_for(request.content.readany(), READ_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise BadRequest(408, "the body arrived too slowly") from None
+        if not piece:
+            break
+        size += len(piece)
+        if size > MAX_BATCH_BYTES:
+            raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
+        pieces.append(piece)
+    body = b"".join(pieces)
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        inflater = zlib.decompressobj(31)
+        try:
+            body = inflater.decompress(body, MAX_BATCH_BYTES + 1)
+        except zlib.error:
+            raise BadRequest(400, "body is not valid gzip") from None
+        if len(body) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
+            raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit once inflated")
+    return body
 
-    def _line(self, message: dict, source: CollectorSource, request: tuple[int, str, int], client_ip: str) -> bytes:
-        """The stored line of one message; `request` is (receivedAt ms, its text, the batch's sentAt ms)."""
-        if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
-            raise Rejected(400, f"a message is over the {MAX_MESSAGE_BYTES // 1024} KB limit")
-        if message.get("type") not in CALLS:
-            raise Rejected(400, f"message type must be one of {', '.join(CALLS)}")
-        message.pop("writeKey", None)
-        received, received_text, batch_sent = request
-        sent = _epoch_ms(message["sentAt"], received) if "sentAt" in message else batch_sent
-        original = _epoch_ms(message.get("timestamp", message.get("originalTimestamp")), sent)
-        context = message.get("context") if isinstance(message.get("context"), dict) else {}
-        context.setdefault("ip", client_ip)
-        message.update(
-            context=context,
-            messageId=message.get("messageId") or str(uuid.uuid4()),
-            originalTimestamp=_iso(original),
-            sentAt=_iso(sent),
-            receivedAt=received_text,
-            timestamp=_iso(received - (sent - original)),
-            projectId=source.id,
-            version=2,
-            channel=message.get("channel") or "server",
-        )
-        return orjson.dumps(message, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
-    def flush(self, force: bool = True) -> None:
-        with self.lock:
-            self._flush_locked(force)
+def build_app(collector: Collector) -> web.Application:
+    busy = asyncio.Semaphore(MAX_CONCURRENT)
 
-    def _flush_locked(self, force: bool) -> None:
-        now = time.monotonic()
-        for key in list(self.buffers):
-            buffer = self.buffers[key]
-            if force or len(buffer.data) >= self.flush_bytes or now - buffer.opened >= self.flush_seconds:
-                source_id, day = key
-                name = log_file_name(self.names, int(time.time() * 1000))
-                self.sink.write(object_key(source_id, day, name), igzip.compress(bytes(buffer.data), compresslevel=1))
-                self.files += 1
-                del self.buffers[key]
+    async def post(request: web.Request) -> web.Response:
+        async with busy:
+            try:
+                body = await _read_body(request)
+                context = Request(request.match_info["route"], request.headers.get("Authorization"), request.remote or "", int(time.time() * 1000))
+                collector.accept(context, body)
+            except BadRequest as exc:
+                log.info("POST %s %d %s", request.path, exc.status, exc.reason)
+                return web.json_response({"success": False, "error": exc.reason}, status=exc.status)
+        return web.json_response({"success": True})
+
+    async def settings(request: web.Request) -> web.Response:
+        return web.json_response(settings_document(request.match_info["key"], f"{request.host}/v1"))
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", **collector.summary()})
+
+    app = web.Application(middlewares=[_cors], client_max_size=MAX_BATCH_BYTES * 2)
+    app.router.add_post("/v1/{route}", post)
+    app.router.add_get("/v1/projects/{key}/settings", settings)
+    app.router.add_get("/health", health)
+    return app  # OPTIONS, on any path, is answered by _cors
+
+
+class CollectorServer:
+    """Runs the collector's server on an event loop of its own: start() in a background thread
+    (tests, benchmarks) or run() in the calling one (the CLI); stop() from anywhere."""
+
+    def __init__(self, collector: Collector, host: str = "127.0.0.1", port: int = 0):
+        self.collector = collector
+        self.host, self.port = host, port
+        self.loop = asyncio.new_event_loop()
+        self.stopping: asyncio.Event | None = None
+        self.ready = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
 
     @property
-    def buffered(self) -> int:
-        with self.lock:
-            return sum(b.messages for b in self.buffers.values())
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
+    def start(self) -> CollectorServer:
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        self.ready.wait(30)
+        if self.error:
+            raise self.error
+        return self
 
-def _basic_auth_key(header: str | None) -> str | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        return base64.b64decode(header[6:].strip()).decode("utf-8").split(":", 1)[0]
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    collector: Collector
-    stopping: threading.Event
-    protocol_version = "HTTP/1.1"
-    timeout = 2  # an idle keep-alive connection is closed after this, so shutdown can finish
-    disable_nagle_algorithm = True  # else a reply's body waits for the client's delayed ACK: ~40 ms a request
-
-    def log_message(self, *args) -> None:  # the default logs the request line; we log our own line
-        pass
-
-    def _reply(self, status: int, payload: dict) -> None:
-        body = orjson.dumps(payload)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/health":
-            self._reply(200, {"status": "ok", "accepted": self.collector.accepted, "buffered": self.collector.buffered, "files": self.collector.files})
-        else:
-            self._reply(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        call = self.path.rstrip("/").rsplit("/", 1)[-1]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
+    def run(self, on_ready=None) -> None:
         try:
-            if not self.path.startswith("/v1/") or call not in (*CALLS, "batch"):
-                raise Rejected(404, f"no such endpoint: {self.path}")
-            if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                try:
-                    body = gzip.decompress(body)
-                except (OSError, EOFError):
-                    raise Rejected(400, "body is not valid gzip") from None
-            source, count = self.collector.accept(call, body, self.headers.get("Authorization"), self.client_address[0])
-        except Rejected as exc:
-            log.info("POST %s %d %s", self.path, exc.status, exc.reason)
-            self._reply(exc.status, {"success": False, "error": exc.reason})
-            return
-        log.info("POST %s 200 source=%s messages=%d bytes=%d", self.path, source.name, count, len(body))
-        self.close_connection = self.stopping.is_set()
-        self._reply(200, {"success": True})
+            self.loop.run_until_complete(self._serve(on_ready))
+        except BaseException as exc:
+            self.error = exc
+            self.ready.set()
+            if self.thread is None:
+                raise
+        finally:
+            self.loop.close()
+
+    def stop(self) -> None:
+        """Stop serving and publish everything; returns once done (a second call does nothing)."""
+        if self.stopping is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.stopping.set)
+        if self.thread is not None:
+            self.thread.join(60)
+
+    async def _serve(self, on_ready) -> None:
+        self.stopping = asyncio.Event()
+        runner = web.AppRunner(build_app(self.collector), access_log=None, shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True, keepalive_timeout=5, auto_decompress=False)  # we inflate, with a cap
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, backlog=512)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self.port = site._server.sockets[0].getsockname()[1]
+        await asyncio.to_thread(self.collector.publish)  # what a killed run left in the journal
+        self.ready.set()
+        if on_ready:
+            on_ready(self)
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 1.0)
+            except asyncio.TimeoutError:
+                if self.collector.due():
+                    await asyncio.to_thread(self.collector.publish)
+        await runner.cleanup()  # no new connections; requests in flight get SHUTDOWN_GRACE seconds
+        for _ in range(5):  # then publish everything; what cannot be stays in the journal for the next start
+            if await asyncio.to_thread(self.collector.publish):
+                break
+            await asyncio.sleep(RETRY_SECONDS)
+        self.collector.journal.close()
 
 
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        """A client hanging up is routine: no traceback on the console; anything else is one line."""
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
-            log.debug("connection from %s ended: %r", client_address[0], error)
-        else:
-            log.error("request from %s failed: %r", client_address[0], error)
-
-
-def make_server(collector: Collector, stop: threading.Event, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """An HTTP server for the collector (port 0: any free port; see server.server_address)."""
-    handler = type("CollectorHandler", (_Handler,), {"collector": collector, "stopping": stop})
-    server = _Server((host, port), handler)
-    server.daemon_threads = False  # server_close() then waits for requests in flight
-    return server
-
-
-def serve(collector: Collector, server: ThreadingHTTPServer, stop: threading.Event) -> None:
-    """Serve until `stop` is set, flushing old buffers every second. On stop: refuse new
-    connections, let requests in flight finish, then write every buffer: nothing answered 200 is lost."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    try:
-        while not stop.wait(1.0):
-            collector.flush(force=False)
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
-        collector.flush(force=True)
+def journal_folder(out: str) -> Path:
+    """Where the journal of a collector writing to `out` lives: beside the logs for a folder."""
+    return Path(".collector-journal") if out.startswith("s3://") else Path(out) / ".collector-journal"
