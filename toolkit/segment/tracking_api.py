@@ -157,7 +157,7 @@ def stored_line(message: dict, source_id: str, request: Request, batch_sent_ms: 
         timestamp=iso(_in_range(received - (sent - original), original)),
         projectId=source_id,
         version=2,
-        channel=message.get("channel") or "server",
+        channel=message.get("channel") or ("client" if isinstance(library, dict) and library.get("name") == "analytics.js" else "server"),
     )
     return encoded(message)
 
