@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from toolkit.segment.send import send_logs
+from toolkit.segment.send import SourceToSend, send_logs
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
@@ -35,7 +35,8 @@ def send_part(args: tuple[str, str]) -> tuple[int, float]:
     """Send one part with the official client; returns (messages sent, CPU seconds this process used)."""
     root, url = args
     began = time.process_time()
-    result = send_logs(Path(root), load_scenario(), KEYS, url, max_retries=3)
+    sources = {source.id: SourceToSend(key, source.library) for key, source in load_scenario().sources.items()}
+    result = send_logs(Path(root), sources, KEYS, url, max_retries=3, sdk_shapes=False)  # the official client for every source
     return sum(result.sent.values()), time.process_time() - began
 
 

@@ -23,7 +23,7 @@ from tests.conftest import START, read_messages
 from toolkit.cli import app
 from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
 from toolkit.segment.journal import Journal
-from toolkit.segment.send import send_logs
+from toolkit.segment.send import SourceToSend, send_logs
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.aws.s3 import AwsOptions
 from toolkit.simulate.run import generate
@@ -66,9 +66,12 @@ def basic(key: str) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
-def test_official_client_delivers_a_day_equal_to_the_files_sink(running, tmp_path):
+SOURCES = {source.id: SourceToSend(key, source.library) for key, source in SCENARIO.sources.items()}
+
+
+def test_sink_segment_delivers_a_day_equal_to_the_files_sink_each_source_as_its_library(running, tmp_path):
     generate(SCENARIO.with_visitors(80), START, 1, 3, LocalSink(tmp_path / "files"), workers=1)
-    result = send_logs(tmp_path / "files", SCENARIO, KEYS, running.url, max_retries=1)
+    result = send_logs(tmp_path / "files", SOURCES, KEYS, running.url, max_retries=1)
     running.close()
     assert result.ok and sum(result.sent.values()) > 500
     original = {m["messageId"]: m for _, m in read_messages(tmp_path / "files")}
@@ -80,8 +83,21 @@ def test_official_client_delivers_a_day_equal_to_the_files_sink(running, tmp_pat
             assert got.get(field) == sent.get(field), field
         assert str(got.get("userId")) == str(sent.get("userId")) if sent.get("userId") else got.get("userId") is None
         assert {k: v for k, v in got["context"].items() if k != "library"} == {k: v for k, v in sent["context"].items() if k != "library"}
-        assert got["context"]["library"]["name"] == "analytics-python"
+        library = sent["context"]["library"]["name"]
+        # the platforms' SDK shapes go as HTTP batches, their context intact; the server source through the official client
+        assert got["context"]["library"]["name"] == (library if library != "analytics-python" else "analytics-python")
+        assert got["context"]["library"] == sent["context"]["library"] or library == "analytics-python"
         assert "writeKey" not in got and got["version"] == 2
+    assert {m["context"]["library"]["name"] for m in collected.values()} == {"analytics.js", "analytics-android", "analytics-ios", "analytics-python"}
+
+
+def test_sink_segment_counts_failures_per_source(tmp_path):
+    strict = RunningCollector(LocalSink(tmp_path / "collected"), strict_keys=True)
+    generate(SCENARIO.with_visitors(30), START, 1, 3, LocalSink(tmp_path / "files"), workers=1)
+    result = send_logs(tmp_path / "files", SOURCES, dict(KEYS, web="wrong-key"), strict.url, max_retries=1)
+    strict.close()
+    assert result.failed["web"] > 0 and result.sent["web"] == 0
+    assert result.failed["android"] == 0 and result.sent["android"] > 0
 
 
 def test_server_adds_segment_fields_and_the_skew_corrected_timestamp(running, tmp_path):
@@ -97,7 +113,7 @@ def test_server_adds_segment_fields_and_the_skew_corrected_timestamp(running, tm
     skew = received(message["sentAt"]) - received(message["originalTimestamp"])
     assert received(message["receivedAt"]) - received(message["timestamp"]) == skew
     assert message["projectId"] == SCENARIO.sources["web"].id and message["messageId"] and message["context"]["ip"] == "127.0.0.1"
-    assert message["type"] == "track" and message["channel"] == "server"
+    assert message["type"] == "track" and message["channel"] == "client" and messages["Server"]["channel"] == "server"
 
 
 def test_sink_segment_counts_a_rejected_key_as_failed_and_never_prints_keys(tmp_path):

@@ -280,7 +280,7 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     import tempfile
 
     from toolkit.render import send_summary
-    from toolkit.segment.send import send_logs
+    from toolkit.segment.send import SourceToSend, send_logs
     from toolkit.segment.sinks import LocalSink
     from toolkit.segment.write_keys import require_keys, resolve_write_keys
     from toolkit.simulate.run import generate as run_generate
@@ -290,7 +290,8 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
         generated = with_progress("simulating", lambda on_progress: run_generate(scenario, first_day, day_count, seed, LocalSink(folder), workers, on_progress))
         console.print(f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}")
-        result = send_logs(Path(folder), scenario, keys, host)
+        sources = {source.id: SourceToSend(key, source.library) for key, source in scenario.sources.items()}
+        result = send_logs(Path(folder), sources, keys, host)
     console.print(send_summary(scenario, result))
     if not result.ok:
         raise typer.Exit(1)

@@ -1,12 +1,17 @@
-"""Send Segment log files to Segment (or any endpoint speaking its API) with the official client,
-segment-analytics-python: one client per source, each message keeping its messageId, anonymousId,
-userId, context and historical timestamp."""
+"""Send Segment log files to Segment (or any endpoint speaking its API), each source as its own
+library would: a client library's messages (analytics.js, the mobile SDKs) are posted as batches
+to the HTTP API with their context intact, as those SDKs post them; a server library's through the
+official client, segment-analytics-python (which replaces context.library with its own). Every
+message keeps its messageId, anonymousId, userId, context and historical timestamp."""
 
 from __future__ import annotations
 
+import base64
+import http.client
 import logging
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +22,19 @@ from segment.analytics import Client
 
 from toolkit.segment.layout import KEY_PATTERN
 from toolkit.segment.timestamps import parse_iso
-from toolkit.simulate.scenario import Scenario
+from toolkit.segment.tracking_api import CLIENT_LIBRARIES, iso
 
 CONSUMER_THREADS = 4  # uploads per client in flight at once: one is too few to keep a fast endpoint busy
+BATCH_MESSAGES = 100
+SERVER_FIELDS = ("receivedAt", "projectId", "version", "writeKey", "sentAt", "timestamp")  # what Segment's servers add
+
+
+@dataclass(frozen=True)
+class SourceToSend:
+    """A source as the sender needs it: its key (for the write key) and its library."""
+
+    key: str
+    library: str
 
 
 @dataclass
@@ -58,13 +73,15 @@ def _call(client: Client, message: dict) -> tuple[bool, dict]:
     raise ValueError(f"unknown message type {kind!r}")
 
 
-def send_logs(root: Path, scenario: Scenario, write_keys: dict[str, str], host: str | None = None, max_retries: int = 10) -> SendResult:
-    """Send every message under root/segment-logs through one official client per source."""
+def send_logs(root: Path, sources: dict[str, SourceToSend], write_keys: dict[str, str], host: str | None = None, max_retries: int = 10, sdk_shapes: bool = True) -> SendResult:
+    """Send every message under root/segment-logs (sources by source id); with sdk_shapes, client
+    libraries' sources go as HTTP batches (their context intact), the others through the official
+    client; without, everything through the official client."""
     began = time.perf_counter()
-    key_by_source_id = {source.id: key for key, source in scenario.sources.items()}
     result = SendResult()
     lock = threading.Lock()
     clients: dict[str, Client] = {}
+    posters: dict[str, BatchPoster] = {}
 
     def client_for(source_key: str) -> Client:
         if source_key not in clients:
@@ -81,21 +98,87 @@ def send_logs(root: Path, scenario: Scenario, write_keys: dict[str, str], host: 
     try:
         for path in sorted(root.glob("segment-logs/*/*/*.gz")):
             match = KEY_PATTERN.search(path.as_posix())
-            source_key = key_by_source_id.get(match.group(1)) if match else None
-            if source_key is None:
+            source = sources.get(match.group(1)) if match else None
+            if source is None:
                 continue
-            client = client_for(source_key)
-            for line in igzip.decompress(path.read_bytes()).splitlines():
-                if line.strip():
-                    message = orjson.loads(line)
-                    while not _call(client, message)[0]:
-                        time.sleep(0.01)  # the client's queue is full: wait rather than drop
-                    enqueued[source_key] += 1
+            messages = [orjson.loads(line) for line in igzip.decompress(path.read_bytes()).splitlines() if line.strip()]
+            if sdk_shapes and source.library in CLIENT_LIBRARIES:
+                poster = posters.setdefault(source.key, BatchPoster(host or DEFAULT_HOST, write_keys[source.key], max_retries))
+                for start in range(0, len(messages), BATCH_MESSAGES):
+                    batch = messages[start : start + BATCH_MESSAGES]
+                    result.sent[source.key] += len(batch) if poster.post([as_sent(m) for m in batch]) else 0
+                    result.failed[source.key] += 0 if poster.sent_last else len(batch)
+                continue
+            client = client_for(source.key)
+            for message in messages:
+                while not _call(client, message)[0]:
+                    time.sleep(0.01)  # the client's queue is full: wait rather than drop
+                enqueued[source.key] += 1
     finally:
         for client in clients.values():
             client.flush()
             client.join()
+        for poster in posters.values():
+            poster.close()
     for source_key, count in enqueued.items():
         result.sent[source_key] = count - result.failed[source_key]
     result.seconds = time.perf_counter() - began
     return result
+
+
+DEFAULT_HOST = "https://api.segment.io"
+
+
+def as_sent(message: dict) -> dict:
+    """A stored message as its SDK sent it: the servers' fields removed, the client's own time as
+    `timestamp` (Segment stores it as originalTimestamp)."""
+    sent = {name: value for name, value in message.items() if name not in SERVER_FIELDS}
+    if "originalTimestamp" in sent:
+        sent["timestamp"] = sent.pop("originalTimestamp")
+    return sent
+
+
+class BatchPoster:
+    """Posts batches to <host>/v1/batch as the SDKs do (gzip, Basic auth) over one keep-alive
+    connection; retries 429, 5xx and network errors with backoff, gives up on other answers."""
+
+    def __init__(self, host: str, write_key: str, max_retries: int):
+        parts = urllib.parse.urlsplit(host)
+        self.https, self.netloc = parts.scheme == "https", parts.netloc
+        self.authorization = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+        self.max_retries = max_retries
+        self.connection: http.client.HTTPConnection | None = None
+        self.sent_last = False
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.connection is None:
+            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+            self.connection = kind(self.netloc, timeout=30)
+        return self.connection
+
+    def post(self, batch: list[dict]) -> bool:
+        body = igzip.compress(orjson.dumps({"batch": batch, "sentAt": iso(int(time.time() * 1000))}), compresslevel=1)
+        headers = {"Authorization": self.authorization, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        self.sent_last = False
+        for attempt in range(self.max_retries + 1):
+            try:
+                connection = self._connect()
+                connection.request("POST", "/v1/batch", body, headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                self.close()
+                time.sleep(min(0.1 * 2**attempt, 5.0))
+                continue
+            if response.status == 200:
+                self.sent_last = True
+                return True
+            if response.status != 429 and response.status < 500:
+                return False
+            time.sleep(min(float(response.getheader("Retry-After") or 0.1 * 2**attempt), 5.0))
+        return False
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
