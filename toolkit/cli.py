@@ -384,6 +384,25 @@ def validate(
 
 
 @app.command()
+def evaluate(
+    csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (USER_ID, ITEM_ID, TIMESTAMP).")],
+    k: Annotated[int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")] = 25,
+    as_json: JsonOption = False,
+) -> None:
+    """Is there anything to learn beyond "most popular"? Holds out each user's last interaction and
+    compares a popularity baseline with an item-to-item co-occurrence recommender (exit 0 either way)."""
+    from toolkit.personalize.evaluate import evaluate_csv
+    from toolkit.render import evaluation_table
+
+    result = evaluate_csv(csv_path, k)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(evaluation_table(result))
+    console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)
+
+
+@app.command()
 def schema(
     csv_path: Annotated[Optional[str], typer.Argument(metavar="[CSV]", help="Take the columns from this CSV's header (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).")] = None,
     out: Annotated[str, typer.Option(help="Where to write the .avsc; '-' prints it.")] = "interactions.avsc",

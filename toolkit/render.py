@@ -178,3 +178,12 @@ def account_summary_table(results) -> Table:
         failing = [f"{line.name}: {line.fix or line.detail}" for line in result.lines if line.status == "fail"]
         table.add_row(result.account, result.account_id, _STATUS["pass" if result.passed else "fail"], "\n".join(failing))
     return table
+
+
+def evaluation_table(result) -> Table:
+    table = Table(title=f"Held-out last interaction of {result.users:,} users, {result.items:,} items, top {result.k}")
+    for column in ("recommender", "hit rate", "NDCG", "catalog coverage"):
+        table.add_column(column, justify="left" if column == "recommender" else "right")
+    for name, scores in (("most popular", result.popularity), ("item-to-item co-occurrence", result.cooccurrence)):
+        table.add_row(name, f"{scores.hit_rate:.3f}", f"{scores.ndcg:.3f}", f"{scores.coverage:.1%}")
+    return table
