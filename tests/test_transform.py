@@ -202,3 +202,38 @@ def test_real_segment_messages_are_classified(tmp_path):
     assert rows == []
     # web: Order Completed with userId null; mobile: anonymous purchases with no sku either
     assert summary.filtered == {"no user": 3}
+
+
+def test_users_dataset_holds_each_users_latest_traits_computed_independently(workshop_logs, workshop_messages, tmp_path):
+    import csv
+    import json as json_module
+
+    result = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--users", str(tmp_path / "users.csv"), "--json"])
+    summary = json_module.loads(result.stdout)["users_dataset"]
+    latest: dict = {}
+    for message in sorted((m for _, m in workshop_messages if m["type"] == "identify"), key=lambda m: m["timestamp"]):
+        latest.setdefault(message["userId"], {}).update(message["traits"])
+    rows = {row["USER_ID"]: row for row in csv.DictReader(open(tmp_path / "users.csv"))}
+    assert rows.keys() == latest.keys() and summary["users"] == len(latest)
+    assert {"email", "first_name", "last_name", "ip"} <= set(summary["left_out"])  # personal, high-cardinality
+    assert summary["fields"]["Campaign Source"] == "CAMPAIGN_SOURCE" and summary["fields"]["Invited User?"] == "INVITED_USER"
+    for user, traits in latest.items():
+        assert rows[user]["CAMPAIGN_SOURCE"] == traits["Campaign Source"]
+        assert float(rows[user]["LIKELIHOOD_TO_BUY"]) == traits["likelihood_to_buy"]
+    schema = json_module.loads((tmp_path / "users.avsc").read_text())
+    names = [f["name"] for f in schema["fields"]]
+    assert schema["name"] == "Users" and names == next(csv.reader(open(tmp_path / "users.csv"))) and len(names) <= 26
+    assert {f["name"]: f.get("categorical") for f in schema["fields"]}["CAMPAIGN_SOURCE"] is True
+
+
+def test_users_dataset_fields_can_be_chosen_and_lists_are_joined(tmp_path):
+    logs = tmp_path / "logs"
+    write_log(logs, "a.gz", [
+        {"type": "identify", "userId": "u1", "timestamp": "2026-11-01T09:00:00Z", "traits": {"tags": ["a", "b"], "plan": "free"}},
+        {"type": "identify", "userId": "u1", "timestamp": "2026-11-02T09:00:00Z", "traits": {"plan": "pro"}},
+        {"type": "identify", "userId": 7, "timestamp": "2026-11-01T09:00:00Z", "traits": {"plan": "free"}},
+    ])
+    result = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "i.csv"), "--users", str(tmp_path / "u.csv"), "--user-fields", "tags,plan"])
+    assert (tmp_path / "u.csv").read_text().splitlines() == ["USER_ID,PLAN,TAGS", "7,free,", "u1,pro,a|b"], result.output
+    bad = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "i.csv"), "--users", str(tmp_path / "v.csv"), "--user-fields", "nope"])
+    assert bad.exit_code == 2 and "nope" in bad.output and not (tmp_path / "v.csv").exists()

@@ -153,6 +153,12 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     return start, (until - start).days + 1
 
 
+def is_s3_location(text: str) -> bool:
+    from toolkit.aws.s3 import is_s3
+
+    return is_s3(text)
+
+
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
     from toolkit.aws.s3 import AwsOptions
 
@@ -308,6 +314,8 @@ def transform(
     event_types: Annotated[str, typer.Option(help="Comma-separated events to keep.")] = "Product Added,Order Completed,Product Clicked",
     item_id: Annotated[ItemId, typer.Option(help="Property holding the item id (also read from each products[] entry).")] = ItemId.sku,
     rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
+    users: Annotated[Optional[str], typer.Option(help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits.")] = None,
+    user_fields: Annotated[Optional[str], typer.Option(help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25).")] = None,
     engine: Annotated[TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
     profile: ProfileOption = None,
@@ -328,13 +336,16 @@ def transform(
     if engine is TransformEngine.spark:
         from toolkit.transform.spark_engine import transform_with_spark
 
-        if rejects:
-            raise UsageError("--rejects needs --engine duckdb: the Spark job counts rejected lines without locating them")
+        if rejects or users:
+            raise UsageError("--rejects and --users need --engine duckdb")
         summary, where, report = transform_with_spark(source, out, options, aws, master)
     else:
         from toolkit.transform.run import transform as run_transform
 
-        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json))
+        if users and is_s3_location(users):
+            raise UsageError("--users writes a local CSV; upload it with its .avsc where Personalize reads it")
+        chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
+        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen)
     if as_json:
         print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
     elif not quiet:
@@ -351,6 +362,9 @@ def _print_transform(summary, where: str, report, rejects: str | None) -> None:
     if not summary.interactions and summary.other_events:
         found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
         console.print(Text.assemble(("none of --event-types was found", "bold red"), f"; the track events present are {found}"), soft_wrap=True)
+    if summary.users_dataset is not None:
+        fields = ", ".join(f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}" for f in summary.users_dataset.fields)
+        console.print(f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}", soft_wrap=True)
     for file, damage in summary.damaged_files.items():
         console.print(Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read"))
     if summary.rejected and not rejects:
@@ -537,7 +551,7 @@ def workshop(
     run = with_progress("simulating", lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress), show=not (quiet or as_json))
     if as_json:
         print_json({
-            "interactions_csv": run.csv, "schema": run.schema, "logs": run.logs, "valid": run.validation.valid,
+            "interactions_csv": run.csv, "schema": run.schema, "users_csv": run.users, "logs": run.logs, "valid": run.validation.valid, "evaluation": run.evaluation.as_dict(),
             "generated": run.generated.as_dict(), "transformed": run.transformed.as_dict(), "validation": run.validation.as_dict(),
             "queries": {title: {"columns": result.columns, "rows": result.rows} for title, result in run.queries[1:]},
         })
@@ -566,6 +580,8 @@ def _print_workshop(chosen, run) -> None:
     verdict = "passes" if run.validation.valid else "FAILS"
     console.print(f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)", soft_wrap=True)
     console.print(f"schema:           {run.schema}", soft_wrap=True)
+    console.print(f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)", soft_wrap=True)
+    console.print(Text(f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"), soft_wrap=True)
     console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from toolkit.aws.s3 import AwsOptions, S3Url, upload
+from toolkit.aws.s3 import AwsOptions, S3Url, download_file, upload
 from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
 from toolkit.explore.logs_view import sql_text
+from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema
 from toolkit.personalize.validate import ValidationReport
 from toolkit.segment.layout import write_atomically
@@ -21,6 +23,7 @@ from toolkit.transform.run import transform
 from toolkit.transform.summary import TransformSummary
 
 SCHEMA_NAME = "interactions.avsc"
+USERS_NAME = "users.csv"
 
 
 @dataclass
@@ -32,6 +35,8 @@ class WorkshopRun:
     csv: str
     validation: ValidationReport
     schema: str
+    users: str
+    evaluation: Evaluation
 
 
 def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Path, bucket: str | None = None, aws: AwsOptions | None = None, on_progress=None) -> WorkshopRun:
@@ -50,7 +55,9 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")
     if not bucket:
         (out / "transformed").mkdir(parents=True, exist_ok=True)
-    summary, csv_location, report = transform(logs, csv_target, aws=aws, diagnostics=True)
+    users_path = out / USERS_NAME  # beside transformed/: Personalize imports every file of a folder
+    summary, csv_location, report = transform(logs, csv_target, aws=aws, diagnostics=True, users_path=str(users_path))
+    evaluation = evaluate_csv(csv_target) if not bucket else None
     # The schema sits beside transformed/, not in it: Personalize imports every file of a folder.
     schema_path = out / SCHEMA_NAME
     write_atomically(schema_path, (json.dumps(interactions_schema(), indent=2) + "\n").encode())
@@ -58,4 +65,9 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     if bucket:
         upload(schema_path, S3Url(bucket, SCHEMA_NAME), aws)
         schema_location = f"s3://{bucket}/{SCHEMA_NAME}"
-    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location)
+    if bucket:
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "interactions.csv"
+            download_file(S3Url.parse(csv_location), local, aws)
+            evaluation = evaluate_csv(local)
+    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location, str(users_path), evaluation)

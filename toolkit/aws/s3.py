@@ -113,6 +113,16 @@ def download(url: S3Url, targets: dict[str, Path], aws: AwsOptions, threads: int
         raise aws_error(exc, f"cannot download from {url}") from None
 
 
+def download_file(url: S3Url, path: Path, aws: AwsOptions) -> None:
+    """Download exactly url's key to a local file."""
+    import botocore.exceptions
+
+    try:
+        aws.client("s3").download_file(url.bucket, url.key, str(path))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise aws_error(exc, f"cannot download {url}") from None
+
+
 def upload(path: Path, url: S3Url, aws: AwsOptions) -> None:
     """Upload a local file to exactly url's key (multipart for large files, via boto3's transfer)."""
     import botocore.exceptions

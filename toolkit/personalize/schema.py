@@ -1,4 +1,4 @@
-"""Amazon Personalize's Avro schemas for interactions datasets."""
+"""Amazon Personalize's Avro schemas: interactions, users and items datasets."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def interactions_schema(columns: tuple[str, ...] | list[str] = INTERACTIONS_COLU
     others as categorical string metadata."""
     fields = [Field(c, RESERVED[c]) if c in RESERVED else Field(c, "string", nullable=True, categorical=True) for c in columns]
     return {"type": "record", "name": "Interactions", "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
+
+
+def dataset_schema(name: str, key: str, metadata: list[tuple[str, str, bool]]) -> dict:
+    """A Users or Items schema: the key field, then (name, type, categorical) metadata fields, nullable."""
+    fields = [Field(key, "string")] + [Field(field, kind, nullable=True, categorical=categorical) for field, kind, categorical in metadata]
+    return {"type": "record", "name": name, "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
 
 
 def schema_fields(schema: dict) -> list[Field]:

@@ -54,6 +54,8 @@ def check_output_file(path: Path, option: str, inputs: list[Path] = ()) -> None:
     folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
     if path.exists() and not path.is_file():
         raise UsageError(f"{option} {path} is not a regular file; name a file to write")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} folder does not exist: {path.parent}")
     if path.exists() and any(_same_file(path, source) for source in inputs):
         raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy them")
 

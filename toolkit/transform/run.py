@@ -19,6 +19,7 @@ from toolkit.segment.lines import Reject, drop_overlong_lines, find_rejects, rea
 from toolkit.segment.logs import LogFiles, file_named_in, find_log_files
 from toolkit.transform.duckdb_engine import MAX_LINE_BYTES, DuckDBTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
+from toolkit.transform.users import UsersDataset, write_users
 
 CSV_NAME = "interactions.csv"
 
@@ -72,6 +73,8 @@ def transform(
     rejects_path: str | None = None,
     diagnostics: bool = False,
     progress: bool = False,
+    users_path: str | None = None,
+    user_fields: list[str] | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform; returns the accounting, where the CSV was written, and its validation
     (with the diagnostics too if asked)."""
@@ -85,6 +88,8 @@ def transform(
             check_output_file(Path(target.display), "--out", logs.paths)
         if rejects_path:
             check_output_file(Path(rejects_path), "--rejects", [*logs.paths, Path(target.display)])
+        if users_path:
+            check_output_file(Path(users_path), "--users", [*logs.paths, Path(target.display)])
         work_dir = Path(work)
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
         engine = DuckDBTransform(work_dir, progress=progress)
@@ -99,6 +104,8 @@ def transform(
             summary.interactions = sum(summary.events.values())
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
+            if users_path:
+                summary.users_dataset = _write_users(files, Path(users_path), user_fields)
             report = target.publish(partial, diagnostics)
         finally:
             engine.close()
@@ -159,3 +166,16 @@ def _write_rejects(path: Path, rejects: list[Reject]) -> None:
         write_atomically(path, b"".join(reject.as_json() + b"\n" for reject in rejects))
     except OSError as exc:
         raise UsageError(f"cannot write --rejects {path}: {exc.strerror or exc}") from None
+
+
+def _write_users(files: list[Path], path: Path, chosen: list[str] | None) -> UsersDataset:
+    """The Users dataset and its schema (.avsc beside it), each published whole."""
+    partial = partial_path(path)
+    try:
+        result = write_users(files, partial, chosen)
+        os.replace(partial.with_suffix(".avsc"), path.with_suffix(".avsc"))
+        os.replace(partial, path)
+    finally:
+        for leftover in (partial, partial.with_suffix(".avsc")):
+            leftover.unlink(missing_ok=True)
+    return result

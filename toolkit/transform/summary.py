@@ -44,6 +44,7 @@ class TransformSummary:
     unlocated_rejects: int = 0  # rejected lines an engine counted without locating (Spark)
     events: Counter = field(default_factory=Counter)  # interactions per EVENT_TYPE
     other_events: Counter = field(default_factory=Counter)  # the most common track events not in --event-types
+    users_dataset: object = None  # transform.users.UsersDataset, when --users was asked for
     seconds: float = 0.0
 
     @property
@@ -71,5 +72,6 @@ class TransformSummary:
             "damaged_files": self.damaged_files,
             "events": dict(self.events),
             "other_events": dict(self.other_events),
+            "users_dataset": None if self.users_dataset is None else {"users": self.users_dataset.users, "fields": {f.trait: f.name for f in self.users_dataset.fields}, "left_out": self.users_dataset.left_out},
             "seconds": round(self.seconds, 3),
         }
