@@ -237,3 +237,21 @@ def test_users_dataset_fields_can_be_chosen_and_lists_are_joined(tmp_path):
     assert (tmp_path / "u.csv").read_text().splitlines() == ["USER_ID,PLAN,TAGS", "7,free,", "u1,pro,a|b"], result.output
     bad = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "i.csv"), "--users", str(tmp_path / "v.csv"), "--user-fields", "nope"])
     assert bad.exit_code == 2 and "nope" in bad.output and not (tmp_path / "v.csv").exists()
+
+
+def test_ecommerce_domain_maps_events_to_personalize_event_types(workshop_logs, workshop_messages, tmp_path):
+    from collections import Counter
+
+    result = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "e.csv"), "--domain", "ecommerce"])
+    assert result.exit_code == 0, result.output
+    expected = {"Product Clicked": "View", "Product Added": "AddToCart", "Order Completed": "Purchase"}
+    kept = {m["messageId"]: expected[m["event"]] for _, m in workshop_messages if m.get("event") in expected}
+    assert Counter(row["EVENT_TYPE"] for row in rows_of(tmp_path / "e.csv")) == Counter(kept.values())
+    (tmp_path / "map.toml").write_text('"Order Completed" = "Purchase"\n')
+    runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "p.csv"), "--domain", "ecommerce", "--event-map", str(tmp_path / "map.toml")])
+    assert {row["EVENT_TYPE"] for row in rows_of(tmp_path / "p.csv")} == {"Purchase"}
+    checked = runner.invoke(app, ["validate", str(tmp_path / "p.csv"), "--domain", "ecommerce", "--json"])
+    checks = {c["rule"]: c["status"] for c in json.loads(checked.stdout)["checks"]}
+    assert checks["ECOMMERCE domain: Purchase events"] == "pass" and checks["ECOMMERCE domain: View events"] == "warn"
+    alone = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "x.csv"), "--event-map", str(tmp_path / "map.toml")])
+    assert alone.exit_code == 2 and "--event-map needs --domain" in alone.output

@@ -119,6 +119,10 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
+class Domain(str, enum.Enum):
+    ecommerce = "ecommerce"
+
+
 class ItemId(str, enum.Enum):
     sku = "sku"
     product_id = "product_id"
@@ -311,7 +315,9 @@ def main() -> None:
 def transform(
     source: Annotated[str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")],
     out: Annotated[str, typer.Option(help="CSV file, folder, or s3://bucket/transformed/ (the file is interactions.csv).")] = "interactions.csv",
-    event_types: Annotated[str, typer.Option(help="Comma-separated events to keep.")] = "Product Added,Order Completed,Product Clicked",
+    event_types: Annotated[Optional[str], typer.Option(help="Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; with --domain, the events its map names).")] = None,
+    domain: Annotated[Optional[Domain], typer.Option(help="Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, Purchase, ...).")] = None,
+    event_map: Annotated[Optional[str], typer.Option(help="With --domain: a TOML file of \"Segment event\" = \"EVENT_TYPE\" lines instead of the bundled map.")] = None,
     item_id: Annotated[ItemId, typer.Option(help="Property holding the item id (also read from each products[] entry).")] = ItemId.sku,
     rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
     users: Annotated[Optional[str], typer.Option(help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits.")] = None,
@@ -328,16 +334,22 @@ def transform(
     Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
     from toolkit.transform.summary import TransformOptions
 
-    events = tuple(e.strip() for e in event_types.split(",") if e.strip())
+    from toolkit.personalize.domains import event_map as domain_event_map
+    from toolkit.transform.summary import DEFAULT_EVENT_TYPES
+
+    if event_map and not domain:
+        raise UsageError("--event-map needs --domain")
+    mapping = domain_event_map(domain.value, event_map) if domain else None
+    events = tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else tuple(mapping or DEFAULT_EVENT_TYPES)
     if not events:
         raise UsageError("--event-types must name at least one event")
-    options = TransformOptions(events, item_id.value)
+    options = TransformOptions(events, item_id.value, mapping)
     aws = aws_options(profile, region, endpoint_url)
     if engine is TransformEngine.spark:
         from toolkit.transform.spark_engine import transform_with_spark
 
-        if rejects or users:
-            raise UsageError("--rejects and --users need --engine duckdb")
+        if rejects or users or domain:
+            raise UsageError("--rejects, --users and --domain need --engine duckdb")
         summary, where, report = transform_with_spark(source, out, options, aws, master)
     else:
         from toolkit.transform.run import transform as run_transform
@@ -379,6 +391,7 @@ def _print_transform(summary, where: str, report, rejects: str | None) -> None:
 def validate(
     csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (a local file).")],
     schema: Annotated[Optional[str], typer.Option(help="Avro schema (.avsc) the CSV must match (default: inferred from the header).")] = None,
+    domain: Annotated[Optional[Domain], typer.Option(help="Also check this domain's rules (ecommerce: EVENT_TYPE with View and Purchase events).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check a CSV against Amazon Personalize's rules; exit 0 valid, 1 invalid, 2 unusable input."""
@@ -387,7 +400,7 @@ def validate(
     from toolkit.personalize.validate import validate_csv
     from toolkit.render import diagnostics_table, validation_table
 
-    report = validate_csv(csv_path, schema)
+    report = validate_csv(csv_path, schema, domain=domain.value if domain else None)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -53,7 +53,7 @@ class ValidationReport:
         return {"path": self.path, "valid": self.valid, "rows": self.rows, "checks": [asdict(c) for c in self.checks], "diagnostics": self.diagnostics}
 
 
-def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True) -> ValidationReport:
+def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True, domain: str | None = None) -> ValidationReport:
     """Check a local interactions CSV against Personalize's rules; a file that is not there or
     holds no header at all is a UsageError, anything else is reported. diagnostics=False skips
     the measures that no rule needs."""
@@ -84,6 +84,7 @@ def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagno
         by_name = {name: f"c{i}" for i, name in enumerate(header)}
         checks += _value_checks(connection, fields, by_name)
         checks += _training_checks(connection, fields, by_name)
+        checks += _domain_checks(connection, by_name) if domain == "ecommerce" else []
         measures = _diagnostics(connection, by_name) if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
     finally:
         connection.close()
@@ -227,6 +228,20 @@ def _value_checks(connection, fields: list[Field], by_name: dict[str, str]) -> l
             c = by_name[f.name]
             checks.append(_count_check(connection, f"{f.name} values at most {MAX_CATEGORICAL_LENGTH} characters", f"length({c}) > {MAX_CATEGORICAL_LENGTH}", "are too long", all_columns))
     checks.append(Check("metadata columns", "fail" if len(metadata) > MAX_METADATA_COLUMNS else "pass", f"{len(metadata)} (at most {MAX_METADATA_COLUMNS})"))
+    return checks
+
+
+def _domain_checks(connection, by_name: dict[str, str]) -> list[Check]:
+    """The ECOMMERCE domain's rules: EVENT_TYPE is required; its recommenders read View events
+    (most viewed, viewed-also-viewed, recommended for you) and Purchase events (best sellers,
+    frequently bought together)."""
+    if "EVENT_TYPE" not in by_name:
+        return [Check("ECOMMERCE domain: EVENT_TYPE", "fail", "the ECOMMERCE domain requires an EVENT_TYPE column")]
+    present = dict(connection.execute(f"SELECT {by_name['EVENT_TYPE']}, count(*) FROM rows GROUP BY 1").fetchall())
+    checks = [Check("ECOMMERCE domain: EVENT_TYPE", "pass", "present")]
+    for kind, readers in (("View", "most viewed, customers who viewed X also viewed, recommended for you"), ("Purchase", "best sellers, frequently bought together")):
+        count = present.get(kind, 0)
+        checks.append(Check(f"ECOMMERCE domain: {kind} events", "pass" if count else "warn", f"{count:,} rows" if count else f"none: {readers} cannot be trained (map an event to {kind}: transform --domain ecommerce)"))
     return checks
 
 

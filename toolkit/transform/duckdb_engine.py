@@ -42,6 +42,13 @@ def _valid_id(expression: str) -> str:
     return f"({expression} IS NOT NULL AND {expression} <> '' AND length({expression}) <= {MAX_ID_LENGTH} AND NOT regexp_matches({expression}, '[\\x00-\\x1f]'))"
 
 
+def _mapped_event(options: TransformOptions) -> str:
+    """SQL: the EVENT_TYPE a kept message gets (its event, or the domain's name for it)."""
+    if not options.event_map:
+        return "event"
+    return "CASE event " + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in options.event_map.items()) + " ELSE event END"
+
+
 def classify_sql(options: TransformOptions) -> str:
     """The query of the `classified` table: one row a message, with the reason it is filtered (NULL if kept)."""
     events = ", ".join(_sql_text(e) for e in options.event_types)
@@ -79,7 +86,7 @@ def classify_sql(options: TransformOptions) -> str:
     SELECT reason, unparsed_file,
         CASE WHEN reason IS NULL THEN message_id END AS message_id,
         CASE WHEN reason IS NULL THEN user_id END AS user_id,
-        CASE WHEN reason IS NULL OR reason = 'event type' THEN event END AS event,
+        CASE WHEN reason IS NULL THEN {_mapped_event(options)} WHEN reason = 'event type' THEN event END AS event,
         -- the epoch second a reader of epoch seconds expects: the floor, never rounded up
         CASE WHEN reason IS NULL THEN epoch(date_trunc('second', ts))::BIGINT END AS ts,
         CASE WHEN reason IS NULL THEN received_at END AS received_at,

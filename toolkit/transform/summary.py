@@ -25,6 +25,7 @@ FILTER_REASONS = {
 class TransformOptions:
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
     item_field: str = "sku"
+    event_map: dict[str, str] | None = None  # Segment event -> EVENT_TYPE written (a domain's), else the event name
 
 
 @dataclass

@@ -1,0 +1,28 @@
+"""Amazon Personalize's domains: the ECOMMERCE domain's event types, mapped from Segment's events."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from toolkit.errors import UsageError
+
+DOMAINS = ("ecommerce",)
+ECOMMERCE_TYPES = ("View", "Purchase")  # what the domain's recommenders read; others are kept as they are
+
+
+def event_map(domain: str, path: str | None = None) -> dict[str, str]:
+    """Segment event name -> the domain's EVENT_TYPE: the bundled map, or a TOML file of the same form."""
+    if domain not in DOMAINS:
+        raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else resources.files("toolkit.personalize").joinpath(f"{domain}_events.toml").read_text(encoding="utf-8")
+        mapping = tomllib.loads(text)
+    except FileNotFoundError:
+        raise UsageError(f"--event-map file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--event-map {path}: not valid TOML: {exc}") from None
+    if not mapping or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()):
+        raise UsageError(f"--event-map {path}: write lines of \"Segment event\" = \"EVENT_TYPE\"")
+    return mapping
