@@ -3,7 +3,7 @@ on loopback; report messages/s and loss (messages sent minus messages the collec
 With --raw, the senders post ready-made batches over keep-alive HTTP instead, to measure the
 collector itself rather than the client.
 
-    python benchmarks/bench_collector.py [--messages 200000] [--senders 3] [--raw]
+    python benchmarks/bench_collector.py [--messages 200000] [--senders 3] [--raw] [--processes 1]
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--senders", type=int, default=3)
     parser.add_argument("--raw", action="store_true", help="post ready-made batches instead of using the official client")
+    parser.add_argument("--processes", type=int, default=1, help="collector server processes (toolkit collector --processes)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -86,7 +87,7 @@ def main() -> None:
             parts.append(part)
         env = {**os.environ, **{f"SEGMENT_WRITE_KEY_{k.upper()}": v for k, v in KEYS.items()}}
         log = open(root / "collector.log", "w")
-        collector = subprocess.Popen([sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(root / "collected")], stderr=log, env=env)
+        collector = subprocess.Popen([sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(root / "collected"), "--processes", str(args.processes)], stderr=log, env=env)
         while "listening on" not in (root / "collector.log").read_text():
             time.sleep(0.1)
         url = (root / "collector.log").read_text().split("listening on ")[1].split()[0]
@@ -100,9 +101,9 @@ def main() -> None:
         collector.terminate()
         collector.wait(timeout=120)
         written = sum(sum(1 for _ in gzip.open(p)) for p in (root / "collected").rglob("*.gz"))
-    how = "raw HTTP" if args.raw else "official-client"
+    how = ("raw HTTP" if args.raw else "official-client") + f" processes to {args.processes} collector process(es)"
     print(f"{generated.messages:,} messages sent by {args.senders} {how} processes in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
-    print(f"collector accepted {accepted:,}, wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
+    print(f"collector accepted {accepted:,} (the process /health reached), wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
     per_message = sender_cpu / max(sent, 1)
     cores = os.cpu_count() or 1
     print(f"senders used {per_message * 1e6:,.0f} us of CPU a message: on {cores} cores they alone could send at most {cores / per_message:,.0f} messages/s")

@@ -130,3 +130,35 @@ def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path):
     peak_mb = int(next(line for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
     assert collector.terminate() == 0
     assert peak_mb < 300  # the bombs inflate to 1 GiB each; the collector stops at 500 KB
+
+
+def test_several_processes_share_the_port_and_lose_nothing(tmp_path):
+    out = tmp_path / "out"
+    collector = Process(out, "--processes", "2")
+    acknowledged = collector.post_batches(40)  # a connection each: the kernel spreads them
+    assert collector.terminate() == 0
+    assert set(stored_ids(out)) == set(acknowledged) and len(acknowledged) == 2_000
+    summary = json.loads(collector.log.read_text().split("collector stopped: ")[1])
+    assert summary["accepted"] == summary["stored"] == 2_000
+    folders = sorted(p.name for p in (out / ".collector-journal").iterdir())
+    assert folders == ["process-0", "process-1"]
+
+
+def test_a_killed_multi_process_run_is_recovered_by_a_single_process(tmp_path):
+    out = tmp_path / "out"
+    first = Process(out, "--processes", "2")
+    acknowledged = first.post_batches(20)
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(first.process.pid)], capture_output=True, text=True).stdout.split()]
+    assert len(children) >= 2
+    first.process.kill()
+    for child in children:
+        os.kill(child, signal.SIGKILL)
+    first.process.wait()
+    deadline = time.time() + 10
+    while any(Path(f"/proc/{child}").exists() and "Z" not in Path(f"/proc/{child}/stat").read_text().split()[2] for child in children):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    second = Process(out)
+    assert second.terminate() == 0
+    counts = stored_ids(out)
+    assert set(counts) == set(acknowledged) and set(counts.values()) == {1}

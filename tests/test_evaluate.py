@@ -14,7 +14,7 @@ from toolkit.cli import app
 from toolkit.personalize.evaluate import evaluate_csv
 
 runner = CliRunner()
-REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "workshop-interactions.csv"
+REFERENCE = Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"  # a copy of ../shared/reference
 
 
 def write_csv(path: Path, rows) -> Path:

@@ -611,6 +611,7 @@ def collector(
     strict_keys: Annotated[bool, typer.Option("--strict-keys", help="Answer 401 to an unknown write key (Segment answers 200 and drops the messages).")] = False,
     fsync: Annotated[bool, typer.Option("--fsync", help="fsync the journal before each 200: safe against power loss, not only a killed process.")] = False,
     journal: Annotated[Optional[Path], typer.Option(help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3).")] = None,
+    processes: Annotated[int, typer.Option(min=1, max=64, help="Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health answers for the process it reaches.")] = 1,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -619,10 +620,9 @@ def collector(
     means kept, Segment's S3 layout out; stops cleanly on Ctrl-C or SIGTERM."""
     import json
     import logging
-    import signal
 
-    from toolkit.segment.collector import Collector, CollectorServer, CollectorSource, journal_folder
-    from toolkit.segment.journal import Journal
+    from toolkit.collecting import CollectorSettings, run_collector
+    from toolkit.segment.collector import CollectorSource, journal_folder
     from toolkit.segment.sinks import sink_for
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
@@ -636,20 +636,17 @@ def collector(
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
     sources = {key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()}
-    state = Collector(sources, destination, Journal(journal or journal_folder(out), fsync), int(flush_mb * 1024 * 1024), flush_seconds, strict_keys)
+    settings = CollectorSettings(sources, destination, journal or journal_folder(out), host, port, processes, fsync, int(flush_mb * 1024 * 1024), flush_seconds, strict_keys)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    def ready(server: CollectorServer) -> None:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            server.loop.add_signal_handler(number, server.stopping.set)
-        errors.print(f"collector listening on {server.url} for {', '.join(sorted(keys))}; writing to {destination.describe()}", highlight=False)
+    def ready(url: str) -> None:
+        errors.print(f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}", highlight=False)
 
-    server = CollectorServer(state, host, port)
     try:
-        server.run(ready)
+        summary = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(state.summary())}", highlight=False)
+    errors.print(f"collector stopped: {json.dumps(summary)}", highlight=False)
 
 
 @app.command()

@@ -222,9 +222,10 @@ class CollectorServer:
     """Runs the collector's server on an event loop of its own: start() in a background thread
     (tests, benchmarks) or run() in the calling one (the CLI); stop() from anywhere."""
 
-    def __init__(self, collector: Collector, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, collector: Collector, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False):
         self.collector = collector
         self.host, self.port = host, port
+        self.reuse_port = reuse_port  # several processes serve the port
         self.loop = asyncio.new_event_loop()
         self.stopping: asyncio.Event | None = None
         self.ready = threading.Event()
@@ -265,7 +266,7 @@ class CollectorServer:
         self.stopping = asyncio.Event()
         runner = web.AppRunner(build_app(self.collector), access_log=None, shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True, keepalive_timeout=5, auto_decompress=False)  # we inflate, with a cap
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, backlog=512)
+        site = web.TCPSite(runner, self.host, self.port, backlog=512, reuse_port=self.reuse_port or None)
         try:
             await site.start()
         except OSError:
