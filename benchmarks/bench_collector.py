@@ -101,8 +101,8 @@ def main() -> None:
         collector.terminate()
         collector.wait(timeout=120)
         written = sum(sum(1 for _ in gzip.open(p)) for p in (root / "collected").rglob("*.gz"))
-    how = ("raw HTTP" if args.raw else "official-client") + f" processes to {args.processes} collector process(es)"
-    print(f"{generated.messages:,} messages sent by {args.senders} {how} processes in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
+    how = ("raw HTTP" if args.raw else "official-client") + f" processes (one keep-alive connection each) to {args.processes} collector process(es)"
+    print(f"{generated.messages:,} messages sent by {args.senders} {how} in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
     print(f"collector accepted {accepted:,} (the process /health reached), wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
     per_message = sender_cpu / max(sent, 1)
     cores = os.cpu_count() or 1
