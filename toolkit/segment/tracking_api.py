@@ -138,27 +138,29 @@ def encoded(message: dict) -> bytes:
 def stored_line(message: dict, source_id: str, request: Request, batch_sent_ms: int) -> bytes:
     """The line Segment's S3 destination stores for an accepted message: what its servers add
     (receivedAt, the skew-corrected timestamp, projectId, version, messageId if missing, context.ip
-    for client libraries), keys sorted, the write key removed."""
-    message = dict(message)
+    for client libraries), keys sorted, the write key removed. The message (freshly parsed) is
+    changed in place: this runs for every message, and copies cost."""
     message.pop("writeKey", None)
     received = request.received_ms
     sent = epoch_ms(message["sentAt"], received) if "sentAt" in message else batch_sent_ms
     original = epoch_ms(message.get("timestamp", message.get("originalTimestamp")), sent)
-    context = dict(message["context"]) if isinstance(message.get("context"), dict) else {}
+    context = message.get("context")
+    if not isinstance(context, dict):
+        context = message["context"] = {}
     library = context.get("library")
-    if isinstance(library, dict) and library.get("name") in CLIENT_LIBRARIES:
-        context.setdefault("ip", request.client_ip)
-    message.update(
-        context=context,
-        messageId=message.get("messageId") or str(uuid.uuid4()),
-        originalTimestamp=iso(original),
-        sentAt=iso(sent),
-        receivedAt=iso(received),
-        timestamp=iso(_in_range(received - (sent - original), original)),
-        projectId=source_id,
-        version=2,
-        channel=message.get("channel") or ("client" if isinstance(library, dict) and library.get("name") == "analytics.js" else "server"),
-    )
+    name = library.get("name") if isinstance(library, dict) else None
+    if name in CLIENT_LIBRARIES and "ip" not in context:
+        context["ip"] = request.client_ip
+    if not message.get("messageId"):
+        message["messageId"] = str(uuid.uuid4())
+    message["originalTimestamp"] = iso(original)
+    message["sentAt"] = iso(sent)
+    message["receivedAt"] = iso(received)
+    message["timestamp"] = iso(_in_range(received - (sent - original), original))
+    message["projectId"] = source_id
+    message["version"] = 2
+    if not message.get("channel"):
+        message["channel"] = "client" if name == "analytics.js" else "server"
     return encoded(message)
 
 
