@@ -7,9 +7,7 @@ import gzip
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 CEILING_MB = 1500  # DuckDB's memory limits (validate 1 GB, transform 1.5 GB) plus the interpreter
 
