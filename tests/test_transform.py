@@ -255,3 +255,25 @@ def test_ecommerce_domain_maps_events_to_personalize_event_types(workshop_logs, 
     assert checks["ECOMMERCE domain: Purchase events"] == "pass" and checks["ECOMMERCE domain: View events"] == "warn"
     alone = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "x.csv"), "--event-map", str(tmp_path / "map.toml")])
     assert alone.exit_code == 2 and "--event-map needs --domain" in alone.output
+
+
+def test_items_dataset_holds_each_items_latest_product_fields(tmp_path):
+    logs = tmp_path / "logs"
+    write_log(logs, "a.gz", [
+        track("m1", "Product Viewed", "u", None, "2026-11-01T09:00:00Z", properties={"product_id": "p1", "price": 10.5, "category": "Shoes/Boots", "brand": "Acme", "name": "Boot"}),
+        track("m2", "Product Viewed", "u", None, "2026-11-02T09:00:00Z", properties={"product_id": "p1", "price": 12.0, "category": "Shoes > Boots", "brand": "Acme", "name": "Boot, new"}),
+        track("m3", "Order Completed", "u", None, "2026-11-02T10:00:00Z", properties={"order_id": "o", "products": [{"product_id": "p2", "price": 3, "category": "Hats", "name": "Cap"}, {"product_id": "p1"}]}),
+    ])
+    result = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "i.csv"), "--item-id", "product_id", "--items", str(tmp_path / "items.csv"), "--json"])
+    assert json.loads(result.stdout)["items_dataset"] == {"items": 2, "fields": ["PRICE", "CATEGORY_L1", "CATEGORY_L2", "BRAND", "PRODUCT_NAME"]}
+    assert rows_of(tmp_path / "items.csv") == [
+        {"ITEM_ID": "p1", "PRICE": "12.0", "CATEGORY_L1": "Shoes", "CATEGORY_L2": "Boots", "BRAND": "Acme", "PRODUCT_NAME": "Boot, new"},
+        {"ITEM_ID": "p2", "PRICE": "3.0", "CATEGORY_L1": "Hats", "CATEGORY_L2": "", "BRAND": "", "PRODUCT_NAME": "Cap"},
+    ]
+    schema = json.loads((tmp_path / "items.avsc").read_text())
+    assert schema["name"] == "Items" and {f["name"]: f.get("categorical", False) for f in schema["fields"]} == {"ITEM_ID": False, "PRICE": False, "CATEGORY_L1": True, "CATEGORY_L2": True, "BRAND": True, "PRODUCT_NAME": False}
+
+
+def test_items_dataset_of_data_without_product_fields_is_one_line(workshop_logs, tmp_path):
+    result = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--items", str(tmp_path / "items.csv")])
+    assert result.exit_code == 2 and "no product metadata" in result.output and not (tmp_path / "items.csv").exists()

@@ -322,6 +322,7 @@ def transform(
     rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
     users: Annotated[Optional[str], typer.Option(help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits.")] = None,
     user_fields: Annotated[Optional[str], typer.Option(help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25).")] = None,
+    items: Annotated[Optional[str], typer.Option(help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties.")] = None,
     engine: Annotated[TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
     profile: ProfileOption = None,
@@ -348,16 +349,16 @@ def transform(
     if engine is TransformEngine.spark:
         from toolkit.transform.spark_engine import transform_with_spark
 
-        if rejects or users or domain:
-            raise UsageError("--rejects, --users and --domain need --engine duckdb")
+        if rejects or users or items or domain:
+            raise UsageError("--rejects, --users, --items and --domain need --engine duckdb")
         summary, where, report = transform_with_spark(source, out, options, aws, master)
     else:
         from toolkit.transform.run import transform as run_transform
 
-        if users and is_s3_location(users):
-            raise UsageError("--users writes a local CSV; upload it with its .avsc where Personalize reads it")
+        if any(path and is_s3_location(path) for path in (users, items)):
+            raise UsageError("--users and --items write local CSVs; upload them with their .avsc where Personalize reads them")
         chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
-        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen)
+        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items)
     if as_json:
         print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
     elif not quiet:
@@ -377,6 +378,8 @@ def _print_transform(summary, where: str, report, rejects: str | None) -> None:
     if summary.users_dataset is not None:
         fields = ", ".join(f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}" for f in summary.users_dataset.fields)
         console.print(f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}", soft_wrap=True)
+    if summary.items_dataset is not None:
+        console.print(f"Items dataset: {summary.items_dataset.items:,} items with {', '.join(summary.items_dataset.fields)}", soft_wrap=True)
     for file, damage in summary.damaged_files.items():
         console.print(Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read"))
     if summary.rejected and not rejects:

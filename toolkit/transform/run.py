@@ -19,7 +19,8 @@ from toolkit.segment.lines import Reject, drop_overlong_lines, find_rejects, rea
 from toolkit.segment.logs import LogFiles, file_named_in, find_log_files
 from toolkit.transform.duckdb_engine import MAX_LINE_BYTES, DuckDBTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
-from toolkit.transform.users import UsersDataset, write_users
+from toolkit.transform.items import write_items
+from toolkit.transform.users import write_users
 
 CSV_NAME = "interactions.csv"
 
@@ -75,6 +76,7 @@ def transform(
     progress: bool = False,
     users_path: str | None = None,
     user_fields: list[str] | None = None,
+    items_path: str | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform; returns the accounting, where the CSV was written, and its validation
     (with the diagnostics too if asked)."""
@@ -88,8 +90,9 @@ def transform(
             check_output_file(Path(target.display), "--out", logs.paths)
         if rejects_path:
             check_output_file(Path(rejects_path), "--rejects", [*logs.paths, Path(target.display)])
-        if users_path:
-            check_output_file(Path(users_path), "--users", [*logs.paths, Path(target.display)])
+        for option, path in (("--users", users_path), ("--items", items_path)):
+            if path:
+                check_output_file(Path(path), option, [*logs.paths, Path(target.display)])
         work_dir = Path(work)
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
         engine = DuckDBTransform(work_dir, progress=progress)
@@ -105,7 +108,9 @@ def transform(
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
             if users_path:
-                summary.users_dataset = _write_users(files, Path(users_path), user_fields)
+                summary.users_dataset = _publish_dataset(Path(users_path), lambda partial: write_users(files, partial, user_fields))
+            if items_path:
+                summary.items_dataset = _publish_dataset(Path(items_path), lambda partial: write_items(files, partial, options.item_field))
             report = target.publish(partial, diagnostics)
         finally:
             engine.close()
@@ -168,11 +173,11 @@ def _write_rejects(path: Path, rejects: list[Reject]) -> None:
         raise UsageError(f"cannot write --rejects {path}: {exc.strerror or exc}") from None
 
 
-def _write_users(files: list[Path], path: Path, chosen: list[str] | None) -> UsersDataset:
-    """The Users dataset and its schema (.avsc beside it), each published whole."""
+def _publish_dataset(path: Path, write):
+    """A dataset written by write(partial path), with its schema (.avsc beside it), each published whole."""
     partial = partial_path(path)
     try:
-        result = write_users(files, partial, chosen)
+        result = write(partial)
         os.replace(partial.with_suffix(".avsc"), path.with_suffix(".avsc"))
         os.replace(partial, path)
     finally:

@@ -46,6 +46,7 @@ class TransformSummary:
     events: Counter = field(default_factory=Counter)  # interactions per EVENT_TYPE
     other_events: Counter = field(default_factory=Counter)  # the most common track events not in --event-types
     users_dataset: object = None  # transform.users.UsersDataset, when --users was asked for
+    items_dataset: object = None  # transform.items.ItemsDataset, when --items was asked for
     seconds: float = 0.0
 
     @property
@@ -73,6 +74,7 @@ class TransformSummary:
             "damaged_files": self.damaged_files,
             "events": dict(self.events),
             "other_events": dict(self.other_events),
+            "items_dataset": None if self.items_dataset is None else {"items": self.items_dataset.items, "fields": self.items_dataset.fields},
             "users_dataset": None if self.users_dataset is None else {"users": self.users_dataset.users, "fields": {f.trait: f.name for f in self.users_dataset.fields}, "left_out": self.users_dataset.left_out},
             "seconds": round(self.seconds, 3),
         }
