@@ -157,12 +157,6 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     return start, (until - start).days + 1
 
 
-def is_s3_location(text: str) -> bool:
-    from toolkit.aws.s3 import is_s3
-
-    return is_s3(text)
-
-
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
     from toolkit.aws.s3 import AwsOptions
 
@@ -295,8 +289,8 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     from toolkit.segment.write_keys import require_keys, resolve_write_keys
     from toolkit.simulate.run import generate as run_generate
 
-    keys = resolve_write_keys(scenario, pairs, keys_file)
-    require_keys(scenario, keys, scenario.used_sources)
+    keys = resolve_write_keys(list(scenario.sources), pairs, keys_file)
+    require_keys(keys, scenario.used_sources)
     with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
         generated = with_progress("simulating", lambda on_progress: run_generate(scenario, first_day, day_count, seed, LocalSink(folder), workers, on_progress))
         console.print(f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}")
@@ -355,7 +349,9 @@ def transform(
     else:
         from toolkit.transform.run import transform as run_transform
 
-        if any(path and is_s3_location(path) for path in (users, items)):
+        from toolkit.aws.s3 import is_s3
+
+        if any(path and is_s3(path) for path in (users, items)):
             raise UsageError("--users and --items write local CSVs; upload them with their .avsc where Personalize reads them")
         chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
         summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items)
@@ -438,9 +434,8 @@ def schema(
     out: Annotated[str, typer.Option(help="Where to write the .avsc; '-' prints it.")] = "interactions.avsc",
 ) -> None:
     """Write the Avro schema for an interactions CSV, ready for Personalize's CreateSchema."""
-    import json
 
-    from toolkit.personalize.schema import INTERACTIONS_COLUMNS, interactions_schema
+    from toolkit.personalize.schema import INTERACTIONS_COLUMNS, interactions_schema, schema_json
 
     columns = list(INTERACTIONS_COLUMNS)
     if csv_path:
@@ -449,7 +444,7 @@ def schema(
             raise UsageError(f"no such file: {csv_path}")
         with open(path, encoding="utf-8", errors="replace") as handle:
             columns = [name.strip().strip('"') for name in handle.readline().strip().split(",")]
-    text = json.dumps(interactions_schema(columns), indent=2) + "\n"
+    text = schema_json(interactions_schema(columns))
     if out == "-":
         print(text, end="")
         return
@@ -631,7 +626,7 @@ def collector(
     from toolkit.simulate.scenario import load_scenario
 
     chosen = load_scenario(scenario)
-    keys = resolve_write_keys(chosen, write_key, keys_file)
+    keys = resolve_write_keys(list(chosen.sources), write_key, keys_file)
     if not keys:
         raise UsageError("give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)")
     if flush_mb <= 0 or flush_seconds <= 0:
@@ -676,7 +671,7 @@ def check(
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
-    keys = {} if skip_segment else resolve_write_keys(load_scenario(), write_key, keys_file)
+    keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
     options = CheckOptions(region, endpoint_url, source, database, athena_output, keys, host, skip_segment, fix)
     results = check_accounts(read_accounts(accounts), options) if accounts else [check_account(profile, profile or "default", options)]
     if as_json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import socket
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) 
     if settings.processes == 1:
         return _serve(settings, settings.journal, settings.port, on_ready)
     port = settings.port or _free_port(settings.host)
-    context = multiprocessing.get_context("fork" if hasattr(signal, "SIGKILL") else "spawn")
+    context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")  # fork: no re-import per process
     results, ready = context.Queue(), [context.Event() for _ in range(settings.processes)]
     workers = [context.Process(target=_process, args=(settings, number, port, results, ready[number]), daemon=False) for number in range(settings.processes)]
     for worker in workers:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -12,7 +11,7 @@ from toolkit.aws.s3 import AwsOptions, S3Url, download_file, upload
 from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
 from toolkit.explore.logs_view import sql_text
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
-from toolkit.personalize.schema import interactions_schema
+from toolkit.personalize.schema import interactions_schema, schema_json
 from toolkit.personalize.validate import ValidationReport
 from toolkit.segment.layout import write_atomically
 from toolkit.segment.logs import find_log_files
@@ -60,7 +59,7 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     evaluation = evaluate_csv(csv_target) if not bucket else None
     # The schema sits beside transformed/, not in it: Personalize imports every file of a folder.
     schema_path = out / SCHEMA_NAME
-    write_atomically(schema_path, (json.dumps(interactions_schema(), indent=2) + "\n").encode())
+    write_atomically(schema_path, schema_json(interactions_schema()).encode())
     schema_location = str(schema_path)
     if bucket:
         upload(schema_path, S3Url(bucket, SCHEMA_NAME), aws)

@@ -35,6 +35,11 @@ def interactions_schema(columns: tuple[str, ...] | list[str] = INTERACTIONS_COLU
     return {"type": "record", "name": "Interactions", "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
 
 
+def schema_json(schema: dict) -> str:
+    """A schema as the .avsc text written beside a dataset (and pasted into CreateSchema)."""
+    return json.dumps(schema, indent=2) + "\n"
+
+
 def dataset_schema(name: str, key: str, metadata: list[tuple[str, str, bool]]) -> dict:
     """A Users or Items schema: the key field, then (name, type, categorical) metadata fields, nullable."""
     fields = [Field(key, "string")] + [Field(field, kind, nullable=True, categorical=categorical) for field, kind, categorical in metadata]

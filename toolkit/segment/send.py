@@ -106,8 +106,7 @@ def send_logs(root: Path, sources: dict[str, SourceToSend], write_keys: dict[str
                 poster = posters.setdefault(source.key, BatchPoster(host or DEFAULT_HOST, write_keys[source.key], max_retries))
                 for start in range(0, len(messages), BATCH_MESSAGES):
                     batch = messages[start : start + BATCH_MESSAGES]
-                    result.sent[source.key] += len(batch) if poster.post([as_sent(m) for m in batch]) else 0
-                    result.failed[source.key] += 0 if poster.sent_last else len(batch)
+                    (result.sent if poster.post([as_sent(m) for m in batch]) else result.failed)[source.key] += len(batch)
                 continue
             client = client_for(source.key)
             for message in messages:
@@ -148,7 +147,6 @@ class BatchPoster:
         self.authorization = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
         self.max_retries = max_retries
         self.connection: http.client.HTTPConnection | None = None
-        self.sent_last = False
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.connection is None:
@@ -159,7 +157,6 @@ class BatchPoster:
     def post(self, batch: list[dict]) -> bool:
         body = igzip.compress(orjson.dumps({"batch": batch, "sentAt": iso(int(time.time() * 1000))}), compresslevel=1)
         headers = {"Authorization": self.authorization, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-        self.sent_last = False
         for attempt in range(self.max_retries + 1):
             try:
                 connection = self._connect()
@@ -171,7 +168,6 @@ class BatchPoster:
                 time.sleep(min(0.1 * 2**attempt, 5.0))
                 continue
             if response.status == 200:
-                self.sent_last = True
                 return True
             if response.status != 429 and response.status < 500:
                 return False

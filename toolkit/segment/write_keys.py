@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 from toolkit.errors import UsageError
-from toolkit.simulate.scenario import Scenario
 
 ENV_PREFIX = "SEGMENT_WRITE_KEY_"
 
@@ -25,9 +24,9 @@ def _parse_pair(text: str, origin: str, sources: list[str]) -> tuple[str, str]:
     return name, key
 
 
-def resolve_write_keys(scenario: Scenario, pairs: list[str] | None = None, keys_file: str | None = None, environ: dict | None = None) -> dict[str, str]:
-    """Write keys by source key; later sources win: keys file, then environment, then --write-key."""
-    sources = list(scenario.sources)
+def resolve_write_keys(sources: list[str], pairs: list[str] | None = None, keys_file: str | None = None, environ: dict | None = None) -> dict[str, str]:
+    """Write keys by source key (among `sources`); later wins: keys file, then environment, then --write-key."""
+    sources = list(sources)
     environ = os.environ if environ is None else environ
     keys: dict[str, str] = {}
     if keys_file:
@@ -48,7 +47,7 @@ def resolve_write_keys(scenario: Scenario, pairs: list[str] | None = None, keys_
     return keys
 
 
-def require_keys(scenario: Scenario, keys: dict[str, str], needed: list[str]) -> None:
+def require_keys(keys: dict[str, str], needed: list[str]) -> None:
     missing = [name for name in needed if name not in keys]
     if missing:
         hints = ", ".join(f"--write-key {name}=... or {ENV_PREFIX}{name.upper()}" for name in missing)

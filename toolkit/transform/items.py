@@ -9,14 +9,13 @@ PRODUCT_NAME is text. A field no product carries is left out; an Items dataset n
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import dataset_schema
+from toolkit.personalize.schema import dataset_schema, schema_json
 from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
 
 # field -> (SQL over a product object p, Personalize type, categorical)
@@ -66,5 +65,5 @@ def write_items(files: list[Path], out: Path, item_field: str) -> ItemsDataset:
     finally:
         connection.close()
     schema = dataset_schema("Items", "ITEM_ID", [(name, FIELDS[name][1], FIELDS[name][2]) for name in present])
-    out.with_suffix(".avsc").write_text(json.dumps(schema, indent=2) + "\n")
+    out.with_suffix(".avsc").write_text(schema_json(schema))
     return result

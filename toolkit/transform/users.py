@@ -10,7 +10,6 @@ Source"); lists are joined with "|", as Personalize reads several categorical va
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import dataset_schema
+from toolkit.personalize.schema import dataset_schema, schema_json
 from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
 
 MAX_USER_FIELDS = 25
@@ -83,7 +82,7 @@ def write_users(files: list[Path], out: Path, chosen: list[str] | None = None) -
     finally:
         connection.close()
     schema = dataset_schema("Users", "USER_ID", [(f.name, "string" if f.categorical else "float", f.categorical) for f in result.fields])
-    out.with_suffix(".avsc").write_text(json.dumps(schema, indent=2) + "\n")
+    out.with_suffix(".avsc").write_text(schema_json(schema))
     return result
 
 
