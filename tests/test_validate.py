@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.personalize.schema import interactions_schema
-from toolkit.personalize.validate import validate_csv
+from toolkit.personalize.validate import validate_csv, validate_datasets
 
 runner = CliRunner()
 WORKSHOP_CSV = Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"  # a copy of ../shared/reference
@@ -130,3 +130,112 @@ def test_schema_command_matches_csv_columns(tmp_path):
     assert [f["name"] for f in schema["fields"]] == ["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]
     assert {f["name"]: f["type"] for f in schema["fields"]}["TIMESTAMP"] == "long"
     assert validate_csv(WORKSHOP_CSV, tmp_path / "s.avsc").valid
+
+
+# Users and Items datasets, the rules across datasets, and diagnose.py's warnings
+
+USERS_HEADER = "USER_ID,PLAN,AGE"
+ITEMS_HEADER = "ITEM_ID,PRICE,CATEGORY_L1,CREATION_TIMESTAMP"
+
+
+def users_rows(count: int = 100) -> list[str]:
+    return [f"u{u},{'gold|silver' if u % 3 else 'bronze'},{20 + u % 50}" for u in range(count)]
+
+
+def items_rows(count: int = 40) -> list[str]:
+    return [f"i{i},{5 + i * 0.5},{'Shoes' if i % 2 else 'Hats'},{1_600_000_000 + i * 86400}" for i in range(count)]
+
+
+def write_schema(path: Path, name: str, fields: list[dict]) -> Path:
+    path.write_text(json.dumps({"type": "record", "name": name, "namespace": "com.amazonaws.personalize.schema", "fields": fields, "version": "1.0"}))
+    return path
+
+
+def test_the_dataset_is_told_by_its_header(tmp_path):
+    assert validate_csv(write_csv(tmp_path, users_rows(), USERS_HEADER, "u.csv")).dataset == "users"
+    assert validate_csv(write_csv(tmp_path, items_rows(), ITEMS_HEADER, "it.csv")).dataset == "items"
+    assert validate_csv(write_csv(tmp_path, good_rows())).dataset == "interactions"
+
+
+def test_good_users_and_items_pass(tmp_path):
+    users = validate_csv(write_csv(tmp_path, users_rows(), USERS_HEADER, "u.csv"))
+    items = validate_csv(write_csv(tmp_path, items_rows(), ITEMS_HEADER, "it.csv"), domain="ecommerce")
+    assert users.valid and users.rows == 100, [c for c in users.checks if c.status == "fail"]
+    assert items.valid and items.rows == 40, [c for c in items.checks if c.status == "fail"]
+    assert users.diagnostics["PLAN"] == {"missing": 0.0, "distinct": 2}
+
+
+@pytest.mark.parametrize(
+    "header, rows, rule",
+    [
+        ("USER_ID", [f"u{u}" for u in range(10)], "metadata columns"),  # no metadata field
+        ("USER_ID," + ",".join(f"F{i}" for i in range(26)), [f"u{u}," + ",".join("x" * 26) for u in range(10)], "metadata columns"),
+        (USERS_HEADER, users_rows()[:5] + ["u" + "x" * 300 + ",gold,30"], "USER_ID present"),
+        (USERS_HEADER, users_rows()[:5] + ["u99," + "y" * 1001 + ",30"], "PLAN values at most 1000"),
+        (USERS_HEADER, users_rows()[:5] + ["u99,gold"], "columns per row"),
+        ("PLAN,AGE", ["gold,30"], "header and schema"),  # no key: told as interactions, required columns missing
+        (ITEMS_HEADER, items_rows()[:5] + ["i99,5.0,Hats,1600000000123"], "CREATION_TIMESTAMP in epoch seconds"),
+        (ITEMS_HEADER, items_rows()[:5] + ["i99,5.0,Hats,yesterday"], "CREATION_TIMESTAMP is a long"),
+    ],
+)
+def test_each_users_and_items_rule_catches_its_violation(tmp_path, header, rows, rule):
+    report = validate_csv(write_csv(tmp_path, rows, header, "d.csv"))
+    assert status(report, rule) == "fail" and not report.valid, [c for c in report.checks if c.status == "fail"]
+
+
+def test_a_schema_beside_the_csv_is_used_and_its_types_checked(tmp_path):
+    path = write_csv(tmp_path, users_rows()[:5] + ["u99,gold,old"], USERS_HEADER, "users.csv")
+    fields = [{"name": "USER_ID", "type": "string"}, {"name": "PLAN", "type": ["null", "string"], "categorical": True}, {"name": "AGE", "type": ["null", "float"]}]
+    write_schema(tmp_path / "users.avsc", "Users", fields)
+    report = validate_csv(path)
+    assert "users.avsc" in report.checks[0].detail and status(report, "AGE is a float") == "fail"
+    write_schema(tmp_path / "users.avsc", "Users", fields[:2])
+    assert status(validate_csv(path), "header and schema") == "fail"  # the header has a column the schema lacks
+    write_schema(tmp_path / "users.avsc", "Users", [*fields[:2], {"name": "AGE", "type": "string", "textual": True}])
+    assert "only an Items dataset" in next(c.detail for c in validate_csv(path).checks if c.rule == "header and schema")
+
+
+def test_ecommerce_items_need_price_and_category(tmp_path):
+    path = write_csv(tmp_path, [f"i{i},Shoes" for i in range(10)], "ITEM_ID,CATEGORY_L1", "items.csv")
+    assert status(validate_csv(path, domain="ecommerce"), "ECOMMERCE domain: Items") == "fail"
+    assert validate_csv(path).valid  # outside the domain, PRICE is not required
+
+
+def test_repeated_ids_and_empty_categories_are_warnings(tmp_path):
+    report = validate_csv(write_csv(tmp_path, users_rows() + ["u1,gold||silver,30"], USERS_HEADER, "u.csv"))
+    assert report.valid and status(report, "one row per USER_ID") == "warn" and status(report, "PLAN: no empty value") == "warn"
+
+
+def test_missing_and_cold_users_and_items_across_datasets(tmp_path):
+    interactions = [f"u{u},i{(u + k) % 50},E,{1_700_000_000 + u * 10 + k}" for u in range(100) for k in range(12)]
+    inter = write_csv(tmp_path, interactions, name="i.csv")
+    users = write_csv(tmp_path, [f"u{u},gold,30" for u in range(20, 130)], USERS_HEADER, "u.csv")  # u0-u19 missing, u100-u129 cold
+    items = write_csv(tmp_path, [f"i{i},1.0,Hats,1600000000" for i in range(50)], ITEMS_HEADER, "it.csv")
+    reports = validate_datasets(inter, users=users, items=items)
+    assert [r.dataset for r in reports] == ["interactions", "users", "items"]
+    cross = {c.rule: c for c in reports[0].checks}
+    # expected shares computed from the rows written above
+    missing = sum(1 for row in interactions if int(row.split(",")[0][1:]) < 20) / len(interactions)
+    assert cross["interactions whose user is missing from Users at most 10%"].detail.startswith(f"{missing:.1%}")
+    assert cross["interactions whose user is missing from Users at most 10%"].status == "warn"
+    assert cross["cold users (Users rows with no interaction) at most 10%"].detail.startswith(f"{30 / 110:.1%}")
+    assert cross["interactions whose item is missing from Items at most 10%"].status == "pass"
+    assert cross["cold items (Items rows with no interaction) at most 10%"].status == "pass"
+    result = runner.invoke(app, ["validate", str(inter), "--users", str(users), "--items", str(items), "--json"])
+    assert result.exit_code == 0 and [d["dataset"] for d in json.loads(result.stdout)["datasets"]] == ["interactions", "users", "items"]
+    result = runner.invoke(app, ["validate", str(users), "--items", str(items)])
+    assert result.exit_code == 2 and "go with an interactions CSV" in result.output
+
+
+def test_diagnose_warnings_duplicates_repeats_and_popularity(tmp_path):
+    rows = good_rows()
+    duplicated = validate_csv(write_csv(tmp_path, rows + rows[:200], name="dup.csv"))
+    assert duplicated.valid and status(duplicated, "duplicate (user, item, timestamp) rate") == "warn"
+    repeats = [f"u{u},i{u % 40},E,{1_700_000_000 + u * 100 + k}" for u in range(100) for k in range(12)]  # each user one item, 12 times
+    assert status(validate_csv(write_csv(tmp_path, repeats, name="rep.csv")), "repeated consumption") == "warn"
+    # item popularity: counts proportional to rank^-2.5 (head-heavy) and equal counts (a heavy tail, in diagnose.py's words)
+    steep = [f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}" for rank in range(1, 41) for k in range(max(1, int(20_000 * rank**-2.5)))]
+    flat = [f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}" for rank in range(1, 41) for k in range(50)]
+    assert "head-heavy" in next(c.detail for c in validate_csv(write_csv(tmp_path, steep, name="steep.csv")).checks if c.rule.startswith("item popularity"))
+    flat_check = next(c for c in validate_csv(write_csv(tmp_path, flat, name="flat.csv")).checks if c.rule.startswith("item popularity"))
+    assert flat_check.status == "warn" and "heavy tail" in flat_check.detail

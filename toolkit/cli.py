@@ -123,6 +123,12 @@ class Domain(str, enum.Enum):
     ecommerce = "ecommerce"
 
 
+class Dataset(str, enum.Enum):
+    interactions = "interactions"
+    users = "users"
+    items = "items"
+
+
 class ItemId(str, enum.Enum):
     sku = "sku"
     product_id = "product_id"
@@ -388,25 +394,30 @@ def _print_transform(summary, where: str, report, rejects: str | None) -> None:
 
 @app.command()
 def validate(
-    csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (a local file).")],
-    schema: Annotated[Optional[str], typer.Option(help="Avro schema (.avsc) the CSV must match (default: inferred from the header).")] = None,
-    domain: Annotated[Optional[Domain], typer.Option(help="Also check this domain's rules (ecommerce: EVENT_TYPE with View and Purchase events).")] = None,
+    csv_path: Annotated[str, typer.Argument(metavar="CSV", help="A dataset CSV: interactions, users or items (a local file).")],
+    dataset: Annotated[Optional[Dataset], typer.Option(help="Which dataset the CSV is (default: told by its header).")] = None,
+    users: Annotated[Optional[str], typer.Option(help="Also validate this Users CSV, and the interactions against it (missing and cold users).")] = None,
+    items: Annotated[Optional[str], typer.Option(help="Also validate this Items CSV, and the interactions against it (missing and cold items).")] = None,
+    schema: Annotated[Optional[str], typer.Option(help="Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, else inferred from the header).")] = None,
+    domain: Annotated[Optional[Domain], typer.Option(help="Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and CATEGORY_L1).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check a CSV against Amazon Personalize's rules; exit 0 valid, 1 invalid, 2 unusable input."""
+    """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""
     import json
 
-    from toolkit.personalize.validate import validate_csv
+    from toolkit.personalize.validate import validate_datasets
     from toolkit.render import diagnostics_table, validation_table
 
-    report = validate_csv(csv_path, schema, domain=domain.value if domain else None)
+    reports = validate_datasets(csv_path, schema, domain.value if domain else None, dataset.value if dataset else None, users, items)
+    valid = all(report.valid for report in reports)
     if as_json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(reports[0].as_dict() if len(reports) == 1 else {"valid": valid, "datasets": [r.as_dict() for r in reports]}, indent=2))
     else:
-        console.print(validation_table(report))
-        console.print(diagnostics_table(report.diagnostics))
-        console.print(Text.assemble(f"{report.rows:,} rows: ", ("valid", "green") if report.valid else ("invalid", "bold red")))
-    raise typer.Exit(0 if report.valid else 1)
+        for report in reports:
+            console.print(validation_table(report))
+            console.print(diagnostics_table(report.diagnostics))
+            console.print(Text.assemble(f"{report.dataset} {report.path}, {report.rows:,} rows: ", ("valid", "green") if report.valid else ("invalid", "bold red")))
+    raise typer.Exit(0 if valid else 1)
 
 
 @app.command()

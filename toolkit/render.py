@@ -61,7 +61,7 @@ _STATUS = {"pass": Text("pass", "green"), "fail": Text("FAIL", "bold red"), "war
 
 
 def validation_table(report: ValidationReport) -> Table:
-    table = Table(title=f"Personalize interactions rules: {report.path}")
+    table = Table(title=f"Personalize {report.dataset} rules: {report.path}")
     table.add_column("rule")
     table.add_column("result")
     table.add_column("detail")

@@ -12,6 +12,7 @@ NAMESPACE = "com.amazonaws.personalize.schema"
 REQUIRED = {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"}
 RESERVED = {**REQUIRED, "EVENT_TYPE": "string", "EVENT_VALUE": "float", "IMPRESSION": "string", "RECOMMENDATION_ID": "string"}
 INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP")
+DATASETS = ("interactions", "users", "items")
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,14 @@ class Field:
     type: str  # string, long, int, float, double, boolean
     nullable: bool = False
     categorical: bool = False
+    textual: bool = False  # unstructured text (an Items dataset's PRODUCT_DESCRIPTION)
 
     def as_avro(self) -> dict:
         field = {"name": self.name, "type": ["null", self.type] if self.nullable else self.type}
         if self.categorical:
             field["categorical"] = True
+        if self.textual:
+            field["textual"] = True
         return field
 
 
@@ -40,9 +44,9 @@ def schema_json(schema: dict) -> str:
     return json.dumps(schema, indent=2) + "\n"
 
 
-def dataset_schema(name: str, key: str, metadata: list[tuple[str, str, bool]]) -> dict:
-    """A Users or Items schema: the key field, then (name, type, categorical) metadata fields, nullable."""
-    fields = [Field(key, "string")] + [Field(field, kind, nullable=True, categorical=categorical) for field, kind, categorical in metadata]
+def dataset_schema(name: str, key: str, metadata: list[Field]) -> dict:
+    """A Users or Items schema: the key field, then the metadata fields."""
+    fields = [Field(key, "string"), *metadata]
     return {"type": "record", "name": name, "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
 
 
@@ -61,7 +65,7 @@ def schema_fields(schema: dict) -> list[Field]:
             kind = kinds[0] if len(kinds) == 1 else None
         if not isinstance(kind, str):
             raise UsageError(f"schema field {raw['name']!r} has an unsupported type {raw.get('type')!r}")
-        fields.append(Field(raw["name"], kind, nullable, bool(raw.get("categorical"))))
+        fields.append(Field(raw["name"], kind, nullable, bool(raw.get("categorical")), bool(raw.get("textual"))))
     return fields
 
 

@@ -1,5 +1,6 @@
-"""Will Amazon Personalize accept this interactions CSV? Every rule a file can show, plus the
-diagnostics a data scientist looks at (after aws-samples' diagnose.py)."""
+"""Will Amazon Personalize accept this dataset (interactions, users or items CSV)? Every rule a
+file can show, the rules across datasets, and the diagnostics a data scientist looks at, with the
+warnings of aws-samples' diagnose.py at its thresholds."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import REQUIRED, RESERVED, Field, interactions_schema, load_schema, schema_fields
+from toolkit.personalize.schema import RESERVED, Field, interactions_schema, load_schema, schema_fields
 
 MAX_ID_LENGTH = 256
 MAX_CATEGORICAL_LENGTH = 1000
+MAX_TEXTUAL_LENGTH = 20_000
 MIN_INTERACTIONS = 1000
 MIN_USERS_WITH_TWO = 25
 MIN_SHARE_WITH_TWO = 0.01
@@ -28,6 +30,36 @@ MAX_LINE_BYTES = 10_000_000  # DuckDB's reader refuses longer lines; each is a r
 MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder past this, whatever the file's size
 CHUNK = 1 << 20
 SQL_TYPES = {"long": "BIGINT", "int": "INTEGER", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
+NUMBERS = ("long", "int", "float", "double")
+# diagnose.py's thresholds (aws-samples/amazon-personalize-samples, diagnose.yaml)
+DIAGNOSE = {"dup_rate": 0.1, "repeat_rate": 0.5, "coldstart_rate": 0.1, "missing_rate": 0.1, "loglog_min_categories": 30, "loglog_fit": 5.0, "head_heavy": -2.0, "tail_heavy": -0.75}
+
+
+@dataclass(frozen=True)
+class DatasetRules:
+    """What one kind of dataset must hold."""
+
+    kind: str
+    required: dict[str, str]  # field -> type
+    reserved: dict[str, tuple[str, ...]]  # field -> the types Personalize takes for it
+    metadata: tuple[int, int]  # (fewest, most) metadata fields
+    example: str  # a header, for messages
+
+    def is_metadata(self, name: str) -> bool:
+        return name not in (RESERVED if self.kind == "interactions" else self.required)
+
+
+RULES = {
+    "interactions": DatasetRules(
+        "interactions",
+        {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"},
+        {**{name: (kind,) for name, kind in RESERVED.items()}, "EVENT_VALUE": ("float", "double")},
+        (0, 5),
+        "USER_ID,ITEM_ID,TIMESTAMP",
+    ),
+    "users": DatasetRules("users", {"USER_ID": "string"}, {"USER_ID": ("string",)}, (1, 25), "USER_ID,MEMBERSHIP"),
+    "items": DatasetRules("items", {"ITEM_ID": "string"}, {"ITEM_ID": ("string",), "CREATION_TIMESTAMP": ("long", "float", "double")}, (1, 100), "ITEM_ID,PRICE,CATEGORY_L1"),
+}
 
 
 @dataclass
@@ -44,52 +76,105 @@ class ValidationReport:
     rows: int
     checks: list[Check]
     diagnostics: dict
+    dataset: str = "interactions"
 
     @property
     def valid(self) -> bool:
         return all(check.status != "fail" for check in self.checks)
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "valid": self.valid, "rows": self.rows, "checks": [asdict(c) for c in self.checks], "diagnostics": self.diagnostics}
+        return {"path": self.path, "dataset": self.dataset, "valid": self.valid, "rows": self.rows, "checks": [asdict(c) for c in self.checks], "diagnostics": self.diagnostics}
 
 
-def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True, domain: str | None = None) -> ValidationReport:
-    """Check a local interactions CSV against Personalize's rules; a file that is not there or
-    holds no header at all is a UsageError, anything else is reported. diagnostics=False skips
-    the measures that no rule needs."""
+def read_header(path: str | Path) -> list[str]:
+    """A CSV's column names; a file that is not there or holds no header is a UsageError."""
+    return _header(Path(path))[1]
+
+
+def detect_dataset(header: list[str]) -> str:
+    """Which dataset a header is: interactions have a TIMESTAMP or both ids; users only USER_ID; items only ITEM_ID."""
+    if "TIMESTAMP" in header or {"USER_ID", "ITEM_ID"} <= set(header):
+        return "interactions"
+    return "users" if "USER_ID" in header else "items" if "ITEM_ID" in header else "interactions"
+
+
+def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True, domain: str | None = None, dataset: str | None = None) -> ValidationReport:
+    """Check a local dataset CSV against Personalize's rules; a file that is not there or holds no
+    header at all is a UsageError, anything else is reported. `dataset` is interactions, users or
+    items (default: told by the header). The schema is `schema_path`, else the .avsc of the same
+    name beside the CSV, else inferred from the header. diagnostics=False skips the measures that
+    no rule needs."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    header_line = _first_line(path)
-    if not header_line.strip():
-        raise UsageError(f"{path} is empty: an interactions CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
-    header_text = header_line.decode("utf-8", errors="replace").rstrip("\r\n")
-    header = [name.strip('"') for name in header_text.split(",")]
-    if len(header) > MAX_COLUMNS:
-        raise UsageError(f"{path}'s header has {len(header):,} columns; a Personalize dataset has at most a few dozen")
-    fields = load_schema(schema_path) if schema_path else schema_fields(interactions_schema(header))
-    checks = [_header_check(header_text, header, fields, schema_path is not None)]
+    header_text, header = _header(path)
+    rules = RULES[dataset or detect_dataset(header)]
+    schema_path = schema_path or (path.with_suffix(".avsc") if path.with_suffix(".avsc").is_file() else None)
+    fields = load_schema(schema_path) if schema_path else _inferred_fields(header, rules)
+    checks = [_header_check(header_text, header, fields, rules, schema_path)]
     scan = scan_lines(path)
     if scan.longest[1] > MAX_LINE_BYTES:  # no CSV reader takes it: Personalize's import would fail there too
         line, size = scan.longest
         checks.append(Check("line length", "fail", f"line {line} is {size:,} bytes; a record longer than {MAX_LINE_BYTES:,} bytes is not read"))
-        return ValidationReport(str(path), 0, checks, {})
-    spill = tempfile.TemporaryDirectory(prefix="toolkit-validate-")
-    connection = duckdb.connect()
-    connection.execute(f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{spill.name}'")
-    try:
+        return ValidationReport(str(path), 0, checks, {}, rules.kind)
+    with _connection() as connection:
         rows = _load(connection, path, len(header))
         checks += _structure_checks(connection)
         checks.append(_one_record_per_line(connection, scan, rows))
         by_name = {name: f"c{i}" for i, name in enumerate(header)}
-        checks += _value_checks(connection, fields, by_name)
-        checks += _training_checks(connection, fields, by_name)
-        checks += _domain_checks(connection, by_name) if domain == "ecommerce" else []
-        measures = _diagnostics(connection, by_name) if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
-    finally:
-        connection.close()
-        spill.cleanup()
-    return ValidationReport(str(path), rows, checks, measures)
+        checks += _value_checks(connection, fields, by_name, rules)
+        if rules.kind == "interactions":
+            checks += _training_checks(connection, fields, by_name)
+            checks += _domain_checks(connection, by_name) if domain == "ecommerce" else []
+            checks += _diagnose_interactions(connection, by_name)
+            measures = _diagnostics(connection, by_name) if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
+        else:
+            checks += _unique_keys(connection, by_name, rules)
+            checks += _items_domain_checks(fields) if domain == "ecommerce" and rules.kind == "items" else []
+            fits = [_popularity_check(connection, f"{f.name} values", by_name[f.name], "|") for f in fields if f.categorical and f.name in by_name]
+            checks += [check for check in fits if check.status == "warn"]  # a field's curve is news only when diagnose.py would warn
+            measures = _metadata_diagnostics(connection, fields, by_name) if diagnostics else {}
+    return ValidationReport(str(path), rows, checks, measures, rules.kind)
+
+
+class _connection:
+    """A DuckDB connection with bounded memory, spilling to a temporary folder removed after."""
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self.spill = tempfile.TemporaryDirectory(prefix="toolkit-validate-")
+        self.connection = duckdb.connect()
+        self.connection.execute(f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{self.spill.name}'")
+        return self.connection
+
+    def __exit__(self, *exc) -> None:
+        self.connection.close()
+        self.spill.cleanup()
+
+
+def _header(path: Path) -> tuple[str, list[str]]:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    header_line = _first_line(path)
+    if not header_line.strip():
+        raise UsageError(f"{path} is empty: a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
+    header_text = header_line.decode("utf-8", errors="replace").rstrip("\r\n")
+    header = [name.strip('"') for name in header_text.split(",")]
+    if len(header) > MAX_COLUMNS:
+        raise UsageError(f"{path}'s header has {len(header):,} columns; a Personalize dataset has at most a few dozen")
+    return header_text, header
+
+
+# Items fields the ECOMMERCE domain names, typed as it names them, when no schema says otherwise
+DOMAIN_ITEM_FIELDS = {"PRICE": Field("PRICE", "float", nullable=True), "PRODUCT_DESCRIPTION": Field("PRODUCT_DESCRIPTION", "string", nullable=True, textual=True)}
+
+
+def _inferred_fields(header: list[str], rules: DatasetRules) -> list[Field]:
+    """Without a schema: reserved fields typed as Personalize wants, others categorical strings."""
+    if rules.kind == "interactions":
+        return schema_fields(interactions_schema(header))
+    known = DOMAIN_ITEM_FIELDS if rules.kind == "items" else {}
+    return [
+        Field(name, rules.reserved[name][0], nullable=name not in rules.required) if name in rules.reserved else known.get(name) or Field(name, "string", nullable=True, categorical=True)
+        for name in header
+    ]
 
 
 def _first_line(path: Path) -> bytes:
@@ -97,7 +182,7 @@ def _first_line(path: Path) -> bytes:
     with open(path, "rb") as handle:
         line = handle.readline(MAX_HEADER_BYTES + 1)
     if len(line) > MAX_HEADER_BYTES and not line.endswith(b"\n"):
-        raise UsageError(f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; an interactions CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
+        raise UsageError(f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
     return line
 
 
@@ -141,21 +226,23 @@ def scan_lines(path: Path) -> LineScan:
     return scan
 
 
-def _header_check(text: str, header: list[str], fields: list[Field], from_schema: bool) -> Check:
+def _header_check(text: str, header: list[str], fields: list[Field], rules: DatasetRules, schema_path) -> Check:
     names = [f.name for f in fields]
     problems = []
     if '"' in text:
         problems.append("the header must not be quoted")
     if header != names:
-        problems.append(f"header {header} does not match the schema's fields {names}" if from_schema else f"duplicate or empty column names in {header}")
-    missing = [name for name in REQUIRED if name not in header]
+        problems.append(f"header {header} does not match the schema's fields {names}" if schema_path else f"duplicate or empty column names in {header}")
+    missing = [name for name in rules.required if name not in header]
     if missing:
-        problems.append(f"required column(s) missing: {', '.join(missing)}")
-    wrong = [f"{f.name} is {f.type}, must be {RESERVED[f.name]}" for f in fields if f.name in RESERVED and f.type != RESERVED[f.name] and not (f.name == "EVENT_VALUE" and f.type in ("float", "double"))]
-    problems += wrong
+        problems.append(f"required column(s) missing for a {rules.kind} dataset: {', '.join(missing)} (a header such as {rules.example})")
+    problems += [f"{f.name} is {f.type}, must be {' or '.join(rules.reserved[f.name])}" for f in fields if f.name in rules.reserved and f.type not in rules.reserved[f.name]]
+    problems += [f"{f.name} is textual: only an Items dataset has textual fields" for f in fields if f.textual and rules.kind != "items"]
+    problems += [f"{f.name} is {f.type}: a categorical or textual field is a string" for f in fields if (f.categorical or f.textual) and f.type != "string"]
     if len(set(header)) != len(header):
         problems.append("column names repeat")
-    return Check("header and schema", "fail" if problems else "pass", "; ".join(problems) or f"columns {', '.join(header)}")
+    schema = f", as in {Path(schema_path).name}" if schema_path else ""
+    return Check("header and schema", "fail" if problems else "pass", "; ".join(problems) or f"{rules.kind}: columns {', '.join(header)}{schema}")
 
 
 def _load(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> int:
@@ -206,7 +293,7 @@ def _count_check(connection, rule: str, condition: str, what: str, columns: str,
     return Check(rule, status, f"{bad:,} rows {what}", _examples(connection, condition, columns))
 
 
-def _value_checks(connection, fields: list[Field], by_name: dict[str, str]) -> list[Check]:
+def _value_checks(connection, fields: list[Field], by_name: dict[str, str], rules: DatasetRules) -> list[Check]:
     checks = []
     all_columns = ", ".join(by_name.values())
     for name in ("USER_ID", "ITEM_ID"):
@@ -216,19 +303,49 @@ def _value_checks(connection, fields: list[Field], by_name: dict[str, str]) -> l
     if "TIMESTAMP" in by_name:
         c = by_name["TIMESTAMP"]
         checks.append(_count_check(connection, "TIMESTAMP is a long", f"TRY_CAST({c} AS BIGINT) IS NULL", "are not whole numbers", all_columns))
-        checks.append(_count_check(connection, "TIMESTAMP in epoch seconds", f"TRY_CAST({c} AS BIGINT) >= {SECONDS_LIMIT}", "look like milliseconds (13 digits); divide by 1000", all_columns))
+    for name in ("TIMESTAMP", "CREATION_TIMESTAMP"):
+        if name in by_name:
+            c = by_name[name]
+            checks.append(_count_check(connection, f"{name} in epoch seconds", f"TRY_CAST({c} AS DOUBLE) >= {SECONDS_LIMIT}", "look like milliseconds (13 digits); divide by 1000", all_columns))
     for f in fields:
         if f.name in by_name and f.name not in ("TIMESTAMP",) and f.type in SQL_TYPES:
             c = by_name[f.name]
             null_ok = f"{c} IS NOT NULL AND {c} <> '' AND " if f.nullable else ""
             checks.append(_count_check(connection, f"{f.name} is a {f.type}", f"{null_ok}TRY_CAST({c} AS {SQL_TYPES[f.type]}) IS NULL", f"are not a {f.type}", all_columns))
-    metadata = [f for f in fields if f.name not in RESERVED]
+    metadata = [f for f in fields if rules.is_metadata(f.name)]
     for f in metadata:
-        if f.name in by_name and f.categorical:
-            c = by_name[f.name]
+        if f.name not in by_name:
+            continue
+        c = by_name[f.name]
+        if f.categorical:
             checks.append(_count_check(connection, f"{f.name} values at most {MAX_CATEGORICAL_LENGTH} characters", f"length({c}) > {MAX_CATEGORICAL_LENGTH}", "are too long", all_columns))
-    checks.append(Check("metadata columns", "fail" if len(metadata) > MAX_METADATA_COLUMNS else "pass", f"{len(metadata)} (at most {MAX_METADATA_COLUMNS})"))
+            checks.append(_count_check(connection, f"{f.name}: no empty value between |", f"{c} LIKE '%||%' OR {c} LIKE '|%' OR {c} LIKE '%|'", "have an empty value beside a |", all_columns, status="warn"))
+        if f.textual:
+            checks.append(_count_check(connection, f"{f.name} text at most {MAX_TEXTUAL_LENGTH:,} characters", f"length({c}) > {MAX_TEXTUAL_LENGTH}", "are too long", all_columns))
+    fewest, most = rules.metadata
+    checks.append(Check("metadata columns", "fail" if not fewest <= len(metadata) <= most else "pass", f"{len(metadata)} ({fewest} to {most} for {rules.kind})"))
     return checks
+
+
+def _unique_keys(connection, by_name: dict[str, str], rules: DatasetRules) -> list[Check]:
+    """A Users or Items dataset holds one row an id; Personalize keeps only one of several."""
+    key = next(iter(rules.required))
+    if key not in by_name:
+        return []
+    repeated = connection.execute(f"SELECT count(*) FROM (SELECT {by_name[key]} FROM rows GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
+    examples = [f"{key} {v!r}" for (v,) in connection.execute(f"SELECT {by_name[key]} FROM rows GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT {EXAMPLES}").fetchall()]
+    return [Check(f"one row per {key}", "warn" if repeated else "pass", f"{repeated:,} ids on several rows: Personalize keeps one" if repeated else "every id once", examples)]
+
+
+def _items_domain_checks(fields: list[Field]) -> list[Check]:
+    """The ECOMMERCE domain's Items schema: PRICE (float) and CATEGORY_L1 (categorical string) required."""
+    by_name = {f.name: f for f in fields}
+    problems = []
+    if "PRICE" not in by_name or by_name["PRICE"].type not in ("float", "double"):
+        problems.append("PRICE (float) is required")
+    if "CATEGORY_L1" not in by_name or not by_name["CATEGORY_L1"].categorical:
+        problems.append("CATEGORY_L1 (categorical string) is required")
+    return [Check("ECOMMERCE domain: Items fields", "fail" if problems else "pass", "; ".join(problems) or "PRICE and CATEGORY_L1 present")]
 
 
 def _domain_checks(connection, by_name: dict[str, str]) -> list[Check]:
@@ -266,6 +383,107 @@ def _training_checks(connection, fields: list[Field], by_name: dict[str, str]) -
         Check("timestamps vary", "pass" if distinct_stamps > 1 or records == 0 else "fail", f"{distinct_stamps:,} distinct timestamps"),
         Check("recommended size (50,000 interactions, 1,000 users)", "pass" if records >= 50_000 and users >= 1_000 else "warn", f"{records:,} interactions, {users:,} users"),
     ]
+
+
+def _diagnose_interactions(connection, by_name: dict[str, str]) -> list[Check]:
+    """diagnose.py's warnings on an interactions table: duplicates, repeated consumption, and the
+    popularity curve of items and activity curve of users."""
+    if not {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name):
+        return []
+    user, item, stamp = by_name["USER_ID"], by_name["ITEM_ID"], by_name["TIMESTAMP"]
+    rows, distinct_records, distinct_pairs = connection.execute(
+        f"""SELECT (SELECT count(*) FROM rows), (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {stamp} FROM rows)),
+                   (SELECT count(*) FROM (SELECT DISTINCT {user}, {item} FROM rows))"""
+    ).fetchone()
+    if not rows:
+        return []
+    duplicate_rate = (rows - distinct_records) / rows
+    repeat_rate = (distinct_records - distinct_pairs) / distinct_records
+    return [
+        _rate_check("duplicate (user, item, timestamp) rate", duplicate_rate, DIAGNOSE["dup_rate"], "only one event counts at the same user, item and timestamp"),
+        _rate_check("repeated consumption rate", repeat_rate, DIAGNOSE["repeat_rate"], "consider keeping only each user's last interaction with an item, or look for colliding ITEM_IDs"),
+        _popularity_check(connection, "item popularity", item),
+        _popularity_check(connection, "user activity", user),
+    ]
+
+
+def _rate_check(rule: str, rate: float, threshold: float, advice: str) -> Check:
+    high = rate > threshold
+    return Check(f"{rule} at most {threshold:.0%}", "warn" if high else "pass", f"{rate:.1%}" + (f": {advice}" if high else ""))
+
+
+def _popularity_check(connection, what: str, column: str, split: str | None = None) -> Check:
+    """diagnose.py's log-log fit of a categorical column's value frequencies against their rank:
+    with more than 30 values and a fit whose squared residuals (log10) sum under 5, a slope above
+    -0.75 is a heavy tail (hard to learn) and one below -2 is head-heavy (dominated by a few)."""
+    values = f"unnest(string_split({column}, '{split}'))" if split else column
+    count, slope, residual = connection.execute(
+        f"""WITH frequencies AS (SELECT count(*) AS n FROM (SELECT {values} AS v FROM rows WHERE {column} IS NOT NULL AND {column} <> '') GROUP BY v),
+                 ranked AS (SELECT log10(n) AS y, log10(row_number() OVER (ORDER BY n DESC)) AS x FROM frequencies)
+            SELECT count(*), regr_slope(y, x), regr_syy(y, x) * (1 - coalesce(regr_r2(y, x), 1)) FROM ranked"""
+    ).fetchone()
+    rule = f"{what}: neither heavy-tailed nor head-heavy"
+    if count <= DIAGNOSE["loglog_min_categories"] or slope is None:
+        return Check(rule, "pass", f"{count:,} distinct values: too few for a log-log fit")
+    detail = f"log-log slope {slope:.2f} over {count:,} values"
+    if residual >= DIAGNOSE["loglog_fit"]:
+        return Check(rule, "pass", f"{detail}; no straight-line fit (squared residuals {residual:.1f})")
+    if slope > DIAGNOSE["tail_heavy"]:
+        return Check(rule, "warn", f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; consider rolling up or dropping rare values")
+    if slope < DIAGNOSE["head_heavy"]:
+        return Check(rule, "warn", f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; consider finer values or capping the dominant ones")
+    return Check(rule, "pass", detail)
+
+
+def _metadata_diagnostics(connection, fields: list[Field], by_name: dict[str, str]) -> dict:
+    """A Users or Items dataset's measures: rows, and each metadata field's missing share and distinct values."""
+    rows = connection.execute("SELECT count(*) FROM rows").fetchone()[0]
+    measures: dict = {"rows": rows}
+    for f in fields:
+        if f.name in by_name and rows:
+            c = by_name[f.name]
+            missing, distinct = connection.execute(f"SELECT count(*) FILTER ({c} IS NULL OR {c} = ''), count(DISTINCT {c}) FROM rows").fetchone()
+            measures[f.name] = {"missing": round(missing / rows, 4), "distinct": distinct}
+    return measures
+
+
+def validate_datasets(path: str | Path, schema_path=None, domain: str | None = None, dataset: str | None = None, users=None, items=None) -> list[ValidationReport]:
+    """Validate a dataset and, for an interactions CSV, the Users and Items CSVs beside it, with
+    the rules across them added to the interactions' report."""
+    report = validate_csv(path, schema_path, domain=domain, dataset=dataset)
+    if not (users or items):
+        return [report]
+    if report.dataset != "interactions":
+        raise UsageError(f"--users and --items go with an interactions CSV; {path} is a {report.dataset} dataset")
+    others = [validate_csv(other, domain=domain, dataset=kind) for kind, other in (("users", users), ("items", items)) if other]
+    report.checks += cross_dataset_checks(path, users, items)
+    return [report, *others]
+
+
+def cross_dataset_checks(interactions: str | Path, users: str | Path | None = None, items: str | Path | None = None) -> list[Check]:
+    """What Personalize's data insights and diagnose.py measure across datasets: the share of
+    interactions whose user (item) has no row in Users (Items), and the share of Users (Items)
+    rows with no interaction (cold start); each above 10% is a warning."""
+    checks = []
+    with _connection() as connection:
+        for kind, path, key in (("Users", users, "USER_ID"), ("Items", items, "ITEM_ID")):
+            if path is None:
+                continue
+            if key not in read_header(path) or key not in read_header(interactions):
+                checks.append(Check(f"interactions against {kind}", "fail", f"both files need a {key} column"))
+                continue
+            read = "read_csv($path, header = true, all_varchar = true, ignore_errors = true, strict_mode = false)"
+            missing, total, cold, rows = connection.execute(
+                f"""WITH used AS (SELECT {key} AS id, count(*) AS n FROM {read.replace('$path', '$interactions')} GROUP BY 1),
+                         known AS (SELECT DISTINCT {key} AS id FROM {read.replace('$path', '$dataset')})
+                    SELECT (SELECT coalesce(sum(n), 0) FROM used ANTI JOIN known USING (id)), (SELECT coalesce(sum(n), 0) FROM used),
+                           (SELECT count(*) FROM known ANTI JOIN used USING (id)), (SELECT count(*) FROM known)""",
+                {"interactions": str(interactions), "dataset": str(path)},
+            ).fetchone()
+            noun = kind.lower()[:-1]
+            checks.append(_rate_check(f"interactions whose {noun} is missing from {kind}", missing / total if total else 0.0, DIAGNOSE["missing_rate"], f"{missing:,} of {total:,} interactions have no {noun} metadata"))
+            checks.append(_rate_check(f"cold {noun}s ({kind} rows with no interaction)", cold / rows if rows else 0.0, DIAGNOSE["coldstart_rate"], f"{cold:,} of {rows:,} {noun}s have no interactions to learn from"))
+    return checks
 
 
 def _diagnostics(connection, by_name: dict[str, str]) -> dict:

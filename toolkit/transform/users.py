@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import dataset_schema, schema_json
+from toolkit.personalize.schema import Field, dataset_schema, schema_json
 from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
 
 MAX_USER_FIELDS = 25
@@ -81,7 +81,7 @@ def write_users(files: list[Path], out: Path, chosen: list[str] | None = None) -
         )
     finally:
         connection.close()
-    schema = dataset_schema("Users", "USER_ID", [(f.name, "string" if f.categorical else "float", f.categorical) for f in result.fields])
+    schema = dataset_schema("Users", "USER_ID", [Field(f.name, "string" if f.categorical else "float", nullable=True, categorical=f.categorical) for f in result.fields])
     out.with_suffix(".avsc").write_text(schema_json(schema))
     return result
 
