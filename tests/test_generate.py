@@ -240,6 +240,9 @@ def test_unknown_or_bad_scenario_key_is_named(tmp_path):
         "property-match.toml": (('{ sku = { catalog = "sku" } } },\n]', '{ sku = { match = "ip", default = { value = 1 } } } },\n]'), "'journeys.shopping.steps[2].properties.sku' must have exactly one of"),
         "passes.toml": (('passes = ["android", "web", "ios"]', 'passes = ["android", "web"]'), "'scenario.passes' must list each platform source once"),
         "ip.toml": (('context_ip = "ip"', 'context_ip = "ipp"'), "'scenario.context_ip' must name a trait"),
+        "product-key.toml": (('key = "sku"\ncolumns', 'key = "skus"\ncolumns'), "'products.key' must name a [catalog] list"),
+        "product-row.toml": (('"Bags/Backpacks", "adidas", 59.00, "2019-01-01T00:00:00Z"]', '"Bags/Backpacks", "adidas", 59.00]'), "'products.rows[0]' must be a list of 6 values"),
+        "product-missing.toml": (('  ["zipped-jacket", ', '  ["zipped-jackets", '), "must describe each value of [catalog] sku once; missing: zipped-jacket"),
         "both.toml": (("restart = 0.09, properties = { sku = { catalog = \"sku\" } } },\n]", "restart = 0.09, repeat = 0.1, properties = { sku = { catalog = \"sku\" } } },\n]"), "'journeys.shopping.steps[2]' takes repeat or restart, not both"),
     }
     for name, ((old, new), _) in variants.items():

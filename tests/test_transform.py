@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -265,13 +265,53 @@ def test_items_dataset_holds_each_items_latest_product_fields(tmp_path):
         track("m3", "Order Completed", "u", None, "2026-11-02T10:00:00Z", properties={"order_id": "o", "products": [{"product_id": "p2", "price": 3, "category": "Hats", "name": "Cap"}, {"product_id": "p1"}]}),
     ])
     result = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "i.csv"), "--item-id", "product_id", "--items", str(tmp_path / "items.csv"), "--json"])
-    assert json.loads(result.stdout)["items_dataset"] == {"items": 2, "fields": ["PRICE", "CATEGORY_L1", "CATEGORY_L2", "BRAND", "PRODUCT_NAME"]}
+    assert json.loads(result.stdout)["items_dataset"] == {"items": 2, "fields": ["PRICE", "CATEGORY_L1", "CATEGORY_L2", "BRAND", "PRODUCT_DESCRIPTION"], "from_catalog": 0}
     assert rows_of(tmp_path / "items.csv") == [
-        {"ITEM_ID": "p1", "PRICE": "12.0", "CATEGORY_L1": "Shoes", "CATEGORY_L2": "Boots", "BRAND": "Acme", "PRODUCT_NAME": "Boot, new"},
-        {"ITEM_ID": "p2", "PRICE": "3.0", "CATEGORY_L1": "Hats", "CATEGORY_L2": "", "BRAND": "", "PRODUCT_NAME": "Cap"},
+        {"ITEM_ID": "p1", "PRICE": "12.0", "CATEGORY_L1": "Shoes", "CATEGORY_L2": "Boots", "BRAND": "Acme", "PRODUCT_DESCRIPTION": "Boot, new"},
+        {"ITEM_ID": "p2", "PRICE": "3.0", "CATEGORY_L1": "Hats", "CATEGORY_L2": "", "BRAND": "", "PRODUCT_DESCRIPTION": "Cap"},
     ]
     schema = json.loads((tmp_path / "items.avsc").read_text())
-    assert schema["name"] == "Items" and {f["name"]: f.get("categorical", False) for f in schema["fields"]} == {"ITEM_ID": False, "PRICE": False, "CATEGORY_L1": True, "CATEGORY_L2": True, "BRAND": True, "PRODUCT_NAME": False}
+    kinds = {f["name"]: "categorical" if f.get("categorical") else "textual" if f.get("textual") else f["type"][-1] if isinstance(f["type"], list) else f["type"] for f in schema["fields"]}
+    assert schema["name"] == "Items" and kinds == {"ITEM_ID": "string", "PRICE": "float", "CATEGORY_L1": "categorical", "CATEGORY_L2": "categorical", "BRAND": "categorical", "PRODUCT_DESCRIPTION": "textual"}
+
+
+def test_the_catalog_export_comes_first_and_its_cold_items_are_rows(tmp_path):
+    logs = tmp_path / "logs"
+    write_log(logs, "a.gz", [
+        track("m1", "Product Viewed", "u", None, "2026-11-01T09:00:00Z", properties={"product_id": "p1", "price": 10.5, "category": "Shoes/Boots", "name": "Boot"}),
+        track("m2", "Product Viewed", "u", None, "2026-11-02T09:00:00Z", properties={"product_id": "p2", "price": 4.0, "brand": "Hatco"}),
+    ])
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text(
+        json.dumps({"product_id": "p1", "price": 11.0, "category": "Shoes/Boots", "description": "A boot", "created_at": "2026-01-01T00:00:00Z"}) + "\n"
+        + json.dumps({"product_id": "p9", "price": 1.0, "category": "Socks", "name": "Sock", "created_at": "2026-02-01"}) + "\n"
+    )
+    result = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "i.csv"), "--item-id", "product_id", "--items", str(tmp_path / "items.csv"), "--catalog", str(catalog), "--json"])
+    assert json.loads(result.stdout)["items_dataset"]["from_catalog"] == 2
+    stamp = lambda text: str(int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()))
+    assert rows_of(tmp_path / "items.csv") == [
+        {"ITEM_ID": "p1", "PRICE": "11.0", "CATEGORY_L1": "Shoes", "CATEGORY_L2": "Boots", "BRAND": "", "PRODUCT_DESCRIPTION": "A boot", "CREATION_TIMESTAMP": stamp("2026-01-01T00:00:00")},
+        {"ITEM_ID": "p2", "PRICE": "4.0", "CATEGORY_L1": "", "CATEGORY_L2": "", "BRAND": "Hatco", "PRODUCT_DESCRIPTION": "", "CREATION_TIMESTAMP": ""},
+        {"ITEM_ID": "p9", "PRICE": "1.0", "CATEGORY_L1": "Socks", "CATEGORY_L2": "", "BRAND": "", "PRODUCT_DESCRIPTION": "Sock", "CREATION_TIMESTAMP": stamp("2026-02-01T00:00:00")},
+    ]
+    catalog.write_text("{not json\n")
+    bad = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "j.csv"), "--item-id", "product_id", "--items", str(tmp_path / "items2.csv"), "--catalog", str(catalog)])
+    assert bad.exit_code == 2 and "is not JSON lines" in bad.output and not (tmp_path / "items2.csv").exists()
+    alone = runner.invoke(app, ["transform", str(logs), "--out", str(tmp_path / "k.csv"), "--catalog", str(catalog)])
+    assert alone.exit_code == 2 and "--catalog goes with --items" in alone.output
+
+
+def test_the_workshop_catalog_is_written_beside_the_logs_and_describes_every_sku(workshop_logs, tmp_path):
+    from toolkit.simulate.scenario import load_scenario
+
+    catalog = workshop_logs / "catalog.jsonl"
+    products = [json.loads(line) for line in catalog.read_text().splitlines()]
+    assert sorted(p["sku"] for p in products) == sorted(load_scenario("workshop").catalog["sku"])
+    result = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--items", str(tmp_path / "items.csv"), "--catalog", str(catalog)])
+    assert result.exit_code == 0, result.output
+    rows = {row["ITEM_ID"]: row for row in rows_of(tmp_path / "items.csv")}
+    assert set(rows) == {p["sku"] for p in products}
+    assert all(float(rows[p["sku"]]["PRICE"]) == p["price"] and rows[p["sku"]]["CATEGORY_L1"] == p["category"].split("/")[0] for p in products)
 
 
 def test_items_dataset_of_data_without_product_fields_is_one_line(workshop_logs, tmp_path):

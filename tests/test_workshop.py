@@ -31,6 +31,12 @@ def test_workshop_offline_end_to_end(tmp_path):
     text = result.output.replace("\n", " ")
     assert f"{sum(expected.values()):,} interactions" in text and "passes Personalize's rules" in text
     assert json.loads((out / "interactions.avsc").read_text())["name"] == "Interactions"
+    # the Users and Items datasets, each valid, the items those of the catalog export
+    assert validate_csv(out / "users.csv").valid and validate_csv(out / "items.csv", domain="ecommerce").valid
+    catalog = [json.loads(line) for line in (out / "catalog.jsonl").read_text().splitlines()]
+    with open(out / "items.csv", newline="") as handle:
+        assert sorted(row["ITEM_ID"] for row in csv.DictReader(handle)) == sorted(p["sku"] for p in catalog)
+    assert "items dataset:    " in result.output and "cold users" in text
 
 
 def test_workshop_against_s3(s3_bucket, tmp_path):
@@ -40,7 +46,8 @@ def test_workshop_against_s3(s3_bucket, tmp_path):
     result = runner.invoke(app, ["workshop", "--date", "2026-11-01", "--days", "3", "--users-per-day", "400", "--out", str(tmp_path / "ws"), "--bucket", bucket, "--endpoint-url", endpoint])
     assert result.exit_code == 0, result.output
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
-    assert "transformed/interactions.csv" in keys and "interactions.avsc" in keys
+    assert "transformed/interactions.csv" in keys and "interactions.avsc" in keys and "catalog.jsonl" in keys
+    assert (tmp_path / "ws" / "items.csv").is_file()
     assert any(k.startswith("segment-logs/") for k in keys)
 
 

@@ -322,7 +322,8 @@ def transform(
     rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
     users: Annotated[Optional[str], typer.Option(help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits.")] = None,
     user_fields: Annotated[Optional[str], typer.Option(help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25).")] = None,
-    items: Annotated[Optional[str], typer.Option(help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties.")] = None,
+    items: Annotated[Optional[str], typer.Option(help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties and --catalog.")] = None,
+    catalog: Annotated[Optional[str], typer.Option(help="With --items: the store's catalog export, JSON lines of products (generate writes catalog.jsonl beside segment-logs/); its values come first.")] = None,
     engine: Annotated[TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
     profile: ProfileOption = None,
@@ -349,8 +350,8 @@ def transform(
     if engine is TransformEngine.spark:
         from toolkit.transform.spark_engine import transform_with_spark
 
-        if rejects or users or items or domain:
-            raise UsageError("--rejects, --users, --items and --domain need --engine duckdb")
+        if rejects or users or items or domain or catalog:
+            raise UsageError("--rejects, --users, --items, --catalog and --domain need --engine duckdb")
         summary, where, report = transform_with_spark(source, out, options, aws, master)
     else:
         from toolkit.transform.run import transform as run_transform
@@ -360,7 +361,9 @@ def transform(
         if any(path and is_s3(path) for path in (users, items)):
             raise UsageError("--users and --items write local CSVs; upload them with their .avsc where Personalize reads them")
         chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
-        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items)
+        if catalog and not items:
+            raise UsageError("--catalog goes with --items")
+        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items, catalog=catalog)
     if as_json:
         print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
     elif not quiet:
@@ -381,7 +384,8 @@ def _print_transform(summary, where: str, report, rejects: str | None) -> None:
         fields = ", ".join(f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}" for f in summary.users_dataset.fields)
         console.print(f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}", soft_wrap=True)
     if summary.items_dataset is not None:
-        console.print(f"Items dataset: {summary.items_dataset.items:,} items with {', '.join(summary.items_dataset.fields)}", soft_wrap=True)
+        described = f" ({summary.items_dataset.from_catalog:,} in the catalog)" if summary.items_dataset.from_catalog else ""
+        console.print(f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}", soft_wrap=True)
     for file, damage in summary.damaged_files.items():
         console.print(Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read"))
     if summary.rejected and not rejects:
@@ -562,7 +566,7 @@ def workshop(
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Exercise 1 in one command: generate, explore, transform, validate, schema."""
+    """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""
     from toolkit.segment.sinks import LocalSink
     from toolkit.workshop import run_workshop
 
@@ -573,13 +577,14 @@ def workshop(
     run = with_progress("simulating", lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress), show=not (quiet or as_json))
     if as_json:
         print_json({
-            "interactions_csv": run.csv, "schema": run.schema, "users_csv": run.users, "logs": run.logs, "valid": run.validation.valid, "evaluation": run.evaluation.as_dict(),
+            "interactions_csv": run.csv, "schema": run.schema, "users_csv": run.users, "items_csv": run.items, "logs": run.logs, "valid": run.validation.valid, "evaluation": run.evaluation.as_dict(),
+            "datasets": [report.as_dict() for report in run.datasets],
             "generated": run.generated.as_dict(), "transformed": run.transformed.as_dict(), "validation": run.validation.as_dict(),
             "queries": {title: {"columns": result.columns, "rows": result.rows} for title, result in run.queries[1:]},
         })
     elif not quiet:
         _print_workshop(chosen, run)
-    if not run.validation.valid:
+    if not (run.validation.valid and all(report.valid for report in run.datasets)):
         raise typer.Exit(EXIT_INVALID)
 
 
@@ -596,13 +601,19 @@ def _print_workshop(chosen, run) -> None:
     console.rule("3. transform and validate")
     console.print(transform_summary(run.transformed))
     console.print(events_table(run.transformed))
-    if not run.validation.valid:
-        console.print(validation_table(run.validation))
+    for report in [run.validation, *run.datasets]:
+        if not report.valid:
+            console.print(validation_table(report))
+    warnings = [f"{check.rule}: {check.detail}" for check in run.validation.checks if check.status == "warn"]
+    for warning in warnings:
+        console.print(Text.assemble(("warning ", "yellow"), warning), soft_wrap=True)
     console.rule("ready for Personalize")
     verdict = "passes" if run.validation.valid else "FAILS"
     console.print(f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)", soft_wrap=True)
     console.print(f"schema:           {run.schema}", soft_wrap=True)
     console.print(f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)", soft_wrap=True)
+    if run.items:
+        console.print(f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)", soft_wrap=True)
     console.print(Text(f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"), soft_wrap=True)
     console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
 

@@ -1,4 +1,5 @@
-"""Exercise 1 of the workshop end to end: generate, explore, transform, validate, schema."""
+"""Exercise 1 of the workshop end to end: generate, explore, transform (interactions, users and
+items), validate (each dataset and across them), schema, evaluate."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResul
 from toolkit.explore.logs_view import sql_text
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
-from toolkit.personalize.validate import ValidationReport
-from toolkit.segment.layout import write_atomically
+from toolkit.personalize.validate import ValidationReport, cross_dataset_checks, validate_csv
+from toolkit.segment.layout import CATALOG_NAME, write_atomically
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import GenerateResult, generate
@@ -23,6 +24,7 @@ from toolkit.transform.summary import TransformSummary
 
 SCHEMA_NAME = "interactions.avsc"
 USERS_NAME = "users.csv"
+ITEMS_NAME = "items.csv"
 
 
 @dataclass
@@ -35,6 +37,8 @@ class WorkshopRun:
     validation: ValidationReport
     schema: str
     users: str
+    items: str | None  # None when the scenario has no catalog to describe its items
+    datasets: list[ValidationReport]  # the Users and Items datasets' own validation
     evaluation: Evaluation
 
 
@@ -54,19 +58,26 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")
     if not bucket:
         (out / "transformed").mkdir(parents=True, exist_ok=True)
-    users_path = out / USERS_NAME  # beside transformed/: Personalize imports every file of a folder
-    summary, csv_location, report = transform(logs, csv_target, aws=aws, diagnostics=True, users_path=str(users_path))
-    evaluation = evaluate_csv(csv_target) if not bucket else None
-    # The schema sits beside transformed/, not in it: Personalize imports every file of a folder.
+    # Users, Items and the schema sit beside transformed/, not in it: Personalize imports every file of a folder.
+    users_path, items_path = out / USERS_NAME, (out / ITEMS_NAME if scenario.products else None)
+    catalog = out / CATALOG_NAME
+    if scenario.products and bucket:
+        write_atomically(catalog, scenario.catalog_lines())  # generate wrote it to the bucket
+    summary, csv_location, report = transform(
+        logs, csv_target, aws=aws, diagnostics=True, users_path=str(users_path), items_path=str(items_path) if items_path else None, catalog=str(catalog) if items_path else None
+    )
     schema_path = out / SCHEMA_NAME
     write_atomically(schema_path, schema_json(interactions_schema()).encode())
     schema_location = str(schema_path)
     if bucket:
         upload(schema_path, S3Url(bucket, SCHEMA_NAME), aws)
         schema_location = f"s3://{bucket}/{SCHEMA_NAME}"
-    if bucket:
-        with tempfile.TemporaryDirectory() as folder:
+    datasets = [validate_csv(path) for path in (users_path, items_path) if path]
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(csv_target)
+        if bucket:
             local = Path(folder) / "interactions.csv"
             download_file(S3Url.parse(csv_location), local, aws)
-            evaluation = evaluate_csv(local)
-    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location, str(users_path), evaluation)
+        report.checks += cross_dataset_checks(local, users_path, items_path)
+        evaluation = evaluate_csv(local)
+    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location, str(users_path), str(items_path) if items_path else None, datasets, evaluation)

@@ -12,6 +12,7 @@ from toolkit.segment.ids import hex_id, uuid4_text
 from toolkit.segment.timestamps import DAY_MS
 
 ROOT = "segment-logs"
+CATALOG_NAME = "catalog.jsonl"  # a scenario's catalog export, beside ROOT/
 # A log object anywhere under a prefix: .../segment-logs/<source id>/<13-digit day>/<name>.gz
 KEY_PATTERN = re.compile(r"(?:^|/)segment-logs/([A-Za-z0-9]{10,32})/(\d{13})/[^/]+\.gz$")
 

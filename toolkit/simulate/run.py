@@ -18,7 +18,7 @@ from typing import Callable
 from isal import isal_zlib
 
 from toolkit.segment.ids import derive_seed
-from toolkit.segment.layout import log_file_name, object_key
+from toolkit.segment.layout import CATALOG_NAME, log_file_name, object_key
 from toolkit.segment.sinks import Sink
 from toolkit.simulate.engine import ShardSimulation, simulated_write_key
 from toolkit.simulate.serialize import render_files, shard_rows
@@ -63,6 +63,8 @@ def generate(
     """Simulate `days` days from `start` and write them through `sink`; the same inputs give the same files."""
     began = time.perf_counter()
     sink.claim(f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day")
+    if scenario.products:
+        sink.write(CATALOG_NAME, scenario.catalog_lines())  # beside segment-logs/, as a store's catalog export
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from toolkit.errors import UsageError
 from toolkit.simulate.values import Match, ValueSpec, parse_value_spec
 
@@ -78,6 +80,11 @@ class Scenario:
     returning: str = "later_days"
     passes: tuple[str, ...] = ()  # platform source keys, in the order of a day's passes
     context_ip: str | None = None  # the trait every message of a user carries as context.ip
+    products: tuple[dict[str, Any], ...] = ()  # the store's catalog export, one mapping a product
+
+    def catalog_lines(self) -> bytes:
+        """The products as catalog.jsonl: one JSON object a line."""
+        return b"".join(orjson.dumps(product) + b"\n" for product in self.products)
 
     @property
     def platforms(self) -> list[Source]:
@@ -183,6 +190,27 @@ def _one_of(choices: tuple[str, ...]):
     return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
 
 
+def _products(table: _Table, catalog: dict[str, tuple]) -> tuple[dict[str, Any], ...]:
+    """[products]: the catalog export, `columns` naming each row's values; its `key` column holds
+    exactly the values of the [catalog] list of that name, so every product drawn is described."""
+    if not table.raw:
+        return ()
+    key = table.get("key", str, check=lambda v: None if v in catalog else "must name a [catalog] list")
+    columns = table.get("columns", list, check=lambda v: None if key in v and all(isinstance(c, str) for c in v) and len(set(v)) == len(v) else f"must be distinct names, {key!r} among them")
+    rows = table.get("rows", list)
+    products = []
+    for number, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise UsageError(f"'products.rows[{number}]' must be a list of {len(columns)} values ({', '.join(columns)})")
+        products.append(dict(zip(columns, row)))
+    table.finish()
+    described = [product[key] for product in products]
+    if sorted(map(str, described)) != sorted(map(str, catalog[key])):
+        missing = sorted(set(map(str, catalog[key])) - set(map(str, described)))
+        raise UsageError(f"'products.rows' must describe each value of [catalog] {key} once" + (f"; missing: {', '.join(missing[:5])}" if missing else ""))
+    return tuple(products)
+
+
 def _parse(raw: dict) -> Scenario:
     root = _Table(raw, "")
     head = root.table("scenario")
@@ -192,6 +220,7 @@ def _parse(raw: dict) -> Scenario:
         values = catalog_table.get(key, list, check=lambda v: None if v else "must not be empty")
         catalog[key] = tuple(values)
     catalog_table.finish()
+    products = _products(root.table("products", {}), catalog)
     traits = _traits(root.table("traits", {}), catalog)
     sources = _sources(root.table("sources"), catalog)
     journeys = _journeys(root.table("journeys"), sources, catalog)
@@ -211,6 +240,7 @@ def _parse(raw: dict) -> Scenario:
         returning=head.get("returning", str, "later_days", check=_one_of(RETURNING)),
         passes=tuple(head.get("passes", list, platform_keys, check=_passes(platform_keys))),
         context_ip=head.get("context_ip", str, None, check=lambda v: None if v in traits else "must name a trait of [traits]"),
+        products=products,
     )
     head.finish()
     root.finish()

@@ -1,10 +1,13 @@
-"""Personalize's Items dataset from the product properties of Segment's events (e-commerce spec v2):
-one row per item id, each field's latest value by timestamp.
+"""Personalize's Items dataset from the product properties of Segment's events (e-commerce spec v2)
+and, when given, the store's catalog export (catalog.jsonl, one product object a line): one row per
+item id, each field's latest value by timestamp, the catalog's value first.
 
 Flat product fields (Product Viewed, Product Added, ...) and each entry of a `products` array
 (Order Completed, Cart Viewed, ...) are read alike. PRICE is numerical; CATEGORY_L1 and
 CATEGORY_L2 come from `category` ("Shoes/Boots" or "Shoes > Boots"), categorical like BRAND;
-PRODUCT_NAME is text. A field no product carries is left out; an Items dataset needs at least one.
+PRODUCT_DESCRIPTION is textual (`description`, else `name`); CREATION_TIMESTAMP is `created_at`
+in epoch seconds. A field no product carries is left out; an Items dataset needs at least one.
+Every catalog product is a row, interacted with or not (Personalize recommends cold items too).
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from pathlib import Path
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import dataset_schema, schema_json
+from toolkit.personalize.schema import Field, dataset_schema, schema_json
 from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
 
-# field -> (SQL over a product object p, Personalize type, categorical)
+CATEGORY_PART = "nullif(trim(regexp_split_to_array(p ->> '$.category', '\\s*(/|>)\\s*')[{}]), '')"
+# field -> (SQL over a product object p, its schema field)
 FIELDS = {
-    "PRICE": ("TRY_CAST(p ->> '$.price' AS DOUBLE)", "float", False),
-    "CATEGORY_L1": ("nullif(trim(regexp_split_to_array(p ->> '$.category', '\\s*(/|>)\\s*')[1]), '')", "string", True),
-    "CATEGORY_L2": ("nullif(trim(regexp_split_to_array(p ->> '$.category', '\\s*(/|>)\\s*')[2]), '')", "string", True),
-    "BRAND": ("nullif(p ->> '$.brand', '')", "string", True),
-    "PRODUCT_NAME": ("nullif(left(p ->> '$.name', 1000), '')", "string", False),
+    "PRICE": ("TRY_CAST(p ->> '$.price' AS DOUBLE)", Field("PRICE", "float", nullable=True)),
+    "CATEGORY_L1": (CATEGORY_PART.format(1), Field("CATEGORY_L1", "string", nullable=True, categorical=True)),
+    "CATEGORY_L2": (CATEGORY_PART.format(2), Field("CATEGORY_L2", "string", nullable=True, categorical=True)),
+    "BRAND": ("nullif(left(p ->> '$.brand', 1000), '')", Field("BRAND", "string", nullable=True, categorical=True)),
+    "PRODUCT_DESCRIPTION": ("nullif(left(coalesce(nullif(p ->> '$.description', ''), p ->> '$.name'), 20000), '')", Field("PRODUCT_DESCRIPTION", "string", nullable=True, textual=True)),
+    "CREATION_TIMESTAMP": ("CAST(floor(epoch(TRY_CAST(p ->> '$.created_at' AS TIMESTAMPTZ))) AS BIGINT)", Field("CREATION_TIMESTAMP", "long", nullable=True)),
 }
 
 
@@ -32,38 +37,57 @@ FIELDS = {
 class ItemsDataset:
     items: int = 0
     fields: list[str] = field(default_factory=list)
+    from_catalog: int = 0  # items described by the catalog export
 
 
-def write_items(files: list[Path], out: Path, item_field: str) -> ItemsDataset:
-    """Write the Items CSV (and its schema beside it, .avsc) from the product properties in `files`."""
+def write_items(files: list[Path], out: Path, item_field: str, catalog: Path | None = None) -> ItemsDataset:
+    """Write the Items CSV (and its schema beside it, .avsc) from the product properties in `files`
+    and the products of `catalog`."""
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        values = ", ".join(f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}" for name, (sql, _, _) in FIELDS.items())
+        _load_products(connection, files, catalog)
+        item = f"p ->> '$.{item_field}'"
+        if catalog is not None and not connection.execute(f"SELECT count(*) FROM products WHERE from_catalog AND {item} IS NOT NULL").fetchone()[0]:
+            raise UsageError(f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id")
+        values = ", ".join(f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}" for name, (sql, _) in FIELDS.items())
         connection.execute(
-            f"""CREATE TABLE items AS
-            WITH messages AS (
-                SELECT TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, properties
-                FROM read_json($files, format = 'newline_delimited', columns = {{'type': 'VARCHAR', 'timestamp': 'VARCHAR', 'properties': 'JSON'}},
-                               ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})
-                WHERE type = 'track' AND json_type(properties) = 'OBJECT'),
-            products AS (
-                SELECT ts, properties AS p FROM messages
-                UNION ALL
-                SELECT ts, unnest(CAST(properties -> '$.products' AS JSON[])) AS p FROM messages WHERE json_type(properties, '$.products') = 'ARRAY')
-            SELECT p ->> '$.{item_field}' AS ITEM_ID, {values}
-            FROM products WHERE json_type(p) = 'OBJECT' AND p ->> '$.{item_field}' IS NOT NULL
-                AND p ->> '$.{item_field}' <> '' AND length(p ->> '$.{item_field}') <= {MAX_ID_LENGTH}
-            GROUP BY 1""",
-            {"files": [str(f) for f in files]},
+            f"""CREATE TABLE items AS SELECT {item} AS ITEM_ID, bool_or(from_catalog) AS in_catalog, {values}
+            FROM products WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> '' AND length({item}) <= {MAX_ID_LENGTH}
+            GROUP BY 1"""
         )
         present = [name for name in FIELDS if connection.execute(f"SELECT count({name}) FROM items").fetchone()[0]]
         if not present:
-            raise UsageError(f"no product metadata (price, category, brand, name) beside {item_field} in the events: an Items dataset needs at least one field")
-        result = ItemsDataset(connection.execute("SELECT count(*) FROM items").fetchone()[0], present)
+            raise UsageError(f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a --catalog: an Items dataset needs at least one field")
+        items, described = connection.execute("SELECT count(*), count(*) FILTER (in_catalog) FROM items").fetchone()
         connection.execute(f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT csv, HEADER true)")
     finally:
         connection.close()
-    schema = dataset_schema("Items", "ITEM_ID", [(name, FIELDS[name][1], FIELDS[name][2]) for name in present])
+    schema = dataset_schema("Items", "ITEM_ID", [FIELDS[name][1] for name in present])
     out.with_suffix(".avsc").write_text(schema_json(schema))
-    return result
+    return ItemsDataset(items, present, described)
+
+
+def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
+    """Table products(ts, p, from_catalog): every product object of the events, and the catalog's
+    at an infinite timestamp, so that its values come first."""
+    connection.execute(
+        f"""CREATE TABLE products AS
+        WITH messages AS (
+            SELECT TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, properties
+            FROM read_json($files, format = 'newline_delimited', columns = {{'type': 'VARCHAR', 'timestamp': 'VARCHAR', 'properties': 'JSON'}},
+                           ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})
+            WHERE type = 'track' AND json_type(properties) = 'OBJECT')
+        SELECT ts, properties AS p, false AS from_catalog FROM messages
+        UNION ALL
+        SELECT ts, unnest(CAST(properties -> '$.products' AS JSON[])) AS p, false FROM messages WHERE json_type(properties, '$.products') = 'ARRAY'""",
+        {"files": [str(f) for f in files]},
+    )
+    if catalog is None:
+        return
+    if not catalog.is_file():
+        raise UsageError(f"--catalog: no such file: {catalog}")
+    try:
+        connection.execute(f"INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true FROM read_ndjson_objects($catalog, maximum_object_size = {MAX_LINE_BYTES})", {"catalog": str(catalog)})
+    except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+        raise UsageError(f"--catalog {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}") from None

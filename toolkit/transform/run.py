@@ -77,6 +77,7 @@ def transform(
     users_path: str | None = None,
     user_fields: list[str] | None = None,
     items_path: str | None = None,
+    catalog: str | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform; returns the accounting, where the CSV was written, and its validation
     (with the diagnostics too if asked)."""
@@ -110,7 +111,7 @@ def transform(
             if users_path:
                 summary.users_dataset = _publish_dataset(Path(users_path), lambda partial: write_users(files, partial, user_fields))
             if items_path:
-                summary.items_dataset = _publish_dataset(Path(items_path), lambda partial: write_items(files, partial, options.item_field))
+                summary.items_dataset = _publish_dataset(Path(items_path), lambda partial: write_items(files, partial, options.item_field, Path(catalog) if catalog else None))
             report = target.publish(partial, diagnostics)
         finally:
             engine.close()

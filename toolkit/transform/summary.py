@@ -74,7 +74,7 @@ class TransformSummary:
             "damaged_files": self.damaged_files,
             "events": dict(self.events),
             "other_events": dict(self.other_events),
-            "items_dataset": None if self.items_dataset is None else {"items": self.items_dataset.items, "fields": self.items_dataset.fields},
+            "items_dataset": None if self.items_dataset is None else {"items": self.items_dataset.items, "fields": self.items_dataset.fields, "from_catalog": self.items_dataset.from_catalog},
             "users_dataset": None if self.users_dataset is None else {"users": self.users_dataset.users, "fields": {f.trait: f.name for f in self.users_dataset.fields}, "left_out": self.users_dataset.left_out},
             "seconds": round(self.seconds, 3),
         }
