@@ -90,4 +90,5 @@ def interactions(firsts: DataFrame) -> DataFrame:
 def write_single_csv(rows: DataFrame, folder: str) -> None:
     """One CSV part file with a header in `folder` (Personalize imports every file of a folder)."""
     rows.sparkSession.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-    rows.coalesce(1).write.mode("overwrite").option("header", "true").option("quoteAll", "false").option("escape", '"').csv(folder)
+    options = {"header": "true", "quoteAll": "false", "escape": '"', "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}  # values as they are, as DuckDB writes them
+    rows.coalesce(1).write.mode("overwrite").options(**options).csv(folder)

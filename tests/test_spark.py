@@ -6,7 +6,10 @@ import gzip
 
 import orjson
 
+from typer.testing import CliRunner
+
 from tests.test_transform import DAY_FOLDER, track
+from toolkit.cli import app
 from toolkit.transform.run import transform
 from toolkit.transform.spark_engine import transform_with_spark
 from toolkit.transform.summary import TransformOptions
@@ -48,3 +51,61 @@ def test_spark_equals_duckdb_on_real_world_edge_cases(tmp_path):
         assert spark.interactions == duck.interactions == rows
         assert spark.filtered == duck.filtered and spark.duplicates == duck.duplicates == duplicates
         assert spark.rejected == duck.rejected == 1
+
+
+def test_spark_writes_the_same_users_and_items_datasets(workshop_logs, tmp_path):
+    catalog = str(workshop_logs / "catalog.jsonl")
+    duck, _, _ = transform(str(workshop_logs), str(tmp_path / "duckdb.csv"), users_path=str(tmp_path / "d-users.csv"), items_path=str(tmp_path / "d-items.csv"), catalog=catalog)
+    args = ["transform", str(workshop_logs), "--engine", "spark", "--out", str(tmp_path / "spark.csv"), "--users", str(tmp_path / "s-users.csv"), "--items", str(tmp_path / "s-items.csv"), "--catalog", catalog, "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for name in ("users.csv", "users.avsc", "items.csv", "items.avsc"):
+        assert (tmp_path / f"s-{name}").read_bytes() == (tmp_path / f"d-{name}").read_bytes(), name
+    summary = orjson.loads(result.stdout)
+    assert summary["items_dataset"] == {"items": duck.items_dataset.items, "fields": duck.items_dataset.fields, "from_catalog": 50}
+
+
+def test_spark_users_and_items_equal_duckdb_on_edge_cases(tmp_path):
+    lines = [
+        {"type": "identify", "userId": "u1", "timestamp": "2026-11-01T09:00:00Z", "traits": {"plan": "gold", "age": 30, "tags": ["a", "b", 3], "vip": True, "note": "", "gone": None}},
+        {"type": "identify", "userId": "u1", "timestamp": "2026-11-02T09:00:00Z", "traits": {"plan": "silver, new", "age": 31.5}},
+        {"type": "identify", "userId": 42, "timestamp": "2026-11-01T09:00:00Z", "traits": {"plan": " padded ", "nested": {"k": [1, 2]}}},
+        {"type": "identify", "userId": {"id": 1}, "timestamp": "2026-11-01T09:00:00Z", "traits": {"plan": "object user"}},
+        {"type": "identify", "userId": "u3", "timestamp": "2026-11-01T09:00:00Z", "traits": "not an object"},
+        track("m1", event="Product Viewed", sku=None) | {"properties": {"sku": 7, "price": "12", "category": "Shoes > Boots > Tall", "brand": "", "name": "Boot \"X\""}},
+        track("m2", event="Product Viewed", sku=None, timestamp="2026-11-03T09:00:00Z") | {"properties": {"sku": "7", "price": 13.25, "description": "Tall boot"}},
+        track("m3", event="Order Completed", sku=None) | {"properties": {"products": [{"sku": "a", "price": 1, "created_at": "2020-02-03"}, {"sku": "b", "category": " Hats "}, {"name": "no sku"}]}},
+    ]
+    path = tmp_path / "logs" / DAY_FOLDER / "a.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b"\n".join(orjson.dumps(line) for line in lines) + b"\n"))
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_bytes(orjson.dumps({"sku": "b", "price": 2.5, "created_at": "2021-01-01T12:30:00Z"}) + b"\n" + orjson.dumps({"sku": "cold", "name": "Cold item"}) + b"\n")
+    logs = str(tmp_path / "logs")
+    transform(logs, str(tmp_path / "duckdb.csv"), users_path=str(tmp_path / "d-users.csv"), items_path=str(tmp_path / "d-items.csv"), catalog=str(catalog))
+    transform_with_spark(logs, str(tmp_path / "spark.csv"), TransformOptions(), master="local[2]", users_path=str(tmp_path / "s-users.csv"), items_path=str(tmp_path / "s-items.csv"), catalog=str(catalog))
+    for name in ("users.csv", "items.csv"):
+        assert (tmp_path / f"s-{name}").read_text() == (tmp_path / f"d-{name}").read_text(), name
+    assert "cold," in (tmp_path / "s-items.csv").read_text()
+
+
+def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, tmp_path):
+    """etl/spark_etl.py as spark-submit runs it (its modules imported beside it, not from the toolkit)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    catalog = str(workshop_logs / "catalog.jsonl")
+    transform(str(workshop_logs), str(tmp_path / "duckdb.csv"), users_path=str(tmp_path / "d-users.csv"), items_path=str(tmp_path / "d-items.csv"), catalog=catalog)
+    job = Path(__file__).resolve().parent.parent / "etl" / "spark_etl.py"
+    modules = ",".join(str(job.parent / name) for name in ("segment_interactions.py", "segment_datasets.py", "dataset_fields.py"))
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--master local[2] --py-files {modules} pyspark-shell"}  # as the job's docstring says
+    out = {name: tmp_path / name for name in ("interactions", "users", "items")}
+    args = [sys.executable, str(job), str(workshop_logs / "segment-logs"), str(out["interactions"]), "--users-output", str(out["users"]), "--items-output", str(out["items"]), "--catalog", catalog]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    part = {name: next(folder.glob("part-*.csv")).read_bytes() for name, folder in out.items()}
+    assert part["interactions"] == (tmp_path / "duckdb.csv").read_bytes()
+    assert part["users"] == (tmp_path / "d-users.csv").read_bytes() and part["items"] == (tmp_path / "d-items.csv").read_bytes()
+    assert "items: 50 (50 in the catalog)" in run.stdout

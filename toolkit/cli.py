@@ -347,22 +347,22 @@ def transform(
         raise UsageError("--event-types must name at least one event")
     options = TransformOptions(events, item_id.value, mapping)
     aws = aws_options(profile, region, endpoint_url)
+    from toolkit.aws.s3 import is_s3
+
+    if any(path and is_s3(path) for path in (users, items)):
+        raise UsageError("--users and --items write local CSVs; upload them with their .avsc where Personalize reads them")
+    if catalog and not items:
+        raise UsageError("--catalog goes with --items")
+    chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
     if engine is TransformEngine.spark:
         from toolkit.transform.spark_engine import transform_with_spark
 
-        if rejects or users or items or domain or catalog:
-            raise UsageError("--rejects, --users, --items, --catalog and --domain need --engine duckdb")
-        summary, where, report = transform_with_spark(source, out, options, aws, master)
+        if rejects or domain:
+            raise UsageError("--rejects and --domain need --engine duckdb")
+        summary, where, report = transform_with_spark(source, out, options, aws, master, users, chosen, items, catalog)
     else:
         from toolkit.transform.run import transform as run_transform
 
-        from toolkit.aws.s3 import is_s3
-
-        if any(path and is_s3(path) for path in (users, items)):
-            raise UsageError("--users and --items write local CSVs; upload them with their .avsc where Personalize reads them")
-        chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
-        if catalog and not items:
-            raise UsageError("--catalog goes with --items")
         summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items, catalog=catalog)
     if as_json:
         print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})

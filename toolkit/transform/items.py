@@ -18,19 +18,21 @@ from pathlib import Path
 import duckdb
 
 from toolkit.errors import UsageError
+from toolkit.etl.dataset_fields import ITEM_FIELDS, MAX_CATEGORICAL_LENGTH, MAX_TEXTUAL_LENGTH
 from toolkit.personalize.schema import Field, dataset_schema, schema_json
 from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
 
 CATEGORY_PART = "nullif(trim(regexp_split_to_array(p ->> '$.category', '\\s*(/|>)\\s*')[{}]), '')"
-# field -> (SQL over a product object p, its schema field)
-FIELDS = {
-    "PRICE": ("TRY_CAST(p ->> '$.price' AS DOUBLE)", Field("PRICE", "float", nullable=True)),
-    "CATEGORY_L1": (CATEGORY_PART.format(1), Field("CATEGORY_L1", "string", nullable=True, categorical=True)),
-    "CATEGORY_L2": (CATEGORY_PART.format(2), Field("CATEGORY_L2", "string", nullable=True, categorical=True)),
-    "BRAND": ("nullif(left(p ->> '$.brand', 1000), '')", Field("BRAND", "string", nullable=True, categorical=True)),
-    "PRODUCT_DESCRIPTION": ("nullif(left(coalesce(nullif(p ->> '$.description', ''), p ->> '$.name'), 20000), '')", Field("PRODUCT_DESCRIPTION", "string", nullable=True, textual=True)),
-    "CREATION_TIMESTAMP": ("CAST(floor(epoch(TRY_CAST(p ->> '$.created_at' AS TIMESTAMPTZ))) AS BIGINT)", Field("CREATION_TIMESTAMP", "long", nullable=True)),
+# field -> SQL over a product object p (etl/segment_datasets.py says the same in Spark)
+SQL = {
+    "PRICE": "TRY_CAST(p ->> '$.price' AS DOUBLE)",
+    "CATEGORY_L1": CATEGORY_PART.format(1),
+    "CATEGORY_L2": CATEGORY_PART.format(2),
+    "BRAND": f"nullif(left(p ->> '$.brand', {MAX_CATEGORICAL_LENGTH}), '')",
+    "PRODUCT_DESCRIPTION": f"nullif(left(coalesce(nullif(p ->> '$.description', ''), p ->> '$.name'), {MAX_TEXTUAL_LENGTH}), '')",
+    "CREATION_TIMESTAMP": "CAST(floor(epoch(TRY_CAST(p ->> '$.created_at' AS TIMESTAMPTZ))) AS BIGINT)",
 }
+FIELDS = {name: (SQL[name], Field(name, kind, nullable=True, categorical=categorical, textual=textual)) for name, kind, categorical, textual in ITEM_FIELDS}
 
 
 @dataclass
@@ -56,16 +58,25 @@ def write_items(files: list[Path], out: Path, item_field: str, catalog: Path | N
             FROM products WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> '' AND length({item}) <= {MAX_ID_LENGTH}
             GROUP BY 1"""
         )
-        present = [name for name in FIELDS if connection.execute(f"SELECT count({name}) FROM items").fetchone()[0]]
-        if not present:
-            raise UsageError(f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a --catalog: an Items dataset needs at least one field")
+        present = present_fields({name: connection.execute(f"SELECT count({name}) FROM items").fetchone()[0] for name in FIELDS}, item_field)
         items, described = connection.execute("SELECT count(*), count(*) FILTER (in_catalog) FROM items").fetchone()
         connection.execute(f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT csv, HEADER true)")
     finally:
         connection.close()
-    schema = dataset_schema("Items", "ITEM_ID", [FIELDS[name][1] for name in present])
-    out.with_suffix(".avsc").write_text(schema_json(schema))
+    write_items_schema(out, present)
     return ItemsDataset(items, present, described)
+
+
+def present_fields(counts: dict[str, int], item_field: str) -> list[str]:
+    """The fields some item has a value of; none is a UsageError."""
+    present = [name for name in FIELDS if counts[name]]
+    if not present:
+        raise UsageError(f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a --catalog: an Items dataset needs at least one field")
+    return present
+
+
+def write_items_schema(out: Path, present: list[str]) -> None:
+    out.with_suffix(".avsc").write_text(schema_json(dataset_schema("Items", "ITEM_ID", [FIELDS[name][1] for name in present])))
 
 
 def _load_products(connection, files: list[Path], catalog: Path | None) -> None:

@@ -109,9 +109,9 @@ def transform(
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
             if users_path:
-                summary.users_dataset = _publish_dataset(Path(users_path), lambda partial: write_users(files, partial, user_fields))
+                summary.users_dataset = publish_dataset(Path(users_path), lambda partial: write_users(files, partial, user_fields))
             if items_path:
-                summary.items_dataset = _publish_dataset(Path(items_path), lambda partial: write_items(files, partial, options.item_field, Path(catalog) if catalog else None))
+                summary.items_dataset = publish_dataset(Path(items_path), lambda partial: write_items(files, partial, options.item_field, Path(catalog) if catalog else None))
             report = target.publish(partial, diagnostics)
         finally:
             engine.close()
@@ -174,7 +174,7 @@ def _write_rejects(path: Path, rejects: list[Reject]) -> None:
         raise UsageError(f"cannot write --rejects {path}: {exc.strerror or exc}") from None
 
 
-def _publish_dataset(path: Path, write):
+def publish_dataset(path: Path, write):
     """A dataset written by write(partial path), with its schema (.avsc beside it), each published whole."""
     partial = partial_path(path)
     try:
