@@ -109,3 +109,14 @@ def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, 
     assert part["interactions"] == (tmp_path / "duckdb.csv").read_bytes()
     assert part["users"] == (tmp_path / "d-users.csv").read_bytes() and part["items"] == (tmp_path / "d-items.csv").read_bytes()
     assert "items: 50 (50 in the catalog)" in run.stdout
+
+
+def test_the_etl_copies_of_the_rules_are_the_packages():
+    """etl/ runs on Glue without the toolkit, so it holds its own copies of a few rules; they must not drift."""
+    from toolkit.etl import dataset_fields, segment_datasets, segment_interactions
+    from toolkit.personalize import validate
+    from toolkit.transform import duckdb_engine, summary
+
+    assert segment_interactions.MAX_ID_LENGTH == segment_datasets.MAX_ID_LENGTH == duckdb_engine.MAX_ID_LENGTH == validate.MAX_ID_LENGTH
+    assert (dataset_fields.MAX_CATEGORICAL_LENGTH, dataset_fields.MAX_TEXTUAL_LENGTH) == (validate.MAX_CATEGORICAL_LENGTH, validate.MAX_TEXTUAL_LENGTH)
+    assert tuple(segment_interactions.DEFAULT_EVENT_TYPES) == tuple(summary.DEFAULT_EVENT_TYPES)

@@ -239,3 +239,20 @@ def test_diagnose_warnings_duplicates_repeats_and_popularity(tmp_path):
     assert "head-heavy" in next(c.detail for c in validate_csv(write_csv(tmp_path, steep, name="steep.csv")).checks if c.rule.startswith("item popularity"))
     flat_check = next(c for c in validate_csv(write_csv(tmp_path, flat, name="flat.csv")).checks if c.rule.startswith("item popularity"))
     assert flat_check.status == "warn" and "heavy tail" in flat_check.detail
+
+
+def test_schema_command_types_users_and_items_from_their_values(tmp_path, monkeypatch):
+    users = write_csv(tmp_path, users_rows(), USERS_HEADER, "people.csv")
+    result = runner.invoke(app, ["schema", str(users), "--out", "-"])
+    schema = json.loads(result.stdout)
+    assert schema["name"] == "Users" and {f["name"]: (f["type"], f.get("categorical", False)) for f in schema["fields"]} == {
+        "USER_ID": ("string", False), "PLAN": (["null", "string"], True), "AGE": (["null", "float"], False),
+    }
+    items = write_csv(tmp_path, [r + ",A boot" for r in items_rows()], ITEMS_HEADER + ",PRODUCT_DESCRIPTION", "catalog.csv")
+    runner.invoke(app, ["schema", str(items), "--out", str(tmp_path / "catalog.avsc")])
+    fields = {f["name"]: f for f in json.loads((tmp_path / "catalog.avsc").read_text())["fields"]}
+    assert fields["CREATION_TIMESTAMP"]["type"] == ["null", "long"] and fields["PRODUCT_DESCRIPTION"]["textual"] and fields["CATEGORY_L1"]["categorical"]
+    assert validate_csv(items, domain="ecommerce").valid  # the schema beside it is the one just written
+    monkeypatch.chdir(tmp_path)
+    default = runner.invoke(app, ["schema", str(users)])
+    assert default.exit_code == 0 and (tmp_path / "users.avsc").is_file()

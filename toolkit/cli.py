@@ -445,29 +445,25 @@ def evaluate(
 
 @app.command()
 def schema(
-    csv_path: Annotated[Optional[str], typer.Argument(metavar="[CSV]", help="Take the columns from this CSV's header (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).")] = None,
-    out: Annotated[str, typer.Option(help="Where to write the .avsc; '-' prints it.")] = "interactions.avsc",
+    csv_path: Annotated[Optional[str], typer.Argument(metavar="[CSV]", help="Take the columns (and, for users and items, the types) from this CSV (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).")] = None,
+    dataset: Annotated[Optional[Dataset], typer.Option(help="Which dataset the CSV is (default: told by its header).")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc).")] = None,
 ) -> None:
-    """Write the Avro schema for an interactions CSV, ready for Personalize's CreateSchema."""
+    """Write the Avro schema for an interactions, users or items CSV, ready for Personalize's CreateSchema."""
+    from toolkit.personalize.schema import interactions_schema, schema_json
+    from toolkit.personalize.validate import schema_for_csv
 
-    from toolkit.personalize.schema import INTERACTIONS_COLUMNS, interactions_schema, schema_json
-
-    columns = list(INTERACTIONS_COLUMNS)
-    if csv_path:
-        path = Path(csv_path)
-        if not path.is_file():
-            raise UsageError(f"no such file: {csv_path}")
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            columns = [name.strip().strip('"') for name in handle.readline().strip().split(",")]
-    text = schema_json(interactions_schema(columns))
+    made = schema_for_csv(csv_path, dataset.value if dataset else None) if csv_path else interactions_schema()
+    text = schema_json(made)
     if out == "-":
         print(text, end="")
         return
+    target = Path(out or f"{made['name'].lower()}.avsc")
     from toolkit.segment.layout import check_output_file
 
-    check_output_file(Path(out), "--out", [Path(csv_path)] if csv_path else [])
-    write_text_atomically(Path(out), text)
-    console.print(f"schema for {', '.join(columns)} written to {out}")
+    check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
+    write_text_atomically(target, text)
+    console.print(f"{made['name']} schema for {', '.join(f['name'] for f in made['fields'])} written to {target}")
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import RESERVED, Field, interactions_schema, load_schema, schema_fields
+from toolkit.personalize.schema import RESERVED, Field, dataset_schema, interactions_schema, load_schema, schema_fields
 
 MAX_ID_LENGTH = 256
 MAX_CATEGORICAL_LENGTH = 1000
@@ -96,6 +96,34 @@ def detect_dataset(header: list[str]) -> str:
     if "TIMESTAMP" in header or {"USER_ID", "ITEM_ID"} <= set(header):
         return "interactions"
     return "users" if "USER_ID" in header else "items" if "ITEM_ID" in header else "interactions"
+
+
+def schema_for_csv(path: str | Path, dataset: str | None = None) -> dict:
+    """The Avro schema for a dataset CSV: interactions from its header; users and items from their
+    values too (a column of numbers is a float, CREATION_TIMESTAMP a long, PRODUCT_DESCRIPTION
+    textual, anything else a categorical string)."""
+    path = Path(path)
+    header = read_header(path)
+    rules = RULES[dataset or detect_dataset(header)]
+    if rules.kind == "interactions":
+        return interactions_schema(header)
+    key = next(iter(rules.required))
+    with _connection() as connection:
+        _load(connection, path, len(header))
+        numeric = connection.execute(
+            "SELECT " + ", ".join(f"coalesce(bool_and(TRY_CAST(c{i} AS DOUBLE) IS NOT NULL) FILTER (WHERE c{i} <> ''), false)" for i in range(len(header))) + " FROM rows"
+        ).fetchone()
+    fields = []
+    for name, number in zip(header, numeric):
+        if name == key:
+            continue
+        if name in rules.reserved:
+            fields.append(Field(name, rules.reserved[name][0], nullable=True))
+        elif name in DOMAIN_ITEM_FIELDS and rules.kind == "items":
+            fields.append(DOMAIN_ITEM_FIELDS[name])
+        else:
+            fields.append(Field(name, "float", nullable=True) if number else Field(name, "string", nullable=True, categorical=True))
+    return dataset_schema(rules.kind.capitalize(), key, fields)
 
 
 def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True, domain: str | None = None, dataset: str | None = None) -> ValidationReport:
