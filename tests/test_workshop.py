@@ -37,6 +37,8 @@ def test_workshop_offline_end_to_end(tmp_path):
     with open(out / "items.csv", newline="") as handle:
         assert sorted(row["ITEM_ID"] for row in csv.DictReader(handle)) == sorted(p["sku"] for p in catalog)
     assert "items dataset:    " in result.output and "cold users" in text
+    page = (out / "report.html").read_text()
+    assert 'data-chart="per_day_by_source"' in page and 'data-chart="popularity"' in page and "report.html" in text
 
 
 def test_workshop_against_s3(s3_bucket, tmp_path):

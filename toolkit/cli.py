@@ -425,6 +425,35 @@ def validate(
 
 
 @app.command()
+def report(
+    source: Annotated[str, typer.Argument(metavar="SRC", help="Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output folder.")],
+    out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path("report.html"),
+    users: Annotated[Optional[str], typer.Option(help="A Users CSV to check the interactions against (a workshop folder's users.csv is found).")] = None,
+    items: Annotated[Optional[str], typer.Option(help="An Items CSV to check the interactions against (a workshop folder's items.csv is found).")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario whose funnels and source names the page uses (a TOML file or a bundled name).")] = "workshop",
+    evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Compare popularity with co-occurrence on the interactions.")] = True,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures behind the charts as one JSON document (the page is written too).")] = False,
+) -> None:
+    """One self-contained HTML page of what is in the logs and what Personalize will get (charts
+    embedded, no network). Exit 0 when the interactions pass Personalize's rules, 1 when not."""
+    from toolkit.reporting import build_report
+    from toolkit.simulate.scenario import load_scenario
+
+    built = build_report(source, load_scenario(scenario), aws_options(profile, region, endpoint_url), users, items, evaluate, out)
+    if as_json:
+        print_json(built.as_dict())
+    else:
+        fix, look = built.findings()
+        verdict = Text("ready for Personalize", "green") if built.ready else Text(f"not ready for Personalize: {len(fix)} to fix", "bold red")
+        console.print(Text.assemble(f"report written to {out}: ", verdict, f" ({len(look)} to look at)"), soft_wrap=True)
+    if not built.ready:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
 def evaluate(
     csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (USER_ID, ITEM_ID, TIMESTAMP).")],
     k: Annotated[int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")] = 25,
@@ -551,7 +580,7 @@ def workshop(
     start: StartOption,
     days: DaysOption = None,
     until: UntilOption = None,
-    out: Annotated[Path, typer.Option(help="Folder for segment-logs/, transformed/interactions.csv and interactions.avsc.")] = Path("workshop"),
+    out: Annotated[Path, typer.Option(help="Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv and report.html.")] = Path("workshop"),
     users_per_day: VisitorsOption = None,
     seed: SeedOption = 1,
     scenario: ScenarioOption = "workshop",
@@ -574,7 +603,7 @@ def workshop(
     if as_json:
         print_json({
             "interactions_csv": run.csv, "schema": run.schema, "users_csv": run.users, "items_csv": run.items, "logs": run.logs, "valid": run.validation.valid, "evaluation": run.evaluation.as_dict(),
-            "datasets": [report.as_dict() for report in run.datasets],
+            "datasets": [report.as_dict() for report in run.datasets], "report": run.report,
             "generated": run.generated.as_dict(), "transformed": run.transformed.as_dict(), "validation": run.validation.as_dict(),
             "queries": {title: {"columns": result.columns, "rows": result.rows} for title, result in run.queries[1:]},
         })
@@ -612,6 +641,7 @@ def _print_workshop(chosen, run) -> None:
         console.print(f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)", soft_wrap=True)
     console.print(Text(f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"), soft_wrap=True)
     console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
+    console.print(f"report:           {run.report} (open it in a browser: the charts of it all)", soft_wrap=True)
 
 
 @app.command()

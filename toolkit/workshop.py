@@ -14,6 +14,7 @@ from toolkit.explore.logs_view import sql_text
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
 from toolkit.personalize.validate import ValidationReport, cross_dataset_checks, validate_csv
+from toolkit.reporting import Report, add_figures, write_report
 from toolkit.segment.layout import CATALOG_NAME, write_atomically
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
@@ -25,6 +26,7 @@ from toolkit.transform.summary import TransformSummary
 SCHEMA_NAME = "interactions.avsc"
 USERS_NAME = "users.csv"
 ITEMS_NAME = "items.csv"
+REPORT_NAME = "report.html"
 
 
 @dataclass
@@ -40,6 +42,7 @@ class WorkshopRun:
     items: str | None  # None when the scenario has no catalog to describe its items
     datasets: list[ValidationReport]  # the Users and Items datasets' own validation
     evaluation: Evaluation
+    report: str  # the HTML page of it all
 
 
 def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Path, bucket: str | None = None, aws: AwsOptions | None = None, on_progress=None) -> WorkshopRun:
@@ -80,4 +83,8 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
             download_file(S3Url.parse(csv_location), local, aws)
         report.checks += cross_dataset_checks(local, users_path, items_path)
         evaluation = evaluate_csv(local)
-    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location, str(users_path), str(items_path) if items_path else None, datasets, evaluation)
+        page = Report(str(out), accounting=summary, validation=report, datasets=datasets, evaluation=evaluation)
+        with find_log_files(logs, aws) as files:
+            add_figures(page, scenario, files, local)
+    write_report(page, out / REPORT_NAME)
+    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location, str(users_path), str(items_path) if items_path else None, datasets, evaluation, str(out / REPORT_NAME))

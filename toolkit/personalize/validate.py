@@ -440,27 +440,44 @@ def _rate_check(rule: str, rate: float, threshold: float, advice: str) -> Check:
     return Check(f"{rule} at most {threshold:.0%}", "warn" if high else "pass", f"{rate:.1%}" + (f": {advice}" if high else ""))
 
 
-def _popularity_check(connection, what: str, column: str, split: str | None = None) -> Check:
-    """diagnose.py's log-log fit of a categorical column's value frequencies against their rank:
-    with more than 30 values and a fit whose squared residuals (log10) sum under 5, a slope above
-    -0.75 is a heavy tail (hard to learn) and one below -2 is head-heavy (dominated by a few)."""
+@dataclass
+class LogLogFit:
+    """diagnose.py's straight line through log10(frequency) against log10(rank)."""
+
+    values: int  # distinct values fitted
+    slope: float | None
+    intercept: float | None
+    residual: float | None  # sum of squared residuals, log10 units (diagnose.py's "rmse")
+
+    def verdict(self) -> tuple[str, str]:
+        """("pass" or "warn", what diagnose.py would say): with more than 30 values and squared
+        residuals under 5, a slope above -0.75 is a heavy tail and one below -2 head-heavy."""
+        if self.values <= DIAGNOSE["loglog_min_categories"] or self.slope is None:
+            return "pass", f"{self.values:,} distinct values: too few for a log-log fit"
+        detail = f"log-log slope {self.slope:.2f} over {self.values:,} values"
+        if self.residual >= DIAGNOSE["loglog_fit"]:
+            return "pass", f"{detail}; no straight-line fit (squared residuals {self.residual:.1f})"
+        if self.slope > DIAGNOSE["tail_heavy"]:
+            return "warn", f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; consider rolling up or dropping rare values"
+        if self.slope < DIAGNOSE["head_heavy"]:
+            return "warn", f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; consider finer values or capping the dominant ones"
+        return "pass", detail
+
+
+def loglog_fit(connection, column: str, table: str = "rows", split: str | None = None) -> LogLogFit:
+    """The fit of a column's value frequencies (each |-separated value counted when `split`)."""
     values = f"unnest(string_split({column}, '{split}'))" if split else column
-    count, slope, residual = connection.execute(
-        f"""WITH frequencies AS (SELECT count(*) AS n FROM (SELECT {values} AS v FROM rows WHERE {column} IS NOT NULL AND {column} <> '') GROUP BY v),
+    return LogLogFit(*connection.execute(
+        f"""WITH frequencies AS (SELECT count(*) AS n FROM (SELECT {values} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} <> '') GROUP BY v),
                  ranked AS (SELECT log10(n) AS y, log10(row_number() OVER (ORDER BY n DESC)) AS x FROM frequencies)
-            SELECT count(*), regr_slope(y, x), regr_syy(y, x) * (1 - coalesce(regr_r2(y, x), 1)) FROM ranked"""
-    ).fetchone()
-    rule = f"{what}: neither heavy-tailed nor head-heavy"
-    if count <= DIAGNOSE["loglog_min_categories"] or slope is None:
-        return Check(rule, "pass", f"{count:,} distinct values: too few for a log-log fit")
-    detail = f"log-log slope {slope:.2f} over {count:,} values"
-    if residual >= DIAGNOSE["loglog_fit"]:
-        return Check(rule, "pass", f"{detail}; no straight-line fit (squared residuals {residual:.1f})")
-    if slope > DIAGNOSE["tail_heavy"]:
-        return Check(rule, "warn", f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; consider rolling up or dropping rare values")
-    if slope < DIAGNOSE["head_heavy"]:
-        return Check(rule, "warn", f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; consider finer values or capping the dominant ones")
-    return Check(rule, "pass", detail)
+            SELECT count(*), regr_slope(y, x), regr_intercept(y, x), regr_syy(y, x) * (1 - coalesce(regr_r2(y, x), 1)) FROM ranked"""
+    ).fetchone())
+
+
+def _popularity_check(connection, what: str, column: str, split: str | None = None) -> Check:
+    """diagnose.py's warning on a categorical column's value frequencies (see LogLogFit.verdict)."""
+    status, detail = loglog_fit(connection, column, split=split).verdict()
+    return Check(f"{what}: neither heavy-tailed nor head-heavy", status, detail)
 
 
 def _metadata_diagnostics(connection, fields: list[Field], by_name: dict[str, str]) -> dict:

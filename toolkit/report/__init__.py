@@ -1,0 +1,1 @@
+"""`toolkit report`: what is in the logs and what Personalize will get, as one self-contained HTML page."""
