@@ -129,9 +129,9 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
     """The figures of the logs and of the interactions, computed by DuckDB in a temporary database
     (bounded memory, spilling to disk)."""
     with tempfile.TemporaryDirectory(prefix="toolkit-figures-") as work:
-        connection = duckdb.connect(str(Path(work) / "figures.duckdb"))
+        connection = duckdb.connect()  # in memory up to MEMORY_LIMIT, then spilled to `work`
         try:
-            connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'")
+            connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'")
             if logs is not None:
                 load_messages(connection, logs.paths)
                 report.logs = log_figures(connection, {s.id: s.name for s in scenario.sources.values()}, _funnels(scenario))

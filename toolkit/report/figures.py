@@ -22,13 +22,10 @@ def load_messages(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> N
     source is the folder Segment's S3 destination names after it (projectId otherwise)."""
     connection.execute(
         f"""CREATE TABLE messages AS
-        SELECT "messageId" AS message_id, type, event,
-               CASE WHEN json_type("userId") IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN "userId" ->> '$' END AS user_id,
-               CASE WHEN json_type("anonymousId") IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN "anonymousId" ->> '$' END AS anonymous_id,
-               TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, TRY_CAST("receivedAt" AS TIMESTAMPTZ) AS received,
+        SELECT "messageId" AS message_id, type, event, "userId" AS user_id, "anonymousId" AS anonymous_id, TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, TRY_CAST("receivedAt" AS TIMESTAMPTZ) AS received,
                coalesce(nullif(regexp_extract(filename, 'segment-logs/([^/]+)/', 1), ''), "projectId", '(unknown)') AS source
         FROM read_json($files, format = 'newline_delimited', filename = true, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES},
-                       columns = {{'messageId': 'VARCHAR', 'type': 'VARCHAR', 'event': 'VARCHAR', 'userId': 'JSON', 'anonymousId': 'JSON',
+                       columns = {{'messageId': 'VARCHAR', 'type': 'VARCHAR', 'event': 'VARCHAR', 'userId': 'VARCHAR', 'anonymousId': 'VARCHAR',
                                    'timestamp': 'VARCHAR', 'receivedAt': 'VARCHAR', 'projectId': 'VARCHAR'}})""",
         {"files": [str(f) for f in files]},
     )

@@ -1,0 +1,55 @@
+"""Time `toolkit report` on ~1M generated messages against the transform alone, in one run.
+
+The report transforms the logs, validates and evaluates the interactions, computes every figure
+with DuckDB and draws the charts; the transform is the baseline it cannot beat (it runs one).
+
+    python benchmarks/bench_report.py [--messages 1000000] [--logs DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from toolkit.reporting import build_report
+from toolkit.segment.sinks import LocalSink
+from toolkit.simulate.run import generate
+from toolkit.simulate.scenario import load_scenario
+from toolkit.transform.run import transform
+
+MESSAGES_PER_VISITOR_DAY = 3.6
+DAYS = 5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--logs", type=Path, help="use these logs instead of generating them")
+    args = parser.parse_args()
+    scenario = load_scenario()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        logs = args.logs
+        if logs is None:
+            logs = root / "logs"
+            visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
+            generate(scenario.with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(logs))
+        began = time.perf_counter()
+        summary, _, _ = transform(str(logs), str(root / "baseline.csv"))
+        transform_seconds = time.perf_counter() - began
+        began = time.perf_counter()
+        report = build_report(str(logs), scenario, out=root / "report.html")
+        report_seconds = time.perf_counter() - began
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        read = summary.messages_read
+        print(f"messages: {read:,}; interactions: {report.interactions['interactions']:,}; page: {(root / 'report.html').stat().st_size / 1024:,.0f} KB")
+        print(f"transform alone (the baseline): {transform_seconds:.2f} s = {read / transform_seconds:,.0f} messages/s")
+        print(f"toolkit report (transform, validation, evaluation, figures, charts): {report_seconds:.2f} s = {read / report_seconds:,.0f} messages/s, {report_seconds / transform_seconds:.2f}x the transform's time, peak memory {peak_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
