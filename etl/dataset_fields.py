@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 MAX_USER_FIELDS = 25
+IDENTITY_TRAITS = ("anonymousId", "userId")  # the ids analytics-android echoes among the traits: not metadata
 MAX_CATEGORIES = 50
 MAX_CATEGORICAL_LENGTH = 1000
 MAX_TEXTUAL_LENGTH = 20_000
@@ -50,7 +51,7 @@ def choose_user_fields(profile: list[tuple[str, int, bool]], users: int, chosen:
     fields, names = [], set()
     limit = max(MAX_CATEGORIES, users // 20)
     for trait, distinct, numeric in profile:
-        wanted = trait in chosen if chosen is not None else (numeric or distinct <= limit)
+        wanted = trait in chosen if chosen is not None else (trait not in IDENTITY_TRAITS and (numeric or distinct <= limit))
         name = field_name(trait)
         if not wanted or name in names or name == "USER_ID" or len(fields) >= MAX_USER_FIELDS:
             continue

@@ -1,8 +1,12 @@
 """What each Segment library puts in a message: ids, context, channel, and how late it sends.
 
-Shapes follow real messages as Segment stores them (../shared/reference/segment-examples.jsonl):
-analytics.js sends page/userAgent/locale/timezone/campaign; analytics-android and analytics-ios
-send app/device/os/network/screen/locale/timezone/traits; analytics-python sends library only.
+Shapes follow real messages as Segment stores them (../shared/reference/segment-examples.jsonl)
+and the named versions' code (FACTS 2b): analytics.js (next-1.53.0) sends page, userAgent,
+locale, timezone, `_metadata`, and `campaign` only when the page's URL has UTM parameters;
+analytics-android (4.11.3) sends app, device (a SHA-256 `id`, `advertisingId` only when ad
+tracking is enabled), os, network, screen, `instanceId` and the whole traits cache in
+`context.traits`; analytics-ios (4.1.8, no ad support configured) sends `instanceId` and no
+advertising fields; analytics-python sends library only.
 """
 
 from __future__ import annotations
@@ -24,23 +28,51 @@ ANDROID_DEVICES = (("Google", "Pixel 7", "panther"), ("Google", "Pixel 8", "shib
 IOS_DEVICES = (("iPhone12,3", "iPhone"), ("iPhone14,5", "iPhone"), ("iPhone15,2", "iPhone"), ("iPad13,4", "iPad"))
 SITE = "https://shop.example.com"
 PAGES = (("/", "Home"), ("/search", "Search"), ("/products", "Products"), ("/sale", "Sale"))
+REFERRERS = ("", "https://www.google.com/", "https://www.facebook.com/")
+# Landing from an ad: the URL's UTM parameters, which analytics.js copies into context.campaign
+CAMPAIGNS = (("google", "cpc", "spring_sale"), ("facebook", "social", "buy_now"), ("newsletter", "email", "huge_discounts"))
+UTM_SHARE = 0.25  # of web device variants landing from a campaign
 
 
 def _pick(rng: random.Random, options: tuple):
     return options[int(rng.random() * len(options))]
 
 
+def page_context(path: str, title: str, referrer: str, campaign: tuple[str, str, str] | None = None) -> dict:
+    """analytics.js's context.page for a page of the site (a campaign's UTM parameters in its URL)."""
+    search = "" if campaign is None else "?utm_source={}&utm_medium={}&utm_campaign={}".format(*campaign)
+    return {"path": path, "referrer": referrer, "search": search, "title": title, "url": SITE + path + search}
+
+
+def campaign_context(campaign: tuple[str, str, str]) -> dict:
+    """analytics.js's context.campaign: the UTM parameters of the page's URL, named without utm_."""
+    source, medium, name = campaign
+    return {"medium": medium, "name": name, "source": source}
+
+
+def page_of_title(title: str) -> tuple[str, str]:
+    """(path, title) of the site's page with this title; a title the site has no page for gets /<slug>."""
+    for path, known in PAGES:
+        if known == title:
+            return path, title
+    return "/" + "-".join(title.lower().split()), title
+
+
 def _web_context(rng: random.Random) -> dict:
+    """A browser and its landing page (from a campaign for UTM_SHARE of them)."""
     path, title = _pick(rng, PAGES)
+    campaign = _pick(rng, CAMPAIGNS) if rng.random() < UTM_SHARE else None
     version = rng.randint(110, 124)
-    return {
-        "campaign": {},
+    context = {
         "library": {"name": "analytics.js", "version": "next-1.53.0"},
         "locale": _pick(rng, LOCALES),
-        "page": {"path": path, "referrer": _pick(rng, ("", "https://www.google.com/", "https://www.facebook.com/")), "search": "", "title": title, "url": SITE + path},
+        "page": page_context(path, title, _pick(rng, REFERRERS), campaign),
         "timezone": _pick(rng, TIMEZONES),
         "userAgent": _pick(rng, BROWSERS).format(v=version, m=version % 5),
     }
+    if campaign is not None:
+        context["campaign"] = campaign_context(campaign)
+    return context
 
 
 def _network(rng: random.Random, bluetooth: bool) -> dict:
@@ -92,7 +124,7 @@ def _python_context(rng: random.Random) -> dict:
     return {"library": {"name": "analytics-python", "version": "2.4.0"}}
 
 
-ID_FORMATS = ("uuid", "UUID", "hex16", "ajs")  # lower/upper-case UUID, 16 hex digits, ajs-next-<32 hex>
+ID_FORMATS = ("uuid", "UUID", "hex16", "sha256", "ajs")  # lower/upper-case UUID, 16 hex digits, 64 hex digits, ajs-next-<32 hex>
 PLACEHOLDER = "@{}@"  # a per-user value inside a context template, e.g. "@ip@"
 
 
@@ -101,7 +133,8 @@ class Library:
     """One Segment library's habits.
 
     `context` draws what many users share (device model, app, locale...); `context_template`
-    marks where a user's own values go (ip, device ids, the identity traits mobile libraries echo).
+    marks where a user's own values go (ip, device and instance ids, the identity traits mobile
+    libraries echo) and, for analytics.js, each message's own page and campaign.
     """
 
     name: str
@@ -113,10 +146,19 @@ class Library:
     send_delay_ms: tuple[int, int]  # originalTimestamp -> sentAt (client-side queueing)
     network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
+    instance_id: str | None = None  # context.instanceId's format: a new id each time the app starts
+    advertising_when_tracking: bool = False  # device.advertisingId only when device.adTrackingEnabled
+    traits_cache: bool = False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
+    metadata: dict | None = None  # the message's _metadata
 
     def __post_init__(self) -> None:
-        formats = [self.message_id, self.anonymous_id, *self.device_ids.values()]
+        formats = [self.message_id, self.anonymous_id, *self.device_ids.values(), *([self.instance_id] if self.instance_id else [])]
         assert all(f in ID_FORMATS for f in formats), f"{self.name}: id formats must be among {ID_FORMATS}"
+
+    @property
+    def per_message_page(self) -> bool:
+        """analytics.js reads context.page (and context.campaign) from the page each call is made on."""
+        return self.name == "analytics.js"
 
     def context_template(self, shared: dict) -> dict:
         context = dict(shared, ip=PLACEHOLDER.format("ip"))
@@ -124,12 +166,23 @@ class Library:
             context["device"] = {**shared["device"], **{field: PLACEHOLDER.format(field) for field in self.device_ids}}
         if "traits" in shared:
             context["traits"] = PLACEHOLDER.format("traits")
+        if self.instance_id:
+            context["instanceId"] = PLACEHOLDER.format("instanceId")
+        if self.per_message_page:
+            context["page"] = PLACEHOLDER.format("page")
+            context["campaign"] = PLACEHOLDER.format("campaign")  # a whole member, or nothing
         return context
 
 
+AJS_METADATA = {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
+OPTIONAL_MEMBERS = ("advertisingId", "campaign")  # placeholders standing for a whole "key":value, member, or nothing
+
 LIBRARIES = {
-    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True),
-    "analytics-android": Library("analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "hex16"}, (0, 30_000), (50, 2_000), False),
-    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"advertisingId": "UUID", "id": "UUID"}, (0, 30_000), (50, 2_000), False),
+    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True, metadata=AJS_METADATA),
+    "analytics-android": Library(
+        "analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "sha256"}, (0, 30_000), (50, 2_000), False,
+        instance_id="uuid", advertising_when_tracking=True, traits_cache=True,
+    ),
+    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False, instance_id="UUID"),
     "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, (0, 500), (5, 120), False),
 }

@@ -27,7 +27,7 @@ from toolkit.simulate.scenario import Journey, Scenario, Step
 from toolkit.simulate.values import IPv4, FakerPool, trait_texts, trait_words
 
 IDENTIFY = -1  # the step id of identify messages
-USER_WORDS = 10  # 64-bit words of identity per user (see Users)
+USER_WORDS = 11  # 64-bit words of identity per user (see Users)
 MAX_PROPERTY_COMBINATIONS = 100_000
 
 
@@ -35,7 +35,7 @@ MAX_PROPERTY_COMBINATIONS = 100_000
 class Users:
     """A shard's users: new visitors first, then returning users. Identity words come from each
     user's seed only, so a user is the same on every day: skew (0), ip and device variant (1),
-    anonymousId (2, 3), device ids (4-7), userId (8)."""
+    anonymousId (2, 3), device ids (4-7), userId (8), instance id (9, 10)."""
 
     seeds: np.ndarray
     words: np.ndarray = field(init=False)

@@ -32,6 +32,7 @@ class Source:
     platform: bool
     traits: dict[str, ValueSpec]
     properties: dict[str, ValueSpec] = field(default_factory=dict)  # on every track of its platform's users
+    page_property: str | None = None  # analytics.js sources: the property naming the page an event is on (its title)
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ def _sources(table: _Table, catalog: dict) -> dict[str, Source]:
             platform=source.get("platform", bool, False),
             traits=_traits(source.table("traits", {}), catalog),
             properties=_traits(source.table("properties", {}), catalog, is_trait=False),
+            page_property=source.get("page_property", str, None),
         )
         source.finish()
     table.finish()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import uuid
 from dataclasses import dataclass
 
 import duckdb
@@ -21,7 +22,7 @@ import orjson
 import pyarrow as pa
 
 from toolkit.segment.ids import derive_seed
-from toolkit.segment.libraries import LIBRARIES, PLACEHOLDER, Library
+from toolkit.segment.libraries import LIBRARIES, OPTIONAL_MEMBERS, PLACEHOLDER, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
@@ -43,6 +44,7 @@ def _id_sql(kind: str, group: str) -> str:
         "uuid": f"{both}::UUID::VARCHAR",
         "UUID": f"upper({both}::UUID::VARCHAR)",
         "hex16": f"lower(hex({group}_hi))",
+        "sha256": f"sha256(concat({group}_hi, ':', {group}_lo))",
         "ajs": f"concat('ajs-next-', lower(hex({both})))",
     }[kind]
 
@@ -120,8 +122,9 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     identify = step == IDENTIFY
     is_platform = source == simulation.platform_index
     traits = np.full(n, "", dtype=object)
+    cache = _traits_cache(simulation, platform, user, identified | identify) if platform.traits_cache else None
     if identify.any():
-        traits[identify] = simulation.traits_json(user[identify])
+        traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else simulation.traits_json(user[identify])
     context_pieces = _device_context_pieces(simulation.shard.run_seed, simulation.shard.platform, platform.name)
     columns = {
         "t_orig": original,
@@ -138,10 +141,18 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
         "properties": simulation.properties_json(step),  # identify messages get code 0, no properties
         "traits": traits,
     }
-    _context_columns(columns, simulation, context_pieces, user, source, is_platform)
+    variant = _context_columns(columns, simulation, context_pieces, user, source, is_platform)
+    if cache is not None:
+        columns["traits_cache"] = cache
+    if platform.advertising_when_tracking:
+        columns["ad_tracking"] = _ad_tracking(simulation.shard.run_seed, simulation.shard.platform, platform.name)[variant]
+    if platform.per_message_page:
+        _page_columns(columns, simulation, variant, columns["properties"])
     _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
         _id_words(columns, f"device_{field}", kind, high, low)
+    if platform.instance_id:  # a new one each day the app starts
+        _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(simulation.shard.run_seed, "instance", str(simulation.shard.day))), words[10])
     _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *rng.integers(0, 1 << 64, (2, n), dtype=np.uint64))
     keys = np.stack([source, day, hour], axis=1)
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
@@ -150,10 +161,10 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     return ShardRows(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
 
 
-def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> None:
+def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> np.ndarray:
     """The text around a user's own values in each message's context (a device variant of the
     platform, chosen by the user's word), the server context of other sources (cut where a
-    context.ip taken from a trait goes), and each user's ip."""
+    context.ip taken from a trait goes), and each user's ip. Returns each message's variant."""
     scenario = simulation.scenario
     words = simulation.users.words[1]
     variant = below(words[user] >> np.uint64(40), DEVICE_VARIANTS)
@@ -168,15 +179,60 @@ def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndar
     else:
         for i, octet in enumerate(ips, start=1):
             columns[f"ip_{i}"] = octet[user]
+    return variant
+
+
+def _traits_cache(simulation: ShardSimulation, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
+    """What a traits-caching library (analytics-android) sends once a user is identified, in
+    context.traits and identify's traits: every identify trait, anonymousId and userId; code 0
+    (unused) for messages before identify."""
+    identified = np.unique(user[known])
+    codes = np.zeros(len(user), dtype=np.int64)
+    codes[known] = 1 + np.searchsorted(identified, user[known])
+    words = simulation.users.words
+    high, low = as_uuid4(words[2][identified], words[3][identified])
+    user_ids = simulation.users.user_ids(simulation.scenario.user_id_digits)[identified]
+    texts = [""]
+    for traits, hi, lo, user_id in zip(simulation.traits_json(identified), high.tolist(), low.tolist(), user_ids.tolist()):
+        anonymous_id = str(uuid.UUID(int=(hi << 64) | lo))
+        cache = {**orjson.loads(traits), "anonymousId": anonymous_id.upper() if library.anonymous_id == "UUID" else anonymous_id, "userId": str(user_id)}
+        texts.append(orjson.dumps(cache, option=orjson.OPT_SORT_KEYS).decode())
+    return Coded(codes, texts)
+
+
+def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarray, properties: Coded) -> None:
+    """analytics.js's context.page and context.campaign of each message: the page it was made on.
+    That is the page its properties name (the source's page_property: a page_name of "Search" is
+    /search), else the user's landing page, whose campaign (UTM) parameters give context.campaign."""
+    shard = simulation.shard
+    landing = _landing_pages(shard.run_seed, shard.platform, LIBRARIES[simulation.scenario.sources[shard.platform].library].name)
+    named = simulation.scenario.sources[shard.platform].page_property
+    titles = [orjson.loads(text).get(named) if named and text else None for text in properties.texts]
+    distinct = sorted({str(t) for t in titles if t is not None})
+    page_of_text = np.array([-1 if t is None else distinct.index(str(t)) for t in titles], dtype=np.int64)
+    on_page = page_of_text[properties.codes]
+    codes = np.where(on_page >= 0, len(landing) + on_page, variant)
+    pages = [page for page, _ in landing] + [orjson.dumps(page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS).decode() for title in distinct]
+    campaigns = [campaign for _, campaign in landing] + [""] * len(distinct)
+    columns["page"] = Coded(codes, pages)
+    columns["campaign"] = Coded(codes, campaigns)
 
 
 def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int, server_ip: bool, octets: bool) -> str:
     """The SELECT that lays out one message a row, keys in sorted order."""
+    identity = f"""concat('{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '"', CASE WHEN identified THEN concat(',"userId":"', user_id, '"') ELSE '' END, '}}')"""
     values = {
         "ip": "ip" if not octets else "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')",
-        "traits": f"""concat('{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '"', CASE WHEN identified THEN concat(',"userId":"', user_id, '"') ELSE '' END, '}}')""",
+        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END" if platform.traits_cache else identity,
         **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
+        "page": "page",
+        "campaign": "campaign",
     }
+    if platform.instance_id:
+        values["instanceId"] = f"""concat('"', {_id_sql(platform.instance_id, 'instance_id')}, '"')"""
+    if "advertisingId" in platform.device_ids:  # an optional member: the whole "key":value, or nothing
+        member = f"""concat('"advertisingId":', {values['advertisingId']}, ',')"""
+        values["advertisingId"] = f"CASE WHEN ad_tracking THEN {member} ELSE '' END" if platform.advertising_when_tracking else member
     context_parts = ["context_0"]
     for i, name in enumerate(_placeholders(platform.name)[: pieces - 1], start=1):
         context_parts += [values[name], f"context_{i}"]
@@ -186,8 +242,9 @@ def _line_sql(platform: Library, sources: list, libraries: list[Library], write_
     def by_source(texts: list[str]) -> str:
         return "CASE source " + " ".join(f"WHEN {i} THEN '{text}'" for i, text in enumerate(texts)) + " END"
 
+    metadata = by_source([orjson.dumps(lib.metadata, option=orjson.OPT_SORT_KEYS).decode().join(('"_metadata":', ",")) if lib.metadata else "" for lib in libraries])
     return f"""SELECT concat(
-        '{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '","channel":"', {by_source([lib.channel for lib in libraries])},
+        '{{', {metadata}, '"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '","channel":"', {by_source([lib.channel for lib in libraries])},
         '","context":', {context},
         CASE WHEN is_identify THEN '' ELSE concat(',"event":', event_json) END,
         ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
@@ -253,32 +310,62 @@ def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.n
     return low + (rng.random(len(low)) * (high - low)).astype(np.int64)
 
 
+def _token(name: str) -> str:
+    """Where a placeholder sits in a template: its quoted text, or for an optional member the
+    whole member with its comma (the member is then written whole, or left out)."""
+    quoted = f'"{PLACEHOLDER.format(name)}"'
+    return f'"{name}":{quoted},' if name in OPTIONAL_MEMBERS else quoted
+
+
 @functools.cache
 def _placeholders(library_name: str) -> list[str]:
-    """The per-user values a library's context holds, in the order they appear in its JSON."""
+    """The per-user and per-message values a library's context holds, in the order they appear in its JSON."""
     library = LIBRARIES[library_name]
     template = orjson.dumps(library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS).decode()
-    names = ["ip", "traits", *library.device_ids]
-    return sorted((name for name in names if f'"{PLACEHOLDER.format(name)}"' in template), key=lambda name: template.index(f'"{PLACEHOLDER.format(name)}"'))
+    names = ["ip", "traits", *library.device_ids, "instanceId", "page", "campaign"]
+    return sorted((name for name in names if _token(name) in template), key=lambda name: template.index(_token(name)))
 
 
 def _split_template(template: str, names: list[str]) -> list[str]:
-    """Cut a JSON template at its quoted placeholders (in `names` order): the texts between them."""
+    """Cut a JSON template at its placeholders (in `names` order): the texts between them."""
     pieces, rest = [], template
     for name in names:
-        head, rest = rest.split(f'"{PLACEHOLDER.format(name)}"', 1)
+        head, rest = rest.split(_token(name), 1)
         pieces.append(head)
     return pieces + [rest]
 
 
 @functools.cache
-def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> np.ndarray:
-    """The platform's shared device/app contexts (DEVICE_VARIANTS of them, the same on every day
-    of a run), each cut at its per-user placeholders: computed once per process."""
+def _device_contexts(run_seed: int, platform: str, library_name: str) -> list[dict]:
+    """The platform's shared device/app contexts: DEVICE_VARIANTS of them, the same on every day of a run."""
     library = LIBRARIES[library_name]
     rng = random.Random(derive_seed(run_seed, platform, "devices"))
-    templates = [orjson.dumps(library.context_template(library.context(rng)), option=orjson.OPT_SORT_KEYS).decode() for _ in range(DEVICE_VARIANTS)]
+    return [library.context(rng) for _ in range(DEVICE_VARIANTS)]
+
+
+@functools.cache
+def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> np.ndarray:
+    """Each shared context cut at its placeholders: computed once per process."""
+    library = LIBRARIES[library_name]
+    templates = [orjson.dumps(library.context_template(shared), option=orjson.OPT_SORT_KEYS).decode() for shared in _device_contexts(run_seed, platform, library_name)]
     return np.array([_split_template(template, _placeholders(library_name)) for template in templates], dtype=object)
+
+
+@functools.cache
+def _ad_tracking(run_seed: int, platform: str, library_name: str) -> np.ndarray:
+    """Whether each device variant has ad tracking enabled (and so sends its advertisingId)."""
+    return np.array([bool(shared["device"].get("adTrackingEnabled")) for shared in _device_contexts(run_seed, platform, library_name)])
+
+
+@functools.cache
+def _landing_pages(run_seed: int, platform: str, library_name: str) -> list[tuple[str, str]]:
+    """Each web variant's landing page as JSON, and its campaign member ("" without UTM parameters)."""
+    pages = []
+    for shared in _device_contexts(run_seed, platform, library_name):
+        campaign = shared.get("campaign")
+        member = "" if campaign is None else '"campaign":' + orjson.dumps(campaign, option=orjson.OPT_SORT_KEYS).decode() + ","
+        pages.append((orjson.dumps(shared["page"], option=orjson.OPT_SORT_KEYS).decode(), member))
+    return pages
 
 
 def _server_context(scenario: Scenario, run_seed: int, key: str) -> tuple[str, str]:
