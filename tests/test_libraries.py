@@ -63,3 +63,57 @@ def test_the_identity_traits_of_android_are_no_users_dataset_field(workshop_logs
     assert result.exit_code == 0, result.output
     header = (tmp_path / "u.csv").read_text().splitlines()[0].split(",")
     assert "ANONYMOUSID" not in header and header.count("USER_ID") == 1
+
+
+def test_delivery_as_it_really_happens_duplicates_and_offline_queues(tmp_path):
+    """[delivery]: about 1% of messages delivered twice (same messageId, received again a little
+    later), and mobile users offline for a day sending their messages hours later, some on a later day."""
+    import datetime
+    import json
+    from collections import Counter
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+    from toolkit.simulate.scenario import _scenario_text
+
+    text, _ = _scenario_text("workshop")
+    scenario = tmp_path / "delivery.toml"
+    scenario.write_text(text.replace("\n[catalog]\n", "\n[delivery]\nduplicate_chance = 0.01\noffline_chance = 0.1\noffline_hours = [2, 30]\n\n[catalog]\n", 1))
+    runner = CliRunner()
+    made = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "3", "--users-per-day", "400", "--scenario", str(scenario), "--out", str(tmp_path / "logs"), "--json"])
+    assert made.exit_code == 0, made.output
+    summary = json.loads(made.stdout)
+    files = read_messages(tmp_path / "logs")
+    messages = [m for _, m in files]
+    copies = Counter(m["messageId"] for m in messages)
+    extra = sum(n - 1 for n in copies.values())
+    simulated = len(messages) - extra
+    assert summary["duplicates"] == extra and summary["messages"] == len(messages)
+    assert abs(extra / simulated - 0.01) < 3 * (0.01 * 0.99 / simulated) ** 0.5  # within three standard errors
+    twice = {}
+    for m in messages:
+        twice.setdefault(m["messageId"], []).append(m)
+    for first, second in (sorted(pair, key=lambda m: m["receivedAt"]) for pair in twice.values() if len(pair) == 2):
+        assert {k: v for k, v in first.items() if k not in ("sentAt", "receivedAt")} == {k: v for k, v in second.items() if k not in ("sentAt", "receivedAt")}
+        gap = (datetime.datetime.fromisoformat(second["receivedAt"][:-1]) - datetime.datetime.fromisoformat(first["receivedAt"][:-1])).total_seconds()
+        assert 5 <= gap <= 601
+    # offline: held back 2-30 hours, on mobile libraries only; about 10% of mobile users' days
+    def held(m):
+        return (datetime.datetime.fromisoformat(m["sentAt"][:-1]) - datetime.datetime.fromisoformat(m["originalTimestamp"][:-1])).total_seconds() > 3600
+
+    late = [m for m in messages if held(m)]
+    assert late and {m["context"]["library"]["name"] for m in late} == {"analytics-android", "analytics-ios"}
+    days = {(m["anonymousId"], m["timestamp"][:10]): held(m) for m in messages if m["context"]["library"]["name"] in ("analytics-android", "analytics-ios")}
+    assert 0.06 < sum(days.values()) / len(days) < 0.14
+    later_day = sum(m["receivedAt"][:10] > m["timestamp"][:10] for m in messages)
+    assert later_day > 0
+    for path, m in files:  # each file under the day Segment received its messages
+        assert int(path.parent.name) == int(datetime.datetime.fromisoformat(m["receivedAt"][:10]).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    # the transform's accounting balances, every duplicate counted once
+    out = runner.invoke(app, ["transform", str(tmp_path / "logs"), "--out", str(tmp_path / "i.csv"), "--json"])
+    accounting = json.loads(out.stdout)
+    assert accounting["balanced"] and accounting["messages_read"] == len(messages)
+    wanted = ("Product Added", "Order Completed", "Product Clicked")
+    kept = [m for m in messages if m["type"] == "track" and m["event"] in wanted and m.get("userId") and m["properties"].get("sku")]
+    assert accounting["messages_written"] == len({m["messageId"] for m in kept}) and accounting["duplicates"] == len(kept) - accounting["messages_written"] > 0

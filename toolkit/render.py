@@ -26,6 +26,8 @@ def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
         for position, (event, count) in enumerate(events):
             first = position == 0
             table.add_row(source.name if first else "", source.id if first else "", event, f"{count:,}", end_section=position == len(events) - 1)
+    if result.duplicates:
+        table.add_row("", "", "delivered twice (same messageId)", f"{result.duplicates:,}")
     table.add_row("total", "", "", f"{result.messages:,}")
     return table
 

@@ -150,6 +150,7 @@ class Library:
     advertising_when_tracking: bool = False  # device.advertisingId only when device.adTrackingEnabled
     traits_cache: bool = False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
     metadata: dict | None = None  # the message's _metadata
+    offline_queue: bool = False  # keeps messages on the device while offline and sends them when back (mobile)
 
     def __post_init__(self) -> None:
         formats = [self.message_id, self.anonymous_id, *self.device_ids.values(), *([self.instance_id] if self.instance_id else [])]
@@ -181,8 +182,8 @@ LIBRARIES = {
     "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True, metadata=AJS_METADATA),
     "analytics-android": Library(
         "analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "sha256"}, (0, 30_000), (50, 2_000), False,
-        instance_id="uuid", advertising_when_tracking=True, traits_cache=True,
+        instance_id="uuid", advertising_when_tracking=True, traits_cache=True, offline_queue=True,
     ),
-    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False, instance_id="UUID"),
+    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False, instance_id="UUID", offline_queue=True),
     "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, (0, 500), (5, 120), False),
 }

@@ -35,20 +35,22 @@ BATCH_WORK = 20_000  # shards are batched up to this much work (see _work): ~50k
 @dataclass
 class GenerateResult:
     counts: Counter = field(default_factory=Counter)  # (source key, event or message type) -> messages
+    duplicates: int = 0  # messages delivered a second time (Scenario.delivery), beyond the counts
     files: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
 
     @property
     def messages(self) -> int:
-        return sum(self.counts.values())
+        """Lines written: every message simulated, and the duplicates."""
+        return sum(self.counts.values()) + self.duplicates
 
     def as_dict(self) -> dict:
         """Counts by source and event, files and bytes (for --json)."""
         by_source: dict[str, dict[str, int]] = {}
         for (source, event), count in sorted(self.counts.items()):
             by_source.setdefault(source, {})[event] = count
-        return {"messages": self.messages, "files": self.files, "bytes": self.bytes_written, "seconds": round(self.seconds, 3), "by_source": by_source}
+        return {"messages": self.messages, "duplicates": self.duplicates, "files": self.files, "bytes": self.bytes_written, "seconds": round(self.seconds, 3), "by_source": by_source}
 
 
 def generate(
@@ -71,8 +73,9 @@ def generate(
     result = GenerateResult()
     finished = 0
     with _executor(workers) as pool:
-        for (counts, files, size), batch in zip(pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches):
+        for (counts, duplicates, files, size), batch in zip(pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches):
             result.counts.update(counts)
+            result.duplicates += duplicates
             result.files += files
             result.bytes_written += size
             finished += len(batch)
@@ -159,11 +162,12 @@ def gzip_pieces(pieces: list) -> bytes:
     return b"".join([compressor.compress(piece) for piece in pieces] + [compressor.flush()])
 
 
-def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, int]:
+def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, int, int]:
     scenario, shards, sink = job
     write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
     simulations = [ShardSimulation(scenario, shard) for shard in shards]
-    rendered = render_files([shard_rows(simulation, write_keys) for simulation in simulations])
+    rows = [shard_rows(simulation, write_keys) for simulation in simulations]
+    rendered = render_files(rows)
     counts, files, size = Counter(), 0, 0
     for shard, simulation, shard_files in zip(shards, simulations, rendered):
         names = random.Random(derive_seed(shard.seed, "files"))
@@ -174,4 +178,4 @@ def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, i
             size += len(data)
         counts.update(simulation.counts())
         files += len(shard_files)
-    return counts, files, size
+    return counts, sum(r.duplicates for r in rows), files, size

@@ -66,6 +66,20 @@ class Journey:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """How messages reach Segment beyond the libraries' own queueing (off by default)."""
+
+    duplicate_chance: float = 0.0  # a message delivered twice (a retried batch): same messageId, received again a little later
+    retry_seconds: tuple[int, int] = (5, 600)  # how much later the second copy arrives
+    offline_chance: float = 0.0  # a user's day on a mobile library spent offline: its messages queued, sent when back online
+    offline_hours: tuple[float, float] = (1.0, 48.0)  # how long the queue waits
+
+    @property
+    def effects(self) -> bool:
+        return self.duplicate_chance > 0 or self.offline_chance > 0
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -82,6 +96,7 @@ class Scenario:
     passes: tuple[str, ...] = ()  # platform source keys, in the order of a day's passes
     context_ip: str | None = None  # the trait every message of a user carries as context.ip
     products: tuple[dict[str, Any], ...] = ()  # the store's catalog export, one mapping a product
+    delivery: Delivery = field(default_factory=Delivery)
 
     def catalog_lines(self) -> bytes:
         """The products as catalog.jsonl: one JSON object a line."""
@@ -191,6 +206,27 @@ def _one_of(choices: tuple[str, ...]):
     return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
 
 
+def _range(kind: type):
+    def check(value: list) -> str | None:
+        if len(value) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) and v >= 0 for v in value) and value[0] <= value[1]:
+            return None
+        return "must be [low, high], two numbers from 0 up, low first"
+
+    return check
+
+
+def _delivery(table: _Table) -> Delivery:
+    """[delivery]: duplicate deliveries and offline queues (see Delivery)."""
+    delivery = Delivery(
+        duplicate_chance=float(table.get("duplicate_chance", (int, float), 0.0, check=_probability)),
+        retry_seconds=tuple(table.get("retry_seconds", list, [5, 600], check=_range(int))),
+        offline_chance=float(table.get("offline_chance", (int, float), 0.0, check=_probability)),
+        offline_hours=tuple(float(v) for v in table.get("offline_hours", list, [1, 48], check=_range((int, float)))),
+    )
+    table.finish()
+    return delivery
+
+
 def _products(table: _Table, catalog: dict[str, tuple]) -> tuple[dict[str, Any], ...]:
     """[products]: the catalog export, `columns` naming each row's values; its `key` column holds
     exactly the values of the [catalog] list of that name, so every product drawn is described."""
@@ -242,6 +278,7 @@ def _parse(raw: dict) -> Scenario:
         passes=tuple(head.get("passes", list, platform_keys, check=_passes(platform_keys))),
         context_ip=head.get("context_ip", str, None, check=lambda v: None if v in traits else "must name a trait of [traits]"),
         products=products,
+        delivery=_delivery(root.table("delivery", {})),
     )
     head.finish()
     root.finish()

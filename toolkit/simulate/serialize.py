@@ -63,6 +63,7 @@ class ShardRows:
     """A shard's messages as columns for the SELECT that lays them out, and its files' row ranges."""
 
     columns: dict
+    duplicates: int  # rows that deliver a message a second time
     sql: str
     files: list[tuple[str, int, int, int, int]]  # (source key, received day epoch ms, hour, first row, end row)
 
@@ -110,13 +111,18 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     source = events["source"]
     queue = _delays(rng, per_source([lib.send_delay_ms[0] for lib in libraries], source), per_source([lib.send_delay_ms[1] for lib in libraries], source))
     wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries], source), per_source([lib.network_ms[1] for lib in libraries], source))
+    twin = np.arange(n)  # the event each row delivers: a duplicate delivers one again
+    if scenario.delivery.effects:
+        events, queue, wire, twin = _delivery_effects(scenario.delivery, rng, events, queue, wire, [lib.offline_queue for lib in libraries])
+        n, source = len(twin), events["source"]
     received = events["time"] + queue + wire
     day = received - received % DAY_MS
     hour = (received - day) // 3_600_000
     # Files are (source, received day, hour), lines in receivedAt order: from here on, in that order.
     order = np.lexsort((np.arange(n), received, hour, day, source))
     user, source, step, identified, true_time = (events[name][order] for name in ("user", "source", "step", "identified", "time"))
-    queue, wire, received, day, hour = queue[order], wire[order], received[order], day[order], hour[order]
+    queue, wire, received, day, hour, twin = queue[order], wire[order], received[order], day[order], hour[order], twin[order]
+    repeats = _rows_repeated(order, twin)
     original = true_time + users.skew_ms()[user]
     words = users.words[:, user]
     identify = step == IDENTIFY
@@ -141,6 +147,8 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
         "properties": simulation.properties_json(step),  # identify messages get code 0, no properties
         "traits": traits,
     }
+    if repeats is not None:  # and its properties
+        columns["properties"] = Coded(columns["properties"].codes[repeats], columns["properties"].texts)
     variant = _context_columns(columns, simulation, context_pieces, user, source, is_platform)
     if cache is not None:
         columns["traits_cache"] = cache
@@ -153,12 +161,15 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
         _id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
         _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(simulation.shard.run_seed, "instance", str(simulation.shard.day))), words[10])
-    _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *rng.integers(0, 1 << 64, (2, n), dtype=np.uint64))
+    message_words = rng.integers(0, 1 << 64, (2, n), dtype=np.uint64)
+    if repeats is not None:  # a duplicate carries the messageId of the row it repeats
+        message_words = message_words[:, repeats]
+    _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *message_words)
     keys = np.stack([source, day, hour], axis=1)
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], n]
     files = [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
-    return ShardRows(columns, _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
+    return ShardRows(columns, int(n - len(np.unique(twin))), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
 
 
 def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> np.ndarray:
@@ -304,6 +315,37 @@ def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> list[memoryvi
             pieces.append(memoryview(data)[first:last])
         chunk_start = chunk_end
     return pieces
+
+
+def _rows_repeated(order: np.ndarray, twin: np.ndarray) -> np.ndarray | None:
+    """For each row (in file order), the row whose message it delivers: itself, or for a duplicate
+    the first delivery; None when there is no duplicate."""
+    if not len(twin) or (twin == order).all():
+        return None
+    row_of = np.empty(len(order), dtype=np.int64)
+    row_of[order] = np.arange(len(order))
+    return row_of[twin]
+
+
+def _delivery_effects(delivery, rng: np.random.Generator, events: dict, queue: np.ndarray, wire: np.ndarray, queues_offline: list[bool]):
+    """Offline queues and duplicate deliveries (Scenario.delivery). A user offline for the day on a
+    mobile library has every message of theirs there held back by the same hours, then sent in one
+    go (received on a later day when the wait crosses midnight); a duplicated message is appended
+    as a second row of the same event, sent and received again seconds to minutes later."""
+    n = len(queue)
+    if delivery.offline_chance:
+        people, person = np.unique(events["user"], return_inverse=True)
+        offline = rng.random(len(people)) < delivery.offline_chance
+        wait = (rng.uniform(*delivery.offline_hours, len(people)) * 3_600_000).astype(np.int64)
+        held = np.asarray(queues_offline)[events["source"]] & offline[person]
+        queue = queue + np.where(held, wait[person], 0)
+    twin = np.arange(n)
+    if delivery.duplicate_chance:
+        copies = np.flatnonzero(rng.random(n) < delivery.duplicate_chance)
+        retry = rng.integers(delivery.retry_seconds[0] * 1000, delivery.retry_seconds[1] * 1000 + 1, len(copies))
+        events = {name: np.concatenate([column, column[copies]]) for name, column in events.items()}
+        queue, wire, twin = np.concatenate([queue, queue[copies] + retry]), np.concatenate([wire, wire[copies]]), np.concatenate([twin, copies])
+    return events, queue, wire, twin
 
 
 def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
