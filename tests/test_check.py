@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.test_collector import RunningCollector
-from toolkit.aws.check import CheckOptions, check_account, check_accounts
+from toolkit.checking import CheckOptions, check_account, check_accounts
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
 

@@ -231,6 +231,7 @@ class LazyProgress:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+            self.progress = None
 
 
 @app.command()
@@ -286,22 +287,19 @@ def generate(
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
-    """Simulate into a temporary folder, then send every message with one client per source."""
-    import tempfile
-
     from toolkit.render import send_summary
-    from toolkit.segment.send import SourceToSend, send_logs
-    from toolkit.segment.sinks import LocalSink
-    from toolkit.segment.write_keys import require_keys, resolve_write_keys
-    from toolkit.simulate.run import generate as run_generate
+    from toolkit.sending import simulate_and_send
 
-    keys = resolve_write_keys(list(scenario.sources), pairs, keys_file)
-    require_keys(keys, scenario.used_sources)
-    with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
-        generated = with_progress("simulating", lambda on_progress: run_generate(scenario, first_day, day_count, seed, LocalSink(folder), workers, on_progress))
+    progress = LazyProgress("simulating")
+
+    def simulated(generated) -> None:
+        progress.close()
         console.print(f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}")
-        sources = {source.id: SourceToSend(key, source.library) for key, source in scenario.sources.items()}
-        result = send_logs(Path(folder), sources, keys, host)
+
+    try:
+        _, result = simulate_and_send(scenario, first_day, day_count, seed, workers, pairs, keys_file, host, progress.update, simulated)
+    finally:
+        progress.close()
     console.print(send_summary(scenario, result))
     if not result.ok:
         raise typer.Exit(1)
@@ -714,7 +712,7 @@ def check(
     """Is a workshop account ready for Exercise 1? Exit 0 when every line passes."""
     import json
 
-    from toolkit.aws.check import CheckOptions, check_account, check_accounts, read_accounts
+    from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
     from toolkit.render import account_summary_table, check_table
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario

@@ -1,0 +1,28 @@
+"""`toolkit generate --sink segment`: simulate into a temporary folder, then send every message to
+Segment's tracking API (or a collector), one client per source, with each source's write key."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from toolkit.segment.send import SendResult, SourceToSend, send_logs
+from toolkit.segment.sinks import LocalSink
+from toolkit.segment.write_keys import require_keys, resolve_write_keys
+from toolkit.simulate.run import GenerateResult, generate
+from toolkit.simulate.scenario import Scenario
+
+
+def simulate_and_send(
+    scenario: Scenario, first_day: date, days: int, seed: int, workers: int | None, pairs: list[str] | None, keys_file: str | None, host: str | None, on_progress=None, on_simulated=None
+) -> tuple[GenerateResult, SendResult]:
+    """The keys are checked before any work; `on_simulated(result)` is told when sending starts."""
+    keys = resolve_write_keys(list(scenario.sources), pairs, keys_file)
+    require_keys(keys, scenario.used_sources)
+    with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
+        generated = generate(scenario, first_day, days, seed, LocalSink(folder), workers, on_progress)
+        if on_simulated:
+            on_simulated(generated)
+        sources = {source.id: SourceToSend(key, source.library) for key, source in scenario.sources.items()}
+        return generated, send_logs(Path(folder), sources, keys, host)
