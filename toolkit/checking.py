@@ -22,10 +22,11 @@ from toolkit.aws.s3 import S3Url
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import validate_csv
 from toolkit.segment.layout import KEY_PATTERN
+from toolkit.simulate.scenario import load_scenario
 
 BUCKET_PREFIX = "personalize-data-"
 ROLE_PREFIX = "module-personalize-GlueServiceRole-"
-WORKSHOP_SOURCES = {"web": "website-prod", "android": "android-prod", "ios": "ios-prod", "personas": "personas-event-source"}
+CHECKED_SOURCES = ("web", "android", "ios", "personas")  # the workshop's Segment sources an account needs (email is the tool's own)
 DEFAULT_SOURCE = "s3://segment-personalize-workshop/segment-logs/"
 AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -222,7 +223,8 @@ class AccountChecker:
             self.add("transformed CSV", "pass", f"s3://{self.bucket}/{csvs[0]}: {report.rows:,} rows pass Personalize's rules")
 
     def check_segment(self) -> None:
-        for key, name in WORKSHOP_SOURCES.items():
+        sources = load_scenario("workshop").sources
+        for key, name in ((key, sources[key].name) for key in CHECKED_SOURCES):
             write_key = self.options.write_keys.get(key)
             if not write_key:
                 self.add(f"Segment {name}", "fail", "no write key configured", f"--write-key {key}=... or SEGMENT_WRITE_KEY_{key.upper()}")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import duckdb
 
+from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.query_progress import show_progress
 from toolkit.transform.summary import TransformOptions
 
-MAX_ID_LENGTH = 256
 FILES_PER_SCAN = 1000
 MAX_LINE_BYTES = 1 << 20  # longer lines are rejects (Segment's own limit is 32 KB a message)
 MEMORY_LIMIT = "1500MB"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.segment.lines import Reject
 
 DEFAULT_EVENT_TYPES = ("Product Added", "Order Completed", "Product Clicked")
@@ -17,7 +18,7 @@ FILTER_REASONS = {
     "no user": "no userId (anonymous) or a userId that is not a string or number",
     "no item": "no usable item id in properties.<item field> or products[].<item field>",
     "bad timestamp": "timestamp missing or not ISO-8601",
-    "bad id": "userId longer than 256 characters or holding control characters",
+    "bad id": f"userId longer than {MAX_ID_LENGTH} characters or holding control characters",
 }
 
 
