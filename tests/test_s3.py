@@ -62,6 +62,27 @@ def test_explore_s3_equals_local(workshop_logs, s3_bucket):
     assert answers(f"s3://{bucket}/logs", AwsOptions(endpoint_url=endpoint)) == answers(str(workshop_logs))
 
 
+def test_explore_reads_s3_objects_as_the_query_needs_them(workshop_logs, s3_bucket):
+    """Nothing is downloaded first: LIMIT 20 fetches a few objects of many, the full queries
+    stream every object and agree with the local files."""
+    endpoint, bucket = s3_bucket
+    upload_tree(boto3.client("s3", endpoint_url=endpoint), bucket, workshop_logs, "logs")
+    aws = AwsOptions(endpoint_url=endpoint)
+    with find_log_files(f"s3://{bucket}/logs", aws, stream=True) as logs:
+        assert logs.downloaded_to is None and all(str(p).startswith("s3://") for p in logs.paths)
+        explorer = DuckDBExplorer(logs)
+        try:
+            rows = explorer.run("SELECT messageid FROM segment_logs LIMIT 20").rows
+        finally:
+            explorer.close()
+        total = sum(logs.filesystem.sizes.values())
+        assert len(rows) == 20 and len(logs.paths) > 10
+        assert len(logs.filesystem.objects_read) <= 4 and logs.filesystem.bytes_read < total / 5
+    result = runner.invoke(app, ["explore", f"s3://{bucket}/logs", "--endpoint-url", endpoint, "--sql", "SELECT count(*) AS n FROM segment_logs", "--format", "csv"])
+    lines = sum(1 for path in workshop_logs.rglob("*.gz") for _ in __import__("gzip").open(path))
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == str(lines)
+
+
 def test_cli_s3_errors_are_one_line(s3_bucket):
     endpoint, bucket = s3_bucket
     result = runner.invoke(app, ["transform", f"s3://{bucket}/nothing-here", "--endpoint-url", endpoint])

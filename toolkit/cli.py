@@ -546,7 +546,7 @@ def explore(
             raise UsageError("--engine athena needs --database and --output s3://bucket/athena-results/")
         explorer = AthenaExplorer(database, output, aws, workgroup)
     else:
-        logs = find_log_files(source, aws) if source else None
+        logs = find_log_files(source, aws, stream=True) if source else None
         explorer = DuckDBExplorer(logs, db, progress=output_format is OutputFormat.table)
     try:
         results = [(title, explorer.run(text, limit)) for title, text in queries]
@@ -567,6 +567,9 @@ def explore(
             print(query_csv(result), end="")
     for name in logs.refused if logs else []:
         errors.print(Text.assemble(("refused S3 object ", "yellow"), f"{name}: its key would be saved outside the download folder"))
+    if logs is not None and logs.filesystem is not None and output_format is OutputFormat.table:
+        fetched = logs.filesystem
+        errors.print(f"read {fetched.bytes_read / 1e6:,.1f} MB from {len(fetched.objects_read):,} of {len(logs.paths):,} S3 objects ({sum(fetched.sizes.values()) / 1e6:,.1f} MB), as the queries needed them")
     for name, why in getattr(explorer, "skipped", {}).items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
     if not sql and output_format is OutputFormat.table:

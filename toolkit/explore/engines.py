@@ -49,6 +49,8 @@ class DuckDBExplorer:
             raise UsageError(f"cannot open --db {database}: {str(exc).splitlines()[0]}") from None
         try:
             show_progress(self.connection, progress)
+            if logs is not None and logs.filesystem is not None:
+                self.connection.register_filesystem(logs.filesystem)
             if logs is not None:
                 self._create_view()
                 if database is not None:

@@ -14,11 +14,12 @@ from toolkit.errors import UsageError
 class LogFiles:
     """The .gz files to read (local paths), the empty ones skipped, and how to name them to a user."""
 
-    paths: list[Path]
+    paths: list[Path]  # or, streamed from S3, s3:// URLs (str) read through `filesystem`
     empty: list[str] = field(default_factory=list)
     display: dict[Path, str] = field(default_factory=dict)  # local path -> name shown to the user (an s3:// URL)
     _temporary: tempfile.TemporaryDirectory | None = None
     refused: list[str] = field(default_factory=list)  # S3 objects whose key would be saved outside the download folder
+    filesystem: object = None  # aws.s3_files.S3Files when the files are read from S3 as needed
 
     def name(self, path: Path) -> str:
         return self.display.get(path, str(path))
@@ -39,11 +40,14 @@ class LogFiles:
         self.close()
 
 
-def find_log_files(source: str, aws: AwsOptions | None = None) -> LogFiles:
+def find_log_files(source: str, aws: AwsOptions | None = None, stream: bool = False) -> LogFiles:
     """Every *.gz file under `source` (a folder, a single file, or s3://bucket/prefix), sorted.
 
-    S3 objects are downloaded to a temporary folder (DuckDB's S3 support needs an extension
+    S3 objects are read as they are needed when `stream` (through a filesystem registered with
+    DuckDB), else downloaded to a temporary folder first (DuckDB's S3 support needs an extension
     download at first use, which offline machines cannot do); close() removes it."""
+    if is_s3(source) and stream:
+        return _streamed(S3Url.parse(source), aws or AwsOptions())
     if is_s3(source):
         return _from_s3(S3Url.parse(source), aws or AwsOptions())
     root = Path(source)
@@ -67,6 +71,16 @@ def _check_looks_like_logs(path: Path) -> None:
         return
     start = head.lstrip()[:40].decode("utf-8", "replace").splitlines()[0]
     raise UsageError(f"{path} is not Segment logs (gzipped JSON lines): it starts with {start!r}; give the folder holding segment-logs/ or a .gz log file")
+
+
+def _streamed(url: S3Url, aws: AwsOptions) -> LogFiles:
+    from toolkit.aws.s3_files import S3Files
+
+    objects = list_keys(url, aws, suffix=".gz")
+    found = {f"s3://{url.bucket}/{key}": size for key, size in objects if size > 0}
+    if not found:
+        raise UsageError(f"no Segment log files (*.gz, non-empty) under {url}")
+    return LogFiles(sorted(found), [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], filesystem=S3Files(aws, found))
 
 
 def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
