@@ -205,13 +205,16 @@ class ShardSimulation:
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
-    def traits_json(self, users: np.ndarray) -> np.ndarray:
-        """Identify traits for these users as JSON text, from each user's own seed."""
+    def traits_json(self, users: np.ndarray, extra: dict[str, list[str]] | None = None) -> np.ndarray:
+        """Identify traits for these users as JSON text, from each user's own seed; `extra` adds
+        fields of given JSON texts (one a user), each in its sorted place."""
         specs = self.scenario.traits_of(self.shard.platform)
+        extra = extra or {}
         seeds = self.users.seeds[users]
         pieces = [itertools.repeat("{", len(users))]  # each row's texts in order, joined once a row
-        for position, name in enumerate(sorted(specs)):
-            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), trait_texts(specs, name, seeds, self.faker)]
+        for position, name in enumerate(sorted(set(specs) | set(extra))):
+            texts = extra[name] if name in extra else trait_texts(specs, name, seeds, self.faker)
+            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), texts]
         text = np.empty(len(users), dtype=object)
         text[:] = ["".join(row) + "}" for row in zip(*pieces)]
         return text

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import random
-import uuid
 from dataclasses import dataclass
 
 import duckdb
@@ -202,13 +201,11 @@ def _traits_cache(simulation: ShardSimulation, library: Library, user: np.ndarra
     codes[known] = 1 + np.searchsorted(identified, user[known])
     words = simulation.users.words
     high, low = as_uuid4(words[2][identified], words[3][identified])
-    user_ids = simulation.users.user_ids(simulation.scenario.user_id_digits)[identified]
-    texts = [""]
-    for traits, hi, lo, user_id in zip(simulation.traits_json(identified), high.tolist(), low.tolist(), user_ids.tolist()):
-        anonymous_id = str(uuid.UUID(int=(hi << 64) | lo))
-        cache = {**orjson.loads(traits), "anonymousId": anonymous_id.upper() if library.anonymous_id == "UUID" else anonymous_id, "userId": str(user_id)}
-        texts.append(orjson.dumps(cache, option=orjson.OPT_SORT_KEYS).decode())
-    return Coded(codes, texts)
+    anonymous = [f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"' for h in (f"{hi:016x}{lo:016x}" for hi, lo in zip(high.tolist(), low.tolist()))]
+    if library.anonymous_id == "UUID":
+        anonymous = [text.upper() for text in anonymous]
+    user_ids = [f'"{user_id}"' for user_id in simulation.users.user_ids(simulation.scenario.user_id_digits)[identified].tolist()]
+    return Coded(codes, [""] + list(simulation.traits_json(identified, {"anonymousId": anonymous, "userId": user_ids})))
 
 
 def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarray, properties: Coded) -> None:
