@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_collector import RunningCollector
+from tests.helpers import RunningCollector
 from toolkit.checking import CheckOptions, check_account, check_accounts
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
@@ -73,7 +74,7 @@ def line(result, name: str):
     return next(entry for entry in result.lines if entry.name == name)
 
 
-WORKSHOP_CSV = __import__("tests.test_validate", fromlist=["WORKSHOP_CSV"]).WORKSHOP_CSV
+WORKSHOP_CSV = Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"  # a copy of ../shared/reference
 
 
 def test_a_fully_provisioned_account_passes_every_line(moto, collector, workshop_logs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -12,37 +11,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import tempfile
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import START, read_messages
+from tests.helpers import KEYS, SCENARIO, START, RunningCollector, basic, read_messages
 from toolkit.cli import app
-from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
+from toolkit.segment.collector import Collector, CollectorSource
 from toolkit.segment.journal import Journal
 from toolkit.segment.send import SourceToSend, send_logs
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.aws.s3 import AwsOptions
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
 
 runner = CliRunner()
-SCENARIO = load_scenario()
-KEYS = {"web": "key-web-123", "android": "key-android-456", "ios": "key-ios-789", "email": "key-email-000"}
-
-
-class RunningCollector:
-    def __init__(self, sink, keys=KEYS, journal=None, **options):
-        sources = {key: CollectorSource(SCENARIO.sources[name].name, SCENARIO.sources[name].id) for name, key in keys.items()}
-        folder = journal or Path(tempfile.mkdtemp(prefix="journal-"))
-        self.collector = Collector(sources, sink, Journal(folder), **{"flush_seconds": 3600, **options})
-        self.server = CollectorServer(self.collector).start()
-        self.url = self.server.url
-
-    def close(self):
-        self.server.stop()
 
 
 @pytest.fixture()
@@ -59,10 +41,6 @@ def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
-
-
-def basic(key: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
 SOURCES = {source.id: SourceToSend(key, source.library) for key, source in SCENARIO.sources.items()}

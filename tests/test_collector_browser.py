@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import subprocess
 import threading
 from pathlib import Path
 
-from tests.conftest import read_messages
-from tests.test_collector import KEYS, SCENARIO, RunningCollector
+from tests.helpers import CHROMIUM_FLAGS, KEYS, SCENARIO, RunningCollector, chromium, read_messages
 from toolkit.segment.sinks import LocalSink
 
 BROWSER = Path(__file__).parent / "browser"
 UMD = BROWSER / "node_modules" / "@segment" / "analytics-next" / "dist" / "umd"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 class _Files(http.server.SimpleHTTPRequestHandler):
@@ -33,8 +30,6 @@ class _Files(http.server.SimpleHTTPRequestHandler):
 
 
 def test_real_analytics_js_in_chromium_lands_every_message(tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed (apt-get install chromium; .ci/run installs it)"
     assert (UMD / "index.js").is_file(), "analytics.js is needed: npm install --prefix tests/browser (.ci/run does it)"
     collector = RunningCollector(LocalSink(tmp_path / "out"))
     pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Files))
@@ -42,7 +37,7 @@ def test_real_analytics_js_in_chromium_lands_every_message(tmp_path):
     try:
         url = f"http://127.0.0.1:{pages.server_address[1]}/page.html?key={KEYS['web']}&cdn={collector.url}"
         run = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", f"--screenshot={tmp_path / 'page.png'}", "--dump-dom", url],
+            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", f"--screenshot={tmp_path / 'page.png'}", "--dump-dom", url],
             capture_output=True, text=True, timeout=120,
         )
         assert "<title>sent</title>" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]

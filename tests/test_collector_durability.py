@@ -14,9 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import read_messages
-from tests.test_collector import KEYS, RunningCollector
-from tests.test_collector_protocol import basic, request
+from tests.helpers import KEYS, RunningCollector, basic, read_messages, request
 from toolkit.segment.sinks import LocalSink
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
-import http.client
 import json
-import urllib.parse
 
 import pytest
 
-from tests.conftest import read_messages
-from tests.test_collector import KEYS, SCENARIO, RunningCollector
+from tests.helpers import KEYS, SCENARIO, RunningCollector, basic, read_messages, request
 from toolkit.segment.sinks import LocalSink
 
 WEB = {"library": {"name": "analytics.js", "version": "next-1.84.3"}, "page": {"path": "/", "url": "http://shop.test/"}}
@@ -22,21 +18,6 @@ def collector(tmp_path):
     running = RunningCollector(LocalSink(tmp_path / "out"))
     yield running
     running.close()
-
-
-def request(url: str, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, dict, dict]:
-    parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    encode_chunked = body is not None and not isinstance(body, (bytes, str))
-    connection.request(method, path, body=body, headers=headers or {}, encode_chunked=encode_chunked)
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response.status, dict(response.getheaders()), (json.loads(data) if data else {})
-
-
-def basic(key: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
 def stored(tmp_path) -> list[dict]:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import START, read_messages
+from tests.helpers import START, read_messages
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
 from toolkit.segment.timestamps import parse_iso

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import START
+from tests.helpers import START
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate

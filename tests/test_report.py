@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import read_messages
-from tests.test_collector_browser import CHROMIUM_FLAGS
+from tests.helpers import CHROMIUM_FLAGS, chromium, read_messages
 from toolkit.cli import app
 
 runner = CliRunner()
@@ -50,10 +49,8 @@ def delivered_logs(workshop_logs, tmp_path_factory) -> Path:
 
 def chromium_open(page: Path, tmp_path: Path) -> tuple[str, str]:
     """The page's DOM as Chromium renders it, and what Chromium logged (console messages among it); a screenshot beside."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed (apt-get install chromium; .ci/run installs it)"
     run = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", "--window-size=1280,6000",
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", "--window-size=1280,6000",
          f"--screenshot={tmp_path / 'report.png'}", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from typer.testing import CliRunner
 
-from tests.conftest import START
+from tests.helpers import START
 from toolkit.aws.s3 import AwsOptions
 from toolkit.cli import app
 from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer

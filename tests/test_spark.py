@@ -8,7 +8,7 @@ import orjson
 
 from typer.testing import CliRunner
 
-from tests.test_transform import DAY_FOLDER, track
+from tests.helpers import DAY_FOLDER, track
 from toolkit.cli import app
 from toolkit.transform.run import transform
 from toolkit.transform.spark_engine import transform_with_spark

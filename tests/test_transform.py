@@ -12,32 +12,13 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import DAY_FOLDER, rows_of, track, write_log
 from toolkit.cli import app
 from toolkit.transform.run import transform
 from toolkit.transform.summary import TransformOptions
 
 runner = CliRunner()
 REFERENCE = Path(__file__).resolve().parent / "data"  # copies of ../shared/reference
-DAY_FOLDER = "segment-logs/abcdefghij/1556755200000"
-
-
-def track(message_id: str, event: str = "Product Added", user_id="u1", sku="s1", timestamp="2019-05-02T03:19:05.398Z", **extra) -> dict:
-    properties = {"sku": sku} if sku is not None else {}
-    message = {"messageId": message_id, "type": "track", "event": event, "userId": user_id, "properties": properties, "timestamp": timestamp, "receivedAt": timestamp}
-    message.update(extra)
-    return message
-
-
-def write_log(root, name: str, lines: list, compress: bool = True) -> None:
-    path = root / DAY_FOLDER / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = b"".join((line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines)
-    path.write_bytes(gzip.compress(data) if compress else data)
-
-
-def rows_of(path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def run(tmp_path, **kwargs):
@@ -205,7 +186,6 @@ def test_real_segment_messages_are_classified(tmp_path):
 
 
 def test_users_dataset_holds_each_users_latest_traits_computed_independently(workshop_logs, workshop_messages, tmp_path):
-    import csv
     import json as json_module
 
     result = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--users", str(tmp_path / "users.csv"), "--json"])

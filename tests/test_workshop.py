@@ -8,7 +8,7 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-from tests.conftest import read_messages
+from tests.helpers import read_messages
 from toolkit.cli import app
 from toolkit.personalize.validate import validate_csv
 
