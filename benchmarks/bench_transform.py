@@ -91,9 +91,7 @@ def main() -> None:
             rows, python_seconds = timed(pure_python, logs, root / "python.csv")
             print(f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster (the scan alone: {python_seconds / scan_seconds:.1f}x)")
         if args.spark:
-            from toolkit.transform.spark_engine import run_spark_transform
-
-            _, spark_seconds = timed(run_spark_transform, str(logs), str(root / "spark.csv"), "local[2]")
+            _, spark_seconds = timed(lambda: transform(str(logs), str(root / "spark.csv"), engine="spark", master="local[2]"))
             print(f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} messages/s -> toolkit is {spark_seconds / toolkit_seconds:.1f}x faster")
 
 

@@ -79,10 +79,14 @@ def first_copies(classified: DataFrame) -> DataFrame:
     return kept.withColumn("copy", F.row_number().over(first)).where(F.col("copy") == 1)
 
 
-def interactions(firsts: DataFrame) -> DataFrame:
-    """One row per item of each message kept, ordered as the CSV wants."""
+def interactions(firsts: DataFrame, event_map: dict[str, str] | None = None) -> DataFrame:
+    """One row per item of each message kept, ordered as the CSV wants; EVENT_TYPE is the event,
+    or its name in `event_map` (a Personalize domain's: Order Completed is Purchase)."""
+    event = F.col("event")
+    if event_map:
+        event = F.coalesce(F.create_map(*[F.lit(text) for pair in event_map.items() for text in pair])[event], event)
     return (
-        firsts.select(F.col("user_id").alias("USER_ID"), F.explode("item_ids").alias("ITEM_ID"), F.col("event").alias("EVENT_TYPE"), F.col("ts").alias("TIMESTAMP"))
+        firsts.select(F.col("user_id").alias("USER_ID"), F.explode("item_ids").alias("ITEM_ID"), event.alias("EVENT_TYPE"), F.col("ts").alias("TIMESTAMP"))
         .orderBy("TIMESTAMP", "USER_ID", "ITEM_ID", "EVENT_TYPE")
     )
 

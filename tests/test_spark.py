@@ -11,13 +11,12 @@ from typer.testing import CliRunner
 from tests.helpers import DAY_FOLDER, track
 from toolkit.cli import app
 from toolkit.transform.run import transform
-from toolkit.transform.spark_engine import transform_with_spark
 from toolkit.transform.summary import TransformOptions
 
 
 def both(source, tmp_path, options=TransformOptions()):
     duck, _, _ = transform(str(source), str(tmp_path / "duckdb.csv"), options)
-    spark, _, report = transform_with_spark(str(source), str(tmp_path / "spark.csv"), options, master="local[2]")
+    spark, _, report = transform(str(source), str(tmp_path / "spark.csv"), options, engine="spark", master="local[2]")
     return duck, spark, report
 
 
@@ -83,7 +82,7 @@ def test_spark_users_and_items_equal_duckdb_on_edge_cases(tmp_path):
     catalog.write_bytes(orjson.dumps({"sku": "b", "price": 2.5, "created_at": "2021-01-01T12:30:00Z"}) + b"\n" + orjson.dumps({"sku": "cold", "name": "Cold item"}) + b"\n")
     logs = str(tmp_path / "logs")
     transform(logs, str(tmp_path / "duckdb.csv"), users_path=str(tmp_path / "d-users.csv"), items_path=str(tmp_path / "d-items.csv"), catalog=str(catalog))
-    transform_with_spark(logs, str(tmp_path / "spark.csv"), TransformOptions(), master="local[2]", users_path=str(tmp_path / "s-users.csv"), items_path=str(tmp_path / "s-items.csv"), catalog=str(catalog))
+    transform(logs, str(tmp_path / "spark.csv"), engine="spark", users_path=str(tmp_path / "s-users.csv"), items_path=str(tmp_path / "s-items.csv"), catalog=str(catalog))
     for name in ("users.csv", "items.csv"):
         assert (tmp_path / f"s-{name}").read_text() == (tmp_path / f"d-{name}").read_text(), name
     assert "cold," in (tmp_path / "s-items.csv").read_text()
@@ -120,3 +119,15 @@ def test_the_etl_copies_of_the_rules_are_the_packages():
     assert segment_interactions.MAX_ID_LENGTH == segment_datasets.MAX_ID_LENGTH == duckdb_engine.MAX_ID_LENGTH == validate.MAX_ID_LENGTH
     assert (dataset_fields.MAX_CATEGORICAL_LENGTH, dataset_fields.MAX_TEXTUAL_LENGTH) == (validate.MAX_CATEGORICAL_LENGTH, validate.MAX_TEXTUAL_LENGTH)
     assert tuple(segment_interactions.DEFAULT_EVENT_TYPES) == tuple(summary.DEFAULT_EVENT_TYPES)
+
+
+def test_spark_writes_a_domains_event_types_as_duckdb_does(workshop_logs, tmp_path):
+    from toolkit.personalize.domains import event_map
+
+    mapping = event_map("ecommerce")
+    options = TransformOptions(tuple(mapping), "sku", mapping)
+    duck, spark, _ = both(workshop_logs, tmp_path, options)
+    assert (tmp_path / "spark.csv").read_bytes() == (tmp_path / "duckdb.csv").read_bytes()
+    assert spark.events == duck.events and set(spark.events) <= {"View", "AddToCart", "Purchase"}
+    result = CliRunner().invoke(app, ["transform", str(workshop_logs), "--engine", "spark", "--out", str(tmp_path / "x.csv"), "--rejects", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 2 and "--rejects needs --engine duckdb" in result.output

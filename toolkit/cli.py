@@ -352,16 +352,11 @@ def transform(
     if catalog and not items:
         raise UsageError("--catalog goes with --items")
     chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
-    if engine is TransformEngine.spark:
-        from toolkit.transform.spark_engine import transform_with_spark
+    from toolkit.transform.run import transform as run_transform
 
-        if rejects or domain:
-            raise UsageError("--rejects and --domain need --engine duckdb")
-        summary, where, report = transform_with_spark(source, out, options, aws, master, users, chosen, items, catalog)
-    else:
-        from toolkit.transform.run import transform as run_transform
-
-        summary, where, report = run_transform(source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items, catalog=catalog)
+    summary, where, report = run_transform(
+        source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items, catalog=catalog, engine=engine.value, master=master
+    )
     if as_json:
         print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
     elif not quiet:

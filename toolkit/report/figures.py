@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from toolkit.personalize.validate import loglog_fit
-from toolkit.transform.duckdb_engine import MAX_LINE_BYTES
+from toolkit.segment.lines import MAX_LINE_BYTES
 
 LAG_BUCKETS = ("same day", "1 day later", "2-7 days later", "more than 7 days later", "earlier day", "no receivedAt")
 TOP_EVENTS = 20

@@ -12,6 +12,7 @@ import orjson
 from isal import igzip, isal_zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_LINE_BYTES = 1 << 20  # a longer log line is a reject (Segment's own limit is 32 KB a message)
 
 
 @dataclass(frozen=True)

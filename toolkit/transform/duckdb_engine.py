@@ -12,12 +12,16 @@ from pathlib import Path
 
 import duckdb
 
+from toolkit.errors import UsageError
 from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.query_progress import show_progress
-from toolkit.transform.summary import TransformOptions
+from toolkit.segment.lines import MAX_LINE_BYTES, drop_overlong_lines, salvage
+from toolkit.segment.logs import LogFiles, file_named_in
+from toolkit.transform.items import ItemsDataset, write_items
+from toolkit.transform.summary import TransformOptions, TransformSummary
+from toolkit.transform.users import UsersDataset, write_users
 
 FILES_PER_SCAN = 1000
-MAX_LINE_BYTES = 1 << 20  # longer lines are rejects (Segment's own limit is 32 KB a message)
 MEMORY_LIMIT = "1500MB"
 # JSON where the value's kind matters (a userId object is no user); VARCHAR takes any value as text.
 _COLUMNS = {"messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "userId": "JSON", "timestamp": "VARCHAR", "receivedAt": "VARCHAR", "properties": "JSON"}
@@ -118,9 +122,14 @@ INTERACTIONS_SQL = """
 
 
 class DuckDBTransform:
-    """Runs the transform over local files; past MEMORY_LIMIT, DuckDB spills to the working folder."""
+    """Runs the transform over local files; past MEMORY_LIMIT, DuckDB spills to the working folder.
+    It names the file and line of each unreadable line (the run re-reads those files)."""
+
+    locates_rejects = True
 
     def __init__(self, work_dir: Path, threads: int | None = None, progress: bool = False):
+        self.work_dir = work_dir
+        self.files: list[Path] = []
         self.connection = duckdb.connect()
         self.connection.execute(
             f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work_dir / 'spill'}'"
@@ -129,7 +138,38 @@ class DuckDBTransform:
             self.connection.execute(f"SET threads = {int(threads)}")
         show_progress(self.connection, progress)
 
-    def classify(self, files: list[Path], options: TransformOptions) -> None:
+    def classify(self, logs: LogFiles, options: TransformOptions, summary: TransformSummary) -> dict[str, str]:
+        """Classify every message; a file DuckDB cannot decompress is salvaged up to its damage
+        (what was lost noted in `summary`) and the scan retried. Returns each file read -> its name."""
+        self.files = list(logs.paths)
+        names = {str(path): logs.name(path) for path in self.files}
+        salvage_dir = self.work_dir / "salvaged"
+        salvage_dir.mkdir()
+        while True:
+            try:
+                self._classify_files(self.files, options)
+                return names
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                broken = file_named_in(str(exc), self.files)
+                overlong = isinstance(exc, duckdb.InvalidInputException) and "maximum_object_size" in str(exc)
+                if broken is None or not (overlong or isinstance(exc, duckdb.IOException)):
+                    raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
+                self.connection.execute("DROP TABLE IF EXISTS classified")
+                name = names[str(broken)]
+                replacement = salvage_dir / f"{len(names)}.json"
+                if overlong:
+                    rejected = drop_overlong_lines(broken, name, replacement, MAX_LINE_BYTES)
+                    summary.damaged_files[name] = f"{len(rejected)} lines over {MAX_LINE_BYTES:,} bytes left out"
+                    summary.rejects.extend(rejected)
+                else:
+                    damage, tail = salvage(broken, name, replacement)
+                    summary.damaged_files[name] = damage
+                    if tail is not None:
+                        summary.rejects.append(tail)
+                self.files[self.files.index(broken)] = replacement
+                names[str(replacement)] = name
+
+    def _classify_files(self, files: list[Path], options: TransformOptions) -> None:
         """Classify every message into the `classified` table, FILES_PER_SCAN files at a time:
         DuckDB's JSON reader holds buffers per file, and tens of thousands at once exhaust memory."""
         query = classify_sql(options)
@@ -154,6 +194,12 @@ class DuckDBTransform:
         self.connection.execute(f"COPY ({INTERACTIONS_SQL}) TO {_sql_text(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')")
         events = Counter(dict(self.connection.execute("SELECT event, sum(len(item_ids)) FROM firsts GROUP BY ALL").fetchall()))
         return written, Counter({k: int(v) for k, v in events.items()})
+
+    def write_users(self, path: Path, chosen: list[str] | None) -> UsersDataset:
+        return write_users(self.files, path, chosen)
+
+    def write_items(self, path: Path, item_field: str, catalog: Path | None) -> ItemsDataset:
+        return write_items(self.files, path, item_field, catalog)
 
     def close(self) -> None:
         self.connection.close()

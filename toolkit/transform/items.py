@@ -20,7 +20,8 @@ import duckdb
 from toolkit.errors import UsageError
 from toolkit.etl.dataset_fields import ITEM_FIELDS, MAX_CATEGORICAL_LENGTH, MAX_TEXTUAL_LENGTH
 from toolkit.personalize.schema import Field, dataset_schema, schema_json
-from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
+from toolkit.personalize.validate import MAX_ID_LENGTH
+from toolkit.segment.lines import MAX_LINE_BYTES
 
 CATEGORY_PART = "nullif(trim(regexp_split_to_array(p ->> '$.category', '\\s*(/|>)\\s*')[{}]), '')"
 # field -> SQL over a product object p (etl/segment_datasets.py says the same in Spark)

@@ -9,18 +9,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 
 from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.segment.layout import check_output_file, partial_path, write_atomically
-from toolkit.segment.lines import Reject, drop_overlong_lines, find_rejects, read_log_bytes, salvage
-from toolkit.segment.logs import LogFiles, file_named_in, find_log_files
-from toolkit.transform.duckdb_engine import MAX_LINE_BYTES, DuckDBTransform
+from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
+from toolkit.segment.logs import find_log_files
+from toolkit.transform.duckdb_engine import DuckDBTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
-from toolkit.transform.items import write_items
-from toolkit.transform.users import write_users
 
 CSV_NAME = "interactions.csv"
 
@@ -66,6 +63,9 @@ class OutputTarget:
         return report
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def transform(
     source: str,
     out: str,
@@ -78,83 +78,72 @@ def transform(
     user_fields: list[str] | None = None,
     items_path: str | None = None,
     catalog: str | None = None,
+    engine: str = "duckdb",
+    master: str = "local[2]",
 ) -> tuple[TransformSummary, str, ValidationReport]:
-    """Run the transform; returns the accounting, where the CSV was written, and its validation
-    (with the diagnostics too if asked)."""
+    """Run the transform on an engine (duckdb on this machine, or spark on `master`); returns the
+    accounting, where the CSV was written, and its validation (with the diagnostics too if asked).
+    Every output is checked before any work and published whole after it."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
     target.check()
+    if rejects_path and engine != "duckdb":
+        raise UsageError("--rejects needs --engine duckdb: Spark counts unreadable lines but cannot say where they are")
     began = time.perf_counter()
     with find_log_files(source, aws) as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
         if not is_s3(out):
             check_output_file(Path(target.display), "--out", logs.paths)
-        if rejects_path:
-            check_output_file(Path(rejects_path), "--rejects", [*logs.paths, Path(target.display)])
-        for option, path in (("--users", users_path), ("--items", items_path)):
+        for option, path in (("--rejects", rejects_path), ("--users", users_path), ("--items", items_path)):
             if path:
                 check_output_file(Path(path), option, [*logs.paths, Path(target.display)])
         work_dir = Path(work)
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
-        engine = DuckDBTransform(work_dir, progress=progress)
+        runner = _engine(engine, work_dir, progress, master)
         partial = target.partial_path(work_dir)
         try:
-            files, names = _classify_salvaging(engine, logs, options, work_dir, summary)
-            reasons = engine.reasons()
-            summary.other_events = engine.events_filtered()
-            _account(summary, reasons, engine.unparsed_by_file(), names)
-            summary.messages_written, summary.events = engine.write_csv(partial)
+            names = runner.classify(logs, options, summary)
+            reasons = runner.reasons()
+            summary.other_events = runner.events_filtered()
+            _account(summary, reasons, runner.unparsed_by_file(), names, runner.locates_rejects)
+            summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
             if users_path:
-                summary.users_dataset = publish_dataset(Path(users_path), lambda partial: write_users(files, partial, user_fields))
+                summary.users_dataset = publish_dataset(Path(users_path), lambda part: runner.write_users(part, user_fields))
             if items_path:
-                summary.items_dataset = publish_dataset(Path(items_path), lambda partial: write_items(files, partial, options.item_field, Path(catalog) if catalog else None))
+                summary.items_dataset = publish_dataset(Path(items_path), lambda part: runner.write_items(part, options.item_field, Path(catalog) if catalog else None))
             report = target.publish(partial, diagnostics)
         finally:
-            engine.close()
+            runner.close()
             if partial.exists():
                 partial.unlink()
     summary.seconds = time.perf_counter() - began
     return summary, target.display, report
 
 
-def _classify_salvaging(engine: DuckDBTransform, logs: LogFiles, options: TransformOptions, work_dir: Path, summary: TransformSummary):
-    """Classify all files; a file DuckDB cannot decompress is salvaged up to its damage and retried."""
-    files = list(logs.paths)
-    names = {str(path): logs.name(path) for path in files}
-    salvage_dir = work_dir / "salvaged"
-    salvage_dir.mkdir()
-    while True:
-        try:
-            engine.classify(files, options)
-            return files, names
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            broken = file_named_in(str(exc), files)
-            overlong = isinstance(exc, duckdb.InvalidInputException) and "maximum_object_size" in str(exc)
-            if broken is None or not (overlong or isinstance(exc, duckdb.IOException)):
-                raise UsageError(f"cannot read the logs: {str(exc).splitlines()[0]}") from None
-            engine.connection.execute("DROP TABLE IF EXISTS classified")
-            name = names[str(broken)]
-            replacement = salvage_dir / f"{len(names)}.json"
-            if overlong:
-                rejected = drop_overlong_lines(broken, name, replacement, MAX_LINE_BYTES)
-                summary.damaged_files[name] = f"{len(rejected)} lines over {MAX_LINE_BYTES:,} bytes left out"
-                summary.rejects.extend(rejected)
-            else:
-                damage, tail = salvage(broken, name, replacement)
-                summary.damaged_files[name] = damage
-                if tail is not None:
-                    summary.rejects.append(tail)
-            files[files.index(broken)] = replacement
-            names[str(replacement)] = name
+def _engine(name: str, work_dir: Path, progress: bool, master: str):
+    """The engine: DuckDB, or Spark (its module imports PySpark only when asked for)."""
+    if name == "duckdb":
+        return DuckDBTransform(work_dir, progress=progress)
+    if name == "spark":
+        from toolkit.transform.spark_engine import SparkTransform
+
+        return SparkTransform(work_dir, master)
+    raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 
-def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str]) -> None:
+def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str], locates: bool) -> None:
     """Fill in filtered counts and rejects; lines DuckDB could not parse are re-read in Python to
-    name the bad ones (valid JSON objects without any Segment field count as filtered by type)."""
+    name the bad ones (valid JSON objects without any Segment field count as filtered by type).
+    An engine that cannot locate them (Spark) has them counted as rejected, unlocated."""
+    if not locates:
+        summary.messages_read = sum(reasons.values()) + len(summary.rejects)
+        summary.filtered = Counter({reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")})
+        summary.unlocated_rejects = reasons.get("unparsed", 0)
+        return
     found: list[Reject] = []
     for file in sorted(unparsed):
         content, _ = read_log_bytes(Path(file))

@@ -13,7 +13,8 @@ import duckdb
 from toolkit.errors import UsageError
 from toolkit.etl.dataset_fields import MAX_CATEGORICAL_LENGTH, UserField, choose_user_fields
 from toolkit.personalize.schema import Field, dataset_schema, schema_json
-from toolkit.transform.duckdb_engine import MAX_ID_LENGTH, MAX_LINE_BYTES
+from toolkit.personalize.validate import MAX_ID_LENGTH
+from toolkit.segment.lines import MAX_LINE_BYTES
 
 
 @dataclass
