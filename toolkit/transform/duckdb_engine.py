@@ -127,10 +127,13 @@ class DuckDBTransform:
 
     locates_rejects = True
 
-    def __init__(self, work_dir: Path, threads: int | None = None, progress: bool = False):
+    def __init__(self, work_dir: Path, threads: int | None = None, progress: bool = False, filesystem=None):
         self.work_dir = work_dir
-        self.files: list[Path] = []
+        self.filesystem = filesystem  # aws.s3_files.S3Files when the logs are read from S3 as needed
+        self.files: list[Path | str] = []
         self.connection = duckdb.connect()
+        if filesystem is not None:
+            self.connection.register_filesystem(filesystem)
         self.connection.execute(
             f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work_dir / 'spill'}'"
         )
@@ -158,11 +161,11 @@ class DuckDBTransform:
                 name = names[str(broken)]
                 replacement = salvage_dir / f"{len(names)}.json"
                 if overlong:
-                    rejected = drop_overlong_lines(broken, name, replacement, MAX_LINE_BYTES)
+                    rejected = drop_overlong_lines(self.local_file(broken), name, replacement, MAX_LINE_BYTES)
                     summary.damaged_files[name] = f"{len(rejected)} lines over {MAX_LINE_BYTES:,} bytes left out"
                     summary.rejects.extend(rejected)
                 else:
-                    damage, tail = salvage(broken, name, replacement)
+                    damage, tail = salvage(self.local_file(broken), name, replacement)
                     summary.damaged_files[name] = damage
                     if tail is not None:
                         summary.rejects.append(tail)
@@ -195,11 +198,21 @@ class DuckDBTransform:
         events = Counter(dict(self.connection.execute("SELECT event, sum(len(item_ids)) FROM firsts GROUP BY ALL").fetchall()))
         return written, Counter({k: int(v) for k, v in events.items()})
 
+    def local_file(self, path: Path | str) -> Path:
+        """A log file on this machine, for the few read again in Python: an S3 object is fetched."""
+        if not str(path).startswith("s3://"):
+            return Path(path)
+        fetched = self.work_dir / "fetched"
+        fetched.mkdir(exist_ok=True)
+        local = fetched / f"{len(list(fetched.iterdir()))}.gz"
+        local.write_bytes(self.filesystem.cat_file(str(path)))
+        return local
+
     def write_users(self, path: Path, chosen: list[str] | None) -> UsersDataset:
-        return write_users(self.files, path, chosen)
+        return write_users(self.files, path, chosen, self.filesystem)
 
     def write_items(self, path: Path, item_field: str, catalog: Path | None) -> ItemsDataset:
-        return write_items(self.files, path, item_field, catalog)
+        return write_items(self.files, path, item_field, catalog, self.filesystem)
 
     def close(self) -> None:
         self.connection.close()

@@ -43,10 +43,12 @@ class ItemsDataset:
     from_catalog: int = 0  # items described by the catalog export
 
 
-def write_items(files: list[Path], out: Path, item_field: str, catalog: Path | None = None) -> ItemsDataset:
+def write_items(files: list[Path], out: Path, item_field: str, catalog: Path | None = None, filesystem=None) -> ItemsDataset:
     """Write the Items CSV (and its schema beside it, .avsc) from the product properties in `files`
     and the products of `catalog`."""
     connection = duckdb.connect()
+    if filesystem is not None:  # files in S3, read as needed
+        connection.register_filesystem(filesystem)
     try:
         connection.execute("SET TimeZone = 'UTC'")
         _load_products(connection, files, catalog)

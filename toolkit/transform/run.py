@@ -91,7 +91,8 @@ def transform(
     if rejects_path and engine != "duckdb":
         raise UsageError("--rejects needs --engine duckdb: Spark counts unreadable lines but cannot say where they are")
     began = time.perf_counter()
-    with find_log_files(source, aws) as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
+    # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
+    with find_log_files(source, aws, stream=engine == "duckdb") as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
         if not is_s3(out):
             check_output_file(Path(target.display), "--out", logs.paths)
         for option, path in (("--rejects", rejects_path), ("--users", users_path), ("--items", items_path)):
@@ -99,13 +100,13 @@ def transform(
                 check_output_file(Path(path), option, [*logs.paths, Path(target.display)])
         work_dir = Path(work)
         summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
-        runner = _engine(engine, work_dir, progress, master)
+        runner = _engine(engine, work_dir, progress, master, logs.filesystem)
         partial = target.partial_path(work_dir)
         try:
             names = runner.classify(logs, options, summary)
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
-            _account(summary, reasons, runner.unparsed_by_file(), names, runner.locates_rejects)
+            _account(summary, reasons, runner.unparsed_by_file(), names, runner)
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
@@ -124,10 +125,10 @@ def transform(
     return summary, target.display, report
 
 
-def _engine(name: str, work_dir: Path, progress: bool, master: str):
+def _engine(name: str, work_dir: Path, progress: bool, master: str, filesystem=None):
     """The engine: DuckDB, or Spark (its module imports PySpark only when asked for)."""
     if name == "duckdb":
-        return DuckDBTransform(work_dir, progress=progress)
+        return DuckDBTransform(work_dir, progress=progress, filesystem=filesystem)
     if name == "spark":
         from toolkit.transform.spark_engine import SparkTransform
 
@@ -135,18 +136,18 @@ def _engine(name: str, work_dir: Path, progress: bool, master: str):
     raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 
-def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str], locates: bool) -> None:
+def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str], runner) -> None:
     """Fill in filtered counts and rejects; lines DuckDB could not parse are re-read in Python to
     name the bad ones (valid JSON objects without any Segment field count as filtered by type).
     An engine that cannot locate them (Spark) has them counted as rejected, unlocated."""
-    if not locates:
+    if not runner.locates_rejects:
         summary.messages_read = sum(reasons.values()) + len(summary.rejects)
         summary.filtered = Counter({reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")})
         summary.unlocated_rejects = reasons.get("unparsed", 0)
         return
     found: list[Reject] = []
     for file in sorted(unparsed):
-        content, _ = read_log_bytes(Path(file))
+        content, _ = read_log_bytes(runner.local_file(file))
         found.extend(find_rejects(content, names.get(file, file)))
     summary.rejects.extend(found)
     summary.messages_read = sum(reasons.values()) + len(summary.rejects) - len(found)

@@ -68,6 +68,9 @@ class SparkTransform:
     def unparsed_by_file(self) -> dict[str, int]:
         return {}
 
+    def local_file(self, path) -> Path:
+        return Path(path)
+
     def write_csv(self, path: Path) -> tuple[int, Counter]:
         from toolkit.etl.segment_interactions import first_copies, interactions
 

@@ -24,9 +24,11 @@ class UsersDataset:
     left_out: list[str] = field(default_factory=list)  # traits found and not written
 
 
-def write_users(files: list[Path], out: Path, chosen: list[str] | None = None) -> UsersDataset:
+def write_users(files: list[Path], out: Path, chosen: list[str] | None = None, filesystem=None) -> UsersDataset:
     """Write the Users CSV (and its schema beside it, .avsc) from the identify calls in `files`."""
     connection = duckdb.connect()
+    if filesystem is not None:  # files in S3, read as needed
+        connection.register_filesystem(filesystem)
     try:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(
