@@ -127,3 +127,17 @@ def test_bad_sources_are_one_line_errors(tmp_path):
     csv.write_text("USER_ID,ITEM_ID,TIMESTAMP\nu,i,1\n")
     result = runner.invoke(app, ["report", str(csv), "--out", str(csv)])
     assert result.exit_code == 2 and csv.read_text().startswith("USER_ID")
+
+
+def test_a_report_of_logs_in_s3(workshop_logs, s3_bucket, tmp_path):
+    import boto3
+
+    endpoint, bucket = s3_bucket
+    client = boto3.client("s3", endpoint_url=endpoint)
+    for path in workshop_logs.rglob("*.gz"):
+        client.upload_file(str(path), bucket, f"logs/{path.relative_to(workshop_logs)}")
+    remote = runner.invoke(app, ["report", f"s3://{bucket}/logs", "--out", str(tmp_path / "s3.html"), "--endpoint-url", endpoint, "--json", "--no-evaluate"])
+    local = runner.invoke(app, ["report", str(workshop_logs), "--out", str(tmp_path / "local.html"), "--json", "--no-evaluate"])
+    assert remote.exit_code == local.exit_code == 0, remote.output
+    assert json.loads(remote.stdout)["logs"] == json.loads(local.stdout)["logs"]
+    assert json.loads(remote.stdout)["interactions"] == json.loads(local.stdout)["interactions"]

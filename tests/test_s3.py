@@ -69,7 +69,7 @@ def test_explore_reads_s3_objects_as_the_query_needs_them(workshop_logs, s3_buck
     upload_tree(boto3.client("s3", endpoint_url=endpoint), bucket, workshop_logs, "logs")
     aws = AwsOptions(endpoint_url=endpoint)
     with find_log_files(f"s3://{bucket}/logs", aws, stream=True) as logs:
-        assert logs.downloaded_to is None and all(str(p).startswith("s3://") for p in logs.paths)
+        assert logs.filesystem is not None and all(str(p).startswith("s3://") for p in logs.paths)
         explorer = DuckDBExplorer(logs)
         try:
             rows = explorer.run("SELECT messageid FROM segment_logs LIMIT 20").rows

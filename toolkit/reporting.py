@@ -107,12 +107,12 @@ def build_report(source: str, scenario: Scenario, aws: AwsOptions | None = None,
     if out is not None:
         check_output_file(out, "--out", [p for p in (inputs.interactions, inputs.users, inputs.items) if p])
     report = Report(source)
-    logs = find_log_files(inputs.logs, aws) if inputs.logs else contextlib.nullcontext()
+    logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         csv = inputs.interactions
         if csv is None:
             csv = Path(work) / "interactions.csv"
-            report.accounting, _, _ = transform(str(files.downloaded_to or inputs.logs), str(csv), aws=aws)
+            report.accounting, _, _ = transform(inputs.logs, str(csv), aws=aws)
         report.validation = validate_csv(csv, dataset="interactions")
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = [validate_csv(path, dataset=kind) for kind, path in (("users", inputs.users), ("items", inputs.items)) if path]
@@ -133,6 +133,8 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
         try:
             connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'")
             if logs is not None:
+                if logs.filesystem is not None:  # S3 objects, read as needed
+                    connection.register_filesystem(logs.filesystem)
                 load_messages(connection, logs.paths)
                 report.logs = log_figures(connection, {s.id: s.name for s in scenario.sources.values()}, _funnels(scenario))
                 connection.execute("DROP TABLE messages")

@@ -24,11 +24,6 @@ class LogFiles:
     def name(self, path: Path) -> str:
         return self.display.get(path, str(path))
 
-    @property
-    def downloaded_to(self) -> Path | None:
-        """The local folder S3 objects were downloaded to (their keys kept), if they were."""
-        return Path(self._temporary.name) if self._temporary is not None else None
-
     def close(self) -> None:
         if self._temporary is not None:
             self._temporary.cleanup()
