@@ -110,10 +110,11 @@ def build_report(source: str, scenario: Scenario, aws: AwsOptions | None = None,
     logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         csv = inputs.interactions
-        if csv is None:
+        if csv is None:  # the transform validates what it writes: that validation is the report's
             csv = Path(work) / "interactions.csv"
-            report.accounting, _, _ = transform(inputs.logs, str(csv), aws=aws)
-        report.validation = validate_csv(csv, dataset="interactions")
+            report.accounting, _, report.validation = transform(inputs.logs, str(csv), aws=aws)
+        else:
+            report.validation = validate_csv(csv, dataset="interactions")
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = [validate_csv(path, dataset=kind) for kind, path in (("users", inputs.users), ("items", inputs.items)) if path]
         report.validation.checks += cross_dataset_checks(csv, inputs.users, inputs.items) if (inputs.users or inputs.items) else []
