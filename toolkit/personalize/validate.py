@@ -20,7 +20,6 @@ MAX_TEXTUAL_LENGTH = 20_000
 MIN_INTERACTIONS = 1000
 MIN_USERS_WITH_TWO = 25
 MIN_SHARE_WITH_TWO = 0.01
-MAX_METADATA_COLUMNS = 5
 MAX_EVENT_TYPES_AND_METADATA = 10
 SECONDS_LIMIT = 10**11  # an epoch-seconds value this large is year 5138: milliseconds, surely
 EXAMPLES = 3
@@ -30,7 +29,6 @@ MAX_LINE_BYTES = 10_000_000  # DuckDB's reader refuses longer lines; each is a r
 MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder past this, whatever the file's size
 CHUNK = 1 << 20
 SQL_TYPES = {"long": "BIGINT", "int": "INTEGER", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
-NUMBERS = ("long", "int", "float", "double")
 # diagnose.py's thresholds (aws-samples/amazon-personalize-samples, diagnose.yaml)
 DIAGNOSE = {"dup_rate": 0.1, "repeat_rate": 0.5, "coldstart_rate": 0.1, "missing_rate": 0.1, "loglog_min_categories": 30, "loglog_fit": 5.0, "head_heavy": -2.0, "tail_heavy": -0.75}
 
