@@ -141,3 +141,14 @@ def test_a_report_of_logs_in_s3(workshop_logs, s3_bucket, tmp_path):
     assert remote.exit_code == local.exit_code == 0, remote.output
     assert json.loads(remote.stdout)["logs"] == json.loads(local.stdout)["logs"]
     assert json.loads(remote.stdout)["interactions"] == json.loads(local.stdout)["interactions"]
+
+
+def test_text_from_the_data_cannot_inject_markup(tmp_path):
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    rows = [f"u{u},{hostile if k == 0 else f'i{k}'},{hostile},{1_700_000_000 + u * 100 + k}" for u in range(60) for k in range(20)]
+    csv = tmp_path / "i.csv"
+    csv.write_text("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + "\n".join(r.replace(hostile, '"' + hostile.replace('"', '""') + '"') for r in rows) + "\n")
+    result = runner.invoke(app, ["report", str(csv), "--out", str(tmp_path / "r.html"), "--no-evaluate"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page

@@ -54,7 +54,7 @@ def _verdict(report: dict) -> str:
 
 def _figure_row(name: str, label: str, value) -> str:
     shown = f"{value:,}" if isinstance(value, int) else escape(str(value))
-    return f'<tr><th>{escape(label)}</th><td class="number" data-figure="{name}">{shown}</td></tr>'
+    return f'<tr><th>{escape(label)}</th><td class="number" data-figure="{escape(name)}">{shown}</td></tr>'
 
 
 def _key_figures(report: dict) -> str:
@@ -75,7 +75,7 @@ def _key_figures(report: dict) -> str:
 
 
 def _chart(name: str, svg: str, caption: str) -> str:
-    return f'<figure data-chart="{name}">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
+    return f'<figure data-chart="{escape(name)}">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
 
 
 def _logs(logs: dict, accounting: dict | None) -> str:
