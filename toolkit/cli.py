@@ -331,6 +331,7 @@ def transform(
     as_json: JsonOption = False,
 ) -> None:
     """Filter and map Segment logs into the interactions CSV Personalize imports, counting every message.
+
     Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
     from toolkit.transform.summary import TransformOptions
 
@@ -430,8 +431,9 @@ def report(
     endpoint_url: EndpointOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures behind the charts as one JSON document (the page is written too).")] = False,
 ) -> None:
-    """One self-contained HTML page of what is in the logs and what Personalize will get (charts
-    embedded, no network). Exit 0 when the interactions pass Personalize's rules, 1 when not."""
+    """One self-contained HTML page of what is in the logs and what Personalize will get.
+
+    Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
     from toolkit.reporting import build_report
     from toolkit.simulate.scenario import load_scenario
 
@@ -452,8 +454,10 @@ def evaluate(
     k: Annotated[int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")] = 25,
     as_json: JsonOption = False,
 ) -> None:
-    """Is there anything to learn beyond "most popular"? Holds out each user's last interaction and
-    compares a popularity baseline with an item-to-item co-occurrence recommender (exit 0 either way)."""
+    """Is there anything to learn beyond "most popular"? Popularity against co-occurrence.
+
+    Holds out each user's last interaction and compares a popularity baseline with an item-to-item
+    co-occurrence recommender (exit 0 either way)."""
     from toolkit.personalize.evaluate import evaluate_csv
     from toolkit.render import evaluation_table
 
@@ -658,8 +662,9 @@ def collector(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """A local stand-in for Segment's tracking API: every SDK's protocol, a journal so that a 200
-    means kept, Segment's S3 layout out; stops cleanly on Ctrl-C or SIGTERM."""
+    """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
+
+    Every SDK's protocol, a journal so that a 200 means kept; stops cleanly on Ctrl-C or SIGTERM."""
     import json
     import logging
 
