@@ -256,3 +256,32 @@ def test_schema_command_types_users_and_items_from_their_values(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     default = runner.invoke(app, ["schema", str(users)])
     assert default.exit_code == 0 and (tmp_path / "users.avsc").is_file()
+
+
+def test_the_line_scan_counts_as_a_line_by_line_reading_would(tmp_path, monkeypatch):
+    """scan_lines measures chunks with numpy; here, files of awkward lines (blank, quoted, CR, long,
+    across chunk borders) against a plain reading of the same bytes, line by line."""
+    import random
+
+    from toolkit.personalize import validate
+
+    def reference(data: bytes):
+        lines = data.split(b"\n")[1:]  # after the header
+        if lines and lines[-1] == b"":
+            lines.pop()  # the file's final newline ends the last line
+        content = sum(1 for line in lines if line.strip())
+        longest = max(((i + 2, len(line)) for i, line in enumerate(lines)), key=lambda p: (p[1], -p[0]), default=(0, 0))
+        longest = longest if longest[1] else (0, 0)
+        open_quotes = [f"line {i + 2}: {line[:200].decode('utf-8', 'replace').rstrip()}" for i, line in enumerate(lines) if line.count(b'"') % 2][:3]
+        return content, longest, open_quotes
+
+    monkeypatch.setattr(validate, "CHUNK", 64)  # many chunk borders, inside lines too
+    rng = random.Random(7)
+    pieces = [b"", b"   ", b"\r", b'a,"b', b'"x","y"', b"u1,i1,E,1700000000", b"z" * 150, b"q" * 300, b'"' * 3, b"\t \x0c"]
+    for case in range(60):
+        body = b"\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        data = b"USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + body + (b"\n" if rng.random() < 0.5 else b"")
+        path = tmp_path / f"{case}.csv"
+        path.write_bytes(data)
+        scan = validate.scan_lines(path)
+        assert (scan.lines, scan.longest, scan.open_quotes) == reference(data), data

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from toolkit.errors import UsageError
 from toolkit.personalize.schema import RESERVED, Field, dataset_schema, interactions_schema, load_schema, schema_fields
@@ -221,35 +222,65 @@ class LineScan:
     open_quotes: list[str] = field(default_factory=list)  # the first lines with an odd number of quotes
 
 
+WHITESPACE = np.array(list(b" \t\n\r\x0b\x0c"), dtype=np.uint8)  # what bytes.strip() removes
+HEAD = 200  # bytes of a line shown as an example
+
+
 def scan_lines(path: Path) -> LineScan:
-    """Read the lines after the header in chunks, so memory stays bounded whatever a line's length."""
+    """Read the lines after the header in chunks, so memory stays bounded whatever a line's length;
+    each chunk's lines are measured at once with numpy (a Python loop a line cost ~6 us)."""
     scan = LineScan()
-    number, head, length, content, quotes = 1, b"", 0, False, 0
-
-    def end_line() -> None:
-        scan.lines += content
-        if length > scan.longest[1]:
-            scan.longest = (number, length)
-        if quotes % 2 and len(scan.open_quotes) < EXAMPLES:
-            scan.open_quotes.append(f"line {number}: {head.decode('utf-8', errors='replace').rstrip()}")
-
+    number = 1  # the header's line
+    carry = _Partial()  # the line the previous chunk ended in
     with open(path, "rb") as handle:
         handle.readline(MAX_HEADER_BYTES + 1)
         while chunk := handle.read(CHUNK):
-            pieces = chunk.split(b"\n")
-            for index, piece in enumerate(pieces):
-                head += piece[: max(0, 200 - len(head))]
-                length += len(piece)
-                content = content or bool(piece.strip())
-                quotes += piece.count(b'"')
-                if index < len(pieces) - 1:  # the line ends here
-                    number += 1
-                    end_line()
-                    head, length, content, quotes = b"", 0, False, 0
-    if length:
-        number += 1
-        end_line()
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            ends = np.flatnonzero(data == 10)
+            starts = np.r_[0, ends + 1]
+            stops = np.r_[ends, len(data)]
+            quotes = np.r_[0, np.cumsum(data == 34)]
+            filled = np.r_[0, np.cumsum(~np.isin(data, WHITESPACE))]
+            lengths = stops - starts
+            line_quotes = quotes[stops] - quotes[starts]
+            content = filled[stops] > filled[starts]
+            lengths[0] += carry.length  # the first piece goes on the carried line
+            line_quotes[0] += carry.quotes
+            content[0] |= carry.content
+
+
+            def head(k: int) -> bytes:  # the first HEAD bytes of piece k (the carried line's, for the first)
+                taken = carry.head if k == 0 else b""
+                return taken + chunk[starts[k] : min(stops[k], starts[k] + HEAD - len(taken))]
+
+            done = len(ends)  # pieces that end in a newline: whole lines
+            _end_lines(scan, number, lengths[:done], line_quotes[:done], content[:done], head)
+            number += done
+            last = len(starts) - 1
+            carry = _Partial(int(lengths[last]), int(line_quotes[last]), bool(content[last]), head(last)[:HEAD])
+    if carry.length:
+        _end_lines(scan, number, np.array([carry.length]), np.array([carry.quotes]), np.array([carry.content]), lambda k: carry.head)
     return scan
+
+
+@dataclass
+class _Partial:
+    length: int = 0
+    quotes: int = 0
+    content: bool = False
+    head: bytes = b""
+
+
+def _end_lines(scan: LineScan, before: int, lengths: np.ndarray, quotes: np.ndarray, content: np.ndarray, head) -> None:
+    """Count whole lines (numbered from before + 1): content, the longest, the first with a quote left open."""
+    if not len(lengths):
+        return
+    scan.lines += int(content.sum())
+    longest = int(np.argmax(lengths))
+    if lengths[longest] > scan.longest[1]:
+        scan.longest = (before + 1 + longest, int(lengths[longest]))
+    for k in np.flatnonzero(quotes % 2)[: max(0, EXAMPLES - len(scan.open_quotes))].tolist():
+        scan.open_quotes.append(f"line {before + 1 + k}: {head(k).decode('utf-8', errors='replace').rstrip()}")
 
 
 def _header_check(text: str, header: list[str], fields: list[Field], rules: DatasetRules, schema_path) -> Check:
