@@ -3,7 +3,10 @@
 All three read the same generated Segment logs and write the same interactions CSV (the Python
 baseline keeps the Glue job's flat properties.sku and skips dedupe, so it does less work).
 
-    python benchmarks/bench_transform.py [--messages 1000000] [--spark] [--logs DIR]
+    python benchmarks/bench_transform.py [--messages 1000000] [--spark] [--logs DIR] [--against REV]
+
+--against REV also times the transform of an earlier commit (checked out from git into a temporary
+folder, run in a child process on the same logs) and prints the ratio: #13 measures against 75ec121.
 """
 
 from __future__ import annotations
@@ -59,6 +62,26 @@ def duckdb_scan_only(logs: Path) -> None:
     duckdb.connect().execute(f"SELECT count(*), count(properties), count(userId) FROM {READ_LOGS_SQL}", {"files": files}).fetchall()
 
 
+def earlier_transform(rev: str, logs: Path, out: Path) -> float:
+    """Seconds the transform of commit `rev` takes on `logs`, in a child process importing that
+    commit's package (its own code, this environment's libraries)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="toolkit-rev-") as folder:
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", folder, rev], check=True, capture_output=True)
+        try:
+            code = (
+                "import sys, time; sys.path.insert(0, sys.argv[1]); from toolkit.transform.run import transform; "
+                "began = time.perf_counter(); transform(sys.argv[2], sys.argv[3]); print(time.perf_counter() - began)"
+            )
+            run = subprocess.run([sys.executable, "-c", code, folder, str(logs), str(out)], check=True, capture_output=True, text=True, cwd=folder)
+            return float(run.stdout.strip().splitlines()[-1])
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", folder], check=True, capture_output=True)
+
+
 def timed(function, *args):
     began = time.perf_counter()
     result = function(*args)
@@ -71,6 +94,7 @@ def main() -> None:
     parser.add_argument("--logs", type=Path, help="use these logs instead of generating them")
     parser.add_argument("--spark", action="store_true", help="also run the Spark job on local[2]")
     parser.add_argument("--no-python", action="store_true", help="skip the pure-Python baseline (slow on 10M messages)")
+    parser.add_argument("--against", metavar="REV", help="also time the transform of this earlier commit (e.g. 75ec121)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -85,6 +109,9 @@ def main() -> None:
         size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6
         print(f"messages: {read:,} ({size_mb:,.0f} MB gzipped)")
         print(f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} messages/s, peak memory {peak_mb:,.0f} MB")
+        if args.against:
+            earlier = earlier_transform(args.against, logs, root / "earlier.csv")
+            print(f"transform of {args.against}, same logs, child process: {earlier:.2f} s = {read / earlier:,.0f} messages/s -> this code is {earlier / toolkit_seconds:.2f}x as fast")
         _, scan_seconds = timed(duckdb_scan_only, logs)
         print(f"DuckDB scan alone (gzip + JSON parse of the same fields, no transform): {scan_seconds:.2f} s = {read / scan_seconds:,.0f} messages/s")
         if not args.no_python:
