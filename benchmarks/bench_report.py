@@ -12,17 +12,13 @@ import argparse
 import resource
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+from bench_transform import benchmark_logs  # beside this script
+
 from toolkit.reporting import build_report
-from toolkit.segment.sinks import LocalSink
-from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
 from toolkit.transform.run import transform
-
-MESSAGES_PER_VISITOR_DAY = 3.6
-DAYS = 5
 
 
 def main() -> None:
@@ -33,11 +29,7 @@ def main() -> None:
     scenario = load_scenario()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        logs = args.logs
-        if logs is None:
-            logs = root / "logs"
-            visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
-            generate(scenario.with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(logs))
+        logs = benchmark_logs(root, args.messages, args.logs)
         began = time.perf_counter()
         summary, _, _ = transform(str(logs), str(root / "baseline.csv"))
         transform_seconds = time.perf_counter() - began

@@ -82,6 +82,16 @@ def earlier_transform(rev: str, logs: Path, out: Path) -> float:
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", folder], check=True, capture_output=True)
 
 
+def benchmark_logs(root: Path, messages: int, given: Path | None = None) -> Path:
+    """The logs a benchmark reads: `given`, or about `messages` of the workshop scenario generated under root."""
+    if given is not None:
+        return given
+    logs = root / "logs"
+    visitors = int(messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
+    generate(load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(logs))
+    return logs
+
+
 def timed(function, *args):
     began = time.perf_counter()
     result = function(*args)
@@ -98,11 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        logs = args.logs
-        if logs is None:
-            logs = root / "logs"
-            visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
-            generate(load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(logs))
+        logs = benchmark_logs(root, args.messages, args.logs)
         (summary, _, _), toolkit_seconds = timed(transform, str(logs), str(root / "toolkit.csv"))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         read = summary.messages_read

@@ -13,7 +13,7 @@ import duckdb
 from toolkit.aws.s3 import AwsOptions, is_s3
 from toolkit.errors import UsageError
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
-from toolkit.personalize.validate import ValidationReport, cross_dataset_checks, validate_csv
+from toolkit.personalize.validate import ValidationReport, validate_csv, with_datasets
 from toolkit.report.figures import interaction_figures, load_interactions, load_messages, log_figures
 from toolkit.report.page import render_page
 from toolkit.segment.layout import check_output_file, write_atomically
@@ -116,8 +116,7 @@ def build_report(source: str, scenario: Scenario, aws: AwsOptions | None = None,
         else:
             report.validation = validate_csv(csv, dataset="interactions")
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
-        report.datasets = [validate_csv(path, dataset=kind) for kind, path in (("users", inputs.users), ("items", inputs.items)) if path]
-        report.validation.checks += cross_dataset_checks(csv, inputs.users, inputs.items) if (inputs.users or inputs.items) else []
+        report.datasets = with_datasets(report.validation, csv, inputs.users, inputs.items)
         if evaluate:
             report.evaluation, report.not_evaluated = _evaluate(csv)
         add_figures(report, scenario, files, csv)

@@ -13,7 +13,7 @@ from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResul
 from toolkit.explore.logs_view import sql_text
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
-from toolkit.personalize.validate import ValidationReport, cross_dataset_checks, validate_csv
+from toolkit.personalize.validate import ValidationReport, with_datasets
 from toolkit.reporting import Report, add_figures, write_report
 from toolkit.segment.layout import CATALOG_NAME, write_atomically
 from toolkit.segment.logs import find_log_files
@@ -75,13 +75,12 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     if bucket:
         upload(schema_path, S3Url(bucket, SCHEMA_NAME), aws)
         schema_location = f"s3://{bucket}/{SCHEMA_NAME}"
-    datasets = [validate_csv(path) for path in (users_path, items_path) if path]
     with tempfile.TemporaryDirectory() as folder:
         local = Path(csv_target)
         if bucket:
             local = Path(folder) / "interactions.csv"
             download_file(S3Url.parse(csv_location), local, aws)
-        report.checks += cross_dataset_checks(local, users_path, items_path)
+        datasets = with_datasets(report, local, users_path, items_path)
         evaluation = evaluate_csv(local)
         page = Report(str(out), accounting=summary, validation=report, datasets=datasets, evaluation=evaluation)
         with find_log_files(logs, aws) as files:

@@ -529,9 +529,16 @@ def validate_datasets(path: str | Path, schema_path=None, domain: str | None = N
         return [report]
     if report.dataset != "interactions":
         raise UsageError(f"--users and --items go with an interactions CSV; {path} is a {report.dataset} dataset")
+    return [report, *with_datasets(report, path, users, items, domain)]
+
+
+def with_datasets(report: ValidationReport, path: str | Path, users=None, items=None, domain: str | None = None) -> list[ValidationReport]:
+    """The Users and Items CSVs' own reports; the rules across them and the interactions CSV at
+    `path` are added to that CSV's `report`."""
     others = [validate_csv(other, domain=domain, dataset=kind) for kind, other in (("users", users), ("items", items)) if other]
-    report.checks += cross_dataset_checks(path, users, items)
-    return [report, *others]
+    if users or items:
+        report.checks += cross_dataset_checks(path, users, items)
+    return others
 
 
 def cross_dataset_checks(interactions: str | Path, users: str | Path | None = None, items: str | Path | None = None) -> list[Check]:

@@ -213,7 +213,7 @@ def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarra
     That is the page its properties name (the source's page_property: a page_name of "Search" is
     /search), else the user's landing page, whose campaign (UTM) parameters give context.campaign."""
     shard = simulation.shard
-    landing = _landing_pages(shard.run_seed, shard.platform, LIBRARIES[simulation.scenario.sources[shard.platform].library].name)
+    landing = _landing_pages(shard.run_seed, shard.platform, simulation.scenario.sources[shard.platform].library)
     named = simulation.scenario.sources[shard.platform].page_property
     titles = [orjson.loads(text).get(named) if named and text else None for text in properties.texts]
     distinct = sorted({str(t) for t in titles if t is not None})
