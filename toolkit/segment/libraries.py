@@ -6,7 +6,11 @@ locale, timezone, `_metadata`, and `campaign` only when the page's URL has UTM p
 analytics-android (4.11.3) sends app, device (a SHA-256 `id`, `advertisingId` only when ad
 tracking is enabled), os, network, screen, `instanceId` and the whole traits cache in
 `context.traits`; analytics-ios (4.1.8, no ad support configured) sends `instanceId` and no
-advertising fields; analytics-python sends library only.
+advertising fields; analytics-kotlin (1.19) and analytics-swift (1.7), their successors, send
+`instanceId`, `_metadata`, a device id (kotlin: a SHA-256 with collectDeviceId; swift: the vendor
+id), no advertising fields without an advertising plugin and no `context.traits`;
+analytics-python sends library only. Page views are `page` calls on the web and `screen` calls in
+apps.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ def _pick(rng: random.Random, options: tuple):
     return options[int(rng.random() * len(options))]
 
 
-def page_context(path: str, title: str, referrer: str, campaign: tuple[str, str, str] | None = None) -> dict:
-    """analytics.js's context.page for a page of the site (a campaign's UTM parameters in its URL)."""
-    search = "" if campaign is None else "?utm_source={}&utm_medium={}&utm_campaign={}".format(*campaign)
+def page_context(path: str, title: str, referrer: str, campaign: tuple[str, str, str] | None = None, search: str = "") -> dict:
+    """analytics.js's context.page for a page of the site: its query string is `search`, or a
+    campaign's UTM parameters."""
+    if campaign is not None:
+        search = "?utm_source={}&utm_medium={}&utm_campaign={}".format(*campaign)
     return {"path": path, "referrer": referrer, "search": search, "title": title, "url": SITE + path + search}
 
 
@@ -120,6 +126,20 @@ def _ios_context(rng: random.Random) -> dict:
     }
 
 
+def _kotlin_context(rng: random.Random) -> dict:
+    context = _android_context(rng)
+    del context["traits"], context["device"]["adTrackingEnabled"]  # no advertising plugin; traits stay out of the context
+    context["library"] = {"name": "analytics-kotlin", "version": "1.19.2"}
+    return context
+
+
+def _swift_context(rng: random.Random) -> dict:
+    context = _ios_context(rng)
+    del context["traits"]
+    context["library"] = {"name": "analytics-swift", "version": "1.7.3"}
+    return context
+
+
 def _python_context(rng: random.Random) -> dict:
     return {"library": {"name": "analytics-python", "version": "2.4.0"}}
 
@@ -151,6 +171,7 @@ class Library:
     traits_cache: bool = False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
     metadata: dict | None = None  # the message's _metadata
     offline_queue: bool = False  # keeps messages on the device while offline and sends them when back (mobile)
+    view_call: str = "screen"  # the call a page or screen view makes: "page" on the web, "screen" in apps
 
     def __post_init__(self) -> None:
         formats = [self.message_id, self.anonymous_id, *self.device_ids.values(), *([self.instance_id] if self.instance_id else [])]
@@ -179,11 +200,19 @@ AJS_METADATA = {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
 OPTIONAL_MEMBERS = ("advertisingId", "campaign")  # placeholders standing for a whole "key":value, member, or nothing
 
 LIBRARIES = {
-    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True, metadata=AJS_METADATA),
+    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True, metadata=AJS_METADATA, view_call="page"),
     "analytics-android": Library(
         "analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "sha256"}, (0, 30_000), (50, 2_000), False,
         instance_id="uuid", advertising_when_tracking=True, traits_cache=True, offline_queue=True,
     ),
     "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False, instance_id="UUID", offline_queue=True),
-    "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, (0, 500), (5, 120), False),
+    "analytics-kotlin": Library(
+        "analytics-kotlin", "server", _kotlin_context, "uuid", "uuid", {"id": "sha256"}, (0, 30_000), (50, 2_000), False,
+        instance_id="uuid", metadata=AJS_METADATA, offline_queue=True,
+    ),
+    "analytics-swift": Library(
+        "analytics-swift", "server", _swift_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False,
+        instance_id="UUID", metadata=AJS_METADATA, offline_queue=True,
+    ),
+    "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, (0, 500), (5, 120), False, view_call="page"),
 }

@@ -21,12 +21,13 @@ import orjson
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.timestamps import day_epoch_ms
 from toolkit.simulate.coded import Coded
+from toolkit.simulate.devices import user_variants, utc_offsets_ms
 from toolkit.simulate.draws import below, seed_words, weighted_below
 from toolkit.simulate.population import Shard, completed, funnel_lengths
-from toolkit.simulate.scenario import Journey, Scenario, Step
+from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, Step
+from toolkit.simulate.sessions import walk_sessions
 from toolkit.simulate.values import IPv4, FakerPool, trait_texts, trait_words
 
-IDENTIFY = -1  # the step id of identify messages
 USER_WORDS = 11  # 64-bit words of identity per user (see Users)
 MAX_PROPERTY_COMBINATIONS = 100_000
 
@@ -63,21 +64,25 @@ class Events:
     step: list = field(default_factory=list)  # global step id, IDENTIFY for identify
     identified: list = field(default_factory=list)  # whether the message carries userId
     time: list = field(default_factory=list)  # true event time, epoch ms
+    payload: list = field(default_factory=list)  # properties given as text: index into ShardSimulation.payloads (0: drawn from the step)
+    page: list = field(default_factory=list)  # the page it happens on: index into ShardSimulation.pages (-1: none given)
     _joined: dict | None = None
 
-    def add(self, user, source, step, identified, time) -> None:
+    def add(self, user, source, step, identified, time, payload=0, page=-1) -> None:
         n = len(user)
         self._joined = None
         self.user.append(user)
         self.source.append(np.full(n, source, dtype=np.int64))
         self.step.append(np.broadcast_to(np.asarray(step, dtype=np.int64), (n,)))
-        self.identified.append(np.full(n, identified))
+        self.identified.append(np.broadcast_to(np.asarray(identified, dtype=bool), (n,)))
         self.time.append(np.asarray(time, dtype=np.int64))
+        self.payload.append(np.broadcast_to(np.asarray(payload, dtype=np.int64), (n,)))
+        self.page.append(np.broadcast_to(np.asarray(page, dtype=np.int64), (n,)))
 
     def columns(self) -> dict[str, np.ndarray]:
         """The parts joined into one array per column (once: callers share the result)."""
         if self._joined is None:
-            self._joined = {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time")}
+            self._joined = {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time", "payload", "page")}
         return self._joined
 
 
@@ -106,6 +111,8 @@ class ShardSimulation:
         self.users = Users(np.concatenate([new_seeds, back_seeds]))
         self.new_visitors = len(new_seeds)
         self.events = Events()
+        self.payloads: list[str] = [""]  # properties texts given with events (Events.payload)
+        self.pages: list[str] = []  # context.page texts given with events (Events.page)
 
     def _seeds(self, day: date, platform: str, indexes: np.ndarray) -> np.ndarray:
         base = np.uint64(self.shard.user_seed_base(day, platform))
@@ -114,22 +121,38 @@ class ShardSimulation:
 
     def run(self) -> Events:
         """Simulate the day: new visitors' journeys, then returning users' journeys."""
-        start = day_epoch_ms(self.shard.day) + self.scenario.day_start_seconds * 1000
-        arrival = self.scenario.arrival_seconds * 1000
         new = np.arange(self.new_visitors)
-        clock = start + self.rng.random(len(new)) * arrival
+        clock = self._arrivals(new)
         for column, journey in enumerate(self.scenario.journeys_for("new_visitors")):
             clock = self._walk(journey, new, clock, self.shard.progress[:, column], self.shard.identifies[:, column])
         back = np.arange(self.new_visitors, len(self.users.seeds))
-        clock = start + self.rng.random(len(back)) * arrival
+        clock = self._arrivals(back)
         for journey in self.scenario.journeys_for("returning"):
             clock = self._walk(journey, back, clock, None, None)
         return self.events
 
+    def _arrivals(self, users: np.ndarray) -> np.ndarray:
+        """When each user's day starts (epoch ms): uniformly in the arrival hours after day_start
+        (UTC), or with a [time] rhythm at an hour drawn from its day curve in the user's local time
+        (the time zone of their device), so that a day's traffic crosses midnight UTC."""
+        day = day_epoch_ms(self.shard.day)
+        rhythm = self.scenario.rhythm
+        if rhythm is None:
+            return day + self.scenario.day_start_seconds * 1000 + self.rng.random(len(users)) * self.scenario.arrival_seconds * 1000
+        hour = weighted_below(self.rng.integers(0, 1 << 64, len(users), dtype=np.uint64), rhythm.hours, 24)
+        local = (hour + self.rng.random(len(users))) * 3_600_000
+        return day + local - self.utc_offsets_ms(users)
+
+    def utc_offsets_ms(self, users: np.ndarray) -> np.ndarray:
+        """Each user's offset from UTC on the shard's day, by their device's time zone."""
+        library = self.scenario.sources[self.shard.platform].library
+        offsets = utc_offsets_ms(self.shard.run_seed, self.shard.platform, library, self.shard.day)
+        return offsets[user_variants(self.users.words[1][users])]
+
     def counts(self) -> Counter:
         """Messages per (source key, event name or "identify") of what run() simulated."""
         columns = self.events.columns()
-        labels = [s.event for s in self.steps] + ["identify"]  # step IDENTIFY (-1) is the last label
+        labels = [s.label for s in self.steps] + ["identify"]  # step IDENTIFY (-1) is the last label
         width = len(labels)
         tally = np.bincount(columns["source"] * width + columns["step"] % width, minlength=width * len(self.source_keys))
         return Counter({(self.source_keys[k // width], labels[k % width]): int(n) for k in np.flatnonzero(tally) for n in [tally[k]]})
@@ -139,6 +162,8 @@ class ShardSimulation:
         ended. Each message comes a gap after the one before it; the first a gap after the start.
         In paths mode each step is a path of its own, timed from the start."""
         source = self.source_keys.index(journey.source) if journey.source else self.platform_index
+        if journey.mode == "session":
+            return walk_sessions(self, journey, source, users, start, identifies)
         size = len(journey.steps)
         counts = self._step_counts(journey, len(users), reached)
         flat = np.repeat(np.arange(counts.size), counts.ravel())
@@ -179,12 +204,13 @@ class ShardSimulation:
         low, high = gap_seconds
         return (low + self.rng.random(n) * (high - low)) * 1000.0
 
-    def properties_json(self, step_ids: np.ndarray) -> Coded:
-        """Each track message's properties as JSON text, drawn per message from its step's
-        properties and its platform's (identify: "")."""
-        codes, texts = np.zeros(len(step_ids), dtype=np.int64), [""]
-        for step_id in np.unique(step_ids[step_ids != IDENTIFY]):
-            where = np.flatnonzero(step_ids == step_id)
+    def properties_json(self, step_ids: np.ndarray, payload: np.ndarray) -> Coded:
+        """Each message's properties as JSON text: the text given with it (Events.payload), else
+        drawn per message from its step's properties and its platform's (identify: "")."""
+        given = payload > 0
+        codes, texts = np.where(given, payload, 0), list(self.payloads)
+        for step_id in np.unique(step_ids[(step_ids != IDENTIFY) & ~given]):
+            where = np.flatnonzero((step_ids == step_id) & ~given)
             table, drawn = self._step_properties(self.steps[step_id], len(where))
             used, drawn = np.unique(drawn, return_inverse=True)  # only the texts drawn reach Arrow
             codes[where] = len(texts) + drawn

@@ -51,11 +51,11 @@ def completed(journey: Journey, reached: np.ndarray) -> np.ndarray:
     return np.full(len(reached), journey.mode != "funnel") | (reached == len(journey.steps))
 
 
-def visitor_progress(scenario: Scenario, seed: int, day: date, platform: str) -> tuple[np.ndarray, np.ndarray]:
+def visitor_progress(scenario: Scenario, seed: int, day: date, platform: str, first_day: date) -> tuple[np.ndarray, np.ndarray]:
     """Steps reached by each new visitor of a day in each new_visitors journey (other modes: all),
     and whether it identified them at its end."""
     rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform, "progress"))
-    visitors = scenario.new_visitors_per_day
+    visitors = scenario.visitors_on(day, first_day)
     journeys = scenario.journeys_for("new_visitors")
     progress = [funnel_lengths(rng, j, visitors) if j.mode == "funnel" else np.full(visitors, len(j.steps)) for j in journeys]
     identifies = [j.identify_on_complete & completed(j, reached) & (rng.random(visitors) < j.identify_chance) for j, reached in zip(journeys, progress)]
@@ -101,8 +101,8 @@ def _plan_later_days(scenario: Scenario, seed: int, start: date, days: int) -> l
         registered, stays = _Registered(), np.zeros(0, dtype=np.int64)
         for offset in range(days):
             day = start + timedelta(days=offset)
-            progress, identifies = visitor_progress(scenario, seed, day, platform.key)
-            back = registered.subset((day.toordinal() - registered.day) <= stays)
+            progress, identifies = visitor_progress(scenario, seed, day, platform.key, start)
+            back = registered.subset(((day.toordinal() - registered.day) <= stays) & _visits(scenario, seed, day, platform.key, start, len(stays)))
             shards.append(Shard(seed, day, platform.key, progress, identifies, back.day, back.platform, back.index))
             new = np.flatnonzero(identifies.any(axis=1))
             retention_rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform.key, "retention"))
@@ -118,12 +118,21 @@ def _plan_next_pass(scenario: Scenario, seed: int, start: date, days: int) -> li
     for offset in range(days):
         day = start + timedelta(days=offset)
         for key in scenario.passes:
-            progress, identifies = visitor_progress(scenario, seed, day, key)
+            progress, identifies = visitor_progress(scenario, seed, day, key, start)
             shards.append(Shard(seed, day, key, progress, identifies, handed.day, handed.platform, handed.index))
             retention_rng = np.random.default_rng(derive_seed(seed, day.isoformat(), key, "retention"))
             kept = handed.subset(retention_rng.random(len(handed.day)) < scenario.retention)
             handed = kept.plus(day, numbers[key], np.flatnonzero(identifies.any(axis=1)))
     return shards
+
+
+def _visits(scenario: Scenario, seed: int, day: date, platform: str, first_day: date, users: int) -> np.ndarray:
+    """Which of the users still retained visit on `day`: visit_chance, scaled by the weekday's weight."""
+    if scenario.visit_chance >= 1.0 and scenario.rhythm is None:
+        return np.ones(users, dtype=bool)
+    weekday = 1.0 if scenario.rhythm is None else scenario.rhythm.day_factor(day, day)  # the weekday alone, no growth
+    rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform, "visits"))
+    return rng.random(users) < min(1.0, scenario.visit_chance * weekday)
 
 
 def _days_retained(rng: np.random.Generator, retention: float, users: int, most: int) -> np.ndarray:

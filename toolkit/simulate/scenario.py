@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,16 @@ from typing import Any
 import orjson
 
 from toolkit.errors import UsageError
+from toolkit.segment.libraries import LIBRARIES
+from toolkit.simulate.store import Category, Personas, Store, StoreSpec, build_store
 from toolkit.simulate.values import Match, ValueSpec, parse_value_spec
 
-LIBRARIES = ("analytics.js", "analytics-android", "analytics-ios", "analytics-python")
-AUDIENCES = ("new_visitors", "returning", "triggered")
-MODES = ("funnel", "basket", "paths")
+IDENTIFY = -1  # the step id of identify messages
+AUDIENCES = ("new_visitors", "returning", "everyone", "triggered")
+MODES = ("funnel", "basket", "paths", "session")
 RETURNING = ("later_days", "next_pass")
+# What each step of a session journey is to the shopper; the names of its calls are the scenario's.
+ROLES = ("landing", "search", "list", "product", "add", "remove", "cart", "checkout", "order")
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,38 @@ class Source:
 
 @dataclass(frozen=True)
 class Step:
-    event: str
+    event: str  # a track's event name, or the name of a page or screen view
     properties: dict[str, ValueSpec]
     chance: float = 1.0
     repeat: float = 0.0  # chance of doing it once more after each time (basket and paths modes)
+    view: bool = False  # a page (web) or screen (apps) view named `event`, not a track
+    role: str | None = None  # session mode: what the step is to the shopper (ROLES)
+
+    @property
+    def label(self) -> str:
+        """How counts name it: the event, or "view: <name>" for a page or screen view."""
+        return f"view: {self.event}" if self.view else self.event
+
+
+@dataclass(frozen=True)
+class SessionShape:
+    """Session mode: a visit is sessions apart by idle gaps; a session lands on a page, browses
+    product lists (some from a search), views products from them, adds some to the cart, and may
+    go on to the cart, checkout and an order. Means are of geometric counts."""
+
+    sessions_per_visit: float = 1.5  # mean sessions on a day a user visits
+    idle_minutes: float = 30.0  # at least this long between a user's sessions
+    lists: float = 2.0  # mean product lists a session
+    list_size: int = 8  # products in a list
+    views_per_list: float = 1.5  # mean products viewed from a list
+    search_chance: float = 0.3  # a list is search results
+    add_chance: float = 0.35  # a viewed product is added (lowered for dear products by price sensitivity)
+    remove_chance: float = 0.15  # an added product is removed at the cart
+    cart_chance: float = 0.75  # a session with an added product views its cart
+    checkout_chance: float = 0.6  # ...then starts checkout
+    order_chance: float = 0.8  # ...then completes the order
+    login_chance: float = 0.4  # a registered user's session starts with an identify (a login)
+    view_gap_seconds: tuple[float, float] = (0.1, 2.0)  # a track after the page or screen view it happens on
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,11 @@ class Journey:
     user_id: bool = True  # whether its messages carry the userId
     then: str | None = None
     source: str | None = None  # None: the user's platform source
+    session: SessionShape | None = None  # session mode's shape
+
+    def step_of(self, role: str, view: bool) -> int | None:
+        """Index of the step with this role that is (not) a view; None if there is none."""
+        return next((i for i, step in enumerate(self.steps) if step.role == role and step.view == view), None)
 
     def continue_chance(self, step_index: int) -> float:
         """Probability of going on to the next step after step `step_index` (funnel mode)."""
@@ -80,6 +118,22 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Rhythm:
+    """[time]: when users shop, in their own local time (their device's time zone): relative
+    weights of each hour of the day and of each weekday (Monday first), and the growth of new
+    visitors from week to week. Weekday weights also scale new visitors and returning visits."""
+
+    hours: tuple[float, ...]
+    weekdays: tuple[float, ...] = (1.0,) * 7
+    weekly_growth: float = 0.0
+
+    def day_factor(self, day: date, first_day: date) -> float:
+        """How many visitors `day` has against an average day of the first week."""
+        weekday = self.weekdays[day.weekday()] * 7 / sum(self.weekdays)
+        return weekday * (1.0 + self.weekly_growth) ** ((day - first_day).days / 7)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -97,6 +151,15 @@ class Scenario:
     context_ip: str | None = None  # the trait every message of a user carries as context.ip
     products: tuple[dict[str, Any], ...] = ()  # the store's catalog export, one mapping a product
     delivery: Delivery = field(default_factory=Delivery)
+    store: Store | None = None  # a generated catalog ([store]), which products is then the export of
+    personas: Personas = field(default_factory=Personas)
+    rhythm: Rhythm | None = None  # None: journeys start from day_start, in UTC
+    visit_chance: float = 1.0  # later_days: a retained user visits on a given day with this chance
+
+    def visitors_on(self, day: date, first_day: date) -> int:
+        """New visitors per platform on `day` of a run that began on `first_day`."""
+        factor = 1.0 if self.rhythm is None else self.rhythm.day_factor(day, first_day)
+        return max(1, round(self.new_visitors_per_day * factor))
 
     def catalog_lines(self) -> bytes:
         """The products as catalog.jsonl: one JSON object a line."""
@@ -117,7 +180,8 @@ class Scenario:
         return [key for key in self.sources if key in used]
 
     def journeys_for(self, audience: str) -> list[Journey]:
-        return [j for j in self.journeys.values() if j.audience == audience]
+        """The journeys of new visitors or returning users ("everyone"'s among both), or triggered ones."""
+        return [j for j in self.journeys.values() if j.audience == audience or (j.audience == "everyone" and audience != "triggered")]
 
     def with_visitors(self, new_visitors_per_day: int) -> Scenario:
         """The same scenario with another number of new visitors per platform per day."""
@@ -257,7 +321,10 @@ def _parse(raw: dict) -> Scenario:
         values = catalog_table.get(key, list, check=lambda v: None if v else "must not be empty")
         catalog[key] = tuple(values)
     catalog_table.finish()
-    products = _products(root.table("products", {}), catalog)
+    store = _store(root.table("store", {}))
+    products = tuple(store.rows()) if store is not None else _products(root.table("products", {}), catalog)
+    if store is not None and "products" in root.raw:
+        raise UsageError("[products] and [store] both describe the catalog: keep one")
     traits = _traits(root.table("traits", {}), catalog)
     sources = _sources(root.table("sources"), catalog)
     journeys = _journeys(root.table("journeys"), sources, catalog)
@@ -279,6 +346,10 @@ def _parse(raw: dict) -> Scenario:
         context_ip=head.get("context_ip", str, None, check=lambda v: None if v in traits else "must name a trait of [traits]"),
         products=products,
         delivery=_delivery(root.table("delivery", {})),
+        store=store,
+        personas=_personas(root.table("personas", {})),
+        rhythm=_rhythm(root.table("time", {})),
+        visit_chance=float(head.get("visit_chance", (int, float), 1.0, check=_probability)),
     )
     head.finish()
     root.finish()
@@ -286,6 +357,8 @@ def _parse(raw: dict) -> Scenario:
         raise UsageError("no source has 'platform = true': visitors need somewhere to arrive")
     for key in platform_keys:
         _check_matches(scenario.traits_of(key), key)
+    if scenario.store is None and any(j.mode == "session" for j in journeys.values()):
+        raise UsageError("session journeys shop in a [store]: add one")
     return scenario
 
 
@@ -331,7 +404,7 @@ def _sources(table: _Table, catalog: dict) -> dict[str, Source]:
             key=key,
             name=source.get("name", str),
             id=source.get("id", str, check=_source_id),
-            library=source.get("library", str, check=_one_of(LIBRARIES)),
+            library=source.get("library", str, check=_one_of(tuple(LIBRARIES))),
             platform=source.get("platform", bool, False),
             traits=_traits(source.table("traits", {}), catalog),
             properties=_traits(source.table("properties", {}), catalog, is_trait=False),
@@ -358,11 +431,16 @@ def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[
         gap = journey.get("gap_seconds", list, check=_gap)
         identify_gap = journey.get("identify_gap_seconds", list, None, check=_gap)
         audience = journey.get("audience", str, check=_one_of(AUDIENCES))
+        raw_steps = journey.get("steps", list, check=lambda v: None if v else "must not be empty")
+        if mode == "session":
+            steps = _session_steps(raw_steps, f"{journey.path}.steps")
+        else:
+            steps = tuple(_step(s, f"{journey.path}.steps[{i}]", catalog) for i, s in enumerate(raw_steps))
         journeys[name] = Journey(
             name=name,
             audience=audience,
             mode=mode,
-            steps=tuple(_step(s, f"{journey.path}.steps[{i}]", catalog) for i, s in enumerate(journey.get("steps", list, check=lambda v: None if v else "must not be empty"))),
+            steps=steps,
             gap_seconds=(float(gap[0]), float(gap[1])),
             continue_base=float(journey.get("continue_base", (int, float), 1.0, check=_probability)),
             continue_per_step=float(journey.get("continue_per_step", (int, float), 0.0)),
@@ -373,6 +451,7 @@ def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[
             user_id=journey.get("user_id", bool, audience != "new_visitors"),
             then=journey.get("then", str, None),
             source=journey.get("source", str, None, check=lambda v: None if v in sources else f"must be one of the [sources]: {', '.join(sources)}"),
+            session=_session_shape(journey.table("session", {})) if mode == "session" else None,
         )
         journey.finish()
     table.finish()
@@ -409,3 +488,115 @@ def _step(raw: Any, path: str, catalog: dict) -> Step:
     properties.finish()
     step.finish()
     return result
+
+
+def _session_steps(raw_steps: list, path: str) -> tuple[Step, ...]:
+    """Session mode's steps: one table a role (ROLES, each once), with the name of the page or
+    screen view it happens on (`page`, optional) and its track's `event` (the landing has none)."""
+    steps, seen = [], set()
+    for i, raw in enumerate(raw_steps):
+        step = _Table(raw, f"{path}[{i}]")
+        role = step.get("role", str, check=_one_of(ROLES))
+        if role in seen:
+            raise UsageError(f"'{step.path}.role' {role!r} comes twice: one step a role")
+        seen.add(role)
+        page = step.get("page", str, None, check=lambda v: None if v.strip() else "must not be empty")
+        event = step.get("event", str, None, check=lambda v: None if v.strip() else "must not be empty")
+        step.finish()  # no `properties`: a session's are spec v2's, made from the store
+        if (event is None) != (role == "landing"):
+            raise UsageError(f"'{step.path}' must have an event" if event is None else f"'{step.path}': the landing is a page or screen view only (no event)")
+        if page is not None and role in ("add", "remove"):
+            raise UsageError(f"'{step.path}.page': {role} happens on the page before it, so it has no page of its own")
+        if page is not None:
+            steps.append(Step(page, {}, view=True, role=role))
+        if event is not None:
+            steps.append(Step(event, {}, role=role))
+    missing = [role for role in ROLES if role not in seen]
+    if missing:
+        raise UsageError(f"'{path}' must have a step for each role; missing: {', '.join(missing)}")
+    if not any(s.role == "landing" and s.view for s in steps):
+        raise UsageError(f"'{path}': the landing step needs its `page`")
+    return tuple(steps)
+
+
+def _session_shape(table: _Table) -> SessionShape:
+    """[journeys.<name>.session]: the numbers of SessionShape, each optional."""
+    defaults = SessionShape()
+    values = {}
+    for name, default in vars(defaults).items():
+        if isinstance(default, tuple):
+            values[name] = tuple(float(v) for v in table.get(name, list, list(default), check=_range((int, float))))
+        elif isinstance(default, int):
+            values[name] = table.get(name, int, default, check=lambda v: None if 1 <= v <= 50 else "must be 1 to 50")
+        elif name.endswith("_chance"):
+            values[name] = float(table.get(name, (int, float), default, check=_probability))
+        else:
+            values[name] = float(table.get(name, (int, float), default, check=lambda v: None if v >= 0 else "must be 0 or more"))
+    table.finish()
+    if values["sessions_per_visit"] < 1 or values["lists"] < 1:
+        raise UsageError(f"'{table.path}': sessions_per_visit and lists are means of at least 1")
+    return SessionShape(**values)
+
+
+def _store(table: _Table) -> Store | None:
+    """[store]: a generated catalog (see store.py)."""
+    if not table.raw:
+        return None
+    words = lambda v: None if v and all(isinstance(w, str) and w.strip() for w in v) else "must be a non-empty list of words"  # noqa: E731
+    categories_table = table.table("categories")
+    categories = []
+    for name in categories_table.raw:
+        category = categories_table.table(name)
+        if name.count("/") != 1 or not all(part.strip() for part in name.split("/")):
+            raise UsageError(f"'{category.path}': a category has two levels, e.g. \"Clothing/Tops\"")
+        price = category.get("price", list, check=_range((int, float)))
+        categories.append(Category(name, tuple(category.get("nouns", list, check=words)), (float(price[0]), float(price[1]))))
+        category.finish()
+    categories_table.finish()
+    if not categories:
+        raise UsageError(f"'{categories_table.path}' must name at least one category")
+    created = table.get("created", list, ["2022-01-01", "2024-12-31"], check=lambda v: None if len(v) == 2 and all(isinstance(d, str) for d in v) else "must be two dates [first, last]")
+    try:
+        first, last = (date.fromisoformat(d) for d in created)
+    except ValueError:
+        raise UsageError(f"'{table.path}.created' must be two dates YYYY-MM-DD, not {created!r}") from None
+    spec = StoreSpec(
+        seed=table.get("seed", int, 1),
+        products=table.get("products", int, check=lambda v: None if 1 <= v <= 1_000_000 else "must be 1 to 1,000,000"),
+        popularity_exponent=float(table.get("popularity_exponent", (int, float), 1.0, check=lambda v: None if 0 <= v <= 4 else "must be 0 to 4")),
+        created=(min(first, last), max(first, last)),
+        currency=table.get("currency", str, "USD"),
+        brands=tuple(table.get("brands", list, check=words)),
+        adjectives=tuple(table.get("adjectives", list, check=words)),
+        colors=tuple(table.get("colors", list, check=words)),
+        categories=tuple(categories),
+    )
+    table.finish()
+    return build_store(spec)
+
+
+def _personas(table: _Table) -> Personas:
+    """[personas]: see store.Personas."""
+    default = Personas()
+    count = table.get("categories", list, list(default.categories), check=lambda v: None if len(v) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in v) and 1 <= v[0] <= v[1] else "must be [fewest, most], from 1")
+    personas = Personas(
+        categories=(count[0], count[1]),
+        affinity=float(table.get("affinity", (int, float), default.affinity, check=_probability)),
+        price_sensitivity=tuple(float(v) for v in table.get("price_sensitivity", list, list(default.price_sensitivity), check=_range((int, float)))),
+    )
+    table.finish()
+    return personas
+
+
+def _rhythm(table: _Table) -> Rhythm | None:
+    """[time]: see Rhythm."""
+    if not table.raw:
+        return None
+    weights = lambda n: lambda v: None if len(v) == n and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in v) and sum(v) > 0 else f"must be {n} weights, 0 or more, not all 0"  # noqa: E731
+    rhythm = Rhythm(
+        hours=tuple(float(w) for w in table.get("hours", list, check=weights(24))),
+        weekdays=tuple(float(w) for w in table.get("weekdays", list, [1] * 7, check=weights(7))),
+        weekly_growth=float(table.get("weekly_growth", (int, float), 0.0, check=lambda v: None if -0.5 <= v <= 2 else "must be from -0.5 to 2")),
+    )
+    table.finish()
+    return rhythm

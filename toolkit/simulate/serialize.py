@@ -25,11 +25,11 @@ from toolkit.segment.libraries import LIBRARIES, OPTIONAL_MEMBERS, PLACEHOLDER, 
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
-from toolkit.simulate.draws import as_uuid4, below
+from toolkit.simulate.devices import device_contexts, user_variants
+from toolkit.simulate.draws import as_uuid4
 from toolkit.simulate.engine import IDENTIFY, ShardSimulation
 from toolkit.simulate.scenario import Scenario
 
-DEVICE_VARIANTS = 64  # distinct device/app/locale combinations per platform
 _TOP_BIT = np.uint64(1 << 63)
 TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
 
@@ -119,7 +119,7 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     hour = (received - day) // 3_600_000
     # Files are (source, received day, hour), lines in receivedAt order: from here on, in that order.
     order = np.lexsort((np.arange(n), received, hour, day, source))
-    user, source, step, identified, true_time = (events[name][order] for name in ("user", "source", "step", "identified", "time"))
+    user, source, step, identified, true_time, payload, page = (events[name][order] for name in ("user", "source", "step", "identified", "time", "payload", "page"))
     queue, wire, received, day, hour, twin = queue[order], wire[order], received[order], day[order], hour[order], twin[order]
     repeats = _rows_repeated(order, twin)
     original = true_time + users.skew_ms()[user]
@@ -142,8 +142,8 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
         "identified": identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
         "user_id": users.user_ids(scenario.user_id_digits)[user],
-        "event_json": Coded(np.where(identify, len(simulation.steps), step), [orjson.dumps(s.event).decode() for s in simulation.steps] + [""]),
-        "properties": simulation.properties_json(step),  # identify messages get code 0, no properties
+        **_call_columns(np.where(identify, len(simulation.steps), step), simulation.steps, platform),
+        "properties": simulation.properties_json(step, payload),  # identify messages get code 0, no properties
         "traits": traits,
     }
     if repeats is not None:  # and its properties
@@ -154,7 +154,7 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     if platform.advertising_when_tracking:
         columns["ad_tracking"] = _ad_tracking(simulation.shard.run_seed, simulation.shard.platform, platform.name)[variant]
     if platform.per_message_page:
-        _page_columns(columns, simulation, variant, columns["properties"])
+        _page_columns(columns, simulation, variant, columns["properties"], page)
     _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
         _id_words(columns, f"device_{field}", kind, high, low)
@@ -177,7 +177,7 @@ def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndar
     context.ip taken from a trait goes), and each user's ip. Returns each message's variant."""
     scenario = simulation.scenario
     words = simulation.users.words[1]
-    variant = below(words[user] >> np.uint64(40), DEVICE_VARIANTS)
+    variant = user_variants(words[user])
     for i in range(pieces.shape[1]):
         columns[f"context_{i}"] = Coded(np.where(is_platform, variant, 0), list(pieces[:, i]))
     server = [_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys]
@@ -208,10 +208,25 @@ def _traits_cache(simulation: ShardSimulation, library: Library, user: np.ndarra
     return Coded(codes, [""] + list(simulation.traits_json(identified, {"anonymousId": anonymous, "userId": user_ids})))
 
 
-def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarray, properties: Coded) -> None:
+def _call_columns(codes: np.ndarray, steps: list, platform: Library) -> dict[str, Coded]:
+    """What makes each message a track, page or screen call (codes: its step; len(steps) for
+    identify, which the SELECT lays out itself): its "event" member, its "name" member (a view's
+    name, which sorts after messageId) and its "type" member."""
+    def texts(of) -> list[str]:
+        return [of(step) for step in steps] + [""]
+
+    return {
+        "event_member": Coded(codes, texts(lambda s: "" if s.view else ',"event":' + orjson.dumps(s.event).decode())),
+        "name_member": Coded(codes, texts(lambda s: ',"name":' + orjson.dumps(s.event).decode() if s.view else "")),
+        "type_member": Coded(codes, texts(lambda s: f',"type":"{platform.view_call if s.view else "track"}"')),
+    }
+
+
+def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarray, properties: Coded, given: np.ndarray) -> None:
     """analytics.js's context.page and context.campaign of each message: the page it was made on.
-    That is the page its properties name (the source's page_property: a page_name of "Search" is
-    /search), else the user's landing page, whose campaign (UTM) parameters give context.campaign."""
+    That is the page given with the event (a session's), else the page its properties name (the
+    source's page_property: a page_name of "Search" is /search), else the user's landing page,
+    whose campaign (UTM) parameters give context.campaign."""
     shard = simulation.shard
     landing = _landing_pages(shard.run_seed, shard.platform, simulation.scenario.sources[shard.platform].library)
     named = simulation.scenario.sources[shard.platform].page_property
@@ -220,8 +235,9 @@ def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarra
     page_of_text = np.array([-1 if t is None else distinct.index(str(t)) for t in titles], dtype=np.int64)
     on_page = page_of_text[properties.codes]
     codes = np.where(on_page >= 0, len(landing) + on_page, variant)
-    pages = [page for page, _ in landing] + [orjson.dumps(page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS).decode() for title in distinct]
-    campaigns = [campaign for _, campaign in landing] + [""] * len(distinct)
+    codes = np.where(given >= 0, len(landing) + len(distinct) + given, codes)
+    pages = [page for page, _ in landing] + [orjson.dumps(page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS).decode() for title in distinct] + simulation.pages
+    campaigns = [campaign for _, campaign in landing] + [""] * (len(distinct) + len(simulation.pages))
     columns["page"] = Coded(codes, pages)
     columns["campaign"] = Coded(codes, campaigns)
 
@@ -254,12 +270,12 @@ def _line_sql(platform: Library, sources: list, libraries: list[Library], write_
     return f"""SELECT concat(
         '{{', {metadata}, '"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '","channel":"', {by_source([lib.channel for lib in libraries])},
         '","context":', {context},
-        CASE WHEN is_identify THEN '' ELSE concat(',"event":', event_json) END,
+        event_member,
         ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
-        '","originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
+        '"', name_member, ',"originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
         CASE WHEN is_identify THEN '' ELSE concat(',"properties":', properties) END,
         ',"receivedAt":"', t_recv, '","sentAt":"', t_sent, '","timestamp":"', t_stamp, '"',
-        CASE WHEN is_identify THEN concat(',"traits":', traits, ',"type":"identify"') ELSE ',"type":"track"' END,
+        CASE WHEN is_identify THEN concat(',"traits":', traits, ',"type":"identify"') ELSE type_member END,
         CASE WHEN identified THEN concat(',"userId":"', user_id, '"') WHEN null_user_id THEN ',"userId":null' ELSE '' END,
         ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
     FROM events"""
@@ -375,32 +391,24 @@ def _split_template(template: str, names: list[str]) -> list[str]:
 
 
 @functools.cache
-def _device_contexts(run_seed: int, platform: str, library_name: str) -> list[dict]:
-    """The platform's shared device/app contexts: DEVICE_VARIANTS of them, the same on every day of a run."""
-    library = LIBRARIES[library_name]
-    rng = random.Random(derive_seed(run_seed, platform, "devices"))
-    return [library.context(rng) for _ in range(DEVICE_VARIANTS)]
-
-
-@functools.cache
 def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> np.ndarray:
     """Each shared context cut at its placeholders: computed once per process."""
     library = LIBRARIES[library_name]
-    templates = [orjson.dumps(library.context_template(shared), option=orjson.OPT_SORT_KEYS).decode() for shared in _device_contexts(run_seed, platform, library_name)]
+    templates = [orjson.dumps(library.context_template(shared), option=orjson.OPT_SORT_KEYS).decode() for shared in device_contexts(run_seed, platform, library_name)]
     return np.array([_split_template(template, _placeholders(library_name)) for template in templates], dtype=object)
 
 
 @functools.cache
 def _ad_tracking(run_seed: int, platform: str, library_name: str) -> np.ndarray:
     """Whether each device variant has ad tracking enabled (and so sends its advertisingId)."""
-    return np.array([bool(shared["device"].get("adTrackingEnabled")) for shared in _device_contexts(run_seed, platform, library_name)])
+    return np.array([bool(shared["device"].get("adTrackingEnabled")) for shared in device_contexts(run_seed, platform, library_name)])
 
 
 @functools.cache
 def _landing_pages(run_seed: int, platform: str, library_name: str) -> list[tuple[str, str]]:
     """Each web variant's landing page as JSON, and its campaign member ("" without UTM parameters)."""
     pages = []
-    for shared in _device_contexts(run_seed, platform, library_name):
+    for shared in device_contexts(run_seed, platform, library_name):
         campaign = shared.get("campaign")
         member = "" if campaign is None else '"campaign":' + orjson.dumps(campaign, option=orjson.OPT_SORT_KEYS).decode() + ","
         pages.append((orjson.dumps(shared["page"], option=orjson.OPT_SORT_KEYS).decode(), member))

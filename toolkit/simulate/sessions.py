@@ -1,0 +1,364 @@
+"""Session mode: shoppers' visits as sessions of a store, vectorised with numpy.
+
+A visit is one or more sessions, idle gaps apart. A session lands on a page, browses product
+lists (some of them search results) mostly in the user's persona categories, views products from
+them (the top of a list more often), adds some to the cart (dear ones less often for the
+price-sensitive), and may go on to the cart (removing some), checkout and an order. It is
+consistent by construction: what is ordered was added and not removed, what was added was viewed,
+what was viewed was listed. Every track happens on the page or screen viewed last, and the web's
+context.page says so. New visitors browse anonymously and those who sign up are identified in
+their first session, before the cart; registered users are identified on every message and
+start a session with a login (an identify) now and then.
+
+Each session's messages are rows with a sort key (session, phase, list, view, part); sorting the
+rows gives the session's order, and gaps accumulated along it give the times. Properties are
+spec v2's, joined from the store's per-product JSON pieces: texts shared by many messages (a
+product, a page) are made once per shard, the ones with products[] once per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
+
+import numpy as np
+import orjson
+
+from toolkit.segment.ids import derive_seed
+from toolkit.segment.libraries import LIBRARIES, page_context
+from toolkit.simulate.draws import below, seed_words, unit, weighted_below
+from toolkit.simulate.scenario import IDENTIFY, Journey, SessionShape
+from toolkit.simulate.store import Store
+
+if TYPE_CHECKING:
+    from toolkit.simulate.engine import ShardSimulation
+
+EXTRA_IDLE_MINUTES = 90.0  # mean wait beyond the idle gap before a user's next session
+TOP_OF_LIST = 0.3  # a viewed product is at position k of its list with chance ~ (1 - this) ** k
+SECOND_ITEM = 0.15  # an added product is added two at a time
+PERSONA = "persona"
+
+
+@dataclass
+class _Personas:
+    """Each user's preferred categories (columns; a user has `count` of them) and price sensitivity."""
+
+    categories: np.ndarray
+    count: np.ndarray
+    sensitivity: np.ndarray
+
+
+def personas(sim: ShardSimulation, users: np.ndarray) -> _Personas:
+    """Users' personas, from their own seed: the same on every day."""
+    scenario = sim.scenario
+    words = seed_words(sim.users.seeds[users] ^ np.uint64(derive_seed(PERSONA)), 5)
+    fewest, most = scenario.personas.categories
+    weights = tuple(scenario.store.category_weights().tolist())
+    categories = np.stack([weighted_below(words[1 + i], weights, len(weights)) for i in range(3)], axis=1)
+    low, high = scenario.personas.price_sensitivity
+    return _Personas(categories, fewest + below(words[0], most - fewest + 1), low + unit(words[4]) * (high - low))
+
+
+def walk_sessions(sim: ShardSimulation, journey: Journey, source: int, users: np.ndarray, start: np.ndarray, signs_up: np.ndarray | None) -> np.ndarray:
+    """Emit each user's visit from `start`; `signs_up` marks new visitors who register (None:
+    the users are registered already). Returns when each user's visit ended."""
+    shape = journey.session
+    rng = sim.rng
+    sessions = 1 + rng.poisson(shape.sessions_per_visit - 1.0, len(users))
+    persona = personas(sim, users)
+    registered = np.ones(len(users), dtype=bool) if signs_up is None else np.zeros(len(users), dtype=bool)
+    clock, end = start.astype(np.float64), start.astype(np.float64)
+    for k in range(int(sessions.max(initial=0))):
+        active = np.flatnonzero(sessions > k)
+        signing = np.zeros(len(active), dtype=bool) if signs_up is None or k else signs_up[active]
+        session = _Session(sim, journey, source, users[active], clock[active], registered[active], signing, _subset(persona, active))
+        end[active] = session.emit()
+        if signs_up is not None and k == 0:
+            registered = signs_up.astype(bool)
+        idle = shape.idle_minutes + rng.exponential(EXTRA_IDLE_MINUTES, len(active))
+        clock[active] = end[active] + idle * 60_000
+    return end
+
+
+def _subset(persona: _Personas, rows: np.ndarray) -> _Personas:
+    return _Personas(persona.categories[rows], persona.count[rows], persona.sensitivity[rows])
+
+
+@dataclass
+class _Rows:
+    """A session batch's messages before sorting: sort keys, step, identified and given texts."""
+
+    keys: list = field(default_factory=list)  # (session, phase, list, view, part) columns, per part
+    step: list = field(default_factory=list)
+    payload: list = field(default_factory=list)
+    page: list = field(default_factory=list)  # the page a view shows (-1: not a view)
+
+    def add(self, session: np.ndarray, phase: int, a, b, part: int, step: int, payload=0, page=-1) -> None:
+        n = len(session)
+        self.keys.append(np.stack([session] + [np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for v in (phase, a, b, part)]))
+        self.step.append(np.full(n, step, dtype=np.int64))
+        self.payload.append(np.broadcast_to(np.asarray(payload, dtype=np.int64), (n,)))
+        self.page.append(np.broadcast_to(np.asarray(page, dtype=np.int64), (n,)))
+
+    def sorted(self) -> tuple[np.ndarray, ...]:
+        keys = np.concatenate(self.keys, axis=1)
+        order = np.lexsort(keys[::-1])
+        return (keys[0][order], keys[1][order], *(np.concatenate(column)[order] for column in (self.step, self.payload, self.page)))
+
+
+class _Session:
+    """One session each of a batch of users (see the module's docstring)."""
+
+    def __init__(self, sim: ShardSimulation, journey: Journey, source: int, users: np.ndarray, starts: np.ndarray, known: np.ndarray, signing: np.ndarray, persona: _Personas):
+        self.sim, self.journey, self.source, self.users, self.starts = sim, journey, source, users, starts
+        self.known, self.signing, self.persona = known, signing, persona
+        self.shape: SessionShape = journey.session
+        self.store: Store = sim.scenario.store
+        self.rng = sim.rng
+        self.base = sim.step_base[journey.name]
+        self.web = LIBRARIES[sim.scenario.sources[sim.shard.platform].library].view_call == "page"
+        self.rows = _Rows()
+        self.pages = _Pages(self.store, journey)
+
+    def step(self, role: str, view: bool = False) -> int | None:
+        index = self.journey.step_of(role, view)
+        return None if index is None else self.base + index
+
+    def view(self, session: np.ndarray, phase: int, a, b, part: int, role: str, page: np.ndarray | int) -> None:
+        """The page or screen view before a role's track, when the scenario names one."""
+        step = self.step(role, view=True)
+        if step is not None and len(session):
+            page = np.broadcast_to(np.asarray(page, dtype=np.int64), (len(session),))
+            self.rows.add(session, phase, a, b, part, step, self.texts(page, self.pages.properties if self.web else self.pages.screen_properties), page)
+
+    def texts(self, keys: np.ndarray, make) -> np.ndarray:
+        """Payload codes of texts shared by many messages: one text per distinct key."""
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        offset = len(self.sim.payloads)
+        self.sim.payloads.extend(make(int(key)) for key in distinct.tolist())
+        return offset + inverse
+
+    def own_texts(self, texts: list[str]) -> np.ndarray:
+        """Payload codes of texts each message has to itself."""
+        offset = len(self.sim.payloads)
+        self.sim.payloads.extend(texts)
+        return np.arange(offset, offset + len(texts))
+
+    def emit(self) -> np.ndarray:
+        sessions = np.arange(len(self.users))
+        self.view(sessions, 0, 0, 0, 0, "landing", self.pages.landing)
+        login = self.known & (self.rng.random(len(sessions)) < self.shape.login_chance)
+        self.rows.add(sessions[login], 0, 0, 0, 1, IDENTIFY)
+        lines = self.browse(sessions)
+        self.rows.add(sessions[self.signing], 2, 0, 0, 0, IDENTIFY)  # signing up, before the cart
+        self.checkout(sessions, *lines)
+        return self.timed()
+
+    def browse(self, sessions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lists, product views and adds; returns the cart's lines: session, product, quantity."""
+        shape, store, rng = self.shape, self.store, self.rng
+        lists = rng.geometric(1.0 / shape.lists, len(sessions))
+        list_session = np.repeat(sessions, lists)
+        list_index = np.arange(len(list_session)) - np.repeat(np.cumsum(lists) - lists, lists)
+        n = len(list_session)
+        own = rng.random(n) < self.sim.scenario.personas.affinity
+        slot = (rng.random(n) * self.persona.count[list_session]).astype(np.int64)
+        anywhere = weighted_below(rng.integers(0, 1 << 64, n, dtype=np.uint64), tuple(store.category_weights().tolist()), len(store.spec.categories))
+        category = np.where(own, self.persona.categories[list_session, slot], anywhere)
+        shown, length = _lists(store, category, shape.list_size, rng)
+        search = rng.random(n) < shape.search_chance
+        query = self.pages.query_of(category, rng)
+        where = search
+        self.view(list_session[where], 1, list_index[where], 0, 0, "search", self.pages.search(query[where]))
+        self.rows.add(list_session[where], 1, list_index[where], 0, 1, self.step("search"), self.texts(query[where], self.pages.query_properties))
+        where = ~search
+        self.view(list_session[where], 1, list_index[where], 0, 2, "list", self.pages.category(category[where]))
+        list_texts = self.own_texts(self.list_texts(category, search, shown, length))
+        self.rows.add(list_session, 1, list_index, 0, 3, self.step("list"), list_texts)
+        # products viewed from each list, the top of the list more often
+        views = rng.geometric(1.0 / (shape.views_per_list + 1.0), n) - 1
+        view_list = np.repeat(np.arange(n), views)
+        view_index = 1 + np.arange(len(view_list)) - np.repeat(np.cumsum(views) - views, views)
+        position = np.minimum(rng.geometric(TOP_OF_LIST, len(view_list)) - 1, length[view_list] - 1)
+        product = shown[view_list, position]
+        session, a = list_session[view_list], list_index[view_list]
+        self.view(session, 1, a, view_index, 0, "product", self.pages.product(product))
+        self.rows.add(session, 1, a, view_index, 1, self.step("product"), self.texts(product, self.product_text))
+        chance = shape.add_chance * (1.0 - self.persona.sensitivity[session] * store.price_rank()[product])
+        added = _first_per_session(rng.random(len(product)) < chance, session, product, store.size)
+        quantity = 1 + (rng.random(int(added.sum())) < SECOND_ITEM)
+        self.rows.add(session[added], 1, a[added], view_index[added], 2, self.step("add"), self.texts(product[added] * 2 + quantity - 1, self.item_text))
+        return session[added], product[added], quantity
+
+    def checkout(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray) -> None:
+        """Cart, removals, checkout and order, for sessions with something in the cart."""
+        shape, rng = self.shape, self.rng
+        cart = (np.bincount(line_session, minlength=len(sessions)) > 0) & (rng.random(len(sessions)) < shape.cart_chance)
+        removed = cart[line_session] & (rng.random(len(line_session)) < shape.remove_chance)
+        left = np.bincount(line_session[~removed], minlength=len(sessions))
+        started = cart & (left > 0) & (rng.random(len(sessions)) < shape.checkout_chance)
+        ordered = started & (rng.random(len(sessions)) < shape.order_chance)
+        bounds = np.searchsorted(line_session, np.arange(len(sessions) + 1))
+        kept = ~removed
+        self.view(sessions[cart], 3, 0, 0, 0, "cart", self.pages.cart)
+        self.rows.add(sessions[cart], 3, 0, 0, 1, self.step("cart"), self.own_texts(self.basket_texts(sessions[cart], bounds, product, quantity, np.ones(len(product), dtype=bool), "cart")))
+        line_number = np.arange(len(line_session)) - bounds[line_session]
+        self.rows.add(line_session[removed], 3, 0, 1 + line_number[removed], 0, self.step("remove"), self.texts(product[removed] * 2 + quantity[removed] - 1, self.item_text))
+        self.view(sessions[started], 4, 0, 0, 0, "checkout", self.pages.checkout)
+        self.rows.add(sessions[started], 4, 0, 0, 1, self.step("checkout"), self.own_texts(self.basket_texts(sessions[started], bounds, product, quantity, kept, "checkout")))
+        self.view(sessions[ordered], 4, 0, 0, 2, "order", self.pages.order)
+        self.rows.add(sessions[ordered], 4, 0, 0, 3, self.step("order"), self.own_texts(self.basket_texts(sessions[ordered], bounds, product, quantity, kept, "order")))
+
+    def timed(self) -> np.ndarray:
+        """Sort the rows into each session's order, time them and add them to the shard's events;
+        returns when each session ended."""
+        session, phase, step, payload, page = self.rows.sorted()
+        is_view = page >= 0
+        first = np.r_[True, session[1:] != session[:-1]]
+        after_view = np.r_[False, is_view[:-1]] & ~first
+        low, high = np.where(after_view, self.shape.view_gap_seconds[0], self.journey.gap_seconds[0]), np.where(after_view, self.shape.view_gap_seconds[1], self.journey.gap_seconds[1])
+        gaps = np.where(first, 0.0, (low + self.rng.random(len(step)) * (high - low)) * 1000.0)
+        elapsed = np.cumsum(gaps)
+        session_start = np.maximum.accumulate(np.where(first, np.arange(len(step)), 0))
+        times = self.starts[session] + elapsed - elapsed[session_start]
+        on_page = page[np.maximum.accumulate(np.where(is_view, np.arange(len(page)), 0))]  # the last view's page: every session opens with one
+        identified = self.known[session] | (self.signing[session] & (phase >= 2))
+        self.sim.events.add(self.users[session], self.source, step, identified, times, payload, self.sim_pages(on_page) if self.web else -1)
+        end = self.starts.copy()
+        np.maximum.at(end, session, times)
+        return end
+
+    def sim_pages(self, page: np.ndarray) -> np.ndarray:
+        """Codes into the shard's context.page texts (ShardSimulation.pages) of these pages."""
+        distinct, inverse = np.unique(page, return_inverse=True)
+        offset = len(self.sim.pages)
+        self.sim.pages.extend(orjson.dumps(self.pages.context(int(p)), option=orjson.OPT_SORT_KEYS).decode() for p in distinct.tolist())
+        return offset + inverse
+
+    def product_text(self, product: int) -> str:
+        head, middle, tail = self.store.fragments()
+        return f"{head[product]},{middle[product]}{tail[product]}"
+
+    def item_text(self, key: int) -> str:
+        """A cart line's text: the product and its quantity (key: product * 2 + quantity - 1)."""
+        head, middle, tail = self.store.fragments()
+        product, quantity = divmod(key, 2)
+        return f'{head[product]},{middle[product]},"quantity":{quantity + 1}{tail[product]}'
+
+    def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> list[str]:
+        head, middle, tail = self.store.fragments()
+        names = [orjson.dumps(name).decode() for name in self.store.category_names]
+        texts = []
+        for c, is_search, products, size in zip(category.tolist(), search.tolist(), shown.tolist(), length.tolist()):
+            items = ",".join(f'{head[p]},"position":{i},{middle[p]}{tail[p]}' for i, p in enumerate(products[:size], start=1))
+            list_id = '"search_results"' if is_search else f'"{self.pages.slugs[c]}"'
+            texts.append(f'{{"category":{names[c]},"list_id":{list_id},"products":[{items}]}}')
+        return texts
+
+    def basket_texts(self, sessions: np.ndarray, bounds: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> list[str]:
+        """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
+        order_id, products, revenue) of each session's lines."""
+        head, middle, tail = self.store.fragments()
+        price = self.store.price
+        ids = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
+        currency = orjson.dumps(self.store.spec.currency).decode()
+        texts = []
+        for s, number in zip(sessions.tolist(), ids):
+            lines = [i for i in range(bounds[s], bounds[s + 1]) if kept[i]]
+            items = ",".join(f'{head[p]},{middle[p]},"quantity":{q}{tail[p]}' for p, q in ((int(product[i]), int(quantity[i])) for i in lines))
+            if kind == "cart":
+                texts.append(f'{{"cart_id":"{number:016x}","products":[{items}]}}')
+            else:
+                revenue = round(float(sum(price[product[i]] * quantity[i] for i in lines)), 2)
+                texts.append(f'{{"currency":{currency},"order_id":"{number % 10**9:09d}","products":[{items}],"revenue":{orjson.dumps(revenue).decode()}}}')
+        return texts
+
+
+def _lists(store: Store, category: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A list of up to `size` distinct products of each category, drawn by popularity: (lists,
+    size) product indices (-1 past a list's end) and each list's length."""
+    candidates = store.draw(np.repeat(category, 2 * size), rng.random(len(category) * 2 * size)).reshape(len(category), 2 * size)
+    row = np.repeat(np.arange(len(category)), 2 * size)
+    _, first = np.unique(row * store.size + candidates.ravel(), return_index=True)
+    first.sort()  # each list's distinct products in the order drawn
+    rank = np.arange(len(first)) - np.searchsorted(row[first], row[first])
+    keep = first[rank < size]
+    shown = np.full((len(category), size), -1, dtype=np.int64)
+    shown[row[keep], rank[rank < size]] = candidates.ravel()[keep]
+    return shown, np.bincount(row[keep], minlength=len(category))
+
+
+def _first_per_session(chosen: np.ndarray, session: np.ndarray, product: np.ndarray, products: int) -> np.ndarray:
+    """`chosen` with only the first choice of each product in each session kept."""
+    where = np.flatnonzero(chosen)
+    _, first = np.unique(session[where] * products + product[where], return_index=True)
+    kept = np.zeros(len(chosen), dtype=bool)
+    kept[where[first]] = True
+    return kept
+
+
+class _Pages:
+    """The store's pages, numbered: the landing page, a search page per query, a list page per
+    category, a page per product, the cart, checkout and order confirmation."""
+
+    def __init__(self, store: Store, journey: Journey):
+        self.store = store
+        self.titles = {role: journey.steps[i].event for role in ("landing", "search", "cart", "checkout", "order") if (i := journey.step_of(role, True)) is not None}
+        self.slugs = ["-".join(name.lower().replace("/", " ").split()) for name in store.category_names]
+        nouns = [category.nouns for category in store.spec.categories]
+        self.query_base = np.cumsum([0] + [len(n) for n in nouns[:-1]])
+        self.queries = [noun.lower() for n in nouns for noun in n]
+        self.landing = 0
+        self._search = 1
+        self._category = self._search + len(self.queries)
+        self._product = self._category + len(self.slugs)
+        self.cart = self._product + store.size
+        self.checkout, self.order = self.cart + 1, self.cart + 2
+
+    def query_of(self, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A search query for each category: one of its nouns."""
+        counts = np.array([len(c.nouns) for c in self.store.spec.categories])
+        return self.query_base[category] + (rng.random(len(category)) * counts[category]).astype(np.int64)
+
+    def search(self, query: np.ndarray) -> np.ndarray:
+        return self._search + query
+
+    def category(self, category: np.ndarray) -> np.ndarray:
+        return self._category + category
+
+    def product(self, product: np.ndarray) -> np.ndarray:
+        return self._product + product
+
+    def context(self, page: int) -> dict:
+        """analytics.js's context.page of a page (and the properties of its page call)."""
+        if page >= self.cart:
+            role, path = [("cart", "/cart"), ("checkout", "/checkout"), ("order", "/checkout/complete")][page - self.cart]
+            return page_context(path, self.titles.get(role, role.title()), "")
+        if page >= self._product:
+            product = page - self._product
+            return page_context(f"/p/{self.store.sku[product]}", self.store.name[product], "")
+        if page >= self._category:
+            category = page - self._category
+            return page_context(f"/c/{self.slugs[category]}", self.store.category_names[category].split("/")[1], "")
+        if page >= self._search:
+            return page_context("/search", self.titles.get("search", "Search"), "", search="?q=" + quote_plus(self.queries[page - self._search]))
+        return page_context("/", self.titles.get("landing", "Home"), "")
+
+    def properties(self, page: int) -> str:
+        """A page call's properties: the page's path, referrer, search, title and url."""
+        return orjson.dumps(self.context(page), option=orjson.OPT_SORT_KEYS).decode()
+
+    def screen_properties(self, page: int) -> str:
+        """A screen call's properties: what the screen shows."""
+        if self._product <= page < self.cart:
+            return orjson.dumps({"product_id": self.store.product_id[page - self._product]}).decode()
+        if self._category <= page < self._product:
+            return orjson.dumps({"category": self.store.category_names[page - self._category]}).decode()
+        if self._search <= page < self._category:
+            return orjson.dumps({"query": self.queries[page - self._search]}).decode()
+        return "{}"
+
+    def query_properties(self, query: int) -> str:
+        return orjson.dumps({"query": self.queries[query]}).decode()
+

@@ -1,0 +1,151 @@
+"""A store's generated catalog (a scenario's [store]) and how shoppers draw products from it.
+
+Products are made from the scenario's word lists (brands, adjectives, colours, a noun per
+category), from the store's own seed: the catalog is the same on every run, as a store's is.
+Popularity is Zipf-like: products are ranked in a shuffled order and the k-th has weight
+k ** -popularity_exponent, so a few products take much of the traffic (as eventsim's songs do).
+Each product's JSON pieces are made once, so a message's properties are joined, not encoded.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import orjson
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str  # two levels: "Clothing/Tops"
+    nouns: tuple[str, ...]
+    price: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """[store]: how many products, from which words, and how popularity falls off."""
+
+    seed: int
+    products: int
+    popularity_exponent: float
+    created: tuple[date, date]
+    currency: str
+    brands: tuple[str, ...]
+    adjectives: tuple[str, ...]
+    colors: tuple[str, ...]
+    categories: tuple[Category, ...]
+
+
+@dataclass(frozen=True)
+class Personas:
+    """[personas]: each user prefers 1-3 categories (drawn by the categories' popularity) and browses
+    in them with chance `affinity`; their price sensitivity (0 to 1) lowers the chance they add an
+    expensive product to their cart."""
+
+    categories: tuple[int, int] = (1, 3)
+    affinity: float = 0.85
+    price_sensitivity: tuple[float, float] = (0.0, 1.0)
+
+
+@dataclass
+class Store:
+    """The catalog as columns, products grouped by category; `weight` is each product's popularity."""
+
+    spec: StoreSpec
+    product_id: list[str]
+    sku: list[str]
+    name: list[str]
+    brand: list[str]
+    category: np.ndarray  # index into spec.categories
+    price: np.ndarray
+    created: list[str]
+    weight: np.ndarray
+    _fragments: tuple | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.product_id)
+
+    @property
+    def category_names(self) -> list[str]:
+        return [c.name for c in self.spec.categories]
+
+    def category_weights(self) -> np.ndarray:
+        """Each category's share of popularity."""
+        totals = np.bincount(self.category, weights=self.weight, minlength=len(self.spec.categories))
+        return totals / totals.sum()
+
+    def price_rank(self) -> np.ndarray:
+        """Each product's price as a fraction of its category's price range (0 cheapest, 1 dearest)."""
+        low = np.array([c.price[0] for c in self.spec.categories])[self.category]
+        high = np.array([c.price[1] for c in self.spec.categories])[self.category]
+        return (self.price - low) / np.maximum(high - low, 1e-9)
+
+    def draw(self, categories: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """A product of each given category, by popularity: units are uniform draws in [0, 1)."""
+        return np.minimum(np.searchsorted(self._cumulative, categories + units, side="right"), self.size - 1)
+
+    @functools.cached_property
+    def _cumulative(self) -> np.ndarray:
+        """Popularity accumulated within each category, shifted by the category's index: category c
+        spans (c, c + 1], so one searchsorted draws within any category."""
+        cumulative = np.empty(self.size)
+        for c in range(len(self.spec.categories)):
+            where = np.flatnonzero(self.category == c)
+            cumulative[where] = c + np.cumsum(self.weight[where]) / self.weight[where].sum()
+        return cumulative
+
+    def rows(self) -> list[dict]:
+        """The catalog export: one mapping a product."""
+        names = self.category_names
+        return [
+            {"product_id": pid, "sku": sku, "name": name, "brand": brand, "category": names[c], "price": price, "created_at": created}
+            for pid, sku, name, brand, c, price, created in zip(self.product_id, self.sku, self.name, self.brand, self.category.tolist(), self.price.tolist(), self.created)
+        ]
+
+    def fragments(self) -> tuple[list[str], list[str], list[str]]:
+        """Each product's spec-v2 fields as three pieces of JSON object text, keys in sorted order:
+        '{"brand":..,"category":..,"name":..' | '"price":..,"product_id":..' | ',"sku":..}'. A
+        product is head + "," + middle + tail; a products[] item puts ',"position":N,' between
+        the first two, or ',"quantity":N' between the last two."""
+        if self._fragments is None:
+            names = self.category_names
+            head = [orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)]
+            middle = [orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)]
+            tail = ["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku]
+            self._fragments = (head, middle, tail)
+        return self._fragments
+
+
+def build_store(spec: StoreSpec) -> Store:
+    """The catalog a [store] describes: the same spec always gives the same products."""
+    rng = random.Random(spec.seed)
+    weights = np.arange(1, spec.products + 1, dtype=np.float64) ** -spec.popularity_exponent
+    rng.shuffle(order := list(range(spec.products)))
+    by_category = sorted(range(spec.products), key=lambda i: (i % len(spec.categories), i))
+    days = (spec.created[1] - spec.created[0]).days
+    ids, skus, names, brands, categories, prices, created, popularity = [], [], [], [], [], [], [], []
+    taken = set()
+    for number, index in enumerate(by_category):
+        category = spec.categories[index % len(spec.categories)]
+        brand = rng.choice(spec.brands)
+        name = f"{brand} {rng.choice(spec.adjectives)} {rng.choice(spec.colors)} {rng.choice(category.nouns)}"
+        sku = "-".join(name.lower().replace("'", "").replace(".", "").split())
+        while sku in taken:  # the same words twice: a second colourway, numbered
+            sku = f"{sku}-{rng.randint(2, 99)}"
+        taken.add(sku)
+        low, high = category.price
+        ids.append(str(100_000 + 37 * number + rng.randint(0, 36)))
+        skus.append(sku)
+        names.append(name)
+        brands.append(brand)
+        categories.append(index % len(spec.categories))
+        prices.append(round(rng.uniform(low, high)) - 0.01 if high - low >= 2 else round(rng.uniform(low, high), 2))
+        moment = datetime.combine(spec.created[0], datetime.min.time(), timezone.utc) + timedelta(days=rng.randint(0, days), seconds=rng.randint(0, 86_399))
+        created.append(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        popularity.append(weights[order[index]])
+    return Store(spec, ids, skus, names, brands, np.array(categories), np.array(prices), created, np.array(popularity))
