@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from toolkit.segment.ids import derive_seed
+from toolkit.segment.libraries import LIBRARIES
 from toolkit.segment.timestamps import day_epoch_ms
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.devices import user_variants, utc_offsets_ms
@@ -150,12 +151,13 @@ class ShardSimulation:
         return offsets[user_variants(self.users.words[1][users])]
 
     def counts(self) -> Counter:
-        """Messages per (source key, event name or "identify") of what run() simulated."""
+        """Messages per (source key, event name, "page: <name>", "screen: <name>" or "identify") of what run() simulated."""
         columns = self.events.columns()
-        labels = [s.label for s in self.steps] + ["identify"]  # step IDENTIFY (-1) is the last label
-        width = len(labels)
+        width = len(self.steps) + 1  # step IDENTIFY (-1) is the last label
+        calls = [LIBRARIES[self.scenario.sources[key].library].view_call for key in self.source_keys]
+        labels = [[s.label(call) for s in self.steps] + ["identify"] for call in calls]
         tally = np.bincount(columns["source"] * width + columns["step"] % width, minlength=width * len(self.source_keys))
-        return Counter({(self.source_keys[k // width], labels[k % width]): int(n) for k in np.flatnonzero(tally) for n in [tally[k]]})
+        return Counter({(self.source_keys[k // width], labels[k // width][k % width]): int(n) for k in np.flatnonzero(tally) for n in [tally[k]]})
 
     def _walk(self, journey: Journey, users: np.ndarray, start: np.ndarray, reached: np.ndarray | None, identifies: np.ndarray | None) -> np.ndarray:
         """Emit a journey for `users` from their `start` times; returns when each user's journey

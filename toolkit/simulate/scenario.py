@@ -49,10 +49,9 @@ class Step:
     view: bool = False  # a page (web) or screen (apps) view named `event`, not a track
     role: str | None = None  # session mode: what the step is to the shopper (ROLES)
 
-    @property
-    def label(self) -> str:
-        """How counts name it: the event, or "view: <name>" for a page or screen view."""
-        return f"view: {self.event}" if self.view else self.event
+    def label(self, view_call: str) -> str:
+        """How counts name it: the event, or e.g. "page: Home" for a view made by `view_call`."""
+        return f"{view_call}: {self.event}" if self.view else self.event
 
 
 @dataclass(frozen=True)
@@ -155,6 +154,8 @@ class Scenario:
     personas: Personas = field(default_factory=Personas)
     rhythm: Rhythm | None = None  # None: journeys start from day_start, in UTC
     visit_chance: float = 1.0  # later_days: a retained user visits on a given day with this chance
+    item_id: str = "sku"  # [transform]: the property `toolkit workshop` reads the item id from...
+    domain: str | None = None  # ...and the Personalize domain it writes EVENT_TYPE for (None: the event names)
 
     def visitors_on(self, day: date, first_day: date) -> int:
         """New visitors per platform on `day` of a run that began on `first_day`."""
@@ -350,6 +351,7 @@ def _parse(raw: dict) -> Scenario:
         personas=_personas(root.table("personas", {})),
         rhythm=_rhythm(root.table("time", {})),
         visit_chance=float(head.get("visit_chance", (int, float), 1.0, check=_probability)),
+        **_transform(root.table("transform", {})),
     )
     head.finish()
     root.finish()
@@ -600,3 +602,13 @@ def _rhythm(table: _Table) -> Rhythm | None:
     )
     table.finish()
     return rhythm
+
+
+def _transform(table: _Table) -> dict[str, Any]:
+    """[transform]: how `toolkit workshop` turns this scenario's logs into interactions."""
+    values = {
+        "item_id": table.get("item_id", str, "sku", check=_one_of(("sku", "product_id"))),
+        "domain": table.get("domain", str, None, check=_one_of(("ecommerce",))),
+    }
+    table.finish()
+    return values
