@@ -32,8 +32,8 @@ def read_messages(root: Path) -> list[tuple[Path, dict]]:
     """Every message under root/segment-logs, with the file it came from."""
     messages = []
     for path in sorted(root.glob("segment-logs/*/*/*.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            messages.extend((path, json.loads(line)) for line in handle)
+        with gzip.open(path, "rb") as handle:
+            messages.extend((path, orjson.loads(line)) for line in handle)
     return messages
 
 

@@ -141,8 +141,17 @@ class ShardSimulation:
         if rhythm is None:
             return day + self.scenario.day_start_seconds * 1000 + self.rng.random(len(users)) * self.scenario.arrival_seconds * 1000
         hour = weighted_below(self.rng.integers(0, 1 << 64, len(users), dtype=np.uint64), rhythm.hours, 24)
+        hour = np.where(hour < rhythm.DAY_STARTS_AT, hour + 24, hour)  # the small hours close the day
         local = (hour + self.rng.random(len(users))) * 3_600_000
         return day + local - self.utc_offsets_ms(users)
+
+    def last_session_starts(self, users: np.ndarray) -> np.ndarray:
+        """The latest a session of each user's day may start (epoch ms): see Rhythm; no limit without one."""
+        rhythm = self.scenario.rhythm
+        if rhythm is None:
+            return np.full(len(users), np.inf)
+        local = (24 + rhythm.DAY_STARTS_AT - rhythm.LAST_SESSION_MARGIN_HOURS) * 3_600_000
+        return day_epoch_ms(self.shard.day) + local - self.utc_offsets_ms(users)
 
     def utc_offsets_ms(self, users: np.ndarray) -> np.ndarray:
         """Each user's offset from UTC on the shard's day, by their device's time zone."""

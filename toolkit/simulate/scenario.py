@@ -120,7 +120,13 @@ class Delivery:
 class Rhythm:
     """[time]: when users shop, in their own local time (their device's time zone): relative
     weights of each hour of the day and of each weekday (Monday first), and the growth of new
-    visitors from week to week. Weekday weights also scale new visitors and returning visits."""
+    visitors from week to week. Weekday weights also scale new visitors and returning visits.
+    A shopper's day runs from DAY_STARTS_AT to DAY_STARTS_AT the next morning (a late-night visit
+    belongs to the evening before), and its sessions start at least LAST_SESSION_MARGIN_HOURS before
+    it ends, so that one user's visits of two days never overlap."""
+
+    DAY_STARTS_AT = 4  # local hour: the quietest of most day curves
+    LAST_SESSION_MARGIN_HOURS = 2
 
     hours: tuple[float, ...]
     weekdays: tuple[float, ...] = (1.0,) * 7
@@ -580,10 +586,14 @@ def _store(table: _Table) -> Store | None:
 def _personas(table: _Table) -> Personas:
     """[personas]: see store.Personas."""
     default = Personas()
-    count = table.get("categories", list, list(default.categories), check=lambda v: None if len(v) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in v) and 1 <= v[0] <= v[1] else "must be [fewest, most], from 1")
+    between = lambda most: lambda v: None if len(v) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in v) and 1 <= v[0] <= v[1] <= most else f"must be [fewest, most], from 1 to {most}"  # noqa: E731
+    count = table.get("categories", list, list(default.categories), check=between(3))
+    brands = table.get("brands", list, list(default.brands), check=between(3))
     personas = Personas(
         categories=(count[0], count[1]),
         affinity=float(table.get("affinity", (int, float), default.affinity, check=_probability)),
+        brands=(brands[0], brands[1]),
+        brand_affinity=float(table.get("brand_affinity", (int, float), default.brand_affinity, check=_probability)),
         price_sensitivity=tuple(float(v) for v in table.get("price_sensitivity", list, list(default.price_sensitivity), check=_range((int, float)))),
     )
     table.finish()

@@ -42,22 +42,32 @@ PERSONA = "persona"
 
 @dataclass
 class _Personas:
-    """Each user's preferred categories (columns; a user has `count` of them) and price sensitivity."""
+    """Each user's preferred categories and brands (columns; a user has `count` and `brand_count`
+    of them) and price sensitivity."""
 
     categories: np.ndarray
     count: np.ndarray
+    brands: np.ndarray
+    brand_count: np.ndarray
     sensitivity: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> _Personas:
+        return _Personas(*(column[rows] for column in vars(self).values()))
 
 
 def personas(sim: ShardSimulation, users: np.ndarray) -> _Personas:
     """Users' personas, from their own seed: the same on every day."""
-    scenario = sim.scenario
-    words = seed_words(sim.users.seeds[users] ^ np.uint64(derive_seed(PERSONA)), 5)
-    fewest, most = scenario.personas.categories
-    weights = tuple(scenario.store.category_weights().tolist())
+    scenario, store = sim.scenario, sim.scenario.store
+    words = seed_words(sim.users.seeds[users] ^ np.uint64(derive_seed(PERSONA)), 9)
+    weights = tuple(store.category_weights().tolist())
     categories = np.stack([weighted_below(words[1 + i], weights, len(weights)) for i in range(3)], axis=1)
+    brands = np.stack([below(words[5 + i], len(store.spec.brands)) for i in range(3)], axis=1)
     low, high = scenario.personas.price_sensitivity
-    return _Personas(categories, fewest + below(words[0], most - fewest + 1), low + unit(words[4]) * (high - low))
+
+    def how_many(word: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+        return span[0] + below(word, span[1] - span[0] + 1)
+
+    return _Personas(categories, how_many(words[0], scenario.personas.categories), brands, how_many(words[8], scenario.personas.brands), low + unit(words[4]) * (high - low))
 
 
 def walk_sessions(sim: ShardSimulation, journey: Journey, source: int, users: np.ndarray, start: np.ndarray, signs_up: np.ndarray | None) -> np.ndarray:
@@ -69,20 +79,17 @@ def walk_sessions(sim: ShardSimulation, journey: Journey, source: int, users: np
     persona = personas(sim, users)
     registered = np.ones(len(users), dtype=bool) if signs_up is None else np.zeros(len(users), dtype=bool)
     clock, end = start.astype(np.float64), start.astype(np.float64)
+    latest = sim.last_session_starts(users)
     for k in range(int(sessions.max(initial=0))):
-        active = np.flatnonzero(sessions > k)
+        active = np.flatnonzero((sessions > k) & ((clock <= latest) | (k == 0)))
         signing = np.zeros(len(active), dtype=bool) if signs_up is None or k else signs_up[active]
-        session = _Session(sim, journey, source, users[active], clock[active], registered[active], signing, _subset(persona, active))
+        session = _Session(sim, journey, source, users[active], clock[active], registered[active], signing, persona.subset(active))
         end[active] = session.emit()
         if signs_up is not None and k == 0:
             registered = signs_up.astype(bool)
         idle = shape.idle_minutes + rng.exponential(EXTRA_IDLE_MINUTES, len(active))
         clock[active] = end[active] + idle * 60_000
     return end
-
-
-def _subset(persona: _Personas, rows: np.ndarray) -> _Personas:
-    return _Personas(persona.categories[rows], persona.count[rows], persona.sensitivity[rows])
 
 
 @dataclass
@@ -166,7 +173,9 @@ class _Session:
         slot = (rng.random(n) * self.persona.count[list_session]).astype(np.int64)
         anywhere = weighted_below(rng.integers(0, 1 << 64, n, dtype=np.uint64), tuple(store.category_weights().tolist()), len(store.spec.categories))
         category = np.where(own, self.persona.categories[list_session, slot], anywhere)
-        shown, length = _lists(store, category, shape.list_size, rng)
+        branded = own & (rng.random(n) < self.sim.scenario.personas.brand_affinity)
+        brand = self.persona.brands[list_session, (rng.random(n) * self.persona.brand_count[list_session]).astype(np.int64)]
+        shown, length = _lists(store, category, np.where(branded, brand, -1), shape.list_size, rng)
         search = rng.random(n) < shape.search_chance
         query = self.pages.query_of(category, rng)
         where = search
@@ -216,7 +225,7 @@ class _Session:
         session, phase, step, payload, page = self.rows.sorted()
         is_view = page >= 0
         first = np.r_[True, session[1:] != session[:-1]]
-        after_view = np.r_[False, is_view[:-1]] & ~first
+        after_view = np.r_[False, is_view[:-1]] & ~first & ~is_view  # a call on the page just viewed
         low, high = np.where(after_view, self.shape.view_gap_seconds[0], self.journey.gap_seconds[0]), np.where(after_view, self.shape.view_gap_seconds[1], self.journey.gap_seconds[1])
         gaps = np.where(first, 0.0, (low + self.rng.random(len(step)) * (high - low)) * 1000.0)
         elapsed = np.cumsum(gaps)
@@ -275,10 +284,14 @@ class _Session:
         return texts
 
 
-def _lists(store: Store, category: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A list of up to `size` distinct products of each category, drawn by popularity: (lists,
-    size) product indices (-1 past a list's end) and each list's length."""
-    candidates = store.draw(np.repeat(category, 2 * size), rng.random(len(category) * 2 * size)).reshape(len(category), 2 * size)
+def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A list of up to `size` distinct products of each category (of one brand where `brand` is
+    not -1), drawn by popularity: (lists, size) product indices (-1 past a list's end) and each
+    list's length."""
+    units = rng.random(len(category) * 2 * size)
+    anywhere = store.draw(np.repeat(category, 2 * size), units)
+    of_brand = store.draw(np.repeat(category, 2 * size), units, np.repeat(np.maximum(brand, 0), 2 * size))
+    candidates = np.where(np.repeat(brand >= 0, 2 * size), of_brand, anywhere).reshape(len(category), 2 * size)
     row = np.repeat(np.arange(len(category)), 2 * size)
     _, first = np.unique(row * store.size + candidates.ravel(), return_index=True)
     first.sort()  # each list's distinct products in the order drawn

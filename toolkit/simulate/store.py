@@ -9,7 +9,6 @@ Each product's JSON pieces are made once, so a message's properties are joined, 
 
 from __future__ import annotations
 
-import functools
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -43,11 +42,14 @@ class StoreSpec:
 @dataclass(frozen=True)
 class Personas:
     """[personas]: each user prefers 1-3 categories (drawn by the categories' popularity) and browses
-    in them with chance `affinity`; their price sensitivity (0 to 1) lowers the chance they add an
+    in them with chance `affinity`, a list of those being of one of their favourite brands with
+    chance `brand_affinity`; their price sensitivity (0 to 1) lowers the chance they add an
     expensive product to their cart."""
 
     categories: tuple[int, int] = (1, 3)
     affinity: float = 0.85
+    brands: tuple[int, int] = (1, 2)
+    brand_affinity: float = 0.4
     price_sensitivity: tuple[float, float] = (0.0, 1.0)
 
 
@@ -61,10 +63,12 @@ class Store:
     name: list[str]
     brand: list[str]
     category: np.ndarray  # index into spec.categories
+    brand_index: np.ndarray  # index into spec.brands
     price: np.ndarray
     created: list[str]
     weight: np.ndarray
     _fragments: tuple | None = field(default=None, repr=False)
+    _cumulatives: dict = field(default_factory=dict, repr=False)  # by_brand -> _cumulative's array
 
     @property
     def size(self) -> int:
@@ -85,18 +89,30 @@ class Store:
         high = np.array([c.price[1] for c in self.spec.categories])[self.category]
         return (self.price - low) / np.maximum(high - low, 1e-9)
 
-    def draw(self, categories: np.ndarray, units: np.ndarray) -> np.ndarray:
-        """A product of each given category, by popularity: units are uniform draws in [0, 1)."""
-        return np.minimum(np.searchsorted(self._cumulative, categories + units, side="right"), self.size - 1)
+    def draw(self, categories: np.ndarray, units: np.ndarray, brands: np.ndarray | None = None) -> np.ndarray:
+        """A product of each given category (and brand, where it has products of that brand), by
+        popularity: units are uniform draws in [0, 1)."""
+        chosen = np.minimum(np.searchsorted(self._cumulative(False), categories + units, side="right"), self.size - 1)
+        if brands is None:
+            return chosen
+        groups = categories * len(self.spec.brands) + brands
+        branded = np.minimum(np.searchsorted(self._cumulative(True), groups + units, side="right"), self.size - 1)
+        return np.where(self._group(True)[branded] == groups, branded, chosen)  # a brand the category lacks: any of the category
 
-    @functools.cached_property
-    def _cumulative(self) -> np.ndarray:
-        """Popularity accumulated within each category, shifted by the category's index: category c
-        spans (c, c + 1], so one searchsorted draws within any category."""
-        cumulative = np.empty(self.size)
-        for c in range(len(self.spec.categories)):
-            where = np.flatnonzero(self.category == c)
-            cumulative[where] = c + np.cumsum(self.weight[where]) / self.weight[where].sum()
+    def _group(self, by_brand: bool) -> np.ndarray:
+        return self.category * len(self.spec.brands) + self.brand_index if by_brand else self.category
+
+    def _cumulative(self, by_brand: bool) -> np.ndarray:
+        """Popularity accumulated within each category (or category and brand), shifted by the
+        group's number: group g spans (g, g + 1], so one searchsorted draws within any group.
+        Products are sorted by category, then brand, so each group is contiguous."""
+        if by_brand in self._cumulatives:
+            return self._cumulatives[by_brand]
+        group = self._group(by_brand)
+        cumulative = self._cumulatives[by_brand] = np.empty(self.size)
+        bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            cumulative[a:b] = group[a] + np.cumsum(self.weight[a:b]) / self.weight[a:b].sum()
         return cumulative
 
     def rows(self) -> list[dict]:
@@ -122,30 +138,26 @@ class Store:
 
 
 def build_store(spec: StoreSpec) -> Store:
-    """The catalog a [store] describes: the same spec always gives the same products."""
+    """The catalog a [store] describes: the same spec always gives the same products, sorted by
+    category and brand."""
     rng = random.Random(spec.seed)
     weights = np.arange(1, spec.products + 1, dtype=np.float64) ** -spec.popularity_exponent
-    rng.shuffle(order := list(range(spec.products)))
-    by_category = sorted(range(spec.products), key=lambda i: (i % len(spec.categories), i))
+    rng.shuffle(rank := list(range(spec.products)))
     days = (spec.created[1] - spec.created[0]).days
-    ids, skus, names, brands, categories, prices, created, popularity = [], [], [], [], [], [], [], []
-    taken = set()
-    for number, index in enumerate(by_category):
-        category = spec.categories[index % len(spec.categories)]
-        brand = rng.choice(spec.brands)
-        name = f"{brand} {rng.choice(spec.adjectives)} {rng.choice(spec.colors)} {rng.choice(category.nouns)}"
-        sku = "-".join(name.lower().replace("'", "").replace(".", "").split())
+    made, taken = [], set()
+    for number in range(spec.products):
+        category = number % len(spec.categories)
+        brand = rng.randrange(len(spec.brands))
+        nouns, (low, high) = spec.categories[category].nouns, spec.categories[category].price
+        name = f"{spec.brands[brand]} {rng.choice(spec.adjectives)} {rng.choice(spec.colors)} {rng.choice(nouns)}"
+        sku = "-".join(name.lower().replace("'", "").replace(".", "").replace("&", "and").split())
         while sku in taken:  # the same words twice: a second colourway, numbered
             sku = f"{sku}-{rng.randint(2, 99)}"
         taken.add(sku)
-        low, high = category.price
-        ids.append(str(100_000 + 37 * number + rng.randint(0, 36)))
-        skus.append(sku)
-        names.append(name)
-        brands.append(brand)
-        categories.append(index % len(spec.categories))
-        prices.append(round(rng.uniform(low, high)) - 0.01 if high - low >= 2 else round(rng.uniform(low, high), 2))
+        price = round(rng.uniform(low, high)) - 0.01 if high - low >= 2 else round(rng.uniform(low, high), 2)
         moment = datetime.combine(spec.created[0], datetime.min.time(), timezone.utc) + timedelta(days=rng.randint(0, days), seconds=rng.randint(0, 86_399))
-        created.append(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        popularity.append(weights[order[index]])
-    return Store(spec, ids, skus, names, brands, np.array(categories), np.array(prices), created, np.array(popularity))
+        product_id = str(100_000 + 37 * number + rng.randint(0, 36))
+        made.append((category, brand, product_id, sku, name, price, moment.strftime("%Y-%m-%dT%H:%M:%SZ"), weights[rank[number]]))
+    made.sort(key=lambda product: (product[0], product[1], product[2]))
+    category, brand, ids, skus, names, prices, created, popularity = (list(column) for column in zip(*made))
+    return Store(spec, ids, skus, names, [spec.brands[b] for b in brand], np.array(category), np.array(brand), np.array(prices), created, np.array(popularity))
