@@ -30,6 +30,7 @@ from toolkit.segment.libraries import LIBRARIES, page_context
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 from toolkit.simulate.scenario import IDENTIFY, Journey, SessionShape
 from toolkit.simulate.store import Store
+from toolkit.simulate.values import number_texts
 
 if TYPE_CHECKING:
     from toolkit.simulate.engine import ShardSimulation
@@ -146,10 +147,10 @@ class _Session:
         self.sim.payloads.extend(make(int(key)) for key in distinct.tolist())
         return offset + inverse
 
-    def own_texts(self, texts: list[str]) -> np.ndarray:
+    def own_texts(self, texts: np.ndarray) -> np.ndarray:
         """Payload codes of texts each message has to itself."""
         offset = len(self.sim.payloads)
-        self.sim.payloads.extend(texts)
+        self.sim.payloads.extend(texts.tolist())
         return np.arange(offset, offset + len(texts))
 
     def emit(self) -> np.ndarray:
@@ -211,13 +212,13 @@ class _Session:
         bounds = np.searchsorted(line_session, np.arange(len(sessions) + 1))
         kept = ~removed
         self.view(sessions[cart], 3, 0, 0, 0, "cart", self.pages.cart)
-        self.rows.add(sessions[cart], 3, 0, 0, 1, self.step("cart"), self.own_texts(self.basket_texts(sessions[cart], bounds, product, quantity, np.ones(len(product), dtype=bool), "cart")))
+        self.rows.add(sessions[cart], 3, 0, 0, 1, self.step("cart"), self.own_texts(self.basket_texts(sessions[cart], line_session, product, quantity, np.ones(len(product), dtype=bool), "cart")))
         line_number = np.arange(len(line_session)) - bounds[line_session]
         self.rows.add(line_session[removed], 3, 0, 1 + line_number[removed], 0, self.step("remove"), self.texts(product[removed] * 2 + quantity[removed] - 1, self.item_text))
         self.view(sessions[started], 4, 0, 0, 0, "checkout", self.pages.checkout)
-        self.rows.add(sessions[started], 4, 0, 0, 1, self.step("checkout"), self.own_texts(self.basket_texts(sessions[started], bounds, product, quantity, kept, "checkout")))
+        self.rows.add(sessions[started], 4, 0, 0, 1, self.step("checkout"), self.own_texts(self.basket_texts(sessions[started], line_session, product, quantity, kept, "checkout")))
         self.view(sessions[ordered], 4, 0, 0, 2, "order", self.pages.order)
-        self.rows.add(sessions[ordered], 4, 0, 0, 3, self.step("order"), self.own_texts(self.basket_texts(sessions[ordered], bounds, product, quantity, kept, "order")))
+        self.rows.add(sessions[ordered], 4, 0, 0, 3, self.step("order"), self.own_texts(self.basket_texts(sessions[ordered], line_session, product, quantity, kept, "order")))
 
     def timed(self) -> np.ndarray:
         """Sort the rows into each session's order, time them and add them to the shard's events;
@@ -255,33 +256,45 @@ class _Session:
         product, quantity = divmod(key, 2)
         return f'{head[product]},{middle[product]},"quantity":{quantity + 1}{tail[product]}'
 
-    def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> list[str]:
+    def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Product List Viewed's properties: category, list_id and the products shown, with their positions."""
         head, middle, tail = self.store.fragments()
-        names = [orjson.dumps(name).decode() for name in self.store.category_names]
-        texts = []
-        for c, is_search, products, size in zip(category.tolist(), search.tolist(), shown.tolist(), length.tolist()):
-            items = ",".join(f'{head[p]},"position":{i},{middle[p]}{tail[p]}' for i, p in enumerate(products[:size], start=1))
-            list_id = '"search_results"' if is_search else f'"{self.pages.slugs[c]}"'
-            texts.append(f'{{"category":{names[c]},"list_id":{list_id},"products":[{items}]}}')
-        return texts
+        lists, column = np.nonzero(shown >= 0)  # each list's products, in position order
+        product = shown[lists, column]
+        positions = np.array([f',"position":{i},' for i in range(1, shown.shape[1] + 1)], dtype=object)
+        items = head[product] + positions[column] + middle[product] + tail[product]
+        names = np.array([orjson.dumps(name).decode() for name in self.store.category_names], dtype=object)
+        slugs = np.array([f'"{slug}"' for slug in self.pages.slugs], dtype=object)
+        list_id = np.where(search, '"search_results"', slugs[category])
+        return '{"category":' + names[category] + ',"list_id":' + list_id + ',"products":[' + _joined(items, lists, column) + "]}"
 
-    def basket_texts(self, sessions: np.ndarray, bounds: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> list[str]:
+    def basket_texts(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> np.ndarray:
         """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
-        order_id, products, revenue) of each session's lines."""
+        order_id, products, revenue) of these sessions' kept lines."""
         head, middle, tail = self.store.fragments()
-        price = self.store.price
-        ids = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
+        chosen = np.isin(line_session, sessions) & kept
+        line_session, product, quantity = line_session[chosen], product[chosen], quantity[chosen]
+        group = np.searchsorted(sessions, line_session)  # lines are in session order, every session has some
+        first = np.r_[True, group[1:] != group[:-1]]
+        quantities = np.array([f',"quantity":{q}' for q in range(int(quantity.max(initial=1)) + 1)], dtype=object)
+        items = head[product] + "," + middle[product] + quantities[quantity] + tail[product]
+        products = _joined(items, group, np.where(first, 0, 1))
+        numbers = self.rng.integers(0, 1 << 62, len(sessions))
+        if kind == "cart":
+            return '{"cart_id":"' + np.array([f"{n:016x}" for n in numbers.tolist()], dtype=object) + '","products":[' + products + "]}"
+        revenue = np.round(np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2)
         currency = orjson.dumps(self.store.spec.currency).decode()
-        texts = []
-        for s, number in zip(sessions.tolist(), ids):
-            lines = [i for i in range(bounds[s], bounds[s + 1]) if kept[i]]
-            items = ",".join(f'{head[p]},{middle[p]},"quantity":{q}{tail[p]}' for p, q in ((int(product[i]), int(quantity[i])) for i in lines))
-            if kind == "cart":
-                texts.append(f'{{"cart_id":"{number:016x}","products":[{items}]}}')
-            else:
-                revenue = round(float(sum(price[product[i]] * quantity[i] for i in lines)), 2)
-                texts.append(f'{{"currency":{currency},"order_id":"{number % 10**9:09d}","products":[{items}],"revenue":{orjson.dumps(revenue).decode()}}}')
-        return texts
+        order_ids = np.array([f"{n % 10**9:09d}" for n in numbers.tolist()], dtype=object)
+        return f'{{"currency":{currency},"order_id":"' + order_ids + '","products":[' + products + '],"revenue":' + np.array(number_texts(revenue.tolist()), dtype=object) + "}"
+
+
+def _joined(items: np.ndarray, group: np.ndarray, place: np.ndarray) -> np.ndarray:
+    """Each group's items joined with commas (items in group order; place 0 marks a group's first)."""
+    if not len(items):
+        return np.zeros(0, dtype=object)
+    with_commas = np.where(place == 0, items, "," + items)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    return np.add.reduceat(with_commas, starts)
 
 
 def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

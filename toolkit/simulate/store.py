@@ -123,7 +123,7 @@ class Store:
             for pid, sku, name, brand, c, price, created in zip(self.product_id, self.sku, self.name, self.brand, self.category.tolist(), self.price.tolist(), self.created)
         ]
 
-    def fragments(self) -> tuple[list[str], list[str], list[str]]:
+    def fragments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each product's spec-v2 fields as three pieces of JSON object text, keys in sorted order:
         '{"brand":..,"category":..,"name":..' | '"price":..,"product_id":..' | ',"sku":..}'. A
         product is head + "," + middle + tail; a products[] item puts ',"position":N,' between
@@ -133,7 +133,7 @@ class Store:
             head = [orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)]
             middle = [orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)]
             tail = ["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku]
-            self._fragments = (head, middle, tail)
+            self._fragments = tuple(np.array(pieces, dtype=object) for pieces in (head, middle, tail))
         return self._fragments
 
 

@@ -86,7 +86,7 @@ def _json_table(spec: ValueSpec, faker: FakerPool) -> np.ndarray | None:
     return _JSON_TABLES[key]
 
 
-def _number_texts(values: list) -> list[str]:
+def number_texts(values: list) -> list[str]:
     """JSON texts of numbers, encoded in one call (a number's text holds no comma)."""
     return orjson.dumps(values).decode()[1:-1].split(",") if values else []
 
@@ -142,7 +142,7 @@ class Uniform:
         return None
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
-        return _number_texts(np.round(self.low + unit(words) * (self.high - self.low), self.digits).tolist())
+        return number_texts(np.round(self.low + unit(words) * (self.high - self.low), self.digits).tolist())
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Integer:
         return None
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
-        return _number_texts((self.low + below(words, self.high - self.low + 1)).tolist())
+        return number_texts((self.low + below(words, self.high - self.low + 1)).tolist())
 
 
 @dataclass(frozen=True)
