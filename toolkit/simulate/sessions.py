@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 EXTRA_IDLE_MINUTES = 90.0  # mean wait beyond the idle gap before a user's next session
 TOP_OF_LIST = 0.3  # a viewed product is at position k of its list with chance ~ (1 - this) ** k
 SECOND_ITEM = 0.15  # an added product is added two at a time
+QUANTITIES = 2  # the most of a product a cart line holds
 PERSONA = "persona"
 
 
@@ -127,7 +128,7 @@ class _Session:
         self.base = sim.step_base[journey.name]
         self.web = LIBRARIES[sim.scenario.sources[sim.shard.platform].library].view_call == "page"
         self.rows = _Rows()
-        self.pages = _Pages(self.store, journey)
+        self.pages = pages_of(self.store, journey)
 
     def step(self, role: str, view: bool = False) -> int | None:
         index = self.journey.step_of(role, view)
@@ -138,13 +139,13 @@ class _Session:
         step = self.step(role, view=True)
         if step is not None and len(session):
             page = np.broadcast_to(np.asarray(page, dtype=np.int64), (len(session),))
-            self.rows.add(session, phase, a, b, part, step, self.texts(page, self.pages.properties if self.web else self.pages.screen_properties), page)
+            self.rows.add(session, phase, a, b, part, step, self.texts(page, self.pages.properties(self.web)), page)
 
-    def texts(self, keys: np.ndarray, make) -> np.ndarray:
-        """Payload codes of texts shared by many messages: one text per distinct key."""
+    def texts(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """Payload codes of texts shared by many messages: the table's text of each key, once each."""
         distinct, inverse = np.unique(keys, return_inverse=True)
         offset = len(self.sim.payloads)
-        self.sim.payloads.extend(make(int(key)) for key in distinct.tolist())
+        self.sim.payloads.extend(table[distinct].tolist())
         return offset + inverse
 
     def own_texts(self, texts: np.ndarray) -> np.ndarray:
@@ -181,7 +182,7 @@ class _Session:
         query = self.pages.query_of(category, rng)
         where = search
         self.view(list_session[where], 1, list_index[where], 0, 0, "search", self.pages.search(query[where]))
-        self.rows.add(list_session[where], 1, list_index[where], 0, 1, self.step("search"), self.texts(query[where], self.pages.query_properties))
+        self.rows.add(list_session[where], 1, list_index[where], 0, 1, self.step("search"), self.texts(query[where], self.pages.queries_properties))
         where = ~search
         self.view(list_session[where], 1, list_index[where], 0, 2, "list", self.pages.category(category[where]))
         list_texts = self.own_texts(self.list_texts(category, search, shown, length))
@@ -194,11 +195,11 @@ class _Session:
         product = shown[view_list, position]
         session, a = list_session[view_list], list_index[view_list]
         self.view(session, 1, a, view_index, 0, "product", self.pages.product(product))
-        self.rows.add(session, 1, a, view_index, 1, self.step("product"), self.texts(product, self.product_text))
+        self.rows.add(session, 1, a, view_index, 1, self.step("product"), self.texts(product, store.texts("product")))
         chance = shape.add_chance * (1.0 - self.persona.sensitivity[session] * store.price_rank()[product])
         added = _first_per_session(rng.random(len(product)) < chance, session, product, store.size)
         quantity = 1 + (rng.random(int(added.sum())) < SECOND_ITEM)
-        self.rows.add(session[added], 1, a[added], view_index[added], 2, self.step("add"), self.texts(product[added] * 2 + quantity - 1, self.item_text))
+        self.rows.add(session[added], 1, a[added], view_index[added], 2, self.step("add"), self.texts(product[added] * QUANTITIES + quantity - 1, store.texts("line", QUANTITIES)))
         return session[added], product[added], quantity
 
     def checkout(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray) -> None:
@@ -214,7 +215,7 @@ class _Session:
         self.view(sessions[cart], 3, 0, 0, 0, "cart", self.pages.cart)
         self.rows.add(sessions[cart], 3, 0, 0, 1, self.step("cart"), self.own_texts(self.basket_texts(sessions[cart], line_session, product, quantity, np.ones(len(product), dtype=bool), "cart")))
         line_number = np.arange(len(line_session)) - bounds[line_session]
-        self.rows.add(line_session[removed], 3, 0, 1 + line_number[removed], 0, self.step("remove"), self.texts(product[removed] * 2 + quantity[removed] - 1, self.item_text))
+        self.rows.add(line_session[removed], 3, 0, 1 + line_number[removed], 0, self.step("remove"), self.texts(product[removed] * QUANTITIES + quantity[removed] - 1, self.store.texts("line", QUANTITIES)))
         self.view(sessions[started], 4, 0, 0, 0, "checkout", self.pages.checkout)
         self.rows.add(sessions[started], 4, 0, 0, 1, self.step("checkout"), self.own_texts(self.basket_texts(sessions[started], line_session, product, quantity, kept, "checkout")))
         self.view(sessions[ordered], 4, 0, 0, 2, "order", self.pages.order)
@@ -243,26 +244,13 @@ class _Session:
         """Codes into the shard's context.page texts (ShardSimulation.pages) of these pages."""
         distinct, inverse = np.unique(page, return_inverse=True)
         offset = len(self.sim.pages)
-        self.sim.pages.extend(orjson.dumps(self.pages.context(int(p)), option=orjson.OPT_SORT_KEYS).decode() for p in distinct.tolist())
+        self.sim.pages.extend(self.pages.properties(web=True)[distinct].tolist())  # a page call's properties are its context.page
         return offset + inverse
-
-    def product_text(self, product: int) -> str:
-        head, middle, tail = self.store.fragments()
-        return f"{head[product]},{middle[product]}{tail[product]}"
-
-    def item_text(self, key: int) -> str:
-        """A cart line's text: the product and its quantity (key: product * 2 + quantity - 1)."""
-        head, middle, tail = self.store.fragments()
-        product, quantity = divmod(key, 2)
-        return f'{head[product]},{middle[product]},"quantity":{quantity + 1}{tail[product]}'
 
     def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> np.ndarray:
         """Product List Viewed's properties: category, list_id and the products shown, with their positions."""
-        head, middle, tail = self.store.fragments()
         lists, column = np.nonzero(shown >= 0)  # each list's products, in position order
-        product = shown[lists, column]
-        positions = np.array([f',"position":{i},' for i in range(1, shown.shape[1] + 1)], dtype=object)
-        items = head[product] + positions[column] + middle[product] + tail[product]
+        items = self.store.texts("listed", shown.shape[1])[shown[lists, column] * shown.shape[1] + column]
         names = np.array([orjson.dumps(name).decode() for name in self.store.category_names], dtype=object)
         slugs = np.array([f'"{slug}"' for slug in self.pages.slugs], dtype=object)
         list_id = np.where(search, '"search_results"', slugs[category])
@@ -271,13 +259,11 @@ class _Session:
     def basket_texts(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> np.ndarray:
         """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
         order_id, products, revenue) of these sessions' kept lines."""
-        head, middle, tail = self.store.fragments()
         chosen = np.isin(line_session, sessions) & kept
         line_session, product, quantity = line_session[chosen], product[chosen], quantity[chosen]
         group = np.searchsorted(sessions, line_session)  # lines are in session order, every session has some
         first = np.r_[True, group[1:] != group[:-1]]
-        quantities = np.array([f',"quantity":{q}' for q in range(int(quantity.max(initial=1)) + 1)], dtype=object)
-        items = head[product] + "," + middle[product] + quantities[quantity] + tail[product]
+        items = self.store.texts("line", QUANTITIES)[product * QUANTITIES + quantity - 1]
         products = _joined(items, group, np.where(first, 0, 1))
         numbers = self.rng.integers(0, 1 << 62, len(sessions))
         if kind == "cart":
@@ -301,10 +287,11 @@ def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng
     """A list of up to `size` distinct products of each category (of one brand where `brand` is
     not -1), drawn by popularity: (lists, size) product indices (-1 past a list's end) and each
     list's length."""
-    units = rng.random(len(category) * 2 * size)
-    anywhere = store.draw(np.repeat(category, 2 * size), units)
-    of_brand = store.draw(np.repeat(category, 2 * size), units, np.repeat(np.maximum(brand, 0), 2 * size))
-    candidates = np.where(np.repeat(brand >= 0, 2 * size), of_brand, anywhere).reshape(len(category), 2 * size)
+    units, categories, brands = rng.random(len(category) * 2 * size), np.repeat(category, 2 * size), np.repeat(brand, 2 * size)
+    candidates = store.draw(categories, units)
+    branded = brands >= 0
+    candidates[branded] = store.draw(categories[branded], units[branded], brands[branded])
+    candidates = candidates.reshape(len(category), 2 * size)
     row = np.repeat(np.arange(len(category)), 2 * size)
     _, first = np.unique(row * store.size + candidates.ravel(), return_index=True)
     first.sort()  # each list's distinct products in the order drawn
@@ -341,6 +328,7 @@ class _Pages:
         self._product = self._category + len(self.slugs)
         self.cart = self._product + store.size
         self.checkout, self.order = self.cart + 1, self.cart + 2
+        self._tables: dict[str, np.ndarray] = {}
 
     def query_of(self, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A search query for each category: one of its nouns."""
@@ -371,12 +359,19 @@ class _Pages:
             return page_context("/search", self.titles.get("search", "Search"), "", search="?q=" + quote_plus(self.queries[page - self._search]))
         return page_context("/", self.titles.get("landing", "Home"), "")
 
-    def properties(self, page: int) -> str:
-        """A page call's properties: the page's path, referrer, search, title and url."""
+    def properties(self, web: bool) -> np.ndarray:
+        """Every page's view-call properties, by page number: a page call's are the page's path,
+        referrer, search, title and url (as its context.page); a screen call's, what it shows."""
+        key = "page" if web else "screen"
+        if key not in self._tables:
+            make = self._page_properties if web else self._screen_properties
+            self._tables[key] = np.array([make(page) for page in range(self.order + 1)], dtype=object)
+        return self._tables[key]
+
+    def _page_properties(self, page: int) -> str:
         return orjson.dumps(self.context(page), option=orjson.OPT_SORT_KEYS).decode()
 
-    def screen_properties(self, page: int) -> str:
-        """A screen call's properties: what the screen shows."""
+    def _screen_properties(self, page: int) -> str:
         if self._product <= page < self.cart:
             return orjson.dumps({"product_id": self.store.product_id[page - self._product]}).decode()
         if self._category <= page < self._product:
@@ -385,6 +380,17 @@ class _Pages:
             return orjson.dumps({"query": self.queries[page - self._search]}).decode()
         return "{}"
 
-    def query_properties(self, query: int) -> str:
-        return orjson.dumps({"query": self.queries[query]}).decode()
+    @property
+    def queries_properties(self) -> np.ndarray:
+        """Products Searched's properties, by query number."""
+        if "queries" not in self._tables:
+            self._tables["queries"] = np.array([orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object)
+        return self._tables["queries"]
 
+
+def pages_of(store: Store, journey: Journey) -> _Pages:
+    """The store's pages as a journey names them, made once per process."""
+    key = ("pages", journey.name)
+    if key not in store._tables:
+        store._tables[key] = _Pages(store, journey)
+    return store._tables[key]

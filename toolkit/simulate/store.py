@@ -67,8 +67,12 @@ class Store:
     price: np.ndarray
     created: list[str]
     weight: np.ndarray
-    _fragments: tuple | None = field(default=None, repr=False)
+    _tables: dict = field(default_factory=dict, repr=False)  # texts(): (kind, count) -> its texts
     _cumulatives: dict = field(default_factory=dict, repr=False)  # by_brand -> _cumulative's array
+
+    def __getstate__(self) -> dict:
+        """Pickled (to generate's workers) without the caches: each process makes its own."""
+        return {**self.__dict__, "_tables": {}, "_cumulatives": {}}
 
     @property
     def size(self) -> int:
@@ -123,18 +127,25 @@ class Store:
             for pid, sku, name, brand, c, price, created in zip(self.product_id, self.sku, self.name, self.brand, self.category.tolist(), self.price.tolist(), self.created)
         ]
 
-    def fragments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each product's spec-v2 fields as three pieces of JSON object text, keys in sorted order:
-        '{"brand":..,"category":..,"name":..' | '"price":..,"product_id":..' | ',"sku":..}'. A
-        product is head + "," + middle + tail; a products[] item puts ',"position":N,' between
-        the first two, or ',"quantity":N' between the last two."""
-        if self._fragments is None:
+    def texts(self, kind: str, count: int = 1) -> np.ndarray:
+        """Each product's spec v2 fields as JSON object text, keys sorted, made once per process:
+        kind "product" (brand, category, name, price, product_id, sku), "line" (a cart's line:
+        and quantity 1 to `count`, at product * count + quantity - 1) or "listed" (a list's entry:
+        and position 1 to `count`, at product * count + position - 1)."""
+        key = (kind, count)
+        if key not in self._tables:
             names = self.category_names
-            head = [orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)]
-            middle = [orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)]
-            tail = ["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku]
-            self._fragments = tuple(np.array(pieces, dtype=object) for pieces in (head, middle, tail))
-        return self._fragments
+            head = np.array([orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)], dtype=object)
+            middle = np.array([orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)], dtype=object)
+            tail = np.array(["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku], dtype=object)
+            numbers = np.arange(1, count + 1).astype(str).astype(object)
+            made = {
+                "product": lambda: head + "," + middle + tail,
+                "line": lambda: (head + "," + middle)[:, None] + (',"quantity":' + numbers)[None, :] + tail[:, None],
+                "listed": lambda: head[:, None] + (',"position":' + numbers + ",")[None, :] + (middle + tail)[:, None],
+            }[kind]()
+            self._tables[key] = made.ravel()
+        return self._tables[key]
 
 
 def build_store(spec: StoreSpec) -> Store:
