@@ -259,6 +259,23 @@ def test_anonymous_browsing_until_sign_up_then_identified_and_logins_later(messa
     assert sum(n >= 2 for n in logins.values()) > 50  # identified again at later logins
 
 
+def test_the_apps_send_in_batches_and_offline_days_in_one_late_batch(messages):
+    """A mobile library flushes its queue every 30 s: messages made within one interval share sentAt;
+    an offline day's messages all go at once, hours after the last of them."""
+    batches = defaultdict(list)
+    for message in messages:
+        if message["context"]["library"]["name"] in ("analytics-kotlin", "analytics-swift"):
+            batches[(message["anonymousId"], message["sentAt"])].append(moment(message["originalTimestamp"]))
+    together = sum(len(made) for made in batches.values() if len(made) > 1) / sum(len(made) for made in batches.values())
+    assert together > 0.5
+    offline = [made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() > 3600]
+    ordinary = [made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() <= 30]
+    assert len(offline) + len(ordinary) == len(batches)
+    for made in ordinary:
+        assert (max(made) - min(made)).total_seconds() <= 30
+    assert sum(map(len, offline)) / len(offline) > 3 * sum(map(len, ordinary)) / len(ordinary)  # a whole day's messages at once
+
+
 def test_late_and_duplicate_deliveries_at_the_configured_rates(files, retail_logs):
     all_lines = [m for _, m in files]
     copies = Counter(m["messageId"] for m in all_lines)

@@ -163,7 +163,7 @@ class Library:
     message_id: str  # one of ID_FORMATS
     anonymous_id: str
     device_ids: dict[str, str]  # context.device field -> one of ID_FORMATS
-    send_delay_ms: tuple[int, int]  # originalTimestamp -> sentAt (client-side queueing)
+    flush_ms: int  # the library sends its queue every this often: messages made in one interval share sentAt
     network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
     instance_id: str | None = None  # context.instanceId's format: a new id each time the app starts
@@ -200,19 +200,19 @@ AJS_METADATA = {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
 OPTIONAL_MEMBERS = ("advertisingId", "campaign")  # placeholders standing for a whole "key":value, member, or nothing
 
 LIBRARIES = {
-    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, (0, 40), (20, 400), True, metadata=AJS_METADATA, view_call="page"),
+    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, 40, (20, 400), True, metadata=AJS_METADATA, view_call="page"),
     "analytics-android": Library(
-        "analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "sha256"}, (0, 30_000), (50, 2_000), False,
+        "analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "sha256"}, 30_000, (50, 2_000), False,
         instance_id="uuid", advertising_when_tracking=True, traits_cache=True, offline_queue=True,
     ),
-    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False, instance_id="UUID", offline_queue=True),
+    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, 30_000, (50, 2_000), False, instance_id="UUID", offline_queue=True),
     "analytics-kotlin": Library(
-        "analytics-kotlin", "server", _kotlin_context, "uuid", "uuid", {"id": "sha256"}, (0, 30_000), (50, 2_000), False,
+        "analytics-kotlin", "server", _kotlin_context, "uuid", "uuid", {"id": "sha256"}, 30_000, (50, 2_000), False,
         instance_id="uuid", metadata=AJS_METADATA, offline_queue=True,
     ),
     "analytics-swift": Library(
-        "analytics-swift", "server", _swift_context, "UUID", "UUID", {"id": "UUID"}, (0, 30_000), (50, 2_000), False,
+        "analytics-swift", "server", _swift_context, "UUID", "UUID", {"id": "UUID"}, 30_000, (50, 2_000), False,
         instance_id="UUID", metadata=AJS_METADATA, offline_queue=True,
     ),
-    "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, (0, 500), (5, 120), False, view_call="page"),
+    "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, 500, (5, 120), False, view_call="page"),
 }

@@ -108,7 +108,7 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
 
     # The clock model (see engine): T true time, skew of the device, queue in the library, wire time.
     source = events["source"]
-    queue = _delays(rng, per_source([lib.send_delay_ms[0] for lib in libraries], source), per_source([lib.send_delay_ms[1] for lib in libraries], source))
+    queue = _until_flush(events["time"], users.words[0][events["user"]], per_source([lib.flush_ms for lib in libraries], source))
     wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries], source), per_source([lib.network_ms[1] for lib in libraries], source))
     twin = np.arange(n)  # the event each row delivers: a duplicate delivers one again
     if scenario.delivery.effects:
@@ -342,16 +342,19 @@ def _rows_repeated(order: np.ndarray, twin: np.ndarray) -> np.ndarray | None:
 
 def _delivery_effects(delivery, rng: np.random.Generator, events: dict, queue: np.ndarray, wire: np.ndarray, queues_offline: list[bool]):
     """Offline queues and duplicate deliveries (Scenario.delivery). A user offline for the day on a
-    mobile library has every message of theirs there held back by the same hours, then sent in one
-    go (received on a later day when the wait crosses midnight); a duplicated message is appended
-    as a second row of the same event, sent and received again seconds to minutes later."""
+    mobile library has every message of theirs there held until hours after their last one, then
+    sent in one go (received on a later day when the wait crosses midnight); a duplicated message
+    is appended as a second row of the same event, sent and received again seconds to minutes later."""
     n = len(queue)
     if delivery.offline_chance:
         people, person = np.unique(events["user"], return_inverse=True)
         offline = rng.random(len(people)) < delivery.offline_chance
         wait = (rng.uniform(*delivery.offline_hours, len(people)) * 3_600_000).astype(np.int64)
         held = np.asarray(queues_offline)[events["source"]] & offline[person]
-        queue = queue + np.where(held, wait[person], 0)
+        back_online = np.zeros(len(people), dtype=np.int64)  # the wait after their last message of the day
+        np.maximum.at(back_online, person[held], events["time"][held])
+        back_online += wait
+        queue = np.where(held, back_online[person] - events["time"], queue)  # all sent in one go
     twin = np.arange(n)
     if delivery.duplicate_chance:
         copies = np.flatnonzero(rng.random(n) < delivery.duplicate_chance)
@@ -359,6 +362,14 @@ def _delivery_effects(delivery, rng: np.random.Generator, events: dict, queue: n
         events = {name: np.concatenate([column, column[copies]]) for name, column in events.items()}
         queue, wire, twin = np.concatenate([queue, queue[copies] + retry]), np.concatenate([wire, wire[copies]]), np.concatenate([twin, copies])
     return events, queue, wire, twin
+
+
+def _until_flush(time: np.ndarray, user_word: np.ndarray, flush_ms: np.ndarray) -> np.ndarray:
+    """How long each message waits in its library's queue: until the next flush of its user's
+    device, every flush_ms from a moment of the user's own, so that messages made within one
+    interval go in one batch and share sentAt."""
+    phase = (user_word >> np.uint64(24)).astype(np.int64) % flush_ms
+    return (phase - time) % flush_ms
 
 
 def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
