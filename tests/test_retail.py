@@ -4,10 +4,11 @@ figure computed here from the lines themselves."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter, defaultdict
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -180,8 +181,6 @@ def test_shoppers_mostly_browse_in_their_persona_categories(messages):
         return sum(sum(n for _, n in Counter(c).most_common(3)) / len(c) for c in groups) / len(groups)
 
     pooled = [c for categories in active for c in categories]
-    import random
-
     random.Random(1).shuffle(pooled)
     dealt, at = [], 0
     for categories in active:

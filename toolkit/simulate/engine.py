@@ -92,6 +92,30 @@ def simulated_write_key(source) -> str:
     return "sim" + "%016x%016x" % (derive_seed(source.id, "write-key", 1), derive_seed(source.id, "write-key", 2))
 
 
+@dataclass
+class SimulatedShard:
+    """A simulated shard as values, for the serializer to lay out (serialize.shard_rows): its
+    events in simulation order with each one's properties, the traits of the users identified in
+    it, each user's context.ip, and the generator the message-level draws go on from."""
+
+    scenario: Scenario
+    shard: Shard
+    source_keys: list[str]
+    platform_index: int  # the shard's platform, in source_keys
+    steps: list[Step]  # by global step id
+    users: Users
+    events: dict[str, np.ndarray]  # Events.columns(), and "properties": codes into property_texts
+    property_texts: list[str]
+    traits: dict[str, np.ndarray]  # identify trait -> each user's JSON text of it ("" if not identified here)
+    ips: list[np.ndarray] | list[str]  # each user's context.ip: four octet columns, or JSON texts
+    pages: list[str]  # context.page texts given with events (events["page"])
+    rng: np.random.Generator  # for the message-level draws: delays, ids, delivery
+
+    @property
+    def platform(self) -> str:
+        return self.shard.platform
+
+
 class ShardSimulation:
     def __init__(self, scenario: Scenario, shard: Shard):
         self.scenario = scenario
@@ -119,6 +143,17 @@ class ShardSimulation:
         base = np.uint64(self.shard.user_seed_base(day, platform))
         with np.errstate(over="ignore"):
             return base + indexes.astype(np.uint64)
+
+    def simulate(self) -> SimulatedShard:
+        """Run the shard and draw what its messages carry (properties, traits, ips)."""
+        events = dict(self.run().columns())
+        properties = self.properties_json(events["step"], events["payload"])
+        events["properties"] = properties.codes
+        known = np.unique(events["user"][events["identified"] | (events["step"] == IDENTIFY)])
+        return SimulatedShard(
+            self.scenario, self.shard, self.source_keys, self.platform_index, self.steps, self.users,
+            events, properties.texts, self.user_traits(known), self.user_ips(), self.pages, self.rng,
+        )
 
     def run(self) -> Events:
         """Simulate the day: new visitors' journeys, then returning users' journeys."""
@@ -242,19 +277,17 @@ class ShardSimulation:
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
-    def traits_json(self, users: np.ndarray, extra: dict[str, list[str]] | None = None) -> np.ndarray:
-        """Identify traits for these users as JSON text, from each user's own seed; `extra` adds
-        fields of given JSON texts (one a user), each in its sorted place."""
+    def user_traits(self, users: np.ndarray) -> dict[str, np.ndarray]:
+        """Each identify trait's JSON text for these users (from each one's own seed), "" for the
+        shard's other users."""
         specs = self.scenario.traits_of(self.shard.platform)
-        extra = extra or {}
         seeds = self.users.seeds[users]
-        pieces = [itertools.repeat("{", len(users))]  # each row's texts in order, joined once a row
-        for position, name in enumerate(sorted(set(specs) | set(extra))):
-            texts = extra[name] if name in extra else trait_texts(specs, name, seeds, self.faker)
-            pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), texts]
-        text = np.empty(len(users), dtype=object)
-        text[:] = ["".join(row) + "}" for row in zip(*pieces)]
-        return text
+        traits = {}
+        for name in specs:
+            texts = np.full(len(self.users.seeds), "", dtype=object)
+            texts[users] = trait_texts(specs, name, seeds, self.faker)
+            traits[name] = texts
+        return traits
 
     def user_ips(self) -> list[np.ndarray] | list[str]:
         """Each user's context.ip: the four octets of an ipv4 value (laid out in SQL), or JSON texts.

@@ -166,7 +166,7 @@ def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, i
     scenario, shards, sink = job
     write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
     simulations = [ShardSimulation(scenario, shard) for shard in shards]
-    rows = [shard_rows(simulation, write_keys) for simulation in simulations]
+    rows = [shard_rows(simulation.simulate(), write_keys) for simulation in simulations]
     rendered = render_files(rows)
     counts, files, size = Counter(), 0, 0
     for shard, simulation, shard_files in zip(shards, simulations, rendered):

@@ -11,9 +11,11 @@ line is valid JSON; tests re-parse every line to hold this.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import random
 from dataclasses import dataclass
+from typing import Sequence
 
 import duckdb
 import numpy as np
@@ -27,8 +29,8 @@ from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.devices import device_contexts, user_variants
 from toolkit.simulate.draws import as_uuid4
-from toolkit.simulate.engine import IDENTIFY, ShardSimulation
-from toolkit.simulate.scenario import Scenario
+from toolkit.simulate.engine import SimulatedShard
+from toolkit.simulate.scenario import IDENTIFY, Scenario
 
 _TOP_BIT = np.uint64(1 << 63)
 TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
@@ -93,15 +95,15 @@ def _concatenated(parts: list):
     return Coded.concatenated(parts) if isinstance(parts[0], Coded) else np.concatenate(parts)
 
 
-def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> ShardRows:
-    """Simulate the shard and draw everything its messages say, in file order."""
-    scenario: Scenario = simulation.scenario
-    events = simulation.run().columns()
-    rng, users = simulation.rng, simulation.users
+def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRows:
+    """Draw everything a simulated shard's messages say besides what it holds (delays, ids,
+    delivery), in file order."""
+    scenario: Scenario = simulated.scenario
+    events, rng, users = simulated.events, simulated.rng, simulated.users
     n = len(events["user"])
-    sources = [scenario.sources[key] for key in simulation.source_keys]
+    sources = [scenario.sources[key] for key in simulated.source_keys]
     libraries = [LIBRARIES[s.library] for s in sources]
-    platform = LIBRARIES[sources[simulation.platform_index].library]
+    platform = LIBRARIES[sources[simulated.platform_index].library]
 
     def per_source(values: list, source: np.ndarray) -> np.ndarray:
         return np.array(values, dtype=object if isinstance(values[0], str) else None)[source]
@@ -119,18 +121,18 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     hour = (received - day) // 3_600_000
     # Files are (source, received day, hour), lines in receivedAt order: from here on, in that order.
     order = np.lexsort((np.arange(n), received, hour, day, source))
-    user, source, step, identified, true_time, payload, page = (events[name][order] for name in ("user", "source", "step", "identified", "time", "payload", "page"))
+    user, source, step, identified, true_time, properties, page = (events[name][order] for name in ("user", "source", "step", "identified", "time", "properties", "page"))
     queue, wire, received, day, hour, twin = queue[order], wire[order], received[order], day[order], hour[order], twin[order]
     repeats = _rows_repeated(order, twin)
     original = true_time + users.skew_ms()[user]
     words = users.words[:, user]
     identify = step == IDENTIFY
-    is_platform = source == simulation.platform_index
+    is_platform = source == simulated.platform_index
     traits = np.full(n, "", dtype=object)
-    cache = _traits_cache(simulation, platform, user, identified | identify) if platform.traits_cache else None
+    cache = _traits_cache(simulated, platform, user, identified | identify) if platform.traits_cache else None
     if identify.any():
-        traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else simulation.traits_json(user[identify])
-    context_pieces = _device_context_pieces(simulation.shard.run_seed, simulation.shard.platform, platform.name)
+        traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else json_objects({name: texts[user[identify]] for name, texts in simulated.traits.items()}, int(identify.sum()))
+    context_pieces = _device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
     columns = {
         "t_orig": original,
         "t_sent": original + queue,
@@ -142,24 +144,22 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
         "identified": identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
         "user_id": users.user_ids(scenario.user_id_digits)[user],
-        **_call_columns(np.where(identify, len(simulation.steps), step), simulation.steps, platform),
-        "properties": simulation.properties_json(step, payload),  # identify messages get code 0, no properties
+        **_call_columns(np.where(identify, len(simulated.steps), step), simulated.steps, platform),
+        "properties": Coded(properties, simulated.property_texts),  # identify messages have "", no properties
         "traits": traits,
     }
-    if repeats is not None:  # and its properties
-        columns["properties"] = Coded(columns["properties"].codes[repeats], columns["properties"].texts)
-    variant = _context_columns(columns, simulation, context_pieces, user, source, is_platform)
+    variant = _context_columns(columns, simulated, context_pieces, user, source, is_platform)
     if cache is not None:
         columns["traits_cache"] = cache
     if platform.advertising_when_tracking:
-        columns["ad_tracking"] = _ad_tracking(simulation.shard.run_seed, simulation.shard.platform, platform.name)[variant]
+        columns["ad_tracking"] = _ad_tracking(simulated.shard.run_seed, simulated.platform, platform.name)[variant]
     if platform.per_message_page:
-        _page_columns(columns, simulation, variant, columns["properties"], page)
+        _page_columns(columns, simulated, variant, columns["properties"], page)
     _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
         _id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
-        _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(simulation.shard.run_seed, "instance", str(simulation.shard.day))), words[10])
+        _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(simulated.shard.run_seed, "instance", str(simulated.shard.day))), words[10])
     message_words = rng.integers(0, 1 << 64, (2, n), dtype=np.uint64)
     if repeats is not None:  # a duplicate carries the messageId of the row it repeats
         message_words = message_words[:, repeats]
@@ -167,23 +167,33 @@ def shard_rows(simulation: ShardSimulation, write_keys: dict[str, str]) -> Shard
     keys = np.stack([source, day, hour], axis=1)
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], n]
-    files = [(simulation.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
+    files = [(simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
     return ShardRows(columns, int(n - len(np.unique(twin))), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
 
 
-def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> np.ndarray:
+def json_objects(fields: dict[str, Sequence[str]], rows: int) -> np.ndarray:
+    """`rows` JSON objects of fields given as JSON texts (one a row), keys in sorted order."""
+    pieces = [itertools.repeat("{", rows)]  # each row's texts in order, joined once a row
+    for position, name in enumerate(sorted(fields)):
+        pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), fields[name]]
+    text = np.empty(rows, dtype=object)
+    text[:] = ["".join(row) + "}" for row in zip(*pieces)]
+    return text
+
+
+def _context_columns(columns: dict, simulated: SimulatedShard, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> np.ndarray:
     """The text around a user's own values in each message's context (a device variant of the
     platform, chosen by the user's word), the server context of other sources (cut where a
     context.ip taken from a trait goes), and each user's ip. Returns each message's variant."""
-    scenario = simulation.scenario
-    words = simulation.users.words[1]
+    scenario = simulated.scenario
+    words = simulated.users.words[1]
     variant = user_variants(words[user])
     for i in range(pieces.shape[1]):
         columns[f"context_{i}"] = Coded(np.where(is_platform, variant, 0), list(pieces[:, i]))
-    server = [_server_context(scenario, simulation.shard.run_seed, key) for key in simulation.source_keys]
+    server = [_server_context(scenario, simulated.shard.run_seed, key) for key in simulated.source_keys]
     for i in range(2):
         columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
-    ips = simulation.user_ips()
+    ips = simulated.ips
     if isinstance(ips[0], str):
         columns["ip"] = Coded(user, ips)
     else:
@@ -192,20 +202,21 @@ def _context_columns(columns: dict, simulation: ShardSimulation, pieces: np.ndar
     return variant
 
 
-def _traits_cache(simulation: ShardSimulation, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
+def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
     """What a traits-caching library (analytics-android) sends once a user is identified, in
     context.traits and identify's traits: every identify trait, anonymousId and userId; code 0
     (unused) for messages before identify."""
     identified = np.unique(user[known])
     codes = np.zeros(len(user), dtype=np.int64)
     codes[known] = 1 + np.searchsorted(identified, user[known])
-    words = simulation.users.words
+    words = simulated.users.words
     high, low = as_uuid4(words[2][identified], words[3][identified])
     anonymous = [f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"' for h in (f"{hi:016x}{lo:016x}" for hi, lo in zip(high.tolist(), low.tolist()))]
     if library.anonymous_id == "UUID":
         anonymous = [text.upper() for text in anonymous]
-    user_ids = [f'"{user_id}"' for user_id in simulation.users.user_ids(simulation.scenario.user_id_digits)[identified].tolist()]
-    return Coded(codes, [""] + list(simulation.traits_json(identified, {"anonymousId": anonymous, "userId": user_ids})))
+    user_ids = [f'"{user_id}"' for user_id in simulated.users.user_ids(simulated.scenario.user_id_digits)[identified].tolist()]
+    fields = {name: texts[identified] for name, texts in simulated.traits.items()}
+    return Coded(codes, [""] + list(json_objects({**fields, "anonymousId": anonymous, "userId": user_ids}, len(identified))))
 
 
 def _call_columns(codes: np.ndarray, steps: list, platform: Library) -> dict[str, Coded]:
@@ -222,22 +233,22 @@ def _call_columns(codes: np.ndarray, steps: list, platform: Library) -> dict[str
     }
 
 
-def _page_columns(columns: dict, simulation: ShardSimulation, variant: np.ndarray, properties: Coded, given: np.ndarray) -> None:
+def _page_columns(columns: dict, simulated: SimulatedShard, variant: np.ndarray, properties: Coded, given: np.ndarray) -> None:
     """analytics.js's context.page and context.campaign of each message: the page it was made on.
     That is the page given with the event (a session's), else the page its properties name (the
     source's page_property: a page_name of "Search" is /search), else the user's landing page,
     whose campaign (UTM) parameters give context.campaign."""
-    shard = simulation.shard
-    landing = _landing_pages(shard.run_seed, shard.platform, simulation.scenario.sources[shard.platform].library)
-    named = simulation.scenario.sources[shard.platform].page_property
+    shard = simulated.shard
+    landing = _landing_pages(shard.run_seed, shard.platform, simulated.scenario.sources[shard.platform].library)
+    named = simulated.scenario.sources[shard.platform].page_property
     titles = [orjson.loads(text).get(named) if named and text else None for text in properties.texts]
     distinct = sorted({str(t) for t in titles if t is not None})
     page_of_text = np.array([-1 if t is None else distinct.index(str(t)) for t in titles], dtype=np.int64)
     on_page = page_of_text[properties.codes]
     codes = np.where(on_page >= 0, len(landing) + on_page, variant)
     codes = np.where(given >= 0, len(landing) + len(distinct) + given, codes)
-    pages = [page for page, _ in landing] + [orjson.dumps(page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS).decode() for title in distinct] + simulation.pages
-    campaigns = [campaign for _, campaign in landing] + [""] * (len(distinct) + len(simulation.pages))
+    pages = [page for page, _ in landing] + [orjson.dumps(page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS).decode() for title in distinct] + simulated.pages
+    campaigns = [campaign for _, campaign in landing] + [""] * (len(distinct) + len(simulated.pages))
     columns["page"] = Coded(codes, pages)
     columns["campaign"] = Coded(codes, campaigns)
 
