@@ -19,7 +19,7 @@ product, a page) are made once per shard, the ones with products[] once per mess
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 import numpy as np
@@ -28,18 +28,31 @@ import orjson
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, page_context
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
-from toolkit.simulate.scenario import IDENTIFY, Journey, SessionShape
+from toolkit.simulate.population import Shard
+from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, SessionShape
 from toolkit.simulate.store import Store
 from toolkit.simulate.values import number_texts
-
-if TYPE_CHECKING:
-    from toolkit.simulate.engine import ShardSimulation
 
 EXTRA_IDLE_MINUTES = 90.0  # mean wait beyond the idle gap before a user's next session
 TOP_OF_LIST = 0.3  # a viewed product is at position k of its list with chance ~ (1 - this) ** k
 SECOND_ITEM = 0.15  # an added product is added two at a time
 QUANTITIES = 2  # the most of a product a cart line holds
 PERSONA = "persona"
+
+
+class Simulating(Protocol):
+    """What a session walk uses of the shard being simulated (engine.ShardSimulation)."""
+
+    scenario: Scenario
+    shard: Shard
+    rng: np.random.Generator
+    users: Any  # engine.Users: seeds and words
+    step_base: dict[str, int]  # a journey's first global step id
+    events: Any  # engine.Events, which the walk adds its messages to
+    payloads: list[str]  # properties texts given with events
+    pages: list[str]  # context.page texts given with events
+
+    def last_session_starts(self, users: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
@@ -57,7 +70,7 @@ class _Personas:
         return _Personas(*(column[rows] for column in vars(self).values()))
 
 
-def personas(sim: ShardSimulation, users: np.ndarray) -> _Personas:
+def personas(sim: Simulating, users: np.ndarray) -> _Personas:
     """Users' personas, from their own seed: the same on every day."""
     scenario, store = sim.scenario, sim.scenario.store
     words = seed_words(sim.users.seeds[users] ^ np.uint64(derive_seed(PERSONA)), 9)
@@ -72,7 +85,7 @@ def personas(sim: ShardSimulation, users: np.ndarray) -> _Personas:
     return _Personas(categories, how_many(words[0], scenario.personas.categories), brands, how_many(words[8], scenario.personas.brands), low + unit(words[4]) * (high - low))
 
 
-def walk_sessions(sim: ShardSimulation, journey: Journey, source: int, users: np.ndarray, start: np.ndarray, signs_up: np.ndarray | None) -> np.ndarray:
+def walk_sessions(sim: Simulating, journey: Journey, source: int, users: np.ndarray, start: np.ndarray, signs_up: np.ndarray | None) -> np.ndarray:
     """Emit each user's visit from `start`; `signs_up` marks new visitors who register (None:
     the users are registered already). Returns when each user's visit ended."""
     shape = journey.session
@@ -119,7 +132,7 @@ class _Rows:
 class _Session:
     """One session each of a batch of users (see the module's docstring)."""
 
-    def __init__(self, sim: ShardSimulation, journey: Journey, source: int, users: np.ndarray, starts: np.ndarray, known: np.ndarray, signing: np.ndarray, persona: _Personas):
+    def __init__(self, sim: Simulating, journey: Journey, source: int, users: np.ndarray, starts: np.ndarray, known: np.ndarray, signing: np.ndarray, persona: _Personas):
         self.sim, self.journey, self.source, self.users, self.starts = sim, journey, source, users, starts
         self.known, self.signing, self.persona = known, signing, persona
         self.shape: SessionShape = journey.session
@@ -241,7 +254,7 @@ class _Session:
         return end
 
     def sim_pages(self, page: np.ndarray) -> np.ndarray:
-        """Codes into the shard's context.page texts (ShardSimulation.pages) of these pages."""
+        """Codes into the shard's context.page texts (the simulation's pages) of these pages."""
         distinct, inverse = np.unique(page, return_inverse=True)
         offset = len(self.sim.pages)
         self.sim.pages.extend(self.pages.properties(web=True)[distinct].tolist())  # a page call's properties are its context.page
