@@ -338,6 +338,7 @@ def test_the_same_seed_gives_the_same_files(tmp_path):
         (lambda t: t.replace("hours = [2, 1,", "hours = [1,"), "24 weights"),
         (lambda t: t.replace('"Clothing/Tops" =', '"Tops" ='), "two levels"),
         (lambda t: t[: t.index("[store]")] + t[t.index("[traits]") :].replace("[store.categories]", ""), "[store]"),
+        (lambda t: t.replace("user_id_digits = 9", 'user_id_digits = 9\nday_start = "08:00"'), "leave out scenario.day_start"),
     ],
 )
 def test_a_bad_store_scenario_is_one_clear_error(tmp_path, change, complaint):

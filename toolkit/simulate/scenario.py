@@ -123,7 +123,8 @@ class Rhythm:
     visitors from week to week. Weekday weights also scale new visitors and returning visits.
     A shopper's day runs from DAY_STARTS_AT to DAY_STARTS_AT the next morning (a late-night visit
     belongs to the evening before), and its sessions start at least LAST_SESSION_MARGIN_HOURS before
-    it ends, so that one user's visits of two days never overlap."""
+    it ends, so that one user's visits of two days do not overlap (a session would have to last
+    over two hours)."""
 
     DAY_STARTS_AT = 4  # local hour: the quietest of most day curves
     LAST_SESSION_MARGIN_HOURS = 2
@@ -365,6 +366,8 @@ def _parse(raw: dict) -> Scenario:
         raise UsageError("no source has 'platform = true': visitors need somewhere to arrive")
     for key in platform_keys:
         _check_matches(scenario.traits_of(key), key)
+    if scenario.rhythm is not None and {"day_start", "arrival_hours"} & set(head.raw):
+        raise UsageError("[time] times each user's day by its day curve: leave out scenario.day_start and scenario.arrival_hours")
     if scenario.store is None and any(j.mode == "session" for j in journeys.values()):
         raise UsageError("session journeys shop in a [store]: add one")
     return scenario
