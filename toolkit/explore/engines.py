@@ -182,4 +182,4 @@ def workshop_conclusion(sku_result: QueryResult) -> str:
         return "No message carries properties.sku: there is nothing to train Personalize on yet."
     events = ", ".join(f"{event} ({int(count):,})" for event, count in sku_result.rows)
     total = sum(int(count) for _, count in sku_result.rows)
-    return f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. These become the interactions dataset (toolkit transform)."
+    return f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. These are the workshop's interactions (toolkit transform; a products[] array's items count too, with --item-id sku or product_id)."
