@@ -109,7 +109,7 @@ def walk_sessions(sim: Simulating, journey: Journey, source: int, users: np.ndar
 
 @dataclass
 class _Rows:
-    """A session batch's messages before sorting: sort keys, step, identified and given texts."""
+    """A session batch's messages before sorting: sort keys, step, and the texts and pages given with them."""
 
     keys: list = field(default_factory=list)  # (session, phase, list, view, part) columns, per part
     step: list = field(default_factory=list)
