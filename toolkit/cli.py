@@ -335,16 +335,12 @@ def transform(
     Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
     from toolkit.transform.summary import TransformOptions
 
-    from toolkit.personalize.domains import event_map as domain_event_map
-    from toolkit.transform.summary import DEFAULT_EVENT_TYPES
-
     if event_map and not domain:
         raise UsageError("--event-map needs --domain")
-    mapping = domain_event_map(domain.value, event_map) if domain else None
-    events = tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else tuple(mapping or DEFAULT_EVENT_TYPES)
-    if not events:
+    events = tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
+    if events == ():
         raise UsageError("--event-types must name at least one event")
-    options = TransformOptions(events, item_id.value, mapping)
+    options = TransformOptions.for_domain(item_id.value, domain.value if domain else None, event_map, events)
     aws = aws_options(profile, region, endpoint_url)
     from toolkit.aws.s3 import is_s3
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from toolkit.aws.s3 import AwsOptions, S3Url, download_file, upload
 from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
 from toolkit.explore.logs_view import sql_text
-from toolkit.personalize.domains import event_map
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
 from toolkit.personalize.validate import ValidationReport, with_datasets
@@ -46,14 +45,6 @@ class WorkshopRun:
     report: str  # the HTML page of it all
 
 
-def transform_options(scenario: Scenario) -> TransformOptions:
-    """The transform a scenario's [transform] asks for: its item id, and its domain's events and EVENT_TYPEs."""
-    if scenario.domain is None:
-        return TransformOptions(item_field=scenario.item_id)
-    mapping = event_map(scenario.domain)
-    return TransformOptions(tuple(mapping), scenario.item_id, mapping)
-
-
 def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Path, bucket: str | None = None, aws: AwsOptions | None = None, on_progress=None) -> WorkshopRun:
     """Run every step into `out` (and, with `bucket`, against s3://bucket/ like the real workshop)."""
     aws = aws or AwsOptions()
@@ -75,9 +66,8 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     catalog = out / CATALOG_NAME
     if scenario.products and bucket:
         write_atomically(catalog, scenario.catalog_lines())  # generate wrote it to the bucket
-    options = transform_options(scenario)
     summary, csv_location, report = transform(
-        logs, csv_target, options, aws=aws, diagnostics=True, users_path=str(users_path), items_path=str(items_path) if items_path else None, catalog=str(catalog) if items_path else None
+        logs, csv_target, TransformOptions.for_domain(scenario.item_id, scenario.domain), aws=aws, diagnostics=True, users_path=str(users_path), items_path=str(items_path) if items_path else None, catalog=str(catalog) if items_path else None
     )
     schema_path = out / SCHEMA_NAME
     write_atomically(schema_path, schema_json(interactions_schema()).encode())

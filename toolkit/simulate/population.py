@@ -130,7 +130,7 @@ def _visits(scenario: Scenario, seed: int, day: date, platform: str, first_day: 
     """Which of the users still retained visit on `day`: visit_chance, scaled by the weekday's weight."""
     if scenario.visit_chance >= 1.0 and scenario.rhythm is None:
         return np.ones(users, dtype=bool)
-    weekday = 1.0 if scenario.rhythm is None else scenario.rhythm.day_factor(day, day)  # the weekday alone, no growth
+    weekday = 1.0 if scenario.rhythm is None else scenario.rhythm.weekday_factor(day)
     rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform, "visits"))
     return rng.random(users) < min(1.0, scenario.visit_chance * weekday)
 

@@ -133,10 +133,13 @@ class Rhythm:
     weekdays: tuple[float, ...] = (1.0,) * 7
     weekly_growth: float = 0.0
 
+    def weekday_factor(self, day: date) -> float:
+        """The weight of `day`'s weekday against the week's average."""
+        return self.weekdays[day.weekday()] * 7 / sum(self.weekdays)
+
     def day_factor(self, day: date, first_day: date) -> float:
         """How many visitors `day` has against an average day of the first week."""
-        weekday = self.weekdays[day.weekday()] * 7 / sum(self.weekdays)
-        return weekday * (1.0 + self.weekly_growth) ** ((day - first_day).days / 7)
+        return self.weekday_factor(day) * (1.0 + self.weekly_growth) ** ((day - first_day).days / 7)
 
 
 @dataclass(frozen=True)

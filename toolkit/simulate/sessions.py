@@ -74,7 +74,7 @@ def personas(sim: Simulating, users: np.ndarray) -> _Personas:
     """Users' personas, from their own seed: the same on every day."""
     scenario, store = sim.scenario, sim.scenario.store
     words = seed_words(sim.users.seeds[users] ^ np.uint64(derive_seed(PERSONA)), 9)
-    weights = tuple(store.category_weights().tolist())
+    weights = store.category_weights()
     categories = np.stack([weighted_below(words[1 + i], weights, len(weights)) for i in range(3)], axis=1)
     brands = np.stack([below(words[5 + i], len(store.spec.brands)) for i in range(3)], axis=1)
     low, high = scenario.personas.price_sensitivity
@@ -186,7 +186,7 @@ class _Session:
         n = len(list_session)
         own = rng.random(n) < self.sim.scenario.personas.affinity
         slot = (rng.random(n) * self.persona.count[list_session]).astype(np.int64)
-        anywhere = weighted_below(rng.integers(0, 1 << 64, n, dtype=np.uint64), tuple(store.category_weights().tolist()), len(store.spec.categories))
+        anywhere = weighted_below(rng.integers(0, 1 << 64, n, dtype=np.uint64), store.category_weights(), len(store.spec.categories))
         category = np.where(own, self.persona.categories[list_session, slot], anywhere)
         branded = own & (rng.random(n) < self.sim.scenario.personas.brand_affinity)
         brand = self.persona.brands[list_session, (rng.random(n) * self.persona.brand_count[list_session]).astype(np.int64)]
@@ -264,8 +264,7 @@ class _Session:
         """Product List Viewed's properties: category, list_id and the products shown, with their positions."""
         lists, column = np.nonzero(shown >= 0)  # each list's products, in position order
         items = self.store.texts("listed", shown.shape[1])[shown[lists, column] * shown.shape[1] + column]
-        names = np.array([orjson.dumps(name).decode() for name in self.store.category_names], dtype=object)
-        slugs = np.array([f'"{slug}"' for slug in self.pages.slugs], dtype=object)
+        names, slugs = self.pages.category_texts
         list_id = np.where(search, '"search_results"', slugs[category])
         return '{"category":' + names[category] + ',"list_id":' + list_id + ',"products":[' + _joined(items, lists, column) + "]}"
 
@@ -341,7 +340,14 @@ class _Pages:
         self._product = self._category + len(self.slugs)
         self.cart = self._product + store.size
         self.checkout, self.order = self.cart + 1, self.cart + 2
-        self._tables: dict[str, np.ndarray] = {}
+        # the texts messages take from here, made once (a journey's pages are made once per process)
+        self.page_properties = np.array([orjson.dumps(self.context(page), option=orjson.OPT_SORT_KEYS).decode() for page in range(self.order + 1)], dtype=object)
+        self.screen_properties = np.array([self._screen_properties(page) for page in range(self.order + 1)], dtype=object)
+        self.queries_properties = np.array([orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object)
+        self.category_texts = (
+            np.array([orjson.dumps(name).decode() for name in store.category_names], dtype=object),
+            np.array([f'"{slug}"' for slug in self.slugs], dtype=object),
+        )
 
     def query_of(self, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A search query for each category: one of its nouns."""
@@ -375,14 +381,7 @@ class _Pages:
     def properties(self, web: bool) -> np.ndarray:
         """Every page's view-call properties, by page number: a page call's are the page's path,
         referrer, search, title and url (as its context.page); a screen call's, what it shows."""
-        key = "page" if web else "screen"
-        if key not in self._tables:
-            make = self._page_properties if web else self._screen_properties
-            self._tables[key] = np.array([make(page) for page in range(self.order + 1)], dtype=object)
-        return self._tables[key]
-
-    def _page_properties(self, page: int) -> str:
-        return orjson.dumps(self.context(page), option=orjson.OPT_SORT_KEYS).decode()
+        return self.page_properties if web else self.screen_properties
 
     def _screen_properties(self, page: int) -> str:
         if self._product <= page < self.cart:
@@ -393,17 +392,7 @@ class _Pages:
             return orjson.dumps({"query": self.queries[page - self._search]}).decode()
         return "{}"
 
-    @property
-    def queries_properties(self) -> np.ndarray:
-        """Products Searched's properties, by query number."""
-        if "queries" not in self._tables:
-            self._tables["queries"] = np.array([orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object)
-        return self._tables["queries"]
-
 
 def pages_of(store: Store, journey: Journey) -> _Pages:
     """The store's pages as a journey names them, made once per process."""
-    key = ("pages", journey.name)
-    if key not in store._tables:
-        store._tables[key] = _Pages(store, journey)
-    return store._tables[key]
+    return store.cached(("pages", journey.name), lambda: _Pages(store, journey))

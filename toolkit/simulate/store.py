@@ -67,12 +67,17 @@ class Store:
     price: np.ndarray
     created: list[str]
     weight: np.ndarray
-    _tables: dict = field(default_factory=dict, repr=False)  # texts(): (kind, count) -> its texts
-    _cumulatives: dict = field(default_factory=dict, repr=False)  # by_brand -> _cumulative's array
+    _cache: dict = field(default_factory=dict, repr=False)  # what cached() made, by key
 
     def __getstate__(self) -> dict:
-        """Pickled (to generate's workers) without the caches: each process makes its own."""
-        return {**self.__dict__, "_tables": {}, "_cumulatives": {}}
+        """Pickled (to generate's workers) without the cache: each process makes its own."""
+        return {**self.__dict__, "_cache": {}}
+
+    def cached(self, key, make):
+        """What make() gives, made once per process for this store (tables derived from it)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     @property
     def size(self) -> int:
@@ -82,16 +87,22 @@ class Store:
     def category_names(self) -> list[str]:
         return [c.name for c in self.spec.categories]
 
-    def category_weights(self) -> np.ndarray:
+    def category_weights(self) -> tuple[float, ...]:
         """Each category's share of popularity."""
-        totals = np.bincount(self.category, weights=self.weight, minlength=len(self.spec.categories))
-        return totals / totals.sum()
+        def make() -> tuple[float, ...]:
+            totals = np.bincount(self.category, weights=self.weight, minlength=len(self.spec.categories))
+            return tuple((totals / totals.sum()).tolist())
+
+        return self.cached("category_weights", make)
 
     def price_rank(self) -> np.ndarray:
         """Each product's price as a fraction of its category's price range (0 cheapest, 1 dearest)."""
-        low = np.array([c.price[0] for c in self.spec.categories])[self.category]
-        high = np.array([c.price[1] for c in self.spec.categories])[self.category]
-        return (self.price - low) / np.maximum(high - low, 1e-9)
+        def make() -> np.ndarray:
+            low = np.array([c.price[0] for c in self.spec.categories])[self.category]
+            high = np.array([c.price[1] for c in self.spec.categories])[self.category]
+            return (self.price - low) / np.maximum(high - low, 1e-9)
+
+        return self.cached("price_rank", make)
 
     def draw(self, categories: np.ndarray, units: np.ndarray, brands: np.ndarray | None = None) -> np.ndarray:
         """A product of each given category (and brand, where it has products of that brand), by
@@ -110,14 +121,15 @@ class Store:
         """Popularity accumulated within each category (or category and brand), shifted by the
         group's number: group g spans (g, g + 1], so one searchsorted draws within any group.
         Products are sorted by category, then brand, so each group is contiguous."""
-        if by_brand in self._cumulatives:
-            return self._cumulatives[by_brand]
-        group = self._group(by_brand)
-        cumulative = self._cumulatives[by_brand] = np.empty(self.size)
-        bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            cumulative[a:b] = group[a] + np.cumsum(self.weight[a:b]) / self.weight[a:b].sum()
-        return cumulative
+        def make() -> np.ndarray:
+            group = self._group(by_brand)
+            cumulative = np.empty(self.size)
+            bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                cumulative[a:b] = group[a] + np.cumsum(self.weight[a:b]) / self.weight[a:b].sum()
+            return cumulative
+
+        return self.cached(("cumulative", by_brand), make)
 
     def rows(self) -> list[dict]:
         """The catalog export: one mapping a product."""
@@ -132,20 +144,25 @@ class Store:
         kind "product" (brand, category, name, price, product_id, sku), "line" (a cart's line:
         and quantity 1 to `count`, at product * count + quantity - 1) or "listed" (a list's entry:
         and position 1 to `count`, at product * count + position - 1)."""
-        key = (kind, count)
-        if key not in self._tables:
-            names = self.category_names
-            head = np.array([orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)], dtype=object)
-            middle = np.array([orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)], dtype=object)
-            tail = np.array(["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku], dtype=object)
+        def make() -> np.ndarray:
+            head, middle, tail = self.cached("pieces", self._pieces)
             numbers = np.arange(1, count + 1).astype(str).astype(object)
-            made = {
-                "product": lambda: head + "," + middle + tail,
-                "line": lambda: (head + "," + middle)[:, None] + (',"quantity":' + numbers)[None, :] + tail[:, None],
-                "listed": lambda: head[:, None] + (',"position":' + numbers + ",")[None, :] + (middle + tail)[:, None],
-            }[kind]()
-            self._tables[key] = made.ravel()
-        return self._tables[key]
+            if kind == "product":
+                return head + "," + middle + tail
+            if kind == "line":
+                return ((head + "," + middle)[:, None] + (',"quantity":' + numbers)[None, :] + tail[:, None]).ravel()
+            return (head[:, None] + (',"position":' + numbers + ",")[None, :] + (middle + tail)[:, None]).ravel()
+
+        return self.cached((kind, count), make)
+
+    def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each product's JSON in three pieces, between which a position or quantity goes:
+        '{"brand":..,"category":..,"name":..' | '"price":..,"product_id":..' | ',"sku":..}'."""
+        names = self.category_names
+        head = [orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)]
+        middle = [orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)]
+        tail = ["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku]
+        return tuple(np.array(pieces, dtype=object) for pieces in (head, middle, tail))
 
 
 def build_store(spec: StoreSpec) -> Store:

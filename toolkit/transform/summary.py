@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from toolkit.personalize.domains import event_map
 from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.segment.lines import Reject
 
@@ -27,6 +28,13 @@ class TransformOptions:
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
     item_field: str = "sku"
     event_map: dict[str, str] | None = None  # Segment event -> EVENT_TYPE written (a domain's), else the event name
+
+    @classmethod
+    def for_domain(cls, item_field: str, domain: str | None = None, event_map_path: str | None = None, event_types: tuple[str, ...] | None = None) -> TransformOptions:
+        """Options for a Personalize domain (None: EVENT_TYPE is the event name): its event map
+        (the bundled one, or a file's), and the events kept: `event_types`, else the map's."""
+        mapping = event_map(domain, event_map_path) if domain else None
+        return cls(event_types if event_types is not None else tuple(mapping or DEFAULT_EVENT_TYPES), item_field, mapping)
 
 
 @dataclass
