@@ -131,6 +131,7 @@ class DuckDBTransform:
         self.work_dir = work_dir
         self.filesystem = filesystem  # aws.s3_files.S3Files when the logs are read from S3 as needed
         self.files: list[Path | str] = []
+        self._fetched: dict[str, Path] = {}  # S3 objects read again in Python -> their local copy
         self.connection = duckdb.connect()
         if filesystem is not None:
             self.connection.register_filesystem(filesystem)
@@ -202,11 +203,12 @@ class DuckDBTransform:
         """A log file on this machine, for the few read again in Python: an S3 object is fetched."""
         if not str(path).startswith("s3://"):
             return Path(path)
-        fetched = self.work_dir / "fetched"
-        fetched.mkdir(exist_ok=True)
-        local = fetched / f"{len(list(fetched.iterdir()))}.gz"
-        local.write_bytes(self.filesystem.cat_file(str(path)))
-        return local
+        if str(path) not in self._fetched:  # once each, however often it is read again
+            local = self.work_dir / "fetched" / f"{len(self._fetched)}.gz"
+            local.parent.mkdir(exist_ok=True)
+            local.write_bytes(self.filesystem.cat_file(str(path)))
+            self._fetched[str(path)] = local
+        return self._fetched[str(path)]
 
     def write_users(self, path: Path, chosen: list[str] | None) -> UsersDataset:
         return write_users(self.files, path, chosen, self.filesystem)
