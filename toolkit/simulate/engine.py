@@ -13,6 +13,7 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import date
 
 import numpy as np
@@ -106,7 +107,8 @@ class SimulatedShard:
     users: Users
     events: dict[str, np.ndarray]  # Events.columns(), and "properties": codes into property_texts
     property_texts: list[str]
-    traits: dict[str, np.ndarray]  # identify trait -> each user's JSON text of it ("" if not identified here)
+    trait_fields: Callable[[np.ndarray], dict[str, list | np.ndarray]]  # seeds -> each identify trait's JSON texts
+    traits_key: tuple  # what the trait texts depend on besides the seed (see seed_memo)
     ips: list[np.ndarray] | list[str]  # each user's context.ip: four octet columns, or JSON texts
     pages: list[str]  # context.page texts given with events (events["page"])
     rng: np.random.Generator  # for the message-level draws: delays, ids, delivery
@@ -149,10 +151,10 @@ class ShardSimulation:
         events = dict(self.run().columns())
         properties = self.properties_json(events["step"], events["payload"])
         events["properties"] = properties.codes
-        known = np.unique(events["user"][events["identified"] | (events["step"] == IDENTIFY)])
+        specs = self.scenario.traits_of(self.shard.platform)
         return SimulatedShard(
             self.scenario, self.shard, self.source_keys, self.platform_index, self.steps, self.users,
-            events, properties.texts, self.user_traits(known), self.user_ips(), self.pages, self.rng,
+            events, properties.texts, self.trait_fields, (self.shard.run_seed, repr(specs)), self.user_ips(), self.pages, self.rng,
         )
 
     def run(self) -> Events:
@@ -277,17 +279,10 @@ class ShardSimulation:
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
-    def user_traits(self, users: np.ndarray) -> dict[str, np.ndarray]:
-        """Each identify trait's JSON text for these users (from each one's own seed), "" for the
-        shard's other users."""
+    def trait_fields(self, seeds: np.ndarray) -> dict[str, np.ndarray]:
+        """Each identify trait's JSON text for the users of these seeds (a pure function of each seed)."""
         specs = self.scenario.traits_of(self.shard.platform)
-        seeds = self.users.seeds[users]
-        traits = {}
-        for name in specs:
-            texts = np.full(len(self.users.seeds), "", dtype=object)
-            texts[users] = trait_texts(specs, name, seeds, self.faker)
-            traits[name] = texts
-        return traits
+        return {name: trait_texts(specs, name, seeds, self.faker) for name in specs}
 
     def user_ips(self) -> list[np.ndarray] | list[str]:
         """Each user's context.ip: the four octets of an ipv4 value (laid out in SQL), or JSON texts.

@@ -11,11 +11,9 @@ line is valid JSON; tests re-parse every line to hold this.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import random
 from dataclasses import dataclass
-from typing import Sequence
 
 import duckdb
 import numpy as np
@@ -29,8 +27,10 @@ from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.devices import device_contexts, user_variants
 from toolkit.simulate.draws import as_uuid4
-from toolkit.simulate.engine import SimulatedShard
+from toolkit.simulate.engine import SimulatedShard, Users
 from toolkit.simulate.scenario import IDENTIFY, Scenario
+from toolkit.simulate.seed_memo import MEMO
+from toolkit.simulate.values import json_objects
 
 _TOP_BIT = np.uint64(1 << 63)
 TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
@@ -131,7 +131,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     traits = np.full(n, "", dtype=object)
     cache = _traits_cache(simulated, platform, user, identified | identify) if platform.traits_cache else None
     if identify.any():
-        traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else json_objects({name: texts[user[identify]] for name, texts in simulated.traits.items()}, int(identify.sum()))
+        traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else _identify_traits(simulated, user[identify])
     context_pieces = _device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
     columns = {
         "t_orig": original,
@@ -171,16 +171,6 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     return ShardRows(columns, int(n - len(np.unique(twin))), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
 
 
-def json_objects(fields: dict[str, Sequence[str]], rows: int) -> np.ndarray:
-    """`rows` JSON objects of fields given as JSON texts (one a row), keys in sorted order."""
-    pieces = [itertools.repeat("{", rows)]  # each row's texts in order, joined once a row
-    for position, name in enumerate(sorted(fields)):
-        pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), fields[name]]
-    text = np.empty(rows, dtype=object)
-    text[:] = ["".join(row) + "}" for row in zip(*pieces)]
-    return text
-
-
 def _context_columns(columns: dict, simulated: SimulatedShard, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> np.ndarray:
     """The text around a user's own values in each message's context (a device variant of the
     platform, chosen by the user's word), the server context of other sources (cut where a
@@ -202,6 +192,11 @@ def _context_columns(columns: dict, simulated: SimulatedShard, pieces: np.ndarra
     return variant
 
 
+def _identify_traits(simulated: SimulatedShard, users: np.ndarray) -> np.ndarray:
+    """The traits object of each user's identify (kept per process: see seed_memo)."""
+    return MEMO.texts(("identify", simulated.traits_key), simulated.users.seeds[users], lambda seeds: json_objects(simulated.trait_fields(seeds), len(seeds)))
+
+
 def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
     """What a traits-caching library (analytics-android) sends once a user is identified, in
     context.traits and identify's traits: every identify trait, anonymousId and userId; code 0
@@ -209,14 +204,19 @@ def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray,
     identified = np.unique(user[known])
     codes = np.zeros(len(user), dtype=np.int64)
     codes[known] = 1 + np.searchsorted(identified, user[known])
-    words = simulated.users.words
-    high, low = as_uuid4(words[2][identified], words[3][identified])
-    anonymous = [f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"' for h in (f"{hi:016x}{lo:016x}" for hi, lo in zip(high.tolist(), low.tolist()))]
-    if library.anonymous_id == "UUID":
-        anonymous = [text.upper() for text in anonymous]
-    user_ids = [f'"{user_id}"' for user_id in simulated.users.user_ids(simulated.scenario.user_id_digits)[identified].tolist()]
-    fields = {name: texts[identified] for name, texts in simulated.traits.items()}
-    return Coded(codes, [""] + list(json_objects({**fields, "anonymousId": anonymous, "userId": user_ids}, len(identified))))
+    digits = simulated.scenario.user_id_digits
+
+    def make(seeds: np.ndarray) -> np.ndarray:
+        users = Users(seeds)
+        high, low = as_uuid4(users.words[2], users.words[3])
+        anonymous = [f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"' for h in (f"{hi:016x}{lo:016x}" for hi, lo in zip(high.tolist(), low.tolist()))]
+        if library.anonymous_id == "UUID":
+            anonymous = [text.upper() for text in anonymous]
+        user_ids = [f'"{user_id}"' for user_id in users.user_ids(digits).tolist()]
+        return json_objects({**simulated.trait_fields(seeds), "anonymousId": anonymous, "userId": user_ids}, len(seeds))
+
+    texts = MEMO.texts(("traits cache", simulated.traits_key, library.anonymous_id, digits), simulated.users.seeds[identified], make)
+    return Coded(codes, [""] + texts.tolist())
 
 
 def _call_columns(codes: np.ndarray, steps: list, platform: Library) -> dict[str, Coded]:

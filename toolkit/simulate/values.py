@@ -10,9 +10,10 @@ only `{ match = "<other trait>", cases = { <its value> = <this value>, ... }, de
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 import orjson
@@ -89,6 +90,16 @@ def _json_table(spec: ValueSpec, faker: FakerPool) -> np.ndarray | None:
 def number_texts(values: list) -> list[str]:
     """JSON texts of numbers, encoded in one call (a number's text holds no comma)."""
     return orjson.dumps(values).decode()[1:-1].split(",") if values else []
+
+
+def json_objects(fields: dict[str, Sequence[str]], rows: int) -> np.ndarray:
+    """`rows` JSON objects of fields given as JSON texts (one a row), keys in sorted order."""
+    pieces = [itertools.repeat("{", rows)]  # each row's texts in order, joined once a row
+    for position, name in enumerate(sorted(fields)):
+        pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), fields[name]]
+    text = np.empty(rows, dtype=object)
+    text[:] = ["".join(row) + "}" for row in zip(*pieces)]
+    return text
 
 
 def trait_texts(specs: dict[str, ValueSpec], name: str, seeds: np.ndarray, faker: FakerPool) -> np.ndarray:
