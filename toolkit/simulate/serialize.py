@@ -11,6 +11,7 @@ line is valid JSON; tests re-parse every line to hold this.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import random
 from dataclasses import dataclass
@@ -63,9 +64,11 @@ def _id_words(columns: dict, group: str, kind: str | np.ndarray, high: np.ndarra
 class ShardRows:
     """A shard's messages as columns for the SELECT that lays them out, and its files' row ranges."""
 
-    columns: dict
+    columns: dict  # a row a message
+    user_rows: np.ndarray  # each message's user: their row in user_columns
+    user_columns: dict  # a row a user of the shard
     duplicates: int  # rows that deliver a message a second time
-    sql: str
+    sql: tuple[str, str]  # the users' SELECT, the messages' SELECT
     files: list[tuple[str, int, int, int, int]]  # (source key, received day epoch ms, hour, first row, end row)
 
     @property
@@ -81,12 +84,21 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
     for index, shard in enumerate(shards):
         by_sql.setdefault(shard.sql, []).append(index)
     for sql, indices in by_sql.items():
-        lines = _render({name: _concatenated([shards[i].columns[name] for i in indices]) for name in shards[indices[0]].columns}, sql)
+        first_user = np.cumsum([0] + [_length(shards[i].user_columns) for i in indices[:-1]])
+        user_rows = np.concatenate([shards[i].user_rows + offset for i, offset in zip(indices, first_user)])
+        columns = {name: _concatenated([shards[i].columns[name] for i in indices]) for name in shards[indices[0]].columns}
+        user_columns = {name: _concatenated([shards[i].user_columns[name] for i in indices]) for name in shards[indices[0]].user_columns}
+        lines = _render(columns, user_rows, user_columns, *sql)
         offset = 0
         for i in indices:
             result[i] = [(key, day, hour, _text_of_rows(lines, offset + a, offset + b)) for key, day, hour, a, b in shards[i].files]
             offset += shards[i].rows
     return result
+
+
+def _length(columns: dict) -> int:
+    column = next(iter(columns.values()))
+    return len(column.codes if isinstance(column, Coded) else column)
 
 
 def _concatenated(parts: list):
@@ -125,7 +137,6 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     queue, wire, received, day, hour, twin = queue[order], wire[order], received[order], day[order], hour[order], twin[order]
     repeats = _rows_repeated(order, twin)
     original = true_time + users.skew_ms()[user]
-    words = users.words[:, user]
     identify = step == IDENTIFY
     is_platform = source == simulated.platform_index
     traits = np.full(n, "", dtype=object)
@@ -133,6 +144,8 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     if identify.any():
         traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else _identify_traits(simulated, user[identify])
     context_pieces = _device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
+    present, user_rows = np.unique(user, return_inverse=True)  # the users with messages, each message's among them
+    user_columns, variant = _user_columns(simulated, platform, context_pieces, present)
     columns = {
         "t_orig": original,
         "t_sent": original + queue,
@@ -143,23 +156,17 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         "is_platform": is_platform,
         "identified": identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
-        "user_id": users.user_ids(scenario.user_id_digits)[user],
         **_call_columns(np.where(identify, len(simulated.steps), step), simulated.steps, platform),
-        "properties": Coded(properties, simulated.property_texts),  # identify messages have "", no properties
-        "traits": traits,
+        "properties": Coded(properties, simulated.property_texts),  # "" on identify messages (code 0)
+        "traits": traits,  # "" but on identify messages
     }
-    variant = _context_columns(columns, simulated, context_pieces, user, source, is_platform)
+    server = [_server_context(scenario, simulated.shard.run_seed, key) for key in simulated.source_keys]
+    for i in range(2):
+        columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
     if cache is not None:
         columns["traits_cache"] = cache
-    if platform.advertising_when_tracking:
-        columns["ad_tracking"] = _ad_tracking(simulated.shard.run_seed, simulated.platform, platform.name)[variant]
     if platform.per_message_page:
-        _page_columns(columns, simulated, variant, columns["properties"], page)
-    _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
-    for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
-        _id_words(columns, f"device_{field}", kind, high, low)
-    if platform.instance_id:  # a new one each day the app starts
-        _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(simulated.shard.run_seed, "instance", str(simulated.shard.day))), words[10])
+        _page_columns(columns, simulated, variant[user_rows], columns["properties"], page)
     message_words = rng.integers(0, 1 << 64, (2, n), dtype=np.uint64)
     if repeats is not None:  # a duplicate carries the messageId of the row it repeats
         message_words = message_words[:, repeats]
@@ -168,28 +175,34 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], n]
     files = [(simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
-    return ShardRows(columns, int(n - len(np.unique(twin))), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1], scenario.context_ip is not None, "ip_1" in columns), files)
+    server_ip = scenario.context_ip is not None
+    sql = _user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1])
+    return ShardRows(columns, user_rows, user_columns, int(n - len(np.unique(twin))), sql, files)
 
 
-def _context_columns(columns: dict, simulated: SimulatedShard, pieces: np.ndarray, user: np.ndarray, source: np.ndarray, is_platform: np.ndarray) -> np.ndarray:
-    """The text around a user's own values in each message's context (a device variant of the
-    platform, chosen by the user's word), the server context of other sources (cut where a
-    context.ip taken from a trait goes), and each user's ip. Returns each message's variant."""
-    scenario = simulated.scenario
-    words = simulated.users.words[1]
-    variant = user_variants(words[user])
-    for i in range(pieces.shape[1]):
-        columns[f"context_{i}"] = Coded(np.where(is_platform, variant, 0), list(pieces[:, i]))
-    server = [_server_context(scenario, simulated.shard.run_seed, key) for key in simulated.source_keys]
-    for i in range(2):
-        columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
+def _user_columns(simulated: SimulatedShard, platform: Library, pieces: np.ndarray, present: np.ndarray) -> tuple[dict, np.ndarray]:
+    """What each of the `present` users says the same in all their messages, for the users'
+    SELECT: their ids' words, ip, userId and the pieces of their device variant's context (the
+    platform's, chosen by their word). Returns them and each one's variant."""
+    users, shard = simulated.users, simulated.shard
+    words = users.words[:, present]
+    variant = user_variants(words[1])
+    columns = {f"context_{i}": Coded(variant, list(pieces[:, i])) for i in range(pieces.shape[1])}
+    columns["user_id"] = users.user_ids(simulated.scenario.user_id_digits)[present]
     ips = simulated.ips
     if isinstance(ips[0], str):
-        columns["ip"] = Coded(user, ips)
+        columns["ip"] = np.array(ips, dtype=object)[present]
     else:
         for i, octet in enumerate(ips, start=1):
-            columns[f"ip_{i}"] = octet[user]
-    return variant
+            columns[f"ip_{i}"] = octet[present]
+    if platform.advertising_when_tracking:
+        columns["ad_tracking"] = _ad_tracking(shard.run_seed, shard.platform, platform.name)[variant]
+    _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
+    for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
+        _id_words(columns, f"device_{field}", kind, high, low)
+    if platform.instance_id:  # a new one each day the app starts
+        _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(shard.run_seed, "instance", str(shard.day))), words[10])
+    return columns, variant
 
 
 def _identify_traits(simulated: SimulatedShard, users: np.ndarray) -> np.ndarray:
@@ -253,41 +266,70 @@ def _page_columns(columns: dict, simulated: SimulatedShard, variant: np.ndarray,
     columns["campaign"] = Coded(codes, campaigns)
 
 
-def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int, server_ip: bool, octets: bool) -> str:
-    """The SELECT that lays out one message a row, keys in sorted order."""
-    identity = f"""concat('{{"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '"', CASE WHEN identified THEN concat(',"userId":"', user_id, '"') ELSE '' END, '}}')"""
+PER_MESSAGE = ("traits", "page", "campaign")  # context values that differ between one user's messages
+
+
+def _user_sql(platform: Library, pieces: int, server_ip: bool, octets: bool) -> str:
+    """The SELECT that lays out, one row a user, what their messages share: the anonymousId, the
+    userId member, the context.ip of server messages and the runs of the platform's context
+    between the values that differ from message to message (PER_MESSAGE)."""
+    ip = "ip" if not octets else "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')"
     values = {
-        "ip": "ip" if not octets else "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')",
-        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END" if platform.traits_cache else identity,
+        "ip": ip,
         **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
-        "page": "page",
-        "campaign": "campaign",
     }
     if platform.instance_id:
         values["instanceId"] = f"""concat('"', {_id_sql(platform.instance_id, 'instance_id')}, '"')"""
     if "advertisingId" in platform.device_ids:  # an optional member: the whole "key":value, or nothing
         member = f"""concat('"advertisingId":', {values['advertisingId']}, ',')"""
         values["advertisingId"] = f"CASE WHEN ad_tracking THEN {member} ELSE '' END" if platform.advertising_when_tracking else member
-    context_parts = ["context_0"]
+    runs = [["context_0"]]
     for i, name in enumerate(_placeholders(platform.name)[: pieces - 1], start=1):
-        context_parts += [values[name], f"context_{i}"]
-    server_parts = ["server_0", values["ip"] if server_ip else "''", "server_1"]
-    context = f"CASE WHEN is_platform THEN concat({', '.join(context_parts)}) ELSE concat({', '.join(server_parts)}) END"
+        if name in PER_MESSAGE:
+            runs.append([])
+        else:
+            runs[-1].append(values[name])
+        runs[-1].append(f"context_{i}")
+    outputs = [
+        f"{_id_sql(platform.anonymous_id, 'anonymous_id')} AS anonymous",
+        """concat(',"userId":"', user_id, '"') AS user_id_member""",
+        f"{ip if server_ip else chr(39) * 2} AS server_ip",
+        *(f"concat({', '.join(run)}) AS context_run_{k}" for k, run in enumerate(runs)),
+    ]
+    return f"SELECT {', '.join(outputs)} FROM users"
+
+
+def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int) -> str:
+    """The SELECT that lays out one message a row, keys in sorted order, from the messages'
+    columns and their user's texts (_user_sql's outputs)."""
+    identity = """concat('{"anonymousId":"', anonymous, '"', CASE WHEN identified THEN user_id_member ELSE '' END, '}')"""
+    values = {
+        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END" if platform.traits_cache else identity,
+        "page": "page",
+        "campaign": "campaign",
+    }
+    context_parts = ["context_run_0"]
+    per_message = [name for name in _placeholders(platform.name)[: pieces - 1] if name in PER_MESSAGE]
+    for k, name in enumerate(per_message, start=1):
+        context_parts += [values[name], f"context_run_{k}"]
+    server_parts = ["server_0", "server_ip", "server_1"]
+    # the platform's pieces or the server's, side by side in the one concat (a concat within it would copy them twice)
+    context = ", ".join(f"CASE WHEN is_platform THEN {mine} ELSE {theirs} END" for mine, theirs in itertools.zip_longest(context_parts, server_parts, fillvalue="''"))
 
     def by_source(texts: list[str]) -> str:
         return "CASE source " + " ".join(f"WHEN {i} THEN '{text}'" for i, text in enumerate(texts)) + " END"
 
     metadata = by_source([orjson.dumps(lib.metadata, option=orjson.OPT_SORT_KEYS).decode().join(('"_metadata":', ",")) if lib.metadata else "" for lib in libraries])
     return f"""SELECT concat(
-        '{{', {metadata}, '"anonymousId":"', {_id_sql(platform.anonymous_id, 'anonymous_id')}, '","channel":"', {by_source([lib.channel for lib in libraries])},
+        '{{', {metadata}, '"anonymousId":"', anonymous, '","channel":"', {by_source([lib.channel for lib in libraries])},
         '","context":', {context},
         event_member,
         ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
         '"', name_member, ',"originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
-        CASE WHEN is_identify THEN '' ELSE concat(',"properties":', properties) END,
+        CASE WHEN is_identify THEN '' ELSE ',"properties":' END, properties,
         ',"receivedAt":"', t_recv, '","sentAt":"', t_sent, '","timestamp":"', t_stamp, '"',
-        CASE WHEN is_identify THEN concat(',"traits":', traits, ',"type":"identify"') ELSE type_member END,
-        CASE WHEN identified THEN concat(',"userId":"', user_id, '"') WHEN null_user_id THEN ',"userId":null' ELSE '' END,
+        CASE WHEN is_identify THEN ',"traits":' ELSE '' END, traits, CASE WHEN is_identify THEN ',"type":"identify"' ELSE type_member END,
+        CASE WHEN identified THEN user_id_member WHEN null_user_id THEN ',"userId":null' ELSE '' END,
         ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
     FROM events"""
 
@@ -314,12 +356,24 @@ def _connection(process_id: int) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"threads": 1})
 
 
-def _render(columns: dict, sql: str) -> pa.ChunkedArray:
-    events = pa.table({name: _arrow_column(name, column) for name, column in columns.items()})
+def _render(columns: dict, user_rows: np.ndarray, user_columns: dict, user_sql: str, line_sql: str) -> pa.ChunkedArray:
+    """Lay out the users' texts (a row a user), then the lines, each message reading its user's
+    texts as an Arrow dictionary (codes: user_rows)."""
     connection = _connection(os.getpid())
+    users = pa.table({name: _arrow_column(name, column) for name, column in user_columns.items()})
+    connection.register("users", users)
+    try:
+        user_texts = connection.sql(user_sql).to_arrow_table()
+    finally:
+        connection.unregister("users")
+    rows = pa.array(user_rows, pa.int32())
+    events = pa.table({
+        **{name: _arrow_column(name, column) for name, column in columns.items()},
+        **{name: pa.DictionaryArray.from_arrays(rows, user_texts.column(name).combine_chunks()) for name in user_texts.column_names},
+    })
     connection.register("events", events)
     try:
-        return connection.sql(sql).to_arrow_table().column("line")
+        return connection.sql(line_sql).to_arrow_table().column("line")
     finally:
         connection.unregister("events")
 
