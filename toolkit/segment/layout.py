@@ -39,15 +39,19 @@ def partial_path(path: Path) -> Path:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` so the file appears whole under its name or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(path)
     try:
-        with open(partial, "wb") as handle:
+        try:
+            handle = open(partial, "wb")
+        except FileNotFoundError:  # the folder's first file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(partial, "wb")
+        with handle:
             handle.write(data)
         os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def check_output_file(path: Path, option: str, inputs: list[Path] = ()) -> None:

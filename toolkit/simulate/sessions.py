@@ -266,7 +266,7 @@ class _Session:
         items = self.store.texts("listed", shown.shape[1])[shown[lists, column] * shown.shape[1] + column]
         names, slugs = self.pages.category_texts
         list_id = np.where(search, '"search_results"', slugs[category])
-        return '{"category":' + names[category] + ',"list_id":' + list_id + ',"products":[' + _joined(items, lists, column) + "]}"
+        return '{"category":' + names[category] + ',"list_id":' + list_id + ',"products":[' + _joined(items, lists) + "]}"
 
     def basket_texts(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> np.ndarray:
         """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
@@ -274,9 +274,8 @@ class _Session:
         chosen = np.isin(line_session, sessions) & kept
         line_session, product, quantity = line_session[chosen], product[chosen], quantity[chosen]
         group = np.searchsorted(sessions, line_session)  # lines are in session order, every session has some
-        first = np.r_[True, group[1:] != group[:-1]]
         items = self.store.texts("line", QUANTITIES)[product * QUANTITIES + quantity - 1]
-        products = _joined(items, group, np.where(first, 0, 1))
+        products = _joined(items, group)
         numbers = self.rng.integers(0, 1 << 62, len(sessions))
         if kind == "cart":
             return '{"cart_id":"' + np.array([f"{n:016x}" for n in numbers.tolist()], dtype=object) + '","products":[' + products + "]}"
@@ -286,13 +285,13 @@ class _Session:
         return f'{{"currency":{currency},"order_id":"' + order_ids + '","products":[' + products + '],"revenue":' + np.array(number_texts(revenue.tolist()), dtype=object) + "}"
 
 
-def _joined(items: np.ndarray, group: np.ndarray, place: np.ndarray) -> np.ndarray:
-    """Each group's items joined with commas (items in group order; place 0 marks a group's first)."""
-    if not len(items):
-        return np.zeros(0, dtype=object)
-    with_commas = np.where(place == 0, items, "," + items)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    return np.add.reduceat(with_commas, starts)
+def _joined(items: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each group's items joined with commas (items in group order, each group's together)."""
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]).tolist() if len(items) else []
+    listed = items.tolist()
+    joined = np.empty(len(starts), dtype=object)
+    joined[:] = [",".join(listed[a:b]) for a, b in zip(starts, starts[1:] + [len(listed)])]
+    return joined
 
 
 def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
