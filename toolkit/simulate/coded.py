@@ -24,3 +24,12 @@ class Coded:
 
     def to_arrow(self) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.texts, pa.string()))
+
+
+def distinct_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True) for integers in [0, size), in time linear in both
+    (no sort or hash): the distinct values in order, and each value's place among them."""
+    seen = np.zeros(size, dtype=bool)
+    seen[values] = True
+    place = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), place[values]

@@ -25,7 +25,7 @@ from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, OPTIONAL_MEMBERS, PLACEHOLDER, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.timestamp_text import iso_millis_bytes
-from toolkit.simulate.coded import Coded
+from toolkit.simulate.coded import Coded, distinct_codes
 from toolkit.simulate.devices import device_contexts, user_variants
 from toolkit.simulate.draws import as_uuid4
 from toolkit.simulate.engine import SimulatedShard, Users
@@ -125,6 +125,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     queue = _until_flush(events["time"], users.words[0][events["user"]], per_source([lib.flush_ms for lib in libraries], source))
     wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries], source), per_source([lib.network_ms[1] for lib in libraries], source))
     twin = np.arange(n)  # the event each row delivers: a duplicate delivers one again
+    simulated_rows = n
     if scenario.delivery.effects:
         events, queue, wire, twin = _delivery_effects(scenario.delivery, rng, events, queue, wire, [lib.offline_queue for lib in libraries])
         n, source = len(twin), events["source"]
@@ -144,7 +145,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     if identify.any():
         traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else _identify_traits(simulated, user[identify])
     context_pieces = _device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
-    present, user_rows = np.unique(user, return_inverse=True)  # the users with messages, each message's among them
+    present, user_rows = distinct_codes(user, len(users.seeds))  # the users with messages, each message's among them
     user_columns, variant = _user_columns(simulated, platform, context_pieces, present)
     columns = {
         "t_orig": original,
@@ -177,7 +178,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     files = [(simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
     server_ip = scenario.context_ip is not None
     sql = _user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1])
-    return ShardRows(columns, user_rows, user_columns, int(n - len(np.unique(twin))), sql, files)
+    return ShardRows(columns, user_rows, user_columns, n - simulated_rows, sql, files)
 
 
 def _user_columns(simulated: SimulatedShard, platform: Library, pieces: np.ndarray, present: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -214,9 +215,9 @@ def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray,
     """What a traits-caching library (analytics-android) sends once a user is identified, in
     context.traits and identify's traits: every identify trait, anonymousId and userId; code 0
     (unused) for messages before identify."""
-    identified = np.unique(user[known])
+    identified, place = distinct_codes(user[known], len(simulated.users.seeds))
     codes = np.zeros(len(user), dtype=np.int64)
-    codes[known] = 1 + np.searchsorted(identified, user[known])
+    codes[known] = 1 + place
     digits = simulated.scenario.user_id_digits
 
     def make(seeds: np.ndarray) -> np.ndarray:
@@ -412,7 +413,7 @@ def _delivery_effects(delivery, rng: np.random.Generator, events: dict, queue: n
     is appended as a second row of the same event, sent and received again seconds to minutes later."""
     n = len(queue)
     if delivery.offline_chance:
-        people, person = np.unique(events["user"], return_inverse=True)
+        people, person = distinct_codes(events["user"], events["user"].max() + 1 if n else 0)
         offline = rng.random(len(people)) < delivery.offline_chance
         wait = (rng.uniform(*delivery.offline_hours, len(people)) * 3_600_000).astype(np.int64)
         held = np.asarray(queues_offline)[events["source"]] & offline[person]

@@ -27,6 +27,7 @@ import orjson
 
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, page_context
+from toolkit.simulate.coded import distinct_codes
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 from toolkit.simulate.population import Shard
 from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, SessionShape
@@ -156,7 +157,7 @@ class _Session:
 
     def texts(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         """Payload codes of texts shared by many messages: the table's text of each key, once each."""
-        distinct, inverse = np.unique(keys, return_inverse=True)
+        distinct, inverse = distinct_codes(keys, len(table))
         offset = len(self.sim.payloads)
         self.sim.payloads.extend(table[distinct].tolist())
         return offset + inverse
