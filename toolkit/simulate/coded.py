@@ -23,7 +23,18 @@ class Coded:
         return cls(np.concatenate([part.codes + offset for part, offset in zip(parts, offsets)]), [text for part in parts for text in part.texts])
 
     def to_arrow(self) -> pa.DictionaryArray:
-        return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.texts, pa.string()))
+        return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), text_array(self.texts))
+
+
+def text_array(texts: list[str]) -> pa.Array:
+    """Texts as an Arrow string array. ASCII texts (the usual: JSON escapes the rest) are joined
+    into one buffer, a few times faster than converting them one by one."""
+    joined = "".join(texts)
+    if not joined.isascii():
+        return pa.array(texts, pa.large_string())
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=offsets[1:])
+    return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(joined.encode("ascii")))
 
 
 def distinct_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

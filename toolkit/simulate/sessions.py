@@ -327,9 +327,9 @@ class _Pages:
     """The store's pages, numbered: the landing page, a search page per query, a list page per
     category, a page per product, the cart, checkout and order confirmation."""
 
-    def __init__(self, store: Store, journey: Journey):
+    def __init__(self, store: Store, titles: dict[str, str]):
         self.store = store
-        self.titles = {role: journey.steps[i].event for role in ("landing", "search", "cart", "checkout", "order") if (i := journey.step_of(role, True)) is not None}
+        self.titles = titles  # the view's name of each role that has one
         self.slugs = ["-".join(name.lower().replace("/", " ").split()) for name in store.category_names]
         nouns = [category.nouns for category in store.spec.categories]
         self.query_base = np.cumsum([0] + [len(n) for n in nouns[:-1]])
@@ -395,4 +395,5 @@ class _Pages:
 
 def pages_of(store: Store, journey: Journey) -> _Pages:
     """The store's pages as a journey names them, made once per process."""
-    return store.cached(("pages", journey.name), lambda: _Pages(store, journey))
+    titles = {role: journey.steps[i].event for role in ("landing", "search", "cart", "checkout", "order") if (i := journey.step_of(role, True)) is not None}
+    return store.cached(("pages", tuple(titles.items())), lambda: _Pages(store, titles))

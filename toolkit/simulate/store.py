@@ -10,7 +10,7 @@ Each product's JSON pieces are made once, so a message's properties are joined, 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -53,6 +53,9 @@ class Personas:
     price_sensitivity: tuple[float, float] = (0.0, 1.0)
 
 
+_DERIVED: dict[StoreSpec, dict] = {}  # Store.cached's tables, per store spec
+
+
 @dataclass
 class Store:
     """The catalog as columns, products grouped by category; `weight` is each product's popularity."""
@@ -67,17 +70,15 @@ class Store:
     price: np.ndarray
     created: list[str]
     weight: np.ndarray
-    _cache: dict = field(default_factory=dict, repr=False)  # what cached() made, by key
-
-    def __getstate__(self) -> dict:
-        """Pickled (to generate's workers) without the cache: each process makes its own."""
-        return {**self.__dict__, "_cache": {}}
 
     def cached(self, key, make):
-        """What make() gives, made once per process for this store (tables derived from it)."""
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
+        """What make() gives, made once per process for this store (tables derived from it), kept
+        by the store's spec: a store is a function of its spec (build_store), and generate's
+        workers get a new copy of it with each batch of shards."""
+        kept = _DERIVED.setdefault(self.spec, {})
+        if key not in kept:
+            kept[key] = make()
+        return kept[key]
 
     @property
     def size(self) -> int:
