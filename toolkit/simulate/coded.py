@@ -36,11 +36,3 @@ def text_array(texts: list[str]) -> pa.Array:
     np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=offsets[1:])
     return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(joined.encode("ascii")))
 
-
-def distinct_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(values, return_inverse=True) for integers in [0, size), in time linear in both
-    (no sort or hash): the distinct values in order, and each value's place among them."""
-    seen = np.zeros(size, dtype=bool)
-    seen[values] = True
-    place = np.cumsum(seen) - 1
-    return np.flatnonzero(seen), place[values]

@@ -23,6 +23,7 @@ from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES
 from toolkit.segment.timestamps import day_epoch_ms
 from toolkit.simulate.coded import Coded
+from toolkit.simulate.columns import filled
 from toolkit.simulate.devices import user_variants, utc_offsets_ms
 from toolkit.simulate.draws import below, seed_words, weighted_below
 from toolkit.simulate.population import Shard, completed, funnel_lengths
@@ -75,11 +76,11 @@ class Events:
         self._joined = None
         self.user.append(user)
         self.source.append(np.full(n, source, dtype=np.int64))
-        self.step.append(np.broadcast_to(np.asarray(step, dtype=np.int64), (n,)))
-        self.identified.append(np.broadcast_to(np.asarray(identified, dtype=bool), (n,)))
+        self.step.append(filled(step, n, np.int64))
+        self.identified.append(filled(identified, n, bool))
         self.time.append(np.asarray(time, dtype=np.int64))
-        self.payload.append(np.broadcast_to(np.asarray(payload, dtype=np.int64), (n,)))
-        self.page.append(np.broadcast_to(np.asarray(page, dtype=np.int64), (n,)))
+        self.payload.append(filled(payload, n, np.int64))
+        self.page.append(filled(page, n, np.int64))
 
     def columns(self) -> dict[str, np.ndarray]:
         """The parts joined into one array per column (once: callers share the result)."""

@@ -25,7 +25,8 @@ from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, OPTIONAL_MEMBERS, PLACEHOLDER, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.timestamp_text import iso_millis_bytes
-from toolkit.simulate.coded import Coded, distinct_codes
+from toolkit.simulate.coded import Coded
+from toolkit.simulate.columns import distinct_codes
 from toolkit.simulate.devices import device_contexts, user_variants
 from toolkit.simulate.draws import as_uuid4
 from toolkit.simulate.engine import SimulatedShard, Users

@@ -27,7 +27,7 @@ import orjson
 
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, page_context
-from toolkit.simulate.coded import distinct_codes
+from toolkit.simulate.columns import distinct_codes, filled
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 from toolkit.simulate.population import Shard
 from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, SessionShape
@@ -119,10 +119,10 @@ class _Rows:
 
     def add(self, session: np.ndarray, phase: int, a, b, part: int, step: int, payload=0, page=-1) -> None:
         n = len(session)
-        self.keys.append(np.stack([session] + [np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for v in (phase, a, b, part)]))
+        self.keys.append(np.stack([session] + [filled(v, n, np.int64) for v in (phase, a, b, part)]))
         self.step.append(np.full(n, step, dtype=np.int64))
-        self.payload.append(np.broadcast_to(np.asarray(payload, dtype=np.int64), (n,)))
-        self.page.append(np.broadcast_to(np.asarray(page, dtype=np.int64), (n,)))
+        self.payload.append(filled(payload, n, np.int64))
+        self.page.append(filled(page, n, np.int64))
 
     def sorted(self) -> tuple[np.ndarray, ...]:
         keys = np.concatenate(self.keys, axis=1)
@@ -152,7 +152,7 @@ class _Session:
         """The page or screen view before a role's track, when the scenario names one."""
         step = self.step(role, view=True)
         if step is not None and len(session):
-            page = np.broadcast_to(np.asarray(page, dtype=np.int64), (len(session),))
+            page = filled(page, len(session), np.int64)
             self.rows.add(session, phase, a, b, part, step, self.texts(page, self.pages.properties(self.web)), page)
 
     def texts(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
