@@ -162,10 +162,10 @@ class _Session:
         self.sim.payloads.extend(table[distinct].tolist())
         return offset + inverse
 
-    def own_texts(self, texts: np.ndarray) -> np.ndarray:
+    def own_texts(self, texts: list[str]) -> np.ndarray:
         """Payload codes of texts each message has to itself."""
         offset = len(self.sim.payloads)
-        self.sim.payloads.extend(texts.tolist())
+        self.sim.payloads.extend(texts)
         return np.arange(offset, offset + len(texts))
 
     def emit(self) -> np.ndarray:
@@ -261,15 +261,15 @@ class _Session:
         self.sim.pages.extend(self.pages.properties(web=True)[distinct].tolist())  # a page call's properties are its context.page
         return offset + inverse
 
-    def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> np.ndarray:
+    def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> list[str]:
         """Product List Viewed's properties: category, list_id and the products shown, with their positions."""
         lists, column = np.nonzero(shown >= 0)  # each list's products, in position order
         items = self.store.texts("listed", shown.shape[1])[shown[lists, column] * shown.shape[1] + column]
         names, slugs = self.pages.category_texts
         list_id = np.where(search, '"search_results"', slugs[category])
-        return '{"category":' + names[category] + ',"list_id":' + list_id + ',"products":[' + _joined(items, lists) + "]}"
+        return [f'{{"category":{name},"list_id":{id_},"products":[{products}]}}' for name, id_, products in zip(names[category].tolist(), list_id.tolist(), _joined(items, lists))]
 
-    def basket_texts(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> np.ndarray:
+    def basket_texts(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> list[str]:
         """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
         order_id, products, revenue) of these sessions' kept lines."""
         chosen = np.isin(line_session, sessions) & kept
@@ -277,22 +277,19 @@ class _Session:
         group = np.searchsorted(sessions, line_session)  # lines are in session order, every session has some
         items = self.store.texts("line", QUANTITIES)[product * QUANTITIES + quantity - 1]
         products = _joined(items, group)
-        numbers = self.rng.integers(0, 1 << 62, len(sessions))
+        numbers = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
         if kind == "cart":
-            return '{"cart_id":"' + np.array([f"{n:016x}" for n in numbers.tolist()], dtype=object) + '","products":[' + products + "]}"
+            return [f'{{"cart_id":"{n:016x}","products":[{lines}]}}' for n, lines in zip(numbers, products)]
         revenue = np.round(np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2)
         currency = orjson.dumps(self.store.spec.currency).decode()
-        order_ids = np.array([f"{n % 10**9:09d}" for n in numbers.tolist()], dtype=object)
-        return f'{{"currency":{currency},"order_id":"' + order_ids + '","products":[' + products + '],"revenue":' + np.array(number_texts(revenue.tolist()), dtype=object) + "}"
+        return [f'{{"currency":{currency},"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}}}' for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()))]
 
 
-def _joined(items: np.ndarray, group: np.ndarray) -> np.ndarray:
+def _joined(items: np.ndarray, group: np.ndarray) -> list[str]:
     """Each group's items joined with commas (items in group order, each group's together)."""
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]).tolist() if len(items) else []
     listed = items.tolist()
-    joined = np.empty(len(starts), dtype=object)
-    joined[:] = [",".join(listed[a:b]) for a, b in zip(starts, starts[1:] + [len(listed)])]
-    return joined
+    return [",".join(listed[a:b]) for a, b in zip(starts, starts[1:] + [len(listed)])]
 
 
 def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -71,11 +71,17 @@ class Store:
     created: list[str]
     weight: np.ndarray
 
+    def __getstate__(self) -> dict:
+        """Pickled (to generate's workers) without the reference to this process's tables."""
+        return {name: value for name, value in self.__dict__.items() if name != "_derived"}
+
     def cached(self, key, make):
         """What make() gives, made once per process for this store (tables derived from it), kept
         by the store's spec: a store is a function of its spec (build_store), and generate's
         workers get a new copy of it with each batch of shards."""
-        kept = _DERIVED.setdefault(self.spec, {})
+        kept = self.__dict__.get("_derived")
+        if kept is None:  # hashing the spec each time would cost more than some of the tables
+            kept = self.__dict__["_derived"] = _DERIVED.setdefault(self.spec, {})
         if key not in kept:
             kept[key] = make()
         return kept[key]
