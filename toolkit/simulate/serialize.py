@@ -141,10 +141,13 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     original = true_time + users.skew_ms()[user]
     identify = step == IDENTIFY
     is_platform = source == simulated.platform_index
-    traits = np.full(n, "", dtype=object)
     cache = _traits_cache(simulated, platform, user, identified | identify) if platform.traits_cache else None
-    if identify.any():
-        traits[identify] = [cache.texts[code] for code in cache.codes[identify]] if cache is not None else _identify_traits(simulated, user[identify])
+    if cache is not None:  # identify's traits are what the library caches
+        traits = Coded(np.where(identify, cache.codes, 0), cache.texts)
+    else:
+        codes = np.zeros(n, dtype=np.int64)
+        codes[identify] = np.arange(1, int(identify.sum()) + 1)
+        traits = Coded(codes, [""] + _identify_traits(simulated, user[identify]).tolist())
     context_pieces = _device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
     present, user_rows = distinct_codes(user, len(users.seeds))  # the users with messages, each message's among them
     user_columns, variant = _user_columns(simulated, platform, context_pieces, present)
@@ -160,7 +163,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
         **_call_columns(np.where(identify, len(simulated.steps), step), simulated.steps, platform),
         "properties": Coded(properties, simulated.property_texts),  # "" on identify messages (code 0)
-        "traits": traits,  # "" but on identify messages
+        "traits": traits,  # "" (code 0) but on identify messages
     }
     server = [_server_context(scenario, simulated.shard.run_seed, key) for key in simulated.source_keys]
     for i in range(2):
