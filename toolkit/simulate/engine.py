@@ -120,9 +120,10 @@ class SimulatedShard:
 
 
 class ShardSimulation:
-    def __init__(self, scenario: Scenario, shard: Shard):
+    def __init__(self, scenario: Scenario, shard: Shard, tables: dict | None = None):
         self.scenario = scenario
         self.shard = shard
+        self.tables = {} if tables is None else tables  # derived from the scenario: shareable by its shards (_step_table)
         self.rng = np.random.default_rng(shard.seed)
         self.faker = FakerPool(shard.run_seed)
         self.source_keys = list(scenario.sources)
@@ -260,23 +261,21 @@ class ShardSimulation:
         codes, texts = np.where(given, payload, 0), list(self.payloads)
         for step_id in np.unique(step_ids[(step_ids != IDENTIFY) & ~given]):
             where = np.flatnonzero((step_ids == step_id) & ~given)
-            table, drawn = self._step_properties(self.steps[step_id], len(where))
+            table, drawn = self._step_properties(step_id, len(where))
             used, drawn = np.unique(drawn, return_inverse=True)  # only the texts drawn reach Arrow
             codes[where] = len(texts) + drawn
             texts += [table[i] for i in used.tolist()]
         return Coded(codes, texts)
 
-    def _step_properties(self, step: Step, n: int) -> tuple[list[str], np.ndarray]:
+    def _step_properties(self, step_id: int, n: int) -> tuple[list[str], np.ndarray]:
         """The texts a step's properties can take, and which one each of n messages drew."""
-        specs = {**self.scenario.sources[self.shard.platform].properties, **step.properties}
-        names = sorted(specs)
-        options = [specs[name].discrete_values(self.faker) for name in names]
-        if all(o is not None for o in options) and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS:
+        specs, names, options, table = self._step_table(step_id)
+        if table is not None:
             drawn = np.zeros(n, dtype=np.int64)
             words = self.rng.integers(0, 1 << 64, (len(names), n), dtype=np.uint64)
             for name, option, word in zip(names, options, words):  # mixed radix, in itertools.product's order
                 drawn = drawn * len(option) + weighted_below(word, specs[name].weights(), len(option))
-            return _combinations(names, options), drawn
+            return table, drawn
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
@@ -284,6 +283,19 @@ class ShardSimulation:
         """Each identify trait's JSON text for the users of these seeds (a pure function of each seed)."""
         specs = self.scenario.traits_of(self.shard.platform)
         return {name: trait_texts(specs, name, seeds, self.faker) for name in specs}
+
+    def _step_table(self, step_id: int) -> tuple[dict, list[str], list, list[str] | None]:
+        """A step's property specs on this platform, their names in order, each one's values when
+        discrete, and every combination's JSON text when there are not too many; made once for
+        the shards that share `tables` (a batch's: see run._run_batch)."""
+        key = ("step", self.shard.platform, step_id)
+        if key not in self.tables:
+            specs = {**self.scenario.sources[self.shard.platform].properties, **self.steps[step_id].properties}
+            names = sorted(specs)
+            options = [specs[name].discrete_values(self.faker) for name in names]
+            combined = all(o is not None for o in options) and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS
+            self.tables[key] = (specs, names, options, _combinations(names, options) if combined else None)
+        return self.tables[key]
 
     def user_ips(self) -> list[np.ndarray] | list[str]:
         """Each user's context.ip: the four octets of an ipv4 value (laid out in SQL), or JSON texts.

@@ -165,7 +165,8 @@ def gzip_pieces(pieces: list) -> bytes:
 def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, int, int]:
     scenario, shards, sink = job
     write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
-    simulations = [ShardSimulation(scenario, shard) for shard in shards]
+    tables: dict = {}  # what the shards of one scenario derive alike from it
+    simulations = [ShardSimulation(scenario, shard, tables) for shard in shards]
     rows = [shard_rows(simulation.simulate(), write_keys) for simulation in simulations]
     rendered = render_files(rows)
     counts, files, size = Counter(), 0, 0

@@ -35,12 +35,20 @@ class FakerPool:
     """
 
     _pools: dict[tuple[int, str], list] = {}
+    _derived: dict = {}
 
     def __init__(self, seed: int):
         self.seed = seed
 
     def draw(self, provider: str, rng: random.Random) -> Any:
         return self.values(provider)[int(rng.random() * FAKER_POOL_SIZE)]
+
+    def derived(self, key, make):
+        """What make() gives from this pool's values, made once per process."""
+        full = (self.seed, key)
+        if full not in self._derived:
+            self._derived[full] = make()
+        return self._derived[full]
 
     def values(self, provider: str) -> list:
         pool = self._pools.get((self.seed, provider))
@@ -196,10 +204,10 @@ class FakerValue:
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         pool = faker.values(self.provider)
         indices = below(words, FAKER_POOL_SIZE).tolist()
-        if not all(isinstance(value, str) for value in pool):  # values that are not text take no tag
+        if not faker.derived(("all text", self.provider), lambda: all(isinstance(value, str) for value in pool)):  # values that are not text take no tag
             return [orjson.dumps(pool[index]).decode() for index in indices]
         tags = (TAG_RANGE[0] + below(words >> np.uint64(8), TAG_RANGE[1] - TAG_RANGE[0])).tolist()
-        heads, tails = zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool))  # one format a row
+        heads, tails = faker.derived(("tag pieces", self.provider), lambda: tuple(zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool))))  # one format a row
         return [f"{heads[index]}{tag}{tails[index]}" for index, tag in zip(indices, tags)]
 
 
