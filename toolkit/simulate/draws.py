@@ -59,3 +59,16 @@ def _cumulative(weights: tuple[float, ...]) -> np.ndarray:
 def as_uuid4(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Set the version (4) and variant (10xx) bits of 128-bit ids made of two words."""
     return (high & ~np.uint64(0xF000)) | np.uint64(0x4000), (low & np.uint64(0x3FFF_FFFF_FFFF_FFFF)) | np.uint64(0x8000_0000_0000_0000)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_DIGITS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # where a UUID's 32 digits go
+
+
+def uuid_texts(high: np.ndarray, low: np.ndarray) -> list[str]:
+    """The 128-bit ids of two words as UUID text (8-4-4-4-12 lowercase hex digits), vectorised."""
+    raw = np.stack([high, low], axis=1).astype(">u8").view(np.uint8).reshape(-1, 16)
+    digits = np.stack([raw >> 4, raw & 15], axis=2).reshape(-1, 32)
+    text = np.full((len(raw), 36), ord("-"), dtype=np.uint8)
+    text[:, _UUID_DIGITS] = _HEX[digits]
+    return [value.decode() for value in text.view("S36").ravel().tolist()]

@@ -28,7 +28,7 @@ from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.columns import distinct_codes
 from toolkit.simulate.devices import device_contexts, user_variants
-from toolkit.simulate.draws import as_uuid4
+from toolkit.simulate.draws import as_uuid4, uuid_texts
 from toolkit.simulate.engine import SimulatedShard, Users
 from toolkit.simulate.scenario import IDENTIFY, Scenario
 from toolkit.simulate.seed_memo import MEMO
@@ -227,7 +227,7 @@ def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray,
     def make(seeds: np.ndarray) -> np.ndarray:
         users = Users(seeds)
         high, low = as_uuid4(users.words[2], users.words[3])
-        anonymous = [f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"' for h in (f"{hi:016x}{lo:016x}" for hi, lo in zip(high.tolist(), low.tolist()))]
+        anonymous = [f'"{text}"' for text in uuid_texts(high, low)]
         if library.anonymous_id == "UUID":
             anonymous = [text.upper() for text in anonymous]
         user_ids = [f'"{user_id}"' for user_id in users.user_ids(digits).tolist()]
