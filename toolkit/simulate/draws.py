@@ -47,7 +47,23 @@ def weighted_below(words: np.ndarray, weights: tuple[float, ...] | None, n: int)
     """Integers in [0, n) from 64-bit words, index i with probability weights[i] / sum (equal without weights)."""
     if weights is None:
         return below(words, n)
-    return np.minimum(np.searchsorted(_cumulative(weights), unit(words), side="right"), n - 1)
+    return drawn_by(_cumulative(weights), words)
+
+
+def drawn_by(cumulative: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Integers in [0, len(cumulative)) from 64-bit words, by a cumulative distribution ending at 1."""
+    return np.minimum(np.searchsorted(cumulative, unit(words), side="right"), len(cumulative) - 1)
+
+
+def joint_cumulative(weights: list[tuple[float, ...] | None], sizes: list[int]) -> np.ndarray:
+    """The cumulative distribution of independent draws (weights, or equal chances where None)
+    numbered in mixed radix, the first the most significant: itertools.product's order."""
+    joint = np.ones(1)
+    for chances, size in zip(weights, sizes):
+        p = np.full(size, 1.0 / size) if chances is None else np.asarray(chances, dtype=np.float64) / sum(chances)
+        joint = np.outer(joint, p).ravel()
+    cumulative = np.cumsum(joint)
+    return cumulative / cumulative[-1]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -25,7 +25,7 @@ from toolkit.segment.timestamps import day_epoch_ms
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.columns import filled
 from toolkit.simulate.devices import user_variants, utc_offsets_ms
-from toolkit.simulate.draws import below, seed_words, weighted_below
+from toolkit.simulate.draws import below, drawn_by, joint_cumulative, seed_words, weighted_below
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, Step
 from toolkit.simulate.sessions import walk_sessions
@@ -269,13 +269,9 @@ class ShardSimulation:
 
     def _step_properties(self, step_id: int, n: int) -> tuple[list[str], np.ndarray]:
         """The texts a step's properties can take, and which one each of n messages drew."""
-        specs, names, options, table = self._step_table(step_id)
-        if table is not None:
-            drawn = np.zeros(n, dtype=np.int64)
-            words = self.rng.integers(0, 1 << 64, (len(names), n), dtype=np.uint64)
-            for name, option, word in zip(names, options, words):  # mixed radix, in itertools.product's order
-                drawn = drawn * len(option) + weighted_below(word, specs[name].weights(), len(option))
-            return table, drawn
+        specs, names, table, cumulative = self._step_table(step_id)
+        if table is not None:  # one draw of a combination, by the joint chances of its values
+            return table, drawn_by(cumulative, self.rng.integers(0, 1 << 64, n, dtype=np.uint64))
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
 
@@ -284,17 +280,21 @@ class ShardSimulation:
         specs = self.scenario.traits_of(self.shard.platform)
         return {name: trait_texts(specs, name, seeds, self.faker) for name in specs}
 
-    def _step_table(self, step_id: int) -> tuple[dict, list[str], list, list[str] | None]:
-        """A step's property specs on this platform, their names in order, each one's values when
-        discrete, and every combination's JSON text when there are not too many; made once for
-        the shards that share `tables` (a batch's: see run._run_batch)."""
+    def _step_table(self, step_id: int) -> tuple[dict, list[str], list[str] | None, np.ndarray | None]:
+        """A step's property specs on this platform and their names in order; when every value is
+        discrete and there are not too many combinations, every combination's JSON text and their
+        joint cumulative chances. Made once for the shards that share `tables` (a batch's: see
+        run._run_batch)."""
         key = ("step", self.shard.platform, step_id)
         if key not in self.tables:
             specs = {**self.scenario.sources[self.shard.platform].properties, **self.steps[step_id].properties}
             names = sorted(specs)
             options = [specs[name].discrete_values(self.faker) for name in names]
-            combined = all(o is not None for o in options) and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS
-            self.tables[key] = (specs, names, options, _combinations(names, options) if combined else None)
+            if all(o is not None for o in options) and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS:
+                cumulative = joint_cumulative([specs[name].weights() for name in names], [len(o) for o in options])
+                self.tables[key] = (specs, names, _combinations(names, options), cumulative)
+            else:
+                self.tables[key] = (specs, names, None, None)
         return self.tables[key]
 
     def user_ips(self) -> list[np.ndarray] | list[str]:

@@ -165,7 +165,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         "properties": Coded(properties, simulated.property_texts),  # "" on identify messages (code 0)
         "traits": traits,  # "" (code 0) but on identify messages
     }
-    server = [_server_context(scenario, simulated.shard.run_seed, key) for key in simulated.source_keys]
+    server = [_server_context(scenario.sources[key].library, simulated.shard.run_seed, key, scenario.context_ip is not None) for key in simulated.source_keys]
     for i in range(2):
         columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
     if cache is not None:
@@ -496,12 +496,12 @@ def _landing_pages(run_seed: int, platform: str, library_name: str) -> list[tupl
     return pages
 
 
-def _server_context(scenario: Scenario, run_seed: int, key: str) -> tuple[str, str]:
+@functools.cache
+def _server_context(library_name: str, run_seed: int, key: str, with_ip: bool) -> tuple[str, str]:
     """The context of messages a source sends for users from its servers (e.g. the email tool),
-    cut where context.ip goes: server libraries send none unless the sender sets one."""
-    library = LIBRARIES[scenario.sources[key].library]
-    context = library.context(random.Random(derive_seed(run_seed, "server", key)))
-    if scenario.context_ip is None:
+    cut where context.ip goes: server libraries send none unless the sender sets one (with_ip)."""
+    context = LIBRARIES[library_name].context(random.Random(derive_seed(run_seed, "server", key)))
+    if not with_ip:
         return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode(), ""
     template = orjson.dumps(dict(context, ip=PLACEHOLDER.format("ip")), option=orjson.OPT_SORT_KEYS).decode()
     head, tail = _split_template(template, ["ip"])

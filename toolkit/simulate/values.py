@@ -10,6 +10,7 @@ only `{ match = "<other trait>", cases = { <its value> = <this value>, ... }, de
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from dataclasses import dataclass
@@ -125,7 +126,12 @@ def trait_texts(specs: dict[str, ValueSpec], name: str, seeds: np.ndarray, faker
 
 def trait_words(name: str, seeds: np.ndarray) -> np.ndarray:
     """The word each user's value of trait `name` is drawn from."""
-    return seed_words(seeds.astype(np.uint64) ^ np.uint64(derive_seed("trait", name)), 1)[0]
+    return seed_words(seeds.astype(np.uint64) ^ _trait_salt(name), 1)[0]
+
+
+@functools.cache
+def _trait_salt(name: str) -> np.uint64:
+    return np.uint64(derive_seed("trait", name))
 
 
 @dataclass(frozen=True)
