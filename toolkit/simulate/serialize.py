@@ -1,19 +1,15 @@
 """Turn a shard's event columns into Segment log lines, grouped into the files Segment would write.
 
 numpy draws the numbers (ids, delays, choices) and writes the timestamps' text; DuckDB lays out
-each message's JSON with its keys sorted, as Segment stores them, formatting ids in SQL and reading
-few-valued texts as Arrow dictionaries (Coded); the lines come back as one Arrow buffer, so no
-Python object is made per message. Every piece of text is either JSON-escaped
-by orjson beforehand (event names, properties, traits, contexts) or only digits and hex, so each
-line is valid JSON; tests re-parse every line to hold this.
+each message's JSON as message_shape.py describes it, reading few-valued texts as Arrow
+dictionaries (Coded) and what a user's messages share from a first SELECT a user; the lines come
+back as one Arrow buffer, so no Python object is made per message. Tests re-parse every line.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import os
-import random
 from dataclasses import dataclass
 
 import duckdb
@@ -22,43 +18,20 @@ import orjson
 import pyarrow as pa
 
 from toolkit.segment.ids import derive_seed
-from toolkit.segment.libraries import LIBRARIES, OPTIONAL_MEMBERS, PLACEHOLDER, SITE, Library, page_context, page_of_title
+from toolkit.segment.libraries import LIBRARIES, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.columns import distinct_codes
-from toolkit.simulate.devices import device_contexts, user_variants
+from toolkit.simulate.devices import user_variants
 from toolkit.simulate.draws import as_uuid4, uuid_texts
 from toolkit.simulate.engine import SimulatedShard, Users
+from toolkit.simulate.message_shape import ad_tracking, call_members, device_context_pieces, id_words, landing_pages, line_sql, server_context, user_sql
 from toolkit.simulate.scenario import IDENTIFY, Scenario
 from toolkit.simulate.seed_memo import MEMO
 from toolkit.simulate.values import json_objects
 
-_TOP_BIT = np.uint64(1 << 63)
 TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
-
-
-def _id_sql(kind: str, group: str) -> str:
-    """SQL text of an id in one of the libraries' formats (libraries.ID_FORMATS), from the
-    columns <group>_hi and <group>_lo (see _id_words). DuckDB's UUID and hex() formatting are
-    native, so this costs well under a microsecond a row."""
-    both = f"(({group}_hi::UHUGEINT << 64) | {group}_lo::UHUGEINT)"
-    return {
-        "uuid": f"{both}::UUID::VARCHAR",
-        "UUID": f"upper({both}::UUID::VARCHAR)",
-        "hex16": f"lower(hex({group}_hi))",
-        "sha256": f"sha256(concat({group}_hi, ':', {group}_lo))",
-        "ajs": f"concat('ajs-next-', lower(hex({both})))",
-    }[kind]
-
-
-def _id_words(columns: dict, group: str, kind: str | np.ndarray, high: np.ndarray, low: np.ndarray) -> None:
-    """The two words of an id group, shaped for _id_sql: UUIDs get their version and variant
-    bits; hex ids get their top bit set so that hex() gives every digit (it does not pad)."""
-    is_uuid = np.isin(kind, ("uuid", "UUID"))
-    uuid_high, uuid_low = as_uuid4(high, low)
-    columns[f"{group}_hi"] = np.where(is_uuid, uuid_high, high | _TOP_BIT)
-    columns[f"{group}_lo"] = np.where(is_uuid, uuid_low, low)
 
 
 @dataclass
@@ -148,7 +121,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         codes = np.zeros(n, dtype=np.int64)
         codes[identify] = np.arange(1, int(identify.sum()) + 1)
         traits = Coded(codes, [""] + _identify_traits(simulated, user[identify]).tolist())
-    context_pieces = _device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
+    context_pieces = device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
     present, user_rows = distinct_codes(user, len(users.seeds))  # the users with messages, each message's among them
     user_columns, variant = _user_columns(simulated, platform, context_pieces, present)
     columns = {
@@ -161,11 +134,11 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         "is_platform": is_platform,
         "identified": identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
-        **_call_columns(np.where(identify, len(simulated.steps), step), simulated.steps, platform),
+        **{name: Coded(np.where(identify, len(simulated.steps), step), texts) for name, texts in call_members(simulated.steps, platform).items()},
         "properties": Coded(properties, simulated.property_texts),  # "" on identify messages (code 0)
         "traits": traits,  # "" (code 0) but on identify messages
     }
-    server = [_server_context(scenario.sources[key].library, simulated.shard.run_seed, key, scenario.context_ip is not None) for key in simulated.source_keys]
+    server = [server_context(scenario.sources[key].library, simulated.shard.run_seed, key, scenario.context_ip is not None) for key in simulated.source_keys]
     for i in range(2):
         columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
     if cache is not None:
@@ -175,13 +148,13 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     message_words = rng.integers(0, 1 << 64, (2, n), dtype=np.uint64)
     if repeats is not None:  # a duplicate carries the messageId of the row it repeats
         message_words = message_words[:, repeats]
-    _id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *message_words)
+    id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *message_words)
     keys = np.stack([source, day, hour], axis=1)
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], n]
     files = [(simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
     server_ip = scenario.context_ip is not None
-    sql = _user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns), _line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1])
+    sql = user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns), line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1])
     return ShardRows(columns, user_rows, user_columns, n - simulated_rows, sql, files)
 
 
@@ -201,12 +174,12 @@ def _user_columns(simulated: SimulatedShard, platform: Library, pieces: np.ndarr
         for i, octet in enumerate(ips, start=1):
             columns[f"ip_{i}"] = octet[present]
     if platform.advertising_when_tracking:
-        columns["ad_tracking"] = _ad_tracking(shard.run_seed, shard.platform, platform.name)[variant]
-    _id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
+        columns["ad_tracking"] = ad_tracking(shard.run_seed, shard.platform, platform.name)[variant]
+    id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
     for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
-        _id_words(columns, f"device_{field}", kind, high, low)
+        id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
-        _id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(shard.run_seed, "instance", str(shard.day))), words[10])
+        id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(shard.run_seed, "instance", str(shard.day))), words[10])
     return columns, variant
 
 
@@ -237,27 +210,13 @@ def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray,
     return Coded(codes, [""] + texts.tolist())
 
 
-def _call_columns(codes: np.ndarray, steps: list, platform: Library) -> dict[str, Coded]:
-    """What makes each message a track, page or screen call (codes: its step; len(steps) for
-    identify, which the SELECT lays out itself): its "event" member, its "name" member (a view's
-    name, which sorts after messageId) and its "type" member."""
-    def texts(of) -> list[str]:
-        return [of(step) for step in steps] + [""]
-
-    return {
-        "event_member": Coded(codes, texts(lambda s: "" if s.view else ',"event":' + orjson.dumps(s.event).decode())),
-        "name_member": Coded(codes, texts(lambda s: ',"name":' + orjson.dumps(s.event).decode() if s.view else "")),
-        "type_member": Coded(codes, texts(lambda s: f',"type":"{platform.view_call if s.view else "track"}"')),
-    }
-
-
 def _page_columns(columns: dict, simulated: SimulatedShard, variant: np.ndarray, properties: Coded, given: np.ndarray) -> None:
     """analytics.js's context.page and context.campaign of each message: the page it was made on.
     That is the page given with the event (a session's), else the page its properties name (the
     source's page_property: a page_name of "Search" is /search), else the user's landing page,
     whose campaign (UTM) parameters give context.campaign."""
     shard = simulated.shard
-    landing = _landing_pages(shard.run_seed, shard.platform, simulated.scenario.sources[shard.platform].library)
+    landing = landing_pages(shard.run_seed, shard.platform, simulated.scenario.sources[shard.platform].library)
     named = simulated.scenario.sources[shard.platform].page_property
     titles = [orjson.loads(text).get(named) if named and text else None for text in properties.texts]
     distinct = sorted({str(t) for t in titles if t is not None})
@@ -269,74 +228,6 @@ def _page_columns(columns: dict, simulated: SimulatedShard, variant: np.ndarray,
     campaigns = [campaign for _, campaign in landing] + [""] * (len(distinct) + len(simulated.pages))
     columns["page"] = Coded(codes, pages)
     columns["campaign"] = Coded(codes, campaigns)
-
-
-PER_MESSAGE = ("traits", "page", "campaign")  # context values that differ between one user's messages
-
-
-def _user_sql(platform: Library, pieces: int, server_ip: bool, octets: bool) -> str:
-    """The SELECT that lays out, one row a user, what their messages share: the anonymousId, the
-    userId member, the context.ip of server messages and the runs of the platform's context
-    between the values that differ from message to message (PER_MESSAGE)."""
-    ip = "ip" if not octets else "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')"
-    values = {
-        "ip": ip,
-        **{field: f"""concat('"', {_id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
-    }
-    if platform.instance_id:
-        values["instanceId"] = f"""concat('"', {_id_sql(platform.instance_id, 'instance_id')}, '"')"""
-    if "advertisingId" in platform.device_ids:  # an optional member: the whole "key":value, or nothing
-        member = f"""concat('"advertisingId":', {values['advertisingId']}, ',')"""
-        values["advertisingId"] = f"CASE WHEN ad_tracking THEN {member} ELSE '' END" if platform.advertising_when_tracking else member
-    runs = [["context_0"]]
-    for i, name in enumerate(_placeholders(platform.name)[: pieces - 1], start=1):
-        if name in PER_MESSAGE:
-            runs.append([])
-        else:
-            runs[-1].append(values[name])
-        runs[-1].append(f"context_{i}")
-    outputs = [
-        f"{_id_sql(platform.anonymous_id, 'anonymous_id')} AS anonymous",
-        """concat(',"userId":"', user_id, '"') AS user_id_member""",
-        f"{ip if server_ip else chr(39) * 2} AS server_ip",
-        *(f"concat({', '.join(run)}) AS context_run_{k}" for k, run in enumerate(runs)),
-    ]
-    return f"SELECT {', '.join(outputs)} FROM users"
-
-
-def _line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int) -> str:
-    """The SELECT that lays out one message a row, keys in sorted order, from the messages'
-    columns and their user's texts (_user_sql's outputs)."""
-    identity = """concat('{"anonymousId":"', anonymous, '"', CASE WHEN identified THEN user_id_member ELSE '' END, '}')"""
-    values = {
-        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END" if platform.traits_cache else identity,
-        "page": "page",
-        "campaign": "campaign",
-    }
-    context_parts = ["context_run_0"]
-    per_message = [name for name in _placeholders(platform.name)[: pieces - 1] if name in PER_MESSAGE]
-    for k, name in enumerate(per_message, start=1):
-        context_parts += [values[name], f"context_run_{k}"]
-    server_parts = ["server_0", "server_ip", "server_1"]
-    # the platform's pieces or the server's, side by side in the one concat (a concat within it would copy them twice)
-    context = ", ".join(f"CASE WHEN is_platform THEN {mine} ELSE {theirs} END" for mine, theirs in itertools.zip_longest(context_parts, server_parts, fillvalue="''"))
-
-    def by_source(texts: list[str]) -> str:
-        return "CASE source " + " ".join(f"WHEN {i} THEN '{text}'" for i, text in enumerate(texts)) + " END"
-
-    metadata = by_source([orjson.dumps(lib.metadata, option=orjson.OPT_SORT_KEYS).decode().join(('"_metadata":', ",")) if lib.metadata else "" for lib in libraries])
-    return f"""SELECT concat(
-        '{{', {metadata}, '"anonymousId":"', anonymous, '","channel":"', {by_source([lib.channel for lib in libraries])},
-        '","context":', {context},
-        event_member,
-        ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {_id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
-        '"', name_member, ',"originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
-        CASE WHEN is_identify THEN '' ELSE ',"properties":' END, properties,
-        ',"receivedAt":"', t_recv, '","sentAt":"', t_sent, '","timestamp":"', t_stamp, '"',
-        CASE WHEN is_identify THEN ',"traits":' ELSE '' END, traits, CASE WHEN is_identify THEN ',"type":"identify"' ELSE type_member END,
-        CASE WHEN identified THEN user_id_member WHEN null_user_id THEN ',"userId":null' ELSE '' END,
-        ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
-    FROM events"""
 
 
 def _fixed_width_text(rows: np.ndarray) -> pa.LargeStringArray:
@@ -446,63 +337,3 @@ def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.n
     return low + (rng.random(len(low)) * (high - low)).astype(np.int64)
 
 
-def _token(name: str) -> str:
-    """Where a placeholder sits in a template: its quoted text, or for an optional member the
-    whole member with its comma (the member is then written whole, or left out)."""
-    quoted = f'"{PLACEHOLDER.format(name)}"'
-    return f'"{name}":{quoted},' if name in OPTIONAL_MEMBERS else quoted
-
-
-@functools.cache
-def _placeholders(library_name: str) -> list[str]:
-    """The per-user and per-message values a library's context holds, in the order they appear in its JSON."""
-    library = LIBRARIES[library_name]
-    template = orjson.dumps(library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS).decode()
-    names = ["ip", "traits", *library.device_ids, "instanceId", "page", "campaign"]
-    return sorted((name for name in names if _token(name) in template), key=lambda name: template.index(_token(name)))
-
-
-def _split_template(template: str, names: list[str]) -> list[str]:
-    """Cut a JSON template at its placeholders (in `names` order): the texts between them."""
-    pieces, rest = [], template
-    for name in names:
-        head, rest = rest.split(_token(name), 1)
-        pieces.append(head)
-    return pieces + [rest]
-
-
-@functools.cache
-def _device_context_pieces(run_seed: int, platform: str, library_name: str) -> np.ndarray:
-    """Each shared context cut at its placeholders: computed once per process."""
-    library = LIBRARIES[library_name]
-    templates = [orjson.dumps(library.context_template(shared), option=orjson.OPT_SORT_KEYS).decode() for shared in device_contexts(run_seed, platform, library_name)]
-    return np.array([_split_template(template, _placeholders(library_name)) for template in templates], dtype=object)
-
-
-@functools.cache
-def _ad_tracking(run_seed: int, platform: str, library_name: str) -> np.ndarray:
-    """Whether each device variant has ad tracking enabled (and so sends its advertisingId)."""
-    return np.array([bool(shared["device"].get("adTrackingEnabled")) for shared in device_contexts(run_seed, platform, library_name)])
-
-
-@functools.cache
-def _landing_pages(run_seed: int, platform: str, library_name: str) -> list[tuple[str, str]]:
-    """Each web variant's landing page as JSON, and its campaign member ("" without UTM parameters)."""
-    pages = []
-    for shared in device_contexts(run_seed, platform, library_name):
-        campaign = shared.get("campaign")
-        member = "" if campaign is None else '"campaign":' + orjson.dumps(campaign, option=orjson.OPT_SORT_KEYS).decode() + ","
-        pages.append((orjson.dumps(shared["page"], option=orjson.OPT_SORT_KEYS).decode(), member))
-    return pages
-
-
-@functools.cache
-def _server_context(library_name: str, run_seed: int, key: str, with_ip: bool) -> tuple[str, str]:
-    """The context of messages a source sends for users from its servers (e.g. the email tool),
-    cut where context.ip goes: server libraries send none unless the sender sets one (with_ip)."""
-    context = LIBRARIES[library_name].context(random.Random(derive_seed(run_seed, "server", key)))
-    if not with_ip:
-        return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode(), ""
-    template = orjson.dumps(dict(context, ip=PLACEHOLDER.format("ip")), option=orjson.OPT_SORT_KEYS).decode()
-    head, tail = _split_template(template, ["ip"])
-    return head, tail
