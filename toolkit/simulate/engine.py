@@ -13,8 +13,8 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import date
+from typing import Callable
 
 import numpy as np
 import orjson
@@ -97,8 +97,9 @@ def simulated_write_key(source) -> str:
 @dataclass
 class SimulatedShard:
     """A simulated shard as values, for the serializer to lay out (serialize.shard_rows): its
-    events in simulation order with each one's properties, the traits of the users identified in
-    it, each user's context.ip, and the generator the message-level draws go on from."""
+    events in simulation order with each one's properties, how to make the identify traits of a
+    user from their seed, each user's context.ip, and the generator the message-level draws go on
+    from."""
 
     scenario: Scenario
     shard: Shard

@@ -36,7 +36,7 @@ TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out a
 
 @dataclass
 class ShardRows:
-    """A shard's messages as columns for the SELECT that lays them out, and its files' row ranges."""
+    """A shard's messages and users as columns for the SELECTs that lay them out, and its files' row ranges."""
 
     columns: dict  # a row a message
     user_rows: np.ndarray  # each message's user: their row in user_columns
