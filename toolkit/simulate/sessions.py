@@ -297,9 +297,7 @@ def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng
     not -1), drawn by popularity: (lists, size) product indices (-1 past a list's end) and each
     list's length."""
     units, categories, brands = rng.random(len(category) * 2 * size), np.repeat(category, 2 * size), np.repeat(brand, 2 * size)
-    candidates = store.draw(categories, units)
-    branded = brands >= 0
-    candidates[branded] = store.draw(categories[branded], units[branded], brands[branded])
+    candidates = store.draw(categories, units, brands)
     candidates = candidates.reshape(len(category), 2 * size)
     row = np.repeat(np.arange(len(category)), 2 * size)
     _, first = np.unique(row * store.size + candidates.ravel(), return_index=True)

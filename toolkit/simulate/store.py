@@ -112,14 +112,16 @@ class Store:
         return self.cached("price_rank", make)
 
     def draw(self, categories: np.ndarray, units: np.ndarray, brands: np.ndarray | None = None) -> np.ndarray:
-        """A product of each given category (and brand, where it has products of that brand), by
-        popularity: units are uniform draws in [0, 1)."""
+        """A product of each given category (and brand, where one is given, not -1, and the
+        category has products of it), by popularity: units are uniform draws in [0, 1)."""
         chosen = np.minimum(np.searchsorted(self._cumulative(False), categories + units, side="right"), self.size - 1)
         if brands is None:
             return chosen
-        groups = categories * len(self.spec.brands) + brands
-        branded = np.minimum(np.searchsorted(self._cumulative(True), groups + units, side="right"), self.size - 1)
-        return np.where(self._group(True)[branded] == groups, branded, chosen)  # a brand the category lacks: any of the category
+        mine = np.flatnonzero(brands >= 0)
+        groups = categories[mine] * len(self.spec.brands) + brands[mine]
+        branded = np.minimum(np.searchsorted(self._cumulative(True), groups + units[mine], side="right"), self.size - 1)
+        chosen[mine] = np.where(self._group(True)[branded] == groups, branded, chosen[mine])  # a brand the category lacks: any of the category
+        return chosen
 
     def _group(self, by_brand: bool) -> np.ndarray:
         return self.category * len(self.spec.brands) + self.brand_index if by_brand else self.category
