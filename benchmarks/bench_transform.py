@@ -12,16 +12,20 @@ folder, run in a child process on the same logs) and prints the ratio: #13 measu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import json
+import os
 import resource
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
 import duckdb
+from isal import igzip
 
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
@@ -37,7 +41,7 @@ DAYS = 5
 def pure_python(logs: Path, out: Path) -> int:
     """The script most people would write first: gzip + json + csv, one process."""
     rows = []
-    for path in sorted(logs.glob("segment-logs/*/*/*.gz")):
+    for path in log_paths(logs):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:
                 message = json.loads(line)
@@ -55,11 +59,32 @@ def pure_python(logs: Path, out: Path) -> int:
     return len(rows)
 
 
-def duckdb_scan_only(logs: Path) -> None:
-    """DuckDB reading the fields the transform reads (gzip + JSON parse) and nothing else: the
-    floor under any DuckDB-based transform of these files."""
-    files = [str(p) for p in sorted(logs.glob("segment-logs/*/*/*.gz"))]
-    duckdb.connect().execute(f"SELECT count(*), count(properties), count(userId) FROM {READ_LOGS_SQL}", {"files": files}).fetchall()
+def log_paths(logs: Path) -> list[Path]:
+    return sorted(logs.glob("segment-logs/*/*/*.gz"))
+
+
+def decompression_only(logs: Path, copies: Path | None = None) -> int:
+    """ISA-L decompression of every file on all cores (it releases the GIL), counting lines: the
+    limit under any reader of these files. With `copies`, the decompressed files are written there."""
+
+    def inflate(numbered: tuple[int, Path]) -> int:
+        number, path = numbered
+        with igzip.open(path, "rb") as source, open(copies / f"{number}.json", "wb") if copies else contextlib.nullcontext() as out:
+            lines = 0
+            while piece := source.read(1 << 22):
+                lines += piece.count(b"\n")
+                if out:
+                    out.write(piece)
+        return lines
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        return sum(pool.map(inflate, enumerate(log_paths(logs))))
+
+
+def duckdb_scan_only(files: list[Path]) -> None:
+    """DuckDB reading the fields the transform reads (JSON parse, and gzip if the files are) and
+    nothing else: the floor under any DuckDB-based transform of these files."""
+    duckdb.connect().execute(f"SELECT count(*), count(properties), count(userId) FROM {READ_LOGS_SQL}", {"files": [str(f) for f in files]}).fetchall()
 
 
 def earlier_transform(rev: str, logs: Path, out: Path) -> float:
@@ -118,8 +143,15 @@ def main() -> None:
         if args.against:
             earlier = earlier_transform(args.against, logs, root / "earlier.csv")
             print(f"transform of {args.against}, same logs, child process: {earlier:.2f} s = {read / earlier:,.0f} messages/s -> this code is {earlier / toolkit_seconds:.2f}x as fast")
-        _, scan_seconds = timed(duckdb_scan_only, logs)
+        _, scan_seconds = timed(duckdb_scan_only, log_paths(logs))
         print(f"DuckDB scan alone (gzip + JSON parse of the same fields, no transform): {scan_seconds:.2f} s = {read / scan_seconds:,.0f} messages/s")
+        lines, inflate_seconds = timed(decompression_only, logs)
+        print(f"ISA-L decompression alone, {os.cpu_count()} threads ({lines:,} lines): {inflate_seconds:.2f} s = {read / inflate_seconds:,.0f} messages/s, the limit under any reader")
+        copies = root / "decompressed"
+        copies.mkdir()
+        decompression_only(logs, copies)
+        _, parse_seconds = timed(duckdb_scan_only, sorted(copies.iterdir()))
+        print(f"DuckDB scan of the same files decompressed (JSON parse alone): {parse_seconds:.2f} s = {read / parse_seconds:,.0f} messages/s")
         if not args.no_python:
             rows, python_seconds = timed(pure_python, logs, root / "python.csv")
             print(f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster (the scan alone: {python_seconds / scan_seconds:.1f}x)")
