@@ -35,8 +35,12 @@ def send_part(args: tuple[str, str]) -> tuple[int, float]:
     """Send one part with the official client; returns (messages sent, CPU seconds this process used)."""
     root, url = args
     began = time.process_time()
-    sources = {source.id: SourceToSend(key, source.library) for key, source in load_scenario().sources.items()}
-    result = send_logs(Path(root), sources, KEYS, url, max_retries=3, sdk_shapes=False)  # the official client for every source
+    sources = {
+        source.id: SourceToSend(key, source.library) for key, source in load_scenario().sources.items()
+    }
+    result = send_logs(
+        Path(root), sources, KEYS, url, max_retries=3, sdk_shapes=False
+    )  # the official client for every source
     return sum(result.sent.values()), time.process_time() - began
 
 
@@ -56,7 +60,13 @@ def post_part(args: tuple[str, str]) -> tuple[int, float]:
         lines = igzip.decompress(path.read_bytes()).splitlines()
         key = KEYS[ids[path.parent.parent.name]]
         for start in range(0, len(lines), 100):
-            body = b'{"writeKey":"' + key.encode() + b'","batch":[' + b",".join(lines[start : start + 100]) + b"]}"
+            body = (
+                b'{"writeKey":"'
+                + key.encode()
+                + b'","batch":['
+                + b",".join(lines[start : start + 100])
+                + b"]}"
+            )
             connection.request("POST", "/v1/batch", body, {"Content-Type": "application/json"})
             response = connection.getresponse()
             response.read()
@@ -69,13 +79,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--senders", type=int, default=3)
-    parser.add_argument("--raw", action="store_true", help="post ready-made batches instead of using the official client")
-    parser.add_argument("--processes", type=int, default=1, help="collector server processes (toolkit collector --processes)")
+    parser.add_argument(
+        "--raw", action="store_true", help="post ready-made batches instead of using the official client"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="collector server processes (toolkit collector --processes)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         visitors = int(args.messages / (MESSAGES_PER_VISITOR_DAY * 3 * DAYS)) + 1
-        generated = generate(load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(root / "logs"))
+        generated = generate(
+            load_scenario().with_visitors(visitors), date(2026, 11, 1), DAYS, 1, LocalSink(root / "logs")
+        )
         files = sorted((root / "logs").glob("segment-logs/*/*/*.gz"))
         parts = []
         for index in range(args.senders):  # each sender gets every n-th file, keeping the layout
@@ -87,7 +103,22 @@ def main() -> None:
             parts.append(part)
         env = {**os.environ, **{f"SEGMENT_WRITE_KEY_{k.upper()}": v for k, v in KEYS.items()}}
         log = open(root / "collector.log", "w")
-        collector = subprocess.Popen([sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(root / "collected"), "--processes", str(args.processes)], stderr=log, env=env)
+        collector = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "toolkit",
+                "collector",
+                "--port",
+                "0",
+                "--out",
+                str(root / "collected"),
+                "--processes",
+                str(args.processes),
+            ],
+            stderr=log,
+            env=env,
+        )
         while "listening on" not in (root / "collector.log").read_text():
             time.sleep(0.1)
         url = (root / "collector.log").read_text().split("listening on ")[1].split()[0]
@@ -101,12 +132,20 @@ def main() -> None:
         collector.terminate()
         collector.wait(timeout=120)
         written = sum(sum(1 for _ in gzip.open(p)) for p in (root / "collected").rglob("*.gz"))
-    how = ("raw HTTP" if args.raw else "official-client") + f" processes (one keep-alive connection each) to {args.processes} collector process(es)"
-    print(f"{generated.messages:,} messages sent by {args.senders} {how} in {seconds:.1f} s = {sent / seconds:,.0f} messages/s")
-    print(f"collector accepted {accepted:,} (the process /health reached), wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}")
+    how = (
+        "raw HTTP" if args.raw else "official-client"
+    ) + f" processes (one keep-alive connection each) to {args.processes} collector process(es)"
+    print(
+        f"{generated.messages:,} messages sent by {args.senders} {how} in {seconds:.1f} s = {sent / seconds:,.0f} messages/s"
+    )
+    print(
+        f"collector accepted {accepted:,} (the process /health reached), wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}"
+    )
     per_message = sender_cpu / max(sent, 1)
     cores = os.cpu_count() or 1
-    print(f"senders used {per_message * 1e6:,.0f} us of CPU a message: on {cores} cores they alone could send at most {cores / per_message:,.0f} messages/s")
+    print(
+        f"senders used {per_message * 1e6:,.0f} us of CPU a message: on {cores} cores they alone could send at most {cores / per_message:,.0f} messages/s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Time `toolkit evaluate` on 1M interactions against reading the same CSV with DuckDB, in one run.
 
-    python benchmarks/bench_evaluate.py [--interactions 1000000] [--items 2000]
+python benchmarks/bench_evaluate.py [--interactions 1000000] [--items 2000]
 """
 
 from __future__ import annotations
@@ -30,15 +30,24 @@ def main() -> None:
         path = Path(folder) / "interactions.csv"
         with open(path, "w") as handle:
             handle.write("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n")
-            handle.writelines(f"{u},i{i},View,{1_700_000_000 + n % per_user * 60}\n" for n, (u, i) in enumerate(zip(users.tolist(), items.tolist())))
+            handle.writelines(
+                f"{u},i{i},View,{1_700_000_000 + n % per_user * 60}\n"
+                for n, (u, i) in enumerate(zip(users.tolist(), items.tolist()))
+            )
         began = time.perf_counter()
-        duckdb.connect().execute("SELECT count(*) FROM read_csv($p, header = true)", {"p": str(path)}).fetchall()
+        duckdb.connect().execute(
+            "SELECT count(*) FROM read_csv($p, header = true)", {"p": str(path)}
+        ).fetchall()
         read_seconds = time.perf_counter() - began
         began = time.perf_counter()
         result = evaluate_csv(path)
         seconds = time.perf_counter() - began
-    print(f"toolkit evaluate: {len(users):,} interactions, {result.users:,} users, {result.items:,} items in {seconds:.1f} s ({result.verdict})")
-    print(f"DuckDB reading the same CSV: {read_seconds:.2f} s; evaluate takes {seconds / read_seconds:.1f}x that")
+    print(
+        f"toolkit evaluate: {len(users):,} interactions, {result.users:,} users, {result.items:,} items in {seconds:.1f} s ({result.verdict})"
+    )
+    print(
+        f"DuckDB reading the same CSV: {read_seconds:.2f} s; evaluate takes {seconds / read_seconds:.1f}x that"
+    )
 
 
 if __name__ == "__main__":

@@ -67,17 +67,25 @@ def bench(messages: int, folder: Path, python_baseline: bool) -> None:
     explorer.close()
     print(f"\n{generated.messages:,} messages")
     print(f"  count(*) from gzip: {count_seconds:.2f} s")
-    print(f"  three queries from gzip: {' + '.join(f'{t:.2f}' for t in gzip_times)} = {sum(gzip_times):.2f} s = {sum(gzip_times) / count_seconds:.2f}x count(*)")
-    print(f"  loading into --db: {load_seconds:.2f} s; each query from --db: {', '.join(f'{t:.3f} s' for t in db_times)}")
+    print(
+        f"  three queries from gzip: {' + '.join(f'{t:.2f}' for t in gzip_times)} = {sum(gzip_times):.2f} s = {sum(gzip_times) / count_seconds:.2f}x count(*)"
+    )
+    print(
+        f"  loading into --db: {load_seconds:.2f} s; each query from --db: {', '.join(f'{t:.3f} s' for t in db_times)}"
+    )
     if python_baseline:
         python_seconds = plain_python(root)
-        print(f"  plain-Python scan, same three answers: {python_seconds:.2f} s -> DuckDB from gzip {python_seconds / sum(gzip_times):.1f}x faster, from --db {python_seconds / sum(db_times):.0f}x")
+        print(
+            f"  plain-Python scan, same three answers: {python_seconds:.2f} s -> DuckDB from gzip {python_seconds / sum(gzip_times):.1f}x faster, from --db {python_seconds / sum(db_times):.0f}x"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--python-up-to", type=int, default=1_000_000, help="run the plain-Python scan only up to this size")
+    parser.add_argument(
+        "--python-up-to", type=int, default=1_000_000, help="run the plain-Python scan only up to this size"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         for messages in args.messages:

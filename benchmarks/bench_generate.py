@@ -47,7 +47,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--scenario", default="workshop")
-    parser.add_argument("--default-size", action="store_true", help="the scenario's own visitors a day, over as many days as --messages takes")
+    parser.add_argument(
+        "--default-size",
+        action="store_true",
+        help="the scenario's own visitors a day, over as many days as --messages takes",
+    )
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
     with tempfile.TemporaryDirectory() as folder:
@@ -57,7 +61,9 @@ def main() -> None:
             days = max(1, round(args.messages / (per_visitor_day * scenario.new_visitors_per_day)))
         else:
             days, scenario = DAYS, scenario.with_visitors(int(args.messages / (per_visitor_day * DAYS)) + 1)
-        result = generate(scenario, date(2026, 1, 1), days, 1, LocalSink(root / "toolkit"), workers=args.workers)
+        result = generate(
+            scenario, date(2026, 1, 1), days, 1, LocalSink(root / "toolkit"), workers=args.workers
+        )
         toolkit_rate = result.messages / result.seconds
         sample = []
         for path in sorted((root / "toolkit").glob("segment-logs/*/*/*.gz")):
@@ -66,7 +72,9 @@ def main() -> None:
             if len(sample) >= 200_000:
                 break
         baseline_rate = len(sample) / plain_python_writer(sample, root)
-    print(f"toolkit generate, {args.scenario}, {days} days of {scenario.new_visitors_per_day:,} visitors, {result.files:,} files: {result.messages:,} messages in {result.seconds:.2f} s with {args.workers} workers = {toolkit_rate:,.0f} messages/s")
+    print(
+        f"toolkit generate, {args.scenario}, {days} days of {scenario.new_visitors_per_day:,} visitors, {result.files:,} files: {result.messages:,} messages in {result.seconds:.2f} s with {args.workers} workers = {toolkit_rate:,.0f} messages/s"
+    )
     print(f"plain Python writer (json + gzip -6, serialising only): {baseline_rate:,.0f} messages/s")
     print(f"ratio: {toolkit_rate / baseline_rate:.1f}x")
 

@@ -46,11 +46,23 @@ def pure_python(logs: Path, out: Path) -> int:
             for line in handle:
                 message = json.loads(line)
                 sku = (message.get("properties") or {}).get("sku")
-                if message.get("type") == "track" and message.get("event") in DEFAULT_EVENT_TYPES and message.get("userId") and sku:
+                if (
+                    message.get("type") == "track"
+                    and message.get("event") in DEFAULT_EVENT_TYPES
+                    and message.get("userId")
+                    and sku
+                ):
                     stamp = message["timestamp"].replace("Z", "+00:00")
                     from datetime import datetime
 
-                    rows.append((str(message["userId"]), sku, message["event"], int(datetime.fromisoformat(stamp).timestamp())))
+                    rows.append(
+                        (
+                            str(message["userId"]),
+                            sku,
+                            message["event"],
+                            int(datetime.fromisoformat(stamp).timestamp()),
+                        )
+                    )
     rows.sort(key=lambda r: (r[3], r[0], r[1], r[2]))
     with open(out, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -69,7 +81,10 @@ def decompression_only(logs: Path, copies: Path | None = None) -> int:
 
     def inflate(numbered: tuple[int, Path]) -> int:
         number, path = numbered
-        with igzip.open(path, "rb") as source, open(copies / f"{number}.json", "wb") if copies else contextlib.nullcontext() as out:
+        with (
+            igzip.open(path, "rb") as source,
+            open(copies / f"{number}.json", "wb") if copies else contextlib.nullcontext() as out,
+        ):
             lines = 0
             while piece := source.read(1 << 22):
                 lines += piece.count(b"\n")
@@ -84,7 +99,10 @@ def decompression_only(logs: Path, copies: Path | None = None) -> int:
 def duckdb_scan_only(files: list[Path]) -> None:
     """DuckDB reading the fields the transform reads (JSON parse, and gzip if the files are) and
     nothing else: the floor under any DuckDB-based transform of these files."""
-    duckdb.connect().execute(f"SELECT count(*), count(properties), count(userId) FROM {READ_LOGS_SQL}", {"files": [str(f) for f in files]}).fetchall()
+    duckdb.connect().execute(
+        f"SELECT count(*), count(properties), count(userId) FROM {READ_LOGS_SQL}",
+        {"files": [str(f) for f in files]},
+    ).fetchall()
 
 
 def earlier_transform(rev: str, logs: Path, out: Path) -> float:
@@ -95,16 +113,30 @@ def earlier_transform(rev: str, logs: Path, out: Path) -> float:
 
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="toolkit-rev-") as folder:
-        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", folder, rev], check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", folder, rev],
+            check=True,
+            capture_output=True,
+        )
         try:
             code = (
                 "import sys, time; sys.path.insert(0, sys.argv[1]); from toolkit.transform.run import transform; "
                 "began = time.perf_counter(); transform(sys.argv[2], sys.argv[3]); print(time.perf_counter() - began)"
             )
-            run = subprocess.run([sys.executable, "-c", code, folder, str(logs), str(out)], check=True, capture_output=True, text=True, cwd=folder)
+            run = subprocess.run(
+                [sys.executable, "-c", code, folder, str(logs), str(out)],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=folder,
+            )
             return float(run.stdout.strip().splitlines()[-1])
         finally:
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", folder], check=True, capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", folder],
+                check=True,
+                capture_output=True,
+            )
 
 
 def benchmark_logs(root: Path, messages: int, given: Path | None = None) -> Path:
@@ -128,8 +160,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--logs", type=Path, help="use these logs instead of generating them")
     parser.add_argument("--spark", action="store_true", help="also run the Spark job on local[2]")
-    parser.add_argument("--no-python", action="store_true", help="skip the pure-Python baseline (slow on 10M messages)")
-    parser.add_argument("--against", metavar="REV", help="also time the transform of this earlier commit (e.g. 75ec121)")
+    parser.add_argument(
+        "--no-python", action="store_true", help="skip the pure-Python baseline (slow on 10M messages)"
+    )
+    parser.add_argument(
+        "--against", metavar="REV", help="also time the transform of this earlier commit (e.g. 75ec121)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -139,25 +175,41 @@ def main() -> None:
         read = summary.messages_read
         size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6
         print(f"messages: {read:,} ({size_mb:,.0f} MB gzipped)")
-        print(f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} messages/s, peak memory {peak_mb:,.0f} MB")
+        print(
+            f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} messages/s, peak memory {peak_mb:,.0f} MB"
+        )
         if args.against:
             earlier = earlier_transform(args.against, logs, root / "earlier.csv")
-            print(f"transform of {args.against}, same logs, child process: {earlier:.2f} s = {read / earlier:,.0f} messages/s -> this code is {earlier / toolkit_seconds:.2f}x as fast")
+            print(
+                f"transform of {args.against}, same logs, child process: {earlier:.2f} s = {read / earlier:,.0f} messages/s -> this code is {earlier / toolkit_seconds:.2f}x as fast"
+            )
         _, scan_seconds = timed(duckdb_scan_only, log_paths(logs))
-        print(f"DuckDB scan alone (gzip + JSON parse of the same fields, no transform): {scan_seconds:.2f} s = {read / scan_seconds:,.0f} messages/s")
+        print(
+            f"DuckDB scan alone (gzip + JSON parse of the same fields, no transform): {scan_seconds:.2f} s = {read / scan_seconds:,.0f} messages/s"
+        )
         lines, inflate_seconds = timed(decompression_only, logs)
-        print(f"ISA-L decompression alone, {os.cpu_count()} threads ({lines:,} lines): {inflate_seconds:.2f} s = {read / inflate_seconds:,.0f} messages/s, the limit under any reader")
+        print(
+            f"ISA-L decompression alone, {os.cpu_count()} threads ({lines:,} lines): {inflate_seconds:.2f} s = {read / inflate_seconds:,.0f} messages/s, the limit under any reader"
+        )
         copies = root / "decompressed"
         copies.mkdir()
         decompression_only(logs, copies)
         _, parse_seconds = timed(duckdb_scan_only, sorted(copies.iterdir()))
-        print(f"DuckDB scan of the same files decompressed (JSON parse alone): {parse_seconds:.2f} s = {read / parse_seconds:,.0f} messages/s")
+        print(
+            f"DuckDB scan of the same files decompressed (JSON parse alone): {parse_seconds:.2f} s = {read / parse_seconds:,.0f} messages/s"
+        )
         if not args.no_python:
             rows, python_seconds = timed(pure_python, logs, root / "python.csv")
-            print(f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster (the scan alone: {python_seconds / scan_seconds:.1f}x)")
+            print(
+                f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster (the scan alone: {python_seconds / scan_seconds:.1f}x)"
+            )
         if args.spark:
-            _, spark_seconds = timed(lambda: transform(str(logs), str(root / "spark.csv"), engine="spark", master="local[2]"))
-            print(f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} messages/s -> toolkit is {spark_seconds / toolkit_seconds:.1f}x faster")
+            _, spark_seconds = timed(
+                lambda: transform(str(logs), str(root / "spark.csv"), engine="spark", master="local[2]")
+            )
+            print(
+                f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} messages/s -> toolkit is {spark_seconds / toolkit_seconds:.1f}x faster"
+            )
 
 
 if __name__ == "__main__":

@@ -45,13 +45,19 @@ def field_name(trait: str) -> str:
     return f"T_{name}" if name[0].isdigit() else name
 
 
-def choose_user_fields(profile: list[tuple[str, int, bool]], users: int, chosen: list[str] | None) -> tuple[list[UserField], list[str], list[str]]:
+def choose_user_fields(
+    profile: list[tuple[str, int, bool]], users: int, chosen: list[str] | None
+) -> tuple[list[UserField], list[str], list[str]]:
     """From (trait, distinct values, every value a number) sorted by trait: the fields written, the
     traits left out, and the traits asked for (`chosen`) that the data does not hold."""
     fields, names = [], set()
     limit = max(MAX_CATEGORIES, users // 20)
     for trait, distinct, numeric in profile:
-        wanted = trait in chosen if chosen is not None else (trait not in IDENTITY_TRAITS and (numeric or distinct <= limit))
+        wanted = (
+            trait in chosen
+            if chosen is not None
+            else (trait not in IDENTITY_TRAITS and (numeric or distinct <= limit))
+        )
         name = field_name(trait)
         if not wanted or name in names or name == "USER_ID" or len(fields) >= MAX_USER_FIELDS:
             continue

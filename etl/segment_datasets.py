@@ -16,15 +16,38 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 if __package__:  # toolkit.etl, in the toolkit
-    from .dataset_fields import ITEM_FIELDS, MAX_CATEGORICAL_LENGTH, MAX_TEXTUAL_LENGTH, UserField, choose_user_fields
+    from .dataset_fields import (
+        ITEM_FIELDS,
+        MAX_CATEGORICAL_LENGTH,
+        MAX_TEXTUAL_LENGTH,
+        UserField,
+        choose_user_fields,
+    )
 else:  # beside this file, for spark-submit and Glue (--py-files, --extra-py-files)
-    from dataset_fields import ITEM_FIELDS, MAX_CATEGORICAL_LENGTH, MAX_TEXTUAL_LENGTH, UserField, choose_user_fields
+    from dataset_fields import (
+        ITEM_FIELDS,
+        MAX_CATEGORICAL_LENGTH,
+        MAX_TEXTUAL_LENGTH,
+        UserField,
+        choose_user_fields,
+    )
 
 MAX_ID_LENGTH = 256
-IDENTIFY_SCHEMA = T.StructType([T.StructField(name, T.StringType()) for name in ("type", "userId", "timestamp", "traits")])
-TRACK_SCHEMA = T.StructType([T.StructField(name, T.StringType()) for name in ("type", "timestamp", "properties")])
+IDENTIFY_SCHEMA = T.StructType(
+    [T.StructField(name, T.StringType()) for name in ("type", "userId", "timestamp", "traits")]
+)
+TRACK_SCHEMA = T.StructType(
+    [T.StructField(name, T.StringType()) for name in ("type", "timestamp", "properties")]
+)
 PRODUCT = T.MapType(T.StringType(), T.StringType())
-TRAIT = T.StructType([T.StructField("key", T.StringType()), T.StructField("text", T.StringType()), T.StructField("value", T.StringType()), T.StructField("numeric", T.BooleanType())])
+TRAIT = T.StructType(
+    [
+        T.StructField("key", T.StringType()),
+        T.StructField("text", T.StringType()),
+        T.StructField("value", T.StringType()),
+        T.StructField("numeric", T.BooleanType()),
+    ]
+)
 
 
 def _lines(spark: SparkSession, paths: str | list[str], schema: T.StructType) -> DataFrame:
@@ -53,7 +76,9 @@ def _traits(traits):  # no type hints: Spark would take them for a pandas UDF's
             continue
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         if isinstance(value, list):
-            text = "|".join(_text(element) for element in value if element is not None)[:MAX_CATEGORICAL_LENGTH]
+            text = "|".join(_text(element) for element in value if element is not None)[
+                :MAX_CATEGORICAL_LENGTH
+            ]
         else:
             text = value[:MAX_CATEGORICAL_LENGTH] if isinstance(value, str) else _text(value)
         found.append((key, text, json.dumps(value, separators=(",", ":"), ensure_ascii=False), numeric))
@@ -62,18 +87,31 @@ def _traits(traits):  # no type hints: Spark would take them for a pandas UDF's
 
 def latest_traits(spark: SparkSession, paths: str | list[str]) -> DataFrame:
     """(user_id, key, text, value, numeric): each user's latest non-null value of each trait."""
-    messages = _lines(spark, paths, IDENTIFY_SCHEMA).where((F.col("type") == "identify") & ~F.col("userId").rlike(r"^\s*[\[{]"))
+    messages = _lines(spark, paths, IDENTIFY_SCHEMA).where(
+        (F.col("type") == "identify") & ~F.col("userId").rlike(r"^\s*[\[{]")
+    )
     traits = messages.select(
-        F.col("userId").alias("user_id"), F.expr("try_cast(`timestamp` AS TIMESTAMP)").alias("ts"), F.explode(_traits("traits")).alias("t")
+        F.col("userId").alias("user_id"),
+        F.expr("try_cast(`timestamp` AS TIMESTAMP)").alias("ts"),
+        F.explode(_traits("traits")).alias("t"),
     ).where((F.length("user_id") > 0) & (F.length("user_id") <= MAX_ID_LENGTH))
     latest = F.max_by(F.struct("t.text", "t.value", "t.numeric"), "ts")
-    return traits.groupBy("user_id", F.col("t.key").alias("key")).agg(latest.alias("v")).select("user_id", "key", "v.text", "v.value", "v.numeric")
+    return (
+        traits.groupBy("user_id", F.col("t.key").alias("key"))
+        .agg(latest.alias("v"))
+        .select("user_id", "key", "v.text", "v.value", "v.numeric")
+    )
 
 
 def trait_profile(latest: DataFrame) -> tuple[int, list[tuple[str, int, bool]]]:
     """How many users, and (trait, distinct values, every value a number) by trait."""
     users = latest.select("user_id").distinct().count()
-    rows = latest.groupBy("key").agg(F.countDistinct("value").alias("distinct"), F.bool_and("numeric").alias("numeric")).orderBy("key").collect()
+    rows = (
+        latest.groupBy("key")
+        .agg(F.countDistinct("value").alias("distinct"), F.bool_and("numeric").alias("numeric"))
+        .orderBy("key")
+        .collect()
+    )
     return users, [(row["key"], row["distinct"], row["numeric"]) for row in rows]
 
 
@@ -105,14 +143,22 @@ def _product_values(p) -> dict:
 def products(spark: SparkSession, paths: str | list[str], catalog: str | None = None) -> DataFrame:
     """(ts, p, from_catalog): every product map of the tracks (flat properties and products[]
     entries), and the catalog's."""
-    tracks = _lines(spark, paths, TRACK_SCHEMA).where((F.col("type") == "track") & F.col("properties").startswith("{"))
+    tracks = _lines(spark, paths, TRACK_SCHEMA).where(
+        (F.col("type") == "track") & F.col("properties").startswith("{")
+    )
     tracks = tracks.select(F.expr("try_cast(`timestamp` AS TIMESTAMP)").alias("ts"), "properties")
     flat = tracks.select("ts", F.from_json("properties", PRODUCT).alias("p"))
     listed = F.from_json(F.get_json_object("properties", "$.products"), T.ArrayType(PRODUCT))
-    entries = tracks.where(F.get_json_object("properties", "$.products").startswith("[")).select("ts", F.explode(listed).alias("p"))
+    entries = tracks.where(F.get_json_object("properties", "$.products").startswith("[")).select(
+        "ts", F.explode(listed).alias("p")
+    )
     found = flat.unionByName(entries).withColumn("from_catalog", F.lit(False))
     if catalog:
-        export = spark.read.text(catalog).select(F.lit(None).cast("timestamp").alias("ts"), F.from_json("value", PRODUCT).alias("p"), F.lit(True).alias("from_catalog"))
+        export = spark.read.text(catalog).select(
+            F.lit(None).cast("timestamp").alias("ts"),
+            F.from_json("value", PRODUCT).alias("p"),
+            F.lit(True).alias("from_catalog"),
+        )
         found = found.unionByName(export)
     return found
 
@@ -123,19 +169,41 @@ def item_rows(found: DataFrame, item_field: str) -> DataFrame:
     item = F.col("p")[item_field]
     values, category = _product_values(F.col("p"))
     first = F.lit(1).alias("catalog"), F.lit(None).cast("timestamp").alias("ts")
-    order = F.when(F.col("from_catalog"), F.struct(*first)).when(F.col("ts").isNotNull(), F.struct(F.lit(0).alias("catalog"), F.col("ts").alias("ts")))
-    rows = found.where(item.isNotNull() & (F.length(item) > 0) & (F.length(item) <= MAX_ID_LENGTH)).withColumn("category_parts", category)
-    latest = [F.max_by(values[name], F.when(values[name].isNotNull(), order)).alias(name) for name, *_ in ITEM_FIELDS]
-    return rows.groupBy(item.alias("ITEM_ID")).agg(F.bool_or("from_catalog").alias("in_catalog"), *latest).orderBy("ITEM_ID")
+    order = F.when(F.col("from_catalog"), F.struct(*first)).when(
+        F.col("ts").isNotNull(), F.struct(F.lit(0).alias("catalog"), F.col("ts").alias("ts"))
+    )
+    rows = found.where(
+        item.isNotNull() & (F.length(item) > 0) & (F.length(item) <= MAX_ID_LENGTH)
+    ).withColumn("category_parts", category)
+    latest = [
+        F.max_by(values[name], F.when(values[name].isNotNull(), order)).alias(name)
+        for name, *_ in ITEM_FIELDS
+    ]
+    return (
+        rows.groupBy(item.alias("ITEM_ID"))
+        .agg(F.bool_or("from_catalog").alias("in_catalog"), *latest)
+        .orderBy("ITEM_ID")
+    )
 
 
 def item_counts(rows: DataFrame) -> dict[str, int]:
     """How many items, how many the catalog describes, and how many have each field."""
-    counts = [F.count("*").alias("items"), F.count_if("in_catalog").alias("in_catalog"), *[F.count(name).alias(name) for name, *_ in ITEM_FIELDS]]
+    counts = [
+        F.count("*").alias("items"),
+        F.count_if("in_catalog").alias("in_catalog"),
+        *[F.count(name).alias(name) for name, *_ in ITEM_FIELDS],
+    ]
     return rows.agg(*counts).first().asDict()
 
 
-def write_datasets(spark: SparkSession, paths, users_folder: str | None, items_folder: str | None, item_field: str = "sku", catalog: str | None = None) -> None:
+def write_datasets(
+    spark: SparkSession,
+    paths,
+    users_folder: str | None,
+    items_folder: str | None,
+    item_field: str = "sku",
+    catalog: str | None = None,
+) -> None:
     """For spark_etl.py and glue_etl.py: the Users and Items datasets, each one CSV part file in
     its folder, their fields printed (the toolkit's `transform --engine spark` also writes schemas)."""
     if __package__:
@@ -148,10 +216,14 @@ def write_datasets(spark: SparkSession, paths, users_folder: str | None, items_f
         users, profile = trait_profile(latest)
         fields, left_out, _ = choose_user_fields(profile, users, None)
         write_single_csv(users_rows(latest, fields), users_folder)
-        print(f"users: {users}, fields: {', '.join(f.name for f in fields)}; left out: {', '.join(left_out) or 'none'}")
+        print(
+            f"users: {users}, fields: {', '.join(f.name for f in fields)}; left out: {', '.join(left_out) or 'none'}"
+        )
     if items_folder:
         rows = item_rows(products(spark, paths, catalog), item_field).cache()
         counts = item_counts(rows)
         present = [name for name, *_ in ITEM_FIELDS if counts[name]]
         write_single_csv(rows.select("ITEM_ID", *present), items_folder)
-        print(f"items: {counts['items']} ({counts['in_catalog']} in the catalog), fields: {', '.join(present)}")
+        print(
+            f"items: {counts['items']} ({counts['in_catalog']} in the catalog), fields: {', '.join(present)}"
+        )

@@ -30,10 +30,20 @@ def configure(spark: SparkSession) -> None:
 
 
 def _valid_id(column):
-    return column.isNotNull() & (F.length(column) > 0) & (F.length(column) <= MAX_ID_LENGTH) & ~column.rlike("[\\x00-\\x1f]")
+    return (
+        column.isNotNull()
+        & (F.length(column) > 0)
+        & (F.length(column) <= MAX_ID_LENGTH)
+        & ~column.rlike("[\\x00-\\x1f]")
+    )
 
 
-def classify(spark: SparkSession, input_paths: str | list[str], event_types=DEFAULT_EVENT_TYPES, item_field: str = "sku") -> DataFrame:
+def classify(
+    spark: SparkSession,
+    input_paths: str | list[str],
+    event_types=DEFAULT_EVENT_TYPES,
+    item_field: str = "sku",
+) -> DataFrame:
     """One row a message: `reason` (None when kept; "unparsed" for a line that is not a JSON
     object) and, for kept ones, the interaction fields."""
     paths = [input_paths] if isinstance(input_paths, str) else list(input_paths)
@@ -45,7 +55,13 @@ def classify(spark: SparkSession, input_paths: str | list[str], event_types=DEFA
     stamp = F.expr("try_cast(`timestamp` AS TIMESTAMP)")  # any ISO-8601 form; NULL (counted) if not one
     products = F.from_json(F.get_json_object("properties", "$.products"), PRODUCTS_SCHEMA)
     flat = F.array(F.get_json_object("properties", f"$.{item_field}"))
-    items = F.filter(F.when(F.get_json_object("properties", "$.products").startswith("["), F.transform(products, lambda p: p[item_field])).otherwise(flat), _valid_id)
+    items = F.filter(
+        F.when(
+            F.get_json_object("properties", "$.products").startswith("["),
+            F.transform(products, lambda p: p[item_field]),
+        ).otherwise(flat),
+        _valid_id,
+    )
     unparsed = F.col(CORRUPT).isNotNull()
     wanted = F.col("event").isin(list(event_types))
     reason = (
@@ -74,8 +90,13 @@ def classify(spark: SparkSession, input_paths: str | list[str], event_types=DEFA
 
 def first_copies(classified: DataFrame) -> DataFrame:
     """Kept messages, one per messageId: the first received (messages without an id each count)."""
-    kept = classified.where(F.col("reason").isNull()).withColumn("row_key", F.coalesce("message_id", F.concat(F.lit("row "), F.monotonically_increasing_id().cast("string"))))
-    first = Window.partitionBy("row_key").orderBy(F.col("received_at").asc_nulls_last(), "ts", "user_id", "event", F.col("item_ids").cast("string"))
+    kept = classified.where(F.col("reason").isNull()).withColumn(
+        "row_key",
+        F.coalesce("message_id", F.concat(F.lit("row "), F.monotonically_increasing_id().cast("string"))),
+    )
+    first = Window.partitionBy("row_key").orderBy(
+        F.col("received_at").asc_nulls_last(), "ts", "user_id", "event", F.col("item_ids").cast("string")
+    )
     return kept.withColumn("copy", F.row_number().over(first)).where(F.col("copy") == 1)
 
 
@@ -84,15 +105,27 @@ def interactions(firsts: DataFrame, event_map: dict[str, str] | None = None) -> 
     or its name in `event_map` (a Personalize domain's: Order Completed is Purchase)."""
     event = F.col("event")
     if event_map:
-        event = F.coalesce(F.create_map(*[F.lit(text) for pair in event_map.items() for text in pair])[event], event)
-    return (
-        firsts.select(F.col("user_id").alias("USER_ID"), F.explode("item_ids").alias("ITEM_ID"), event.alias("EVENT_TYPE"), F.col("ts").alias("TIMESTAMP"))
-        .orderBy("TIMESTAMP", "USER_ID", "ITEM_ID", "EVENT_TYPE")
-    )
+        event = F.coalesce(
+            F.create_map(*[F.lit(text) for pair in event_map.items() for text in pair])[event], event
+        )
+    return firsts.select(
+        F.col("user_id").alias("USER_ID"),
+        F.explode("item_ids").alias("ITEM_ID"),
+        event.alias("EVENT_TYPE"),
+        F.col("ts").alias("TIMESTAMP"),
+    ).orderBy("TIMESTAMP", "USER_ID", "ITEM_ID", "EVENT_TYPE")
 
 
 def write_single_csv(rows: DataFrame, folder: str) -> None:
     """One CSV part file with a header in `folder` (Personalize imports every file of a folder)."""
-    rows.sparkSession.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-    options = {"header": "true", "quoteAll": "false", "escape": '"', "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}  # values as they are, as DuckDB writes them
+    rows.sparkSession.sparkContext._jsc.hadoopConfiguration().set(
+        "mapreduce.fileoutputcommitter.marksuccessfuljobs", "false"
+    )
+    options = {
+        "header": "true",
+        "quoteAll": "false",
+        "escape": '"',
+        "ignoreLeadingWhiteSpace": "false",
+        "ignoreTrailingWhiteSpace": "false",
+    }  # values as they are, as DuckDB writes them
     rows.coalesce(1).write.mode("overwrite").options(**options).csv(folder)

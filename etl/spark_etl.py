@@ -15,13 +15,21 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pyspark.sql import SparkSession  # noqa: E402
-
 from segment_datasets import write_datasets  # noqa: E402
-from segment_interactions import DEFAULT_EVENT_TYPES, classify, configure, first_copies, interactions, write_single_csv  # noqa: E402
+from segment_interactions import (
+    DEFAULT_EVENT_TYPES,
+    classify,
+    configure,
+    first_copies,
+    interactions,
+    write_single_csv,
+)  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Segment logs to a Personalize interactions CSV (one part file).")
+    parser = argparse.ArgumentParser(
+        description="Segment logs to a Personalize interactions CSV (one part file)."
+    )
     parser.add_argument("input_path")
     parser.add_argument("output_folder")
     parser.add_argument("--event-types", default=",".join(DEFAULT_EVENT_TYPES))
@@ -37,7 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     for row in classified.groupBy("reason").count().collect():
         print(f"messages {'kept' if row['reason'] is None else 'filtered: ' + row['reason']}: {row['count']}")
     write_single_csv(interactions(first_copies(classified)), args.output_folder)
-    write_datasets(spark, args.input_path, args.users_output, args.items_output, args.item_field, args.catalog)
+    write_datasets(
+        spark, args.input_path, args.users_output, args.items_output, args.item_field, args.catalog
+    )
     spark.stop()
 
 

@@ -25,7 +25,16 @@ DAY_FOLDER = "segment-logs/abcdefghij/1556755200000"
 SCENARIO = load_scenario()
 KEYS = {"web": "key-web-123", "android": "key-android-456", "ios": "key-ios-789", "email": "key-email-000"}
 # Chromium as root, with no network: without the background-networking flags it tries Google's hosts at every start
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def read_messages(root: Path) -> list[tuple[Path, dict]]:
@@ -37,10 +46,25 @@ def read_messages(root: Path) -> list[tuple[Path, dict]]:
     return messages
 
 
-def track(message_id: str, event: str = "Product Added", user_id="u1", sku="s1", timestamp="2019-05-02T03:19:05.398Z", **extra) -> dict:
+def track(
+    message_id: str,
+    event: str = "Product Added",
+    user_id="u1",
+    sku="s1",
+    timestamp="2019-05-02T03:19:05.398Z",
+    **extra,
+) -> dict:
     """A track message as Segment stores it, with what the transform reads."""
     properties = {"sku": sku} if sku is not None else {}
-    message = {"messageId": message_id, "type": "track", "event": event, "userId": user_id, "properties": properties, "timestamp": timestamp, "receivedAt": timestamp}
+    message = {
+        "messageId": message_id,
+        "type": "track",
+        "event": event,
+        "userId": user_id,
+        "properties": properties,
+        "timestamp": timestamp,
+        "receivedAt": timestamp,
+    }
     message.update(extra)
     return message
 
@@ -62,7 +86,10 @@ class RunningCollector:
     """The collector on a free loopback port, for the workshop's sources with KEYS."""
 
     def __init__(self, sink, keys=KEYS, journal=None, **options):
-        sources = {key: CollectorSource(SCENARIO.sources[name].name, SCENARIO.sources[name].id) for name, key in keys.items()}
+        sources = {
+            key: CollectorSource(SCENARIO.sources[name].name, SCENARIO.sources[name].id)
+            for name, key in keys.items()
+        }
         folder = journal or Path(tempfile.mkdtemp(prefix="journal-"))
         self.collector = Collector(sources, sink, Journal(folder), **{"flush_seconds": 3600, **options})
         self.server = CollectorServer(self.collector).start()
@@ -72,7 +99,9 @@ class RunningCollector:
         self.server.stop()
 
 
-def request(url: str, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, dict, dict]:
+def request(
+    url: str, method: str, path: str, body=None, headers: dict | None = None
+) -> tuple[int, dict, dict]:
     """One HTTP request (a body that is an iterator goes chunked): status, headers, JSON answer."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)

@@ -8,13 +8,14 @@ import resource
 import subprocess
 import sys
 
-
 CEILING_MB = 1500  # DuckDB's memory limits (validate 1 GB, transform 1.5 GB) plus the interpreter
 
 
 def run_measured(*args: str) -> tuple[subprocess.CompletedProcess, float]:
     """Run toolkit in a child process; returns its result and the peak RSS (MB) of the children so far."""
-    result = subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, timeout=300
+    )
     return result, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -50,11 +51,17 @@ def test_transform_a_70_mb_line_is_a_counted_reject(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     good = b'{"type":"track","event":"Product Added","userId":"u","timestamp":"2026-11-01T09:00:00Z","properties":{"sku":"a"},"messageId":"m1"}\n'
-    huge = b'{"type":"track","event":"Product Added","userId":"u","properties":{"sku":"' + b"y" * (70 << 20) + b'"}}\n'
+    huge = (
+        b'{"type":"track","event":"Product Added","userId":"u","properties":{"sku":"'
+        + b"y" * (70 << 20)
+        + b'"}}\n'
+    )
     with gzip.open(logs / "a.gz", "wb", compresslevel=1) as handle:
         handle.write(good + huge + good.replace(b"m1", b"m2"))
     result, peak = run_measured("transform", str(logs), "--out", str(tmp_path / "i.csv"), "--json")
-    assert result.returncode == 1, result.stderr  # too few interactions for Personalize: valid input, invalid dataset
+    assert result.returncode == 1, (
+        result.stderr
+    )  # too few interactions for Personalize: valid input, invalid dataset
     import json
 
     summary = json.loads(result.stdout)

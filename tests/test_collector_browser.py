@@ -30,15 +30,27 @@ class _Files(http.server.SimpleHTTPRequestHandler):
 
 
 def test_real_analytics_js_in_chromium_lands_every_message(tmp_path):
-    assert (UMD / "index.js").is_file(), "analytics.js is needed: npm install --prefix tests/browser (.ci/run does it)"
+    assert (UMD / "index.js").is_file(), (
+        "analytics.js is needed: npm install --prefix tests/browser (.ci/run does it)"
+    )
     collector = RunningCollector(LocalSink(tmp_path / "out"))
     pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Files))
     threading.Thread(target=pages.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{pages.server_address[1]}/page.html?key={KEYS['web']}&cdn={collector.url}"
         run = subprocess.run(
-            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", f"--screenshot={tmp_path / 'page.png'}", "--dump-dom", url],
-            capture_output=True, text=True, timeout=120,
+            [
+                chromium(),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=20000",
+                f"--screenshot={tmp_path / 'page.png'}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert "<title>sent</title>" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
         assert (tmp_path / "page.png").stat().st_size > 1000
@@ -50,10 +62,18 @@ def test_real_analytics_js_in_chromium_lands_every_message(tmp_path):
     assert sorted(by_type) == ["identify", "page", "track"] and len(messages) == 3
     for message in messages:
         assert message["projectId"] == SCENARIO.sources["web"].id and message["channel"] == "client"
-        assert message["context"]["library"]["name"] == "analytics.js" and message["context"]["library"]["version"].endswith("1.84.3")
+        assert message["context"]["library"]["name"] == "analytics.js" and message["context"]["library"][
+            "version"
+        ].endswith("1.84.3")
         assert message["messageId"].startswith("ajs-next-") and "_metadata" in message
         assert message["context"]["ip"] == "127.0.0.1" and message["context"]["page"]["path"] == "/page.html"
         assert "writeKey" not in message
-    assert by_type["track"]["event"] == "Product Viewed" and by_type["track"]["properties"] == {"sku": "yellow-wool-jumper", "price": 29.5}
-    assert by_type["identify"]["userId"] == "user-42" and by_type["identify"]["traits"]["email"] == "shopper@example.com"
+    assert by_type["track"]["event"] == "Product Viewed" and by_type["track"]["properties"] == {
+        "sku": "yellow-wool-jumper",
+        "price": 29.5,
+    }
+    assert (
+        by_type["identify"]["userId"] == "user-42"
+        and by_type["identify"]["traits"]["email"] == "shopper@example.com"
+    )
     assert by_type["track"]["anonymousId"] == by_type["page"]["anonymousId"]

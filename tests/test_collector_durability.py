@@ -23,8 +23,16 @@ class Process:
 
     def __init__(self, out: Path, *options: str):
         self.log = out.parent / f"collector-{time.time_ns()}.log"
-        environment = {**os.environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"], "SEGMENT_WRITE_KEY_ANDROID": KEYS["android"]}
-        self.process = subprocess.Popen([sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(out), *options], stderr=open(self.log, "w"), env=environment)
+        environment = {
+            **os.environ,
+            "SEGMENT_WRITE_KEY_WEB": KEYS["web"],
+            "SEGMENT_WRITE_KEY_ANDROID": KEYS["android"],
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(out), *options],
+            stderr=open(self.log, "w"),
+            env=environment,
+        )
         deadline = time.time() + 30
         while "listening on" not in self.log.read_text():
             assert time.time() < deadline and self.process.poll() is None, self.log.read_text()
@@ -34,8 +42,16 @@ class Process:
     def post_batches(self, count: int, size: int = 50, prefix: str = "m") -> list[str]:
         acknowledged = []
         for n in range(count):
-            batch = [{"type": "track", "event": "E", "userId": "u", "messageId": f"{prefix}{n}-{i}"} for i in range(size)]
-            if request(self.url, "POST", "/v1/batch", json.dumps({"batch": batch}).encode(), basic(KEYS["web"]))[0] == 200:
+            batch = [
+                {"type": "track", "event": "E", "userId": "u", "messageId": f"{prefix}{n}-{i}"}
+                for i in range(size)
+            ]
+            if (
+                request(
+                    self.url, "POST", "/v1/batch", json.dumps({"batch": batch}).encode(), basic(KEYS["web"])
+                )[0]
+                == 200
+            ):
                 acknowledged += [m["messageId"] for m in batch]
         return acknowledged
 
@@ -69,7 +85,9 @@ def test_a_slow_client_does_not_hold_shutdown(tmp_path):
     acknowledged = collector.post_batches(5)
     host, port = collector.url.removeprefix("http://").split(":")
     slow = socket.create_connection((host, int(port)))
-    slow.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nContent-Type: application/json\r\n\r\n{")
+    slow.sendall(
+        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nContent-Type: application/json\r\n\r\n{"
+    )
     idle = socket.create_connection((host, int(port)))  # a keep-alive connection that sends nothing
     began = time.monotonic()
     assert collector.terminate(timeout=30) == 0
@@ -89,8 +107,16 @@ def test_a_failing_sink_is_retried_and_loses_nothing(tmp_path):
 
     sink = FailingSink(tmp_path / "out")
     collector = RunningCollector(sink, journal=tmp_path / "journal")
+
     def body(prefix: str) -> bytes:
-        return json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u", "messageId": f"{prefix}{i}"} for i in range(100)]}).encode()
+        return json.dumps(
+            {
+                "batch": [
+                    {"type": "track", "event": "E", "userId": "u", "messageId": f"{prefix}{i}"}
+                    for i in range(100)
+                ]
+            }
+        ).encode()
 
     assert request(collector.url, "POST", "/v1/batch", body("m"), basic(KEYS["web"]))[0] == 200
     assert not collector.collector.publish()  # the sink fails: no crash, the journal keeps it
@@ -124,8 +150,22 @@ def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path):
         status, _, _ = request(collector.url, "POST", "/v1/batch", bomb, {"Content-Encoding": "gzip"})
         assert status == 400
     small_bomb = gzip.compress(b"[" * 400_000 + b"]" * 400_000)
-    assert request(collector.url, "POST", "/v1/batch", small_bomb, {**basic(KEYS["web"]), "Content-Encoding": "gzip"})[0] == 400
-    peak_mb = int(next(line for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+    assert (
+        request(
+            collector.url, "POST", "/v1/batch", small_bomb, {**basic(KEYS["web"]), "Content-Encoding": "gzip"}
+        )[0]
+        == 400
+    )
+    peak_mb = (
+        int(
+            next(
+                line
+                for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM")
+            ).split()[1]
+        )
+        / 1024
+    )
     assert collector.terminate() == 0
     assert peak_mb < 300  # the bombs inflate to 1 GiB each; the collector stops at 500 KB
 
@@ -146,14 +186,22 @@ def test_a_killed_multi_process_run_is_recovered_by_a_single_process(tmp_path):
     out = tmp_path / "out"
     first = Process(out, "--processes", "2")
     acknowledged = first.post_batches(20)
-    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(first.process.pid)], capture_output=True, text=True).stdout.split()]
+    children = [
+        int(pid)
+        for pid in subprocess.run(
+            ["pgrep", "-P", str(first.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
     assert len(children) >= 2
     first.process.kill()
     for child in children:
         os.kill(child, signal.SIGKILL)
     first.process.wait()
     deadline = time.time() + 10
-    while any(Path(f"/proc/{child}").exists() and "Z" not in Path(f"/proc/{child}/stat").read_text().split()[2] for child in children):
+    while any(
+        Path(f"/proc/{child}").exists() and "Z" not in Path(f"/proc/{child}/stat").read_text().split()[2]
+        for child in children
+    ):
         assert time.time() < deadline
         time.sleep(0.05)
     second = Process(out)

@@ -14,15 +14,21 @@ from toolkit.cli import app
 from toolkit.personalize.evaluate import evaluate_csv
 
 runner = CliRunner()
-REFERENCE = Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"  # a copy of ../shared/reference
+REFERENCE = (
+    Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"
+)  # a copy of ../shared/reference
 
 
 def write_csv(path: Path, rows) -> Path:
-    path.write_text("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + "".join(f"{u},{i},View,{t}\n" for u, i, t in rows))
+    path.write_text(
+        "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + "".join(f"{u},{i},View,{t}\n" for u, i, t in rows)
+    )
     return path
 
 
-def clustered(path: Path, users: int = 3_000, clusters: int = 20, per_cluster: int = 25, seed: int = 3) -> Path:
+def clustered(
+    path: Path, users: int = 3_000, clusters: int = 20, per_cluster: int = 25, seed: int = 3
+) -> Path:
     """Users who each stay within one cluster of items, which all clusters share equally: popularity
     is flat, and a user's own items tell which cluster the held-out one comes from."""
     rng = np.random.default_rng(seed)
@@ -36,7 +42,10 @@ def clustered(path: Path, users: int = 3_000, clusters: int = 20, per_cluster: i
 
 def uniform(path: Path, users: int = 3_000, items: int = 500, seed: int = 4) -> Path:
     rng = np.random.default_rng(seed)
-    return write_csv(path, [(f"u{u}", f"i{rng.integers(items)}", 1_700_000_000 + s) for u in range(users) for s in range(6)])
+    return write_csv(
+        path,
+        [(f"u{u}", f"i{rng.integers(items)}", 1_700_000_000 + s) for u in range(users) for s in range(6)],
+    )
 
 
 def test_structure_is_found_where_there_is_some(tmp_path):
@@ -60,7 +69,15 @@ def test_the_workshop_scenario_and_the_workshops_own_csv_have_no_structure(works
 
 
 def test_popularity_hit_rate_equals_a_count_by_hand(tmp_path):
-    rows = [("a", "x", 1), ("a", "y", 2), ("b", "x", 1), ("b", "z", 2), ("c", "x", 1), ("c", "y", 2), ("d", "y", 5)]
+    rows = [
+        ("a", "x", 1),
+        ("a", "y", 2),
+        ("b", "x", 1),
+        ("b", "z", 2),
+        ("c", "x", 1),
+        ("c", "y", 2),
+        ("d", "y", 5),
+    ]
     result = evaluate_csv(write_csv(tmp_path / "s.csv", rows), k=1)
     # held out: a->y, b->z, c->y (d has one interaction). Training popularity: x 3, y 1 (d's).
     # Top-1 unseen for a, b, c (all had x): y. Hits: a and c -> 2 of 3.
@@ -68,8 +85,12 @@ def test_popularity_hit_rate_equals_a_count_by_hand(tmp_path):
 
 
 def test_cli_json_and_bad_input(tmp_path):
-    document = json.loads(runner.invoke(app, ["evaluate", str(clustered(tmp_path / "c.csv")), "--json"]).stdout)
+    document = json.loads(
+        runner.invoke(app, ["evaluate", str(clustered(tmp_path / "c.csv")), "--json"]).stdout
+    )
     assert document["learnable"] and set(document["popularity"]) == {"hit_rate", "ndcg", "coverage"}
     (tmp_path / "x.csv").write_text("A,B\n1,2\n")
     result = runner.invoke(app, ["evaluate", str(tmp_path / "x.csv")])
-    assert result.exit_code == 2 and "USER_ID" in result.output and len(result.output.strip().splitlines()) == 1
+    assert (
+        result.exit_code == 2 and "USER_ID" in result.output and len(result.output.strip().splitlines()) == 1
+    )

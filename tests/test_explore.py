@@ -32,27 +32,43 @@ def test_workshop_queries_equal_independent_counts(workshop_logs, workshop_messa
     assert len(sample.rows) == 20 and "traits" in sample.columns and "userid" in sample.columns
     expected = Counter(m.get("event") for _, m in workshop_messages)
     assert dict(by_event.rows) == dict(expected)
-    expected_sku = Counter(m["event"] for _, m in workshop_messages if (m.get("properties") or {}).get("sku") is not None)
+    expected_sku = Counter(
+        m["event"] for _, m in workshop_messages if (m.get("properties") or {}).get("sku") is not None
+    )
     assert dict(with_sku.rows) == dict(expected_sku)
     assert set(expected_sku) == {"Product Clicked", "Product Added", "Order Completed"}
 
 
-def test_numeric_traits_and_platform_properties_are_typed_as_the_workshops_table(workshop_logs, workshop_messages):
+def test_numeric_traits_and_platform_properties_are_typed_as_the_workshops_table(
+    workshop_logs, workshop_messages
+):
     with find_log_files(str(workshop_logs)) as logs:
         explorer = DuckDBExplorer(logs, None)
         try:
-            likely = explorer.run("SELECT count(*) FROM segment_logs WHERE traits.likelihood_to_buy > 0.5").rows[0][0]
+            likely = explorer.run(
+                "SELECT count(*) FROM segment_logs WHERE traits.likelihood_to_buy > 0.5"
+            ).rows[0][0]
             value = explorer.run("SELECT sum(traits.lifetime_value) FROM segment_logs").rows[0][0]
             versions = explorer.run("SELECT DISTINCT typeof(version), version FROM segment_logs").rows
-            browsers = dict(explorer.run("SELECT properties.browser, count(*) FROM segment_logs WHERE properties.browser IS NOT NULL GROUP BY 1").rows)
-            ids = explorer.run("SELECT count(*) FROM segment_logs WHERE properties.campaign_id IS NOT NULL AND properties.button_id IS NOT NULL AND properties.app_id IS NOT NULL").rows[0][0]
+            browsers = dict(
+                explorer.run(
+                    "SELECT properties.browser, count(*) FROM segment_logs WHERE properties.browser IS NOT NULL GROUP BY 1"
+                ).rows
+            )
+            ids = explorer.run(
+                "SELECT count(*) FROM segment_logs WHERE properties.campaign_id IS NOT NULL AND properties.button_id IS NOT NULL AND properties.app_id IS NOT NULL"
+            ).rows[0][0]
         finally:
             explorer.close()
     identifies = [m["traits"] for _, m in workshop_messages if m["type"] == "identify"]
     assert likely == sum(t["likelihood_to_buy"] > 0.5 for t in identifies) > 0
     assert value == pytest.approx(sum(t["lifetime_value"] for t in identifies))
     assert versions == [("INTEGER", 2)]
-    assert browsers == dict(Counter(m["properties"]["browser"] for _, m in workshop_messages if "browser" in m.get("properties", {})))
+    assert browsers == dict(
+        Counter(
+            m["properties"]["browser"] for _, m in workshop_messages if "browser" in m.get("properties", {})
+        )
+    )
     assert ids == sum("campaign_id" in m.get("properties", {}) for _, m in workshop_messages) > 0
 
 
@@ -73,7 +89,12 @@ def test_mixed_schemas_varying_types_and_empty_files(tmp_path):
     folder.mkdir(parents=True)
     lines = [
         {"type": "track", "event": "Product Added", "userId": 12, "properties": {"sku": 7}},
-        {"type": "track", "event": "Product Added", "userId": "12", "properties": {"sku": "x", "weird key!": {"a": 1}}},
+        {
+            "type": "track",
+            "event": "Product Added",
+            "userId": "12",
+            "properties": {"sku": "x", "weird key!": {"a": 1}},
+        },
         {"type": "identify", "userId": "13", "traits": {"Campaign Name": "Spring", "Invited User?": True}},
         {"type": "page", "properties": "not an object"},
     ]
@@ -88,7 +109,9 @@ def test_mixed_schemas_varying_types_and_empty_files(tmp_path):
     assert [name.rsplit("/", 1)[-1] for name in skipped] == ["broken.gz"]
     with find_log_files(str(tmp_path)) as logs:
         explorer = DuckDBExplorer(logs)
-        rows = explorer.run("SELECT userid, traits.campaign_name, traits.invited_user FROM segment_logs WHERE type = 'identify'").rows
+        rows = explorer.run(
+            "SELECT userid, traits.campaign_name, traits.invited_user FROM segment_logs WHERE type = 'identify'"
+        ).rows
         explorer.close()
     assert rows == [("13", "Spring", "true")]
 
@@ -109,14 +132,17 @@ def test_ddl_and_duckdb_view_share_columns_and_mappings():
     assert "LOCATION 's3://bucket/segment-logs/'" in ddl and "org.openx.data.jsonserde.JsonSerDe" in ddl
     names = [c.name for c in ddl_columns(sql_text(DDL_FILE))]
     assert {"anonymousid", "context", "event", "properties", "traits", "userid", "timestamp"} <= set(names)
-    assert ddl_mappings(ddl).items() >= {
-        "campaign_name": "Campaign Name",
-        "campaign_source": "Campaign Source",
-        "experiment_group": "Experiment Group",
-        "favorite_departments": "Favorite Departments",
-        "invited_user": "Invited User?",
-        "referrering_domain": "Referrering Domain",
-    }.items()
+    assert (
+        ddl_mappings(ddl).items()
+        >= {
+            "campaign_name": "Campaign Name",
+            "campaign_source": "Campaign Source",
+            "experiment_group": "Experiment Group",
+            "favorite_departments": "Favorite Departments",
+            "invited_user": "Invited User?",
+            "referrering_domain": "Referrering Domain",
+        }.items()
+    )
 
 
 def test_cli_workshop_run_ends_with_conclusion(workshop_logs):
@@ -126,9 +152,23 @@ def test_cli_workshop_run_ends_with_conclusion(workshop_logs):
 
 
 def test_cli_formats_and_limit(workshop_logs):
-    result = runner.invoke(app, ["explore", str(workshop_logs), "--sql", "SELECT event FROM segment_logs ORDER BY event", "--format", "json", "--limit", "3"])
+    result = runner.invoke(
+        app,
+        [
+            "explore",
+            str(workshop_logs),
+            "--sql",
+            "SELECT event FROM segment_logs ORDER BY event",
+            "--format",
+            "json",
+            "--limit",
+            "3",
+        ],
+    )
     assert result.exit_code == 0 and len(json.loads(result.output)) == 3
-    result = runner.invoke(app, ["explore", str(workshop_logs), "--sql", "SELECT 1 AS one", "--format", "csv"])
+    result = runner.invoke(
+        app, ["explore", str(workshop_logs), "--sql", "SELECT 1 AS one", "--format", "csv"]
+    )
     assert result.output.splitlines() == ["one", "1"]
 
 

@@ -42,8 +42,18 @@ def write_log(path: Path, messages: list[dict]) -> Path:
     return path
 
 
-def track(event: str, timestamp: str, user: str = "u1", sku: str = "s1", message_id: str | None = None) -> dict:
-    return {"type": "track", "event": event, "userId": user, "timestamp": timestamp, "receivedAt": timestamp, "properties": {"sku": sku}, "messageId": message_id or f"{user}-{sku}-{timestamp}"}
+def track(
+    event: str, timestamp: str, user: str = "u1", sku: str = "s1", message_id: str | None = None
+) -> dict:
+    return {
+        "type": "track",
+        "event": event,
+        "userId": user,
+        "timestamp": timestamp,
+        "receivedAt": timestamp,
+        "properties": {"sku": sku},
+        "messageId": message_id or f"{user}-{sku}-{timestamp}",
+    }
 
 
 # --- security -----------------------------------------------------------------------------------
@@ -56,15 +66,35 @@ def test_s3_keys_that_would_escape_a_download_folder_never_reach_the_disk(s3_buc
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     good = next(workshop_logs.glob("segment-logs/*/*/*.gz"))
     escape_name = f"escaped-{os.getpid()}-{time.time_ns()}.gz"
-    hostile = [f"logs/segment-logs/../../../../../../tmp/{escape_name}", f"/tmp/{escape_name}", "logs/segment-logs/a/./b.gz"]
+    hostile = [
+        f"logs/segment-logs/../../../../../../tmp/{escape_name}",
+        f"/tmp/{escape_name}",
+        "logs/segment-logs/a/./b.gz",
+    ]
     client.upload_file(str(good), bucket, "logs/segment-logs/src/1793491200000/good.gz")
     for key in hostile:
         client.upload_file(str(good), bucket, key)
-    for command in (["transform", f"s3://{bucket}/", "--out", str(tmp_path / "i.csv"), "--json"], ["explore", f"s3://{bucket}/", "--sql", "SELECT count(*) FROM segment_logs", "--format", "json"]):
+    for command in (
+        ["transform", f"s3://{bucket}/", "--out", str(tmp_path / "i.csv"), "--json"],
+        ["explore", f"s3://{bucket}/", "--sql", "SELECT count(*) FROM segment_logs", "--format", "json"],
+    ):
         result = runner.invoke(app, [*command, "--endpoint-url", endpoint])
         assert result.exit_code in (0, 1), result.output
         assert not Path("/tmp", escape_name).exists()
-    summary = json.loads(runner.invoke(app, ["transform", f"s3://{bucket}/", "--out", str(tmp_path / "i.csv"), "--json", "--endpoint-url", endpoint]).stdout)
+    summary = json.loads(
+        runner.invoke(
+            app,
+            [
+                "transform",
+                f"s3://{bucket}/",
+                "--out",
+                str(tmp_path / "i.csv"),
+                "--json",
+                "--endpoint-url",
+                endpoint,
+            ],
+        ).stdout
+    )
     # read where they are (nothing is saved locally, so no key can escape): every object is read
     assert summary["refused_objects"] == [] and summary["files"] == 4 and summary["balanced"]
     # where objects are downloaded (the Spark engine's copies), such keys are refused and counted
@@ -82,7 +112,11 @@ def test_an_output_that_is_an_input_or_a_device_is_refused_before_any_work(works
     assert "is one of the inputs" in line and log.read_bytes() == before
     line = one_line_error(runner.invoke(app, ["transform", str(workshop_logs), "--out", "/dev/full"]))
     assert "not a regular file" in line and Path("/dev/full").is_char_device()
-    line = one_line_error(runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--rejects", str(log)]))
+    line = one_line_error(
+        runner.invoke(
+            app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--rejects", str(log)]
+        )
+    )
     assert "is one of the inputs" in line and log.read_bytes() == before
     assert not (tmp_path / "i.csv").exists()
 
@@ -92,7 +126,9 @@ def test_an_output_that_is_an_input_or_a_device_is_refused_before_any_work(works
 
 def test_transform_exits_1_when_its_csv_fails_personalizes_rules(tmp_path):
     write_log(tmp_path / "logs" / "a.gz", [track("Product Added", "2026-11-01T09:00:00.000Z")])
-    result = runner.invoke(app, ["transform", str(tmp_path / "logs"), "--out", str(tmp_path / "i.csv"), "--quiet"])
+    result = runner.invoke(
+        app, ["transform", str(tmp_path / "logs"), "--out", str(tmp_path / "i.csv"), "--quiet"]
+    )
     assert result.exit_code == 1 and result.output == ""
 
 
@@ -105,20 +141,30 @@ def test_timestamps_become_the_floor_second_and_infinity_is_a_bad_timestamp(tmp_
         track("Product Added", "-infinity", sku="e"),
     ]
     write_log(tmp_path / "logs" / "a.gz", messages)
-    result = runner.invoke(app, ["transform", str(tmp_path / "logs"), "--out", str(tmp_path / "i.csv"), "--json"])
+    result = runner.invoke(
+        app, ["transform", str(tmp_path / "logs"), "--out", str(tmp_path / "i.csv"), "--json"]
+    )
     summary = json.loads(result.stdout)
     rows = (tmp_path / "i.csv").read_text().splitlines()[1:]
-    assert sorted(rows) == sorted(["u1,a,Product Added,1793523604", "u1,b,Product Added,1793523604", "u1,c,Product Added,-1"])
+    assert sorted(rows) == sorted(
+        ["u1,a,Product Added,1793523604", "u1,b,Product Added,1793523604", "u1,c,Product Added,-1"]
+    )
     assert summary["filtered"] == {"bad timestamp": 2} and summary["balanced"]
 
 
 def test_an_event_types_typo_names_the_events_present(workshop_logs, tmp_path):
-    result = runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--event-types", "Prodct Added"], terminal_width=200)
+    result = runner.invoke(
+        app,
+        ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--event-types", "Prodct Added"],
+        terminal_width=200,
+    )
     assert result.exit_code == 1
     assert "none of --event-types was found" in result.output and "'Product Added'" in result.output
 
 
-@pytest.mark.parametrize("command", [["transform", "{csv}", "--out", "{tmp}/o.csv"], ["explore", "{csv}", "--sql", "SELECT 1"]])
+@pytest.mark.parametrize(
+    "command", [["transform", "{csv}", "--out", "{tmp}/o.csv"], ["explore", "{csv}", "--sql", "SELECT 1"]]
+)
 def test_a_csv_given_as_logs_is_named(tmp_path, command):
     csv = tmp_path / "interactions.csv"
     csv.write_text("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n1,a,b,2\n")
@@ -130,7 +176,9 @@ def test_a_csv_given_as_logs_is_named(tmp_path, command):
 @pytest.mark.parametrize("out", ["s3:/bucket/x", "S3://bucket", "s3:bucket"])
 def test_an_s3_near_miss_is_an_error_not_a_local_folder(tmp_path, out, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    line = one_line_error(runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--out", out]))
+    line = one_line_error(
+        runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--out", out])
+    )
     assert "looks like an S3 URL but is not one" in line
     assert list(tmp_path.iterdir()) == []
 
@@ -159,15 +207,34 @@ def test_mistakes_are_one_line_exit_2_shown_as_typed(args, expected, tmp_path, m
 
 def test_a_swapped_write_key_is_not_printed(tmp_path):
     secret = "SeCrEtWrItEkEy0123456789"
-    result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--sink", "segment", "--write-key", f"{secret}=web"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--date",
+            "2026-11-01",
+            "--days",
+            "1",
+            "--sink",
+            "segment",
+            "--write-key",
+            f"{secret}=web",
+        ],
+    )
     line = one_line_error(result)
     assert secret not in result.output and "looks swapped" in line
 
 
 def test_spark_engine_without_pyspark_is_one_line(workshop_logs, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now fails, as where it is not installed
+    monkeypatch.setitem(
+        sys.modules, "pyspark", None
+    )  # import pyspark now fails, as where it is not installed
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
-    line = one_line_error(runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--engine", "spark"]))
+    line = one_line_error(
+        runner.invoke(
+            app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--engine", "spark"]
+        )
+    )
     assert "needs PySpark" in line
 
 
@@ -181,7 +248,11 @@ def test_an_unexpected_exception_is_one_line_naming_a_log_with_the_traceback_exi
     (tmp_path / "x.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP\n")
     line = one_line_error(runner.invoke(app, ["validate", str(tmp_path / "x.csv")]), code=3)
     log = Path(line.rsplit(" ", 1)[-1])
-    assert "a bug" in line and "RuntimeError: something nobody expected" in log.read_text() and "Traceback" in log.read_text()
+    assert (
+        "a bug" in line
+        and "RuntimeError: something nobody expected" in log.read_text()
+        and "Traceback" in log.read_text()
+    )
     log.unlink()
 
 
@@ -198,9 +269,17 @@ def test_ctrl_c_during_transform_exits_130_and_leaves_nothing(tmp_path):
     spare.mkdir()
     generate(load_scenario(), START, 25, 3, LocalSink(logs), workers=2)
     environment = dict(os.environ, TMPDIR=str(spare))
-    process = subprocess.Popen([sys.executable, "-m", "toolkit", "transform", str(logs), "--out", str(tmp_path / "i.csv")], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "transform", str(logs), "--out", str(tmp_path / "i.csv")],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
-    while not any(spare.glob("toolkit-transform-*")) and time.monotonic() < deadline and process.poll() is None:
+    while (
+        not any(spare.glob("toolkit-transform-*")) and time.monotonic() < deadline and process.poll() is None
+    ):
         time.sleep(0.01)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
@@ -216,7 +295,16 @@ def test_ctrl_c_during_transform_exits_130_and_leaves_nothing(tmp_path):
 
 def test_version_and_short_help():
     assert runner.invoke(app, ["--version"]).output.startswith("toolkit ")
-    for command in ("generate", "transform", "explore", "validate", "workshop", "collector", "check", "schema"):
+    for command in (
+        "generate",
+        "transform",
+        "explore",
+        "validate",
+        "workshop",
+        "collector",
+        "check",
+        "schema",
+    ):
         result = runner.invoke(app, [command, "-h"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -227,12 +315,35 @@ def test_choices_are_listed_in_help():
 
 
 def test_json_summaries_are_one_document(workshop_logs, tmp_path):
-    generated = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--users-per-day", "30", "--out", str(tmp_path / "g"), "--json"])
+    generated = runner.invoke(
+        app,
+        [
+            "generate",
+            "--date",
+            "2026-11-01",
+            "--days",
+            "1",
+            "--users-per-day",
+            "30",
+            "--out",
+            str(tmp_path / "g"),
+            "--json",
+        ],
+    )
     document = json.loads(generated.stdout)
     files = list((tmp_path / "g").glob("segment-logs/*/*/*.gz"))
-    assert document["files"] == len(files) and document["messages"] == sum(1 for f in files for _ in gzip.open(f))
-    transformed = json.loads(runner.invoke(app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--json"]).stdout)
-    assert transformed["balanced"] and transformed["interactions"] == len((tmp_path / "i.csv").read_text().splitlines()) - 1
+    assert document["files"] == len(files) and document["messages"] == sum(
+        1 for f in files for _ in gzip.open(f)
+    )
+    transformed = json.loads(
+        runner.invoke(
+            app, ["transform", str(workshop_logs), "--out", str(tmp_path / "i.csv"), "--json"]
+        ).stdout
+    )
+    assert (
+        transformed["balanced"]
+        and transformed["interactions"] == len((tmp_path / "i.csv").read_text().splitlines()) - 1
+    )
     explored = json.loads(runner.invoke(app, ["explore", str(workshop_logs), "--format", "json"]).stdout)
     assert [q["title"] for q in explored][0] and len(explored) == 3
 

@@ -75,12 +75,25 @@ def sessions_of(messages):
 
 def products_in(message) -> list[dict]:
     properties = message.get("properties") or {}
-    return properties["products"] if "products" in properties else ([properties] if "product_id" in properties else [])
+    return (
+        properties["products"]
+        if "products" in properties
+        else ([properties] if "product_id" in properties else [])
+    )
 
 
 def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
     tracks = Counter(m["event"] for m in messages if m["type"] == "track")
-    for event in ("Products Searched", "Product List Viewed", "Product Viewed", "Product Added", "Product Removed", "Cart Viewed", "Checkout Started", "Order Completed"):
+    for event in (
+        "Products Searched",
+        "Product List Viewed",
+        "Product Viewed",
+        "Product Added",
+        "Product Removed",
+        "Cart Viewed",
+        "Checkout Started",
+        "Order Completed",
+    ):
         assert tracks[event] > 100, event
     catalog = {p["product_id"]: p for p in RETAIL.products}
     for message in messages:
@@ -89,15 +102,24 @@ def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
             assert isinstance(properties["products"], list) and properties["products"], message
             for product in properties["products"]:
                 known = catalog[product["product_id"]]
-                assert {k: product[k] for k in ("sku", "name", "category", "brand", "price")} == {k: known[k] for k in ("sku", "name", "category", "brand", "price")}
+                assert {k: product[k] for k in ("sku", "name", "category", "brand", "price")} == {
+                    k: known[k] for k in ("sku", "name", "category", "brand", "price")
+                }
         if event == "Order Completed":
             assert properties["currency"] == "USD" and properties["order_id"]
-            assert properties["revenue"] == pytest.approx(sum(p["price"] * p["quantity"] for p in properties["products"]), abs=0.01)
+            assert properties["revenue"] == pytest.approx(
+                sum(p["price"] * p["quantity"] for p in properties["products"]), abs=0.01
+            )
             assert all(p["quantity"] >= 1 for p in properties["products"])
         if event == "Product List Viewed":
-            assert [p["position"] for p in properties["products"]] == list(range(1, len(properties["products"]) + 1))
+            assert [p["position"] for p in properties["products"]] == list(
+                range(1, len(properties["products"]) + 1)
+            )
         if event in PRODUCT_EVENTS:
-            assert properties["product_id"] in catalog and properties["sku"] == catalog[properties["product_id"]]["sku"]
+            assert (
+                properties["product_id"] in catalog
+                and properties["sku"] == catalog[properties["product_id"]]["sku"]
+            )
 
 
 def test_a_session_is_consistent_what_is_ordered_was_added_and_what_was_added_was_viewed(messages):
@@ -124,7 +146,9 @@ def test_a_session_is_consistent_what_is_ordered_was_added_and_what_was_added_wa
     assert orders > 100
 
 
-def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on_the_page_viewed_last(messages):
+def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on_the_page_viewed_last(
+    messages,
+):
     calls = defaultdict(Counter)
     for message in messages:
         calls[message["context"]["library"]["name"]][message["type"]] += 1
@@ -132,7 +156,9 @@ def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on
     for library in ("analytics-kotlin", "analytics-swift"):
         assert calls[library]["screen"] > 1000 and calls[library]["page"] == 0
     checked = 0
-    for device in sessions_of(m for m in messages if m["context"]["library"]["name"] == "analytics.js").values():
+    for device in sessions_of(
+        m for m in messages if m["context"]["library"]["name"] == "analytics.js"
+    ).values():
         page = None
         for message in device:
             if message["type"] == "page":
@@ -148,19 +174,31 @@ def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on
 
 
 def test_the_current_mobile_libraries_send_what_their_versions_send(messages):
-    for name, device_id, ids in (("analytics-kotlin", SHA256, LOWER_UUID), ("analytics-swift", UPPER_UUID, UPPER_UUID)):
+    for name, device_id, ids in (
+        ("analytics-kotlin", SHA256, LOWER_UUID),
+        ("analytics-swift", UPPER_UUID, UPPER_UUID),
+    ):
         sent = [m for m in messages if m["context"]["library"]["name"] == name]
         assert sent
         for message in sent:
             context = message["context"]
-            assert device_id.match(context["device"]["id"]) and ids.match(context["instanceId"]) and ids.match(message["messageId"])
+            assert (
+                device_id.match(context["device"]["id"])
+                and ids.match(context["instanceId"])
+                and ids.match(message["messageId"])
+            )
             assert "advertisingId" not in context["device"] and "adTrackingEnabled" not in context["device"]
             assert "traits" not in context
             assert message["_metadata"] == {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
 
 
 def test_product_popularity_is_heavy_tailed(messages):
-    views = Counter(p["product_id"] for m in messages if m.get("event") in PRODUCT_EVENTS or m.get("event") == "Order Completed" for p in products_in(m))
+    views = Counter(
+        p["product_id"]
+        for m in messages
+        if m.get("event") in PRODUCT_EVENTS or m.get("event") == "Order Completed"
+        for p in products_in(m)
+    )
     counts = sorted(views.values(), reverse=True)
     top = counts[: len(RETAIL.products) // 10]
     assert sum(top) / sum(counts) >= 0.4
@@ -265,14 +303,22 @@ def test_the_apps_send_in_batches_and_offline_days_in_one_late_batch(messages):
     for message in messages:
         if message["context"]["library"]["name"] in ("analytics-kotlin", "analytics-swift"):
             batches[(message["anonymousId"], message["sentAt"])].append(moment(message["originalTimestamp"]))
-    together = sum(len(made) for made in batches.values() if len(made) > 1) / sum(len(made) for made in batches.values())
+    together = sum(len(made) for made in batches.values() if len(made) > 1) / sum(
+        len(made) for made in batches.values()
+    )
     assert together > 0.5
-    offline = [made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() > 3600]
-    ordinary = [made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() <= 30]
+    offline = [
+        made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() > 3600
+    ]
+    ordinary = [
+        made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() <= 30
+    ]
     assert len(offline) + len(ordinary) == len(batches)
     for made in ordinary:
         assert (max(made) - min(made)).total_seconds() <= 30
-    assert sum(map(len, offline)) / len(offline) > 3 * sum(map(len, ordinary)) / len(ordinary)  # a whole day's messages at once
+    assert sum(map(len, offline)) / len(offline) > 3 * sum(map(len, ordinary)) / len(
+        ordinary
+    )  # a whole day's messages at once
 
 
 def test_late_and_duplicate_deliveries_at_the_configured_rates(files, retail_logs):
@@ -292,11 +338,34 @@ def test_the_whole_toolkit_works_on_retail_data(retail_logs, messages, files, tm
     root, _ = retail_logs
     runner = CliRunner()
     out = tmp_path / "interactions.csv"
-    result = runner.invoke(app, ["transform", str(root), "--out", str(out), "--item-id", "product_id", "--domain", "ecommerce", "--items", str(tmp_path / "items.csv"), "--catalog", str(root / "catalog.jsonl"), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "transform",
+            str(root),
+            "--out",
+            str(out),
+            "--item-id",
+            "product_id",
+            "--domain",
+            "ecommerce",
+            "--items",
+            str(tmp_path / "items.csv"),
+            "--catalog",
+            str(root / "catalog.jsonl"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     accounting = json.loads(result.stdout)
     assert accounting["balanced"] and accounting["messages_read"] == len(files)
-    wanted = {"Product Viewed": "View", "Product Clicked": "View", "Product Added": "AddToCart", "Checkout Started": "Checkout", "Order Completed": "Purchase"}
+    wanted = {
+        "Product Viewed": "View",
+        "Product Clicked": "View",
+        "Product Added": "AddToCart",
+        "Checkout Started": "Checkout",
+        "Order Completed": "Purchase",
+    }
     expected = Counter()
     for message in messages:
         if message["type"] == "track" and message["event"] in wanted and message.get("userId"):
@@ -306,19 +375,48 @@ def test_the_whole_toolkit_works_on_retail_data(retail_logs, messages, files, tm
     assert {row["ITEM_ID"] for row in rows} <= {p["product_id"] for p in RETAIL.products}
     assert len(rows_of(tmp_path / "items.csv")) == len(RETAIL.products)
     assert runner.invoke(app, ["validate", str(out)]).exit_code == 0
-    explored = runner.invoke(app, ["explore", str(root), "--sql", "SELECT count(*) AS n FROM segment_logs WHERE type = 'screen'", "--format", "csv"])
+    explored = runner.invoke(
+        app,
+        [
+            "explore",
+            str(root),
+            "--sql",
+            "SELECT count(*) AS n FROM segment_logs WHERE type = 'screen'",
+            "--format",
+            "csv",
+        ],
+    )
     assert explored.exit_code == 0, explored.output
     assert str(sum(m["type"] == "screen" for _, m in files)) in explored.stdout
 
 
 def test_toolkit_workshop_runs_the_retail_scenario_and_finds_signal(tmp_path):
-    result = CliRunner().invoke(app, ["workshop", "--scenario", "retail", "--date", "2026-11-02", "--days", "4", "--users-per-day", "400", "--out", str(tmp_path / "w"), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "workshop",
+            "--scenario",
+            "retail",
+            "--date",
+            "2026-11-02",
+            "--days",
+            "4",
+            "--users-per-day",
+            "400",
+            "--out",
+            str(tmp_path / "w"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = rows_of(tmp_path / "w" / "transformed" / "interactions.csv")
     assert {row["EVENT_TYPE"] for row in rows} == {"View", "AddToCart", "Checkout", "Purchase"}
     summary = json.loads(result.stdout)
     evaluation = summary["evaluation"]
-    assert evaluation["learnable"] and evaluation["cooccurrence"]["hit_rate"] > 1.2 * evaluation["popularity"]["hit_rate"]
+    assert (
+        evaluation["learnable"]
+        and evaluation["cooccurrence"]["hit_rate"] > 1.2 * evaluation["popularity"]["hit_rate"]
+    )
 
 
 def test_the_same_seed_gives_the_same_files(tmp_path):
@@ -333,12 +431,24 @@ def test_the_same_seed_gives_the_same_files(tmp_path):
     "change, complaint",
     [
         (lambda t: t.replace('  { role = "remove", event = "Product Removed" },\n', ""), "missing: remove"),
-        (lambda t: t.replace('{ role = "add", event = "Product Added" }', '{ role = "add", page = "Cart", event = "Product Added" }'), "has no page of its own"),
+        (
+            lambda t: t.replace(
+                '{ role = "add", event = "Product Added" }',
+                '{ role = "add", page = "Cart", event = "Product Added" }',
+            ),
+            "has no page of its own",
+        ),
         (lambda t: t.replace("popularity_exponent = 1.1", "popularity_exponent = -1"), "popularity_exponent"),
         (lambda t: t.replace("hours = [2, 1,", "hours = [1,"), "24 weights"),
         (lambda t: t.replace('"Clothing/Tops" =', '"Tops" ='), "two levels"),
-        (lambda t: t[: t.index("[store]")] + t[t.index("[traits]") :].replace("[store.categories]", ""), "[store]"),
-        (lambda t: t.replace("user_id_digits = 9", 'user_id_digits = 9\nday_start = "08:00"'), "leave out scenario.day_start"),
+        (
+            lambda t: t[: t.index("[store]")] + t[t.index("[traits]") :].replace("[store.categories]", ""),
+            "[store]",
+        ),
+        (
+            lambda t: t.replace("user_id_digits = 9", 'user_id_digits = 9\nday_start = "08:00"'),
+            "leave out scenario.day_start",
+        ),
     ],
 )
 def test_a_bad_store_scenario_is_one_clear_error(tmp_path, change, complaint):

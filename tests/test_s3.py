@@ -27,8 +27,17 @@ def upload_tree(client, bucket: str, root, prefix: str) -> None:
 def test_generate_to_s3_writes_the_same_objects_as_files(s3_bucket, tmp_path):
     endpoint, bucket = s3_bucket
     scenario = load_scenario().with_visitors(60)
-    generate(scenario, START, 1, 5, S3Sink(f"s3://{bucket}/raw", AwsOptions(endpoint_url=endpoint)), workers=2)
-    generate(scenario, START, 1, 5, __import__("toolkit.segment.sinks", fromlist=["LocalSink"]).LocalSink(tmp_path), workers=2)
+    generate(
+        scenario, START, 1, 5, S3Sink(f"s3://{bucket}/raw", AwsOptions(endpoint_url=endpoint)), workers=2
+    )
+    generate(
+        scenario,
+        START,
+        1,
+        5,
+        __import__("toolkit.segment.sinks", fromlist=["LocalSink"]).LocalSink(tmp_path),
+        workers=2,
+    )
     client = boto3.client("s3", endpoint_url=endpoint)
     objects = {o["Key"]: o["Size"] for o in client.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]}
     local = {f"raw/{p.relative_to(tmp_path)}": p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()}
@@ -78,7 +87,19 @@ def test_explore_reads_s3_objects_as_the_query_needs_them(workshop_logs, s3_buck
         total = sum(logs.filesystem.sizes.values())
         assert len(rows) == 20 and len(logs.paths) > 10
         assert len(logs.filesystem.objects_read) <= 4 and logs.filesystem.bytes_read < total / 5
-    result = runner.invoke(app, ["explore", f"s3://{bucket}/logs", "--endpoint-url", endpoint, "--sql", "SELECT count(*) AS n FROM segment_logs", "--format", "csv"])
+    result = runner.invoke(
+        app,
+        [
+            "explore",
+            f"s3://{bucket}/logs",
+            "--endpoint-url",
+            endpoint,
+            "--sql",
+            "SELECT count(*) AS n FROM segment_logs",
+            "--format",
+            "csv",
+        ],
+    )
     lines = sum(1 for path in workshop_logs.rglob("*.gz") for _ in __import__("gzip").open(path))
     assert result.exit_code == 0 and result.stdout.splitlines()[-1] == str(lines)
 
@@ -89,7 +110,20 @@ def test_cli_s3_errors_are_one_line(s3_bucket):
     assert result.exit_code == 2 and "no Segment log files" in result.output
     result = runner.invoke(app, ["transform", "s3://no-such-bucket-xyz/logs", "--endpoint-url", endpoint])
     assert result.exit_code == 2 and "NoSuchBucket" in result.output
-    result = runner.invoke(app, ["generate", "--date", "2026-11-01", "--days", "1", "--out", "s3://no-such-bucket-xyz/p", "--endpoint-url", endpoint])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--date",
+            "2026-11-01",
+            "--days",
+            "1",
+            "--out",
+            "s3://no-such-bucket-xyz/p",
+            "--endpoint-url",
+            endpoint,
+        ],
+    )
     assert result.exit_code == 2 and "cannot write to s3://no-such-bucket-xyz/p" in result.output
 
 
@@ -101,12 +135,20 @@ def seed_athena_results(endpoint: str, columns: list[str], rows: list[list[str]]
     body = {
         "results": [
             {
-                "rows": [{"Data": [{"VarCharValue": c} for c in columns]}] + [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
-                "column_info": [{"Name": c, "Label": c, "Type": "varchar", "Nullable": "UNKNOWN"} for c in columns],
+                "rows": [{"Data": [{"VarCharValue": c} for c in columns]}]
+                + [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
+                "column_info": [
+                    {"Name": c, "Label": c, "Type": "varchar", "Nullable": "UNKNOWN"} for c in columns
+                ],
             }
         ]
     }
-    request = urllib.request.Request(f"{endpoint}/moto-api/static/athena/query-results", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     urllib.request.urlopen(request).read()
 
 
@@ -115,18 +157,53 @@ def test_explore_on_athena_runs_start_poll_fetch(s3_bucket):
     seed_athena_results(endpoint, ["event", "messages"], [["Product Added", "3"], ["Order Completed", "2"]])
     result = runner.invoke(
         app,
-        ["explore", "--engine", "athena", "--database", "segment", "--output", f"s3://{bucket}/athena/", "--endpoint-url", endpoint, "--region", "us-east-1",
-         "--sql", sql_text("workshop_3_events_with_sku.sql"), "--format", "json"],
+        [
+            "explore",
+            "--engine",
+            "athena",
+            "--database",
+            "segment",
+            "--output",
+            f"s3://{bucket}/athena/",
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            "us-east-1",
+            "--sql",
+            sql_text("workshop_3_events_with_sku.sql"),
+            "--format",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     import json
 
-    assert json.loads(result.output) == [{"event": "Product Added", "messages": "3"}, {"event": "Order Completed", "messages": "2"}]
-    table = runner.invoke(app, ["explore", "--engine", "athena", "--database", "segment", "--output", f"s3://{bucket}/athena/", "--endpoint-url", endpoint, "--sql", "SELECT 1"])
+    assert json.loads(result.output) == [
+        {"event": "Product Added", "messages": "3"},
+        {"event": "Order Completed", "messages": "2"},
+    ]
+    table = runner.invoke(
+        app,
+        [
+            "explore",
+            "--engine",
+            "athena",
+            "--database",
+            "segment",
+            "--output",
+            f"s3://{bucket}/athena/",
+            "--endpoint-url",
+            endpoint,
+            "--sql",
+            "SELECT 1",
+        ],
+    )
     assert "state: SUCCEEDED" in table.output and "data scanned" in table.output
 
 
-def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(workshop_logs, s3_bucket, tmp_path, monkeypatch):
+def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(
+    workshop_logs, s3_bucket, tmp_path, monkeypatch
+):
     """Nothing is downloaded up front (disk stays bounded); a truncated object is fetched alone,
     salvaged up to its damage, and every line is accounted for; Users and Items read S3 too."""
     import gzip
@@ -137,14 +214,35 @@ def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(workshop_lo
     endpoint, bucket = s3_bucket
     client = boto3.client("s3", endpoint_url=endpoint)
     upload_tree(client, bucket, workshop_logs, "logs")
-    whole = gzip.compress(b"".join(__import__("orjson").dumps(track(f"d{i}", user_id=f"u{i}")) + b"\n" for i in range(50)))
+    whole = gzip.compress(
+        b"".join(__import__("orjson").dumps(track(f"d{i}", user_id=f"u{i}")) + b"\n" for i in range(50))
+    )
     client.put_object(Bucket=bucket, Key="logs/segment-logs/damaged/1/cut.gz", Body=whole[: len(whole) // 2])
-    monkeypatch.setattr(logs_module, "download", lambda *a, **k: (_ for _ in ()).throw(AssertionError("downloaded up front")))
+    monkeypatch.setattr(
+        logs_module, "download", lambda *a, **k: (_ for _ in ()).throw(AssertionError("downloaded up front"))
+    )
     aws = AwsOptions(endpoint_url=endpoint)
-    summary, _, report = transform(f"s3://{bucket}/logs", str(tmp_path / "s3.csv"), aws=aws, users_path=str(tmp_path / "u.csv"), items_path=str(tmp_path / "i.csv"), catalog=str(workshop_logs / "catalog.jsonl"))
+    summary, _, report = transform(
+        f"s3://{bucket}/logs",
+        str(tmp_path / "s3.csv"),
+        aws=aws,
+        users_path=str(tmp_path / "u.csv"),
+        items_path=str(tmp_path / "i.csv"),
+        catalog=str(workshop_logs / "catalog.jsonl"),
+    )
     assert report.valid and summary.accounted == summary.messages_read
     assert any("cut.gz" in name for name in summary.damaged_files)
-    local, _, _ = transform(str(workshop_logs), str(tmp_path / "local.csv"), users_path=str(tmp_path / "lu.csv"))
-    assert summary.messages_read > local.messages_read and (tmp_path / "u.csv").read_bytes() == (tmp_path / "lu.csv").read_bytes()
-    catalog = {__import__("json").loads(line)["sku"] for line in (workshop_logs / "catalog.jsonl").read_text().splitlines()}
-    assert {line.split(",")[0] for line in (tmp_path / "i.csv").read_text().splitlines()[1:]} == catalog | {"s1"}  # s1: the damaged object's lines that were saved
+    local, _, _ = transform(
+        str(workshop_logs), str(tmp_path / "local.csv"), users_path=str(tmp_path / "lu.csv")
+    )
+    assert (
+        summary.messages_read > local.messages_read
+        and (tmp_path / "u.csv").read_bytes() == (tmp_path / "lu.csv").read_bytes()
+    )
+    catalog = {
+        __import__("json").loads(line)["sku"]
+        for line in (workshop_logs / "catalog.jsonl").read_text().splitlines()
+    }
+    assert {line.split(",")[0] for line in (tmp_path / "i.csv").read_text().splitlines()[1:]} == catalog | {
+        "s1"
+    }  # s1: the damaged object's lines that were saved

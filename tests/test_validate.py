@@ -13,17 +13,25 @@ from toolkit.personalize.schema import interactions_schema
 from toolkit.personalize.validate import validate_csv, validate_datasets
 
 runner = CliRunner()
-WORKSHOP_CSV = Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"  # a copy of ../shared/reference
+WORKSHOP_CSV = (
+    Path(__file__).resolve().parent / "data" / "workshop-interactions.csv"
+)  # a copy of ../shared/reference
 HEADER = "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP"
 
 
 def good_rows(users: int = 100, per_user: int = 12, start: int = 1_700_000_000) -> list[str]:
-    return [f"u{u},i{(u * 7 + k) % 40},{'Product Added' if k % 2 else 'Product Clicked'},{start + u * 100 + k}" for u in range(users) for k in range(per_user)]
+    return [
+        f"u{u},i{(u * 7 + k) % 40},{'Product Added' if k % 2 else 'Product Clicked'},{start + u * 100 + k}"
+        for u in range(users)
+        for k in range(per_user)
+    ]
 
 
 def write_csv(tmp_path, rows: list[str], header: str = HEADER, name: str = "i.csv") -> Path:
     path = tmp_path / name
-    path.write_bytes((header + "\n" + "\n".join(rows) + "\n").encode() if isinstance(rows[0] if rows else "", str) else b"")
+    path.write_bytes(
+        (header + "\n" + "\n".join(rows) + "\n").encode() if isinstance(rows[0] if rows else "", str) else b""
+    )
     return path
 
 
@@ -35,7 +43,11 @@ def test_workshop_csv_passes_every_rule():
     report = validate_csv(WORKSHOP_CSV)
     assert report.valid and report.rows == 9522
     assert report.diagnostics["users"] == 3830 and report.diagnostics["items"] == 50
-    assert report.diagnostics["event_types"] == {"Product Added": 3516, "Product Clicked": 3450, "Order Completed": 2556}
+    assert report.diagnostics["event_types"] == {
+        "Product Added": 3516,
+        "Product Clicked": 3450,
+        "Order Completed": 2556,
+    }
 
 
 def test_a_good_file_passes(tmp_path):
@@ -46,14 +58,39 @@ def test_a_good_file_passes(tmp_path):
     "mutate, rule",
     [
         (lambda rows: rows[:999], "at least 1,000 interactions"),
-        (lambda rows: [r.rsplit(",", 1)[0] + ",1700000000123" if i == 5 else r for i, r in enumerate(rows)], "TIMESTAMP in epoch seconds"),
-        (lambda rows: [r.rsplit(",", 1)[0] + ",soon" if i == 5 else r for i, r in enumerate(rows)], "TIMESTAMP is a long"),
-        (lambda rows: ["u" + "x" * 300 + r[r.index(","):] if i == 3 else r for i, r in enumerate(rows)], "USER_ID present"),
-        (lambda rows: [",".join([r.split(",")[0], ""] + r.split(",")[2:]) if i == 3 else r for i, r in enumerate(rows)], "ITEM_ID present"),
+        (
+            lambda rows: [
+                r.rsplit(",", 1)[0] + ",1700000000123" if i == 5 else r for i, r in enumerate(rows)
+            ],
+            "TIMESTAMP in epoch seconds",
+        ),
+        (
+            lambda rows: [r.rsplit(",", 1)[0] + ",soon" if i == 5 else r for i, r in enumerate(rows)],
+            "TIMESTAMP is a long",
+        ),
+        (
+            lambda rows: ["u" + "x" * 300 + r[r.index(",") :] if i == 3 else r for i, r in enumerate(rows)],
+            "USER_ID present",
+        ),
+        (
+            lambda rows: [
+                ",".join([r.split(",")[0], ""] + r.split(",")[2:]) if i == 3 else r
+                for i, r in enumerate(rows)
+            ],
+            "ITEM_ID present",
+        ),
         (lambda rows: rows + ["u1,i1,Product Added"], "columns per row"),
         (lambda rows: [r.rsplit(",", 1)[0] + ",1700000000" for r in rows], "timestamps vary"),
-        (lambda rows: [f"u{i},i{i % 40},E,{1_700_000_000 + i}" for i in range(1000)] + ["u1,i2,E,1700000005"], "at least 25 users with 2+"),
-        (lambda rows: [r.replace("Product Added", f"Event {i % 11}") for i, r in enumerate(rows)], "event types + metadata"),
+        (
+            lambda rows: (
+                [f"u{i},i{i % 40},E,{1_700_000_000 + i}" for i in range(1000)] + ["u1,i2,E,1700000005"]
+            ),
+            "at least 25 users with 2+",
+        ),
+        (
+            lambda rows: [r.replace("Product Added", f"Event {i % 11}") for i, r in enumerate(rows)],
+            "event types + metadata",
+        ),
     ],
 )
 def test_each_rule_catches_its_violation(tmp_path, mutate, rule):
@@ -66,7 +103,9 @@ def test_each_rule_catches_its_violation(tmp_path, mutate, rule):
 
 
 def test_one_percent_rule(tmp_path):
-    rows = [f"u{i},i{i % 40},E,{1_700_000_000 + i}" for i in range(5000)] + [f"u{u},i1,E,{1_600_000_000 + u}" for u in range(30)]
+    rows = [f"u{i},i{i % 40},E,{1_700_000_000 + i}" for i in range(5000)] + [
+        f"u{u},i1,E,{1_600_000_000 + u}" for u in range(30)
+    ]
     report = validate_csv(write_csv(tmp_path, rows))
     assert status(report, "at least 25 users") == "pass" and status(report, "at least 1% of users") == "fail"
 
@@ -74,9 +113,16 @@ def test_one_percent_rule(tmp_path):
 def test_encoding_and_quoting(tmp_path):
     rows = good_rows()
     path = tmp_path / "bad.csv"
-    path.write_bytes((HEADER + "\n" + "\n".join(rows[:10])).encode() + b"\nu1,\xff\xfe,E,1700000000\n" + "\n".join(rows[10:]).encode() + b"\n")
+    path.write_bytes(
+        (HEADER + "\n" + "\n".join(rows[:10])).encode()
+        + b"\nu1,\xff\xfe,E,1700000000\n"
+        + "\n".join(rows[10:]).encode()
+        + b"\n"
+    )
     assert status(validate_csv(path), "UTF-8 encoding") == "fail"
-    quoted = write_csv(tmp_path, rows, header='"USER_ID","ITEM_ID","EVENT_TYPE","TIMESTAMP"', name="quoted.csv")
+    quoted = write_csv(
+        tmp_path, rows, header='"USER_ID","ITEM_ID","EVENT_TYPE","TIMESTAMP"', name="quoted.csv"
+    )
     assert status(validate_csv(quoted), "header") == "fail"
     stray = write_csv(tmp_path, rows[:5] + ['u1,"i1,E,1700000000'] + rows[5:], name="stray.csv")
     report = validate_csv(stray)
@@ -89,7 +135,12 @@ def test_header_must_match_the_schema(tmp_path):
     schema.write_text(json.dumps(interactions_schema(["USER_ID", "ITEM_ID", "TIMESTAMP"])))
     report = validate_csv(write_csv(tmp_path, good_rows()), schema)
     assert status(report, "header") == "fail"
-    missing = write_csv(tmp_path, [r.rsplit(",", 1)[0] for r in good_rows()], header="USER_ID,ITEM_ID,EVENT_TYPE", name="m.csv")
+    missing = write_csv(
+        tmp_path,
+        [r.rsplit(",", 1)[0] for r in good_rows()],
+        header="USER_ID,ITEM_ID,EVENT_TYPE",
+        name="m.csv",
+    )
     assert status(validate_csv(missing), "header") == "fail"
 
 
@@ -143,11 +194,23 @@ def users_rows(count: int = 100) -> list[str]:
 
 
 def items_rows(count: int = 40) -> list[str]:
-    return [f"i{i},{5 + i * 0.5},{'Shoes' if i % 2 else 'Hats'},{1_600_000_000 + i * 86400}" for i in range(count)]
+    return [
+        f"i{i},{5 + i * 0.5},{'Shoes' if i % 2 else 'Hats'},{1_600_000_000 + i * 86400}" for i in range(count)
+    ]
 
 
 def write_schema(path: Path, name: str, fields: list[dict]) -> Path:
-    path.write_text(json.dumps({"type": "record", "name": name, "namespace": "com.amazonaws.personalize.schema", "fields": fields, "version": "1.0"}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "record",
+                "name": name,
+                "namespace": "com.amazonaws.personalize.schema",
+                "fields": fields,
+                "version": "1.0",
+            }
+        )
+    )
     return path
 
 
@@ -169,30 +232,54 @@ def test_good_users_and_items_pass(tmp_path):
     "header, rows, rule",
     [
         ("USER_ID", [f"u{u}" for u in range(10)], "metadata columns"),  # no metadata field
-        ("USER_ID," + ",".join(f"F{i}" for i in range(26)), [f"u{u}," + ",".join("x" * 26) for u in range(10)], "metadata columns"),
+        (
+            "USER_ID," + ",".join(f"F{i}" for i in range(26)),
+            [f"u{u}," + ",".join("x" * 26) for u in range(10)],
+            "metadata columns",
+        ),
         (USERS_HEADER, users_rows()[:5] + ["u" + "x" * 300 + ",gold,30"], "USER_ID present"),
         (USERS_HEADER, users_rows()[:5] + ["u99," + "y" * 1001 + ",30"], "PLAN values at most 1000"),
         (USERS_HEADER, users_rows()[:5] + ["u99,gold"], "columns per row"),
-        ("PLAN,AGE", ["gold,30"], "header and schema"),  # no key: told as interactions, required columns missing
-        (ITEMS_HEADER, items_rows()[:5] + ["i99,5.0,Hats,1600000000123"], "CREATION_TIMESTAMP in epoch seconds"),
+        (
+            "PLAN,AGE",
+            ["gold,30"],
+            "header and schema",
+        ),  # no key: told as interactions, required columns missing
+        (
+            ITEMS_HEADER,
+            items_rows()[:5] + ["i99,5.0,Hats,1600000000123"],
+            "CREATION_TIMESTAMP in epoch seconds",
+        ),
         (ITEMS_HEADER, items_rows()[:5] + ["i99,5.0,Hats,yesterday"], "CREATION_TIMESTAMP is a long"),
     ],
 )
 def test_each_users_and_items_rule_catches_its_violation(tmp_path, header, rows, rule):
     report = validate_csv(write_csv(tmp_path, rows, header, "d.csv"))
-    assert status(report, rule) == "fail" and not report.valid, [c for c in report.checks if c.status == "fail"]
+    assert status(report, rule) == "fail" and not report.valid, [
+        c for c in report.checks if c.status == "fail"
+    ]
 
 
 def test_a_schema_beside_the_csv_is_used_and_its_types_checked(tmp_path):
     path = write_csv(tmp_path, users_rows()[:5] + ["u99,gold,old"], USERS_HEADER, "users.csv")
-    fields = [{"name": "USER_ID", "type": "string"}, {"name": "PLAN", "type": ["null", "string"], "categorical": True}, {"name": "AGE", "type": ["null", "float"]}]
+    fields = [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "PLAN", "type": ["null", "string"], "categorical": True},
+        {"name": "AGE", "type": ["null", "float"]},
+    ]
     write_schema(tmp_path / "users.avsc", "Users", fields)
     report = validate_csv(path)
     assert "users.avsc" in report.checks[0].detail and status(report, "AGE is a float") == "fail"
     write_schema(tmp_path / "users.avsc", "Users", fields[:2])
-    assert status(validate_csv(path), "header and schema") == "fail"  # the header has a column the schema lacks
-    write_schema(tmp_path / "users.avsc", "Users", [*fields[:2], {"name": "AGE", "type": "string", "textual": True}])
-    assert "only an Items dataset" in next(c.detail for c in validate_csv(path).checks if c.rule == "header and schema")
+    assert (
+        status(validate_csv(path), "header and schema") == "fail"
+    )  # the header has a column the schema lacks
+    write_schema(
+        tmp_path / "users.avsc", "Users", [*fields[:2], {"name": "AGE", "type": "string", "textual": True}]
+    )
+    assert "only an Items dataset" in next(
+        c.detail for c in validate_csv(path).checks if c.rule == "header and schema"
+    )
 
 
 def test_ecommerce_items_need_price_and_category(tmp_path):
@@ -203,26 +290,44 @@ def test_ecommerce_items_need_price_and_category(tmp_path):
 
 def test_repeated_ids_and_empty_categories_are_warnings(tmp_path):
     report = validate_csv(write_csv(tmp_path, users_rows() + ["u1,gold||silver,30"], USERS_HEADER, "u.csv"))
-    assert report.valid and status(report, "one row per USER_ID") == "warn" and status(report, "PLAN: no empty value") == "warn"
+    assert (
+        report.valid
+        and status(report, "one row per USER_ID") == "warn"
+        and status(report, "PLAN: no empty value") == "warn"
+    )
 
 
 def test_missing_and_cold_users_and_items_across_datasets(tmp_path):
-    interactions = [f"u{u},i{(u + k) % 50},E,{1_700_000_000 + u * 10 + k}" for u in range(100) for k in range(12)]
+    interactions = [
+        f"u{u},i{(u + k) % 50},E,{1_700_000_000 + u * 10 + k}" for u in range(100) for k in range(12)
+    ]
     inter = write_csv(tmp_path, interactions, name="i.csv")
-    users = write_csv(tmp_path, [f"u{u},gold,30" for u in range(20, 130)], USERS_HEADER, "u.csv")  # u0-u19 missing, u100-u129 cold
+    users = write_csv(
+        tmp_path, [f"u{u},gold,30" for u in range(20, 130)], USERS_HEADER, "u.csv"
+    )  # u0-u19 missing, u100-u129 cold
     items = write_csv(tmp_path, [f"i{i},1.0,Hats,1600000000" for i in range(50)], ITEMS_HEADER, "it.csv")
     reports = validate_datasets(inter, users=users, items=items)
     assert [r.dataset for r in reports] == ["interactions", "users", "items"]
     cross = {c.rule: c for c in reports[0].checks}
     # expected shares computed from the rows written above
     missing = sum(1 for row in interactions if int(row.split(",")[0][1:]) < 20) / len(interactions)
-    assert cross["interactions whose user is missing from Users at most 10%"].detail.startswith(f"{missing:.1%}")
+    assert cross["interactions whose user is missing from Users at most 10%"].detail.startswith(
+        f"{missing:.1%}"
+    )
     assert cross["interactions whose user is missing from Users at most 10%"].status == "warn"
-    assert cross["cold users (Users rows with no interaction) at most 10%"].detail.startswith(f"{30 / 110:.1%}")
+    assert cross["cold users (Users rows with no interaction) at most 10%"].detail.startswith(
+        f"{30 / 110:.1%}"
+    )
     assert cross["interactions whose item is missing from Items at most 10%"].status == "pass"
     assert cross["cold items (Items rows with no interaction) at most 10%"].status == "pass"
-    result = runner.invoke(app, ["validate", str(inter), "--users", str(users), "--items", str(items), "--json"])
-    assert result.exit_code == 0 and [d["dataset"] for d in json.loads(result.stdout)["datasets"]] == ["interactions", "users", "items"]
+    result = runner.invoke(
+        app, ["validate", str(inter), "--users", str(users), "--items", str(items), "--json"]
+    )
+    assert result.exit_code == 0 and [d["dataset"] for d in json.loads(result.stdout)["datasets"]] == [
+        "interactions",
+        "users",
+        "items",
+    ]
     result = runner.invoke(app, ["validate", str(users), "--items", str(items)])
     assert result.exit_code == 2 and "go with an interactions CSV" in result.output
 
@@ -231,13 +336,33 @@ def test_diagnose_warnings_duplicates_repeats_and_popularity(tmp_path):
     rows = good_rows()
     duplicated = validate_csv(write_csv(tmp_path, rows + rows[:200], name="dup.csv"))
     assert duplicated.valid and status(duplicated, "duplicate (user, item, timestamp) rate") == "warn"
-    repeats = [f"u{u},i{u % 40},E,{1_700_000_000 + u * 100 + k}" for u in range(100) for k in range(12)]  # each user one item, 12 times
-    assert status(validate_csv(write_csv(tmp_path, repeats, name="rep.csv")), "repeated consumption") == "warn"
+    repeats = [
+        f"u{u},i{u % 40},E,{1_700_000_000 + u * 100 + k}" for u in range(100) for k in range(12)
+    ]  # each user one item, 12 times
+    assert (
+        status(validate_csv(write_csv(tmp_path, repeats, name="rep.csv")), "repeated consumption") == "warn"
+    )
     # item popularity: counts proportional to rank^-2.5 (head-heavy) and equal counts (a heavy tail, in diagnose.py's words)
-    steep = [f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}" for rank in range(1, 41) for k in range(max(1, int(20_000 * rank**-2.5)))]
-    flat = [f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}" for rank in range(1, 41) for k in range(50)]
-    assert "head-heavy" in next(c.detail for c in validate_csv(write_csv(tmp_path, steep, name="steep.csv")).checks if c.rule.startswith("item popularity"))
-    flat_check = next(c for c in validate_csv(write_csv(tmp_path, flat, name="flat.csv")).checks if c.rule.startswith("item popularity"))
+    steep = [
+        f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}"
+        for rank in range(1, 41)
+        for k in range(max(1, int(20_000 * rank**-2.5)))
+    ]
+    flat = [
+        f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}"
+        for rank in range(1, 41)
+        for k in range(50)
+    ]
+    assert "head-heavy" in next(
+        c.detail
+        for c in validate_csv(write_csv(tmp_path, steep, name="steep.csv")).checks
+        if c.rule.startswith("item popularity")
+    )
+    flat_check = next(
+        c
+        for c in validate_csv(write_csv(tmp_path, flat, name="flat.csv")).checks
+        if c.rule.startswith("item popularity")
+    )
     assert flat_check.status == "warn" and "heavy tail" in flat_check.detail
 
 
@@ -245,13 +370,23 @@ def test_schema_command_types_users_and_items_from_their_values(tmp_path, monkey
     users = write_csv(tmp_path, users_rows(), USERS_HEADER, "people.csv")
     result = runner.invoke(app, ["schema", str(users), "--out", "-"])
     schema = json.loads(result.stdout)
-    assert schema["name"] == "Users" and {f["name"]: (f["type"], f.get("categorical", False)) for f in schema["fields"]} == {
-        "USER_ID": ("string", False), "PLAN": (["null", "string"], True), "AGE": (["null", "float"], False),
+    assert schema["name"] == "Users" and {
+        f["name"]: (f["type"], f.get("categorical", False)) for f in schema["fields"]
+    } == {
+        "USER_ID": ("string", False),
+        "PLAN": (["null", "string"], True),
+        "AGE": (["null", "float"], False),
     }
-    items = write_csv(tmp_path, [r + ",A boot" for r in items_rows()], ITEMS_HEADER + ",PRODUCT_DESCRIPTION", "catalog.csv")
+    items = write_csv(
+        tmp_path, [r + ",A boot" for r in items_rows()], ITEMS_HEADER + ",PRODUCT_DESCRIPTION", "catalog.csv"
+    )
     runner.invoke(app, ["schema", str(items), "--out", str(tmp_path / "catalog.avsc")])
     fields = {f["name"]: f for f in json.loads((tmp_path / "catalog.avsc").read_text())["fields"]}
-    assert fields["CREATION_TIMESTAMP"]["type"] == ["null", "long"] and fields["PRODUCT_DESCRIPTION"]["textual"] and fields["CATEGORY_L1"]["categorical"]
+    assert (
+        fields["CREATION_TIMESTAMP"]["type"] == ["null", "long"]
+        and fields["PRODUCT_DESCRIPTION"]["textual"]
+        and fields["CATEGORY_L1"]["categorical"]
+    )
     assert validate_csv(items, domain="ecommerce").valid  # the schema beside it is the one just written
     monkeypatch.chdir(tmp_path)
     default = runner.invoke(app, ["schema", str(users)])
@@ -270,14 +405,31 @@ def test_the_line_scan_counts_as_a_line_by_line_reading_would(tmp_path, monkeypa
         if lines and lines[-1] == b"":
             lines.pop()  # the file's final newline ends the last line
         content = sum(1 for line in lines if line.strip())
-        longest = max(((i + 2, len(line)) for i, line in enumerate(lines)), key=lambda p: (p[1], -p[0]), default=(0, 0))
+        longest = max(
+            ((i + 2, len(line)) for i, line in enumerate(lines)), key=lambda p: (p[1], -p[0]), default=(0, 0)
+        )
         longest = longest if longest[1] else (0, 0)
-        open_quotes = [f"line {i + 2}: {line[:200].decode('utf-8', 'replace').rstrip()}" for i, line in enumerate(lines) if line.count(b'"') % 2][:3]
+        open_quotes = [
+            f"line {i + 2}: {line[:200].decode('utf-8', 'replace').rstrip()}"
+            for i, line in enumerate(lines)
+            if line.count(b'"') % 2
+        ][:3]
         return content, longest, open_quotes
 
     monkeypatch.setattr(validate, "CHUNK", 64)  # many chunk borders, inside lines too
     rng = random.Random(7)
-    pieces = [b"", b"   ", b"\r", b'a,"b', b'"x","y"', b"u1,i1,E,1700000000", b"z" * 150, b"q" * 300, b'"' * 3, b"\t \x0c"]
+    pieces = [
+        b"",
+        b"   ",
+        b"\r",
+        b'a,"b',
+        b'"x","y"',
+        b"u1,i1,E,1700000000",
+        b"z" * 150,
+        b"q" * 300,
+        b'"' * 3,
+        b"\t \x0c",
+    ]
     for case in range(60):
         body = b"\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
         data = b"USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + body + (b"\n" if rng.random() < 0.5 else b"")

@@ -28,8 +28,26 @@ def _shares(weights: dict) -> dict:
 
 
 APP_VERSION = {"1.0.1": 5, "2.0.1": 10, "3.0.1": 90}
-ANDROID_MODELS = {"GT-I9300": 45, "GT-I9500": 40, "SM-G900F": 35, "GT-I8190L": 32, "XT1032": 28, "Nexus 5": 25, "LG-D802": 20}
-IOS_MODELS = {"iPhone4,1": 40, "iPhone3,1": 35, "iPhone6,1": 95, "iPhone5,2": 30, "iPhone5,1": 28, "iPod5,1": 22, "iPad2,5": 20, "iPad3,4": 15, "iPad4,1": 10}
+ANDROID_MODELS = {
+    "GT-I9300": 45,
+    "GT-I9500": 40,
+    "SM-G900F": 35,
+    "GT-I8190L": 32,
+    "XT1032": 28,
+    "Nexus 5": 25,
+    "LG-D802": 20,
+}
+IOS_MODELS = {
+    "iPhone4,1": 40,
+    "iPhone3,1": 35,
+    "iPhone6,1": 95,
+    "iPhone5,2": 30,
+    "iPhone5,1": 28,
+    "iPod5,1": 22,
+    "iPad2,5": 20,
+    "iPad3,4": 15,
+    "iPad4,1": 10,
+}
 BROWSERS = {"Chrome": 45, "Firefox": 40, "Safari": 35, "Internet Explorer": 32}
 EMAIL_IDS = {15203: 70, 22123: 55, 34321: 20, 41232: 55, 53213: 20, 61232: 55, 234321: 40, 923422: 50}
 BUTTONS = {1: 70, 2: 55, 3: 20, 4: 55, 5: 20, 6: 55}
@@ -55,14 +73,49 @@ ORIGINAL = {
     "email tracks with campaign_id, app_id, button_id": 1.0,
     "Campaign Name Organic exactly when Campaign Source is": 1.0,
     "Invited User? is the string": 1.0,
-    **{f"page_name Search on {event}": share for event, share in (("Page Viewed", 55 / 75), ("Signup Clicked", 40 / 60), ("Signup Success", 40 / 60))},
-    **{f"trait Experiment Group {k}": v for k, v in _shares({"Group A": 20, "Group B": 20, "Group C": 60}).items()},
-    **{f"trait Campaign Source {k}": v for k, v in _shares({"Twitter": 20, "Facebook": 55, "Email": 12, "Organic": 70, "Google Adwords": 10}).items()},
-    **{f"trait Campaign Name {k} (not Organic)": v for k, v in _shares({"Super Sale": 20, "Buy Now": 15, "Huge Discounts!": 25}).items()},
-    **{f"trait Favorite Departments {k}": v for k, v in _shares({"Auto": 20, "Accessories": 20, "Clothing": 20, "Beauty": 20, "Electronics": 30}).items()},
+    **{
+        f"page_name Search on {event}": share
+        for event, share in (
+            ("Page Viewed", 55 / 75),
+            ("Signup Clicked", 40 / 60),
+            ("Signup Success", 40 / 60),
+        )
+    },
+    **{
+        f"trait Experiment Group {k}": v
+        for k, v in _shares({"Group A": 20, "Group B": 20, "Group C": 60}).items()
+    },
+    **{
+        f"trait Campaign Source {k}": v
+        for k, v in _shares(
+            {"Twitter": 20, "Facebook": 55, "Email": 12, "Organic": 70, "Google Adwords": 10}
+        ).items()
+    },
+    **{
+        f"trait Campaign Name {k} (not Organic)": v
+        for k, v in _shares({"Super Sale": 20, "Buy Now": 15, "Huge Discounts!": 25}).items()
+    },
+    **{
+        f"trait Favorite Departments {k}": v
+        for k, v in _shares(
+            {"Auto": 20, "Accessories": 20, "Clothing": 20, "Beauty": 20, "Electronics": 30}
+        ).items()
+    },
     **{f"trait likelihood_to_buy {k}": v for k, v in _shares({0.5: 45, 0.6: 40, 0.4: 35, 0.8: 32}).items()},
-    **{f"trait lifetime_value {k}": v for k, v in _shares({1000.0: 45, 2000.0: 40, 5000.0: 35, 400.0: 32}).items()},
-    **{f"trait Referrering Domain {k}": 0.2 for k in ("Organic", "https://retailmenot.com", "https://google.com", "https://facebook.com", "https://rxsaver.com")},
+    **{
+        f"trait lifetime_value {k}": v
+        for k, v in _shares({1000.0: 45, 2000.0: 40, 5000.0: 35, 400.0: 32}).items()
+    },
+    **{
+        f"trait Referrering Domain {k}": 0.2
+        for k in (
+            "Organic",
+            "https://retailmenot.com",
+            "https://google.com",
+            "https://facebook.com",
+            "https://rxsaver.com",
+        )
+    },
     **{f"trait App Version {k}": v for k, v in _shares(APP_VERSION).items()},
     **{f"trait model {k} (Android)": v for k, v in _shares(ANDROID_MODELS).items()},
     **{f"trait model {k} (iOS)": v for k, v in _shares(IOS_MODELS).items()},
@@ -99,7 +152,9 @@ def profile(messages: list[dict]) -> dict:
     ip_of = {m["userId"]: m["traits"]["ip"] for m in identifies}
     shopping = [m for m in tracks if m["event"] in SHOPPING]
     first_day = min(m["timestamp"][:10] for m in messages)
-    success_second = {m["userId"]: m["originalTimestamp"][:19] for m in tracks if m["event"] == "Signup Success"}
+    success_second = {
+        m["userId"]: m["originalTimestamp"][:19] for m in tracks if m["event"] == "Signup Success"
+    }
     registration = [m for m in tracks if m["event"] in REGISTRATION]
     email = [m for m in tracks if m["event"] in EMAIL]
     by_library = defaultdict(list)
@@ -113,19 +168,40 @@ def profile(messages: list[dict]) -> dict:
         "Email Delivered / Email Sent": events["Email Delivered"] / events["Email Sent"],
         "Email Opened / Email Delivered": events["Email Opened"] / events["Email Delivered"],
         "shopping / all messages": len(shopping) / len(messages),
-        "shopping on the first day / shopping": sum(m["timestamp"][:10] == first_day for m in shopping) / len(shopping),
-        "shopping on another source than registration": sum(m["projectId"] != registered_on[m["userId"]] for m in shopping) / len(shopping),
-        "registration tracks with userId": sum(bool(m.get("userId")) and bool(m.get("anonymousId")) for m in registration) / len(registration),
-        "identify at the second of Signup Success": sum(m["originalTimestamp"][:19] == success_second.get(m["userId"]) for m in identifies) / len(identifies),
-        "tracks with context.ip = ip trait": _share([m["context"].get("ip") == ip_of[m["userId"]] for m in tracks if m.get("userId") in ip_of], True),
+        "shopping on the first day / shopping": sum(m["timestamp"][:10] == first_day for m in shopping)
+        / len(shopping),
+        "shopping on another source than registration": sum(
+            m["projectId"] != registered_on[m["userId"]] for m in shopping
+        )
+        / len(shopping),
+        "registration tracks with userId": sum(
+            bool(m.get("userId")) and bool(m.get("anonymousId")) for m in registration
+        )
+        / len(registration),
+        "identify at the second of Signup Success": sum(
+            m["originalTimestamp"][:19] == success_second.get(m["userId"]) for m in identifies
+        )
+        / len(identifies),
+        "tracks with context.ip = ip trait": _share(
+            [m["context"].get("ip") == ip_of[m["userId"]] for m in tracks if m.get("userId") in ip_of], True
+        ),
         "tracks with the platform properties": sum(_has_platform_properties(m) for m in tracks) / len(tracks),
-        "registration tracks with page_name": sum("page_name" in m["properties"] for m in registration) / len(registration),
-        "email tracks with campaign_id, app_id, button_id": sum({"campaign_id", "app_id", "button_id"} <= set(m["properties"]) for m in email) / len(email),
-        "Campaign Name Organic exactly when Campaign Source is": sum((t["Campaign Name"] == "Organic") == (t["Campaign Source"] == "Organic") for t in traits) / len(traits),
+        "registration tracks with page_name": sum("page_name" in m["properties"] for m in registration)
+        / len(registration),
+        "email tracks with campaign_id, app_id, button_id": sum(
+            {"campaign_id", "app_id", "button_id"} <= set(m["properties"]) for m in email
+        )
+        / len(email),
+        "Campaign Name Organic exactly when Campaign Source is": sum(
+            (t["Campaign Name"] == "Organic") == (t["Campaign Source"] == "Organic") for t in traits
+        )
+        / len(traits),
         "Invited User? is the string": _share([t["Invited User?"] for t in traits], "Invited User?"),
     }
     for event in REGISTRATION:
-        measures[f"page_name Search on {event}"] = _share([m["properties"].get("page_name") for m in tracks if m["event"] == event], "Search")
+        measures[f"page_name Search on {event}"] = _share(
+            [m["properties"].get("page_name") for m in tracks if m["event"] == event], "Search"
+        )
     android = [t for t in traits if t.get("operating_system") == "Android"]
     ios = [t for t in traits if t.get("operating_system") == "iOS"]
     mobile_tracks = by_library["analytics-android"] + by_library["analytics-ios"]
@@ -156,10 +232,24 @@ def _parse_share_key(rest: str) -> tuple[str, object, str | None]:
     if rest.endswith(")"):
         rest, _, scope = rest[:-1].rpartition(" (")
         scope = None if scope == "not Organic" else scope
-    for name in ("Experiment Group", "Campaign Source", "Campaign Name", "Favorite Departments", "Referrering Domain", "App Version",
-                 "likelihood_to_buy", "lifetime_value", "model", "browser", "app_version", "campaign_id", "app_id", "button_id"):
+    for name in (
+        "Experiment Group",
+        "Campaign Source",
+        "Campaign Name",
+        "Favorite Departments",
+        "Referrering Domain",
+        "App Version",
+        "likelihood_to_buy",
+        "lifetime_value",
+        "model",
+        "browser",
+        "app_version",
+        "campaign_id",
+        "app_id",
+        "button_id",
+    ):
         if rest.startswith(name + " "):
-            text = rest[len(name) + 1:]
+            text = rest[len(name) + 1 :]
             for number in (int, float):
                 try:
                     return name, number(text), scope
@@ -194,5 +284,9 @@ if __name__ == "__main__":
         if not key.startswith(("trait", "property")):
             print(f"| {key} | {value:.3f} | {measured[key]:.3f} |")
     worst = max((abs(measured[k] - v), k) for k, v in ORIGINAL.items())
-    print(f"| largest difference of all {len(ORIGINAL)} measures (trait and property shares included) | | {worst[0]:.3f} ({worst[1]}) |")
-    print(f"| a day's activity (timestamps, UTC) | 09:00 to ~10:05 by its timing | {measured['earliest time of day']} to {measured['latest time of day']} |")
+    print(
+        f"| largest difference of all {len(ORIGINAL)} measures (trait and property shares included) | | {worst[0]:.3f} ({worst[1]}) |"
+    )
+    print(
+        f"| a day's activity (timestamps, UTC) | 09:00 to ~10:05 by its timing | {measured['earliest time of day']} to {measured['latest time of day']} |"
+    )

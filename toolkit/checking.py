@@ -26,7 +26,12 @@ from toolkit.simulate.scenario import load_scenario
 
 BUCKET_PREFIX = "personalize-data-"
 ROLE_PREFIX = "module-personalize-GlueServiceRole-"
-CHECKED_SOURCES = ("web", "android", "ios", "personas")  # the workshop's Segment sources an account needs (email is the tool's own)
+CHECKED_SOURCES = (
+    "web",
+    "android",
+    "ios",
+    "personas",
+)  # the workshop's Segment sources an account needs (email is the tool's own)
 DEFAULT_SOURCE = "s3://segment-personalize-workshop/segment-logs/"
 AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -51,7 +56,13 @@ class AccountCheck:
         return all(line.status != "fail" for line in self.lines)
 
     def as_dict(self) -> dict:
-        return {"account": self.account, "account_id": self.account_id, "passed": self.passed, "lines": [asdict(line) for line in self.lines], "created": self.created}
+        return {
+            "account": self.account,
+            "account_id": self.account_id,
+            "passed": self.passed,
+            "lines": [asdict(line) for line in self.lines],
+            "created": self.created,
+        }
 
 
 @dataclass
@@ -81,7 +92,9 @@ class AccountChecker:
         self.bucket: str | None = None
 
     def client(self, service: str):
-        return self.session.client(service, region_name=self.options.region, endpoint_url=self.options.endpoint_url)
+        return self.session.client(
+            service, region_name=self.options.region, endpoint_url=self.options.endpoint_url
+        )
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.result.lines.append(CheckLine(name, status, detail, fix))
@@ -89,11 +102,22 @@ class AccountChecker:
     def run(self) -> AccountCheck:
         self.check_region()
         if self.check_identity():
-            for step in (self.check_bucket, self.check_glue_role, self.check_source_logs, self.check_athena, self.check_transformed):
+            for step in (
+                self.check_bucket,
+                self.check_glue_role,
+                self.check_source_logs,
+                self.check_athena,
+                self.check_transformed,
+            ):
                 try:
                     step()
                 except AWS_ERRORS as exc:
-                    self.add(step.__name__.replace("check_", "").replace("_", " "), "fail", _error_text(exc), "check the credentials' permissions")
+                    self.add(
+                        step.__name__.replace("check_", "").replace("_", " "),
+                        "fail",
+                        _error_text(exc),
+                        "check the credentials' permissions",
+                    )
         if not self.options.skip_segment:
             self.check_segment()
         return self.result
@@ -103,13 +127,23 @@ class AccountChecker:
         if self.options.region in regions:
             self.add("region", "pass", self.options.region)
         else:
-            self.add("region", "fail", f"Amazon Personalize is not offered in {self.options.region}", "use --region us-east-1 (the workshop's region)")
+            self.add(
+                "region",
+                "fail",
+                f"Amazon Personalize is not offered in {self.options.region}",
+                "use --region us-east-1 (the workshop's region)",
+            )
 
     def check_identity(self) -> bool:
         try:
             identity = self.client("sts").get_caller_identity()
         except AWS_ERRORS as exc:
-            self.add("credentials", "fail", _error_text(exc), "configure credentials for this account (profile or role ARN)")
+            self.add(
+                "credentials",
+                "fail",
+                _error_text(exc),
+                "configure credentials for this account (profile or role ARN)",
+            )
             return False
         self.result.account_id = identity["Account"]
         self.add("credentials", "pass", identity["Arn"])
@@ -117,16 +151,27 @@ class AccountChecker:
 
     def check_bucket(self) -> None:
         s3 = self.client("s3")
-        names = sorted(b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(BUCKET_PREFIX))
+        names = sorted(
+            b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(BUCKET_PREFIX)
+        )
         if not names and self.options.fix:
             name = f"{BUCKET_PREFIX}{self.result.account_id}-{self.options.region}"
-            config = {} if self.options.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.options.region}}
+            config = (
+                {}
+                if self.options.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": self.options.region}}
+            )
             s3.create_bucket(Bucket=name, **config)
             s3.put_object(Bucket=name, Key="transformed/")
             self.result.created += [f"s3://{name}/", f"s3://{name}/transformed/"]
             names = [name]
         if not names:
-            self.add("data bucket", "fail", f"no bucket named {BUCKET_PREFIX}*", f"create one (e.g. {BUCKET_PREFIX}{self.result.account_id}) or run toolkit check --fix")
+            self.add(
+                "data bucket",
+                "fail",
+                f"no bucket named {BUCKET_PREFIX}*",
+                f"create one (e.g. {BUCKET_PREFIX}{self.result.account_id}) or run toolkit check --fix",
+            )
             return
         self.bucket = names[0]
         probe = f".toolkit-check-{uuid.uuid4().hex}"
@@ -134,47 +179,104 @@ class AccountChecker:
             s3.put_object(Bucket=self.bucket, Key=probe, Body=b"probe")
             s3.delete_object(Bucket=self.bucket, Key=probe)
         except AWS_ERRORS as exc:
-            self.add("data bucket", "fail", f"s3://{self.bucket}/ is not writable: {_error_text(exc)}", "grant s3:PutObject and s3:DeleteObject on it")
+            self.add(
+                "data bucket",
+                "fail",
+                f"s3://{self.bucket}/ is not writable: {_error_text(exc)}",
+                "grant s3:PutObject and s3:DeleteObject on it",
+            )
             return
-        self.add("data bucket", "pass", f"s3://{self.bucket}/ exists and is writable" + (f" ({len(names)} candidates)" if len(names) > 1 else ""))
+        self.add(
+            "data bucket",
+            "pass",
+            f"s3://{self.bucket}/ exists and is writable"
+            + (f" ({len(names)} candidates)" if len(names) > 1 else ""),
+        )
 
     def check_glue_role(self) -> None:
         iam = self.client("iam")
-        roles = [r for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"] if r["RoleName"].startswith(ROLE_PREFIX)]
+        roles = [
+            r
+            for page in iam.get_paginator("list_roles").paginate()
+            for r in page["Roles"]
+            if r["RoleName"].startswith(ROLE_PREFIX)
+        ]
         if not roles:
-            self.add("Glue role", "fail", f"no IAM role named {ROLE_PREFIX}*", "deploy the workshop's CloudFormation stack (the toolkit never creates IAM roles)")
+            self.add(
+                "Glue role",
+                "fail",
+                f"no IAM role named {ROLE_PREFIX}*",
+                "deploy the workshop's CloudFormation stack (the toolkit never creates IAM roles)",
+            )
             return
         role = roles[0]
         if not trusts(role["AssumeRolePolicyDocument"], "glue.amazonaws.com"):
-            self.add("Glue role", "fail", f"{role['RoleName']} does not trust glue.amazonaws.com", "add glue.amazonaws.com to its trust policy")
+            self.add(
+                "Glue role",
+                "fail",
+                f"{role['RoleName']} does not trust glue.amazonaws.com",
+                "add glue.amazonaws.com to its trust policy",
+            )
             return
         statements = role_statements(iam, role["RoleName"])
         source = S3Url.parse(self.options.source)
-        needs = [("s3:ListBucket", f"arn:aws:s3:::{source.bucket}"), ("s3:GetObject", f"arn:aws:s3:::{source.bucket}/{source.key}x.gz")]
+        needs = [
+            ("s3:ListBucket", f"arn:aws:s3:::{source.bucket}"),
+            ("s3:GetObject", f"arn:aws:s3:::{source.bucket}/{source.key}x.gz"),
+        ]
         if self.bucket:
             needs.append(("s3:PutObject", f"arn:aws:s3:::{self.bucket}/transformed/interactions.csv"))
-        missing = [f"{action} on {resource}" for action, resource in needs if not allowed(statements, action, resource)]
+        missing = [
+            f"{action} on {resource}"
+            for action, resource in needs
+            if not allowed(statements, action, resource)
+        ]
         if missing:
-            self.add("Glue role", "fail", f"{role['RoleName']} lacks {'; '.join(missing)}", "attach a policy granting these (read the source logs, write transformed/)")
+            self.add(
+                "Glue role",
+                "fail",
+                f"{role['RoleName']} lacks {'; '.join(missing)}",
+                "attach a policy granting these (read the source logs, write transformed/)",
+            )
         else:
-            self.add("Glue role", "pass", f"{role['RoleName']} trusts Glue, reads the source logs and writes the data bucket")
+            self.add(
+                "Glue role",
+                "pass",
+                f"{role['RoleName']} trusts Glue, reads the source logs and writes the data bucket",
+            )
 
     def check_source_logs(self) -> None:
         source = S3Url.parse(self.options.source)
         s3 = self.client("s3")
         listing = s3.list_objects_v2(Bucket=source.bucket, Prefix=source.key, MaxKeys=1000)
-        logs = [o["Key"] for o in listing.get("Contents", []) if KEY_PATTERN.search(o["Key"]) and o["Size"] > 0]
+        logs = [
+            o["Key"] for o in listing.get("Contents", []) if KEY_PATTERN.search(o["Key"]) and o["Size"] > 0
+        ]
         if not logs:
-            self.add("source logs", "fail", f"no Segment log files under {source}", "point --source at s3://bucket/prefix/segment-logs/ holding <source-id>/<day>/<file>.gz")
+            self.add(
+                "source logs",
+                "fail",
+                f"no Segment log files under {source}",
+                "point --source at s3://bucket/prefix/segment-logs/ holding <source-id>/<day>/<file>.gz",
+            )
             return
         body = s3.get_object(Bucket=source.bucket, Key=logs[0])["Body"].read()
         try:
             first = json.loads(gzip.decompress(body).split(b"\n", 1)[0])
             assert isinstance(first, dict) and "type" in first and "messageId" in first
         except (OSError, ValueError, AssertionError):
-            self.add("source logs", "fail", f"s3://{source.bucket}/{logs[0]} does not hold Segment messages", "check the Segment S3 destination's bucket and prefix")
+            self.add(
+                "source logs",
+                "fail",
+                f"s3://{source.bucket}/{logs[0]} does not hold Segment messages",
+                "check the Segment S3 destination's bucket and prefix",
+            )
             return
-        self.add("source logs", "pass", f"{len(logs)}{'+' if listing.get('IsTruncated') else ''} log files under {source}; the first holds Segment messages")
+        self.add(
+            "source logs",
+            "pass",
+            f"{len(logs)}{'+' if listing.get('IsTruncated') else ''} log files under {source}; the first holds Segment messages",
+        )
 
     def check_athena(self) -> None:
         glue = self.client("glue")
@@ -189,17 +291,33 @@ class AccountChecker:
                 self.result.created.append(f"Athena database {self.options.database}")
                 self.add("Athena database", "pass", f"{self.options.database} (created)")
             else:
-                self.add("Athena database", "fail", f"no database {self.options.database!r}", f"run CREATE DATABASE {self.options.database} in Athena, or toolkit check --fix")
-        output = self.options.athena_output or (f"s3://{self.bucket}/athena-results/" if self.bucket else None)
+                self.add(
+                    "Athena database",
+                    "fail",
+                    f"no database {self.options.database!r}",
+                    f"run CREATE DATABASE {self.options.database} in Athena, or toolkit check --fix",
+                )
+        output = self.options.athena_output or (
+            f"s3://{self.bucket}/athena-results/" if self.bucket else None
+        )
         if output is None:
-            self.add("Athena results", "fail", "no results location", "give --athena-output s3://bucket/athena-results/")
+            self.add(
+                "Athena results",
+                "fail",
+                "no results location",
+                "give --athena-output s3://bucket/athena-results/",
+            )
             return
         url = S3Url.parse(output)
         key = f"{url.key}.toolkit-check-{uuid.uuid4().hex}"
         s3 = self.client("s3")
         s3.put_object(Bucket=url.bucket, Key=key, Body=b"probe")
         s3.delete_object(Bucket=url.bucket, Key=key)
-        if self.options.fix and url.key and not s3.list_objects_v2(Bucket=url.bucket, Prefix=url.key, MaxKeys=1).get("KeyCount"):
+        if (
+            self.options.fix
+            and url.key
+            and not s3.list_objects_v2(Bucket=url.bucket, Prefix=url.key, MaxKeys=1).get("KeyCount")
+        ):
             s3.put_object(Bucket=url.bucket, Key=url.key)
             self.result.created.append(output)
         self.add("Athena results", "pass", f"{output} is writable")
@@ -208,9 +326,18 @@ class AccountChecker:
         if not self.bucket:
             return
         s3 = self.client("s3")
-        csvs = [o["Key"] for o in s3.list_objects_v2(Bucket=self.bucket, Prefix="transformed/").get("Contents", []) if o["Key"].endswith(".csv")]
+        csvs = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=self.bucket, Prefix="transformed/").get("Contents", [])
+            if o["Key"].endswith(".csv")
+        ]
         if not csvs:
-            self.add("transformed CSV", "warn", f"no CSV in s3://{self.bucket}/transformed/ yet", "run the Glue job or toolkit transform --out s3://.../transformed/")
+            self.add(
+                "transformed CSV",
+                "warn",
+                f"no CSV in s3://{self.bucket}/transformed/ yet",
+                "run the Glue job or toolkit transform --out s3://.../transformed/",
+            )
             return
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / "interactions.csv"
@@ -218,31 +345,55 @@ class AccountChecker:
             report = validate_csv(local)
         failed = [c.rule for c in report.checks if c.status == "fail"]
         if failed:
-            self.add("transformed CSV", "fail", f"s3://{self.bucket}/{csvs[0]} fails: {', '.join(failed)}", "see toolkit validate for the offending rows")
+            self.add(
+                "transformed CSV",
+                "fail",
+                f"s3://{self.bucket}/{csvs[0]} fails: {', '.join(failed)}",
+                "see toolkit validate for the offending rows",
+            )
         else:
-            self.add("transformed CSV", "pass", f"s3://{self.bucket}/{csvs[0]}: {report.rows:,} rows pass Personalize's rules")
+            self.add(
+                "transformed CSV",
+                "pass",
+                f"s3://{self.bucket}/{csvs[0]}: {report.rows:,} rows pass Personalize's rules",
+            )
 
     def check_segment(self) -> None:
         sources = load_scenario("workshop").sources
         for key, name in ((key, sources[key].name) for key in CHECKED_SOURCES):
             write_key = self.options.write_keys.get(key)
             if not write_key:
-                self.add(f"Segment {name}", "fail", "no write key configured", f"--write-key {key}=... or SEGMENT_WRITE_KEY_{key.upper()}")
+                self.add(
+                    f"Segment {name}",
+                    "fail",
+                    "no write key configured",
+                    f"--write-key {key}=... or SEGMENT_WRITE_KEY_{key.upper()}",
+                )
                 continue
             status = _probe(self.options.host, write_key)
             if status == 200:
                 self.add(f"Segment {name}", "pass", f"a probe message was accepted by {self.options.host}")
             else:
-                self.add(f"Segment {name}", "fail", f"{self.options.host} answered {status} to a probe message", "copy the source's write key from Segment's source settings")
+                self.add(
+                    f"Segment {name}",
+                    "fail",
+                    f"{self.options.host} answered {status} to a probe message",
+                    "copy the source's write key from Segment's source settings",
+                )
 
 
 def _probe(host: str, write_key: str) -> int | str:
     """POST one tiny track call, sent to no destination (integrations All: false)."""
-    body = json.dumps({"event": "Toolkit Check Probe", "anonymousId": "toolkit-check", "integrations": {"All": False}}).encode()
+    body = json.dumps(
+        {"event": "Toolkit Check Probe", "anonymousId": "toolkit-check", "integrations": {"All": False}}
+    ).encode()
     request = urllib.request.Request(
         host.rstrip("/") + "/v1/track",
         data=body,
-        headers={"Content-Type": "application/json", "Authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode(),
+        },
         method="POST",
     )
     try:
@@ -259,7 +410,12 @@ def session_for(profile_or_role: str | None, region: str, endpoint_url: str | No
     if profile_or_role and profile_or_role.startswith("arn:"):
         sts = boto3.client("sts", region_name=region, endpoint_url=endpoint_url)
         credentials = sts.assume_role(RoleArn=profile_or_role, RoleSessionName="toolkit-check")["Credentials"]
-        return boto3.Session(aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"], region_name=region)
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
     try:
         return boto3.Session(profile_name=profile_or_role, region_name=region)
     except botocore.exceptions.ProfileNotFound:
@@ -271,7 +427,14 @@ def check_account(profile_or_role: str | None, name: str, options: CheckOptions)
         session = session_for(profile_or_role, options.region, options.endpoint_url)
     except AWS_ERRORS as exc:
         result = AccountCheck(name)
-        result.lines.append(CheckLine("credentials", "fail", _error_text(exc), "check the role ARN and that the default credentials may assume it"))
+        result.lines.append(
+            CheckLine(
+                "credentials",
+                "fail",
+                _error_text(exc),
+                "check the role ARN and that the default credentials may assume it",
+            )
+        )
         return result
     return AccountChecker(session, name, options).run()
 
@@ -285,7 +448,12 @@ def read_accounts(path: str) -> list[tuple[str, str]]:
     with open(file, newline="", encoding="utf-8") as handle:
         for number, row in enumerate(csv.reader(handle), start=1):
             cells = [cell.strip() for cell in row]
-            if not cells or not cells[0] or cells[0].startswith("#") or (number == 1 and cells[0].lower() in ("profile", "role", "account", "profile_or_role_arn")):
+            if (
+                not cells
+                or not cells[0]
+                or cells[0].startswith("#")
+                or (number == 1 and cells[0].lower() in ("profile", "role", "account", "profile_or_role_arn"))
+            ):
                 continue
             rows.append((cells[0], cells[1] if len(cells) > 1 and cells[1] else cells[0]))
     if not rows:
@@ -293,7 +461,9 @@ def read_accounts(path: str) -> list[tuple[str, str]]:
     return rows
 
 
-def check_accounts(accounts: list[tuple[str, str]], options: CheckOptions, threads: int = 8) -> list[AccountCheck]:
+def check_accounts(
+    accounts: list[tuple[str, str]], options: CheckOptions, threads: int = 8
+) -> list[AccountCheck]:
     """Check every account concurrently; failing accounts first."""
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(lambda account: check_account(account[0], account[1], options), accounts))

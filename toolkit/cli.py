@@ -7,9 +7,9 @@ import os
 import tempfile
 import time
 import traceback
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -56,14 +56,18 @@ class ToolkitGroup(TyperGroup):
             errors.print("interrupted; nothing half-written was left behind", highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001 - this is the place that reports every failure
-            if type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted":  # DuckDB stopped a query on Ctrl-C
+            if (
+                type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted"
+            ):  # DuckDB stopped a query on Ctrl-C
                 errors.print("interrupted; nothing half-written was left behind", highlight=False)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             message = describe_failure(exc)
             if message is not None:
                 say_error(message)
                 raise typer.Exit(EXIT_USAGE) from None
-            say_error(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}")
+            say_error(
+                f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}"
+            )
             raise typer.Exit(EXIT_BUG) from None
 
 
@@ -92,7 +96,10 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def toolkit(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS."""
 
@@ -154,11 +161,19 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
         if not 1 <= days <= MAX_DAYS:
             raise UsageError(f"--days must be 1 to {MAX_DAYS:,}, not {days}")
         return start, days
-    until = parse_day(until_text, "--until") if until_text else datetime.now(timezone.utc).date() - timedelta(days=1)
+    until = (
+        parse_day(until_text, "--until")
+        if until_text
+        else datetime.now(UTC).date() - timedelta(days=1)
+    )
     if (until - start).days >= MAX_DAYS:
         raise UsageError(f"--date to --until spans more than {MAX_DAYS:,} days")
     if until < start:
-        hint = "" if until_text else " (the default end is yesterday, UTC; give --days N for a future or current date)"
+        hint = (
+            ""
+            if until_text
+            else " (the default end is yesterday, UTC; give --days N for a future or current date)"
+        )
         raise UsageError(f"the end {until} is before the start {start}{hint}")
     return start, (until - start).days + 1
 
@@ -170,16 +185,32 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
 
 
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
-DaysOption = Annotated[Optional[int], typer.Option(help="Number of days to simulate (instead of --until).")]
-UntilOption = Annotated[Optional[str], typer.Option(help="Last day to simulate, YYYY-MM-DD. Default: yesterday (UTC).")]
+DaysOption = Annotated[int | None, typer.Option(help="Number of days to simulate (instead of --until).")]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Last day to simulate, YYYY-MM-DD. Default: yesterday (UTC).")
+]
 ScenarioOption = Annotated[str, typer.Option(help="Scenario TOML file, or the name of a bundled one.")]
-SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed and options give byte-identical files.")]
-VisitorsOption = Annotated[Optional[int], typer.Option(help="New visitors per platform per day (default: the scenario's).")]
-ProfileOption = Annotated[Optional[str], typer.Option(help="AWS profile (default: the standard credential chain).")]
-RegionOption = Annotated[Optional[str], typer.Option(help="AWS region (default: the profile's, else us-east-1).")]
-EndpointOption = Annotated[Optional[str], typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the exit code tells the result.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON document, and nothing else.")]
+SeedOption = Annotated[
+    int, typer.Option(help="Random seed: the same seed and options give byte-identical files.")
+]
+VisitorsOption = Annotated[
+    int | None, typer.Option(help="New visitors per platform per day (default: the scenario's).")
+]
+ProfileOption = Annotated[
+    str | None, typer.Option(help="AWS profile (default: the standard credential chain).")
+]
+RegionOption = Annotated[
+    str | None, typer.Option(help="AWS region (default: the profile's, else us-east-1).")
+]
+EndpointOption = Annotated[
+    str | None, typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:5000 for moto.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the exit code tells the result.")
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the summary as one JSON document, and nothing else.")
+]
 
 
 def print_json(document: dict) -> None:
@@ -222,7 +253,14 @@ class LazyProgress:
 
     def update(self, done: int, total: int) -> None:
         if self.progress is None and time.monotonic() - self.began > 1.0 and done < total:
-            self.progress = Progress(TextColumn(self.description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+            self.progress = Progress(
+                TextColumn(self.description),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task(self.description, total=total)
         if self.progress is not None:
@@ -242,12 +280,31 @@ def generate(
     scenario: ScenarioOption = "workshop",
     seed: SeedOption = 1,
     users_per_day: VisitorsOption = None,
-    out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "out",
-    workers: Annotated[Optional[int], typer.Option(help="Processes to simulate with (default: one per core).")] = None,
-    sink: Annotated[Sink, typer.Option(help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client).")] = Sink.files,
-    write_key: Annotated[Optional[list[str]], typer.Option(help="For --sink segment: SOURCE=KEY, repeatable (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
-    keys_file: Annotated[Optional[str], typer.Option(help="For --sink segment: a file of SOURCE=KEY lines.")] = None,
-    host: Annotated[Optional[str], typer.Option(help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT.")] = None,
+    out: Annotated[
+        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
+    ] = "out",
+    workers: Annotated[
+        int | None, typer.Option(help="Processes to simulate with (default: one per core).")
+    ] = None,
+    sink: Annotated[
+        Sink,
+        typer.Option(
+            help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client)."
+        ),
+    ] = Sink.files,
+    write_key: Annotated[
+        list[str] | None,
+        typer.Option(help="For --sink segment: SOURCE=KEY, repeatable (or SEGMENT_WRITE_KEY_<SOURCE>)."),
+    ] = None,
+    keys_file: Annotated[
+        str | None, typer.Option(help="For --sink segment: a file of SOURCE=KEY lines.")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT."
+        ),
+    ] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -269,10 +326,25 @@ def generate(
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
-    result = with_progress("simulating", lambda on_progress: run_generate(chosen, first_day, day_count, seed, destination, workers, on_progress), show=not (quiet or as_json))
+    result = with_progress(
+        "simulating",
+        lambda on_progress: run_generate(
+            chosen, first_day, day_count, seed, destination, workers, on_progress
+        ),
+        show=not (quiet or as_json),
+    )
     last_day = first_day + timedelta(days=day_count - 1)
     if as_json:
-        print_json({"scenario": chosen.name, "seed": seed, "first_day": first_day, "last_day": last_day, "written_to": destination.describe(), **result.as_dict()})
+        print_json(
+            {
+                "scenario": chosen.name,
+                "seed": seed,
+                "first_day": first_day,
+                "last_day": last_day,
+                "written_to": destination.describe(),
+                **result.as_dict(),
+            }
+        )
         return
     if quiet:
         return
@@ -294,10 +366,14 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 
     def simulated(generated) -> None:
         progress.close()
-        console.print(f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}")
+        console.print(
+            f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}"
+        )
 
     try:
-        _, result = simulate_and_send(scenario, first_day, day_count, seed, workers, pairs, keys_file, host, progress.update, simulated)
+        _, result = simulate_and_send(
+            scenario, first_day, day_count, seed, workers, pairs, keys_file, host, progress.update, simulated
+        )
     finally:
         progress.close()
     console.print(send_summary(scenario, result))
@@ -311,18 +387,65 @@ def main() -> None:
 
 @app.command()
 def transform(
-    source: Annotated[str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")],
-    out: Annotated[str, typer.Option(help="CSV file, folder, or s3://bucket/transformed/ (the file is interactions.csv).")] = "interactions.csv",
-    event_types: Annotated[Optional[str], typer.Option(help="Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; with --domain, the events its map names).")] = None,
-    domain: Annotated[Optional[Domain], typer.Option(help="Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, Purchase, ...).")] = None,
-    event_map: Annotated[Optional[str], typer.Option(help="With --domain: a TOML file of \"Segment event\" = \"EVENT_TYPE\" lines instead of the bundled map.")] = None,
-    item_id: Annotated[ItemId, typer.Option(help="Property holding the item id (also read from each products[] entry).")] = ItemId.sku,
-    rejects: Annotated[Optional[str], typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text).")] = None,
-    users: Annotated[Optional[str], typer.Option(help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits.")] = None,
-    user_fields: Annotated[Optional[str], typer.Option(help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25).")] = None,
-    items: Annotated[Optional[str], typer.Option(help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties and --catalog.")] = None,
-    catalog: Annotated[Optional[str], typer.Option(help="With --items: the store's catalog export, JSON lines of products (generate writes catalog.jsonl beside segment-logs/); its values come first.")] = None,
-    engine: Annotated[TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")] = TransformEngine.duckdb,
+    source: Annotated[
+        str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")
+    ],
+    out: Annotated[
+        str,
+        typer.Option(help="CSV file, folder, or s3://bucket/transformed/ (the file is interactions.csv)."),
+    ] = "interactions.csv",
+    event_types: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; with --domain, the events its map names)."
+        ),
+    ] = None,
+    domain: Annotated[
+        Domain | None,
+        typer.Option(
+            help="Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, Purchase, ...)."
+        ),
+    ] = None,
+    event_map: Annotated[
+        str | None,
+        typer.Option(
+            help='With --domain: a TOML file of "Segment event" = "EVENT_TYPE" lines instead of the bundled map.'
+        ),
+    ] = None,
+    item_id: Annotated[
+        ItemId, typer.Option(help="Property holding the item id (also read from each products[] entry).")
+    ] = ItemId.sku,
+    rejects: Annotated[
+        str | None,
+        typer.Option(help="Write lines that are not messages here (JSON lines: file, line, reason, text)."),
+    ] = None,
+    users: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits."
+        ),
+    ] = None,
+    user_fields: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25)."
+        ),
+    ] = None,
+    items: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties and --catalog."
+        ),
+    ] = None,
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            help="With --items: the store's catalog export, JSON lines of products (generate writes catalog.jsonl beside segment-logs/); its values come first."
+        ),
+    ] = None,
+    engine: Annotated[
+        TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")
+    ] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -337,7 +460,9 @@ def transform(
 
     if event_map and not domain:
         raise UsageError("--event-map needs --domain")
-    events = tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
+    events = (
+        tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
+    )
     if events == ():
         raise UsageError("--event-types must name at least one event")
     options = TransformOptions.for_domain(item_id.value, domain.value if domain else None, event_map, events)
@@ -345,17 +470,32 @@ def transform(
     from toolkit.aws.s3 import is_s3
 
     if any(path and is_s3(path) for path in (users, items)):
-        raise UsageError("--users and --items write local CSVs; upload them with their .avsc where Personalize reads them")
+        raise UsageError(
+            "--users and --items write local CSVs; upload them with their .avsc where Personalize reads them"
+        )
     if catalog and not items:
         raise UsageError("--catalog goes with --items")
     chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
     from toolkit.transform.run import transform as run_transform
 
     summary, where, report = run_transform(
-        source, out, options, aws, rejects, progress=not (quiet or as_json), users_path=users, user_fields=chosen, items_path=items, catalog=catalog, engine=engine.value, master=master
+        source,
+        out,
+        options,
+        aws,
+        rejects,
+        progress=not (quiet or as_json),
+        users_path=users,
+        user_fields=chosen,
+        items_path=items,
+        catalog=catalog,
+        engine=engine.value,
+        master=master,
     )
     if as_json:
-        print_json({"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()})
+        print_json(
+            {"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()}
+        )
     elif not quiet:
         _print_transform(summary, where, report, rejects)
     if not report.valid:
@@ -369,31 +509,86 @@ def _print_transform(summary, where: str, report, rejects: str | None) -> None:
     console.print(events_table(summary))
     if not summary.interactions and summary.other_events:
         found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
-        console.print(Text.assemble(("none of --event-types was found", "bold red"), f"; the track events present are {found}"), soft_wrap=True)
+        console.print(
+            Text.assemble(
+                ("none of --event-types was found", "bold red"), f"; the track events present are {found}"
+            ),
+            soft_wrap=True,
+        )
     if summary.users_dataset is not None:
-        fields = ", ".join(f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}" for f in summary.users_dataset.fields)
-        console.print(f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}", soft_wrap=True)
+        fields = ", ".join(
+            f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}"
+            for f in summary.users_dataset.fields
+        )
+        console.print(
+            f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}",
+            soft_wrap=True,
+        )
     if summary.items_dataset is not None:
-        described = f" ({summary.items_dataset.from_catalog:,} in the catalog)" if summary.items_dataset.from_catalog else ""
-        console.print(f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}", soft_wrap=True)
+        described = (
+            f" ({summary.items_dataset.from_catalog:,} in the catalog)"
+            if summary.items_dataset.from_catalog
+            else ""
+        )
+        console.print(
+            f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}",
+            soft_wrap=True,
+        )
     for file, damage in summary.damaged_files.items():
-        console.print(Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read"))
+        console.print(
+            Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read")
+        )
     if summary.rejected and not rejects:
-        console.print(Text.assemble((f"{summary.rejected:,} rejected lines", "yellow"), "; pass --rejects FILE to keep them with file and line numbers"))
+        console.print(
+            Text.assemble(
+                (f"{summary.rejected:,} rejected lines", "yellow"),
+                "; pass --rejects FILE to keep them with file and line numbers",
+            )
+        )
     status = ("passes", "green") if report.valid else ("FAILS", "bold red")
-    console.print(Text.assemble(f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it ", status, " Personalize's rules (toolkit validate for details)"))
+    console.print(
+        Text.assemble(
+            f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it ",
+            status,
+            " Personalize's rules (toolkit validate for details)",
+        )
+    )
     if not report.valid:
         console.print(validation_table(report))
 
 
 @app.command()
 def validate(
-    csv_path: Annotated[str, typer.Argument(metavar="CSV", help="A dataset CSV: interactions, users or items (a local file).")],
-    dataset: Annotated[Optional[Dataset], typer.Option(help="Which dataset the CSV is (default: told by its header).")] = None,
-    users: Annotated[Optional[str], typer.Option(help="Also validate this Users CSV, and the interactions against it (missing and cold users).")] = None,
-    items: Annotated[Optional[str], typer.Option(help="Also validate this Items CSV, and the interactions against it (missing and cold items).")] = None,
-    schema: Annotated[Optional[str], typer.Option(help="Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, else inferred from the header).")] = None,
-    domain: Annotated[Optional[Domain], typer.Option(help="Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and CATEGORY_L1).")] = None,
+    csv_path: Annotated[
+        str, typer.Argument(metavar="CSV", help="A dataset CSV: interactions, users or items (a local file).")
+    ],
+    dataset: Annotated[
+        Dataset | None, typer.Option(help="Which dataset the CSV is (default: told by its header).")
+    ] = None,
+    users: Annotated[
+        str | None,
+        typer.Option(
+            help="Also validate this Users CSV, and the interactions against it (missing and cold users)."
+        ),
+    ] = None,
+    items: Annotated[
+        str | None,
+        typer.Option(
+            help="Also validate this Items CSV, and the interactions against it (missing and cold items)."
+        ),
+    ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            help="Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, else inferred from the header)."
+        ),
+    ] = None,
+    domain: Annotated[
+        Domain | None,
+        typer.Option(
+            help="Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and CATEGORY_L1)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""
@@ -402,30 +597,76 @@ def validate(
     from toolkit.personalize.validate import validate_datasets
     from toolkit.render import diagnostics_table, validation_table
 
-    reports = validate_datasets(csv_path, schema, domain.value if domain else None, dataset.value if dataset else None, users, items)
+    reports = validate_datasets(
+        csv_path, schema, domain.value if domain else None, dataset.value if dataset else None, users, items
+    )
     valid = all(report.valid for report in reports)
     if as_json:
-        print(json.dumps(reports[0].as_dict() if len(reports) == 1 else {"valid": valid, "datasets": [r.as_dict() for r in reports]}, indent=2))
+        print(
+            json.dumps(
+                reports[0].as_dict()
+                if len(reports) == 1
+                else {"valid": valid, "datasets": [r.as_dict() for r in reports]},
+                indent=2,
+            )
+        )
     else:
         for report in reports:
             console.print(validation_table(report))
             console.print(diagnostics_table(report.diagnostics))
-            console.print(Text.assemble(f"{report.dataset} {report.path}, {report.rows:,} rows: ", ("valid", "green") if report.valid else ("invalid", "bold red")))
+            console.print(
+                Text.assemble(
+                    f"{report.dataset} {report.path}, {report.rows:,} rows: ",
+                    ("valid", "green") if report.valid else ("invalid", "bold red"),
+                )
+            )
     raise typer.Exit(0 if valid else 1)
 
 
 @app.command()
 def report(
-    source: Annotated[str, typer.Argument(metavar="SRC", help="Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output folder.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SRC",
+            help="Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output folder.",
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path("report.html"),
-    users: Annotated[Optional[str], typer.Option(help="A Users CSV to check the interactions against (a workshop folder's users.csv is found).")] = None,
-    items: Annotated[Optional[str], typer.Option(help="An Items CSV to check the interactions against (a workshop folder's items.csv is found).")] = None,
-    scenario: Annotated[str, typer.Option(help="Scenario whose funnels and source names the page uses (a TOML file or a bundled name).")] = "workshop",
-    evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Compare popularity with co-occurrence on the interactions.")] = True,
+    users: Annotated[
+        str | None,
+        typer.Option(
+            help="A Users CSV to check the interactions against (a workshop folder's users.csv is found)."
+        ),
+    ] = None,
+    items: Annotated[
+        str | None,
+        typer.Option(
+            help="An Items CSV to check the interactions against (a workshop folder's items.csv is found)."
+        ),
+    ] = None,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="Scenario whose funnels and source names the page uses (a TOML file or a bundled name)."
+        ),
+    ] = "workshop",
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate/--no-evaluate", help="Compare popularity with co-occurrence on the interactions."
+        ),
+    ] = True,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures behind the charts as one JSON document (the page is written too).")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the figures behind the charts as one JSON document (the page is written too).",
+        ),
+    ] = False,
 ) -> None:
     """One self-contained HTML page of what is in the logs and what Personalize will get.
 
@@ -433,21 +674,39 @@ def report(
     from toolkit.reporting import build_report
     from toolkit.simulate.scenario import load_scenario
 
-    built = build_report(source, load_scenario(scenario), aws_options(profile, region, endpoint_url), users, items, evaluate, out)
+    built = build_report(
+        source,
+        load_scenario(scenario),
+        aws_options(profile, region, endpoint_url),
+        users,
+        items,
+        evaluate,
+        out,
+    )
     if as_json:
         print_json(built.as_dict())
     else:
         fix, look = built.findings()
-        verdict = Text("ready for Personalize", "green") if built.ready else Text(f"not ready for Personalize: {len(fix)} to fix", "bold red")
-        console.print(Text.assemble(f"report written to {out}: ", verdict, f" ({len(look)} to look at)"), soft_wrap=True)
+        verdict = (
+            Text("ready for Personalize", "green")
+            if built.ready
+            else Text(f"not ready for Personalize: {len(fix)} to fix", "bold red")
+        )
+        console.print(
+            Text.assemble(f"report written to {out}: ", verdict, f" ({len(look)} to look at)"), soft_wrap=True
+        )
     if not built.ready:
         raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
 def evaluate(
-    csv_path: Annotated[str, typer.Argument(metavar="CSV", help="Interactions CSV (USER_ID, ITEM_ID, TIMESTAMP).")],
-    k: Annotated[int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")] = 25,
+    csv_path: Annotated[
+        str, typer.Argument(metavar="CSV", help="Interactions CSV (USER_ID, ITEM_ID, TIMESTAMP).")
+    ],
+    k: Annotated[
+        int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")
+    ] = 25,
     as_json: JsonOption = False,
 ) -> None:
     """Is there anything to learn beyond "most popular"? Popularity against co-occurrence.
@@ -467,9 +726,22 @@ def evaluate(
 
 @app.command()
 def schema(
-    csv_path: Annotated[Optional[str], typer.Argument(metavar="[CSV]", help="Take the columns (and, for users and items, the types) from this CSV (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).")] = None,
-    dataset: Annotated[Optional[Dataset], typer.Option(help="Which dataset the CSV is (default: told by its header).")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc).")] = None,
+    csv_path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CSV]",
+            help="Take the columns (and, for users and items, the types) from this CSV (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        Dataset | None, typer.Option(help="Which dataset the CSV is (default: told by its header).")
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            help="Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc)."
+        ),
+    ] = None,
 ) -> None:
     """Write the Avro schema for an interactions, users or items CSV, ready for Personalize's CreateSchema."""
     from toolkit.personalize.schema import interactions_schema, schema_json
@@ -485,7 +757,9 @@ def schema(
 
     check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
-    console.print(f"{made['name']} schema for {', '.join(f['name'] for f in made['fields'])} written to {target}")
+    console.print(
+        f"{made['name']} schema for {', '.join(f['name'] for f in made['fields'])} written to {target}"
+    )
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -499,18 +773,38 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 @app.command()
 def explore(
-    source: Annotated[Optional[str], typer.Argument(metavar="[SRC]", help="Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena).")] = None,
-    sql: Annotated[Optional[str], typer.Option(help="A query against segment_logs (instead of the workshop's three).")] = None,
-    file: Annotated[Optional[Path], typer.Option(help="A .sql file with a query against segment_logs.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="How to print the results.")] = OutputFormat.table,
-    limit: Annotated[Optional[int], typer.Option(help="Show at most this many rows.")] = None,
-    db: Annotated[Optional[Path], typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds.")] = None,
-    print_ddl: Annotated[bool, typer.Option("--print-ddl", help="Print Athena's CREATE EXTERNAL TABLE for --location and exit.")] = False,
-    location: Annotated[Optional[str], typer.Option(help="s3://.../segment-logs/ for --print-ddl.")] = None,
-    engine: Annotated[ExploreEngine, typer.Option(help="duckdb (this machine) or athena.")] = ExploreEngine.duckdb,
-    database: Annotated[Optional[str], typer.Option(help="Athena database holding segment_logs.")] = None,
-    output: Annotated[Optional[str], typer.Option(help="s3:// location for Athena's results.")] = None,
-    workgroup: Annotated[Optional[str], typer.Option(help="Athena workgroup.")] = None,
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[SRC]",
+            help="Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena).",
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None, typer.Option(help="A query against segment_logs (instead of the workshop's three).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="A .sql file with a query against segment_logs.")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="How to print the results.")
+    ] = OutputFormat.table,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many rows.")] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds."),
+    ] = None,
+    print_ddl: Annotated[
+        bool,
+        typer.Option("--print-ddl", help="Print Athena's CREATE EXTERNAL TABLE for --location and exit."),
+    ] = False,
+    location: Annotated[str | None, typer.Option(help="s3://.../segment-logs/ for --print-ddl.")] = None,
+    engine: Annotated[
+        ExploreEngine, typer.Option(help="duckdb (this machine) or athena.")
+    ] = ExploreEngine.duckdb,
+    database: Annotated[str | None, typer.Option(help="Athena database holding segment_logs.")] = None,
+    output: Annotated[str | None, typer.Option(help="s3:// location for Athena's results.")] = None,
+    workgroup: Annotated[str | None, typer.Option(help="Athena workgroup.")] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -561,10 +855,17 @@ def explore(
         else:
             print(query_csv(result), end="")
     for name in logs.refused if logs else []:
-        errors.print(Text.assemble(("refused S3 object ", "yellow"), f"{name}: its key would be saved outside the download folder"))
+        errors.print(
+            Text.assemble(
+                ("refused S3 object ", "yellow"),
+                f"{name}: its key would be saved outside the download folder",
+            )
+        )
     if logs is not None and logs.filesystem is not None and output_format is OutputFormat.table:
         fetched = logs.filesystem
-        errors.print(f"read {fetched.bytes_read / 1e6:,.1f} MB from {len(fetched.objects_read):,} of {len(logs.paths):,} S3 objects ({sum(fetched.sizes.values()) / 1e6:,.1f} MB), as the queries needed them")
+        errors.print(
+            f"read {fetched.bytes_read / 1e6:,.1f} MB from {len(fetched.objects_read):,} of {len(logs.paths):,} S3 objects ({sum(fetched.sizes.values()) / 1e6:,.1f} MB), as the queries needed them"
+        )
     for name, why in getattr(explorer, "skipped", {}).items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
     if not sql and output_format is OutputFormat.table:
@@ -576,11 +877,19 @@ def workshop(
     start: StartOption,
     days: DaysOption = None,
     until: UntilOption = None,
-    out: Annotated[Path, typer.Option(help="Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv and report.html.")] = Path("workshop"),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv and report.html."
+        ),
+    ] = Path("workshop"),
     users_per_day: VisitorsOption = None,
     seed: SeedOption = 1,
     scenario: ScenarioOption = "workshop",
-    bucket: Annotated[Optional[str], typer.Option(help="Do it against s3://BUCKET/ (segment-logs/, transformed/) like the real workshop.")] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(help="Do it against s3://BUCKET/ (segment-logs/, transformed/) like the real workshop."),
+    ] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -595,14 +904,32 @@ def workshop(
     chosen = scenario_with_visitors(scenario, users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
-    run = with_progress("simulating", lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress), show=not (quiet or as_json))
+    run = with_progress(
+        "simulating",
+        lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress),
+        show=not (quiet or as_json),
+    )
     if as_json:
-        print_json({
-            "interactions_csv": run.csv, "schema": run.schema, "users_csv": run.users, "items_csv": run.items, "logs": run.logs, "valid": run.validation.valid, "evaluation": run.evaluation.as_dict(),
-            "datasets": [report.as_dict() for report in run.datasets], "report": run.report,
-            "generated": run.generated.as_dict(), "transformed": run.transformed.as_dict(), "validation": run.validation.as_dict(),
-            "queries": {title: {"columns": result.columns, "rows": result.rows} for title, result in run.queries[1:]},
-        })
+        print_json(
+            {
+                "interactions_csv": run.csv,
+                "schema": run.schema,
+                "users_csv": run.users,
+                "items_csv": run.items,
+                "logs": run.logs,
+                "valid": run.validation.valid,
+                "evaluation": run.evaluation.as_dict(),
+                "datasets": [report.as_dict() for report in run.datasets],
+                "report": run.report,
+                "generated": run.generated.as_dict(),
+                "transformed": run.transformed.as_dict(),
+                "validation": run.validation.as_dict(),
+                "queries": {
+                    title: {"columns": result.columns, "rows": result.rows}
+                    for title, result in run.queries[1:]
+                },
+            }
+        )
     elif not quiet:
         _print_workshop(chosen, run)
     if not (run.validation.valid and all(report.valid for report in run.datasets)):
@@ -611,7 +938,13 @@ def workshop(
 
 def _print_workshop(chosen, run) -> None:
     from toolkit.explore.engines import workshop_conclusion
-    from toolkit.render import events_table, generate_summary, query_table, transform_summary, validation_table
+    from toolkit.render import (
+        events_table,
+        generate_summary,
+        query_table,
+        transform_summary,
+        validation_table,
+    )
 
     console.rule("1. generate")
     console.print(generate_summary(chosen, run.generated))
@@ -630,30 +963,83 @@ def _print_workshop(chosen, run) -> None:
         console.print(Text.assemble(("warning ", "yellow"), warning), soft_wrap=True)
     console.rule("ready for Personalize")
     verdict = "passes" if run.validation.valid else "FAILS"
-    console.print(f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)", soft_wrap=True)
+    console.print(
+        f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
+        soft_wrap=True,
+    )
     console.print(f"schema:           {run.schema}", soft_wrap=True)
-    console.print(f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)", soft_wrap=True)
+    console.print(
+        f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)",
+        soft_wrap=True,
+    )
     if run.items:
-        console.print(f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)", soft_wrap=True)
-    console.print(Text(f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"), soft_wrap=True)
+        console.print(
+            f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)",
+            soft_wrap=True,
+        )
+    console.print(
+        Text(
+            f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"
+        ),
+        soft_wrap=True,
+    )
     console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
-    console.print(f"report:           {run.report} (open it in a browser: the charts of it all)", soft_wrap=True)
+    console.print(
+        f"report:           {run.report} (open it in a browser: the charts of it all)", soft_wrap=True
+    )
 
 
 @app.command()
 def collector(
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port, printed at start).")] = 8088,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port, printed at start).")
+    ] = 8088,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    out: Annotated[str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")] = "collected",
-    write_key: Annotated[Optional[list[str]], typer.Option(help="SOURCE=KEY, repeatable: the keys this collector accepts (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
-    keys_file: Annotated[Optional[str], typer.Option(help="A file of SOURCE=KEY lines.")] = None,
+    out: Annotated[
+        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
+    ] = "collected",
+    write_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SOURCE=KEY, repeatable: the keys this collector accepts (or SEGMENT_WRITE_KEY_<SOURCE>)."
+        ),
+    ] = None,
+    keys_file: Annotated[str | None, typer.Option(help="A file of SOURCE=KEY lines.")] = None,
     scenario: Annotated[str, typer.Option(help="Scenario naming the sources and their ids.")] = "workshop",
-    flush_mb: Annotated[float, typer.Option(help="Publish log files once this many MB are journalled...")] = 8.0,
-    flush_seconds: Annotated[float, typer.Option(help="...or once the oldest unpublished message is this old.")] = 60.0,
-    strict_keys: Annotated[bool, typer.Option("--strict-keys", help="Answer 401 to an unknown write key (Segment answers 200 and drops the messages).")] = False,
-    fsync: Annotated[bool, typer.Option("--fsync", help="fsync the journal before each 200: safe against power loss, not only a killed process.")] = False,
-    journal: Annotated[Optional[Path], typer.Option(help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3).")] = None,
-    processes: Annotated[int, typer.Option(min=1, max=64, help="Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health answers for the process it reaches.")] = 1,
+    flush_mb: Annotated[
+        float, typer.Option(help="Publish log files once this many MB are journalled...")
+    ] = 8.0,
+    flush_seconds: Annotated[
+        float, typer.Option(help="...or once the oldest unpublished message is this old.")
+    ] = 60.0,
+    strict_keys: Annotated[
+        bool,
+        typer.Option(
+            "--strict-keys",
+            help="Answer 401 to an unknown write key (Segment answers 200 and drops the messages).",
+        ),
+    ] = False,
+    fsync: Annotated[
+        bool,
+        typer.Option(
+            "--fsync",
+            help="fsync the journal before each 200: safe against power loss, not only a killed process.",
+        ),
+    ] = False,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3)."
+        ),
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health answers for the process it reaches.",
+        ),
+    ] = 1,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -673,17 +1059,35 @@ def collector(
     chosen = load_scenario(scenario)
     keys = resolve_write_keys(list(chosen.sources), write_key, keys_file)
     if not keys:
-        raise UsageError("give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)")
+        raise UsageError(
+            "give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)"
+        )
     if flush_mb <= 0 or flush_seconds <= 0:
         raise UsageError("--flush-mb and --flush-seconds must be positive")
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
-    sources = {key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()}
-    settings = CollectorSettings(sources, destination, journal or journal_folder(out), host, port, processes, fsync, int(flush_mb * 1024 * 1024), flush_seconds, strict_keys)
+    sources = {
+        key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
+    }
+    settings = CollectorSettings(
+        sources,
+        destination,
+        journal or journal_folder(out),
+        host,
+        port,
+        processes,
+        fsync,
+        int(flush_mb * 1024 * 1024),
+        flush_seconds,
+        strict_keys,
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     def ready(url: str) -> None:
-        errors.print(f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}", highlight=False)
+        errors.print(
+            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}",
+            highlight=False,
+        )
 
     try:
         summary = run_collector(settings, ready)
@@ -697,15 +1101,36 @@ def check(
     profile: ProfileOption = None,
     region: Annotated[str, typer.Option(help="The workshop's region.")] = "us-east-1",
     endpoint_url: EndpointOption = None,
-    source: Annotated[str, typer.Option(help="The raw Segment logs the Glue job reads.")] = "s3://segment-personalize-workshop/segment-logs/",
-    database: Annotated[str, typer.Option(help="Athena (Glue catalog) database for segment_logs.")] = "segment",
-    athena_output: Annotated[Optional[str], typer.Option(help="Athena results location (default: s3://<data bucket>/athena-results/).")] = None,
-    write_key: Annotated[Optional[list[str]], typer.Option(help="SOURCE=KEY for web, android, ios, personas (or SEGMENT_WRITE_KEY_<SOURCE>).")] = None,
-    keys_file: Annotated[Optional[str], typer.Option(help="A file of SOURCE=KEY lines.")] = None,
-    host: Annotated[str, typer.Option(help="Segment API endpoint the probe messages go to.")] = "https://api.segment.io",
+    source: Annotated[
+        str, typer.Option(help="The raw Segment logs the Glue job reads.")
+    ] = "s3://segment-personalize-workshop/segment-logs/",
+    database: Annotated[
+        str, typer.Option(help="Athena (Glue catalog) database for segment_logs.")
+    ] = "segment",
+    athena_output: Annotated[
+        str | None,
+        typer.Option(help="Athena results location (default: s3://<data bucket>/athena-results/)."),
+    ] = None,
+    write_key: Annotated[
+        list[str] | None,
+        typer.Option(help="SOURCE=KEY for web, android, ios, personas (or SEGMENT_WRITE_KEY_<SOURCE>)."),
+    ] = None,
+    keys_file: Annotated[str | None, typer.Option(help="A file of SOURCE=KEY lines.")] = None,
+    host: Annotated[
+        str, typer.Option(help="Segment API endpoint the probe messages go to.")
+    ] = "https://api.segment.io",
     skip_segment: Annotated[bool, typer.Option("--skip-segment", help="Check AWS only.")] = False,
-    accounts: Annotated[Optional[str], typer.Option(help="CSV of accounts (profile or role ARN, optional name) to check concurrently.")] = None,
-    fix: Annotated[bool, typer.Option("--fix", help="Create what is missing and safe to create (bucket, folders, Athena database and results location); never IAM.")] = False,
+    accounts: Annotated[
+        str | None,
+        typer.Option(help="CSV of accounts (profile or role ARN, optional name) to check concurrently."),
+    ] = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Create what is missing and safe to create (bucket, folders, Athena database and results location); never IAM.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Is a workshop account ready for Exercise 1? Exit 0 when every line passes."""
@@ -717,8 +1142,14 @@ def check(
     from toolkit.simulate.scenario import load_scenario
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
-    options = CheckOptions(region, endpoint_url, source, database, athena_output, keys, host, skip_segment, fix)
-    results = check_accounts(read_accounts(accounts), options) if accounts else [check_account(profile, profile or "default", options)]
+    options = CheckOptions(
+        region, endpoint_url, source, database, athena_output, keys, host, skip_segment, fix
+    )
+    results = (
+        check_accounts(read_accounts(accounts), options)
+        if accounts
+        else [check_account(profile, profile or "default", options)]
+    )
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif accounts:

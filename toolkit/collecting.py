@@ -13,9 +13,9 @@ import signal
 import socket
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
 from toolkit.segment.journal import Journal
@@ -36,7 +36,14 @@ class CollectorSettings:
     strict_keys: bool = False
 
     def collector(self, journal: Path) -> Collector:
-        return Collector(self.sources, self.sink, Journal(journal, self.fsync), self.flush_bytes, self.flush_seconds, self.strict_keys)
+        return Collector(
+            self.sources,
+            self.sink,
+            Journal(journal, self.fsync),
+            self.flush_bytes,
+            self.flush_seconds,
+            self.strict_keys,
+        )
 
 
 def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) -> dict:
@@ -45,9 +52,14 @@ def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) 
     if settings.processes == 1:
         return _serve(settings, settings.journal, settings.port, on_ready)
     port = settings.port or _free_port(settings.host)
-    context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")  # fork: no re-import per process
+    context = multiprocessing.get_context(
+        "spawn" if sys.platform == "win32" else "fork"
+    )  # fork: no re-import per process
     results, ready = context.Queue(), [context.Event() for _ in range(settings.processes)]
-    workers = [context.Process(target=_process, args=(settings, number, port, results, ready[number]), daemon=False) for number in range(settings.processes)]
+    workers = [
+        context.Process(target=_process, args=(settings, number, port, results, ready[number]), daemon=False)
+        for number in range(settings.processes)
+    ]
     for worker in workers:
         worker.start()
     for event, worker in zip(ready, workers):
@@ -72,14 +84,22 @@ def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) 
 def recover(settings: CollectorSettings) -> None:
     """Publish what killed runs left in the journal folders the servers about to start will not
     read themselves (a single server publishes its own folder as it starts)."""
-    folders = sorted(settings.journal.glob("process-*")) + ([settings.journal] if settings.processes > 1 and settings.journal.is_dir() else [])
+    folders = sorted(settings.journal.glob("process-*")) + (
+        [settings.journal] if settings.processes > 1 and settings.journal.is_dir() else []
+    )
     for folder in folders:
         collector = settings.collector(folder)
         collector.publish()
         collector.journal.close()
 
 
-def _serve(settings: CollectorSettings, journal: Path, port: int, on_ready: Callable[[str], None], reuse_port: bool = False) -> dict:
+def _serve(
+    settings: CollectorSettings,
+    journal: Path,
+    port: int,
+    on_ready: Callable[[str], None],
+    reuse_port: bool = False,
+) -> dict:
     collector = settings.collector(journal)
     server = CollectorServer(collector, settings.host, port, reuse_port=reuse_port)
 
@@ -93,7 +113,9 @@ def _serve(settings: CollectorSettings, journal: Path, port: int, on_ready: Call
 
 
 def _process(settings: CollectorSettings, number: int, port: int, results, ready) -> None:
-    summary = _serve(settings, settings.journal / f"process-{number}", port, lambda url: ready.set(), reuse_port=True)
+    summary = _serve(
+        settings, settings.journal / f"process-{number}", port, lambda url: ready.set(), reuse_port=True
+    )
     results.put(summary)
 
 

@@ -22,7 +22,16 @@ class UsageError(Exception):
 
 # Libraries whose exceptions are about the outside world (credentials, endpoints, files, SQL on
 # the user's data), not about our code: matched by module, so this ground floor imports none of them.
-_OUTSIDE_WORLD_MODULES = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "duckdb", "_duckdb", "segment")
+_OUTSIDE_WORLD_MODULES = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "requests",
+    "duckdb",
+    "_duckdb",
+    "segment",
+)
 
 
 def describe_failure(exc: BaseException) -> str | None:
@@ -40,7 +49,16 @@ def describe_failure(exc: BaseException) -> str | None:
     return None
 
 
-_SERVICE = {"botocore": "AWS", "boto3": "AWS", "s3transfer": "AWS", "urllib3": "network", "requests": "network", "duckdb": "DuckDB", "_duckdb": "DuckDB", "segment": "Segment client"}
+_SERVICE = {
+    "botocore": "AWS",
+    "boto3": "AWS",
+    "s3transfer": "AWS",
+    "urllib3": "network",
+    "requests": "network",
+    "duckdb": "DuckDB",
+    "_duckdb": "DuckDB",
+    "segment": "Segment client",
+}
 
 
 def _os_error(exc: OSError) -> str:

@@ -7,7 +7,6 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit.explore.engines import QueryResult
-
 from toolkit.personalize.validate import ValidationReport
 from toolkit.simulate.run import GenerateResult
 from toolkit.simulate.scenario import Scenario
@@ -25,7 +24,13 @@ def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
         events = sorted((event, count) for (key, event), count in result.counts.items() if key == source.key)
         for position, (event, count) in enumerate(events):
             first = position == 0
-            table.add_row(source.name if first else "", source.id if first else "", event, f"{count:,}", end_section=position == len(events) - 1)
+            table.add_row(
+                source.name if first else "",
+                source.id if first else "",
+                event,
+                f"{count:,}",
+                end_section=position == len(events) - 1,
+            )
     if result.duplicates:
         table.add_row("", "", "delivered twice (same messageId)", f"{result.duplicates:,}")
     table.add_row("total", "", "", f"{result.messages:,}")
@@ -39,14 +44,33 @@ def transform_summary(summary: TransformSummary) -> Table:
     table.add_column("count", justify="right")
     table.add_column("why")
     skipped = [f"{summary.empty_files} empty"] if summary.empty_files else []
-    skipped += [f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the download folder"] if summary.refused_objects else []
-    table.add_row("read", f"{summary.messages_read:,}", f"from {summary.files:,} files" + (f" ({'; '.join(skipped)} skipped)" if skipped else ""), end_section=True)
-    table.add_row("written", f"{summary.messages_written:,}", f"{summary.interactions:,} interactions (a products[] array gives one per product)")
+    skipped += (
+        [
+            f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the download folder"
+        ]
+        if summary.refused_objects
+        else []
+    )
+    table.add_row(
+        "read",
+        f"{summary.messages_read:,}",
+        f"from {summary.files:,} files" + (f" ({'; '.join(skipped)} skipped)" if skipped else ""),
+        end_section=True,
+    )
+    table.add_row(
+        "written",
+        f"{summary.messages_written:,}",
+        f"{summary.interactions:,} interactions (a products[] array gives one per product)",
+    )
     for reason, text in FILTER_REASONS.items():
         if summary.filtered.get(reason):
             table.add_row(f"filtered: {reason}", f"{summary.filtered[reason]:,}", text)
     table.add_row("duplicates", f"{summary.duplicates:,}", "same messageId as a message kept")
-    table.add_row("rejected", f"{summary.rejected:,}", "lines that are not JSON objects (bad JSON, not UTF-8, truncated)")
+    table.add_row(
+        "rejected",
+        f"{summary.rejected:,}",
+        "lines that are not JSON objects (bad JSON, not UTF-8, truncated)",
+    )
     return table
 
 
@@ -138,6 +162,7 @@ def query_csv(result: QueryResult) -> str:
 
 def query_json(results: list[tuple[str, QueryResult]]) -> str:
     """One JSON document: a query's rows as records; several queries as a list of titled results."""
+
     def records(result: QueryResult) -> list[dict]:
         return [dict(zip(result.columns, row)) for row in result.rows]
 
@@ -160,7 +185,10 @@ def send_summary(scenario: Scenario, result) -> Table:
 
 
 def check_table(result) -> Table:
-    table = Table(title=f"Workshop readiness: {result.account}" + (f" ({result.account_id})" if result.account_id else ""))
+    table = Table(
+        title=f"Workshop readiness: {result.account}"
+        + (f" ({result.account_id})" if result.account_id else "")
+    )
     table.add_column("requirement")
     table.add_column("result")
     table.add_column("detail")
@@ -177,15 +205,27 @@ def account_summary_table(results) -> Table:
     table.add_column("result")
     table.add_column("failing")
     for result in results:
-        failing = [f"{line.name}: {line.fix or line.detail}" for line in result.lines if line.status == "fail"]
-        table.add_row(result.account, result.account_id, _STATUS["pass" if result.passed else "fail"], "\n".join(failing))
+        failing = [
+            f"{line.name}: {line.fix or line.detail}" for line in result.lines if line.status == "fail"
+        ]
+        table.add_row(
+            result.account,
+            result.account_id,
+            _STATUS["pass" if result.passed else "fail"],
+            "\n".join(failing),
+        )
     return table
 
 
 def evaluation_table(result) -> Table:
-    table = Table(title=f"Held-out last interaction of {result.users:,} users, {result.items:,} items, top {result.k}")
+    table = Table(
+        title=f"Held-out last interaction of {result.users:,} users, {result.items:,} items, top {result.k}"
+    )
     for column in ("recommender", "hit rate", "NDCG", "catalog coverage"):
         table.add_column(column, justify="left" if column == "recommender" else "right")
-    for name, scores in (("most popular", result.popularity), ("item-to-item co-occurrence", result.cooccurrence)):
+    for name, scores in (
+        ("most popular", result.popularity),
+        ("item-to-item co-occurrence", result.cooccurrence),
+    ):
         table.add_row(name, f"{scores.hit_rate:.3f}", f"{scores.ndcg:.3f}", f"{scores.coverage:.1%}")
     return table

@@ -46,7 +46,6 @@ class Report:
     evaluation: Evaluation | None = None
     not_evaluated: str | None = None  # why there is no evaluation, when it was asked for
 
-
     @property
     def ready(self) -> bool:
         return self.validation is not None and self.validation.valid and all(d.valid for d in self.datasets)
@@ -57,7 +56,9 @@ class Report:
         fix = [f"{r.dataset}: {c.rule}: {c.detail}" for r in reports for c in r.checks if c.status == "fail"]
         look = [f"{r.dataset}: {c.rule}: {c.detail}" for r in reports for c in r.checks if c.status == "warn"]
         if self.accounting is not None and self.accounting.rejected:
-            look.append(f"logs: {self.accounting.rejected:,} lines are not JSON objects (transform --rejects FILE lists them)")
+            look.append(
+                f"logs: {self.accounting.rejected:,} lines are not JSON objects (transform --rejects FILE lists them)"
+            )
         if self.evaluation is not None and not self.evaluation.learnable:
             look.append(f"signal: {self.evaluation.verdict}")
         if self.not_evaluated:
@@ -100,7 +101,15 @@ def inputs_of(source: str, users: str | None = None, items: str | None = None) -
     return found
 
 
-def build_report(source: str, scenario: Scenario, aws: AwsOptions | None = None, users: str | None = None, items: str | None = None, evaluate: bool = True, out: Path | None = None) -> Report:
+def build_report(
+    source: str,
+    scenario: Scenario,
+    aws: AwsOptions | None = None,
+    users: str | None = None,
+    items: str | None = None,
+    evaluate: bool = True,
+    out: Path | None = None,
+) -> Report:
     """Every figure, the transform's accounting (for logs), the validation and the evaluation;
     with `out`, the page written there (checked before any work)."""
     inputs = inputs_of(source, users, items)
@@ -131,12 +140,16 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
     with tempfile.TemporaryDirectory(prefix="toolkit-figures-") as work:
         connection = duckdb.connect()  # in memory up to MEMORY_LIMIT, then spilled to `work`
         try:
-            connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'")
+            connection.execute(
+                f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'"
+            )
             if logs is not None:
                 if logs.filesystem is not None:  # S3 objects, read as needed
                     connection.register_filesystem(logs.filesystem)
                 load_messages(connection, logs.paths)
-                report.logs = log_figures(connection, {s.id: s.name for s in scenario.sources.values()}, _funnels(scenario))
+                report.logs = log_figures(
+                    connection, {s.id: s.name for s in scenario.sources.values()}, _funnels(scenario)
+                )
                 connection.execute("DROP TABLE messages")
             if csv is not None:
                 load_interactions(connection, csv)
@@ -162,4 +175,8 @@ def _evaluate(csv: Path) -> tuple[Evaluation | None, str | None]:
 
 def _funnels(scenario: Scenario) -> dict[str, list[str]]:
     """The scenario's funnel journeys, by name, as lists of event names."""
-    return {name: [step.event for step in journey.steps] for name, journey in scenario.journeys.items() if journey.mode == "funnel"}
+    return {
+        name: [step.event for step in journey.steps]
+        for name, journey in scenario.journeys.items()
+        if journey.mode == "funnel"
+    }

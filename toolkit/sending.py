@@ -15,7 +15,16 @@ from toolkit.simulate.scenario import Scenario
 
 
 def simulate_and_send(
-    scenario: Scenario, first_day: date, days: int, seed: int, workers: int | None, pairs: list[str] | None, keys_file: str | None, host: str | None, on_progress=None, on_simulated=None
+    scenario: Scenario,
+    first_day: date,
+    days: int,
+    seed: int,
+    workers: int | None,
+    pairs: list[str] | None,
+    keys_file: str | None,
+    host: str | None,
+    on_progress=None,
+    on_simulated=None,
 ) -> tuple[GenerateResult, SendResult]:
     """The keys are checked before any work; `on_simulated(result)` is told when sending starts."""
     keys = resolve_write_keys(list(scenario.sources), pairs, keys_file)

@@ -45,7 +45,16 @@ class WorkshopRun:
     report: str  # the HTML page of it all
 
 
-def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Path, bucket: str | None = None, aws: AwsOptions | None = None, on_progress=None) -> WorkshopRun:
+def run_workshop(
+    scenario: Scenario,
+    start: date,
+    days: int,
+    seed: int,
+    out: Path,
+    bucket: str | None = None,
+    aws: AwsOptions | None = None,
+    on_progress=None,
+) -> WorkshopRun:
     """Run every step into `out` (and, with `bucket`, against s3://bucket/ like the real workshop)."""
     aws = aws or AwsOptions()
     sink = S3Sink(f"s3://{bucket}/", aws) if bucket else LocalSink(out)
@@ -67,7 +76,14 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
     if scenario.products and bucket:
         write_atomically(catalog, scenario.catalog_lines())  # generate wrote it to the bucket
     summary, csv_location, report = transform(
-        logs, csv_target, TransformOptions.for_domain(scenario.item_id, scenario.domain), aws=aws, diagnostics=True, users_path=str(users_path), items_path=str(items_path) if items_path else None, catalog=str(catalog) if items_path else None
+        logs,
+        csv_target,
+        TransformOptions.for_domain(scenario.item_id, scenario.domain),
+        aws=aws,
+        diagnostics=True,
+        users_path=str(users_path),
+        items_path=str(items_path) if items_path else None,
+        catalog=str(catalog) if items_path else None,
     )
     schema_path = out / SCHEMA_NAME
     write_atomically(schema_path, schema_json(interactions_schema()).encode())
@@ -82,8 +98,23 @@ def run_workshop(scenario: Scenario, start: date, days: int, seed: int, out: Pat
             download_file(S3Url.parse(csv_location), local, aws)
         datasets = with_datasets(report, local, users_path, items_path)
         evaluation = evaluate_csv(local)
-        page = Report(str(out), accounting=summary, validation=report, datasets=datasets, evaluation=evaluation)
+        page = Report(
+            str(out), accounting=summary, validation=report, datasets=datasets, evaluation=evaluation
+        )
         with find_log_files(logs, aws) as files:
             add_figures(page, scenario, files, local)
     write_report(page, out / REPORT_NAME)
-    return WorkshopRun(generated, logs, queries, summary, csv_location, report, schema_location, str(users_path), str(items_path) if items_path else None, datasets, evaluation, str(out / REPORT_NAME))
+    return WorkshopRun(
+        generated,
+        logs,
+        queries,
+        summary,
+        csv_location,
+        report,
+        schema_location,
+        str(users_path),
+        str(items_path) if items_path else None,
+        datasets,
+        evaluation,
+        str(out / REPORT_NAME),
+    )

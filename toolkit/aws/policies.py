@@ -24,16 +24,28 @@ def role_statements(iam, role_name: str) -> list[dict]:
     """Every statement of the role's inline and attached managed policies."""
     statements = []
     for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-        statements += _as_list(_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]).get("Statement", []))
+        statements += _as_list(
+            _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]).get(
+                "Statement", []
+            )
+        )
     for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
         policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-        version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+        version = iam.get_policy_version(
+            PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+        )["PolicyVersion"]
         statements += _as_list(_document(version["Document"]).get("Statement", []))
     return statements
 
 
 def _matches(patterns, value: str) -> bool:
-    return any(fnmatchcase(value.lower() if ":" in value and "/" not in value else value, p.lower() if ":" in p and "/" not in p else p) for p in _as_list(patterns))
+    return any(
+        fnmatchcase(
+            value.lower() if ":" in value and "/" not in value else value,
+            p.lower() if ":" in p and "/" not in p else p,
+        )
+        for p in _as_list(patterns)
+    )
 
 
 def allowed(statements: list[dict], action: str, resource: str) -> bool:
@@ -54,6 +66,10 @@ def trusts(assume_role_document, service: str) -> bool:
     for statement in _as_list(_document(assume_role_document).get("Statement", [])):
         principal = statement.get("Principal", {})
         services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
-        if statement.get("Effect") == "Allow" and service in services and _matches(statement.get("Action", []), "sts:AssumeRole"):
+        if (
+            statement.get("Effect") == "Allow"
+            and service in services
+            and _matches(statement.get("Action", []), "sts:AssumeRole")
+        ):
             return True
     return False

@@ -20,7 +20,9 @@ class AwsOptions:
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
-            raise UsageError(f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST")
+            raise UsageError(
+                f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST"
+            )
 
     def client(self, service: str):
         import boto3
@@ -29,8 +31,14 @@ class AwsOptions:
         try:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound:
-            raise UsageError(f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop --profile") from None
-        return session.client(service, endpoint_url=self.endpoint_url, region_name=self.region or session.region_name or "us-east-1")
+            raise UsageError(
+                f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop --profile"
+            ) from None
+        return session.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region or session.region_name or "us-east-1",
+        )
 
 
 @dataclass(frozen=True)
@@ -62,12 +70,16 @@ def aws_error(exc: Exception, what: str) -> UsageError:
     import botocore.exceptions
 
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return UsageError(f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass --profile")
+        return UsageError(
+            f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass --profile"
+        )
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         return UsageError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', str(exc))}")
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        return UsageError(f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check --endpoint-url and the network")
+        return UsageError(
+            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check --endpoint-url and the network"
+        )
     return UsageError(f"{what}: {exc}")
 
 
@@ -79,7 +91,11 @@ def list_keys(url: S3Url, aws: AwsOptions, suffix: str = "") -> list[tuple[str, 
     keys = []
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=url.bucket, Prefix=url.key):
-            keys.extend((item["Key"], item["Size"]) for item in page.get("Contents", []) if item["Key"].endswith(suffix))
+            keys.extend(
+                (item["Key"], item["Size"])
+                for item in page.get("Contents", [])
+                if item["Key"].endswith(suffix)
+            )
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise aws_error(exc, f"cannot list {url}") from None
     return keys

@@ -35,7 +35,9 @@ class S3Files(AbstractFileSystem):
             return function(**kwargs)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             error = aws_error(exc, what)
-            if isinstance(exc, botocore.exceptions.ClientError) and exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if isinstance(exc, botocore.exceptions.ClientError) and exc.response.get("Error", {}).get(
+                "Code"
+            ) in ("NoSuchKey", "404"):
                 raise FileNotFoundError(str(error)) from None
             raise OSError(str(error)) from None
 
@@ -52,26 +54,49 @@ class S3Files(AbstractFileSystem):
         url = S3Url.parse(_with_protocol(path))
         name = str(url)
         if name not in self._modified:
-            self._modified[name] = self._call(f"cannot read {name}", self.client.head_object, Bucket=url.bucket, Key=url.key)["LastModified"]
+            self._modified[name] = self._call(
+                f"cannot read {name}", self.client.head_object, Bucket=url.bucket, Key=url.key
+            )["LastModified"]
         return self._modified[name]
 
     def ls(self, path, detail=True, **kwargs):
         url = S3Url.parse(_with_protocol(path))
         prefix = url.key.rstrip("/") + "/" if url.key else ""
         entries = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=url.bucket, Prefix=prefix, Delimiter="/"):
-            entries += [{"name": f"s3://{url.bucket}/{p['Prefix'].rstrip('/')}", "size": 0, "type": "directory"} for p in page.get("CommonPrefixes", [])]
-            entries += [{"name": f"s3://{url.bucket}/{o['Key']}", "size": o["Size"], "type": "file"} for o in page.get("Contents", [])]
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=url.bucket, Prefix=prefix, Delimiter="/"
+        ):
+            entries += [
+                {"name": f"s3://{url.bucket}/{p['Prefix'].rstrip('/')}", "size": 0, "type": "directory"}
+                for p in page.get("CommonPrefixes", [])
+            ]
+            entries += [
+                {"name": f"s3://{url.bucket}/{o['Key']}", "size": o["Size"], "type": "file"}
+                for o in page.get("Contents", [])
+            ]
         return entries if detail else [entry["name"] for entry in entries]
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         if mode != "rb":
             raise OSError(f"{path}: S3 logs are read-only here")
-        return _S3File(self, _with_protocol(path), mode, block_size or BLOCK, cache_type="readahead", size=self.info(path)["size"])
+        return _S3File(
+            self,
+            _with_protocol(path),
+            mode,
+            block_size or BLOCK,
+            cache_type="readahead",
+            size=self.info(path)["size"],
+        )
 
     def fetch(self, path: str, start: int, end: int) -> bytes:
         url = S3Url.parse(path)
-        body = self._call(f"cannot read {path}", self.client.get_object, Bucket=url.bucket, Key=url.key, Range=f"bytes={start}-{end - 1}")["Body"].read()
+        body = self._call(
+            f"cannot read {path}",
+            self.client.get_object,
+            Bucket=url.bucket,
+            Key=url.key,
+            Range=f"bytes={start}-{end - 1}",
+        )["Body"].read()
         with self._lock:
             self.bytes_read += len(body)
             self.objects_read.add(path)

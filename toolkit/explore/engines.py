@@ -40,11 +40,17 @@ class DuckDBExplorer:
         if database is None and logs is None:
             raise UsageError("give the logs to explore (a folder or s3://...) or --db FILE loaded earlier")
         if database is not None and logs is None and not database.is_file():
-            raise UsageError(f"--db {database} does not exist; load it once with the logs: toolkit explore SRC --db {database}")
+            raise UsageError(
+                f"--db {database} does not exist; load it once with the logs: toolkit explore SRC --db {database}"
+            )
         created = database is not None and not database.exists()
         try:
             # storage of DuckDB 1.0, so that the DuckDB CLI and tools built on older releases open it
-            self.connection = duckdb.connect(str(database), config={"storage_compatibility_version": "v1.0.0"}) if database else duckdb.connect()
+            self.connection = (
+                duckdb.connect(str(database), config={"storage_compatibility_version": "v1.0.0"})
+                if database
+                else duckdb.connect()
+            )
         except duckdb.Error as exc:
             raise UsageError(f"cannot open --db {database}: {str(exc).splitlines()[0]}") from None
         try:
@@ -56,7 +62,9 @@ class DuckDBExplorer:
                 if database is not None:
                     self._load()
             elif not self._has_table(VIEW):
-                raise UsageError(f"--db {database} holds no {VIEW} table; load it once with the logs: toolkit explore SRC --db {database}")
+                raise UsageError(
+                    f"--db {database} holds no {VIEW} table; load it once with the logs: toolkit explore SRC --db {database}"
+                )
         except BaseException:
             self.connection.close()
             if created:  # a database this run made and could not fill is not left behind
@@ -65,17 +73,29 @@ class DuckDBExplorer:
             raise
 
     def _has_table(self, name: str) -> bool:
-        return bool(self.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]).fetchone()[0])
+        return bool(
+            self.connection.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+            ).fetchone()[0]
+        )
 
     def _create_view(self) -> None:
         if not self.files:
-            raise UsageError("no readable log files left: " + "; ".join(f"{f}: {why}" for f, why in self.skipped.items()))
-        self.connection.execute(view_sql(self.files).replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW"))
+            raise UsageError(
+                "no readable log files left: " + "; ".join(f"{f}: {why}" for f, why in self.skipped.items())
+            )
+        self.connection.execute(
+            view_sql(self.files).replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW")
+        )
 
     def _load(self) -> None:
         """Load every message into the database file once, as a table named segment_logs (so the
         workshop's SQL runs on it in any DuckDB client); later queries skip the JSON."""
-        self._retrying(lambda: self.connection.execute(f"CREATE OR REPLACE TABLE main.{VIEW} AS SELECT * FROM temp.{VIEW}"))
+        self._retrying(
+            lambda: self.connection.execute(
+                f"CREATE OR REPLACE TABLE main.{VIEW} AS SELECT * FROM temp.{VIEW}"
+            )
+        )
         self.connection.execute(f"DROP VIEW temp.{VIEW}")
 
     def _retrying(self, action):
@@ -101,7 +121,13 @@ class DuckDBExplorer:
 
         try:
             columns, rows = self._retrying(execute)
-        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException, duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+        except (
+            duckdb.ParserException,
+            duckdb.BinderException,
+            duckdb.CatalogException,
+            duckdb.ConversionException,
+            duckdb.InvalidInputException,
+        ) as exc:
             raise UsageError(f"the query failed: {' '.join(str(exc).split())[:300]}") from None
         return QueryResult(sql, columns, rows, time.perf_counter() - began)
 
@@ -114,7 +140,9 @@ class AthenaExplorer:
 
     POLL_SECONDS = 0.5
 
-    def __init__(self, database: str, output: str, aws: AwsOptions, workgroup: str | None = None, timeout: float = 600):
+    def __init__(
+        self, database: str, output: str, aws: AwsOptions, workgroup: str | None = None, timeout: float = 600
+    ):
         S3Url.parse(output)
         self.database, self.output, self.workgroup, self.timeout = database, output, workgroup, timeout
         self.client = aws.client("athena")
@@ -123,7 +151,11 @@ class AthenaExplorer:
         import botocore.exceptions
 
         began = time.perf_counter()
-        request = {"QueryString": sql, "QueryExecutionContext": {"Database": self.database}, "ResultConfiguration": {"OutputLocation": self.output}}
+        request = {
+            "QueryString": sql,
+            "QueryExecutionContext": {"Database": self.database},
+            "ResultConfiguration": {"OutputLocation": self.output},
+        }
         if self.workgroup:
             request["WorkGroup"] = self.workgroup
         try:
@@ -131,7 +163,9 @@ class AthenaExplorer:
             execution = self._wait(query_id)
             status = execution["Status"]
             if status["State"] != "SUCCEEDED":
-                raise UsageError(f"Athena query {status['State']}: {status.get('StateChangeReason', 'no reason given')}")
+                raise UsageError(
+                    f"Athena query {status['State']}: {status.get('StateChangeReason', 'no reason given')}"
+                )
             columns, rows = self._results(query_id, limit)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise aws_error(exc, "Athena") from None
@@ -152,7 +186,9 @@ class AthenaExplorer:
                 return execution
             if time.monotonic() > deadline:
                 self.client.stop_query_execution(QueryExecutionId=query_id)
-                raise UsageError(f"Athena query {query_id} did not finish in {self.timeout:.0f} s; it was stopped")
+                raise UsageError(
+                    f"Athena query {query_id} did not finish in {self.timeout:.0f} s; it was stopped"
+                )
             time.sleep(self.POLL_SECONDS)
 
     def _results(self, query_id: str, limit: int | None) -> tuple[list[str], list[tuple]]:

@@ -16,7 +16,21 @@ from string import Template
 DDL_FILE = "athena_segment_logs.sql"
 VIEW = "segment_logs"
 # Segment's keys, as sent, for the lower-case names Athena gives columns and struct fields.
-CAMEL_CASE = {k.lower(): k for k in ("anonymousId", "messageId", "originalTimestamp", "projectId", "receivedAt", "sentAt", "userId", "writeKey", "userAgent", "advertisingId")}
+CAMEL_CASE = {
+    k.lower(): k
+    for k in (
+        "anonymousId",
+        "messageId",
+        "originalTimestamp",
+        "projectId",
+        "receivedAt",
+        "sentAt",
+        "userId",
+        "writeKey",
+        "userAgent",
+        "advertisingId",
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -81,19 +95,34 @@ def _quote(name: str) -> str:
 
 def _duckdb_type(field: HiveField, mappings: dict[str, str]) -> str:
     if isinstance(field.type, tuple):
-        return "STRUCT(" + ", ".join(f"{_quote(_json_key(f, mappings))} {_duckdb_type(f, mappings)}" for f in field.type) + ")"
+        return (
+            "STRUCT("
+            + ", ".join(f"{_quote(_json_key(f, mappings))} {_duckdb_type(f, mappings)}" for f in field.type)
+            + ")"
+        )
     return "VARCHAR"  # any JSON value reads as text, so a field of varying type never fails a line
 
 
 # Hive scalar types as DuckDB's (float as DOUBLE: the text 0.6 stays 0.6); other types (string) stay text.
-NUMERIC_TYPES = {"tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "bigint": "BIGINT", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
+NUMERIC_TYPES = {
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "DOUBLE",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+}
 
 
 def _renamed(field: HiveField, source: str, mappings: dict[str, str]) -> str:
     """The column or struct field as Athena names and types it. Values are read as text and cast
     with TRY_CAST, so a value of the wrong type is NULL, as the JSON SerDe makes it, not a failed line."""
     if isinstance(field.type, tuple):
-        inner = ", ".join(f"{f.name} := {_renamed(f, f'{source}.{_quote(_json_key(f, mappings))}', mappings)}" for f in field.type)
+        inner = ", ".join(
+            f"{f.name} := {_renamed(f, f'{source}.{_quote(_json_key(f, mappings))}', mappings)}"
+            for f in field.type
+        )
         return f"CASE WHEN {source} IS NULL THEN NULL ELSE struct_pack({inner}) END"
     if field.type.lower() in NUMERIC_TYPES:
         return f"TRY_CAST({source} AS {NUMERIC_TYPES[field.type.lower()]})"
@@ -104,8 +133,12 @@ def view_sql(files: list[Path]) -> str:
     """CREATE VIEW segment_logs over these gzipped JSON-lines files, with Athena's column names."""
     ddl = sql_text(DDL_FILE)
     columns, mappings = ddl_columns(ddl), ddl_mappings(ddl)
-    json_columns = ", ".join(f"{_quote(_json_key(c, mappings))}: '{_duckdb_type(c, mappings)}'" for c in columns)
-    select = ", ".join(f"{_renamed(c, _quote(_json_key(c, mappings)), mappings)} AS {_quote(c.name)}" for c in columns)
+    json_columns = ", ".join(
+        f"{_quote(_json_key(c, mappings))}: '{_duckdb_type(c, mappings)}'" for c in columns
+    )
+    select = ", ".join(
+        f"{_renamed(c, _quote(_json_key(c, mappings)), mappings)} AS {_quote(c.name)}" for c in columns
+    )
     paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
     return (
         f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {select} FROM read_json({paths}, format = 'newline_delimited', "

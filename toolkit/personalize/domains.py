@@ -17,12 +17,20 @@ def event_map(domain: str, path: str | None = None) -> dict[str, str]:
     if domain not in DOMAINS:
         raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
     try:
-        text = Path(path).read_text(encoding="utf-8") if path else resources.files("toolkit.personalize").joinpath(f"{domain}_events.toml").read_text(encoding="utf-8")
+        text = (
+            Path(path).read_text(encoding="utf-8")
+            if path
+            else resources.files("toolkit.personalize")
+            .joinpath(f"{domain}_events.toml")
+            .read_text(encoding="utf-8")
+        )
         mapping = tomllib.loads(text)
     except FileNotFoundError:
         raise UsageError(f"--event-map file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"--event-map {path}: not valid TOML: {exc}") from None
-    if not mapping or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()):
-        raise UsageError(f"--event-map {path}: write lines of \"Segment event\" = \"EVENT_TYPE\"")
+    if not mapping or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()
+    ):
+        raise UsageError(f'--event-map {path}: write lines of "Segment event" = "EVENT_TYPE"')
     return mapping

@@ -68,13 +68,17 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             "SELECT dense_rank() OVER (ORDER BY u) - 1 AS u, dense_rank() OVER (ORDER BY i) - 1 AS i, coalesce(ts, 0) AS ts FROM t ORDER BY u, ts, i"
         ).fetchnumpy()
     except (duckdb.BinderException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-        raise UsageError(f"{path} is not an interactions CSV with USER_ID, ITEM_ID and TIMESTAMP: {str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            f"{path} is not an interactions CSV with USER_ID, ITEM_ID and TIMESTAMP: {str(exc).splitlines()[0]}"
+        ) from None
     finally:
         connection.close()
     return tuple(np.asarray(rows[name], dtype=np.int64) for name in ("u", "i", "ts"))
 
 
-def evaluate(users: np.ndarray, items: np.ndarray, times: np.ndarray, item_count: int, k: int = K) -> Evaluation:
+def evaluate(
+    users: np.ndarray, items: np.ndarray, times: np.ndarray, item_count: int, k: int = K
+) -> Evaluation:
     """Rows sorted by (user, time). The last row of every user with 2+ rows is the held-out one."""
     if len(users) == 0:
         raise UsageError("no interactions to evaluate")
@@ -114,12 +118,20 @@ def evaluate(users: np.ndarray, items: np.ndarray, times: np.ndarray, item_count
     count = len(test_users)
     popular = Scores(pop_hits / count, pop_gain / count, len(pop_seen) / item_count)
     learned = Scores(co_hits / count, co_gain / count, len(co_seen) / item_count)
-    ratio = learned.hit_rate / popular.hit_rate if popular.hit_rate else float("inf") if learned.hit_rate else 1.0
+    ratio = (
+        learned.hit_rate / popular.hit_rate if popular.hit_rate else float("inf") if learned.hit_rate else 1.0
+    )
     # two standard errors of the difference of two hit rates over `count` users: below that, noise
-    noise = 2 * np.sqrt((learned.hit_rate * (1 - learned.hit_rate) + popular.hit_rate * (1 - popular.hit_rate)) / count)
+    noise = 2 * np.sqrt(
+        (learned.hit_rate * (1 - learned.hit_rate) + popular.hit_rate * (1 - popular.hit_rate)) / count
+    )
     learnable = ratio >= NO_STRUCTURE_BELOW and learned.hit_rate - popular.hit_rate > noise
     found = f"co-occurrence finds {ratio:.2f}x the held-out items popularity finds ({count:,} users)"
-    verdict = f"the data has structure a recommender can learn: {found}" if learnable else f"no learnable structure beyond popularity: {found}"
+    verdict = (
+        f"the data has structure a recommender can learn: {found}"
+        if learnable
+        else f"no learnable structure beyond popularity: {found}"
+    )
     return Evaluation(len(users), count, item_count, k, popular, learned, ratio, bool(learnable), verdict)
 
 

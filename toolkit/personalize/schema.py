@@ -10,7 +10,13 @@ from toolkit.errors import UsageError
 
 NAMESPACE = "com.amazonaws.personalize.schema"
 REQUIRED = {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"}
-RESERVED = {**REQUIRED, "EVENT_TYPE": "string", "EVENT_VALUE": "float", "IMPRESSION": "string", "RECOMMENDATION_ID": "string"}
+RESERVED = {
+    **REQUIRED,
+    "EVENT_TYPE": "string",
+    "EVENT_VALUE": "float",
+    "IMPRESSION": "string",
+    "RECOMMENDATION_ID": "string",
+}
 INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP")
 DATASETS = ("interactions", "users", "items")
 
@@ -35,8 +41,17 @@ class Field:
 def interactions_schema(columns: tuple[str, ...] | list[str] = INTERACTIONS_COLUMNS) -> dict:
     """The schema for a CSV with these columns: reserved ones typed as Personalize wants,
     others as categorical string metadata."""
-    fields = [Field(c, RESERVED[c]) if c in RESERVED else Field(c, "string", nullable=True, categorical=True) for c in columns]
-    return {"type": "record", "name": "Interactions", "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
+    fields = [
+        Field(c, RESERVED[c]) if c in RESERVED else Field(c, "string", nullable=True, categorical=True)
+        for c in columns
+    ]
+    return {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": NAMESPACE,
+        "fields": [f.as_avro() for f in fields],
+        "version": "1.0",
+    }
 
 
 def schema_json(schema: dict) -> str:
@@ -47,12 +62,22 @@ def schema_json(schema: dict) -> str:
 def dataset_schema(name: str, key: str, metadata: list[Field]) -> dict:
     """A Users or Items schema: the key field, then the metadata fields."""
     fields = [Field(key, "string"), *metadata]
-    return {"type": "record", "name": name, "namespace": NAMESPACE, "fields": [f.as_avro() for f in fields], "version": "1.0"}
+    return {
+        "type": "record",
+        "name": name,
+        "namespace": NAMESPACE,
+        "fields": [f.as_avro() for f in fields],
+        "version": "1.0",
+    }
 
 
 def schema_fields(schema: dict) -> list[Field]:
     """The fields of a parsed Avro schema; a schema Personalize would refuse is a UsageError."""
-    if not isinstance(schema, dict) or schema.get("type") != "record" or not isinstance(schema.get("fields"), list):
+    if (
+        not isinstance(schema, dict)
+        or schema.get("type") != "record"
+        or not isinstance(schema.get("fields"), list)
+    ):
         raise UsageError('schema must be an Avro record: {"type": "record", "name": ..., "fields": [...]}')
     fields = []
     for position, raw in enumerate(schema["fields"]):
@@ -65,7 +90,9 @@ def schema_fields(schema: dict) -> list[Field]:
             kind = kinds[0] if len(kinds) == 1 else None
         if not isinstance(kind, str):
             raise UsageError(f"schema field {raw['name']!r} has an unsupported type {raw.get('type')!r}")
-        fields.append(Field(raw["name"], kind, nullable, bool(raw.get("categorical")), bool(raw.get("textual"))))
+        fields.append(
+            Field(raw["name"], kind, nullable, bool(raw.get("categorical")), bool(raw.get("textual")))
+        )
     return fields
 
 

@@ -7,13 +7,21 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
 from toolkit.errors import UsageError
-from toolkit.personalize.schema import RESERVED, Field, dataset_schema, interactions_schema, load_schema, schema_fields
+from toolkit.personalize.schema import (
+    RESERVED,
+    Field,
+    dataset_schema,
+    interactions_schema,
+    load_schema,
+    schema_fields,
+)
 
 MAX_ID_LENGTH = 256
 MAX_CATEGORICAL_LENGTH = 1000
@@ -24,14 +32,25 @@ MIN_SHARE_WITH_TWO = 0.01
 MAX_EVENT_TYPES_AND_METADATA = 10
 SECONDS_LIMIT = 10**11  # an epoch-seconds value this large is year 5138: milliseconds, surely
 EXAMPLES = 3
-MAX_HEADER_BYTES = 64 * 1024  # a header longer than this is no Personalize header (at most ~125 short field names)
+MAX_HEADER_BYTES = (
+    64 * 1024
+)  # a header longer than this is no Personalize header (at most ~125 short field names)
 MAX_COLUMNS = 1000
 MAX_LINE_BYTES = 10_000_000  # DuckDB's reader refuses longer lines; each is a reported failure, not a crash
 MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder past this, whatever the file's size
 CHUNK = 1 << 20
 SQL_TYPES = {"long": "BIGINT", "int": "INTEGER", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
 # diagnose.py's thresholds (aws-samples/amazon-personalize-samples, diagnose.yaml)
-DIAGNOSE = {"dup_rate": 0.1, "repeat_rate": 0.5, "coldstart_rate": 0.1, "missing_rate": 0.1, "loglog_min_categories": 30, "loglog_fit": 5.0, "head_heavy": -2.0, "tail_heavy": -0.75}
+DIAGNOSE = {
+    "dup_rate": 0.1,
+    "repeat_rate": 0.5,
+    "coldstart_rate": 0.1,
+    "missing_rate": 0.1,
+    "loglog_min_categories": 30,
+    "loglog_fit": 5.0,
+    "head_heavy": -2.0,
+    "tail_heavy": -0.75,
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +75,16 @@ RULES = {
         (0, 5),
         "USER_ID,ITEM_ID,TIMESTAMP",
     ),
-    "users": DatasetRules("users", {"USER_ID": "string"}, {"USER_ID": ("string",)}, (1, 25), "USER_ID,MEMBERSHIP"),
-    "items": DatasetRules("items", {"ITEM_ID": "string"}, {"ITEM_ID": ("string",), "CREATION_TIMESTAMP": ("long", "float", "double")}, (1, 100), "ITEM_ID,PRICE,CATEGORY_L1"),
+    "users": DatasetRules(
+        "users", {"USER_ID": "string"}, {"USER_ID": ("string",)}, (1, 25), "USER_ID,MEMBERSHIP"
+    ),
+    "items": DatasetRules(
+        "items",
+        {"ITEM_ID": "string"},
+        {"ITEM_ID": ("string",), "CREATION_TIMESTAMP": ("long", "float", "double")},
+        (1, 100),
+        "ITEM_ID,PRICE,CATEGORY_L1",
+    ),
 }
 
 
@@ -82,7 +109,14 @@ class ValidationReport:
         return all(check.status != "fail" for check in self.checks)
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "dataset": self.dataset, "valid": self.valid, "rows": self.rows, "checks": [asdict(c) for c in self.checks], "diagnostics": self.diagnostics}
+        return {
+            "path": self.path,
+            "dataset": self.dataset,
+            "valid": self.valid,
+            "rows": self.rows,
+            "checks": [asdict(c) for c in self.checks],
+            "diagnostics": self.diagnostics,
+        }
 
 
 def read_header(path: str | Path) -> list[str]:
@@ -110,7 +144,12 @@ def schema_for_csv(path: str | Path, dataset: str | None = None) -> dict:
     with _connection() as connection:
         _load(connection, path, len(header))
         numeric = connection.execute(
-            "SELECT " + ", ".join(f"coalesce(bool_and(TRY_CAST(c{i} AS DOUBLE) IS NOT NULL) FILTER (WHERE c{i} <> ''), false)" for i in range(len(header))) + " FROM rows"
+            "SELECT "
+            + ", ".join(
+                f"coalesce(bool_and(TRY_CAST(c{i} AS DOUBLE) IS NOT NULL) FILTER (WHERE c{i} <> ''), false)"
+                for i in range(len(header))
+            )
+            + " FROM rows"
         ).fetchone()
     fields = []
     for name, number in zip(header, numeric):
@@ -121,11 +160,21 @@ def schema_for_csv(path: str | Path, dataset: str | None = None) -> dict:
         elif name in DOMAIN_ITEM_FIELDS and rules.kind == "items":
             fields.append(DOMAIN_ITEM_FIELDS[name])
         else:
-            fields.append(Field(name, "float", nullable=True) if number else Field(name, "string", nullable=True, categorical=True))
+            fields.append(
+                Field(name, "float", nullable=True)
+                if number
+                else Field(name, "string", nullable=True, categorical=True)
+            )
     return dataset_schema(rules.kind.capitalize(), key, fields)
 
 
-def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagnostics: bool = True, domain: str | None = None, dataset: str | None = None) -> ValidationReport:
+def validate_csv(
+    path: str | Path,
+    schema_path: str | Path | None = None,
+    diagnostics: bool = True,
+    domain: str | None = None,
+    dataset: str | None = None,
+) -> ValidationReport:
     """Check a local dataset CSV against Personalize's rules; a file that is not there or holds no
     header at all is a UsageError, anything else is reported. `dataset` is interactions, users or
     items (default: told by the header). The schema is `schema_path`, else the .avsc of the same
@@ -140,7 +189,13 @@ def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagno
     scan = scan_lines(path)
     if scan.longest[1] > MAX_LINE_BYTES:  # no CSV reader takes it: Personalize's import would fail there too
         line, size = scan.longest
-        checks.append(Check("line length", "fail", f"line {line} is {size:,} bytes; a record longer than {MAX_LINE_BYTES:,} bytes is not read"))
+        checks.append(
+            Check(
+                "line length",
+                "fail",
+                f"line {line} is {size:,} bytes; a record longer than {MAX_LINE_BYTES:,} bytes is not read",
+            )
+        )
         return ValidationReport(str(path), 0, checks, {}, rules.kind)
     with _connection() as connection:
         rows = _load(connection, path, len(header))
@@ -152,12 +207,22 @@ def validate_csv(path: str | Path, schema_path: str | Path | None = None, diagno
             checks += _training_checks(connection, fields, by_name)
             checks += _domain_checks(connection, by_name) if domain == "ecommerce" else []
             checks += _diagnose_interactions(connection, by_name)
-            measures = _diagnostics(connection, by_name) if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name) else {}
+            measures = (
+                _diagnostics(connection, by_name)
+                if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name)
+                else {}
+            )
         else:
             checks += _unique_keys(connection, by_name, rules)
             checks += _items_domain_checks(fields) if domain == "ecommerce" and rules.kind == "items" else []
-            fits = [_popularity_check(connection, f"{f.name} values", by_name[f.name], "|") for f in fields if f.categorical and f.name in by_name]
-            checks += [check for check in fits if check.status == "warn"]  # a field's curve is news only when diagnose.py would warn
+            fits = [
+                _popularity_check(connection, f"{f.name} values", by_name[f.name], "|")
+                for f in fields
+                if f.categorical and f.name in by_name
+            ]
+            checks += [
+                check for check in fits if check.status == "warn"
+            ]  # a field's curve is news only when diagnose.py would warn
             measures = _metadata_diagnostics(connection, fields, by_name) if diagnostics else {}
     return ValidationReport(str(path), rows, checks, measures, rules.kind)
 
@@ -168,7 +233,9 @@ class _connection:
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         self.spill = tempfile.TemporaryDirectory(prefix="toolkit-validate-")
         self.connection = duckdb.connect()
-        self.connection.execute(f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{self.spill.name}'")
+        self.connection.execute(
+            f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{self.spill.name}'"
+        )
         return self.connection
 
     def __exit__(self, *exc) -> None:
@@ -181,16 +248,23 @@ def _header(path: Path) -> tuple[str, list[str]]:
         raise UsageError(f"no such file: {path}")
     header_line = _first_line(path)
     if not header_line.strip():
-        raise UsageError(f"{path} is empty: a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
+        raise UsageError(
+            f"{path} is empty: a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP"
+        )
     header_text = header_line.decode("utf-8", errors="replace").rstrip("\r\n")
     header = [name.strip('"') for name in header_text.split(",")]
     if len(header) > MAX_COLUMNS:
-        raise UsageError(f"{path}'s header has {len(header):,} columns; a Personalize dataset has at most a few dozen")
+        raise UsageError(
+            f"{path}'s header has {len(header):,} columns; a Personalize dataset has at most a few dozen"
+        )
     return header_text, header
 
 
 # Items fields the ECOMMERCE domain names, typed as it names them, when no schema says otherwise
-DOMAIN_ITEM_FIELDS = {"PRICE": Field("PRICE", "float", nullable=True), "PRODUCT_DESCRIPTION": Field("PRODUCT_DESCRIPTION", "string", nullable=True, textual=True)}
+DOMAIN_ITEM_FIELDS = {
+    "PRICE": Field("PRICE", "float", nullable=True),
+    "PRODUCT_DESCRIPTION": Field("PRODUCT_DESCRIPTION", "string", nullable=True, textual=True),
+}
 
 
 def _inferred_fields(header: list[str], rules: DatasetRules) -> list[Field]:
@@ -199,7 +273,9 @@ def _inferred_fields(header: list[str], rules: DatasetRules) -> list[Field]:
         return schema_fields(interactions_schema(header))
     known = DOMAIN_ITEM_FIELDS if rules.kind == "items" else {}
     return [
-        Field(name, rules.reserved[name][0], nullable=name not in rules.required) if name in rules.reserved else known.get(name) or Field(name, "string", nullable=True, categorical=True)
+        Field(name, rules.reserved[name][0], nullable=name not in rules.required)
+        if name in rules.reserved
+        else known.get(name) or Field(name, "string", nullable=True, categorical=True)
         for name in header
     ]
 
@@ -209,7 +285,9 @@ def _first_line(path: Path) -> bytes:
     with open(path, "rb") as handle:
         line = handle.readline(MAX_HEADER_BYTES + 1)
     if len(line) > MAX_HEADER_BYTES and not line.endswith(b"\n"):
-        raise UsageError(f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP")
+        raise UsageError(
+            f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP"
+        )
     return line
 
 
@@ -254,9 +332,18 @@ def scan_lines(path: Path) -> LineScan:
             _end_lines(scan, number, lengths[:done], line_quotes[:done], content[:done], head)
             number += done
             last = len(starts) - 1
-            carry = _Partial(int(lengths[last]), int(line_quotes[last]), bool(content[last]), head(last)[:HEAD])
+            carry = _Partial(
+                int(lengths[last]), int(line_quotes[last]), bool(content[last]), head(last)[:HEAD]
+            )
     if carry.length:
-        _end_lines(scan, number, np.array([carry.length]), np.array([carry.quotes]), np.array([carry.content]), lambda k: carry.head)
+        _end_lines(
+            scan,
+            number,
+            np.array([carry.length]),
+            np.array([carry.quotes]),
+            np.array([carry.content]),
+            lambda k: carry.head,
+        )
     return scan
 
 
@@ -284,7 +371,9 @@ def _not_whitespace(data: np.ndarray) -> np.ndarray:
     return ((data - np.uint8(9)) > 4) & (data != 32)  # below tab, data - 9 wraps round to over 4
 
 
-def _end_lines(scan: LineScan, before: int, lengths: np.ndarray, quotes: np.ndarray, content: np.ndarray, head) -> None:
+def _end_lines(
+    scan: LineScan, before: int, lengths: np.ndarray, quotes: np.ndarray, content: np.ndarray, head
+) -> None:
     """Count whole lines (numbered from before + 1): content, the longest, the first with a quote left open."""
     if not len(lengths):
         return
@@ -293,26 +382,52 @@ def _end_lines(scan: LineScan, before: int, lengths: np.ndarray, quotes: np.ndar
     if lengths[longest] > scan.longest[1]:
         scan.longest = (before + 1 + longest, int(lengths[longest]))
     for k in np.flatnonzero(quotes % 2)[: max(0, EXAMPLES - len(scan.open_quotes))].tolist():
-        scan.open_quotes.append(f"line {before + 1 + k}: {head(k).decode('utf-8', errors='replace').rstrip()}")
+        scan.open_quotes.append(
+            f"line {before + 1 + k}: {head(k).decode('utf-8', errors='replace').rstrip()}"
+        )
 
 
-def _header_check(text: str, header: list[str], fields: list[Field], rules: DatasetRules, schema_path) -> Check:
+def _header_check(
+    text: str, header: list[str], fields: list[Field], rules: DatasetRules, schema_path
+) -> Check:
     names = [f.name for f in fields]
     problems = []
     if '"' in text:
         problems.append("the header must not be quoted")
     if header != names:
-        problems.append(f"header {header} does not match the schema's fields {names}" if schema_path else f"duplicate or empty column names in {header}")
+        problems.append(
+            f"header {header} does not match the schema's fields {names}"
+            if schema_path
+            else f"duplicate or empty column names in {header}"
+        )
     missing = [name for name in rules.required if name not in header]
     if missing:
-        problems.append(f"required column(s) missing for a {rules.kind} dataset: {', '.join(missing)} (a header such as {rules.example})")
-    problems += [f"{f.name} is {f.type}, must be {' or '.join(rules.reserved[f.name])}" for f in fields if f.name in rules.reserved and f.type not in rules.reserved[f.name]]
-    problems += [f"{f.name} is textual: only an Items dataset has textual fields" for f in fields if f.textual and rules.kind != "items"]
-    problems += [f"{f.name} is {f.type}: a categorical or textual field is a string" for f in fields if (f.categorical or f.textual) and f.type != "string"]
+        problems.append(
+            f"required column(s) missing for a {rules.kind} dataset: {', '.join(missing)} (a header such as {rules.example})"
+        )
+    problems += [
+        f"{f.name} is {f.type}, must be {' or '.join(rules.reserved[f.name])}"
+        for f in fields
+        if f.name in rules.reserved and f.type not in rules.reserved[f.name]
+    ]
+    problems += [
+        f"{f.name} is textual: only an Items dataset has textual fields"
+        for f in fields
+        if f.textual and rules.kind != "items"
+    ]
+    problems += [
+        f"{f.name} is {f.type}: a categorical or textual field is a string"
+        for f in fields
+        if (f.categorical or f.textual) and f.type != "string"
+    ]
     if len(set(header)) != len(header):
         problems.append("column names repeat")
     schema = f", as in {Path(schema_path).name}" if schema_path else ""
-    return Check("header and schema", "fail" if problems else "pass", "; ".join(problems) or f"{rules.kind}: columns {', '.join(header)}{schema}")
+    return Check(
+        "header and schema",
+        "fail" if problems else "pass",
+        "; ".join(problems) or f"{rules.kind}: columns {', '.join(header)}{schema}",
+    )
 
 
 def _load(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> int:
@@ -327,16 +442,27 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> int:
 
 
 def _structure_checks(connection) -> list[Check]:
-    rejects = connection.execute("SELECT error_type, line, csv_line FROM reject_errors ORDER BY line").fetchall()
+    rejects = connection.execute(
+        "SELECT error_type, line, csv_line FROM reject_errors ORDER BY line"
+    ).fetchall()
 
     def check(rule: str, kinds: tuple[str, ...], what: str) -> Check:
         hits = [r for r in rejects if r[0] in kinds]
         examples = [f"line {line}: {text[:200]}" for _, line, text in hits[:EXAMPLES]]
-        return Check(rule, "fail" if hits else "pass", f"{len(hits):,} lines {what}" if hits else "every line", examples)
+        return Check(
+            rule,
+            "fail" if hits else "pass",
+            f"{len(hits):,} lines {what}" if hits else "every line",
+            examples,
+        )
 
     return [
         check("UTF-8 encoding", ("INVALID ENCODING", "INVALID UNICODE"), "are not UTF-8"),
-        check("columns per row", ("TOO MANY COLUMNS", "MISSING COLUMNS"), "have another number of fields than the header"),
+        check(
+            "columns per row",
+            ("TOO MANY COLUMNS", "MISSING COLUMNS"),
+            "have another number of fields than the header",
+        ),
         check("quoting", ("UNQUOTED VALUE", "LINE SIZE OVER MAXIMUM", "CAST ERROR"), "are badly quoted"),
     ]
 
@@ -348,52 +474,126 @@ def _one_record_per_line(connection, scan: LineScan, rows: int) -> Check:
     missing = scan.lines - rows - rejected
     if missing <= 0:
         return Check("one record per line", "pass", f"{scan.lines:,} lines")
-    return Check("one record per line", "fail", f"{missing:,} lines are not read as records: a quote is left open or a field spans lines", scan.open_quotes)
+    return Check(
+        "one record per line",
+        "fail",
+        f"{missing:,} lines are not read as records: a quote is left open or a field spans lines",
+        scan.open_quotes,
+    )
 
 
 def _examples(connection, condition: str, columns: str) -> list[str]:
-    rows = connection.execute(f"SELECT line, {columns} FROM rows WHERE {condition} ORDER BY line LIMIT {EXAMPLES}").fetchall()
+    rows = connection.execute(
+        f"SELECT line, {columns} FROM rows WHERE {condition} ORDER BY line LIMIT {EXAMPLES}"
+    ).fetchall()
     return [f"line {row[0]}: " + ",".join("" if v is None else str(v) for v in row[1:]) for row in rows]
 
 
-def _count_check(connection, rule: str, condition: str, what: str, columns: str, status: str = "fail") -> Check:
+def _count_check(
+    connection, rule: str, condition: str, what: str, columns: str, status: str = "fail"
+) -> Check:
     bad = connection.execute(f"SELECT count(*) FROM rows WHERE {condition}").fetchone()[0]
     if not bad:
         return Check(rule, "pass", "every row")
     return Check(rule, status, f"{bad:,} rows {what}", _examples(connection, condition, columns))
 
 
-def _value_checks(connection, fields: list[Field], by_name: dict[str, str], rules: DatasetRules) -> list[Check]:
+def _value_checks(
+    connection, fields: list[Field], by_name: dict[str, str], rules: DatasetRules
+) -> list[Check]:
     checks = []
     all_columns = ", ".join(by_name.values())
     for name in ("USER_ID", "ITEM_ID"):
         if name in by_name:
             c = by_name[name]
-            checks.append(_count_check(connection, f"{name} present, at most {MAX_ID_LENGTH} characters", f"{c} IS NULL OR {c} = '' OR length({c}) > {MAX_ID_LENGTH}", "are empty or too long", all_columns))
+            checks.append(
+                _count_check(
+                    connection,
+                    f"{name} present, at most {MAX_ID_LENGTH} characters",
+                    f"{c} IS NULL OR {c} = '' OR length({c}) > {MAX_ID_LENGTH}",
+                    "are empty or too long",
+                    all_columns,
+                )
+            )
     if "TIMESTAMP" in by_name:
         c = by_name["TIMESTAMP"]
-        checks.append(_count_check(connection, "TIMESTAMP is a long", f"TRY_CAST({c} AS BIGINT) IS NULL", "are not whole numbers", all_columns))
+        checks.append(
+            _count_check(
+                connection,
+                "TIMESTAMP is a long",
+                f"TRY_CAST({c} AS BIGINT) IS NULL",
+                "are not whole numbers",
+                all_columns,
+            )
+        )
     for name in ("TIMESTAMP", "CREATION_TIMESTAMP"):
         if name in by_name:
             c = by_name[name]
-            checks.append(_count_check(connection, f"{name} in epoch seconds", f"TRY_CAST({c} AS DOUBLE) >= {SECONDS_LIMIT}", "look like milliseconds (13 digits); divide by 1000", all_columns))
+            checks.append(
+                _count_check(
+                    connection,
+                    f"{name} in epoch seconds",
+                    f"TRY_CAST({c} AS DOUBLE) >= {SECONDS_LIMIT}",
+                    "look like milliseconds (13 digits); divide by 1000",
+                    all_columns,
+                )
+            )
     for f in fields:
         if f.name in by_name and f.name not in ("TIMESTAMP",) and f.type in SQL_TYPES:
             c = by_name[f.name]
             null_ok = f"{c} IS NOT NULL AND {c} <> '' AND " if f.nullable else ""
-            checks.append(_count_check(connection, f"{f.name} is a {f.type}", f"{null_ok}TRY_CAST({c} AS {SQL_TYPES[f.type]}) IS NULL", f"are not a {f.type}", all_columns))
+            checks.append(
+                _count_check(
+                    connection,
+                    f"{f.name} is a {f.type}",
+                    f"{null_ok}TRY_CAST({c} AS {SQL_TYPES[f.type]}) IS NULL",
+                    f"are not a {f.type}",
+                    all_columns,
+                )
+            )
     metadata = [f for f in fields if rules.is_metadata(f.name)]
     for f in metadata:
         if f.name not in by_name:
             continue
         c = by_name[f.name]
         if f.categorical:
-            checks.append(_count_check(connection, f"{f.name} values at most {MAX_CATEGORICAL_LENGTH} characters", f"length({c}) > {MAX_CATEGORICAL_LENGTH}", "are too long", all_columns))
-            checks.append(_count_check(connection, f"{f.name}: no empty value between |", f"{c} LIKE '%||%' OR {c} LIKE '|%' OR {c} LIKE '%|'", "have an empty value beside a |", all_columns, status="warn"))
+            checks.append(
+                _count_check(
+                    connection,
+                    f"{f.name} values at most {MAX_CATEGORICAL_LENGTH} characters",
+                    f"length({c}) > {MAX_CATEGORICAL_LENGTH}",
+                    "are too long",
+                    all_columns,
+                )
+            )
+            checks.append(
+                _count_check(
+                    connection,
+                    f"{f.name}: no empty value between |",
+                    f"{c} LIKE '%||%' OR {c} LIKE '|%' OR {c} LIKE '%|'",
+                    "have an empty value beside a |",
+                    all_columns,
+                    status="warn",
+                )
+            )
         if f.textual:
-            checks.append(_count_check(connection, f"{f.name} text at most {MAX_TEXTUAL_LENGTH:,} characters", f"length({c}) > {MAX_TEXTUAL_LENGTH}", "are too long", all_columns))
+            checks.append(
+                _count_check(
+                    connection,
+                    f"{f.name} text at most {MAX_TEXTUAL_LENGTH:,} characters",
+                    f"length({c}) > {MAX_TEXTUAL_LENGTH}",
+                    "are too long",
+                    all_columns,
+                )
+            )
     fewest, most = rules.metadata
-    checks.append(Check("metadata columns", "fail" if not fewest <= len(metadata) <= most else "pass", f"{len(metadata)} ({fewest} to {most} for {rules.kind})"))
+    checks.append(
+        Check(
+            "metadata columns",
+            "fail" if not fewest <= len(metadata) <= most else "pass",
+            f"{len(metadata)} ({fewest} to {most} for {rules.kind})",
+        )
+    )
     return checks
 
 
@@ -402,9 +602,23 @@ def _unique_keys(connection, by_name: dict[str, str], rules: DatasetRules) -> li
     key = next(iter(rules.required))
     if key not in by_name:
         return []
-    repeated = connection.execute(f"SELECT count(*) FROM (SELECT {by_name[key]} FROM rows GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
-    examples = [f"{key} {v!r}" for (v,) in connection.execute(f"SELECT {by_name[key]} FROM rows GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT {EXAMPLES}").fetchall()]
-    return [Check(f"one row per {key}", "warn" if repeated else "pass", f"{repeated:,} ids on several rows: Personalize keeps one" if repeated else "every id once", examples)]
+    repeated = connection.execute(
+        f"SELECT count(*) FROM (SELECT {by_name[key]} FROM rows GROUP BY 1 HAVING count(*) > 1)"
+    ).fetchone()[0]
+    examples = [
+        f"{key} {v!r}"
+        for (v,) in connection.execute(
+            f"SELECT {by_name[key]} FROM rows GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT {EXAMPLES}"
+        ).fetchall()
+    ]
+    return [
+        Check(
+            f"one row per {key}",
+            "warn" if repeated else "pass",
+            f"{repeated:,} ids on several rows: Personalize keeps one" if repeated else "every id once",
+            examples,
+        )
+    ]
 
 
 def _items_domain_checks(fields: list[Field]) -> list[Check]:
@@ -415,7 +629,13 @@ def _items_domain_checks(fields: list[Field]) -> list[Check]:
         problems.append("PRICE (float) is required")
     if "CATEGORY_L1" not in by_name or not by_name["CATEGORY_L1"].categorical:
         problems.append("CATEGORY_L1 (categorical string) is required")
-    return [Check("ECOMMERCE domain: Items fields", "fail" if problems else "pass", "; ".join(problems) or "PRICE and CATEGORY_L1 present")]
+    return [
+        Check(
+            "ECOMMERCE domain: Items fields",
+            "fail" if problems else "pass",
+            "; ".join(problems) or "PRICE and CATEGORY_L1 present",
+        )
+    ]
 
 
 def _domain_checks(connection, by_name: dict[str, str]) -> list[Check]:
@@ -423,12 +643,29 @@ def _domain_checks(connection, by_name: dict[str, str]) -> list[Check]:
     (most viewed, viewed-also-viewed, recommended for you) and Purchase events (best sellers,
     frequently bought together)."""
     if "EVENT_TYPE" not in by_name:
-        return [Check("ECOMMERCE domain: EVENT_TYPE", "fail", "the ECOMMERCE domain requires an EVENT_TYPE column")]
-    present = dict(connection.execute(f"SELECT {by_name['EVENT_TYPE']}, count(*) FROM rows GROUP BY 1").fetchall())
+        return [
+            Check(
+                "ECOMMERCE domain: EVENT_TYPE", "fail", "the ECOMMERCE domain requires an EVENT_TYPE column"
+            )
+        ]
+    present = dict(
+        connection.execute(f"SELECT {by_name['EVENT_TYPE']}, count(*) FROM rows GROUP BY 1").fetchall()
+    )
     checks = [Check("ECOMMERCE domain: EVENT_TYPE", "pass", "present")]
-    for kind, readers in (("View", "most viewed, customers who viewed X also viewed, recommended for you"), ("Purchase", "best sellers, frequently bought together")):
+    for kind, readers in (
+        ("View", "most viewed, customers who viewed X also viewed, recommended for you"),
+        ("Purchase", "best sellers, frequently bought together"),
+    ):
         count = present.get(kind, 0)
-        checks.append(Check(f"ECOMMERCE domain: {kind} events", "pass" if count else "warn", f"{count:,} rows" if count else f"none: {readers} cannot be trained (map an event to {kind}: transform --domain ecommerce)"))
+        checks.append(
+            Check(
+                f"ECOMMERCE domain: {kind} events",
+                "pass" if count else "warn",
+                f"{count:,} rows"
+                if count
+                else f"none: {readers} cannot be trained (map an event to {kind}: transform --domain ecommerce)",
+            )
+        )
     return checks
 
 
@@ -444,14 +681,42 @@ def _training_checks(connection, fields: list[Field], by_name: dict[str, str]) -
     ).fetchone()
     share = users_with_two / users if users else 0.0
     metadata = sum(1 for f in fields if f.name not in RESERVED)
-    event_types = connection.execute(f"SELECT count(DISTINCT {by_name['EVENT_TYPE']}) FROM rows").fetchone()[0] if "EVENT_TYPE" in by_name else 0
+    event_types = (
+        connection.execute(f"SELECT count(DISTINCT {by_name['EVENT_TYPE']}) FROM rows").fetchone()[0]
+        if "EVENT_TYPE" in by_name
+        else 0
+    )
     return [
-        Check(f"at least {MIN_INTERACTIONS:,} interactions", "pass" if records >= MIN_INTERACTIONS else "fail", f"{records:,} distinct (user, item, timestamp) records"),
-        Check(f"at least {MIN_USERS_WITH_TWO} users with 2+ interactions", "pass" if users_with_two >= MIN_USERS_WITH_TWO else "fail", f"{users_with_two:,} of {users:,} users"),
-        Check("at least 1% of users with 2+ interactions", "pass" if share >= MIN_SHARE_WITH_TWO else "fail", f"{share:.1%}"),
-        Check(f"event types + metadata columns at most {MAX_EVENT_TYPES_AND_METADATA}", "pass" if event_types + metadata <= MAX_EVENT_TYPES_AND_METADATA else "fail", f"{event_types} event types + {metadata} metadata columns"),
-        Check("timestamps vary", "pass" if distinct_stamps > 1 or records == 0 else "fail", f"{distinct_stamps:,} distinct timestamps"),
-        Check("recommended size (50,000 interactions, 1,000 users)", "pass" if records >= 50_000 and users >= 1_000 else "warn", f"{records:,} interactions, {users:,} users"),
+        Check(
+            f"at least {MIN_INTERACTIONS:,} interactions",
+            "pass" if records >= MIN_INTERACTIONS else "fail",
+            f"{records:,} distinct (user, item, timestamp) records",
+        ),
+        Check(
+            f"at least {MIN_USERS_WITH_TWO} users with 2+ interactions",
+            "pass" if users_with_two >= MIN_USERS_WITH_TWO else "fail",
+            f"{users_with_two:,} of {users:,} users",
+        ),
+        Check(
+            "at least 1% of users with 2+ interactions",
+            "pass" if share >= MIN_SHARE_WITH_TWO else "fail",
+            f"{share:.1%}",
+        ),
+        Check(
+            f"event types + metadata columns at most {MAX_EVENT_TYPES_AND_METADATA}",
+            "pass" if event_types + metadata <= MAX_EVENT_TYPES_AND_METADATA else "fail",
+            f"{event_types} event types + {metadata} metadata columns",
+        ),
+        Check(
+            "timestamps vary",
+            "pass" if distinct_stamps > 1 or records == 0 else "fail",
+            f"{distinct_stamps:,} distinct timestamps",
+        ),
+        Check(
+            "recommended size (50,000 interactions, 1,000 users)",
+            "pass" if records >= 50_000 and users >= 1_000 else "warn",
+            f"{records:,} interactions, {users:,} users",
+        ),
     ]
 
 
@@ -470,8 +735,18 @@ def _diagnose_interactions(connection, by_name: dict[str, str]) -> list[Check]:
     duplicate_rate = (rows - distinct_records) / rows
     repeat_rate = (distinct_records - distinct_pairs) / distinct_records
     return [
-        _rate_check("duplicate (user, item, timestamp) rate", duplicate_rate, DIAGNOSE["dup_rate"], "only one event counts at the same user, item and timestamp"),
-        _rate_check("repeated consumption rate", repeat_rate, DIAGNOSE["repeat_rate"], "consider keeping only each user's last interaction with an item, or look for colliding ITEM_IDs"),
+        _rate_check(
+            "duplicate (user, item, timestamp) rate",
+            duplicate_rate,
+            DIAGNOSE["dup_rate"],
+            "only one event counts at the same user, item and timestamp",
+        ),
+        _rate_check(
+            "repeated consumption rate",
+            repeat_rate,
+            DIAGNOSE["repeat_rate"],
+            "consider keeping only each user's last interaction with an item, or look for colliding ITEM_IDs",
+        ),
         _popularity_check(connection, "item popularity", item),
         _popularity_check(connection, "user activity", user),
     ]
@@ -479,7 +754,11 @@ def _diagnose_interactions(connection, by_name: dict[str, str]) -> list[Check]:
 
 def _rate_check(rule: str, rate: float, threshold: float, advice: str) -> Check:
     high = rate > threshold
-    return Check(f"{rule} at most {threshold:.0%}", "warn" if high else "pass", f"{rate:.1%}" + (f": {advice}" if high else ""))
+    return Check(
+        f"{rule} at most {threshold:.0%}",
+        "warn" if high else "pass",
+        f"{rate:.1%}" + (f": {advice}" if high else ""),
+    )
 
 
 @dataclass
@@ -500,20 +779,28 @@ class LogLogFit:
         if self.residual >= DIAGNOSE["loglog_fit"]:
             return "pass", f"{detail}; no straight-line fit (squared residuals {self.residual:.1f})"
         if self.slope > DIAGNOSE["tail_heavy"]:
-            return "warn", f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; consider rolling up or dropping rare values"
+            return (
+                "warn",
+                f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; consider rolling up or dropping rare values",
+            )
         if self.slope < DIAGNOSE["head_heavy"]:
-            return "warn", f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; consider finer values or capping the dominant ones"
+            return (
+                "warn",
+                f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; consider finer values or capping the dominant ones",
+            )
         return "pass", detail
 
 
 def loglog_fit(connection, column: str, table: str = "rows", split: str | None = None) -> LogLogFit:
     """The fit of a column's value frequencies (each |-separated value counted when `split`)."""
     values = f"unnest(string_split({column}, '{split}'))" if split else column
-    return LogLogFit(*connection.execute(
-        f"""WITH frequencies AS (SELECT count(*) AS n FROM (SELECT {values} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} <> '') GROUP BY v),
+    return LogLogFit(
+        *connection.execute(
+            f"""WITH frequencies AS (SELECT count(*) AS n FROM (SELECT {values} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} <> '') GROUP BY v),
                  ranked AS (SELECT log10(n) AS y, log10(row_number() OVER (ORDER BY n DESC)) AS x FROM frequencies)
             SELECT count(*), regr_slope(y, x), regr_intercept(y, x), regr_syy(y, x) * (1 - coalesce(regr_r2(y, x), 1)) FROM ranked"""
-    ).fetchone())
+        ).fetchone()
+    )
 
 
 def _popularity_check(connection, what: str, column: str, split: str | None = None) -> Check:
@@ -529,32 +816,51 @@ def _metadata_diagnostics(connection, fields: list[Field], by_name: dict[str, st
     for f in fields:
         if f.name in by_name and rows:
             c = by_name[f.name]
-            missing, distinct = connection.execute(f"SELECT count(*) FILTER ({c} IS NULL OR {c} = ''), count(DISTINCT {c}) FROM rows").fetchone()
+            missing, distinct = connection.execute(
+                f"SELECT count(*) FILTER ({c} IS NULL OR {c} = ''), count(DISTINCT {c}) FROM rows"
+            ).fetchone()
             measures[f.name] = {"missing": round(missing / rows, 4), "distinct": distinct}
     return measures
 
 
-def validate_datasets(path: str | Path, schema_path=None, domain: str | None = None, dataset: str | None = None, users=None, items=None) -> list[ValidationReport]:
+def validate_datasets(
+    path: str | Path,
+    schema_path=None,
+    domain: str | None = None,
+    dataset: str | None = None,
+    users=None,
+    items=None,
+) -> list[ValidationReport]:
     """Validate a dataset and, for an interactions CSV, the Users and Items CSVs beside it, with
     the rules across them added to the interactions' report."""
     report = validate_csv(path, schema_path, domain=domain, dataset=dataset)
     if not (users or items):
         return [report]
     if report.dataset != "interactions":
-        raise UsageError(f"--users and --items go with an interactions CSV; {path} is a {report.dataset} dataset")
+        raise UsageError(
+            f"--users and --items go with an interactions CSV; {path} is a {report.dataset} dataset"
+        )
     return [report, *with_datasets(report, path, users, items, domain)]
 
 
-def with_datasets(report: ValidationReport, path: str | Path, users=None, items=None, domain: str | None = None) -> list[ValidationReport]:
+def with_datasets(
+    report: ValidationReport, path: str | Path, users=None, items=None, domain: str | None = None
+) -> list[ValidationReport]:
     """The Users and Items CSVs' own reports; the rules across them and the interactions CSV at
     `path` are added to that CSV's `report`."""
-    others = [validate_csv(other, domain=domain, dataset=kind) for kind, other in (("users", users), ("items", items)) if other]
+    others = [
+        validate_csv(other, domain=domain, dataset=kind)
+        for kind, other in (("users", users), ("items", items))
+        if other
+    ]
     if users or items:
         report.checks += cross_dataset_checks(path, users, items)
     return others
 
 
-def cross_dataset_checks(interactions: str | Path, users: str | Path | None = None, items: str | Path | None = None) -> list[Check]:
+def cross_dataset_checks(
+    interactions: str | Path, users: str | Path | None = None, items: str | Path | None = None
+) -> list[Check]:
     """What Personalize's data insights and diagnose.py measure across datasets: the share of
     interactions whose user (item) has no row in Users (Items), and the share of Users (Items)
     rows with no interaction (cold start); each above 10% is a warning."""
@@ -564,19 +870,35 @@ def cross_dataset_checks(interactions: str | Path, users: str | Path | None = No
             if path is None:
                 continue
             if key not in read_header(path) or key not in read_header(interactions):
-                checks.append(Check(f"interactions against {kind}", "fail", f"both files need a {key} column"))
+                checks.append(
+                    Check(f"interactions against {kind}", "fail", f"both files need a {key} column")
+                )
                 continue
             read = "read_csv($path, header = true, all_varchar = true, ignore_errors = true, strict_mode = false)"
             missing, total, cold, rows = connection.execute(
-                f"""WITH used AS (SELECT {key} AS id, count(*) AS n FROM {read.replace('$path', '$interactions')} GROUP BY 1),
-                         known AS (SELECT DISTINCT {key} AS id FROM {read.replace('$path', '$dataset')})
+                f"""WITH used AS (SELECT {key} AS id, count(*) AS n FROM {read.replace("$path", "$interactions")} GROUP BY 1),
+                         known AS (SELECT DISTINCT {key} AS id FROM {read.replace("$path", "$dataset")})
                     SELECT (SELECT coalesce(sum(n), 0) FROM used ANTI JOIN known USING (id)), (SELECT coalesce(sum(n), 0) FROM used),
                            (SELECT count(*) FROM known ANTI JOIN used USING (id)), (SELECT count(*) FROM known)""",
                 {"interactions": str(interactions), "dataset": str(path)},
             ).fetchone()
             noun = kind.lower()[:-1]
-            checks.append(_rate_check(f"interactions whose {noun} is missing from {kind}", missing / total if total else 0.0, DIAGNOSE["missing_rate"], f"{missing:,} of {total:,} interactions have no {noun} metadata"))
-            checks.append(_rate_check(f"cold {noun}s ({kind} rows with no interaction)", cold / rows if rows else 0.0, DIAGNOSE["coldstart_rate"], f"{cold:,} of {rows:,} {noun}s have no interactions to learn from"))
+            checks.append(
+                _rate_check(
+                    f"interactions whose {noun} is missing from {kind}",
+                    missing / total if total else 0.0,
+                    DIAGNOSE["missing_rate"],
+                    f"{missing:,} of {total:,} interactions have no {noun} metadata",
+                )
+            )
+            checks.append(
+                _rate_check(
+                    f"cold {noun}s ({kind} rows with no interaction)",
+                    cold / rows if rows else 0.0,
+                    DIAGNOSE["coldstart_rate"],
+                    f"{cold:,} of {rows:,} {noun}s have no interactions to learn from",
+                )
+            )
     return checks
 
 
@@ -585,14 +907,23 @@ def _diagnostics(connection, by_name: dict[str, str]) -> dict:
     event = by_name.get("EVENT_TYPE")
     rows, users, items, duplicates, first, last = connection.execute(
         f"""SELECT count(*), count(DISTINCT {user}), count(DISTINCT {item}),
-                   count(*) - (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {by_name['TIMESTAMP']} FROM rows)),
+                   count(*) - (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {by_name["TIMESTAMP"]} FROM rows)),
                    min({stamp}), max({stamp}) FROM rows"""
     ).fetchone()
     if not rows:
         return {"rows": 0}
-    repeats = connection.execute(f"SELECT count(*) - count(DISTINCT ({user}, {item})) FROM rows").fetchone()[0]
-    per_user = connection.execute(f"SELECT avg(n), median(n), max(n) FROM (SELECT count(*) AS n FROM rows GROUP BY {user})").fetchone()
-    popularity = [n for (n,) in connection.execute(f"SELECT count(*) AS n FROM rows GROUP BY {item} ORDER BY n DESC").fetchall()]
+    repeats = connection.execute(f"SELECT count(*) - count(DISTINCT ({user}, {item})) FROM rows").fetchone()[
+        0
+    ]
+    per_user = connection.execute(
+        f"SELECT avg(n), median(n), max(n) FROM (SELECT count(*) AS n FROM rows GROUP BY {user})"
+    ).fetchone()
+    popularity = [
+        n
+        for (n,) in connection.execute(
+            f"SELECT count(*) AS n FROM rows GROUP BY {item} ORDER BY n DESC"
+        ).fetchall()
+    ]
     top = max(1, math.ceil(len(popularity) / 100))
     diagnostics = {
         "rows": rows,
@@ -607,12 +938,18 @@ def _diagnostics(connection, by_name: dict[str, str]) -> dict:
         "time_span": _span(first, last),
     }
     if first is not None:
-        hours = connection.execute(f"SELECT hour(to_timestamp({stamp})) AS h, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} GROUP BY h ORDER BY 2 DESC LIMIT 1").fetchone()
-        weekdays = connection.execute(f"SELECT dayname(to_timestamp({stamp})) AS d, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} GROUP BY d ORDER BY 2 DESC LIMIT 1").fetchone()
+        hours = connection.execute(
+            f"SELECT hour(to_timestamp({stamp})) AS h, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} GROUP BY h ORDER BY 2 DESC LIMIT 1"
+        ).fetchone()
+        weekdays = connection.execute(
+            f"SELECT dayname(to_timestamp({stamp})) AS d, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} GROUP BY d ORDER BY 2 DESC LIMIT 1"
+        ).fetchone()
         diagnostics["busiest_hour_utc"] = hours[0] if hours else None
         diagnostics["busiest_weekday"] = weekdays[0] if weekdays else None
     if event:
-        diagnostics["event_types"] = dict(connection.execute(f"SELECT {event}, count(*) FROM rows GROUP BY 1 ORDER BY 2 DESC").fetchall())
+        diagnostics["event_types"] = dict(
+            connection.execute(f"SELECT {event}, count(*) FROM rows GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        )
     return diagnostics
 
 
@@ -630,10 +967,10 @@ def _loglog_slope(counts: list[int]) -> float | None:
 def _span(first: int | None, last: int | None) -> dict | None:
     if first is None or last is None or last >= SECONDS_LIMIT:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return {
-        "first": datetime.fromtimestamp(first, timezone.utc).isoformat(),
-        "last": datetime.fromtimestamp(last, timezone.utc).isoformat(),
+        "first": datetime.fromtimestamp(first, UTC).isoformat(),
+        "last": datetime.fromtimestamp(last, UTC).isoformat(),
         "days": round((last - first) / 86400, 1),
     }

@@ -12,8 +12,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "toolkit"})
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#bab0ac", "#ff9da6")
+plt.rcParams.update(
+    {
+        "svg.fonttype": "none",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "svg.hashsalt": "toolkit",
+    }
+)
+PALETTE = (
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#b279a2",
+    "#eeca3b",
+    "#9d755d",
+    "#bab0ac",
+    "#ff9da6",
+)
 WIDTH = 7.2  # inches: fits a laptop screen's column and an A4 page
 
 
@@ -22,7 +41,7 @@ def _svg(figure: Figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # inline: no XML prologue or doctype
+    return text[text.index("<svg") :]  # inline: no XML prologue or doctype
 
 
 def _figure(height: float = 2.8) -> tuple[Figure, object]:
@@ -34,15 +53,30 @@ def stacked_bars(labels: list[str], series: dict[str, list[int]], ylabel: str) -
     figure, axes = _figure()
     bottom = [0] * len(labels)
     for index, (name, values) in enumerate(series.items()):
-        axes.bar(range(len(labels)), values, bottom=bottom, label=name, color=PALETTE[index % len(PALETTE)], width=0.8)
+        axes.bar(
+            range(len(labels)),
+            values,
+            bottom=bottom,
+            label=name,
+            color=PALETTE[index % len(PALETTE)],
+            width=0.8,
+        )
         bottom = [b + v for b, v in zip(bottom, values)]
     _day_ticks(axes, labels)
     axes.set_ylabel(ylabel)
-    axes.legend(frameon=False, fontsize=8, ncol=min(4, max(1, len(series))), loc="upper left", bbox_to_anchor=(0, -0.18))
+    axes.legend(
+        frameon=False,
+        fontsize=8,
+        ncol=min(4, max(1, len(series))),
+        loc="upper left",
+        bbox_to_anchor=(0, -0.18),
+    )
     return _svg(figure)
 
 
-def horizontal_bars(labels: list[str], values: list[float], xlabel: str, notes: list[str] | None = None) -> str:
+def horizontal_bars(
+    labels: list[str], values: list[float], xlabel: str, notes: list[str] | None = None
+) -> str:
     """Largest first, top to bottom; `notes` written at the end of each bar."""
     figure, axes = _figure(max(1.4, 0.28 * len(labels) + 0.6))
     positions = list(range(len(labels)))[::-1]
@@ -61,7 +95,13 @@ def flow(parts: list[tuple[str, int]], total_label: str) -> str:
     left = 0
     total = sum(count for _, count in parts) or 1
     for index, (name, count) in enumerate(parts):
-        axes.barh([0], [count], left=left, color=PALETTE[index % len(PALETTE)], label=f"{name}: {count:,} ({count / total:.1%})")
+        axes.barh(
+            [0],
+            [count],
+            left=left,
+            color=PALETTE[index % len(PALETTE)],
+            label=f"{name}: {count:,} ({count / total:.1%})",
+        )
         left += count
     axes.set_yticks([0], [total_label])
     axes.set_xlabel("messages")
@@ -72,7 +112,12 @@ def flow(parts: list[tuple[str, int]], total_label: str) -> str:
 def bars(labels: list[str], values: list[int], xlabel: str, ylabel: str, log: bool = False) -> str:
     figure, axes = _figure(2.6)
     axes.bar(range(len(labels)), values, color=PALETTE[0])
-    axes.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
+    axes.set_xticks(
+        range(len(labels)),
+        labels,
+        rotation=30 if len(labels) > 8 else 0,
+        ha="right" if len(labels) > 8 else "center",
+    )
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     if log:
@@ -80,12 +125,20 @@ def bars(labels: list[str], values: list[int], xlabel: str, ylabel: str, log: bo
     return _svg(figure)
 
 
-def rank_frequency(ranks: list[int], counts: list[int], slope: float | None, intercept: float | None, verdict: str) -> str:
+def rank_frequency(
+    ranks: list[int], counts: list[int], slope: float | None, intercept: float | None, verdict: str
+) -> str:
     """Item popularity on log-log axes, with diagnose.py's fitted line."""
     figure, axes = _figure(3.0)
     axes.loglog(ranks, counts, ".", color=PALETTE[0], markersize=3, label="items")
     if slope is not None and intercept is not None and ranks:
-        axes.loglog(ranks, [10 ** (intercept + slope * _log10(r)) for r in ranks], "--", color=PALETTE[1], label=f"fit: slope {slope:.2f}")
+        axes.loglog(
+            ranks,
+            [10 ** (intercept + slope * _log10(r)) for r in ranks],
+            "--",
+            color=PALETTE[1],
+            label=f"fit: slope {slope:.2f}",
+        )
     axes.set_xlabel("item rank")
     axes.set_ylabel("interactions")
     axes.set_title(verdict, fontsize=8, loc="left")

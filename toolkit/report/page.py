@@ -38,13 +38,17 @@ def _head(report: dict) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Segment to Personalize report: {escape(report['source'])}</title><style>{CSS}</style></head><body>"
-        f"<h1>What is in the logs, and what Personalize will get</h1><p class=\"source\">{escape(report['source'])}</p>"
+        f'<h1>What is in the logs, and what Personalize will get</h1><p class="source">{escape(report["source"])}</p>'
     )
 
 
 def _verdict(report: dict) -> str:
     ready = report["ready_for_personalize"]
-    heading = "Ready for Personalize: every rule passes." if ready else "Not ready for Personalize: fix what is listed first."
+    heading = (
+        "Ready for Personalize: every rule passes."
+        if ready
+        else "Not ready for Personalize: fix what is listed first."
+    )
     lists = ""
     for title, items in (("To fix", report["to_fix"]), ("To look at", report["to_look_at"])):
         if items:
@@ -62,9 +66,13 @@ def _key_figures(report: dict) -> str:
     logs, accounting, interactions = report["logs"], report["accounting"], report["interactions"]
     if logs:
         rows.append(_figure_row("messages", "messages in the logs", logs["messages"]))
-        rows.append(_figure_row("duplicate_copies", "extra copies of a messageId", logs["duplicates"]["extra_copies"]))
+        rows.append(
+            _figure_row("duplicate_copies", "extra copies of a messageId", logs["duplicates"]["extra_copies"])
+        )
         late = sum(count for bucket, count in logs["received_lag"].items() if bucket.endswith("later"))
-        rows.append(_figure_row("received_later", "messages received on a later day than their timestamp", late))
+        rows.append(
+            _figure_row("received_later", "messages received on a later day than their timestamp", late)
+        )
     if accounting:
         rows.append(_figure_row("rejected", "lines that are not messages (rejected)", accounting["rejected"]))
     if interactions:
@@ -81,24 +89,73 @@ def _chart(name: str, svg: str, caption: str) -> str:
 def _logs(logs: dict, accounting: dict | None) -> str:
     days = list(logs["per_day"])
     series = {source: [logs["per_day"][day].get(source, 0) for day in days] for source in logs["sources"]}
-    out = ["<h2>The logs</h2><h3>Messages per day, by source</h3>", _chart("per_day_by_source", charts.stacked_bars(days, series, "messages"), "By the day of each message's timestamp (UTC).")]
+    out = [
+        "<h2>The logs</h2><h3>Messages per day, by source</h3>",
+        _chart(
+            "per_day_by_source",
+            charts.stacked_bars(days, series, "messages"),
+            "By the day of each message's timestamp (UTC).",
+        ),
+    ]
     events = logs["events"]
-    out += ["<h3>Event mix</h3>", _chart("events", charts.horizontal_bars([e["event"] for e in events], [e["messages"] for e in events], "messages"), "Track events by name, other calls by type; the most frequent first.")]
+    out += [
+        "<h3>Event mix</h3>",
+        _chart(
+            "events",
+            charts.horizontal_bars([e["event"] for e in events], [e["messages"] for e in events], "messages"),
+            "Track events by name, other calls by type; the most frequent first.",
+        ),
+    ]
     for name, steps in logs["funnels"].items():
-        notes = [f"{s['people']:,}" + (f" ({s['of_previous']:.0%} of the step before)" if s["of_previous"] is not None else "") for s in steps]
-        out += [f"<h3>Funnel: {escape(name)}</h3>", _chart(f"funnel_{name}", charts.horizontal_bars([s["step"] for s in steps], [s["people"] for s in steps], "people", notes), "People (anonymousId) who did each step and every step before it.")]
+        notes = [
+            f"{s['people']:,}"
+            + (f" ({s['of_previous']:.0%} of the step before)" if s["of_previous"] is not None else "")
+            for s in steps
+        ]
+        out += [
+            f"<h3>Funnel: {escape(name)}</h3>",
+            _chart(
+                f"funnel_{name}",
+                charts.horizontal_bars(
+                    [s["step"] for s in steps], [s["people"] for s in steps], "people", notes
+                ),
+                "People (anonymousId) who did each step and every step before it.",
+            ),
+        ]
     identity = logs["identify"]
-    out.append("<h3>Identified and anonymous</h3><table>" + "".join(_figure_row(k, k.replace("_", " "), v) for k, v in identity.items()) + "</table>")
+    out.append(
+        "<h3>Identified and anonymous</h3><table>"
+        + "".join(_figure_row(k, k.replace("_", " "), v) for k, v in identity.items())
+        + "</table>"
+    )
     lag = logs["received_lag"]
     total = sum(lag.values()) or 1
     notes = [f"{count:,} ({count / total:.1%})" for count in lag.values()]
-    out += ["<h3>When messages arrive</h3>", _chart("received_lag", charts.horizontal_bars(list(lag), list(lag.values()), "messages", notes), "receivedAt's day against the timestamp's: mobile libraries batch and send late, and a message received on a later day lands in a later day's folder.")]
+    out += [
+        "<h3>When messages arrive</h3>",
+        _chart(
+            "received_lag",
+            charts.horizontal_bars(list(lag), list(lag.values()), "messages", notes),
+            "receivedAt's day against the timestamp's: mobile libraries batch and send late, and a message received on a later day lands in a later day's folder.",
+        ),
+    ]
     duplicates = logs["duplicates"]
-    out.append(f"<p>Duplicates by messageId: {duplicates['extra_copies']:,} extra copies among {duplicates['messages_with_an_id']:,} messages with an id (Segment's at-least-once delivery; the transform keeps the first received).</p>")
+    out.append(
+        f"<p>Duplicates by messageId: {duplicates['extra_copies']:,} extra copies among {duplicates['messages_with_an_id']:,} messages with an id (Segment's at-least-once delivery; the transform keeps the first received).</p>"
+    )
     if accounting:
-        parts = [("written", accounting["messages_written"])] + [(f"filtered: {reason}", count) for reason, count in accounting["filtered"].items() if count]
+        parts = [("written", accounting["messages_written"])] + [
+            (f"filtered: {reason}", count) for reason, count in accounting["filtered"].items() if count
+        ]
         parts += [("duplicates", accounting["duplicates"]), ("rejected", accounting["rejected"])]
-        out += ["<h3>The transform's accounting</h3>", _chart("accounting", charts.flow([p for p in parts if p[1]], f"{accounting['messages_read']:,} read"), "Every message read: written as interactions, filtered (by reason), a duplicate, or rejected.")]
+        out += [
+            "<h3>The transform's accounting</h3>",
+            _chart(
+                "accounting",
+                charts.flow([p for p in parts if p[1]], f"{accounting['messages_read']:,} read"),
+                "Every message read: written as interactions, filtered (by reason), a duplicate, or rejected.",
+            ),
+        ]
     return "".join(out)
 
 
@@ -106,18 +163,65 @@ def _interactions(figures: dict, validation: dict | None) -> str:
     out = ["<h2>The interactions</h2>"]
     per_user = figures["per_user"]
     labels = [f"{b['from']}" if b["from"] == b["to"] else f"{b['from']}-{b['to']}" for b in per_user]
-    out += ["<h3>Interactions per user</h3>", _chart("per_user", charts.bars(labels, [b["users"] for b in per_user], "interactions", "users", log=True), "Users by how many interactions they have (bins double in width; log scale).")]
+    out += [
+        "<h3>Interactions per user</h3>",
+        _chart(
+            "per_user",
+            charts.bars(labels, [b["users"] for b in per_user], "interactions", "users", log=True),
+            "Users by how many interactions they have (bins double in width; log scale).",
+        ),
+    ]
     popularity = figures["popularity"]
-    out += ["<h3>Item popularity</h3>", _chart("popularity", charts.rank_frequency(popularity["ranks"], popularity["counts"], popularity["slope"], popularity["intercept"], popularity["verdict"]), "Interactions per item by rank, log-log, with diagnose.py's fitted line and verdict.")]
+    out += [
+        "<h3>Item popularity</h3>",
+        _chart(
+            "popularity",
+            charts.rank_frequency(
+                popularity["ranks"],
+                popularity["counts"],
+                popularity["slope"],
+                popularity["intercept"],
+                popularity["verdict"],
+            ),
+            "Interactions per item by rank, log-log, with diagnose.py's fitted line and verdict.",
+        ),
+    ]
     heat = figures["hour_by_weekday"]
-    out += ["<h3>Hour by weekday</h3>", _chart("hour_by_weekday", charts.heatmap(heat["weekdays"], heat["counts"]), "Interactions by UTC hour and weekday.")]
+    out += [
+        "<h3>Hour by weekday</h3>",
+        _chart(
+            "hour_by_weekday",
+            charts.heatmap(heat["weekdays"], heat["counts"]),
+            "Interactions by UTC hour and weekday.",
+        ),
+    ]
     days = figures["per_day"]
-    out += ["<h3>Interactions per day</h3>", _chart("interactions_per_day", charts.line(list(days), list(days.values()), "interactions"), "By the day of TIMESTAMP (UTC).")]
+    out += [
+        "<h3>Interactions per day</h3>",
+        _chart(
+            "interactions_per_day",
+            charts.line(list(days), list(days.values()), "interactions"),
+            "By the day of TIMESTAMP (UTC).",
+        ),
+    ]
     if figures["event_types"]:
         kinds = figures["event_types"]
-        out += ["<h3>Event types</h3>", _chart("event_types", charts.horizontal_bars(list(kinds), list(kinds.values()), "interactions"), "EVENT_TYPE values.")]
-    out.append(f"<p>Repeat consumption: {figures['repeat_consumption_rate']:.1%} of interactions are with an item the user already had.</p>")
-    cold = [c for c in (validation or {}).get("checks", []) if c["rule"].startswith(("cold ", "interactions whose"))]
+        out += [
+            "<h3>Event types</h3>",
+            _chart(
+                "event_types",
+                charts.horizontal_bars(list(kinds), list(kinds.values()), "interactions"),
+                "EVENT_TYPE values.",
+            ),
+        ]
+    out.append(
+        f"<p>Repeat consumption: {figures['repeat_consumption_rate']:.1%} of interactions are with an item the user already had.</p>"
+    )
+    cold = [
+        c
+        for c in (validation or {}).get("checks", [])
+        if c["rule"].startswith(("cold ", "interactions whose"))
+    ]
     if cold:
         out.append("<h3>Against the Users and Items datasets</h3>" + _checks_table(cold))
     return "".join(out)
@@ -138,19 +242,24 @@ def _rules(reports: list[dict]) -> str:
     out = ["<h2>Personalize's rules</h2>"]
     for report in reports:
         verdict = "valid" if report["valid"] else "invalid"
-        out.append(f'<h3>{escape(report["dataset"])}: {escape(report["path"])}, {report["rows"]:,} rows, <span class="{"pass" if report["valid"] else "fail"}">{verdict}</span></h3>')
+        out.append(
+            f'<h3>{escape(report["dataset"])}: {escape(report["path"])}, {report["rows"]:,} rows, <span class="{"pass" if report["valid"] else "fail"}">{verdict}</span></h3>'
+        )
         out.append(_checks_table(report["checks"]))
     return "".join(out)
 
 
 def _evaluation(evaluation: dict) -> str:
     rows = "".join(
-        f"<tr><td>{name}</td><td class=\"number\">{scores['hit_rate']:.3f}</td><td class=\"number\">{scores['ndcg']:.3f}</td><td class=\"number\">{scores['coverage']:.3f}</td></tr>"
-        for name, scores in (("most popular", evaluation["popularity"]), ("item-to-item co-occurrence", evaluation["cooccurrence"]))
+        f'<tr><td>{name}</td><td class="number">{scores["hit_rate"]:.3f}</td><td class="number">{scores["ndcg"]:.3f}</td><td class="number">{scores["coverage"]:.3f}</td></tr>'
+        for name, scores in (
+            ("most popular", evaluation["popularity"]),
+            ("item-to-item co-occurrence", evaluation["cooccurrence"]),
+        )
     )
     k = evaluation["k"]
     return (
-        f"<h2>Anything to learn beyond \"most popular\"?</h2><p>{escape(evaluation['verdict'])}</p>"
+        f'<h2>Anything to learn beyond "most popular"?</h2><p>{escape(evaluation["verdict"])}</p>'
         f"<table><tr><th>recommender</th><th>hit rate @{k}</th><th>NDCG @{k}</th><th>catalog coverage @{k}</th></tr>{rows}</table>"
         f"<p>Each of {evaluation['users']:,} users' last interaction held out; ratio of hit rates {evaluation['ratio']:.2f}.</p>"
     )

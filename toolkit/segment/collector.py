@@ -26,7 +26,19 @@ from isal import igzip
 from toolkit.segment.journal import Journal, segment_files
 from toolkit.segment.layout import object_key
 from toolkit.segment.sinks import Sink
-from toolkit.segment.tracking_api import MAX_BATCH_BYTES, BadRequest, Request, drop_reason, epoch_ms, messages_of, parse_body, settings_document, size_reason, stored_line, write_key_of
+from toolkit.segment.tracking_api import (
+    MAX_BATCH_BYTES,
+    BadRequest,
+    Request,
+    drop_reason,
+    epoch_ms,
+    messages_of,
+    parse_body,
+    settings_document,
+    size_reason,
+    stored_line,
+    write_key_of,
+)
 
 log = logging.getLogger("toolkit.collector")
 READ_TIMEOUT = 10.0  # seconds a client may take to send its body; slower ones get 408
@@ -44,7 +56,15 @@ class CollectorSource:
 class Collector:
     """Accepts messages for known write keys, journals them, and publishes them through a sink."""
 
-    def __init__(self, sources_by_key: dict[str, CollectorSource], sink: Sink, journal: Journal, flush_bytes: int = 8 << 20, flush_seconds: float = 60.0, strict_keys: bool = False):
+    def __init__(
+        self,
+        sources_by_key: dict[str, CollectorSource],
+        sink: Sink,
+        journal: Journal,
+        flush_bytes: int = 8 << 20,
+        flush_seconds: float = 60.0,
+        strict_keys: bool = False,
+    ):
         self.sources_by_key = sources_by_key
         self.sink, self.journal = sink, journal
         self.flush_bytes, self.flush_seconds = flush_bytes, flush_seconds
@@ -105,7 +125,9 @@ class Collector:
 
     def due(self) -> bool:
         with self.lock:
-            old = self.pending_since is not None and time.monotonic() - self.pending_since >= self.flush_seconds
+            old = (
+                self.pending_since is not None and time.monotonic() - self.pending_since >= self.flush_seconds
+            )
             return (self.pending_bytes >= self.flush_bytes or old) and time.monotonic() >= self.retry_after
 
     def publish(self) -> bool:
@@ -120,12 +142,18 @@ class Collector:
                 try:
                     stored = files = 0
                     for source_id, day, name, content in segment_files(segment):
-                        self.sink.write(object_key(source_id, day, name), igzip.compress(content, compresslevel=1))
+                        self.sink.write(
+                            object_key(source_id, day, name), igzip.compress(content, compresslevel=1)
+                        )
                         stored += content.count(b"\n")
                         files += 1
                     segment.unlink()
                 except Exception as exc:  # noqa: BLE001 - a disk or a network that fails must not stop the server
-                    log.error("cannot publish %s yet (%s); it stays in the journal and is retried", segment.name, " ".join(str(exc).split())[:200])
+                    log.error(
+                        "cannot publish %s yet (%s); it stays in the journal and is retried",
+                        segment.name,
+                        " ".join(str(exc).split())[:200],
+                    )
                     with self.lock:
                         self.pending_since = self.pending_since or time.monotonic() - self.flush_seconds
                     self.retry_after = time.monotonic() + RETRY_SECONDS
@@ -136,8 +164,17 @@ class Collector:
     def summary(self) -> dict:
         with self.lock:
             counts = dict(self.counts)
-        dropped = {key.removeprefix("dropped: "): value for key, value in counts.items() if key.startswith("dropped: ")}
-        return {"accepted": counts.get("accepted", 0), "stored": counts.get("stored", 0), "files": counts.get("files", 0), "dropped": dropped}
+        dropped = {
+            key.removeprefix("dropped: "): value
+            for key, value in counts.items()
+            if key.startswith("dropped: ")
+        }
+        return {
+            "accepted": counts.get("accepted", 0),
+            "stored": counts.get("stored", 0),
+            "files": counts.get("files", 0),
+            "dropped": dropped,
+        }
 
 
 # --- the HTTP server ------------------------------------------------------------------------------
@@ -171,7 +208,7 @@ async def _read_body(request: web.Request) -> bytes:
     while True:
         try:
             piece = await asyncio.wait_for(request.content.readany(), READ_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise BadRequest(408, "the body arrived too slowly") from None
         if not piece:
             break
@@ -198,7 +235,12 @@ def build_app(collector: Collector) -> web.Application:
         async with busy:
             try:
                 body = await _read_body(request)
-                context = Request(request.match_info["route"], request.headers.get("Authorization"), request.remote or "", int(time.time() * 1000))
+                context = Request(
+                    request.match_info["route"],
+                    request.headers.get("Authorization"),
+                    request.remote or "",
+                    int(time.time() * 1000),
+                )
                 collector.accept(context, body)
             except BadRequest as exc:
                 log.info("POST %s %d %s", request.path, exc.status, exc.reason)
@@ -222,7 +264,9 @@ class CollectorServer:
     """Runs the collector's server on an event loop of its own: start() in a background thread
     (tests, benchmarks) or run() in the calling one (the CLI); stop() from anywhere."""
 
-    def __init__(self, collector: Collector, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False):
+    def __init__(
+        self, collector: Collector, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False
+    ):
         self.collector = collector
         self.host, self.port = host, port
         self.reuse_port = reuse_port  # several processes serve the port
@@ -264,7 +308,14 @@ class CollectorServer:
 
     async def _serve(self, on_ready) -> None:
         self.stopping = asyncio.Event()
-        runner = web.AppRunner(build_app(self.collector), access_log=None, shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True, keepalive_timeout=5, auto_decompress=False)  # we inflate, with a cap
+        runner = web.AppRunner(
+            build_app(self.collector),
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE,
+            handler_cancellation=True,
+            keepalive_timeout=5,
+            auto_decompress=False,
+        )  # we inflate, with a cap
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=512, reuse_port=self.reuse_port or None)
         try:
@@ -280,7 +331,7 @@ class CollectorServer:
         while not self.stopping.is_set():
             try:
                 await asyncio.wait_for(self.stopping.wait(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if self.collector.due():
                     await asyncio.to_thread(self.collector.publish)
         await runner.cleanup()  # no new connections; requests in flight get SHUTDOWN_GRACE seconds

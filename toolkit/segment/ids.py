@@ -24,4 +24,3 @@ def derive_seed(*parts: object) -> int:
     """A 64-bit seed derived from parts (the run's seed, a day, a source...), stable across processes."""
     text = "\x1f".join(str(part) for part in parts).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
-

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 
@@ -83,7 +83,9 @@ def segment_files(segment: Path) -> Iterator[tuple[str, int, str, bytes]]:
             fields = orjson.loads(line)
             groups[fields["projectId"], received_day_ms(_received_ms(fields["receivedAt"]))].append(line)
     written_ms = segment.stat().st_mtime_ns // 1_000_000
-    names = random.Random(f"{segment.resolve()}-{written_ms}")  # distinct per journal folder: processes do not collide
+    names = random.Random(
+        f"{segment.resolve()}-{written_ms}"
+    )  # distinct per journal folder: processes do not collide
     for (source_id, day), lines in sorted(groups.items()):
         yield source_id, day, log_file_name(names, written_ms), b"".join(lines)
 

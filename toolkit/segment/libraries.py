@@ -16,25 +16,45 @@ apps.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
 
 LOCALES = ("en-US", "en-GB", "en-CA", "en-AU", "es-US", "fr-CA")
-TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London", "America/Toronto")
+TIMEZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "America/Toronto",
+)
 CARRIERS = ("T-Mobile", "Verizon", "AT&T", "Vodafone", "Sprint")
 BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{m} Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
 )
-ANDROID_DEVICES = (("Google", "Pixel 7", "panther"), ("Google", "Pixel 8", "shiba"), ("samsung", "SM-S911B", "dm1q"), ("OnePlus", "CPH2449", "OP594DL1"))
-IOS_DEVICES = (("iPhone12,3", "iPhone"), ("iPhone14,5", "iPhone"), ("iPhone15,2", "iPhone"), ("iPad13,4", "iPad"))
+ANDROID_DEVICES = (
+    ("Google", "Pixel 7", "panther"),
+    ("Google", "Pixel 8", "shiba"),
+    ("samsung", "SM-S911B", "dm1q"),
+    ("OnePlus", "CPH2449", "OP594DL1"),
+)
+IOS_DEVICES = (
+    ("iPhone12,3", "iPhone"),
+    ("iPhone14,5", "iPhone"),
+    ("iPhone15,2", "iPhone"),
+    ("iPad13,4", "iPad"),
+)
 SITE = "https://shop.example.com"
 PAGES = (("/", "Home"), ("/search", "Search"), ("/products", "Products"), ("/sale", "Sale"))
 REFERRERS = ("", "https://www.google.com/", "https://www.facebook.com/")
 # Landing from an ad: the URL's UTM parameters, which analytics.js copies into context.campaign
-CAMPAIGNS = (("google", "cpc", "spring_sale"), ("facebook", "social", "buy_now"), ("newsletter", "email", "huge_discounts"))
+CAMPAIGNS = (
+    ("google", "cpc", "spring_sale"),
+    ("facebook", "social", "buy_now"),
+    ("newsletter", "email", "huge_discounts"),
+)
 UTM_SHARE = 0.25  # of web device variants landing from a campaign
 
 
@@ -42,7 +62,9 @@ def _pick(rng: random.Random, options: tuple):
     return options[int(rng.random() * len(options))]
 
 
-def page_context(path: str, title: str, referrer: str, campaign: tuple[str, str, str] | None = None, search: str = "") -> dict:
+def page_context(
+    path: str, title: str, referrer: str, campaign: tuple[str, str, str] | None = None, search: str = ""
+) -> dict:
     """analytics.js's context.page for a page of the site: its query string is `search`, or a
     campaign's UTM parameters."""
     if campaign is not None:
@@ -99,12 +121,22 @@ def _android_context(rng: random.Random) -> dict:
     release = str(rng.randint(11, 14))
     return {
         "app": _app(rng, "com.example.shop"),
-        "device": {"adTrackingEnabled": rng.random() < 0.7, "manufacturer": manufacturer, "model": model, "name": name, "type": "android"},
+        "device": {
+            "adTrackingEnabled": rng.random() < 0.7,
+            "manufacturer": manufacturer,
+            "model": model,
+            "name": name,
+            "type": "android",
+        },
         "library": {"name": "analytics-android", "version": "4.11.3"},
         "locale": _pick(rng, LOCALES),
         "network": _network(rng, bluetooth=True),
         "os": {"name": "Android", "version": release},
-        "screen": {"density": _pick(rng, (2.0, 2.625, 2.75, 3.0)), "height": _pick(rng, (2176, 2340, 2400)), "width": 1080},
+        "screen": {
+            "density": _pick(rng, (2.0, 2.625, 2.75, 3.0)),
+            "height": _pick(rng, (2176, 2340, 2400)),
+            "width": 1080,
+        },
         "timezone": _pick(rng, TIMEZONES),
         "traits": {},
         "userAgent": f"Dalvik/2.1.0 (Linux; U; Android {release}; {model} Build/UQ1A.240105.004)",
@@ -128,7 +160,10 @@ def _ios_context(rng: random.Random) -> dict:
 
 def _kotlin_context(rng: random.Random) -> dict:
     context = _android_context(rng)
-    del context["traits"], context["device"]["adTrackingEnabled"]  # no advertising plugin; traits stay out of the context
+    del (
+        context["traits"],
+        context["device"]["adTrackingEnabled"],
+    )  # no advertising plugin; traits stay out of the context
     context["library"] = {"name": "analytics-kotlin", "version": "1.19.2"}
     return context
 
@@ -144,7 +179,13 @@ def _python_context(rng: random.Random) -> dict:
     return {"library": {"name": "analytics-python", "version": "2.4.0"}}
 
 
-ID_FORMATS = ("uuid", "UUID", "hex16", "sha256", "ajs")  # lower/upper-case UUID, 16 hex digits, 64 hex digits, ajs-next-<32 hex>
+ID_FORMATS = (
+    "uuid",
+    "UUID",
+    "hex16",
+    "sha256",
+    "ajs",
+)  # lower/upper-case UUID, 16 hex digits, 64 hex digits, ajs-next-<32 hex>
 PLACEHOLDER = "@{}@"  # a per-user value inside a context template, e.g. "@ip@"
 
 
@@ -168,13 +209,22 @@ class Library:
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
     instance_id: str | None = None  # context.instanceId's format: a new id each time the app starts
     advertising_when_tracking: bool = False  # device.advertisingId only when device.adTrackingEnabled
-    traits_cache: bool = False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
+    traits_cache: bool = (
+        False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
+    )
     metadata: dict | None = None  # the message's _metadata
-    offline_queue: bool = False  # keeps messages on the device while offline and sends them when back (mobile)
+    offline_queue: bool = (
+        False  # keeps messages on the device while offline and sends them when back (mobile)
+    )
     view_call: str = "screen"  # the call a page or screen view makes: "page" on the web, "screen" in apps
 
     def __post_init__(self) -> None:
-        formats = [self.message_id, self.anonymous_id, *self.device_ids.values(), *([self.instance_id] if self.instance_id else [])]
+        formats = [
+            self.message_id,
+            self.anonymous_id,
+            *self.device_ids.values(),
+            *([self.instance_id] if self.instance_id else []),
+        ]
         assert all(f in ID_FORMATS for f in formats), f"{self.name}: id formats must be among {ID_FORMATS}"
 
     @property
@@ -185,7 +235,10 @@ class Library:
     def context_template(self, shared: dict) -> dict:
         context = dict(shared, ip=PLACEHOLDER.format("ip"))
         if self.device_ids:
-            context["device"] = {**shared["device"], **{field: PLACEHOLDER.format(field) for field in self.device_ids}}
+            context["device"] = {
+                **shared["device"],
+                **{field: PLACEHOLDER.format(field) for field in self.device_ids},
+            }
         if "traits" in shared:
             context["traits"] = PLACEHOLDER.format("traits")
         if self.instance_id:
@@ -197,22 +250,91 @@ class Library:
 
 
 AJS_METADATA = {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
-OPTIONAL_MEMBERS = ("advertisingId", "campaign")  # placeholders standing for a whole "key":value, member, or nothing
+OPTIONAL_MEMBERS = (
+    "advertisingId",
+    "campaign",
+)  # placeholders standing for a whole "key":value, member, or nothing
 
 LIBRARIES = {
-    "analytics.js": Library("analytics.js", "client", _web_context, "ajs", "uuid", {}, 40, (20, 400), True, metadata=AJS_METADATA, view_call="page"),
-    "analytics-android": Library(
-        "analytics-android", "server", _android_context, "uuid", "uuid", {"advertisingId": "uuid", "id": "sha256"}, 30_000, (50, 2_000), False,
-        instance_id="uuid", advertising_when_tracking=True, traits_cache=True, offline_queue=True,
+    "analytics.js": Library(
+        "analytics.js",
+        "client",
+        _web_context,
+        "ajs",
+        "uuid",
+        {},
+        40,
+        (20, 400),
+        True,
+        metadata=AJS_METADATA,
+        view_call="page",
     ),
-    "analytics-ios": Library("analytics-ios", "server", _ios_context, "UUID", "UUID", {"id": "UUID"}, 30_000, (50, 2_000), False, instance_id="UUID", offline_queue=True),
+    "analytics-android": Library(
+        "analytics-android",
+        "server",
+        _android_context,
+        "uuid",
+        "uuid",
+        {"advertisingId": "uuid", "id": "sha256"},
+        30_000,
+        (50, 2_000),
+        False,
+        instance_id="uuid",
+        advertising_when_tracking=True,
+        traits_cache=True,
+        offline_queue=True,
+    ),
+    "analytics-ios": Library(
+        "analytics-ios",
+        "server",
+        _ios_context,
+        "UUID",
+        "UUID",
+        {"id": "UUID"},
+        30_000,
+        (50, 2_000),
+        False,
+        instance_id="UUID",
+        offline_queue=True,
+    ),
     "analytics-kotlin": Library(
-        "analytics-kotlin", "server", _kotlin_context, "uuid", "uuid", {"id": "sha256"}, 30_000, (50, 2_000), False,
-        instance_id="uuid", metadata=AJS_METADATA, offline_queue=True,
+        "analytics-kotlin",
+        "server",
+        _kotlin_context,
+        "uuid",
+        "uuid",
+        {"id": "sha256"},
+        30_000,
+        (50, 2_000),
+        False,
+        instance_id="uuid",
+        metadata=AJS_METADATA,
+        offline_queue=True,
     ),
     "analytics-swift": Library(
-        "analytics-swift", "server", _swift_context, "UUID", "UUID", {"id": "UUID"}, 30_000, (50, 2_000), False,
-        instance_id="UUID", metadata=AJS_METADATA, offline_queue=True,
+        "analytics-swift",
+        "server",
+        _swift_context,
+        "UUID",
+        "UUID",
+        {"id": "UUID"},
+        30_000,
+        (50, 2_000),
+        False,
+        instance_id="UUID",
+        metadata=AJS_METADATA,
+        offline_queue=True,
     ),
-    "analytics-python": Library("analytics-python", "server", _python_context, "uuid", "uuid", {}, 500, (5, 120), False, view_call="page"),
+    "analytics-python": Library(
+        "analytics-python",
+        "server",
+        _python_context,
+        "uuid",
+        "uuid",
+        {},
+        500,
+        (5, 120),
+        False,
+        view_call="page",
+    ),
 }

@@ -4,9 +4,9 @@ their file and line number."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 from isal import igzip, isal_zlib
@@ -84,7 +84,9 @@ def salvage(path: Path, name: str, destination: Path) -> tuple[str, Reject | Non
     destination.write_bytes(complete + b"\n" if complete else b"")
     if tail.strip() and damage != "not a gzip file (read as plain text)":
         line_number = complete.count(b"\n") + 2 if complete else 1
-        return damage, Reject(name, line_number, f"{damage}: last line incomplete", tail.decode("utf-8", errors="replace"))
+        return damage, Reject(
+            name, line_number, f"{damage}: last line incomplete", tail.decode("utf-8", errors="replace")
+        )
     if tail.strip():
         destination.write_bytes(content + b"\n")
     return damage, None
@@ -96,7 +98,7 @@ def drop_overlong_lines(path: Path, name: str, destination: Path, limit: int) ->
     with open(path, "rb") as probe:
         is_gzip = probe.read(2) == GZIP_MAGIC
     rejects = []
-    with (igzip.open(path, "rb") if is_gzip else open(path, "rb")) as source, open(destination, "wb") as out:
+    with igzip.open(path, "rb") if is_gzip else open(path, "rb") as source, open(destination, "wb") as out:
         number = 0
         while line := source.readline(limit + 1):
             number += 1
@@ -107,5 +109,12 @@ def drop_overlong_lines(path: Path, name: str, destination: Path, limit: int) ->
             while line and not line.endswith(b"\n"):  # the rest of the line, piece by piece
                 line = source.readline(1 << 20)
                 size += len(line)
-            rejects.append(Reject(name, number, f"a line of {size:,} bytes, over the {limit:,} a message can have", head.decode("utf-8", errors="replace") + "..."))
+            rejects.append(
+                Reject(
+                    name,
+                    number,
+                    f"a line of {size:,} bytes, over the {limit:,} a message can have",
+                    head.decode("utf-8", errors="replace") + "...",
+                )
+            )
     return rejects

@@ -16,9 +16,13 @@ class LogFiles:
 
     paths: list[Path]  # or, streamed from S3, s3:// URLs (str) read through `filesystem`
     empty: list[str] = field(default_factory=list)
-    display: dict[Path, str] = field(default_factory=dict)  # local path -> name shown to the user (an s3:// URL)
+    display: dict[Path, str] = field(
+        default_factory=dict
+    )  # local path -> name shown to the user (an s3:// URL)
     _temporary: tempfile.TemporaryDirectory | None = None
-    refused: list[str] = field(default_factory=list)  # S3 objects whose key would be saved outside the download folder
+    refused: list[str] = field(
+        default_factory=list
+    )  # S3 objects whose key would be saved outside the download folder
     filesystem: object = None  # aws.s3_files.S3Files when the files are read from S3 as needed
 
     def name(self, path: Path) -> str:
@@ -50,10 +54,18 @@ def find_log_files(source: str, aws: AwsOptions | None = None, stream: bool = Fa
         raise UsageError(f"no such file or folder: {source}")
     if root.is_file():
         _check_looks_like_logs(root)
-    candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*.gz") if p.is_file() and not p.name.startswith("."))
-    files = LogFiles([p for p in candidates if p.stat().st_size > 0], [str(p) for p in candidates if p.stat().st_size == 0])
+    candidates = (
+        [root]
+        if root.is_file()
+        else sorted(p for p in root.rglob("*.gz") if p.is_file() and not p.name.startswith("."))
+    )
+    files = LogFiles(
+        [p for p in candidates if p.stat().st_size > 0], [str(p) for p in candidates if p.stat().st_size == 0]
+    )
     if not files.paths:
-        raise UsageError(f"no Segment log files (*.gz, non-empty) under {source}; point at the folder holding segment-logs/")
+        raise UsageError(
+            f"no Segment log files (*.gz, non-empty) under {source}; point at the folder holding segment-logs/"
+        )
     return files
 
 
@@ -65,7 +77,9 @@ def _check_looks_like_logs(path: Path) -> None:
     if head[:2] == b"\x1f\x8b" or not head.strip() or head.lstrip()[:1] == b"{":
         return
     start = head.lstrip()[:40].decode("utf-8", "replace").splitlines()[0]
-    raise UsageError(f"{path} is not Segment logs (gzipped JSON lines): it starts with {start!r}; give the folder holding segment-logs/ or a .gz log file")
+    raise UsageError(
+        f"{path} is not Segment logs (gzipped JSON lines): it starts with {start!r}; give the folder holding segment-logs/ or a .gz log file"
+    )
 
 
 def _streamed(url: S3Url, aws: AwsOptions) -> LogFiles:
@@ -75,7 +89,11 @@ def _streamed(url: S3Url, aws: AwsOptions) -> LogFiles:
     found = {f"s3://{url.bucket}/{key}": size for key, size in objects if size > 0}
     if not found:
         raise UsageError(f"no Segment log files (*.gz, non-empty) under {url}")
-    return LogFiles(sorted(found), [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], filesystem=S3Files(aws, found))
+    return LogFiles(
+        sorted(found),
+        [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0],
+        filesystem=S3Files(aws, found),
+    )
 
 
 def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
@@ -89,13 +107,22 @@ def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
     refused = [f"s3://{url.bucket}/{key}" for key, path in targets.items() if path is None]
     try:
         if not safe:
-            raise UsageError(f"no Segment log file under {url} has a key that can be saved safely (absolute or '..' keys are refused)")
+            raise UsageError(
+                f"no Segment log file under {url} has a key that can be saved safely (absolute or '..' keys are refused)"
+            )
         download(url, safe, aws)
     except BaseException:
         temporary.cleanup()
         raise
     display = {path: f"s3://{url.bucket}/{key}" for key, path in safe.items()}
-    return LogFiles(list(safe.values()), [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0], display, temporary, refused)
+    return LogFiles(
+        list(safe.values()),
+        [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0],
+        display,
+        temporary,
+        refused,
+    )
+
 
 def file_named_in(message: str, files: list[Path]) -> Path | None:
     """The file a reader's error message names (the longest match, as paths can nest), if any."""

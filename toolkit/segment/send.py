@@ -26,7 +26,14 @@ from toolkit.segment.tracking_api import CLIENT_LIBRARIES, iso
 
 CONSUMER_THREADS = 4  # uploads per client in flight at once: one is too few to keep a fast endpoint busy
 BATCH_MESSAGES = 100
-SERVER_FIELDS = ("receivedAt", "projectId", "version", "writeKey", "sentAt", "timestamp")  # what Segment's servers add
+SERVER_FIELDS = (
+    "receivedAt",
+    "projectId",
+    "version",
+    "writeKey",
+    "sentAt",
+    "timestamp",
+)  # what Segment's servers add
 
 
 @dataclass(frozen=True)
@@ -59,21 +66,48 @@ def _call(client: Client, message: dict) -> tuple[bool, dict]:
     }
     kind, user_id = message.get("type"), message.get("userId")
     if kind == "track":
-        return client.track(user_id=user_id, event=message.get("event"), properties=message.get("properties") or {}, **common)
+        return client.track(
+            user_id=user_id, event=message.get("event"), properties=message.get("properties") or {}, **common
+        )
     if kind == "identify":
         return client.identify(user_id=user_id, traits=message.get("traits") or {}, **common)
     if kind == "page":
-        return client.page(user_id=user_id, category=message.get("category"), name=message.get("name"), properties=message.get("properties") or {}, **common)
+        return client.page(
+            user_id=user_id,
+            category=message.get("category"),
+            name=message.get("name"),
+            properties=message.get("properties") or {},
+            **common,
+        )
     if kind == "screen":
-        return client.screen(user_id=user_id, category=message.get("category"), name=message.get("name"), properties=message.get("properties") or {}, **common)
+        return client.screen(
+            user_id=user_id,
+            category=message.get("category"),
+            name=message.get("name"),
+            properties=message.get("properties") or {},
+            **common,
+        )
     if kind == "group":
-        return client.group(user_id=user_id, group_id=message.get("groupId"), traits=message.get("traits") or {}, **common)
+        return client.group(
+            user_id=user_id, group_id=message.get("groupId"), traits=message.get("traits") or {}, **common
+        )
     if kind == "alias":
-        return client.alias(previous_id=message.get("previousId"), user_id=user_id, **{k: v for k, v in common.items() if k != "anonymous_id"})
+        return client.alias(
+            previous_id=message.get("previousId"),
+            user_id=user_id,
+            **{k: v for k, v in common.items() if k != "anonymous_id"},
+        )
     raise ValueError(f"unknown message type {kind!r}")
 
 
-def send_logs(root: Path, sources: dict[str, SourceToSend], write_keys: dict[str, str], host: str | None = None, max_retries: int = 10, sdk_shapes: bool = True) -> SendResult:
+def send_logs(
+    root: Path,
+    sources: dict[str, SourceToSend],
+    write_keys: dict[str, str],
+    host: str | None = None,
+    max_retries: int = 10,
+    sdk_shapes: bool = True,
+) -> SendResult:
     """Send every message under root/segment-logs (sources by source id); with sdk_shapes, client
     libraries' sources go as HTTP batches (their context intact), the others through the official
     client; without, everything through the official client."""
@@ -90,7 +124,15 @@ def send_logs(root: Path, sources: dict[str, SourceToSend], write_keys: dict[str
                 with lock:
                     result.failed[source_key] += len(items)
 
-            clients[source_key] = Client(write_keys[source_key], host=host, on_error=on_error, max_queue_size=20_000, upload_size=100, max_retries=max_retries, thread=CONSUMER_THREADS)
+            clients[source_key] = Client(
+                write_keys[source_key],
+                host=host,
+                on_error=on_error,
+                max_queue_size=20_000,
+                upload_size=100,
+                max_retries=max_retries,
+                thread=CONSUMER_THREADS,
+            )
         return clients[source_key]
 
     logging.getLogger("segment").setLevel(logging.CRITICAL)  # its retry logs would repeat every failure
@@ -101,12 +143,20 @@ def send_logs(root: Path, sources: dict[str, SourceToSend], write_keys: dict[str
             source = sources.get(match.group(1)) if match else None
             if source is None:
                 continue
-            messages = [orjson.loads(line) for line in igzip.decompress(path.read_bytes()).splitlines() if line.strip()]
+            messages = [
+                orjson.loads(line)
+                for line in igzip.decompress(path.read_bytes()).splitlines()
+                if line.strip()
+            ]
             if sdk_shapes and source.library in CLIENT_LIBRARIES:
-                poster = posters.setdefault(source.key, BatchPoster(host or DEFAULT_HOST, write_keys[source.key], max_retries))
+                poster = posters.setdefault(
+                    source.key, BatchPoster(host or DEFAULT_HOST, write_keys[source.key], max_retries)
+                )
                 for start in range(0, len(messages), BATCH_MESSAGES):
                     batch = messages[start : start + BATCH_MESSAGES]
-                    (result.sent if poster.post([as_sent(m) for m in batch]) else result.failed)[source.key] += len(batch)
+                    (result.sent if poster.post([as_sent(m) for m in batch]) else result.failed)[
+                        source.key
+                    ] += len(batch)
                 continue
             client = client_for(source.key)
             for message in messages:
@@ -155,8 +205,14 @@ class BatchPoster:
         return self.connection
 
     def post(self, batch: list[dict]) -> bool:
-        body = igzip.compress(orjson.dumps({"batch": batch, "sentAt": iso(int(time.time() * 1000))}), compresslevel=1)
-        headers = {"Authorization": self.authorization, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        body = igzip.compress(
+            orjson.dumps({"batch": batch, "sentAt": iso(int(time.time() * 1000))}), compresslevel=1
+        )
+        headers = {
+            "Authorization": self.authorization,
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
         for attempt in range(self.max_retries + 1):
             try:
                 connection = self._connect()

@@ -15,8 +15,12 @@ RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote t
 
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     if found is None:
-        raise UsageError(f"--out {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another --out")
-    raise UsageError(f"--out {destination} already holds the logs of another run ({found}); users of two runs would mix: use another --out, or remove it")
+        raise UsageError(
+            f"--out {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another --out"
+        )
+    raise UsageError(
+        f"--out {destination} already holds the logs of another run ({found}); users of two runs would mix: use another --out, or remove it"
+    )
 
 
 class Sink(Protocol):
@@ -103,14 +107,23 @@ class S3Sink:
 
         try:
             try:
-                found = self.client.get_object(Bucket=self.url.bucket, Key=self._key(RUN_MARKER))["Body"].read().decode().strip()
+                found = (
+                    self.client.get_object(Bucket=self.url.bucket, Key=self._key(RUN_MARKER))["Body"]
+                    .read()
+                    .decode()
+                    .strip()
+                )
             except self.client.exceptions.NoSuchKey:
                 found = None
             if found == run:
                 return
-            if found is not None or self.client.list_objects_v2(Bucket=self.url.bucket, Prefix=self._key(ROOT + "/"), MaxKeys=1).get("KeyCount", 0):
+            if found is not None or self.client.list_objects_v2(
+                Bucket=self.url.bucket, Prefix=self._key(ROOT + "/"), MaxKeys=1
+            ).get("KeyCount", 0):
                 _refuse_other_run(str(self.url), found, run)
-            self.client.put_object(Bucket=self.url.bucket, Key=self._key(RUN_MARKER), Body=run.encode() + b"\n")
+            self.client.put_object(
+                Bucket=self.url.bucket, Key=self._key(RUN_MARKER), Body=run.encode() + b"\n"
+            )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise aws_error(exc, f"cannot mark {self.url} as this run's") from None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
@@ -16,4 +16,4 @@ def day_epoch_ms(day: date) -> int:
 def parse_iso(text: str) -> datetime:
     """Parse any ISO-8601 timestamp; naive ones are taken as UTC."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -20,14 +20,32 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2_500
 MAX_MESSAGE_ID = 100
-SERVER_FIELDS_BYTES = 400  # what the servers add to a message (receivedAt, timestamp, projectId, ...), at most
+SERVER_FIELDS_BYTES = (
+    400  # what the servers add to a message (receivedAt, timestamp, projectId, ...), at most
+)
 CALLS = ("track", "identify", "page", "screen", "group", "alias")
 # Every route a Segment SDK posts to: analytics.js uses the first letter (/v1/t) and /v1/b when
 # batching; analytics-android 4.x /v1/import; analytics-kotlin and -swift /v1/b.
-ROUTES = {**{call: call for call in CALLS}, **{call[0]: call for call in CALLS}, "batch": "batch", "b": "batch", "import": "batch"}
+ROUTES = {
+    **{call: call for call in CALLS},
+    **{call[0]: call for call in CALLS},
+    "batch": "batch",
+    "b": "batch",
+    "import": "batch",
+}
 # Libraries that run on the user's device: Segment fills context.ip from their request; server
 # libraries' messages get none unless the sender set one.
-CLIENT_LIBRARIES = frozenset({"analytics.js", "analytics-android", "analytics-ios", "analytics-kotlin", "analytics-swift", "analytics-react-native", "analytics-flutter"})
+CLIENT_LIBRARIES = frozenset(
+    {
+        "analytics.js",
+        "analytics-android",
+        "analytics-ios",
+        "analytics-kotlin",
+        "analytics-swift",
+        "analytics-react-native",
+        "analytics-flutter",
+    }
+)
 
 
 class BadRequest(Exception):
@@ -88,7 +106,9 @@ def messages_of(route: str, payload: dict) -> tuple[list, str | None]:
         raise BadRequest(400, "batch must be a list of messages")
     if len(batch) > MAX_BATCH_MESSAGES:
         return batch, f"batch over {MAX_BATCH_MESSAGES:,} messages"
-    shared = {name: payload[name] for name in ("context", "integrations") if isinstance(payload.get(name), dict)}
+    shared = {
+        name: payload[name] for name in ("context", "integrations") if isinstance(payload.get(name), dict)
+    }
     if shared:
         batch = [_merged(message, shared) if isinstance(message, dict) else message for message in batch]
     return batch, None
@@ -120,7 +140,11 @@ def drop_reason(message) -> str | None:
 
 def size_reason(line: bytes) -> str | None:
     """Why a stored line is too big: over 32 KB as sent (the servers' fields are allowed for)."""
-    return f"over {MAX_MESSAGE_BYTES // 1024} KB" if len(line) > MAX_MESSAGE_BYTES + SERVER_FIELDS_BYTES else None
+    return (
+        f"over {MAX_MESSAGE_BYTES // 1024} KB"
+        if len(line) > MAX_MESSAGE_BYTES + SERVER_FIELDS_BYTES
+        else None
+    )
 
 
 def encoded(message: dict) -> bytes:
@@ -130,7 +154,12 @@ def encoded(message: dict) -> bytes:
         return orjson.dumps(message, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
     except TypeError:
         try:
-            return json.dumps(message, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode() + b"\n"
+            return (
+                json.dumps(
+                    message, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+                ).encode()
+                + b"\n"
+            )
         except RecursionError:
             raise ValueError("nested too deeply") from None
 
@@ -167,8 +196,20 @@ def stored_line(message: dict, source_id: str, request: Request, batch_sent_ms: 
 def settings_document(write_key: str, api_host: str) -> dict:
     """What analytics.js loads from <cdnURL>/v1/projects/<writeKey>/settings: here, post to api_host."""
     return {
-        "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": api_host, "protocol": "http", "unbundledIntegrations": [], "addBundledMetadata": True}},
-        "plan": {"track": {"__default": {"enabled": True, "integrations": {}}}, "identify": {"__default": {"enabled": True}}, "group": {"__default": {"enabled": True}}},
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": api_host,
+                "protocol": "http",
+                "unbundledIntegrations": [],
+                "addBundledMetadata": True,
+            }
+        },
+        "plan": {
+            "track": {"__default": {"enabled": True, "integrations": {}}},
+            "identify": {"__default": {"enabled": True}},
+            "group": {"__default": {"enabled": True}},
+        },
         "edgeFunction": {},
         "analyticsNextEnabled": True,
         "middlewareSettings": {},
@@ -190,7 +231,9 @@ def iso(ms: int) -> str:
     if prefix is None:
         if len(_SECONDS) > 200_000:
             _SECONDS.clear()
-        prefix = _SECONDS[second] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        prefix = _SECONDS[second] = datetime.fromtimestamp(second, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S."
+        )
     return f"{prefix}{rest:03d}Z"
 
 

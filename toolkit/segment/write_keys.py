@@ -20,11 +20,18 @@ def _parse_pair(text: str, origin: str, sources: list[str]) -> tuple[str, str]:
         raise UsageError(f"{origin}: expected SOURCE=KEY (e.g. web=...), got an entry without '='")
     if name not in sources:  # the name is not shown: a swapped KEY=SOURCE would print the key
         swapped = " (it looks swapped: write SOURCE=KEY)" if key in sources else ""
-        raise UsageError(f"{origin}: the part before '=' is not one of the scenario's sources ({', '.join(sources)}){swapped}")
+        raise UsageError(
+            f"{origin}: the part before '=' is not one of the scenario's sources ({', '.join(sources)}){swapped}"
+        )
     return name, key
 
 
-def resolve_write_keys(sources: list[str], pairs: list[str] | None = None, keys_file: str | None = None, environ: dict | None = None) -> dict[str, str]:
+def resolve_write_keys(
+    sources: list[str],
+    pairs: list[str] | None = None,
+    keys_file: str | None = None,
+    environ: dict | None = None,
+) -> dict[str, str]:
     """Write keys by source key (among `sources`); later wins: keys file, then environment, then --write-key."""
     sources = list(sources)
     environ = os.environ if environ is None else environ

@@ -20,7 +20,10 @@ class Coded:
     def concatenated(cls, parts: list[Coded]) -> Coded:
         """The parts one after another (each part's codes moved past the texts before it)."""
         offsets = np.cumsum([0] + [len(part.texts) for part in parts[:-1]])
-        return cls(np.concatenate([part.codes + offset for part, offset in zip(parts, offsets)]), [text for part in parts for text in part.texts])
+        return cls(
+            np.concatenate([part.codes + offset for part, offset in zip(parts, offsets)]),
+            [text for part in parts for text in part.texts],
+        )
 
     def to_arrow(self) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), text_array(self.texts))
@@ -34,4 +37,6 @@ def text_array(texts: list[str]) -> pa.Array:
         return pa.array(texts, pa.large_string())
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=offsets[1:])
-    return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(joined.encode("ascii")))
+    return pa.LargeStringArray.from_buffers(
+        len(texts), pa.py_buffer(offsets), pa.py_buffer(joined.encode("ascii"))
+    )

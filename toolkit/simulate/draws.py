@@ -60,7 +60,11 @@ def joint_cumulative(weights: list[tuple[float, ...] | None], sizes: list[int]) 
     numbered in mixed radix, the first the most significant: itertools.product's order."""
     joint = np.ones(1)
     for chances, size in zip(weights, sizes):
-        p = np.full(size, 1.0 / size) if chances is None else np.asarray(chances, dtype=np.float64) / sum(chances)
+        p = (
+            np.full(size, 1.0 / size)
+            if chances is None
+            else np.asarray(chances, dtype=np.float64) / sum(chances)
+        )
         joint = np.outer(joint, p).ravel()
     cumulative = np.cumsum(joint)
     return cumulative / cumulative[-1]
@@ -74,7 +78,9 @@ def _cumulative(weights: tuple[float, ...]) -> np.ndarray:
 
 def as_uuid4(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Set the version (4) and variant (10xx) bits of 128-bit ids made of two words."""
-    return (high & ~np.uint64(0xF000)) | np.uint64(0x4000), (low & np.uint64(0x3FFF_FFFF_FFFF_FFFF)) | np.uint64(0x8000_0000_0000_0000)
+    return (high & ~np.uint64(0xF000)) | np.uint64(0x4000), (
+        low & np.uint64(0x3FFF_FFFF_FFFF_FFFF)
+    ) | np.uint64(0x8000_0000_0000_0000)
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)

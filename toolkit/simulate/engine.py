@@ -12,9 +12,9 @@ import itertools
 import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 import numpy as np
 import orjson
@@ -29,7 +29,7 @@ from toolkit.simulate.draws import below, drawn_by, joint_cumulative, seed_words
 from toolkit.simulate.population import Shard, completed, funnel_lengths
 from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, Step
 from toolkit.simulate.sessions import walk_sessions
-from toolkit.simulate.values import IPv4, FakerPool, trait_texts, trait_words
+from toolkit.simulate.values import FakerPool, IPv4, trait_texts, trait_words
 
 USER_WORDS = 11  # 64-bit words of identity per user (see Users)
 MAX_PROPERTY_COMBINATIONS = 100_000
@@ -67,8 +67,12 @@ class Events:
     step: list = field(default_factory=list)  # global step id, IDENTIFY for identify
     identified: list = field(default_factory=list)  # whether the message carries userId
     time: list = field(default_factory=list)  # true event time, epoch ms
-    payload: list = field(default_factory=list)  # properties given as text: index into ShardSimulation.payloads (0: drawn from the step)
-    page: list = field(default_factory=list)  # the page it happens on: index into ShardSimulation.pages (-1: none given)
+    payload: list = field(
+        default_factory=list
+    )  # properties given as text: index into ShardSimulation.payloads (0: drawn from the step)
+    page: list = field(
+        default_factory=list
+    )  # the page it happens on: index into ShardSimulation.pages (-1: none given)
     _joined: dict | None = None
 
     def add(self, user, source, step, identified, time, payload=0, page=-1) -> None:
@@ -85,13 +89,21 @@ class Events:
     def columns(self) -> dict[str, np.ndarray]:
         """The parts joined into one array per column (once: callers share the result)."""
         if self._joined is None:
-            self._joined = {name: np.concatenate(getattr(self, name)) if getattr(self, name) else np.zeros(0, dtype=np.int64) for name in ("user", "source", "step", "identified", "time", "payload", "page")}
+            self._joined = {
+                name: np.concatenate(getattr(self, name))
+                if getattr(self, name)
+                else np.zeros(0, dtype=np.int64)
+                for name in ("user", "source", "step", "identified", "time", "payload", "page")
+            }
         return self._joined
 
 
 def simulated_write_key(source) -> str:
     """The write key simulated messages carry: derived from the source id, not a secret."""
-    return "sim" + "%016x%016x" % (derive_seed(source.id, "write-key", 1), derive_seed(source.id, "write-key", 2))
+    return "sim" + "%016x%016x" % (
+        derive_seed(source.id, "write-key", 1),
+        derive_seed(source.id, "write-key", 2),
+    )
 
 
 @dataclass
@@ -109,7 +121,9 @@ class SimulatedShard:
     users: Users
     events: dict[str, np.ndarray]  # Events.columns(), and "properties": codes into property_texts
     property_texts: list[str]
-    trait_fields: Callable[[np.ndarray], dict[str, list | np.ndarray]]  # seeds -> each identify trait's JSON texts
+    trait_fields: Callable[
+        [np.ndarray], dict[str, list | np.ndarray]
+    ]  # seeds -> each identify trait's JSON texts
     traits_key: tuple  # what the trait texts depend on besides the seed (see seed_memo)
     ips: list[np.ndarray] | list[str]  # each user's context.ip: four octet columns, or JSON texts
     pages: list[str]  # context.page texts given with events (events["page"])
@@ -124,7 +138,9 @@ class ShardSimulation:
     def __init__(self, scenario: Scenario, shard: Shard, tables: dict | None = None):
         self.scenario = scenario
         self.shard = shard
-        self.tables = {} if tables is None else tables  # derived from the scenario: shareable by its shards (_step_table)
+        self.tables = (
+            {} if tables is None else tables
+        )  # derived from the scenario: shareable by its shards (_step_table)
         self.rng = np.random.default_rng(shard.seed)
         self.faker = FakerPool(shard.run_seed)
         self.source_keys = list(scenario.sources)
@@ -137,7 +153,9 @@ class ShardSimulation:
         platforms = [source.key for source in scenario.platforms]
         for ordinal, number in set(zip(shard.returning_day.tolist(), shard.returning_platform.tolist())):
             same = (shard.returning_day == ordinal) & (shard.returning_platform == number)
-            back_seeds[same] = self._seeds(date.fromordinal(ordinal), platforms[number], shard.returning_index[same])
+            back_seeds[same] = self._seeds(
+                date.fromordinal(ordinal), platforms[number], shard.returning_index[same]
+            )
         self.users = Users(np.concatenate([new_seeds, back_seeds]))
         self.new_visitors = len(new_seeds)
         self.events = Events()
@@ -156,8 +174,19 @@ class ShardSimulation:
         events["properties"] = properties.codes
         specs = self.scenario.traits_of(self.shard.platform)
         return SimulatedShard(
-            self.scenario, self.shard, self.source_keys, self.platform_index, self.steps, self.users,
-            events, properties.texts, self.trait_fields, (self.shard.run_seed, repr(specs)), self.user_ips(), self.pages, self.rng,
+            self.scenario,
+            self.shard,
+            self.source_keys,
+            self.platform_index,
+            self.steps,
+            self.users,
+            events,
+            properties.texts,
+            self.trait_fields,
+            (self.shard.run_seed, repr(specs)),
+            self.user_ips(),
+            self.pages,
+            self.rng,
         )
 
     def run(self) -> Events:
@@ -165,7 +194,9 @@ class ShardSimulation:
         new = np.arange(self.new_visitors)
         clock = self._arrivals(new)
         for column, journey in enumerate(self.scenario.journeys_for("new_visitors")):
-            clock = self._walk(journey, new, clock, self.shard.progress[:, column], self.shard.identifies[:, column])
+            clock = self._walk(
+                journey, new, clock, self.shard.progress[:, column], self.shard.identifies[:, column]
+            )
         back = np.arange(self.new_visitors, len(self.users.seeds))
         clock = self._arrivals(back)
         for journey in self.scenario.journeys_for("returning"):
@@ -179,7 +210,11 @@ class ShardSimulation:
         day = day_epoch_ms(self.shard.day)
         rhythm = self.scenario.rhythm
         if rhythm is None:
-            return day + self.scenario.day_start_seconds * 1000 + self.rng.random(len(users)) * self.scenario.arrival_seconds * 1000
+            return (
+                day
+                + self.scenario.day_start_seconds * 1000
+                + self.rng.random(len(users)) * self.scenario.arrival_seconds * 1000
+            )
         hour = weighted_below(self.rng.integers(0, 1 << 64, len(users), dtype=np.uint64), rhythm.hours, 24)
         hour = np.where(hour < rhythm.DAY_STARTS_AT, hour + 24, hour)  # the small hours close the day
         local = (hour + self.rng.random(len(users))) * 3_600_000
@@ -205,10 +240,25 @@ class ShardSimulation:
         width = len(self.steps) + 1  # step IDENTIFY (-1) is the last label
         calls = [LIBRARIES[self.scenario.sources[key].library].view_call for key in self.source_keys]
         labels = [[s.label(call) for s in self.steps] + ["identify"] for call in calls]
-        tally = np.bincount(columns["source"] * width + columns["step"] % width, minlength=width * len(self.source_keys))
-        return Counter({(self.source_keys[k // width], labels[k // width][k % width]): int(n) for k in np.flatnonzero(tally) for n in [tally[k]]})
+        tally = np.bincount(
+            columns["source"] * width + columns["step"] % width, minlength=width * len(self.source_keys)
+        )
+        return Counter(
+            {
+                (self.source_keys[k // width], labels[k // width][k % width]): int(n)
+                for k in np.flatnonzero(tally)
+                for n in [tally[k]]
+            }
+        )
 
-    def _walk(self, journey: Journey, users: np.ndarray, start: np.ndarray, reached: np.ndarray | None, identifies: np.ndarray | None) -> np.ndarray:
+    def _walk(
+        self,
+        journey: Journey,
+        users: np.ndarray,
+        start: np.ndarray,
+        reached: np.ndarray | None,
+        identifies: np.ndarray | None,
+    ) -> np.ndarray:
         """Emit a journey for `users` from their `start` times; returns when each user's journey
         ended. Each message comes a gap after the one before it; the first a gap after the start.
         In paths mode each step is a path of its own, timed from the start."""
@@ -231,12 +281,18 @@ class ShardSimulation:
         if journey.identify_on_complete:
             if identifies is None:
                 full = np.full(len(users), size) if reached is None else reached
-                identifies = completed(journey, full) & (self.rng.random(len(users)) < journey.identify_chance)
-            identified_at = end[identifies] + self._gaps(journey.identify_gap_seconds or journey.gap_seconds, int(identifies.sum()))
+                identifies = completed(journey, full) & (
+                    self.rng.random(len(users)) < journey.identify_chance
+                )
+            identified_at = end[identifies] + self._gaps(
+                journey.identify_gap_seconds or journey.gap_seconds, int(identifies.sum())
+            )
             self.events.add(users[identifies], source, IDENTIFY, True, identified_at)
             if journey.then:
                 then = self.scenario.journeys[journey.then]
-                then_reached = funnel_lengths(self.rng, then, len(identified_at)) if then.mode == "funnel" else None
+                then_reached = (
+                    funnel_lengths(self.rng, then, len(identified_at)) if then.mode == "funnel" else None
+                )
                 self._walk(then, users[identifies], identified_at, then_reached, None)
         return end
 
@@ -274,7 +330,10 @@ class ShardSimulation:
         if table is not None:  # one draw of a combination, by the joint chances of its values
             return table, drawn_by(cumulative, self.rng.integers(0, 1 << 64, n, dtype=np.uint64))
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
-        return [orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode() for _ in range(n)], np.arange(n)
+        return [
+            orjson.dumps({name: specs[name].draw(draw_rng, self.faker) for name in names}).decode()
+            for _ in range(n)
+        ], np.arange(n)
 
     def trait_fields(self, seeds: np.ndarray) -> dict[str, np.ndarray]:
         """Each identify trait's JSON text for the users of these seeds (a pure function of each seed)."""
@@ -288,11 +347,19 @@ class ShardSimulation:
         run._run_batch)."""
         key = ("step", self.shard.platform, step_id)
         if key not in self.tables:
-            specs = {**self.scenario.sources[self.shard.platform].properties, **self.steps[step_id].properties}
+            specs = {
+                **self.scenario.sources[self.shard.platform].properties,
+                **self.steps[step_id].properties,
+            }
             names = sorted(specs)
             options = [specs[name].discrete_values(self.faker) for name in names]
-            if all(o is not None for o in options) and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS:
-                cumulative = joint_cumulative([specs[name].weights() for name in names], [len(o) for o in options])
+            if (
+                all(o is not None for o in options)
+                and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS
+            ):
+                cumulative = joint_cumulative(
+                    [specs[name].weights() for name in names], [len(o) for o in options]
+                )
                 self.tables[key] = (specs, names, _combinations(names, options), cumulative)
             else:
                 self.tables[key] = (specs, names, None, None)
@@ -316,5 +383,7 @@ def _combinations(names: list[str], options: list) -> list[str]:
     made once per process (a platform's properties times a step's run to thousands)."""
     key = repr((names, options))
     if key not in _COMBINATIONS:
-        _COMBINATIONS[key] = [orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)]
+        _COMBINATIONS[key] = [
+            orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)
+        ]
     return _COMBINATIONS[key]

@@ -59,6 +59,7 @@ def call_members(steps: list, library: Library) -> dict[str, list[str]]:
     """What makes a message a track, page or screen call, a text for each step and "" after them
     (identify, which line_sql lays out itself): its "event" member, its "name" member (a view's
     name, which sorts after messageId) and its "type" member."""
+
     def texts(of) -> list[str]:
         return [of(step) for step in steps] + [""]
 
@@ -79,13 +80,20 @@ def user_sql(platform: Library, pieces: int, server_ip: bool, octets: bool) -> s
     ip = "ip" if not octets else "concat('\"', ip_1, '.', ip_2, '.', ip_3, '.', ip_4, '\"')"
     values = {
         "ip": ip,
-        **{field: f"""concat('"', {id_sql(kind, f'device_{field}')}, '"')""" for field, kind in platform.device_ids.items()},
+        **{
+            field: f"""concat('"', {id_sql(kind, f"device_{field}")}, '"')"""
+            for field, kind in platform.device_ids.items()
+        },
     }
     if platform.instance_id:
-        values["instanceId"] = f"""concat('"', {id_sql(platform.instance_id, 'instance_id')}, '"')"""
+        values["instanceId"] = f"""concat('"', {id_sql(platform.instance_id, "instance_id")}, '"')"""
     if "advertisingId" in platform.device_ids:  # an optional member: the whole "key":value, or nothing
-        member = f"""concat('"advertisingId":', {values['advertisingId']}, ',')"""
-        values["advertisingId"] = f"CASE WHEN ad_tracking THEN {member} ELSE '' END" if platform.advertising_when_tracking else member
+        member = f"""concat('"advertisingId":', {values["advertisingId"]}, ',')"""
+        values["advertisingId"] = (
+            f"CASE WHEN ad_tracking THEN {member} ELSE '' END"
+            if platform.advertising_when_tracking
+            else member
+        )
     runs = [["context_0"]]
     for i, name in enumerate(placeholders(platform.name)[: pieces - 1], start=1):
         if name in PER_MESSAGE:
@@ -102,12 +110,16 @@ def user_sql(platform: Library, pieces: int, server_ip: bool, octets: bool) -> s
     return f"SELECT {', '.join(outputs)} FROM users"
 
 
-def line_sql(platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int) -> str:
+def line_sql(
+    platform: Library, sources: list, libraries: list[Library], write_keys: dict[str, str], pieces: int
+) -> str:
     """The SELECT that lays out one message a row, keys in sorted order, from the messages'
     columns and their user's texts (user_sql's outputs)."""
     identity = """concat('{"anonymousId":"', anonymous, '"', CASE WHEN identified THEN user_id_member ELSE '' END, '}')"""
     values = {
-        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END" if platform.traits_cache else identity,
+        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END"
+        if platform.traits_cache
+        else identity,
         "page": "page",
         "campaign": "campaign",
     }
@@ -117,17 +129,27 @@ def line_sql(platform: Library, sources: list, libraries: list[Library], write_k
         context_parts += [values[name], f"context_run_{k}"]
     server_parts = ["server_0", "server_ip", "server_1"]
     # the platform's pieces or the server's, side by side in the one concat (a concat within it would copy them twice)
-    context = ", ".join(f"CASE WHEN is_platform THEN {mine} ELSE {theirs} END" for mine, theirs in itertools.zip_longest(context_parts, server_parts, fillvalue="''"))
+    context = ", ".join(
+        f"CASE WHEN is_platform THEN {mine} ELSE {theirs} END"
+        for mine, theirs in itertools.zip_longest(context_parts, server_parts, fillvalue="''")
+    )
 
     def by_source(texts: list[str]) -> str:
         return "CASE source " + " ".join(f"WHEN {i} THEN '{text}'" for i, text in enumerate(texts)) + " END"
 
-    metadata = by_source([orjson.dumps(lib.metadata, option=orjson.OPT_SORT_KEYS).decode().join(('"_metadata":', ",")) if lib.metadata else "" for lib in libraries])
+    metadata = by_source(
+        [
+            orjson.dumps(lib.metadata, option=orjson.OPT_SORT_KEYS).decode().join(('"_metadata":', ","))
+            if lib.metadata
+            else ""
+            for lib in libraries
+        ]
+    )
     return f"""SELECT concat(
         '{{', {metadata}, '"anonymousId":"', anonymous, '","channel":"', {by_source([lib.channel for lib in libraries])},
         '","context":', {context},
         event_member,
-        ',"integrations":{{}},"messageId":"', CASE source {' '.join(f"WHEN {i} THEN {id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
+        ',"integrations":{{}},"messageId":"', CASE source {" ".join(f"WHEN {i} THEN {id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
         '"', name_member, ',"originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
         CASE WHEN is_identify THEN '' ELSE ',"properties":' END, properties,
         ',"receivedAt":"', t_recv, '","sentAt":"', t_sent, '","timestamp":"', t_stamp, '"',
@@ -148,9 +170,13 @@ def _token(name: str) -> str:
 def placeholders(library_name: str) -> list[str]:
     """The per-user and per-message values a library's context holds, in the order they appear in its JSON."""
     library = LIBRARIES[library_name]
-    template = orjson.dumps(library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS).decode()
+    template = orjson.dumps(
+        library.context_template(library.context(random.Random(0))), option=orjson.OPT_SORT_KEYS
+    ).decode()
     names = ["ip", "traits", *library.device_ids, "instanceId", "page", "campaign"]
-    return sorted((name for name in names if _token(name) in template), key=lambda name: template.index(_token(name)))
+    return sorted(
+        (name for name in names if _token(name) in template), key=lambda name: template.index(_token(name))
+    )
 
 
 def split_template(template: str, names: list[str]) -> list[str]:
@@ -166,14 +192,24 @@ def split_template(template: str, names: list[str]) -> list[str]:
 def device_context_pieces(run_seed: int, platform: str, library_name: str) -> np.ndarray:
     """Each shared context cut at its placeholders: computed once per process."""
     library = LIBRARIES[library_name]
-    templates = [orjson.dumps(library.context_template(shared), option=orjson.OPT_SORT_KEYS).decode() for shared in device_contexts(run_seed, platform, library_name)]
-    return np.array([split_template(template, placeholders(library_name)) for template in templates], dtype=object)
+    templates = [
+        orjson.dumps(library.context_template(shared), option=orjson.OPT_SORT_KEYS).decode()
+        for shared in device_contexts(run_seed, platform, library_name)
+    ]
+    return np.array(
+        [split_template(template, placeholders(library_name)) for template in templates], dtype=object
+    )
 
 
 @functools.cache
 def ad_tracking(run_seed: int, platform: str, library_name: str) -> np.ndarray:
     """Whether each device variant has ad tracking enabled (and so sends its advertisingId)."""
-    return np.array([bool(shared["device"].get("adTrackingEnabled")) for shared in device_contexts(run_seed, platform, library_name)])
+    return np.array(
+        [
+            bool(shared["device"].get("adTrackingEnabled"))
+            for shared in device_contexts(run_seed, platform, library_name)
+        ]
+    )
 
 
 @functools.cache
@@ -182,7 +218,11 @@ def landing_pages(run_seed: int, platform: str, library_name: str) -> list[tuple
     pages = []
     for shared in device_contexts(run_seed, platform, library_name):
         campaign = shared.get("campaign")
-        member = "" if campaign is None else '"campaign":' + orjson.dumps(campaign, option=orjson.OPT_SORT_KEYS).decode() + ","
+        member = (
+            ""
+            if campaign is None
+            else '"campaign":' + orjson.dumps(campaign, option=orjson.OPT_SORT_KEYS).decode() + ","
+        )
         pages.append((orjson.dumps(shared["page"], option=orjson.OPT_SORT_KEYS).decode(), member))
     return pages
 

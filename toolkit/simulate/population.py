@@ -27,7 +27,9 @@ class Shard:
     progress: np.ndarray  # (new visitors, new_visitors journeys): steps reached in each
     identifies: np.ndarray  # (new visitors, new_visitors journeys): identified at the journey's end
     returning_day: np.ndarray  # registered users on this pass: the ordinal of their registration day,...
-    returning_platform: np.ndarray  # ...the platform they registered on (index into the scenario's platforms)...
+    returning_platform: (
+        np.ndarray
+    )  # ...the platform they registered on (index into the scenario's platforms)...
     returning_index: np.ndarray  # ...and their visitor index on that day and platform
 
     @property
@@ -51,14 +53,22 @@ def completed(journey: Journey, reached: np.ndarray) -> np.ndarray:
     return np.full(len(reached), journey.mode != "funnel") | (reached == len(journey.steps))
 
 
-def visitor_progress(scenario: Scenario, seed: int, day: date, platform: str, first_day: date) -> tuple[np.ndarray, np.ndarray]:
+def visitor_progress(
+    scenario: Scenario, seed: int, day: date, platform: str, first_day: date
+) -> tuple[np.ndarray, np.ndarray]:
     """Steps reached by each new visitor of a day in each new_visitors journey (other modes: all),
     and whether it identified them at its end."""
     rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform, "progress"))
     visitors = scenario.visitors_on(day, first_day)
     journeys = scenario.journeys_for("new_visitors")
-    progress = [funnel_lengths(rng, j, visitors) if j.mode == "funnel" else np.full(visitors, len(j.steps)) for j in journeys]
-    identifies = [j.identify_on_complete & completed(j, reached) & (rng.random(visitors) < j.identify_chance) for j, reached in zip(journeys, progress)]
+    progress = [
+        funnel_lengths(rng, j, visitors) if j.mode == "funnel" else np.full(visitors, len(j.steps))
+        for j in journeys
+    ]
+    identifies = [
+        j.identify_on_complete & completed(j, reached) & (rng.random(visitors) < j.identify_chance)
+        for j, reached in zip(journeys, progress)
+    ]
     if not journeys:
         return np.zeros((visitors, 0), dtype=np.int64), np.zeros((visitors, 0), dtype=bool)
     return np.stack(progress, axis=1), np.stack(identifies, axis=1)
@@ -102,12 +112,21 @@ def _plan_later_days(scenario: Scenario, seed: int, start: date, days: int) -> l
         for offset in range(days):
             day = start + timedelta(days=offset)
             progress, identifies = visitor_progress(scenario, seed, day, platform.key, start)
-            back = registered.subset(((day.toordinal() - registered.day) <= stays) & _visits(scenario, seed, day, platform.key, start, len(stays)))
-            shards.append(Shard(seed, day, platform.key, progress, identifies, back.day, back.platform, back.index))
+            back = registered.subset(
+                ((day.toordinal() - registered.day) <= stays)
+                & _visits(scenario, seed, day, platform.key, start, len(stays))
+            )
+            shards.append(
+                Shard(seed, day, platform.key, progress, identifies, back.day, back.platform, back.index)
+            )
             new = np.flatnonzero(identifies.any(axis=1))
-            retention_rng = np.random.default_rng(derive_seed(seed, day.isoformat(), platform.key, "retention"))
+            retention_rng = np.random.default_rng(
+                derive_seed(seed, day.isoformat(), platform.key, "retention")
+            )
             registered = registered.plus(day, number, new)
-            stays = np.concatenate([_days_retained(retention_rng, scenario.retention, len(new), days - offset), stays])
+            stays = np.concatenate(
+                [_days_retained(retention_rng, scenario.retention, len(new), days - offset), stays]
+            )
     return shards
 
 
@@ -119,14 +138,18 @@ def _plan_next_pass(scenario: Scenario, seed: int, start: date, days: int) -> li
         day = start + timedelta(days=offset)
         for key in scenario.passes:
             progress, identifies = visitor_progress(scenario, seed, day, key, start)
-            shards.append(Shard(seed, day, key, progress, identifies, handed.day, handed.platform, handed.index))
+            shards.append(
+                Shard(seed, day, key, progress, identifies, handed.day, handed.platform, handed.index)
+            )
             retention_rng = np.random.default_rng(derive_seed(seed, day.isoformat(), key, "retention"))
             kept = handed.subset(retention_rng.random(len(handed.day)) < scenario.retention)
             handed = kept.plus(day, numbers[key], np.flatnonzero(identifies.any(axis=1)))
     return shards
 
 
-def _visits(scenario: Scenario, seed: int, day: date, platform: str, first_day: date, users: int) -> np.ndarray:
+def _visits(
+    scenario: Scenario, seed: int, day: date, platform: str, first_day: date, users: int
+) -> np.ndarray:
     """Which of the users still retained visit on `day`: visit_chance, scaled by the weekday's weight."""
     if scenario.visit_chance >= 1.0 and scenario.rhythm is None:
         return np.ones(users, dtype=bool)

@@ -10,10 +10,10 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from isal import isal_zlib
 
@@ -21,9 +21,9 @@ from toolkit.segment.ids import derive_seed
 from toolkit.segment.layout import CATALOG_NAME, log_file_name, object_key
 from toolkit.segment.sinks import Sink
 from toolkit.simulate.engine import ShardSimulation, simulated_write_key
-from toolkit.simulate.serialize import render_files, shard_rows
 from toolkit.simulate.population import Shard, plan_shards
 from toolkit.simulate.scenario import Scenario
+from toolkit.simulate.serialize import render_files, shard_rows
 
 # isal's level 1 is about as small as zlib's default level 6 on this data, several times faster.
 GZIP_LEVEL = 1
@@ -50,7 +50,14 @@ class GenerateResult:
         by_source: dict[str, dict[str, int]] = {}
         for (source, event), count in sorted(self.counts.items()):
             by_source.setdefault(source, {})[event] = count
-        return {"messages": self.messages, "duplicates": self.duplicates, "files": self.files, "bytes": self.bytes_written, "seconds": round(self.seconds, 3), "by_source": by_source}
+        return {
+            "messages": self.messages,
+            "duplicates": self.duplicates,
+            "files": self.files,
+            "bytes": self.bytes_written,
+            "seconds": round(self.seconds, 3),
+            "by_source": by_source,
+        }
 
 
 def generate(
@@ -66,14 +73,18 @@ def generate(
     began = time.perf_counter()
     sink.claim(f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day")
     if scenario.products:
-        sink.write(CATALOG_NAME, scenario.catalog_lines())  # beside segment-logs/, as a store's catalog export
+        sink.write(
+            CATALOG_NAME, scenario.catalog_lines()
+        )  # beside segment-logs/, as a store's catalog export
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)
     result = GenerateResult()
     finished = 0
     with _executor(workers) as pool:
-        for (counts, duplicates, files, size), batch in zip(pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches):
+        for (counts, duplicates, files, size), batch in zip(
+            pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches
+        ):
             result.counts.update(counts)
             result.duplicates += duplicates
             result.files += files
@@ -175,7 +186,9 @@ def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, i
         for source_key, day_ms, hour, content in shard_files:
             uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)
             data = gzip_pieces(content)
-            sink.write(object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded)), data)
+            sink.write(
+                object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded)), data
+            )
             size += len(data)
         counts.update(simulation.counts())
         files += len(shard_files)

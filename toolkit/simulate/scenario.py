@@ -37,7 +37,9 @@ class Source:
     platform: bool
     traits: dict[str, ValueSpec]
     properties: dict[str, ValueSpec] = field(default_factory=dict)  # on every track of its platform's users
-    page_property: str | None = None  # analytics.js sources: the property naming the page an event is on (its title)
+    page_property: str | None = (
+        None  # analytics.js sources: the property naming the page an event is on (its title)
+    )
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,13 @@ class Journey:
 class Delivery:
     """How messages reach Segment beyond the libraries' own queueing (off by default)."""
 
-    duplicate_chance: float = 0.0  # a message delivered twice (a retried batch): same messageId, received again a little later
+    duplicate_chance: float = (
+        0.0  # a message delivered twice (a retried batch): same messageId, received again a little later
+    )
     retry_seconds: tuple[int, int] = (5, 600)  # how much later the second copy arrives
-    offline_chance: float = 0.0  # a user's day on a mobile library spent offline: its messages queued, sent when back online
+    offline_chance: float = (
+        0.0  # a user's day on a mobile library spent offline: its messages queued, sent when back online
+    )
     offline_hours: tuple[float, float] = (1.0, 48.0)  # how long the queue waits
 
     @property
@@ -165,7 +171,9 @@ class Scenario:
     rhythm: Rhythm | None = None  # None: journeys start from day_start, in UTC
     visit_chance: float = 1.0  # later_days: a retained user visits on a given day with this chance
     item_id: str = "sku"  # [transform]: the property `toolkit workshop` reads the item id from...
-    domain: str | None = None  # ...and the Personalize domain it writes EVENT_TYPE for (None: the event names)
+    domain: str | None = (
+        None  # ...and the Personalize domain it writes EVENT_TYPE for (None: the event names)
+    )
 
     def visitors_on(self, day: date, first_day: date) -> int:
         """New visitors per platform on `day` of a run that began on `first_day`."""
@@ -192,7 +200,11 @@ class Scenario:
 
     def journeys_for(self, audience: str) -> list[Journey]:
         """The journeys of new visitors or returning users ("everyone"'s among both), or triggered ones."""
-        return [j for j in self.journeys.values() if j.audience == audience or (j.audience == "everyone" and audience != "triggered")]
+        return [
+            j
+            for j in self.journeys.values()
+            if j.audience == audience or (j.audience == "everyone" and audience != "triggered")
+        ]
 
     def with_visitors(self, new_visitors_per_day: int) -> Scenario:
         """The same scenario with another number of new visitors per platform per day."""
@@ -219,7 +231,9 @@ def _scenario_text(path: str | Path | None) -> tuple[str, str]:
         return bundled.read_text(encoding="utf-8"), name
     file = Path(name)
     if not file.is_file():
-        raise UsageError(f"scenario file not found: {name} (give a .toml path or a bundled name such as 'workshop')")
+        raise UsageError(
+            f"scenario file not found: {name} (give a .toml path or a bundled name such as 'workshop')"
+        )
     try:
         return file.read_text(encoding="utf-8"), name
     except (OSError, UnicodeDecodeError) as exc:
@@ -264,7 +278,14 @@ class _Table:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table", list: "a list"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "a table",
+        list: "a list",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -283,7 +304,11 @@ def _one_of(choices: tuple[str, ...]):
 
 def _range(kind: type):
     def check(value: list) -> str | None:
-        if len(value) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) and v >= 0 for v in value) and value[0] <= value[1]:
+        if (
+            len(value) == 2
+            and all(isinstance(v, kind) and not isinstance(v, bool) and v >= 0 for v in value)
+            and value[0] <= value[1]
+        ):
             return None
         return "must be [low, high], two numbers from 0 up, low first"
 
@@ -296,7 +321,9 @@ def _delivery(table: _Table) -> Delivery:
         duplicate_chance=float(table.get("duplicate_chance", (int, float), 0.0, check=_probability)),
         retry_seconds=tuple(table.get("retry_seconds", list, [5, 600], check=_range(int))),
         offline_chance=float(table.get("offline_chance", (int, float), 0.0, check=_probability)),
-        offline_hours=tuple(float(v) for v in table.get("offline_hours", list, [1, 48], check=_range((int, float)))),
+        offline_hours=tuple(
+            float(v) for v in table.get("offline_hours", list, [1, 48], check=_range((int, float)))
+        ),
     )
     table.finish()
     return delivery
@@ -308,18 +335,31 @@ def _products(table: _Table, catalog: dict[str, tuple]) -> tuple[dict[str, Any],
     if not table.raw:
         return ()
     key = table.get("key", str, check=lambda v: None if v in catalog else "must name a [catalog] list")
-    columns = table.get("columns", list, check=lambda v: None if key in v and all(isinstance(c, str) for c in v) and len(set(v)) == len(v) else f"must be distinct names, {key!r} among them")
+    columns = table.get(
+        "columns",
+        list,
+        check=lambda v: (
+            None
+            if key in v and all(isinstance(c, str) for c in v) and len(set(v)) == len(v)
+            else f"must be distinct names, {key!r} among them"
+        ),
+    )
     rows = table.get("rows", list)
     products = []
     for number, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != len(columns):
-            raise UsageError(f"'products.rows[{number}]' must be a list of {len(columns)} values ({', '.join(columns)})")
+            raise UsageError(
+                f"'products.rows[{number}]' must be a list of {len(columns)} values ({', '.join(columns)})"
+            )
         products.append(dict(zip(columns, row)))
     table.finish()
     described = [product[key] for product in products]
     if sorted(map(str, described)) != sorted(map(str, catalog[key])):
         missing = sorted(set(map(str, catalog[key])) - set(map(str, described)))
-        raise UsageError(f"'products.rows' must describe each value of [catalog] {key} once" + (f"; missing: {', '.join(missing[:5])}" if missing else ""))
+        raise UsageError(
+            f"'products.rows' must describe each value of [catalog] {key} once"
+            + (f"; missing: {', '.join(missing[:5])}" if missing else "")
+        )
     return tuple(products)
 
 
@@ -345,16 +385,25 @@ def _parse(raw: dict) -> Scenario:
         description=head.get("description", str, ""),
         new_visitors_per_day=head.get("new_visitors_per_day", int, check=_positive),
         day_start_seconds=_clock(head, "day_start"),
-        arrival_seconds=int(head.get("arrival_hours", (int, float), 12, check=lambda v: None if v >= 0 else "must be 0 or more") * 3600),
+        arrival_seconds=int(
+            head.get(
+                "arrival_hours", (int, float), 12, check=lambda v: None if v >= 0 else "must be 0 or more"
+            )
+            * 3600
+        ),
         retention=float(head.get("retention", (int, float), check=_probability)),
-        user_id_digits=head.get("user_id_digits", int, 10, check=lambda v: None if 4 <= v <= 18 else "must be 4 to 18"),
+        user_id_digits=head.get(
+            "user_id_digits", int, 10, check=lambda v: None if 4 <= v <= 18 else "must be 4 to 18"
+        ),
         sources=sources,
         catalog=catalog,
         journeys=journeys,
         traits=traits,
         returning=head.get("returning", str, "later_days", check=_one_of(RETURNING)),
         passes=tuple(head.get("passes", list, platform_keys, check=_passes(platform_keys))),
-        context_ip=head.get("context_ip", str, None, check=lambda v: None if v in traits else "must name a trait of [traits]"),
+        context_ip=head.get(
+            "context_ip", str, None, check=lambda v: None if v in traits else "must name a trait of [traits]"
+        ),
         products=products,
         delivery=_delivery(root.table("delivery", {})),
         store=store,
@@ -370,7 +419,9 @@ def _parse(raw: dict) -> Scenario:
     for key in platform_keys:
         _check_matches(scenario.traits_of(key), key)
     if scenario.rhythm is not None and {"day_start", "arrival_hours"} & set(head.raw):
-        raise UsageError("[time] times each user's day by its day curve: leave out scenario.day_start and scenario.arrival_hours")
+        raise UsageError(
+            "[time] times each user's day by its day curve: leave out scenario.day_start and scenario.arrival_hours"
+        )
     if scenario.store is None and any(j.mode == "session" for j in journeys.values()):
         raise UsageError("session journeys shop in a [store]: add one")
     return scenario
@@ -388,7 +439,9 @@ def _passes(platforms: list[str]):
 def _check_matches(specs: dict[str, ValueSpec], platform: str) -> None:
     for name, spec in specs.items():
         if isinstance(spec, Match) and (spec.trait not in specs or isinstance(specs[spec.trait], Match)):
-            raise UsageError(f"'traits.{name}.match' must name another trait that is not a match (on the {platform} source: {spec.trait!r})")
+            raise UsageError(
+                f"'traits.{name}.match' must name another trait that is not a match (on the {platform} source: {spec.trait!r})"
+            )
 
 
 def _clock(table: _Table, key: str) -> int:
@@ -405,7 +458,9 @@ def _clock(table: _Table, key: str) -> int:
 def _traits(table: _Table, catalog: dict, is_trait: bool = True) -> dict[str, ValueSpec]:
     specs = {}
     for name in table.raw:
-        specs[name] = parse_value_spec(table.get(name, dict), f"{table.path}.{name}", catalog, is_trait=is_trait)
+        specs[name] = parse_value_spec(
+            table.get(name, dict), f"{table.path}.{name}", catalog, is_trait=is_trait
+        )
     table.finish()
     return specs
 
@@ -461,24 +516,39 @@ def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[
             start_chance=float(journey.get("start_chance", (int, float), 1.0, check=_probability)),
             identify_on_complete=journey.get("identify_on_complete", bool, False),
             identify_chance=float(journey.get("identify_chance", (int, float), 1.0, check=_probability)),
-            identify_gap_seconds=None if identify_gap is None else (float(identify_gap[0]), float(identify_gap[1])),
+            identify_gap_seconds=None
+            if identify_gap is None
+            else (float(identify_gap[0]), float(identify_gap[1])),
             user_id=journey.get("user_id", bool, audience != "new_visitors"),
             then=journey.get("then", str, None),
-            source=journey.get("source", str, None, check=lambda v: None if v in sources else f"must be one of the [sources]: {', '.join(sources)}"),
+            source=journey.get(
+                "source",
+                str,
+                None,
+                check=lambda v: (
+                    None if v in sources else f"must be one of the [sources]: {', '.join(sources)}"
+                ),
+            ),
             session=_session_shape(journey.table("session", {})) if mode == "session" else None,
         )
         journey.finish()
     table.finish()
     for journey in journeys.values():
-        if journey.then is not None and journeys.get(journey.then, None) is None:
+        if journey.then is not None and journeys.get(journey.then) is None:
             raise UsageError(f"'journeys.{journey.name}.then' names no journey: {journey.then!r}")
         if journey.then is not None and journeys[journey.then].audience != "triggered":
-            raise UsageError(f"'journeys.{journey.then}.audience' must be \"triggered\" since journeys.{journey.name} starts it")
+            raise UsageError(
+                f"'journeys.{journey.then}.audience' must be \"triggered\" since journeys.{journey.name} starts it"
+            )
     return journeys
 
 
 def _gap(value: list) -> str | None:
-    if len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and 0 <= value[0] <= value[1]:
+    if (
+        len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and 0 <= value[0] <= value[1]
+    ):
         return None
     return "must be [low, high] seconds with 0 <= low <= high"
 
@@ -494,7 +564,10 @@ def _step(raw: Any, path: str, catalog: dict) -> Step:
         raise UsageError(f"'{path}' takes repeat or restart, not both")
     result = Step(
         event=step.get("event", str, check=lambda v: None if v.strip() else "must not be empty"),
-        properties={key: parse_value_spec(properties.get(key, dict), f"{properties.path}.{key}", catalog) for key in properties.raw},
+        properties={
+            key: parse_value_spec(properties.get(key, dict), f"{properties.path}.{key}", catalog)
+            for key in properties.raw
+        },
         chance=chance,
         # restart: after each time, the step starts over with this chance and then happens with its chance again
         repeat=repeat if restart is None else restart * chance,
@@ -518,9 +591,15 @@ def _session_steps(raw_steps: list, path: str) -> tuple[Step, ...]:
         event = step.get("event", str, None, check=lambda v: None if v.strip() else "must not be empty")
         step.finish()  # no `properties`: a session's are spec v2's, made from the store
         if (event is None) != (role == "landing"):
-            raise UsageError(f"'{step.path}' must have an event" if event is None else f"'{step.path}': the landing is a page or screen view only (no event)")
+            raise UsageError(
+                f"'{step.path}' must have an event"
+                if event is None
+                else f"'{step.path}': the landing is a page or screen view only (no event)"
+            )
         if page is not None and role in ("add", "remove"):
-            raise UsageError(f"'{step.path}.page': {role} happens on the page before it, so it has no page of its own")
+            raise UsageError(
+                f"'{step.path}.page': {role} happens on the page before it, so it has no page of its own"
+            )
         if page is not None:
             steps.append(Step(page, {}, view=True, role=role))
         if event is not None:
@@ -539,13 +618,21 @@ def _session_shape(table: _Table) -> SessionShape:
     values = {}
     for name, default in vars(defaults).items():
         if isinstance(default, tuple):
-            values[name] = tuple(float(v) for v in table.get(name, list, list(default), check=_range((int, float))))
+            values[name] = tuple(
+                float(v) for v in table.get(name, list, list(default), check=_range((int, float)))
+            )
         elif isinstance(default, int):
-            values[name] = table.get(name, int, default, check=lambda v: None if 1 <= v <= 50 else "must be 1 to 50")
+            values[name] = table.get(
+                name, int, default, check=lambda v: None if 1 <= v <= 50 else "must be 1 to 50"
+            )
         elif name.endswith("_chance"):
             values[name] = float(table.get(name, (int, float), default, check=_probability))
         else:
-            values[name] = float(table.get(name, (int, float), default, check=lambda v: None if v >= 0 else "must be 0 or more"))
+            values[name] = float(
+                table.get(
+                    name, (int, float), default, check=lambda v: None if v >= 0 else "must be 0 or more"
+                )
+            )
     table.finish()
     if values["sessions_per_visit"] < 1 or values["lists"] < 1:
         raise UsageError(f"'{table.path}': sessions_per_visit and lists are means of at least 1")
@@ -556,7 +643,11 @@ def _store(table: _Table) -> Store | None:
     """[store]: a generated catalog (see store.py)."""
     if not table.raw:
         return None
-    words = lambda v: None if v and all(isinstance(w, str) and w.strip() for w in v) else "must be a non-empty list of words"  # noqa: E731
+    words = lambda v: (
+        None
+        if v and all(isinstance(w, str) and w.strip() for w in v)
+        else "must be a non-empty list of words"
+    )  # noqa: E731
     categories_table = table.table("categories")
     categories = []
     for name in categories_table.raw:
@@ -564,20 +655,40 @@ def _store(table: _Table) -> Store | None:
         if name.count("/") != 1 or not all(part.strip() for part in name.split("/")):
             raise UsageError(f"'{category.path}': a category has two levels, e.g. \"Clothing/Tops\"")
         price = category.get("price", list, check=_range((int, float)))
-        categories.append(Category(name, tuple(category.get("nouns", list, check=words)), (float(price[0]), float(price[1]))))
+        categories.append(
+            Category(
+                name, tuple(category.get("nouns", list, check=words)), (float(price[0]), float(price[1]))
+            )
+        )
         category.finish()
     categories_table.finish()
     if not categories:
         raise UsageError(f"'{categories_table.path}' must name at least one category")
-    created = table.get("created", list, ["2022-01-01", "2024-12-31"], check=lambda v: None if len(v) == 2 and all(isinstance(d, str) for d in v) else "must be two dates [first, last]")
+    created = table.get(
+        "created",
+        list,
+        ["2022-01-01", "2024-12-31"],
+        check=lambda v: (
+            None if len(v) == 2 and all(isinstance(d, str) for d in v) else "must be two dates [first, last]"
+        ),
+    )
     try:
         first, last = (date.fromisoformat(d) for d in created)
     except ValueError:
         raise UsageError(f"'{table.path}.created' must be two dates YYYY-MM-DD, not {created!r}") from None
     spec = StoreSpec(
         seed=table.get("seed", int, 1),
-        products=table.get("products", int, check=lambda v: None if 1 <= v <= 1_000_000 else "must be 1 to 1,000,000"),
-        popularity_exponent=float(table.get("popularity_exponent", (int, float), 1.0, check=lambda v: None if 0 <= v <= 4 else "must be 0 to 4")),
+        products=table.get(
+            "products", int, check=lambda v: None if 1 <= v <= 1_000_000 else "must be 1 to 1,000,000"
+        ),
+        popularity_exponent=float(
+            table.get(
+                "popularity_exponent",
+                (int, float),
+                1.0,
+                check=lambda v: None if 0 <= v <= 4 else "must be 0 to 4",
+            )
+        ),
         created=(min(first, last), max(first, last)),
         currency=table.get("currency", str, "USD"),
         brands=tuple(table.get("brands", list, check=words)),
@@ -592,15 +703,30 @@ def _store(table: _Table) -> Store | None:
 def _personas(table: _Table) -> Personas:
     """[personas]: see store.Personas."""
     default = Personas()
-    between = lambda most: lambda v: None if len(v) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in v) and 1 <= v[0] <= v[1] <= most else f"must be [fewest, most], from 1 to {most}"  # noqa: E731
+    between = lambda most: (
+        lambda v: (
+            None
+            if len(v) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in v)
+            and 1 <= v[0] <= v[1] <= most
+            else f"must be [fewest, most], from 1 to {most}"
+        )
+    )  # noqa: E731
     count = table.get("categories", list, list(default.categories), check=between(3))
     brands = table.get("brands", list, list(default.brands), check=between(3))
     personas = Personas(
         categories=(count[0], count[1]),
         affinity=float(table.get("affinity", (int, float), default.affinity, check=_probability)),
         brands=(brands[0], brands[1]),
-        brand_affinity=float(table.get("brand_affinity", (int, float), default.brand_affinity, check=_probability)),
-        price_sensitivity=tuple(float(v) for v in table.get("price_sensitivity", list, list(default.price_sensitivity), check=_range((int, float)))),
+        brand_affinity=float(
+            table.get("brand_affinity", (int, float), default.brand_affinity, check=_probability)
+        ),
+        price_sensitivity=tuple(
+            float(v)
+            for v in table.get(
+                "price_sensitivity", list, list(default.price_sensitivity), check=_range((int, float))
+            )
+        ),
     )
     table.finish()
     return personas
@@ -610,11 +736,26 @@ def _rhythm(table: _Table) -> Rhythm | None:
     """[time]: see Rhythm."""
     if not table.raw:
         return None
-    weights = lambda n: lambda v: None if len(v) == n and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in v) and sum(v) > 0 else f"must be {n} weights, 0 or more, not all 0"  # noqa: E731
+    weights = lambda n: (
+        lambda v: (
+            None
+            if len(v) == n
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in v)
+            and sum(v) > 0
+            else f"must be {n} weights, 0 or more, not all 0"
+        )
+    )  # noqa: E731
     rhythm = Rhythm(
         hours=tuple(float(w) for w in table.get("hours", list, check=weights(24))),
         weekdays=tuple(float(w) for w in table.get("weekdays", list, [1] * 7, check=weights(7))),
-        weekly_growth=float(table.get("weekly_growth", (int, float), 0.0, check=lambda v: None if -0.5 <= v <= 2 else "must be from -0.5 to 2")),
+        weekly_growth=float(
+            table.get(
+                "weekly_growth",
+                (int, float),
+                0.0,
+                check=lambda v: None if -0.5 <= v <= 2 else "must be from -0.5 to 2",
+            )
+        ),
     )
     table.finish()
     return rhythm

@@ -7,7 +7,7 @@ them by seed; it is emptied when it passes its limit, so memory stays bounded wh
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,7 +19,9 @@ class SeedMemo:
         self.limit = limit
         self._texts: dict[object, dict[int, str]] = {}
 
-    def texts(self, kind: object, seeds: np.ndarray, make: Callable[[np.ndarray], list | np.ndarray]) -> np.ndarray:
+    def texts(
+        self, kind: object, seeds: np.ndarray, make: Callable[[np.ndarray], list | np.ndarray]
+    ) -> np.ndarray:
         """Each seed's text of this kind: kept ones as they were, the others from `make(seeds)`
         (one text a seed, a pure function of the seed)."""
         kept = self._texts.setdefault(kind, {})

@@ -20,15 +20,24 @@ import pyarrow as pa
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.libraries import LIBRARIES, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
-from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.columns import distinct_codes
 from toolkit.simulate.devices import user_variants
 from toolkit.simulate.draws import as_uuid4, uuid_texts
 from toolkit.simulate.engine import SimulatedShard, Users
-from toolkit.simulate.message_shape import ad_tracking, call_members, device_context_pieces, id_words, landing_pages, line_sql, server_context, user_sql
+from toolkit.simulate.message_shape import (
+    ad_tracking,
+    call_members,
+    device_context_pieces,
+    id_words,
+    landing_pages,
+    line_sql,
+    server_context,
+    user_sql,
+)
 from toolkit.simulate.scenario import IDENTIFY, Scenario
 from toolkit.simulate.seed_memo import MEMO
+from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.values import json_objects
 
 TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out as Segment's text
@@ -43,7 +52,9 @@ class ShardRows:
     user_columns: dict  # a row a user of the shard
     duplicates: int  # rows that deliver a message a second time
     sql: tuple[str, str]  # the users' SELECT, the messages' SELECT
-    files: list[tuple[str, int, int, int, int]]  # (source key, received day epoch ms, hour, first row, end row)
+    files: list[
+        tuple[str, int, int, int, int]
+    ]  # (source key, received day epoch ms, hour, first row, end row)
 
     @property
     def rows(self) -> int:
@@ -60,12 +71,21 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
     for sql, indices in by_sql.items():
         first_user = np.cumsum([0] + [_length(shards[i].user_columns) for i in indices[:-1]])
         user_rows = np.concatenate([shards[i].user_rows + offset for i, offset in zip(indices, first_user)])
-        columns = {name: _concatenated([shards[i].columns[name] for i in indices]) for name in shards[indices[0]].columns}
-        user_columns = {name: _concatenated([shards[i].user_columns[name] for i in indices]) for name in shards[indices[0]].user_columns}
+        columns = {
+            name: _concatenated([shards[i].columns[name] for i in indices])
+            for name in shards[indices[0]].columns
+        }
+        user_columns = {
+            name: _concatenated([shards[i].user_columns[name] for i in indices])
+            for name in shards[indices[0]].user_columns
+        }
         lines = _render(columns, user_rows, user_columns, *sql)
         offset = 0
         for i in indices:
-            result[i] = [(key, day, hour, _text_of_rows(lines, offset + a, offset + b)) for key, day, hour, a, b in shards[i].files]
+            result[i] = [
+                (key, day, hour, _text_of_rows(lines, offset + a, offset + b))
+                for key, day, hour, a, b in shards[i].files
+            ]
             offset += shards[i].rows
     return result
 
@@ -96,20 +116,39 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
 
     # The clock model (see engine): T true time, skew of the device, queue in the library, wire time.
     source = events["source"]
-    queue = _until_flush(events["time"], users.words[0][events["user"]], per_source([lib.flush_ms for lib in libraries], source))
-    wire = _delays(rng, per_source([lib.network_ms[0] for lib in libraries], source), per_source([lib.network_ms[1] for lib in libraries], source))
+    queue = _until_flush(
+        events["time"],
+        users.words[0][events["user"]],
+        per_source([lib.flush_ms for lib in libraries], source),
+    )
+    wire = _delays(
+        rng,
+        per_source([lib.network_ms[0] for lib in libraries], source),
+        per_source([lib.network_ms[1] for lib in libraries], source),
+    )
     twin = np.arange(n)  # the event each row delivers: a duplicate delivers one again
     simulated_rows = n
     if scenario.delivery.effects:
-        events, queue, wire, twin = _delivery_effects(scenario.delivery, rng, events, queue, wire, [lib.offline_queue for lib in libraries])
+        events, queue, wire, twin = _delivery_effects(
+            scenario.delivery, rng, events, queue, wire, [lib.offline_queue for lib in libraries]
+        )
         n, source = len(twin), events["source"]
     received = events["time"] + queue + wire
     day = received - received % DAY_MS
     hour = (received - day) // 3_600_000
     # Files are (source, received day, hour), lines in receivedAt order: from here on, in that order.
     order = np.lexsort((np.arange(n), received, hour, day, source))
-    user, source, step, identified, true_time, properties, page = (events[name][order] for name in ("user", "source", "step", "identified", "time", "properties", "page"))
-    queue, wire, received, day, hour, twin = queue[order], wire[order], received[order], day[order], hour[order], twin[order]
+    user, source, step, identified, true_time, properties, page = (
+        events[name][order] for name in ("user", "source", "step", "identified", "time", "properties", "page")
+    )
+    queue, wire, received, day, hour, twin = (
+        queue[order],
+        wire[order],
+        received[order],
+        day[order],
+        hour[order],
+        twin[order],
+    )
     repeats = _rows_repeated(order, twin)
     original = true_time + users.skew_ms()[user]
     identify = step == IDENTIFY
@@ -122,7 +161,9 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         codes[identify] = np.arange(1, int(identify.sum()) + 1)
         traits = Coded(codes, [""] + _identify_traits(simulated, user[identify]).tolist())
     context_pieces = device_context_pieces(simulated.shard.run_seed, simulated.platform, platform.name)
-    present, user_rows = distinct_codes(user, len(users.seeds))  # the users with messages, each message's among them
+    present, user_rows = distinct_codes(
+        user, len(users.seeds)
+    )  # the users with messages, each message's among them
     user_columns, variant = _user_columns(simulated, platform, context_pieces, present)
     columns = {
         "t_orig": original,
@@ -134,11 +175,19 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         "is_platform": is_platform,
         "identified": identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
-        **{name: Coded(np.where(identify, len(simulated.steps), step), texts) for name, texts in call_members(simulated.steps, platform).items()},
+        **{
+            name: Coded(np.where(identify, len(simulated.steps), step), texts)
+            for name, texts in call_members(simulated.steps, platform).items()
+        },
         "properties": Coded(properties, simulated.property_texts),  # "" on identify messages (code 0)
         "traits": traits,  # "" (code 0) but on identify messages
     }
-    server = [server_context(scenario.sources[key].library, simulated.shard.run_seed, key, scenario.context_ip is not None) for key in simulated.source_keys]
+    server = [
+        server_context(
+            scenario.sources[key].library, simulated.shard.run_seed, key, scenario.context_ip is not None
+        )
+        for key in simulated.source_keys
+    ]
     for i in range(2):
         columns[f"server_{i}"] = Coded(source, [pieces_of_server[i] for pieces_of_server in server])
     if cache is not None:
@@ -150,15 +199,25 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         message_words = message_words[:, repeats]
     id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *message_words)
     keys = np.stack([source, day, hour], axis=1)
-    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
+    starts = (
+        np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
+    )
     ends = np.r_[starts[1:], n]
-    files = [(simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b)) for a, b in zip(starts, ends)]
+    files = [
+        (simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b))
+        for a, b in zip(starts, ends)
+    ]
     server_ip = scenario.context_ip is not None
-    sql = user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns), line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1])
+    sql = (
+        user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns),
+        line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1]),
+    )
     return ShardRows(columns, user_rows, user_columns, n - simulated_rows, sql, files)
 
 
-def _user_columns(simulated: SimulatedShard, platform: Library, pieces: np.ndarray, present: np.ndarray) -> tuple[dict, np.ndarray]:
+def _user_columns(
+    simulated: SimulatedShard, platform: Library, pieces: np.ndarray, present: np.ndarray
+) -> tuple[dict, np.ndarray]:
     """What each of the `present` users says the same in all their messages, for the users'
     SELECT: their ids' words, ip, userId and the pieces of their device variant's context (the
     platform's, chosen by their word). Returns them and each one's variant."""
@@ -176,16 +235,28 @@ def _user_columns(simulated: SimulatedShard, platform: Library, pieces: np.ndarr
     if platform.advertising_when_tracking:
         columns["ad_tracking"] = ad_tracking(shard.run_seed, shard.platform, platform.name)[variant]
     id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
-    for (field, kind), (high, low) in zip(platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))):
+    for (field, kind), (high, low) in zip(
+        platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))
+    ):
         id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
-        id_words(columns, "instance_id", platform.instance_id, words[9] ^ np.uint64(derive_seed(shard.run_seed, "instance", str(shard.day))), words[10])
+        id_words(
+            columns,
+            "instance_id",
+            platform.instance_id,
+            words[9] ^ np.uint64(derive_seed(shard.run_seed, "instance", str(shard.day))),
+            words[10],
+        )
     return columns, variant
 
 
 def _identify_traits(simulated: SimulatedShard, users: np.ndarray) -> np.ndarray:
     """The traits object of each user's identify (kept per process: see seed_memo)."""
-    return MEMO.texts(("identify", simulated.traits_key), simulated.users.seeds[users], lambda seeds: json_objects(simulated.trait_fields(seeds), len(seeds)))
+    return MEMO.texts(
+        ("identify", simulated.traits_key),
+        simulated.users.seeds[users],
+        lambda seeds: json_objects(simulated.trait_fields(seeds), len(seeds)),
+    )
 
 
 def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
@@ -204,19 +275,29 @@ def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray,
         if library.anonymous_id == "UUID":
             anonymous = [text.upper() for text in anonymous]
         user_ids = [f'"{user_id}"' for user_id in users.user_ids(digits).tolist()]
-        return json_objects({**simulated.trait_fields(seeds), "anonymousId": anonymous, "userId": user_ids}, len(seeds))
+        return json_objects(
+            {**simulated.trait_fields(seeds), "anonymousId": anonymous, "userId": user_ids}, len(seeds)
+        )
 
-    texts = MEMO.texts(("traits cache", simulated.traits_key, library.anonymous_id, digits), simulated.users.seeds[identified], make)
+    texts = MEMO.texts(
+        ("traits cache", simulated.traits_key, library.anonymous_id, digits),
+        simulated.users.seeds[identified],
+        make,
+    )
     return Coded(codes, [""] + texts.tolist())
 
 
-def _page_columns(columns: dict, simulated: SimulatedShard, variant: np.ndarray, properties: Coded, given: np.ndarray) -> None:
+def _page_columns(
+    columns: dict, simulated: SimulatedShard, variant: np.ndarray, properties: Coded, given: np.ndarray
+) -> None:
     """analytics.js's context.page and context.campaign of each message: the page it was made on.
     That is the page given with the event (a session's), else the page its properties name (the
     source's page_property: a page_name of "Search" is /search), else the user's landing page,
     whose campaign (UTM) parameters give context.campaign."""
     shard = simulated.shard
-    landing = landing_pages(shard.run_seed, shard.platform, simulated.scenario.sources[shard.platform].library)
+    landing = landing_pages(
+        shard.run_seed, shard.platform, simulated.scenario.sources[shard.platform].library
+    )
     named = simulated.scenario.sources[shard.platform].page_property
     titles = [orjson.loads(text).get(named) if named and text else None for text in properties.texts]
     distinct = sorted({str(t) for t in titles if t is not None})
@@ -224,7 +305,16 @@ def _page_columns(columns: dict, simulated: SimulatedShard, variant: np.ndarray,
     on_page = page_of_text[properties.codes]
     codes = np.where(on_page >= 0, len(landing) + on_page, variant)
     codes = np.where(given >= 0, len(landing) + len(distinct) + given, codes)
-    pages = [page for page, _ in landing] + [orjson.dumps(page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS).decode() for title in distinct] + simulated.pages
+    pages = (
+        [page for page, _ in landing]
+        + [
+            orjson.dumps(
+                page_context(*page_of_title(title), SITE + "/"), option=orjson.OPT_SORT_KEYS
+            ).decode()
+            for title in distinct
+        ]
+        + simulated.pages
+    )
     campaigns = [campaign for _, campaign in landing] + [""] * (len(distinct) + len(simulated.pages))
     columns["page"] = Coded(codes, pages)
     columns["campaign"] = Coded(codes, campaigns)
@@ -234,7 +324,9 @@ def _fixed_width_text(rows: np.ndarray) -> pa.LargeStringArray:
     """An (n, width) uint8 array of ASCII as an Arrow string column, without copying."""
     count, width = rows.shape
     offsets = np.arange(0, (count + 1) * width, width, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows)))
+    return pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows))
+    )
 
 
 def _arrow_column(name: str, column) -> pa.Array:
@@ -252,7 +344,9 @@ def _connection(process_id: int) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"threads": 1})
 
 
-def _render(columns: dict, user_rows: np.ndarray, user_columns: dict, user_sql: str, line_sql: str) -> pa.ChunkedArray:
+def _render(
+    columns: dict, user_rows: np.ndarray, user_columns: dict, user_sql: str, line_sql: str
+) -> pa.ChunkedArray:
     """Lay out the users' texts (a row a user), then the lines, each message reading its user's
     texts as an Arrow dictionary (codes: user_rows)."""
     connection = _connection(os.getpid())
@@ -263,10 +357,15 @@ def _render(columns: dict, user_rows: np.ndarray, user_columns: dict, user_sql: 
     finally:
         connection.unregister("users")
     rows = pa.array(user_rows, pa.int32())
-    events = pa.table({
-        **{name: _arrow_column(name, column) for name, column in columns.items()},
-        **{name: pa.DictionaryArray.from_arrays(rows, user_texts.column(name).combine_chunks()) for name in user_texts.column_names},
-    })
+    events = pa.table(
+        {
+            **{name: _arrow_column(name, column) for name, column in columns.items()},
+            **{
+                name: pa.DictionaryArray.from_arrays(rows, user_texts.column(name).combine_chunks())
+                for name in user_texts.column_names
+            },
+        }
+    )
     connection.register("events", events)
     try:
         return connection.sql(line_sql).to_arrow_table().column("line")
@@ -285,7 +384,10 @@ def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> list[memoryvi
             offsets_buffer, data = chunk.buffers()[1], chunk.buffers()[2]
             offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
             offsets = np.frombuffer(offsets_buffer, dtype=offset_type)
-            first, last = offsets[chunk.offset + low - chunk_start], offsets[chunk.offset + high - chunk_start]
+            first, last = (
+                offsets[chunk.offset + low - chunk_start],
+                offsets[chunk.offset + high - chunk_start],
+            )
             pieces.append(memoryview(data)[first:last])
         chunk_start = chunk_end
     return pieces
@@ -301,7 +403,14 @@ def _rows_repeated(order: np.ndarray, twin: np.ndarray) -> np.ndarray | None:
     return row_of[twin]
 
 
-def _delivery_effects(delivery, rng: np.random.Generator, events: dict, queue: np.ndarray, wire: np.ndarray, queues_offline: list[bool]):
+def _delivery_effects(
+    delivery,
+    rng: np.random.Generator,
+    events: dict,
+    queue: np.ndarray,
+    wire: np.ndarray,
+    queues_offline: list[bool],
+):
     """Offline queues and duplicate deliveries (Scenario.delivery). A user offline for the day on a
     mobile library has every message of theirs there held until hours after their last one, then
     sent in one go (received on a later day when the wait crosses midnight); a duplicated message
@@ -319,9 +428,15 @@ def _delivery_effects(delivery, rng: np.random.Generator, events: dict, queue: n
     twin = np.arange(n)
     if delivery.duplicate_chance:
         copies = np.flatnonzero(rng.random(n) < delivery.duplicate_chance)
-        retry = rng.integers(delivery.retry_seconds[0] * 1000, delivery.retry_seconds[1] * 1000 + 1, len(copies))
+        retry = rng.integers(
+            delivery.retry_seconds[0] * 1000, delivery.retry_seconds[1] * 1000 + 1, len(copies)
+        )
         events = {name: np.concatenate([column, column[copies]]) for name, column in events.items()}
-        queue, wire, twin = np.concatenate([queue, queue[copies] + retry]), np.concatenate([wire, wire[copies]]), np.concatenate([twin, copies])
+        queue, wire, twin = (
+            np.concatenate([queue, queue[copies] + retry]),
+            np.concatenate([wire, wire[copies]]),
+            np.concatenate([twin, copies]),
+        )
     return events, queue, wire, twin
 
 
@@ -335,5 +450,3 @@ def _until_flush(time: np.ndarray, user_word: np.ndarray, flush_ms: np.ndarray) 
 
 def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return low + (rng.random(len(low)) * (high - low)).astype(np.int64)
-
-

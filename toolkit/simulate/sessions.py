@@ -83,10 +83,23 @@ def personas(sim: Simulating, users: np.ndarray) -> _Personas:
     def how_many(word: np.ndarray, span: tuple[int, int]) -> np.ndarray:
         return span[0] + below(word, span[1] - span[0] + 1)
 
-    return _Personas(categories, how_many(words[0], scenario.personas.categories), brands, how_many(words[8], scenario.personas.brands), low + unit(words[4]) * (high - low))
+    return _Personas(
+        categories,
+        how_many(words[0], scenario.personas.categories),
+        brands,
+        how_many(words[8], scenario.personas.brands),
+        low + unit(words[4]) * (high - low),
+    )
 
 
-def walk_sessions(sim: Simulating, journey: Journey, source: int, users: np.ndarray, start: np.ndarray, signs_up: np.ndarray | None) -> np.ndarray:
+def walk_sessions(
+    sim: Simulating,
+    journey: Journey,
+    source: int,
+    users: np.ndarray,
+    start: np.ndarray,
+    signs_up: np.ndarray | None,
+) -> np.ndarray:
     """Emit each user's visit from `start`; `signs_up` marks new visitors who register (None:
     the users are registered already). Returns when each user's visit ended."""
     shape = journey.session
@@ -99,7 +112,16 @@ def walk_sessions(sim: Simulating, journey: Journey, source: int, users: np.ndar
     for k in range(int(sessions.max(initial=0))):
         active = np.flatnonzero((sessions > k) & ((clock <= latest) | (k == 0)))
         signing = np.zeros(len(active), dtype=bool) if signs_up is None or k else signs_up[active]
-        session = _Session(sim, journey, source, users[active], clock[active], registered[active], signing, persona.subset(active))
+        session = _Session(
+            sim,
+            journey,
+            source,
+            users[active],
+            clock[active],
+            registered[active],
+            signing,
+            persona.subset(active),
+        )
         end[active] = session.emit()
         if signs_up is not None and k == 0:
             registered = signs_up.astype(bool)
@@ -127,13 +149,27 @@ class _Rows:
     def sorted(self) -> tuple[np.ndarray, ...]:
         keys = np.concatenate(self.keys, axis=1)
         order = np.lexsort(keys[::-1])
-        return (keys[0][order], keys[1][order], *(np.concatenate(column)[order] for column in (self.step, self.payload, self.page)))
+        return (
+            keys[0][order],
+            keys[1][order],
+            *(np.concatenate(column)[order] for column in (self.step, self.payload, self.page)),
+        )
 
 
 class _Session:
     """One session each of a batch of users (see the module's docstring)."""
 
-    def __init__(self, sim: Simulating, journey: Journey, source: int, users: np.ndarray, starts: np.ndarray, known: np.ndarray, signing: np.ndarray, persona: _Personas):
+    def __init__(
+        self,
+        sim: Simulating,
+        journey: Journey,
+        source: int,
+        users: np.ndarray,
+        starts: np.ndarray,
+        known: np.ndarray,
+        signing: np.ndarray,
+        persona: _Personas,
+    ):
         self.sim, self.journey, self.source, self.users, self.starts = sim, journey, source, users, starts
         self.known, self.signing, self.persona = known, signing, persona
         self.shape: SessionShape = journey.session
@@ -148,12 +184,16 @@ class _Session:
         index = self.journey.step_of(role, view)
         return None if index is None else self.base + index
 
-    def view(self, session: np.ndarray, phase: int, a, b, part: int, role: str, page: np.ndarray | int) -> None:
+    def view(
+        self, session: np.ndarray, phase: int, a, b, part: int, role: str, page: np.ndarray | int
+    ) -> None:
         """The page or screen view before a role's track, when the scenario names one."""
         step = self.step(role, view=True)
         if step is not None and len(session):
             page = filled(page, len(session), np.int64)
-            self.rows.add(session, phase, a, b, part, step, self.texts(page, self.pages.properties(self.web)), page)
+            self.rows.add(
+                session, phase, a, b, part, step, self.texts(page, self.pages.properties(self.web)), page
+            )
 
     def texts(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         """Payload codes of texts shared by many messages: the table's text of each key, once each."""
@@ -187,18 +227,32 @@ class _Session:
         n = len(list_session)
         own = rng.random(n) < self.sim.scenario.personas.affinity
         slot = (rng.random(n) * self.persona.count[list_session]).astype(np.int64)
-        anywhere = weighted_below(rng.integers(0, 1 << 64, n, dtype=np.uint64), store.category_weights(), len(store.spec.categories))
+        anywhere = weighted_below(
+            rng.integers(0, 1 << 64, n, dtype=np.uint64), store.category_weights(), len(store.spec.categories)
+        )
         category = np.where(own, self.persona.categories[list_session, slot], anywhere)
         branded = own & (rng.random(n) < self.sim.scenario.personas.brand_affinity)
-        brand = self.persona.brands[list_session, (rng.random(n) * self.persona.brand_count[list_session]).astype(np.int64)]
+        brand = self.persona.brands[
+            list_session, (rng.random(n) * self.persona.brand_count[list_session]).astype(np.int64)
+        ]
         shown, length = _lists(store, category, np.where(branded, brand, -1), shape.list_size, rng)
         search = rng.random(n) < shape.search_chance
         query = self.pages.query_of(category, rng)
         where = search
         self.view(list_session[where], 1, list_index[where], 0, 0, "search", self.pages.search(query[where]))
-        self.rows.add(list_session[where], 1, list_index[where], 0, 1, self.step("search"), self.texts(query[where], self.pages.queries_properties))
+        self.rows.add(
+            list_session[where],
+            1,
+            list_index[where],
+            0,
+            1,
+            self.step("search"),
+            self.texts(query[where], self.pages.queries_properties),
+        )
         where = ~search
-        self.view(list_session[where], 1, list_index[where], 0, 2, "list", self.pages.category(category[where]))
+        self.view(
+            list_session[where], 1, list_index[where], 0, 2, "list", self.pages.category(category[where])
+        )
         list_texts = self.own_texts(self.list_texts(category, search, shown, length))
         self.rows.add(list_session, 1, list_index, 0, 3, self.step("list"), list_texts)
         # products viewed from each list, the top of the list more often
@@ -209,17 +263,31 @@ class _Session:
         product = shown[view_list, position]
         session, a = list_session[view_list], list_index[view_list]
         self.view(session, 1, a, view_index, 0, "product", self.pages.product(product))
-        self.rows.add(session, 1, a, view_index, 1, self.step("product"), self.texts(product, store.texts("product")))
+        self.rows.add(
+            session, 1, a, view_index, 1, self.step("product"), self.texts(product, store.texts("product"))
+        )
         chance = shape.add_chance * (1.0 - self.persona.sensitivity[session] * store.price_rank()[product])
         added = _first_per_session(rng.random(len(product)) < chance, session, product, store.size)
         quantity = 1 + (rng.random(int(added.sum())) < SECOND_ITEM)
-        self.rows.add(session[added], 1, a[added], view_index[added], 2, self.step("add"), self.texts(product[added] * QUANTITIES + quantity - 1, store.texts("line", QUANTITIES)))
+        self.rows.add(
+            session[added],
+            1,
+            a[added],
+            view_index[added],
+            2,
+            self.step("add"),
+            self.texts(product[added] * QUANTITIES + quantity - 1, store.texts("line", QUANTITIES)),
+        )
         return session[added], product[added], quantity
 
-    def checkout(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray) -> None:
+    def checkout(
+        self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray
+    ) -> None:
         """Cart, removals, checkout and order, for sessions with something in the cart."""
         shape, rng = self.shape, self.rng
-        cart = (np.bincount(line_session, minlength=len(sessions)) > 0) & (rng.random(len(sessions)) < shape.cart_chance)
+        cart = (np.bincount(line_session, minlength=len(sessions)) > 0) & (
+            rng.random(len(sessions)) < shape.cart_chance
+        )
         removed = cart[line_session] & (rng.random(len(line_session)) < shape.remove_chance)
         left = np.bincount(line_session[~removed], minlength=len(sessions))
         started = cart & (left > 0) & (rng.random(len(sessions)) < shape.checkout_chance)
@@ -227,13 +295,55 @@ class _Session:
         bounds = np.searchsorted(line_session, np.arange(len(sessions) + 1))
         kept = ~removed
         self.view(sessions[cart], 3, 0, 0, 0, "cart", self.pages.cart)
-        self.rows.add(sessions[cart], 3, 0, 0, 1, self.step("cart"), self.own_texts(self.basket_texts(sessions[cart], line_session, product, quantity, np.ones(len(product), dtype=bool), "cart")))
+        self.rows.add(
+            sessions[cart],
+            3,
+            0,
+            0,
+            1,
+            self.step("cart"),
+            self.own_texts(
+                self.basket_texts(
+                    sessions[cart], line_session, product, quantity, np.ones(len(product), dtype=bool), "cart"
+                )
+            ),
+        )
         line_number = np.arange(len(line_session)) - bounds[line_session]
-        self.rows.add(line_session[removed], 3, 0, 1 + line_number[removed], 0, self.step("remove"), self.texts(product[removed] * QUANTITIES + quantity[removed] - 1, self.store.texts("line", QUANTITIES)))
+        self.rows.add(
+            line_session[removed],
+            3,
+            0,
+            1 + line_number[removed],
+            0,
+            self.step("remove"),
+            self.texts(
+                product[removed] * QUANTITIES + quantity[removed] - 1, self.store.texts("line", QUANTITIES)
+            ),
+        )
         self.view(sessions[started], 4, 0, 0, 0, "checkout", self.pages.checkout)
-        self.rows.add(sessions[started], 4, 0, 0, 1, self.step("checkout"), self.own_texts(self.basket_texts(sessions[started], line_session, product, quantity, kept, "checkout")))
+        self.rows.add(
+            sessions[started],
+            4,
+            0,
+            0,
+            1,
+            self.step("checkout"),
+            self.own_texts(
+                self.basket_texts(sessions[started], line_session, product, quantity, kept, "checkout")
+            ),
+        )
         self.view(sessions[ordered], 4, 0, 0, 2, "order", self.pages.order)
-        self.rows.add(sessions[ordered], 4, 0, 0, 3, self.step("order"), self.own_texts(self.basket_texts(sessions[ordered], line_session, product, quantity, kept, "order")))
+        self.rows.add(
+            sessions[ordered],
+            4,
+            0,
+            0,
+            3,
+            self.step("order"),
+            self.own_texts(
+                self.basket_texts(sessions[ordered], line_session, product, quantity, kept, "order")
+            ),
+        )
 
     def timed(self) -> np.ndarray:
         """Sort the rows into each session's order, time them and add them to the shard's events;
@@ -242,14 +352,27 @@ class _Session:
         is_view = page >= 0
         first = np.r_[True, session[1:] != session[:-1]]
         after_view = np.r_[False, is_view[:-1]] & ~first & ~is_view  # a call on the page just viewed
-        low, high = np.where(after_view, self.shape.view_gap_seconds[0], self.journey.gap_seconds[0]), np.where(after_view, self.shape.view_gap_seconds[1], self.journey.gap_seconds[1])
+        low, high = (
+            np.where(after_view, self.shape.view_gap_seconds[0], self.journey.gap_seconds[0]),
+            np.where(after_view, self.shape.view_gap_seconds[1], self.journey.gap_seconds[1]),
+        )
         gaps = np.where(first, 0.0, (low + self.rng.random(len(step)) * (high - low)) * 1000.0)
         elapsed = np.cumsum(gaps)
         session_start = np.maximum.accumulate(np.where(first, np.arange(len(step)), 0))
         times = self.starts[session] + elapsed - elapsed[session_start]
-        on_page = page[np.maximum.accumulate(np.where(is_view, np.arange(len(page)), 0))]  # the last view's page: every session opens with one
+        on_page = page[
+            np.maximum.accumulate(np.where(is_view, np.arange(len(page)), 0))
+        ]  # the last view's page: every session opens with one
         identified = self.known[session] | (self.signing[session] & (phase >= 2))
-        self.sim.events.add(self.users[session], self.source, step, identified, times, payload, self.sim_pages(on_page) if self.web else -1)
+        self.sim.events.add(
+            self.users[session],
+            self.source,
+            step,
+            identified,
+            times,
+            payload,
+            self.sim_pages(on_page) if self.web else -1,
+        )
         end = self.starts.copy()
         np.maximum.at(end, session, times)
         return end
@@ -258,18 +381,33 @@ class _Session:
         """Codes into the shard's context.page texts (the simulation's pages) of these pages."""
         distinct, inverse = np.unique(page, return_inverse=True)
         offset = len(self.sim.pages)
-        self.sim.pages.extend(self.pages.properties(web=True)[distinct].tolist())  # a page call's properties are its context.page
+        self.sim.pages.extend(
+            self.pages.properties(web=True)[distinct].tolist()
+        )  # a page call's properties are its context.page
         return offset + inverse
 
-    def list_texts(self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray) -> list[str]:
+    def list_texts(
+        self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray
+    ) -> list[str]:
         """Product List Viewed's properties: category, list_id and the products shown, with their positions."""
         lists, column = np.nonzero(shown >= 0)  # each list's products, in position order
         items = self.store.texts("listed", shown.shape[1])[shown[lists, column] * shown.shape[1] + column]
         names, slugs = self.pages.category_texts
         list_id = np.where(search, '"search_results"', slugs[category])
-        return [f'{{"category":{name},"list_id":{id_},"products":[{products}]}}' for name, id_, products in zip(names[category].tolist(), list_id.tolist(), _joined(items, lists))]
+        return [
+            f'{{"category":{name},"list_id":{id_},"products":[{products}]}}'
+            for name, id_, products in zip(names[category].tolist(), list_id.tolist(), _joined(items, lists))
+        ]
 
-    def basket_texts(self, sessions: np.ndarray, line_session: np.ndarray, product: np.ndarray, quantity: np.ndarray, kept: np.ndarray, kind: str) -> list[str]:
+    def basket_texts(
+        self,
+        sessions: np.ndarray,
+        line_session: np.ndarray,
+        product: np.ndarray,
+        quantity: np.ndarray,
+        kept: np.ndarray,
+        kind: str,
+    ) -> list[str]:
         """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
         order_id, products, revenue) of these sessions' kept lines."""
         chosen = np.isin(line_session, sessions) & kept
@@ -280,9 +418,14 @@ class _Session:
         numbers = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
         if kind == "cart":
             return [f'{{"cart_id":"{n:016x}","products":[{lines}]}}' for n, lines in zip(numbers, products)]
-        revenue = np.round(np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2)
+        revenue = np.round(
+            np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2
+        )
         currency = orjson.dumps(self.store.spec.currency).decode()
-        return [f'{{"currency":{currency},"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}}}' for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()))]
+        return [
+            f'{{"currency":{currency},"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}}}'
+            for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()))
+        ]
 
 
 def _joined(items: np.ndarray, group: np.ndarray) -> list[str]:
@@ -292,11 +435,17 @@ def _joined(items: np.ndarray, group: np.ndarray) -> list[str]:
     return [",".join(listed[a:b]) for a, b in zip(starts, starts[1:] + [len(listed)])]
 
 
-def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _lists(
+    store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """A list of up to `size` distinct products of each category (of one brand where `brand` is
     not -1), drawn by popularity: (lists, size) product indices (-1 past a list's end) and each
     list's length."""
-    units, categories, brands = rng.random(len(category) * 2 * size), np.repeat(category, 2 * size), np.repeat(brand, 2 * size)
+    units, categories, brands = (
+        rng.random(len(category) * 2 * size),
+        np.repeat(category, 2 * size),
+        np.repeat(brand, 2 * size),
+    )
     candidates = store.draw(categories, units, brands)
     candidates = candidates.reshape(len(category), 2 * size)
     row = np.repeat(np.arange(len(category)), 2 * size)
@@ -309,7 +458,9 @@ def _lists(store: Store, category: np.ndarray, brand: np.ndarray, size: int, rng
     return shown, np.bincount(row[keep], minlength=len(category))
 
 
-def _first_per_session(chosen: np.ndarray, session: np.ndarray, product: np.ndarray, products: int) -> np.ndarray:
+def _first_per_session(
+    chosen: np.ndarray, session: np.ndarray, product: np.ndarray, products: int
+) -> np.ndarray:
     """`chosen` with only the first choice of each product in each session kept."""
     where = np.flatnonzero(chosen)
     _, first = np.unique(session[where] * products + product[where], return_index=True)
@@ -336,9 +487,19 @@ class _Pages:
         self.cart = self._product + store.size
         self.checkout, self.order = self.cart + 1, self.cart + 2
         # the texts messages take from here, made once (a journey's pages are made once per process)
-        self.page_properties = np.array([orjson.dumps(self.context(page), option=orjson.OPT_SORT_KEYS).decode() for page in range(self.order + 1)], dtype=object)
-        self.screen_properties = np.array([self._screen_properties(page) for page in range(self.order + 1)], dtype=object)
-        self.queries_properties = np.array([orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object)
+        self.page_properties = np.array(
+            [
+                orjson.dumps(self.context(page), option=orjson.OPT_SORT_KEYS).decode()
+                for page in range(self.order + 1)
+            ],
+            dtype=object,
+        )
+        self.screen_properties = np.array(
+            [self._screen_properties(page) for page in range(self.order + 1)], dtype=object
+        )
+        self.queries_properties = np.array(
+            [orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object
+        )
         self.category_texts = (
             np.array([orjson.dumps(name).decode() for name in store.category_names], dtype=object),
             np.array([f'"{slug}"' for slug in self.slugs], dtype=object),
@@ -361,16 +522,25 @@ class _Pages:
     def context(self, page: int) -> dict:
         """analytics.js's context.page of a page (and the properties of its page call)."""
         if page >= self.cart:
-            role, path = [("cart", "/cart"), ("checkout", "/checkout"), ("order", "/checkout/complete")][page - self.cart]
+            role, path = [("cart", "/cart"), ("checkout", "/checkout"), ("order", "/checkout/complete")][
+                page - self.cart
+            ]
             return page_context(path, self.titles.get(role, role.title()), "")
         if page >= self._product:
             product = page - self._product
             return page_context(f"/p/{self.store.sku[product]}", self.store.name[product], "")
         if page >= self._category:
             category = page - self._category
-            return page_context(f"/c/{self.slugs[category]}", self.store.category_names[category].split("/")[1], "")
+            return page_context(
+                f"/c/{self.slugs[category]}", self.store.category_names[category].split("/")[1], ""
+            )
         if page >= self._search:
-            return page_context("/search", self.titles.get("search", "Search"), "", search="?q=" + quote_plus(self.queries[page - self._search]))
+            return page_context(
+                "/search",
+                self.titles.get("search", "Search"),
+                "",
+                search="?q=" + quote_plus(self.queries[page - self._search]),
+            )
         return page_context("/", self.titles.get("landing", "Home"), "")
 
     def properties(self, web: bool) -> np.ndarray:
@@ -390,5 +560,9 @@ class _Pages:
 
 def pages_of(store: Store, journey: Journey) -> _Pages:
     """The store's pages as a journey names them, made once per process."""
-    titles = {role: journey.steps[i].event for role in ("landing", "search", "cart", "checkout", "order") if (i := journey.step_of(role, True)) is not None}
+    titles = {
+        role: journey.steps[i].event
+        for role in ("landing", "search", "cart", "checkout", "order")
+        if (i := journey.step_of(role, True)) is not None
+    }
     return store.cached(("pages", tuple(titles.items())), lambda: _Pages(store, titles))

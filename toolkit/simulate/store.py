@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import orjson
@@ -96,6 +96,7 @@ class Store:
 
     def category_weights(self) -> tuple[float, ...]:
         """Each category's share of popularity."""
+
         def make() -> tuple[float, ...]:
             totals = np.bincount(self.category, weights=self.weight, minlength=len(self.spec.categories))
             return tuple((totals / totals.sum()).tolist())
@@ -104,6 +105,7 @@ class Store:
 
     def price_rank(self) -> np.ndarray:
         """Each product's price as a fraction of its category's price range (0 cheapest, 1 dearest)."""
+
         def make() -> np.ndarray:
             low = np.array([c.price[0] for c in self.spec.categories])[self.category]
             high = np.array([c.price[1] for c in self.spec.categories])[self.category]
@@ -114,13 +116,19 @@ class Store:
     def draw(self, categories: np.ndarray, units: np.ndarray, brands: np.ndarray | None = None) -> np.ndarray:
         """A product of each given category (and brand, where one is given, not -1, and the
         category has products of it), by popularity: units are uniform draws in [0, 1)."""
-        chosen = np.minimum(np.searchsorted(self._cumulative(False), categories + units, side="right"), self.size - 1)
+        chosen = np.minimum(
+            np.searchsorted(self._cumulative(False), categories + units, side="right"), self.size - 1
+        )
         if brands is None:
             return chosen
         mine = np.flatnonzero(brands >= 0)
         groups = categories[mine] * len(self.spec.brands) + brands[mine]
-        branded = np.minimum(np.searchsorted(self._cumulative(True), groups + units[mine], side="right"), self.size - 1)
-        chosen[mine] = np.where(self._group(True)[branded] == groups, branded, chosen[mine])  # a brand the category lacks: any of the category
+        branded = np.minimum(
+            np.searchsorted(self._cumulative(True), groups + units[mine], side="right"), self.size - 1
+        )
+        chosen[mine] = np.where(
+            self._group(True)[branded] == groups, branded, chosen[mine]
+        )  # a brand the category lacks: any of the category
         return chosen
 
     def _group(self, by_brand: bool) -> np.ndarray:
@@ -130,6 +138,7 @@ class Store:
         """Popularity accumulated within each category (or category and brand), shifted by the
         group's number: group g spans (g, g + 1], so one searchsorted draws within any group.
         Products are sorted by category, then brand, so each group is contiguous."""
+
         def make() -> np.ndarray:
             group = self._group(by_brand)
             cumulative = np.empty(self.size)
@@ -144,8 +153,24 @@ class Store:
         """The catalog export: one mapping a product."""
         names = self.category_names
         return [
-            {"product_id": pid, "sku": sku, "name": name, "brand": brand, "category": names[c], "price": price, "created_at": created}
-            for pid, sku, name, brand, c, price, created in zip(self.product_id, self.sku, self.name, self.brand, self.category.tolist(), self.price.tolist(), self.created)
+            {
+                "product_id": pid,
+                "sku": sku,
+                "name": name,
+                "brand": brand,
+                "category": names[c],
+                "price": price,
+                "created_at": created,
+            }
+            for pid, sku, name, brand, c, price, created in zip(
+                self.product_id,
+                self.sku,
+                self.name,
+                self.brand,
+                self.category.tolist(),
+                self.price.tolist(),
+                self.created,
+            )
         ]
 
     def texts(self, kind: str, count: int = 1) -> np.ndarray:
@@ -153,14 +178,19 @@ class Store:
         kind "product" (brand, category, name, price, product_id, sku), "line" (a cart's line:
         and quantity 1 to `count`, at product * count + quantity - 1) or "listed" (a list's entry:
         and position 1 to `count`, at product * count + position - 1)."""
+
         def make() -> np.ndarray:
             head, middle, tail = self.cached("pieces", self._pieces)
             numbers = np.arange(1, count + 1).astype(str).astype(object)
             if kind == "product":
                 return head + "," + middle + tail
             if kind == "line":
-                return ((head + "," + middle)[:, None] + (',"quantity":' + numbers)[None, :] + tail[:, None]).ravel()
-            return (head[:, None] + (',"position":' + numbers + ",")[None, :] + (middle + tail)[:, None]).ravel()
+                return (
+                    (head + "," + middle)[:, None] + (',"quantity":' + numbers)[None, :] + tail[:, None]
+                ).ravel()
+            return (
+                head[:, None] + (',"position":' + numbers + ",")[None, :] + (middle + tail)[:, None]
+            ).ravel()
 
         return self.cached((kind, count), make)
 
@@ -168,8 +198,14 @@ class Store:
         """Each product's JSON in three pieces, between which a position or quantity goes:
         '{"brand":..,"category":..,"name":..' | '"price":..,"product_id":..' | ',"sku":..}'."""
         names = self.category_names
-        head = [orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1] for b, c, n in zip(self.brand, self.category.tolist(), self.name)]
-        middle = [orjson.dumps({"price": p, "product_id": i}).decode()[1:-1] for p, i in zip(self.price.tolist(), self.product_id)]
+        head = [
+            orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1]
+            for b, c, n in zip(self.brand, self.category.tolist(), self.name)
+        ]
+        middle = [
+            orjson.dumps({"price": p, "product_id": i}).decode()[1:-1]
+            for p, i in zip(self.price.tolist(), self.product_id)
+        ]
         tail = ["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku]
         return tuple(np.array(pieces, dtype=object) for pieces in (head, middle, tail))
 
@@ -192,9 +228,33 @@ def build_store(spec: StoreSpec) -> Store:
             sku = f"{sku}-{rng.randint(2, 99)}"
         taken.add(sku)
         price = round(rng.uniform(low, high)) - 0.01 if high - low >= 2 else round(rng.uniform(low, high), 2)
-        moment = datetime.combine(spec.created[0], datetime.min.time(), timezone.utc) + timedelta(days=rng.randint(0, days), seconds=rng.randint(0, 86_399))
+        moment = datetime.combine(spec.created[0], datetime.min.time(), UTC) + timedelta(
+            days=rng.randint(0, days), seconds=rng.randint(0, 86_399)
+        )
         product_id = str(100_000 + 37 * number + rng.randint(0, 36))
-        made.append((category, brand, product_id, sku, name, price, moment.strftime("%Y-%m-%dT%H:%M:%SZ"), weights[rank[number]]))
+        made.append(
+            (
+                category,
+                brand,
+                product_id,
+                sku,
+                name,
+                price,
+                moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                weights[rank[number]],
+            )
+        )
     made.sort(key=lambda product: (product[0], product[1], product[2]))
     category, brand, ids, skus, names, prices, created, popularity = (list(column) for column in zip(*made))
-    return Store(spec, ids, skus, names, [spec.brands[b] for b in brand], np.array(category), np.array(brand), np.array(prices), created, np.array(popularity))
+    return Store(
+        spec,
+        ids,
+        skus,
+        names,
+        [spec.brands[b] for b in brand],
+        np.array(category),
+        np.array(brand),
+        np.array(prices),
+        created,
+        np.array(popularity),
+    )

@@ -10,7 +10,9 @@ import numpy as np
 from toolkit.segment.timestamps import DAY_MS
 
 _EPOCH = date(1970, 1, 1)
-_ISO_MILLIS = np.dtype([("date", "S10"), ("t", "S1"), ("clock", "S8"), ("dot", "S1"), ("millis", "S3"), ("z", "S1")])
+_ISO_MILLIS = np.dtype(
+    [("date", "S10"), ("t", "S1"), ("clock", "S8"), ("dot", "S1"), ("millis", "S3"), ("z", "S1")]
+)
 
 
 def _digit_texts(values: np.ndarray, *units: int) -> np.ndarray:
@@ -22,7 +24,13 @@ def _clock_texts() -> np.ndarray:
     """Item s: the text HH:MM:SS of second s of a day."""
     second = np.arange(86_400)
     colon = np.full((86_400, 1), ord(":"), dtype=np.uint8)
-    parts = [_digit_texts(second // 3600, 10, 1), colon, _digit_texts(second // 60 % 60, 10, 1), colon, _digit_texts(second % 60, 10, 1)]
+    parts = [
+        _digit_texts(second // 3600, 10, 1),
+        colon,
+        _digit_texts(second // 60 % 60, 10, 1),
+        colon,
+        _digit_texts(second % 60, 10, 1),
+    ]
     return np.hstack(parts).view("S8").ravel()
 
 
@@ -37,7 +45,10 @@ def iso_millis_bytes(epoch_ms: np.ndarray) -> np.ndarray:
         return np.zeros((0, 24), dtype=np.uint8)
     days = epoch_ms // DAY_MS
     first = int(days.min())
-    dates = np.array([(_EPOCH + timedelta(days=first + d)).isoformat() for d in range(int(days.max()) - first + 1)], dtype="S10")
+    dates = np.array(
+        [(_EPOCH + timedelta(days=first + d)).isoformat() for d in range(int(days.max()) - first + 1)],
+        dtype="S10",
+    )
     seconds, millis = np.divmod((epoch_ms - days * DAY_MS).astype(np.int32), 1000)
     text = np.empty(len(epoch_ms), dtype=_ISO_MILLIS)
     text["t"], text["dot"], text["z"] = b"T", b".", b"Z"

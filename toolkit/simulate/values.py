@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -56,7 +57,9 @@ class FakerPool:
         if pool is None:
             faker = Faker()
             faker.seed_instance(derive_seed(self.seed, "faker", provider))
-            pool = self._pools[(self.seed, provider)] = [getattr(faker, provider)() for _ in range(FAKER_POOL_SIZE)]
+            pool = self._pools[(self.seed, provider)] = [
+                getattr(faker, provider)() for _ in range(FAKER_POOL_SIZE)
+            ]
         return pool
 
 
@@ -92,7 +95,11 @@ def _json_table(spec: ValueSpec, faker: FakerPool) -> np.ndarray | None:
     key = (repr(spec), faker.seed)
     if key not in _JSON_TABLES:
         options = spec.discrete_values(faker)
-        _JSON_TABLES[key] = None if options is None else np.array([orjson.dumps(option).decode() for option in options], dtype=object)
+        _JSON_TABLES[key] = (
+            None
+            if options is None
+            else np.array([orjson.dumps(option).decode() for option in options], dtype=object)
+        )
     return _JSON_TABLES[key]
 
 
@@ -105,7 +112,10 @@ def json_objects(fields: dict[str, Sequence[str]], rows: int) -> np.ndarray:
     """`rows` JSON objects of fields given as JSON texts (one a row), keys in sorted order."""
     pieces = [itertools.repeat("{", rows)]  # each row's texts in order, joined once a row
     for position, name in enumerate(sorted(fields)):
-        pieces += [itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"), fields[name]]
+        pieces += [
+            itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"),
+            fields[name],
+        ]
     text = np.empty(rows, dtype=object)
     text[:] = ["".join(row) + "}" for row in zip(*pieces)]
     return text
@@ -210,10 +220,15 @@ class FakerValue:
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         pool = faker.values(self.provider)
         indices = below(words, FAKER_POOL_SIZE).tolist()
-        if not faker.derived(("all text", self.provider), lambda: all(isinstance(value, str) for value in pool)):  # values that are not text take no tag
+        if not faker.derived(
+            ("all text", self.provider), lambda: all(isinstance(value, str) for value in pool)
+        ):  # values that are not text take no tag
             return [orjson.dumps(pool[index]).decode() for index in indices]
         tags = (TAG_RANGE[0] + below(words >> np.uint64(8), TAG_RANGE[1] - TAG_RANGE[0])).tolist()
-        heads, tails = faker.derived(("tag pieces", self.provider), lambda: tuple(zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool))))  # one format a row
+        heads, tails = faker.derived(
+            ("tag pieces", self.provider),
+            lambda: tuple(zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool))),
+        )  # one format a row
         return [f"{heads[index]}{tag}{tails[index]}" for index, tag in zip(indices, tags)]
 
 
@@ -302,7 +317,12 @@ class Match:
 
 _FAKER = Faker()
 _KINDS = ("choice", "catalog", "uniform", "integer", "faker", "ipv4", "value", "match")
-_OPTIONS = {"uniform": ("digits",), "faker": ("per_user",), "choice": ("weights",), "match": ("cases", "default")}  # what each kind takes besides its value
+_OPTIONS = {
+    "uniform": ("digits",),
+    "faker": ("per_user",),
+    "choice": ("weights",),
+    "match": ("cases", "default"),
+}  # what each kind takes besides its value
 
 
 def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple], is_trait: bool = False) -> ValueSpec:
@@ -323,7 +343,7 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple], is_trait: 
         return Choice(tuple(arg), _weights(raw.get("weights"), len(arg), path))
     if kind == "ipv4":
         if arg not in ("any", "public"):
-            raise UsageError(f"'{path}.ipv4' must be \"any\" or \"public\", not {arg!r}")
+            raise UsageError(f'\'{path}.ipv4\' must be "any" or "public", not {arg!r}')
         return IPv4(arg)
     if kind == "match":
         return _match(raw, path, catalog)
@@ -333,7 +353,12 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple], is_trait: 
         return Choice(catalog[arg])
     if kind in ("uniform", "integer"):
         number = int if kind == "integer" else (int, float)
-        if not (isinstance(arg, list) and len(arg) == 2 and all(isinstance(v, number) and not isinstance(v, bool) for v in arg) and arg[0] <= arg[1]):
+        if not (
+            isinstance(arg, list)
+            and len(arg) == 2
+            and all(isinstance(v, number) and not isinstance(v, bool) for v in arg)
+            and arg[0] <= arg[1]
+        ):
             raise UsageError(f"'{path}.{kind}' must be [low, high] with low <= high")
         if kind == "integer":
             return Integer(arg[0], arg[1])
@@ -353,7 +378,12 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple], is_trait: 
 def _weights(raw: Any, count: int, path: str) -> tuple[float, ...] | None:
     if raw is None:
         return None
-    if not (isinstance(raw, list) and len(raw) == count and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in raw) and sum(raw) > 0):
+    if not (
+        isinstance(raw, list)
+        and len(raw) == count
+        and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in raw)
+        and sum(raw) > 0
+    ):
         raise UsageError(f"'{path}.weights' must be {count} numbers >= 0 (one per choice), not all 0")
     return tuple(float(w) for w in raw)
 
@@ -363,7 +393,11 @@ def _match(raw: dict, path: str, catalog: dict[str, tuple]) -> Match:
         raise UsageError(f"'{path}.match' must name another trait")
     cases = raw.get("cases", {})
     if not isinstance(cases, dict):
-        raise UsageError(f"'{path}.cases' must be a table: {{ <other trait's value> = <this trait's value> }}")
+        raise UsageError(
+            f"'{path}.cases' must be a table: {{ <other trait's value> = <this trait's value> }}"
+        )
     if not isinstance(raw.get("default"), dict):
         raise UsageError(f"'{path}.default' must be a value table, e.g. {{ choice = [...] }}")
-    return Match(raw["match"], tuple(cases.items()), parse_value_spec(raw["default"], f"{path}.default", catalog))
+    return Match(
+        raw["match"], tuple(cases.items()), parse_value_spec(raw["default"], f"{path}.default", catalog)
+    )

@@ -24,7 +24,15 @@ from toolkit.transform.users import UsersDataset, write_users
 FILES_PER_SCAN = 1000
 MEMORY_LIMIT = "1500MB"
 # JSON where the value's kind matters (a userId object is no user); VARCHAR takes any value as text.
-_COLUMNS = {"messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "userId": "JSON", "timestamp": "VARCHAR", "receivedAt": "VARCHAR", "properties": "JSON"}
+_COLUMNS = {
+    "messageId": "VARCHAR",
+    "type": "VARCHAR",
+    "event": "VARCHAR",
+    "userId": "JSON",
+    "timestamp": "VARCHAR",
+    "receivedAt": "VARCHAR",
+    "properties": "JSON",
+}
 
 
 # The scan of $files: the fields the transform reads, every line kept (unparseable ones as NULLs).
@@ -50,7 +58,11 @@ def _mapped_event(options: TransformOptions) -> str:
     """SQL: the EVENT_TYPE a kept message gets (its event, or the domain's name for it)."""
     if not options.event_map:
         return "event"
-    return "CASE event " + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in options.event_map.items()) + " ELSE event END"
+    return (
+        "CASE event "
+        + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in options.event_map.items())
+        + " ELSE event END"
+    )
 
 
 def classify_sql(options: TransformOptions) -> str:
@@ -64,7 +76,7 @@ def classify_sql(options: TransformOptions) -> str:
     ), fields AS (
         -- the costly parts only for candidates: most messages are filtered by type or event
         SELECT
-            CASE WHEN {' AND '.join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN filename END AS unparsed_file,
+            CASE WHEN {" AND ".join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN filename END AS unparsed_file,
             messageId AS message_id, type, event, receivedAt AS received_at, candidate,
             CASE WHEN candidate AND json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN userId ->> '$' END AS user_id,
             CASE WHEN candidate THEN TRY_CAST("timestamp" AS TIMESTAMPTZ) END AS ts,
@@ -72,7 +84,7 @@ def classify_sql(options: TransformOptions) -> str:
                 CASE WHEN json_type(properties, '$.products') = 'ARRAY'
                      THEN json_extract_string(properties, '$.products[*].{field}')
                      ELSE [json_extract_string(properties, '$.{field}')] END,
-                lambda x: {_valid_id('x')}) END AS item_ids
+                lambda x: {_valid_id("x")}) END AS item_ids
         FROM raw
     ), reasons AS (
         SELECT *,
@@ -83,7 +95,7 @@ def classify_sql(options: TransformOptions) -> str:
                 WHEN user_id IS NULL OR user_id = '' THEN 'no user'
                 WHEN len(item_ids) = 0 THEN 'no item'
                 WHEN ts IS NULL OR NOT isfinite(ts) THEN 'bad timestamp'
-                WHEN NOT {_valid_id('user_id')} THEN 'bad id'
+                WHEN NOT {_valid_id("user_id")} THEN 'bad id'
             END AS reason
         FROM fields
     )
@@ -142,7 +154,9 @@ class DuckDBTransform:
             self.connection.execute(f"SET threads = {int(threads)}")
         show_progress(self.connection, progress)
 
-    def classify(self, logs: LogFiles, options: TransformOptions, summary: TransformSummary) -> dict[str, str]:
+    def classify(
+        self, logs: LogFiles, options: TransformOptions, summary: TransformSummary
+    ) -> dict[str, str]:
         """Classify every message; a file DuckDB cannot decompress is salvaged up to its damage
         (what was lost noted in `summary`) and the scan retried. Returns each file read -> its name."""
         self.files = list(logs.paths)
@@ -163,7 +177,9 @@ class DuckDBTransform:
                 replacement = salvage_dir / f"{len(names)}.json"
                 if overlong:
                     rejected = drop_overlong_lines(self.local_file(broken), name, replacement, MAX_LINE_BYTES)
-                    summary.damaged_files[name] = f"{len(rejected)} lines over {MAX_LINE_BYTES:,} bytes left out"
+                    summary.damaged_files[name] = (
+                        f"{len(rejected)} lines over {MAX_LINE_BYTES:,} bytes left out"
+                    )
                     summary.rejects.extend(rejected)
                 else:
                     damage, tail = salvage(self.local_file(broken), name, replacement)
@@ -179,24 +195,50 @@ class DuckDBTransform:
         query = classify_sql(options)
         for start in range(0, len(files), FILES_PER_SCAN):
             batch = {"files": [str(f) for f in files[start : start + FILES_PER_SCAN]]}
-            self.connection.execute(f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}", batch)
+            self.connection.execute(
+                f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}", batch
+            )
 
     def reasons(self) -> Counter:
-        return Counter(dict(self.connection.execute("SELECT coalesce(reason, 'kept'), count(*) FROM classified GROUP BY ALL").fetchall()))
+        return Counter(
+            dict(
+                self.connection.execute(
+                    "SELECT coalesce(reason, 'kept'), count(*) FROM classified GROUP BY ALL"
+                ).fetchall()
+            )
+        )
 
     def events_filtered(self, limit: int = 10) -> Counter:
         """The most common track events left out by --event-types."""
-        return Counter(dict(self.connection.execute(f"SELECT event, count(*) FROM classified WHERE reason = 'event type' AND event IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}").fetchall()))
+        return Counter(
+            dict(
+                self.connection.execute(
+                    f"SELECT event, count(*) FROM classified WHERE reason = 'event type' AND event IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}"
+                ).fetchall()
+            )
+        )
 
     def unparsed_by_file(self) -> dict[str, int]:
-        return dict(self.connection.execute("SELECT unparsed_file, count(*) FROM classified WHERE reason = 'unparsed' GROUP BY ALL").fetchall())
+        return dict(
+            self.connection.execute(
+                "SELECT unparsed_file, count(*) FROM classified WHERE reason = 'unparsed' GROUP BY ALL"
+            ).fetchall()
+        )
 
     def write_csv(self, path: Path) -> tuple[int, Counter]:
         """Deduplicate, expand and write the CSV; returns (messages written, interactions per event type)."""
         self.connection.execute(FIRSTS_SQL)
         written = self.connection.execute("SELECT count(*) FROM firsts").fetchone()[0]
-        self.connection.execute(f"COPY ({INTERACTIONS_SQL}) TO {_sql_text(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')")
-        events = Counter(dict(self.connection.execute("SELECT event, sum(len(item_ids)) FROM firsts GROUP BY ALL").fetchall()))
+        self.connection.execute(
+            f"COPY ({INTERACTIONS_SQL}) TO {_sql_text(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
+        )
+        events = Counter(
+            dict(
+                self.connection.execute(
+                    "SELECT event, sum(len(item_ids)) FROM firsts GROUP BY ALL"
+                ).fetchall()
+            )
+        )
         return written, Counter({k: int(v) for k, v in events.items()})
 
     def local_file(self, path: Path | str) -> Path:

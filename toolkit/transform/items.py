@@ -33,7 +33,10 @@ SQL = {
     "PRODUCT_DESCRIPTION": f"nullif(left(coalesce(nullif(p ->> '$.description', ''), p ->> '$.name'), {MAX_TEXTUAL_LENGTH}), '')",
     "CREATION_TIMESTAMP": "CAST(floor(epoch(TRY_CAST(p ->> '$.created_at' AS TIMESTAMPTZ))) AS BIGINT)",
 }
-FIELDS = {name: (SQL[name], Field(name, kind, nullable=True, categorical=categorical, textual=textual)) for name, kind, categorical, textual in ITEM_FIELDS}
+FIELDS = {
+    name: (SQL[name], Field(name, kind, nullable=True, categorical=categorical, textual=textual))
+    for name, kind, categorical, textual in ITEM_FIELDS
+}
 
 
 @dataclass
@@ -43,7 +46,9 @@ class ItemsDataset:
     from_catalog: int = 0  # items described by the catalog export
 
 
-def write_items(files: list[Path], out: Path, item_field: str, catalog: Path | None = None, filesystem=None) -> ItemsDataset:
+def write_items(
+    files: list[Path], out: Path, item_field: str, catalog: Path | None = None, filesystem=None
+) -> ItemsDataset:
     """Write the Items CSV (and its schema beside it, .avsc) from the product properties in `files`
     and the products of `catalog`."""
     connection = duckdb.connect()
@@ -53,17 +58,34 @@ def write_items(files: list[Path], out: Path, item_field: str, catalog: Path | N
         connection.execute("SET TimeZone = 'UTC'")
         _load_products(connection, files, catalog)
         item = f"p ->> '$.{item_field}'"
-        if catalog is not None and not connection.execute(f"SELECT count(*) FROM products WHERE from_catalog AND {item} IS NOT NULL").fetchone()[0]:
-            raise UsageError(f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id")
-        values = ", ".join(f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}" for name, (sql, _) in FIELDS.items())
+        if (
+            catalog is not None
+            and not connection.execute(
+                f"SELECT count(*) FROM products WHERE from_catalog AND {item} IS NOT NULL"
+            ).fetchone()[0]
+        ):
+            raise UsageError(
+                f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id"
+            )
+        values = ", ".join(
+            f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}"
+            for name, (sql, _) in FIELDS.items()
+        )
         connection.execute(
             f"""CREATE TABLE items AS SELECT {item} AS ITEM_ID, bool_or(from_catalog) AS in_catalog, {values}
             FROM products WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> '' AND length({item}) <= {MAX_ID_LENGTH}
             GROUP BY 1"""
         )
-        present = present_fields({name: connection.execute(f"SELECT count({name}) FROM items").fetchone()[0] for name in FIELDS}, item_field)
-        items, described = connection.execute("SELECT count(*), count(*) FILTER (in_catalog) FROM items").fetchone()
-        connection.execute(f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT csv, HEADER true)")
+        present = present_fields(
+            {name: connection.execute(f"SELECT count({name}) FROM items").fetchone()[0] for name in FIELDS},
+            item_field,
+        )
+        items, described = connection.execute(
+            "SELECT count(*), count(*) FILTER (in_catalog) FROM items"
+        ).fetchone()
+        connection.execute(
+            f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT csv, HEADER true)"
+        )
     finally:
         connection.close()
     write_items_schema(out, present)
@@ -74,12 +96,16 @@ def present_fields(counts: dict[str, int], item_field: str) -> list[str]:
     """The fields some item has a value of; none is a UsageError."""
     present = [name for name in FIELDS if counts[name]]
     if not present:
-        raise UsageError(f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a --catalog: an Items dataset needs at least one field")
+        raise UsageError(
+            f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a --catalog: an Items dataset needs at least one field"
+        )
     return present
 
 
 def write_items_schema(out: Path, present: list[str]) -> None:
-    out.with_suffix(".avsc").write_text(schema_json(dataset_schema("Items", "ITEM_ID", [FIELDS[name][1] for name in present])))
+    out.with_suffix(".avsc").write_text(
+        schema_json(dataset_schema("Items", "ITEM_ID", [FIELDS[name][1] for name in present]))
+    )
 
 
 def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
@@ -102,6 +128,11 @@ def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
     if not catalog.is_file():
         raise UsageError(f"--catalog: no such file: {catalog}")
     try:
-        connection.execute(f"INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true FROM read_ndjson_objects($catalog, maximum_object_size = {MAX_LINE_BYTES})", {"catalog": str(catalog)})
+        connection.execute(
+            f"INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true FROM read_ndjson_objects($catalog, maximum_object_size = {MAX_LINE_BYTES})",
+            {"catalog": str(catalog)},
+        )
     except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-        raise UsageError(f"--catalog {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            f"--catalog {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}"
+        ) from None

@@ -32,7 +32,9 @@ class OutputTarget:
     def display(self) -> str:
         if is_s3(self.location):
             url = S3Url.parse(self.location)
-            return str(S3Url(url.bucket, url.key + CSV_NAME if url.key.endswith("/") or not url.key else url.key))
+            return str(
+                S3Url(url.bucket, url.key + CSV_NAME if url.key.endswith("/") or not url.key else url.key)
+            )
         path = Path(self.location)
         return str(path / CSV_NAME if path.is_dir() or self.location.endswith("/") else path)
 
@@ -88,17 +90,24 @@ def transform(
     target = OutputTarget(out, aws)
     target.check()
     if rejects_path and engine != "duckdb":
-        raise UsageError("--rejects needs --engine duckdb: Spark counts unreadable lines but cannot say where they are")
+        raise UsageError(
+            "--rejects needs --engine duckdb: Spark counts unreadable lines but cannot say where they are"
+        )
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
-    with find_log_files(source, aws, stream=engine == "duckdb") as logs, tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work:
+    with (
+        find_log_files(source, aws, stream=engine == "duckdb") as logs,
+        tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
+    ):
         if not is_s3(out):
             check_output_file(Path(target.display), "--out", logs.paths)
         for option, path in (("--rejects", rejects_path), ("--users", users_path), ("--items", items_path)):
             if path:
                 check_output_file(Path(path), option, [*logs.paths, Path(target.display)])
         work_dir = Path(work)
-        summary = TransformSummary(files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused))
+        summary = TransformSummary(
+            files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
+        )
         runner = _engine(engine, work_dir, progress, master, logs.filesystem)
         partial = target.partial_path(work_dir)
         try:
@@ -112,9 +121,16 @@ def transform(
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
             if users_path:
-                summary.users_dataset = publish_dataset(Path(users_path), lambda part: runner.write_users(part, user_fields))
+                summary.users_dataset = publish_dataset(
+                    Path(users_path), lambda part: runner.write_users(part, user_fields)
+                )
             if items_path:
-                summary.items_dataset = publish_dataset(Path(items_path), lambda part: runner.write_items(part, options.item_field, Path(catalog) if catalog else None))
+                summary.items_dataset = publish_dataset(
+                    Path(items_path),
+                    lambda part: runner.write_items(
+                        part, options.item_field, Path(catalog) if catalog else None
+                    ),
+                )
             report = target.publish(partial, diagnostics)
         finally:
             runner.close()
@@ -135,13 +151,17 @@ def _engine(name: str, work_dir: Path, progress: bool, master: str, filesystem=N
     raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 
-def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str], runner) -> None:
+def _account(
+    summary: TransformSummary, reasons: Counter, unparsed: dict[str, int], names: dict[str, str], runner
+) -> None:
     """Fill in filtered counts and rejects; lines DuckDB could not parse are re-read in Python to
     name the bad ones (valid JSON objects without any Segment field count as filtered by type).
     An engine that cannot locate them (Spark) has them counted as rejected, unlocated."""
     if not runner.locates_rejects:
         summary.messages_read = sum(reasons.values()) + len(summary.rejects)
-        summary.filtered = Counter({reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")})
+        summary.filtered = Counter(
+            {reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")}
+        )
         summary.unlocated_rejects = reasons.get("unparsed", 0)
         return
     found: list[Reject] = []
@@ -150,7 +170,9 @@ def _account(summary: TransformSummary, reasons: Counter, unparsed: dict[str, in
         found.extend(find_rejects(content, names.get(file, file)))
     summary.rejects.extend(found)
     summary.messages_read = sum(reasons.values()) + len(summary.rejects) - len(found)
-    summary.filtered = Counter({reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")})
+    summary.filtered = Counter(
+        {reason: count for reason, count in reasons.items() if reason not in ("kept", "unparsed")}
+    )
     empty_objects = reasons.get("unparsed", 0) - len(found)
     if empty_objects:
         summary.filtered["type"] += empty_objects

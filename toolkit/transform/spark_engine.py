@@ -15,7 +15,9 @@ from toolkit.transform.items import ItemsDataset, present_fields, write_items_sc
 from toolkit.transform.summary import TransformOptions, TransformSummary
 from toolkit.transform.users import UsersDataset, users_dataset, write_users_schema
 
-PYSPARK_MISSING = '--engine spark needs PySpark: pip install "segment-personalize-toolkit[spark]" (and Java 17)'
+PYSPARK_MISSING = (
+    '--engine spark needs PySpark: pip install "segment-personalize-toolkit[spark]" (and Java 17)'
+)
 
 
 def spark_session(master: str):
@@ -51,7 +53,9 @@ class SparkTransform:
         self.classified = None
         self.options = TransformOptions()
 
-    def classify(self, logs: LogFiles, options: TransformOptions, summary: TransformSummary) -> dict[str, str]:
+    def classify(
+        self, logs: LogFiles, options: TransformOptions, summary: TransformSummary
+    ) -> dict[str, str]:
         from toolkit.etl.segment_interactions import classify
 
         self.paths, self.options = [str(p) for p in logs.paths], options
@@ -59,11 +63,27 @@ class SparkTransform:
         return {str(path): logs.name(path) for path in logs.paths}
 
     def reasons(self) -> Counter:
-        return Counter({("kept" if reason is None else reason): count for reason, count in self.classified.groupBy("reason").count().collect()})
+        return Counter(
+            {
+                ("kept" if reason is None else reason): count
+                for reason, count in self.classified.groupBy("reason").count().collect()
+            }
+        )
 
     def events_filtered(self, limit: int = 10) -> Counter:
-        rows = self.classified.where((self.classified.reason == "event type") & self.classified.event.isNotNull()).groupBy("event").count().collect()
-        return Counter(dict(sorted(((r["event"], r["count"]) for r in rows), key=lambda pair: (-pair[1], pair[0]))[:limit]))
+        rows = (
+            self.classified.where(
+                (self.classified.reason == "event type") & self.classified.event.isNotNull()
+            )
+            .groupBy("event")
+            .count()
+            .collect()
+        )
+        return Counter(
+            dict(
+                sorted(((r["event"], r["count"]) for r in rows), key=lambda pair: (-pair[1], pair[0]))[:limit]
+            )
+        )
 
     def unparsed_by_file(self) -> dict[str, int]:
         return {}
@@ -78,7 +98,9 @@ class SparkTransform:
         try:
             written = firsts.count()
             rows = interactions(firsts, self.options.event_map).cache()
-            events = Counter({r["EVENT_TYPE"]: r["count"] for r in rows.groupBy("EVENT_TYPE").count().collect()})
+            events = Counter(
+                {r["EVENT_TYPE"]: r["count"] for r in rows.groupBy("EVENT_TYPE").count().collect()}
+            )
             _write_csv(rows, self.work_dir / "csv", path)
             rows.unpersist()
         finally:
@@ -103,11 +125,15 @@ class SparkTransform:
 
         if catalog is not None and not catalog.is_file():
             raise UsageError(f"--catalog: no such file: {catalog}")
-        rows = item_rows(products(self.spark, self.paths, str(catalog) if catalog else None), item_field).cache()
+        rows = item_rows(
+            products(self.spark, self.paths, str(catalog) if catalog else None), item_field
+        ).cache()
         try:
             counts = item_counts(rows)
             if catalog is not None and not counts["in_catalog"]:
-                raise UsageError(f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id")
+                raise UsageError(
+                    f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id"
+                )
             present = present_fields(counts, item_field)
             _write_csv(rows.select("ITEM_ID", *present), self.work_dir / "items", path)
         finally:

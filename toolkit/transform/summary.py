@@ -27,14 +27,26 @@ FILTER_REASONS = {
 class TransformOptions:
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
     item_field: str = "sku"
-    event_map: dict[str, str] | None = None  # Segment event -> EVENT_TYPE written (a domain's), else the event name
+    event_map: dict[str, str] | None = (
+        None  # Segment event -> EVENT_TYPE written (a domain's), else the event name
+    )
 
     @classmethod
-    def for_domain(cls, item_field: str, domain: str | None = None, event_map_path: str | None = None, event_types: tuple[str, ...] | None = None) -> TransformOptions:
+    def for_domain(
+        cls,
+        item_field: str,
+        domain: str | None = None,
+        event_map_path: str | None = None,
+        event_types: tuple[str, ...] | None = None,
+    ) -> TransformOptions:
         """Options for a Personalize domain (None: EVENT_TYPE is the event name): its event map
         (the bundled one, or a file's), and the events kept: `event_types`, else the map's."""
         mapping = event_map(domain, event_map_path) if domain else None
-        return cls(event_types if event_types is not None else tuple(mapping or DEFAULT_EVENT_TYPES), item_field, mapping)
+        return cls(
+            event_types if event_types is not None else tuple(mapping or DEFAULT_EVENT_TYPES),
+            item_field,
+            mapping,
+        )
 
 
 @dataclass
@@ -44,7 +56,9 @@ class TransformSummary:
     messages_read: int = 0  # lines holding something, counted as they are read
     files: int = 0
     empty_files: int = 0
-    refused_objects: list[str] = field(default_factory=list)  # S3 objects not read: their key would escape the download folder
+    refused_objects: list[str] = field(
+        default_factory=list
+    )  # S3 objects not read: their key would escape the download folder
     damaged_files: dict[str, str] = field(default_factory=dict)  # file -> what was wrong with it
     messages_written: int = 0
     interactions: int = 0  # CSV rows: a message with a products array gives one per product
@@ -53,7 +67,9 @@ class TransformSummary:
     rejects: list[Reject] = field(default_factory=list)  # rejected lines, with file and line
     unlocated_rejects: int = 0  # rejected lines an engine counted without locating (Spark)
     events: Counter = field(default_factory=Counter)  # interactions per EVENT_TYPE
-    other_events: Counter = field(default_factory=Counter)  # the most common track events not in --event-types
+    other_events: Counter = field(
+        default_factory=Counter
+    )  # the most common track events not in --event-types
     users_dataset: object = None  # transform.users.UsersDataset, when --users was asked for
     items_dataset: object = None  # transform.items.ItemsDataset, when --items was asked for
     seconds: float = 0.0
@@ -83,7 +99,19 @@ class TransformSummary:
             "damaged_files": self.damaged_files,
             "events": dict(self.events),
             "other_events": dict(self.other_events),
-            "items_dataset": None if self.items_dataset is None else {"items": self.items_dataset.items, "fields": self.items_dataset.fields, "from_catalog": self.items_dataset.from_catalog},
-            "users_dataset": None if self.users_dataset is None else {"users": self.users_dataset.users, "fields": {f.trait: f.name for f in self.users_dataset.fields}, "left_out": self.users_dataset.left_out},
+            "items_dataset": None
+            if self.items_dataset is None
+            else {
+                "items": self.items_dataset.items,
+                "fields": self.items_dataset.fields,
+                "from_catalog": self.items_dataset.from_catalog,
+            },
+            "users_dataset": None
+            if self.users_dataset is None
+            else {
+                "users": self.users_dataset.users,
+                "fields": {f.trait: f.name for f in self.users_dataset.fields},
+                "left_out": self.users_dataset.left_out,
+            },
             "seconds": round(self.seconds, 3),
         }

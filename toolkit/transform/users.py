@@ -24,7 +24,9 @@ class UsersDataset:
     left_out: list[str] = field(default_factory=list)  # traits found and not written
 
 
-def write_users(files: list[Path], out: Path, chosen: list[str] | None = None, filesystem=None) -> UsersDataset:
+def write_users(
+    files: list[Path], out: Path, chosen: list[str] | None = None, filesystem=None
+) -> UsersDataset:
     """Write the Users CSV (and its schema beside it, .avsc) from the identify calls in `files`."""
     connection = duckdb.connect()
     if filesystem is not None:  # files in S3, read as needed
@@ -47,7 +49,7 @@ def write_users(files: list[Path], out: Path, chosen: list[str] | None = None, f
             """SELECT key, count(DISTINCT value), bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')) FROM latest GROUP BY key ORDER BY key"""
         ).fetchall()
         result = users_dataset(profile, users, chosen)
-        columns = ", ".join(f"max(value_text) FILTER (WHERE key = ?) AS \"{f.name}\"" for f in result.fields)
+        columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
         connection.execute(
             f"""COPY (SELECT user_id AS USER_ID, {columns} FROM (
                     SELECT user_id, key, CASE json_type(value)
@@ -70,11 +72,21 @@ def users_dataset(profile: list[tuple[str, int, bool]], users: int, chosen: list
     if missing:
         raise UsageError(f"--user-fields names traits the identify calls do not hold: {', '.join(missing)}")
     if not fields:
-        raise UsageError("no identify traits to write as a Users dataset" + (f" among --user-fields {', '.join(chosen)}" if chosen else ""))
+        raise UsageError(
+            "no identify traits to write as a Users dataset"
+            + (f" among --user-fields {', '.join(chosen)}" if chosen else "")
+        )
     return UsersDataset(users, fields, left_out)
 
 
 def write_users_schema(out: Path, fields: list[UserField]) -> None:
     """The Users schema beside the CSV (.avsc): numerical traits as float, others categorical."""
-    schema = dataset_schema("Users", "USER_ID", [Field(f.name, "string" if f.categorical else "float", nullable=True, categorical=f.categorical) for f in fields])
+    schema = dataset_schema(
+        "Users",
+        "USER_ID",
+        [
+            Field(f.name, "string" if f.categorical else "float", nullable=True, categorical=f.categorical)
+            for f in fields
+        ],
+    )
     out.with_suffix(".avsc").write_text(schema_json(schema))
