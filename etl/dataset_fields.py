@@ -52,7 +52,9 @@ def choose_user_fields(
     traits left out, and the traits asked for (`chosen`) that the data does not hold."""
     fields, names = [], set()
     limit = max(MAX_CATEGORIES, users // 20)
-    for trait, distinct, numeric in profile:
+    # in the order of the fields' names, so that traits spelled apart ("App Version" in the logs,
+    # app_version in a warehouse) give the same columns in the same order
+    for trait, distinct, numeric in sorted(profile, key=lambda found: (field_name(found[0]), found[0])):
         wanted = (
             trait in chosen
             if chosen is not None

@@ -74,3 +74,14 @@ def s3_bucket(moto_server):
     name = f"personalize-data-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=name)
     return moto_server, name
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """PostgreSQL 15 in a temp folder on a free loopback port (run as `postgres` when we are
+    root, as initdb and pg_ctl refuse root), C collation like Redshift's byte order; stopped after
+    the session. Yields its postgresql:// URL (the `postgres` database, trust auth)."""
+    from tests.postgres_server import start_postgres
+
+    with start_postgres(tmp_path_factory.mktemp("postgres")) as url:
+        yield url

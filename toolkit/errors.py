@@ -31,6 +31,7 @@ _OUTSIDE_WORLD_MODULES = (
     "duckdb",
     "_duckdb",
     "segment",
+    "psycopg",
 )
 
 
@@ -58,6 +59,7 @@ _SERVICE = {
     "duckdb": "DuckDB",
     "_duckdb": "DuckDB",
     "segment": "Segment client",
+    "psycopg": "Postgres",
 }
 
 

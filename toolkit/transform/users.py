@@ -24,6 +24,9 @@ class UsersDataset:
     left_out: list[str] = field(default_factory=list)  # traits found and not written
 
 
+IDENTIFY_COLUMNS = "{'type': 'VARCHAR', 'userId': 'JSON', 'timestamp': 'VARCHAR', 'traits': 'JSON'}"
+
+
 def write_users(
     files: list[Path], out: Path, chosen: list[str] | None = None, filesystem=None
 ) -> UsersDataset:
@@ -33,35 +36,40 @@ def write_users(
         connection.register_filesystem(filesystem)
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        connection.execute(
-            f"""CREATE TABLE latest AS
-            SELECT user_id, key, arg_max(value, ts) AS value FROM (
-                SELECT m.userId ->> '$' AS user_id, TRY_CAST(m."timestamp" AS TIMESTAMPTZ) AS ts, trait.key AS key, trait.value AS value
-                FROM read_json($files, format = 'newline_delimited', columns = {{'type': 'VARCHAR', 'userId': 'JSON', 'timestamp': 'VARCHAR', 'traits': 'JSON'}},
-                               ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}) AS m, json_each(m.traits) AS trait
-                WHERE m.type = 'identify' AND json_type(m.userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') AND json_type(m.traits) = 'OBJECT')
-            WHERE user_id <> '' AND length(user_id) <= {MAX_ID_LENGTH} AND json_type(value) <> 'NULL'
-            GROUP BY ALL""",
-            {"files": [str(f) for f in files]},
-        )
-        users = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchone()[0]
-        profile = connection.execute(
-            """SELECT key, count(DISTINCT value), bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')) FROM latest GROUP BY key ORDER BY key"""
-        ).fetchall()
-        result = users_dataset(profile, users, chosen)
-        columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
-        connection.execute(
-            f"""COPY (SELECT user_id AS USER_ID, {columns} FROM (
-                    SELECT user_id, key, CASE json_type(value)
-                        WHEN 'ARRAY' THEN left(array_to_string(CAST(value AS VARCHAR[]), '|'), {MAX_CATEGORICAL_LENGTH})
-                        WHEN 'VARCHAR' THEN left(value ->> '$', {MAX_CATEGORICAL_LENGTH})
-                        ELSE CAST(value AS VARCHAR) END AS value_text
-                    FROM latest) GROUP BY user_id ORDER BY user_id)
-                TO '{str(out).replace("'", "''")}' (FORMAT csv, HEADER true)""",
-            [f.trait for f in result.fields],
-        )
+        relation = f"read_json($files, format = 'newline_delimited', columns = {IDENTIFY_COLUMNS}, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})"
+        return users_csv(connection, relation, {"files": [str(f) for f in files]}, out, chosen)
     finally:
         connection.close()
+
+
+def users_csv(connection, messages: str, params: dict, out: Path, chosen: list[str] | None) -> UsersDataset:
+    """The Users CSV and schema from `messages`, a relation of (type, userId JSON, timestamp, traits JSON)."""
+    connection.execute(
+        f"""CREATE TABLE latest AS
+        SELECT user_id, key, arg_max(value, ts) AS value FROM (
+            SELECT m.userId ->> '$' AS user_id, TRY_CAST(m."timestamp" AS TIMESTAMPTZ) AS ts, trait.key AS key, trait.value AS value
+            FROM {messages} AS m, json_each(m.traits) AS trait
+            WHERE m.type = 'identify' AND json_type(m.userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') AND json_type(m.traits) = 'OBJECT')
+        WHERE user_id <> '' AND length(user_id) <= {MAX_ID_LENGTH} AND json_type(value) <> 'NULL'
+        GROUP BY ALL""",
+        params,
+    )
+    users = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchone()[0]
+    profile = connection.execute(
+        """SELECT key, count(DISTINCT value), bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')) FROM latest GROUP BY key ORDER BY key"""
+    ).fetchall()
+    result = users_dataset(profile, users, chosen)
+    columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
+    connection.execute(
+        f"""COPY (SELECT user_id AS USER_ID, {columns} FROM (
+                SELECT user_id, key, CASE json_type(value)
+                    WHEN 'ARRAY' THEN left(array_to_string(CAST(value AS VARCHAR[]), '|'), {MAX_CATEGORICAL_LENGTH})
+                    WHEN 'VARCHAR' THEN left(value ->> '$', {MAX_CATEGORICAL_LENGTH})
+                    ELSE CAST(value AS VARCHAR) END AS value_text
+                FROM latest) GROUP BY user_id ORDER BY user_id)
+            TO '{str(out).replace("'", "''")}' (FORMAT csv, HEADER true)""",
+        [f.trait for f in result.fields],
+    )
     write_users_schema(out, result.fields)
     return result
 
