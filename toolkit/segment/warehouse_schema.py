@@ -72,21 +72,11 @@ TYPE_FIELDS = {
     "alias": {"previous_id": "previousId"},
     "identify": {},
 }
-# A property or trait named like one of these gets `_` in front (Segment: "_-prefixed")
-RESERVED = frozenset(
-    {
-        *STANDARD,
-        "uuid",
-        "uuid_ts",
-        "loaded_at",
-        "event",
-        "event_text",
-        "name",
-        "category",
-        "group_id",
-        "previous_id",
-    }
-)
+# A property or trait named like a column of its call gets `_` in front (Segment: "_-prefixed")
+LOADER_COLUMNS = ("uuid", "uuid_ts", "loaded_at")
+RESERVED = {
+    kind: frozenset({*STANDARD, *LOADER_COLUMNS, *fields}) for kind, fields in TYPE_FIELDS.items()
+}
 RESERVED_TABLES = frozenset({*TABLES.values(), USERS})
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
@@ -217,12 +207,12 @@ def message_rows(message: dict) -> list[Row]:
         if name:
             own = dict(row)
             if isinstance(properties, dict):
-                flatten("", properties, own, RESERVED)
+                flatten("", properties, own, RESERVED[kind])
             rows.append(Row(name, own))
         return rows
     payload = message.get("properties" if kind in ("page", "screen") else "traits")
     if isinstance(payload, dict) and kind != "alias":
-        flatten("", payload, row, RESERVED)
+        flatten("", payload, row, RESERVED[kind])
     rows = [Row(table, row)]
     if kind == "identify" and "user_id" in row:
         rows.append(Row(USERS, user_columns(row)))
