@@ -231,9 +231,7 @@ def iso(ms: int) -> str:
     if prefix is None:
         if len(_SECONDS) > 200_000:
             _SECONDS.clear()
-        prefix = _SECONDS[second] = datetime.fromtimestamp(second, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S."
-        )
+        prefix = _SECONDS[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
     return f"{prefix}{rest:03d}Z"
 
 
