@@ -28,7 +28,7 @@ from toolkit.segment.journal import Journal
 from toolkit.segment.sinks import Sink
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CollectorSettings:
     sources: dict[str, CollectorSource]  # by write key
     sink: Sink

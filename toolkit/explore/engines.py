@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -28,6 +29,20 @@ class QueryResult:
     rows: list[tuple]
     seconds: float
     details: dict = field(default_factory=dict)  # engine facts: Athena's state, bytes scanned
+
+
+class Explorer(Protocol):
+    """What runs the exploration queries: DuckDB over the log files, or Athena over its table."""
+
+    skipped: dict[str, str]  # a file the engine could not read -> why (it was left out)
+
+    def run(self, sql: str, limit: int | None = None) -> QueryResult:
+        """The query's columns and rows (at most `limit` rows)."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine (connections, clients)."""
+        ...
 
 
 class DuckDBExplorer:
@@ -144,6 +159,7 @@ class AthenaExplorer:
         self, database: str, output: str, aws: AwsOptions, workgroup: str | None = None, timeout: float = 600
     ):
         S3Url.parse(output)
+        self.skipped: dict[str, str] = {}  # Athena reads the files itself: none is left out here
         self.database, self.output, self.workgroup, self.timeout = database, output, workgroup, timeout
         self.client = aws.client("athena")
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.aws.s3 import AwsOptions, S3Url, download, is_s3, list_keys, local_path
 from toolkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from toolkit.aws.s3_files import S3Files
 
 
 @dataclass
@@ -23,7 +27,7 @@ class LogFiles:
     refused: list[str] = field(
         default_factory=list
     )  # S3 objects whose key would be saved outside the download folder
-    filesystem: object = None  # aws.s3_files.S3Files when the files are read from S3 as needed
+    filesystem: S3Files | None = None  # when the files are read from S3 as needed
 
     def name(self, path: Path) -> str:
         return self.display.get(path, str(path))
