@@ -142,6 +142,8 @@ class ItemId(str, enum.Enum):
 
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
+MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
+MAX_FLUSH_SECONDS = 86_400
 
 
 def parse_day(text: str, option: str) -> date:
@@ -856,8 +858,10 @@ def collector(
         raise UsageError(
             "give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)"
         )
-    if flush_mb <= 0 or flush_seconds <= 0:
-        raise UsageError("--flush-mb and --flush-seconds must be positive")
+    if not (0 < flush_mb <= MAX_FLUSH_MB and 0 < flush_seconds <= MAX_FLUSH_SECONDS):
+        raise UsageError(
+            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
+        )
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
     sources = {
@@ -884,10 +888,18 @@ def collector(
         )
 
     try:
-        summary = run_collector(settings, ready)
+        run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(summary)}", highlight=False)
+    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    for failure in run.failures:
+        say_error(f"{failure}; the others were stopped and its journal published")
+    if run.unpublished:
+        say_error(
+            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal {run.journal} and are published when a collector starts on it again"
+        )
+    if not run.ok:
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
