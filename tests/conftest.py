@@ -77,11 +77,17 @@ def s3_bucket(moto_server):
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """PostgreSQL 15 in a temp folder on a free loopback port (run as `postgres` when we are
     root, as initdb and pg_ctl refuse root), C collation like Redshift's byte order; stopped after
     the session. Yields its postgresql:// URL (the `postgres` database, trust auth)."""
+    import tempfile
+
     from tests.postgres_server import start_postgres
 
-    with start_postgres(tmp_path_factory.mktemp("postgres")) as url:
+    # not under pytest's root-only temp folder: the `postgres` user must reach it
+    with (
+        tempfile.TemporaryDirectory(prefix="toolkit-postgres-") as folder,
+        start_postgres(Path(folder)) as url,
+    ):
         yield url

@@ -93,6 +93,12 @@ class PostgresEngine:
             for row in rows:
                 copy.write_row(row)
 
+    def existing_ids(self, table: str, ids: list[str]) -> list[tuple]:
+        return self.connection.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [ids]).fetchall()
+
+    def index_ids(self, table: str, index: str) -> None:
+        self.connection.execute(f"CREATE INDEX {index} ON {table} (id)")
+
     def type_name(self, logical: str) -> str:
         return POSTGRES_TYPES[logical]
 
@@ -165,6 +171,19 @@ class DuckDBEngine:
             )
         finally:
             self.connection.unregister("toolkit_batch")
+
+    def existing_ids(self, table: str, ids: list[str]) -> list[tuple]:
+        wanted = pa.table({"id": pa.array(ids, type=pa.string())})
+        self.connection.register("toolkit_ids", wanted)
+        try:
+            return self.connection.execute(
+                f"SELECT id FROM {table} WHERE id IN (SELECT id FROM toolkit_ids)"
+            ).fetchall()
+        finally:
+            self.connection.unregister("toolkit_ids")
+
+    def index_ids(self, table: str, index: str) -> None:
+        pass  # DuckDB scans a column of ids faster than it maintains an index on it
 
     def type_name(self, logical: str) -> str:
         return {"double": "DOUBLE", "json": "VARCHAR"}.get(logical, POSTGRES_TYPES[logical].upper())

@@ -32,6 +32,7 @@ from toolkit.segment.warehouse_schema import (
     BOOLEAN,
     DOUBLE,
     JSON_TEXT,
+    MAX_TEXT,
     TABLES,
     TEXT,
     TIMESTAMP,
@@ -76,6 +77,12 @@ class WarehouseEngine(Protocol):
     def copy_rows(self, table: str, columns: list[str], types: list[str], rows: list[tuple]) -> None:
         """Bulk-load rows into a (temporary) table."""
 
+    def existing_ids(self, table: str, ids: list[str]) -> list[tuple]:
+        """Which of these ids the table holds."""
+
+    def index_ids(self, table: str, index: str) -> None:
+        """Index a new table's id, where that makes the check for held ids cheap."""
+
     def type_name(self, logical: str) -> str: ...
     def close(self) -> None: ...
 
@@ -111,6 +118,13 @@ class SyncResult:
     duplicates: int = 0  # messages whose id it already held
     values_nulled: int = 0  # values that did not fit their column's type (kept as NULL)
     rows: Counter[str] = field(default_factory=Counter)  # rows inserted per table
+    first_received: str | None = None
+    last_received: str | None = None
+
+    def received(self, stamp: str) -> None:
+        if stamp:
+            self.first_received = min(self.first_received or stamp, stamp)
+            self.last_received = max(self.last_received or stamp, stamp)
 
 
 class Warehouse:
@@ -118,7 +132,7 @@ class Warehouse:
 
     def __init__(self, engine: WarehouseEngine):
         self.engine = engine
-        self.catalog: dict[tuple[str, str], dict[str, str]] = {}
+        self.catalog: dict[tuple[str, str], dict[str, str]] | None = None  # read at the first sync
 
     def open(self) -> None:
         self.engine.connect()
@@ -162,13 +176,13 @@ class Warehouse:
         """One sync: what is staged, then `lines` (schema, stored message), in one transaction."""
         started = datetime.now(UTC).replace(tzinfo=None)
         result = SyncResult()
-        received: list[str] = []
         self.engine.begin()
         try:
-            self._read_catalog()
+            if self.catalog is None:
+                self.catalog = self._read_catalog()
             staged_upto = self.engine.execute(f"SELECT coalesce(max(seq), 0) FROM {STATE}.staged")[0][0]
             for chunk in self._chunks(staged_upto, lines):
-                self._load_chunk(chunk, result, received, started)
+                self._load_chunk(chunk, result, started)
             if staged_upto:
                 self.engine.modified(f"DELETE FROM {STATE}.staged WHERE seq <= ?", [staged_upto])
             if result.messages:
@@ -182,12 +196,13 @@ class Warehouse:
                         result.loaded,
                         result.duplicates,
                         result.values_nulled,
-                        min(received, default=None),
-                        max(received, default=None),
+                        result.first_received,
+                        result.last_received,
                     ],
                 )
             self.engine.commit()
         except BaseException:
+            self.catalog = None  # tables or columns it created are gone with the transaction
             self.engine.rollback()
             raise
         return result
@@ -204,8 +219,8 @@ class Warehouse:
         for start in range(0, len(lines), CHUNK_MESSAGES):
             yield lines[start : start + CHUNK_MESSAGES]
 
-    def _read_catalog(self) -> None:
-        self.catalog = {}
+    def _read_catalog(self) -> dict[tuple[str, str], dict[str, str]]:
+        catalog: dict[tuple[str, str], dict[str, str]] = {}
         kinds = {
             "bigint": BIGINT,
             "double precision": DOUBLE,
@@ -216,16 +231,17 @@ class Warehouse:
         }
         for schema, table, column, data_type, length in self.engine.execute(
             "SELECT table_schema, table_name, column_name, lower(data_type), character_maximum_length "
-            f"FROM information_schema.columns WHERE table_schema NOT IN ('{STATE}', 'pg_catalog', 'information_schema') "
+            "FROM information_schema.columns "
+            f"WHERE table_schema NOT IN ('{STATE}', 'pg_catalog', 'information_schema') "
             "ORDER BY ordinal_position"
         ):
-            kind = kinds.get(data_type) or (JSON_TEXT if (length or 0) > 512 or length is None else TEXT)
-            self.catalog.setdefault((schema, table), {})[column] = kind
+            kind = kinds.get(data_type) or (JSON_TEXT if (length or 0) > MAX_TEXT or length is None else TEXT)
+            catalog.setdefault((schema, table), {})[column] = kind
+        return catalog
 
-    def _load_chunk(
-        self, chunk: list[tuple[str, bytes]], result: SyncResult, received: list[str], started: datetime
-    ) -> None:
-        """Map a chunk's messages to rows (the first received of each id), and load them."""
+    def _load_chunk(self, chunk: list[tuple[str, bytes]], result: SyncResult, started: datetime) -> None:
+        """Map a chunk's messages to rows (the first received of each id, and only ids the
+        warehouse does not hold), and copy them into their tables."""
         firsts: dict[tuple[str, str], tuple[str, list[Row]]] = {}
         for schema, line in chunk:
             message = orjson.loads(line)
@@ -233,18 +249,19 @@ class Warehouse:
             if not rows or "id" not in rows[0].values:
                 continue  # counted by the destination, which sees every line
             result.messages += 1
-            key = (schema, rows[0].values["id"])
+            key = (schema, str(rows[0].values["id"]))
             stamp = str(rows[0].values.get("received_at", ""))
             if key in firsts:
                 result.duplicates += 1
                 if stamp >= firsts[key][0]:
                     continue
             firsts[key] = (stamp, rows)
+        self._drop_loaded(firsts, result)
         loaded_at = Timestamp(started.isoformat(timespec="milliseconds") + "Z")
         tables: dict[tuple[str, str], TableRows] = {}
         users: dict[str, dict[str, tuple[str, dict[str, Value]]]] = {}
         for (schema, _), (stamp, rows) in firsts.items():
-            received.append(stamp)
+            result.received(stamp)
             for row in rows:
                 if row.table == USERS:
                     _merge_user(users.setdefault(schema, {}), stamp, row.values)
@@ -257,11 +274,11 @@ class Warehouse:
                 batch.rows.append(row.values)
         for (schema, table), batch in tables.items():
             batch.columns["uuid_ts"] = TIMESTAMP
-            inserted = self._insert_new(schema, table, batch, result)
-            result.rows[f"{schema}.{table}"] += inserted
+            target, names, kinds, tuples = self._prepare(schema, table, batch, result)
+            self.engine.copy_rows(target, names, kinds, tuples)
+            result.rows[f"{schema}.{table}"] += len(tuples)
             if table in TYPE_TABLES:
-                result.loaded += inserted
-                result.duplicates += len(batch.rows) - inserted
+                result.loaded += len(tuples)
         for schema, merged in users.items():
             batch = TableRows()
             for _, values in merged.values():
@@ -270,8 +287,21 @@ class Warehouse:
                 batch.rows.append(values)
             result.rows[f"{schema}.{USERS}"] += self._upsert_users(schema, batch, result)
 
+    def _drop_loaded(self, firsts: dict[tuple[str, str], tuple[str, list[Row]]], result: SyncResult) -> None:
+        """Leave out of `firsts` the messages whose id the warehouse holds already."""
+        ids: dict[tuple[str, str], list[str]] = {}
+        for (schema, message_id), (_, rows) in firsts.items():
+            ids.setdefault((schema, rows[0].table), []).append(message_id)
+        for (schema, table), wanted in ids.items():
+            if (schema, table) not in self.catalog:  # type: ignore[operator]
+                continue
+            for (message_id,) in self.engine.existing_ids(f"{quoted(schema)}.{quoted(table)}", wanted):
+                del firsts[(schema, message_id)]
+                result.duplicates += 1
+
     def _prepare(self, schema: str, table: str, batch: TableRows, result: SyncResult, key: bool = False):
         """Create the schema, table and new columns; the rows as tuples of the table's types."""
+        assert self.catalog is not None
         known = self.catalog.get((schema, table))
         target = f"{quoted(schema)}.{quoted(table)}"
         if known is None:
@@ -281,6 +311,8 @@ class Warehouse:
                 for c, k in batch.columns.items()
             )
             self.engine.execute(f"CREATE TABLE {target} ({columns})")
+            if table in TYPE_TABLES:
+                self.engine.index_ids(target, quoted(f"{table}_id"))
             known = self.catalog[(schema, table)] = dict(batch.columns)
         else:
             for column, kind in batch.columns.items():
@@ -294,7 +326,7 @@ class Warehouse:
         tuples = []
         for values in batch.rows:
             row = []
-            for column, kind in zip(names, kinds):
+            for column, kind in zip(names, kinds, strict=True):
                 value = values.get(column)
                 if value is not None and not fits(column_type(value), kind):
                     value = coerce(value, kind)
@@ -303,34 +335,21 @@ class Warehouse:
             tuples.append(tuple(row))
         return target, names, kinds, tuples
 
-    def _staging(self, target: str, names: list[str], kinds: list[str], tuples: list[tuple]) -> str:
-        staging = "toolkit_rows"
-        self.engine.execute(f"DROP TABLE IF EXISTS {staging}")
-        listed = ", ".join(map(quoted, names))
-        self.engine.execute(f"CREATE TEMPORARY TABLE {staging} AS SELECT {listed} FROM {target} WHERE 1 = 0")
-        self.engine.copy_rows(staging, names, kinds, tuples)
-        return staging
-
-    def _insert_new(self, schema: str, table: str, batch: TableRows, result: SyncResult) -> int:
-        target, names, kinds, tuples = self._prepare(schema, table, batch, result)
-        staging = self._staging(target, names, kinds, tuples)
-        listed = ", ".join(map(quoted, names))
-        return self.engine.modified(
-            f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {staging} AS n "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS o WHERE o.id = n.id)"
-        )
-
     def _upsert_users(self, schema: str, batch: TableRows, result: SyncResult) -> int:
         """users: one row per user id; a newer identify's non-null traits replace the older's."""
         target, names, kinds, tuples = self._prepare(schema, USERS, batch, result, key=True)
-        staging = self._staging(target, names, kinds, tuples)
+        staging = "toolkit_users"
         listed = ", ".join(map(quoted, names))
+        self.engine.execute(f"DROP TABLE IF EXISTS {staging}")
+        self.engine.execute(f"CREATE TEMPORARY TABLE {staging} AS SELECT {listed} FROM {target} WHERE 1 = 0")
+        self.engine.copy_rows(staging, names, kinds, tuples)
         updates = ", ".join(
             f"{quoted(c)} = coalesce(excluded.{quoted(c)}, {USERS}.{quoted(c)})" for c in names if c != "id"
         )
         return self.engine.modified(
             f"INSERT INTO {target} AS {USERS} ({listed}) SELECT {listed} FROM {staging} "
-            f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {USERS}.received_at IS NULL OR {USERS}.received_at <= excluded.received_at"
+            f"ON CONFLICT (id) DO UPDATE SET {updates} "
+            f"WHERE {USERS}.received_at IS NULL OR {USERS}.received_at <= excluded.received_at"
         )
 
     def close(self) -> None:

@@ -74,9 +74,7 @@ TYPE_FIELDS = {
 }
 # A property or trait named like a column of its call gets `_` in front (Segment: "_-prefixed")
 LOADER_COLUMNS = ("uuid", "uuid_ts", "loaded_at")
-RESERVED = {
-    kind: frozenset({*STANDARD, *LOADER_COLUMNS, *fields}) for kind, fields in TYPE_FIELDS.items()
-}
+RESERVED = {kind: frozenset({*STANDARD, *LOADER_COLUMNS, *fields}) for kind, fields in TYPE_FIELDS.items()}
 RESERVED_TABLES = frozenset({*TABLES.values(), USERS})
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 

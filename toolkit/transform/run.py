@@ -14,8 +14,10 @@ from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.segment.layout import check_output_file, partial_path, write_atomically
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
-from toolkit.segment.logs import find_log_files
+from toolkit.segment.logs import LogFiles, find_log_files
+from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url
 from toolkit.transform.duckdb_engine import DuckDBTransform
+from toolkit.transform.warehouse_engine import WarehouseTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
 
 CSV_NAME = "interactions.csv"
@@ -96,7 +98,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        find_log_files(source, aws, stream=engine == "duckdb") as logs,
+        _inputs(source, aws, engine) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         if not is_s3(out):
@@ -108,7 +110,11 @@ def transform(
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
-        runner = _engine(engine, work_dir, progress, master, logs.filesystem)
+        runner = (
+            WarehouseTransform(source, work_dir, progress)
+            if is_warehouse(source)
+            else _engine(engine, work_dir, progress, master, logs.filesystem)
+        )
         partial = target.partial_path(work_dir)
         try:
             names = runner.classify(logs, options, summary)
@@ -138,6 +144,20 @@ def transform(
                 partial.unlink()
     summary.seconds = time.perf_counter() - began
     return summary, target.display, report
+
+
+def is_warehouse(source: str) -> bool:
+    """A Segment warehouse (postgresql://, or a .duckdb file) rather than its S3 layout."""
+    return is_postgres_url(source) or is_duckdb_file(source)
+
+
+def _inputs(source: str, aws: AwsOptions, engine: str) -> LogFiles:
+    """The log files to read; a warehouse has none (a DuckDB one is its file, never overwritten)."""
+    if not is_warehouse(source):
+        return find_log_files(source, aws, stream=engine == "duckdb")
+    if engine != "duckdb":
+        raise UsageError(f"a warehouse is read with `engine` duckdb, not {engine}", parameters=("engine",))
+    return LogFiles(paths=[] if is_postgres_url(source) else [Path(source)])
 
 
 def _engine(name: str, work_dir: Path, progress: bool, master: str, filesystem=None):

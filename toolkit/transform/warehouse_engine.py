@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,6 +50,25 @@ def _duck_type(data_type: str) -> str:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def unload_sql(tables: list[tuple[str, str]], item: str, s3_prefix: str, iam_role: str) -> str:
+    """sql/redshift_unload_as_csv.sql filled in for these (schema, event table)s."""
+    events = "\n      UNION ALL\n".join(
+        f'      SELECT id, user_id, CAST({_q(item)} AS VARCHAR) AS item, event_text, "timestamp", received_at '
+        f"FROM {_q(schema)}.{_q(table)}"
+        for schema, table in tables
+    )
+    text = resources.files("toolkit.sql").joinpath("redshift_unload_as_csv.sql").read_text(encoding="utf-8")
+    statement = text[text.index("UNLOAD ($$") :]
+    for name, value in (("events", events), ("s3_prefix", s3_prefix), ("iam_role", iam_role)):
+        statement = statement.replace("${" + name + "}", value)
+    return statement
+
+
+def unload_select(statement: str) -> str:
+    """The SELECT inside an UNLOAD ($$...$$) statement (what Postgres can run)."""
+    return statement.split("$$")[1]
 
 
 class _Postgres:
@@ -108,7 +128,9 @@ class WarehouseTransform:
         self.columns = self._catalog()
         self.schemas = sorted(schema for schema, table in self.columns if table == TABLES["track"])
         if not self.schemas:
-            raise UsageError(f"src {redacted(source)} holds no Segment source (no schema with a tracks table)")
+            raise UsageError(
+                f"src {redacted(source)} holds no Segment source (no schema with a tracks table)"
+            )
         self.counted: Counter = Counter()
         self.other_events: Counter = Counter()
 
@@ -133,16 +155,18 @@ class WarehouseTransform:
 
     def _load(self, target: str, types: dict[str, str], sql: str) -> None:
         """Rows of `sql` on the warehouse into the DuckDB table `target` (created with `types`)."""
-        if not self.duck.execute(
-            f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{target}' AND database_name = 'memory'"
-        ).fetchone()[0]:
-            self.duck.execute(
-                f"CREATE TABLE {target} ({', '.join(f'{_q(c)} {t}' for c, t in types.items())})"
-            )
+        self.duck.execute(
+            f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(f'{_q(c)} {t}' for c, t in types.items())})"
+        )
         if isinstance(self.reader, _DuckDBFile):
             self.duck.execute(f"INSERT INTO {target} {sql}")
             return
-        arrow = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us")}
+        arrow = {
+            "BIGINT": pa.int64(),
+            "DOUBLE": pa.float64(),
+            "BOOLEAN": pa.bool_(),
+            "TIMESTAMP": pa.timestamp("us"),
+        }
         for rows in self.reader.batches(sql):
             batch = pa.Table.from_arrays(
                 [
@@ -174,7 +198,9 @@ class WarehouseTransform:
             "item": "VARCHAR",
             "products": "VARCHAR",
         }
-        self.duck.execute(f"CREATE TABLE warehouse_events ({', '.join(f'{c} {t}' for c, t in types.items())})")
+        self.duck.execute(
+            f"CREATE TABLE warehouse_events ({', '.join(f'{c} {t}' for c, t in types.items())})"
+        )
         for schema in self.schemas:
             for table in tables:
                 if (schema, table) not in self.columns:
@@ -203,6 +229,26 @@ class WarehouseTransform:
             CAST(NULL AS VARCHAR) AS filename FROM warehouse_events)"""
         self.duck.execute(f"CREATE TABLE classified AS {classify_sql(options, messages)}")
         return {}
+
+    def kept_tables(self, options: TransformOptions) -> list[tuple[str, str]]:
+        """The (schema, table)s holding the kept events and their item column."""
+        item = warehouse_name(options.item_field, RESERVED["track"])
+        tables = sorted({event_table(event) for event in options.event_types} - {""})
+        return [
+            (schema, table)
+            for schema in self.schemas
+            for table in tables
+            if item in self.columns.get((schema, table), {})
+        ]
+
+    def unload(self, options: TransformOptions, s3_prefix: str, iam_role: str) -> str:
+        """The Redshift UNLOAD of the interactions, for this warehouse's sources."""
+        tables = self.kept_tables(options)
+        if not tables:
+            raise UsageError(
+                f"no table of the kept events ({', '.join(options.event_types)}) holds a {options.item_field} column"
+            )
+        return unload_sql(tables, warehouse_name(options.item_field, RESERVED["track"]), s3_prefix, iam_role)
 
     def reasons(self) -> Counter:
         reasons = self.core.reasons()
@@ -237,7 +283,9 @@ class WarehouseTransform:
             if not found:
                 continue
             traits = {
-                c: _duck_type(t) for c, t in found.items() if c not in not_traits and not c.startswith("context_")
+                c: _duck_type(t)
+                for c, t in found.items()
+                if c not in not_traits and not c.startswith("context_")
             }
             types = {"user_id": "VARCHAR", "timestamp": "TIMESTAMP", **traits}
             target = f"warehouse_identifies_{number}"
@@ -252,7 +300,9 @@ class WarehouseTransform:
                 f"""SELECT 'identify' AS type, to_json(user_id) AS userId, "timestamp", {self._as_json(traits) if traits else "json_object()"} AS traits FROM {target}"""
             )
         if not selects:
-            raise UsageError("no identify calls in the warehouse (no identifies table) to write a Users dataset from")
+            raise UsageError(
+                "no identify calls in the warehouse (no identifies table) to write a Users dataset from"
+            )
         return users_csv(self.duck, f"({' UNION ALL '.join(selects)})", {}, path, chosen)
 
     def write_items(self, path: Path, item_field: str, catalog: Path | None):
@@ -283,8 +333,12 @@ class WarehouseTransform:
                 f"""SELECT 'track' AS type, "timestamp", json_object('{key}', item, 'products',
                     CASE WHEN json_valid(products) THEN json(products) END{", " + flat if flat else ""}) AS properties FROM {target}"""
             )
-        relation = f"({' UNION ALL '.join(selects)})" if selects else (
-            "(SELECT 'track' AS type, CAST(NULL AS TIMESTAMP) AS \"timestamp\", CAST(NULL AS JSON) AS properties WHERE false)"
+        relation = (
+            f"({' UNION ALL '.join(selects)})"
+            if selects
+            else (
+                "(SELECT 'track' AS type, CAST(NULL AS TIMESTAMP) AS \"timestamp\", CAST(NULL AS JSON) AS properties WHERE false)"
+            )
         )
         return items_csv(self.duck, relation, {}, path, item_field, catalog)
 
