@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import tempfile
+import threading
 import traceback
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,6 +39,7 @@ class ToolkitGroup(TyperGroup):
     (toolkit.errors): no command can print a raw traceback."""
 
     def invoke(self, ctx):
+        _interrupt_on_sigterm()
         try:
             return super().invoke(ctx)
         except typer.Exit:
@@ -68,6 +71,16 @@ class ToolkitGroup(TyperGroup):
                 f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops a command as Ctrl-C does: temporary files removed, nothing half-written,
+    exit 130 (the collector installs its own handlers, which publish first)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _crash_log(exc: BaseException) -> str:
@@ -634,7 +647,7 @@ def schema(
         print(text, end="")
         return
     target = Path(out or f"{made['name'].lower()}.avsc")
-    from toolkit.segment.layout import check_output_file
+    from toolkit.files import check_output_file
 
     check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
@@ -644,7 +657,7 @@ def schema(
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    from toolkit.segment.layout import write_atomically
+    from toolkit.files import write_atomically
 
     try:
         write_atomically(path, text.encode())
