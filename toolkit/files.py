@@ -24,12 +24,10 @@ def write_atomically(path: Path, data: bytes) -> None:
     partial = partial_path(path)
     try:
         try:
-            handle = open(partial, "wb")  # noqa: SIM115 - closed by the with below
+            partial.write_bytes(data)
         except FileNotFoundError:  # the folder's first file (no mkdir a file: generate writes many)
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(partial, "wb")  # noqa: SIM115
-        with handle:
-            handle.write(data)
+            partial.write_bytes(data)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -48,7 +46,7 @@ def create_exclusively(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
-def check_output_file(path: Path, option: str, inputs: Iterable[Path] = ()) -> None:
+def check_output_file(path: Path, option: str, inputs: Iterable[Path | str] = ()) -> None:
     """Refuse, before any work, an output that is an input or that is not a regular file (a
     folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
     if path.exists() and not path.is_file():
@@ -59,7 +57,7 @@ def check_output_file(path: Path, option: str, inputs: Iterable[Path] = ()) -> N
         raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy it")
 
 
-def check_outputs(outputs: Mapping[str, Path], inputs: Iterable[Path]) -> None:
+def check_outputs(outputs: Mapping[str, Path], inputs: Iterable[Path | str]) -> None:
     """Refuse, before any work, outputs of one run that name an input or one another (the keys
     name them to the user: parameters or options)."""
     sources = list(inputs)
@@ -72,7 +70,7 @@ def check_outputs(outputs: Mapping[str, Path], inputs: Iterable[Path]) -> None:
         seen[key] = name
 
 
-def same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path | str, b: Path | str) -> bool:
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:

@@ -74,7 +74,8 @@ class Collector:
         self.flush_bytes, self.flush_seconds = flush_bytes, flush_seconds
         self.strict_keys = strict_keys
         self.counts: Counter = Counter()  # accepted, stored, files, and "dropped: <reason>"
-        self.pending_bytes, self.pending_since = 0, None
+        self.pending_bytes = 0
+        self.pending_since: float | None = None  # when the oldest unpublished message came (monotonic)
         self.lock = threading.Lock()  # journal appends and rotation
         self.publishing = threading.Lock()  # one publisher at a time
         self.retry_after = 0.0
@@ -92,12 +93,13 @@ class Collector:
             if self.strict_keys:
                 raise BadRequest(401, "unknown write key")
             refused = "unknown write key"
-        if refused:
+        if refused or source is None:
             self._count(Counter({f"dropped: {refused}": len(messages)}))
             log.info("dropped %d messages: %s", len(messages), refused)
             return
         batch_sent = epoch_ms(payload.get("sentAt"), request.received_ms)
-        lines, tally = [], Counter()
+        lines: list[bytes] = []
+        tally: Counter = Counter()
         for message in messages:
             reason = drop_reason(message)
             if reason is None:
@@ -388,7 +390,7 @@ class CollectorServer:
         except OSError:
             await runner.cleanup()
             raise
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = runner.addresses[0][1]
         await asyncio.to_thread(self.collector.publish)  # what a killed run left in the journal
         self.ready.set()
         if on_ready:

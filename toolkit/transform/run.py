@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,7 @@ class OutputTarget:
         return work_dir / CSV_NAME if is_s3(self.location) else partial_path(Path(self.display))
 
     def publish(
-        self, partial: Path, diagnostics: bool = False, others: list[tuple[Path, Path]] = ()
+        self, partial: Path, diagnostics: bool = False, others: Sequence[tuple[Path, Path]] = ()
     ) -> ValidationReport:
         """Validate the finished CSV, then put it where it was asked for, together with the run's
         other outputs (partial, final renames); returns the validation."""
