@@ -298,7 +298,6 @@ def evaluation_table(result) -> Table:
     return table
 
 
-<<<<<<< HEAD
 def import_plan_table(result: ImportResult) -> Table:
     """The import's steps: what it found to reuse, and what it makes (or, in a dry run, would)."""
     table = Table(
@@ -361,7 +360,8 @@ def import_status_lines(result: ImportResult) -> list[Text]:
 def _described(arn: str) -> str:
     """The kind of Personalize resource an ARN names (dataset-import-job, dataset, dataset-group)."""
     return arn.split(":", 5)[-1].split("/", 1)[0]
-=======
+
+
 def print_generated(
     scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: str
 ) -> None:
@@ -536,4 +536,3 @@ def print_report_verdict(report: Report, out: Path) -> None:
 def print_evaluation(result: Evaluation) -> None:
     console.print(evaluation_table(result))
     console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)
->>>>>>> main
