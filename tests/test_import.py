@@ -11,26 +11,32 @@ from __future__ import annotations
 import csv
 import json
 import shlex
-import shutil
+import tomllib
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.session
-from botocore import xform_name
 import pytest
+from botocore import xform_name
 from botocore.stub import ANY, Stubber
 from typer.testing import CliRunner
 
+import toolkit.personalize
+from tests.helpers import START
+from toolkit.aws.personalize import Personalize
+from toolkit.aws.personalize_access import personalize_statement
 from toolkit.aws.s3 import AwsOptions
 from toolkit.cli import app
+from toolkit.errors import UsageError
 from toolkit.importing import import_datasets
+from toolkit.personalize.import_plan import AccountState, DatasetFile, ImportRequest, plan_import
 from toolkit.personalize.schema import interactions_schema
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.scenario import load_scenario
 from toolkit.workshop import run_workshop
-from tests.helpers import START
 
 runner = CliRunner()
 ACCOUNT, REGION, GROUP = "123456789012", "us-east-1", "workshop"
@@ -322,3 +328,156 @@ def test_dry_run_prints_valid_aws_commands_and_creates_nothing(workshop_folder, 
 def kebab(name: str) -> str:
     """An API name as the AWS CLI spells it (CreateDatasetGroup -> create-dataset-group)."""
     return xform_name(name, "-")
+
+
+def plan_for(files, state, **request):
+    return plan_import(files, state, ImportRequest(GROUP, **request), domain=None, stamp="20261204T120000")
+
+
+def interactions_file(schema=None) -> DatasetFile:
+    return DatasetFile(
+        "interactions",
+        "s3://data/transformed/interactions.csv",
+        Path("interactions.csv"),
+        "s3://data/transformed/interactions.csv",
+        schema or interactions_schema(),
+        "interactions.avsc",
+    )
+
+
+def test_schema_calls_against_moto_then_reused_by_name(moto):
+    """The create_schema call the plan makes, sent to moto; what moto then lists and describes
+    makes the next plan reuse the schema, and a schema with other fields is refused."""
+    client = boto3.client("personalize", endpoint_url=moto, region_name=REGION)
+    state = AccountState(ACCOUNT, REGION, bucket_policies={"data": None}, role_found=ROLE)
+    steps = plan_for([interactions_file()], state)
+    (create,) = [s for s in steps if s.operation == "create_schema"]
+    made = client.create_schema(**create.params)["schemaArn"]
+    assert made == create.arn == arn("schema", f"{GROUP}-interactions")
+    state.schemas = Personalize(client).schemas_named({f"{GROUP}-interactions", "another"})
+    assert json.loads(state.schemas[f"{GROUP}-interactions"]["schema"]) == interactions_schema()
+    again = [s for s in plan_for([interactions_file()], state) if s.stage == "schemas"]
+    assert [(s.action, s.arn, s.command) for s in again] == [("reuse", made, "")]
+    other = interactions_schema(["USER_ID", "ITEM_ID", "TIMESTAMP"])
+    with pytest.raises(UsageError, match="cannot change"):
+        plan_for([interactions_file(other)], state)
+
+
+def existing_account(jobs: list[dict]) -> AccountState:
+    schema = arn("schema", f"{GROUP}-interactions")
+    dataset = arn("dataset", f"{GROUP}/INTERACTIONS")
+    return AccountState(
+        ACCOUNT,
+        REGION,
+        dataset_group={"name": GROUP, "datasetGroupArn": GROUP_ARN, "status": "ACTIVE"},
+        schemas={f"{GROUP}-interactions": {"schemaArn": schema, "schema": json.dumps(interactions_schema())}},
+        datasets={
+            "interactions": {
+                "name": f"{GROUP}-interactions",
+                "datasetArn": dataset,
+                "schemaArn": schema,
+                "status": "ACTIVE",
+            }
+        },
+        jobs={"interactions": jobs},
+        bucket_policies={"data": {"Statement": [personalize_statement("data")]}},
+        role_found=ROLE,
+    )
+
+
+def test_a_second_import_reuses_everything_and_only_adds_a_job():
+    state = existing_account([{"jobName": "first", "status": "ACTIVE"}])
+    steps = plan_for([interactions_file()], state, incremental=True)
+    assert [s.action for s in steps] == ["reuse", "reuse", "reuse", "reuse", "import"]
+    assert steps[-1].params["importMode"] == "INCREMENTAL"
+    assert steps[-1].params["datasetArn"] == arn("dataset", f"{GROUP}/INTERACTIONS")
+    assert "--import-mode INCREMENTAL" in steps[-1].command
+    assert plan_for([interactions_file()], state)[-1].params["importMode"] == "FULL"
+
+
+def test_the_first_import_must_be_full():
+    with pytest.raises(UsageError, match="first import must be FULL"):
+        plan_for(
+            [interactions_file()],
+            existing_account([{"jobName": "j", "status": "CREATE FAILED"}]),
+            incremental=True,
+        )
+
+
+def test_a_job_in_progress_from_the_same_csv_is_waited_for_not_doubled():
+    state = existing_account([{"jobName": "j", "status": "CREATE IN_PROGRESS"}])
+    job = arn("dataset-import-job", "j")
+    state.running["interactions"] = {
+        "jobName": "j",
+        "datasetImportJobArn": job,
+        "status": "CREATE IN_PROGRESS",
+        "dataSource": {"dataLocation": "s3://data/transformed/interactions.csv"},
+        "importMode": "FULL",
+    }
+    last = plan_for([interactions_file()], state)[-1]
+    assert (last.action, last.arn, last.wait is not None) == ("reuse", job, True)
+    state.running["interactions"]["dataSource"]["dataLocation"] = "s3://data/other.csv"
+    with pytest.raises(UsageError, match="wait for it to end"):
+        plan_for([interactions_file()], state)
+
+
+def test_a_csv_written_for_the_ecommerce_domain_goes_into_an_ecommerce_group(
+    workshop_folder, tmp_path, moto, bucket, monkeypatch
+):
+    mapping = tomllib.loads((Path(toolkit.personalize.__file__).parent / "ecommerce_events.toml").read_text())
+    with open(workshop_folder / "transformed" / "interactions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["EVENT_TYPE"] = mapping[row["EVENT_TYPE"]]
+    written = tmp_path / "interactions.csv"
+    with open(written, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    client, stub = stubbed_personalize()
+    expect_fresh_account(stub)
+    with stub:
+        result = run(written, moto, bucket, client, dry_run=True)
+    assert result.valid and result.domain == "ECOMMERCE"
+    made = {s.operation: s.params for s in result.steps if s.service == "personalize"}
+    assert (
+        made["create_dataset_group"]["domain"] == "ECOMMERCE"
+        and made["create_schema"]["domain"] == "ECOMMERCE"
+    )
+
+
+def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
+    client, stub = stubbed_personalize()
+    original = AwsOptions.client
+    monkeypatch.setattr(
+        AwsOptions,
+        "client",
+        lambda self, service: client if service == "personalize" else original(self, service),
+    )
+    common = ["--dataset-group", GROUP, "--endpoint-url", moto, "--region", REGION]
+    missing = runner.invoke(app, ["import", str(tmp_path / "nothing"), *common])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    unbucketed = runner.invoke(app, ["import", str(workshop_folder), *common])
+    assert unbucketed.exit_code == 2 and "give the --bucket to upload" in unbucketed.output
+    expect_fresh_account(stub)
+    reason = "Input CSV is missing the following columns: [EVENT_TYPE]"
+    ends = {kind: {"status": "ACTIVE"} for kind in KINDS} | {
+        "users": {"status": "CREATE FAILED", "failureReason": reason}
+    }
+    expect_creation(stub, workshop_folder, bucket, ends)
+    monkeypatch.setattr("toolkit.importing.POLL_SECONDS", 0)
+    with stub:
+        failed = runner.invoke(
+            app,
+            [
+                "import",
+                str(workshop_folder),
+                *common,
+                "--bucket",
+                bucket,
+                "--create-role",
+                "--set-bucket-policy",
+            ],
+        )
+    assert failed.exit_code == 1, failed.output
+    assert "CREATE FAILED" in failed.output and reason in failed.output.replace("\n", " ")

@@ -27,6 +27,7 @@ from toolkit.render import LazyProgress, console, errors, print_json, say_error,
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
 FLAGS = {"rejects_path": "--rejects", "users_path": "--users", "items_path": "--items", "k": "--k"}
+FLAGS |= {"sources": "SRC", "confirm": "--set-bucket-policy"}  # toolkit import
 
 
 def flag(parameter: str) -> str:

@@ -147,14 +147,18 @@ def _in_folder(folder: Path) -> list[_Found]:
     if not found:
         raise UsageError(
             f"{folder} holds no dataset CSV (transformed/interactions.csv, users.csv, items.csv): "
-            "give a workshop folder, the CSVs, or their s3:// URLs in `sources`"
+            "give a workshop folder, the CSVs, or their s3:// URLs in `sources`",
+            parameters=("sources",),
         )
     return found
 
 
 def _from_s3(url: S3Url, aws: AwsOptions, work: Path) -> _Found:
     if not url.key or url.key.endswith("/"):
-        raise UsageError(f"{url} is a folder: name the CSV object in `sources`, e.g. {url}interactions.csv")
+        raise UsageError(
+            f"{url} is a folder: name the CSV object in `sources`, e.g. {url}interactions.csv",
+            parameters=("sources",),
+        )
     folder = work / str(len(list(work.iterdir())))
     folder.mkdir()
     local = folder / url.key.rsplit("/", 1)[-1]
@@ -181,13 +185,14 @@ def find_dataset_files(sources: list[str], aws: AwsOptions, work: Path) -> list[
         elif Path(source).is_file():
             found.append(_local_found(Path(source)))
         else:
-            raise UsageError(f"no such file or folder: {source} (in `sources`)")
+            raise UsageError(f"no such file or folder: {source} (in `sources`)", parameters=("sources",))
     kinds = [f.kind for f in found]
     for kind in set(kinds):
         if kinds.count(kind) > 1:
             raise UsageError(
                 f"`sources` name {kinds.count(kind)} {kind} CSVs "
-                f"({', '.join(f.source for f in found if f.kind == kind)}): give one"
+                f"({', '.join(f.source for f in found if f.kind == kind)}): give one",
+                parameters=("sources",),
             )
     return sorted(found, key=lambda f: list(FOLDER_FILES).index(f.kind))
 
@@ -255,7 +260,10 @@ def _read_account(
     if request.role_arn:
         state.role_found = find_role(iam, role_name(request.role_arn))
         if state.role_found is None:
-            raise UsageError(f"`role_arn` {request.role_arn}: no such role in account {state.account}")
+            raise UsageError(
+                f"`role_arn` {request.role_arn}: no such role in account {state.account}",
+                parameters=("role_arn",),
+            )
     else:
         state.role_found = find_role(iam, ROLE_NAME)
     if state.role_found:
@@ -285,14 +293,18 @@ def import_datasets(
     none. `confirm(question)` is asked before a bucket policy is changed (None: refuse, naming the
     command that would). Returns what was validated, planned, and where each job ended."""
     if role_arn and create_role:
-        raise UsageError("give `role_arn` or `create_role`, not both")
+        raise UsageError("give `role_arn` or `create_role`, not both", parameters=("role_arn", "create_role"))
     if domain not in DOMAIN_CHOICES:
-        raise UsageError(f"`domain` must be one of {', '.join(DOMAIN_CHOICES)}, not {domain!r}")
+        raise UsageError(
+            f"`domain` must be one of {', '.join(DOMAIN_CHOICES)}, not {domain!r}", parameters=("domain",)
+        )
     aws = aws or AwsOptions()
     with tempfile.TemporaryDirectory(prefix="toolkit-import-") as work:
         found = find_dataset_files(sources, aws, Path(work))
         if any(not is_s3(f.source) for f in found) and not bucket:
-            raise UsageError("local CSVs are uploaded first: give the `bucket` to upload them to")
+            raise UsageError(
+                "local CSVs are uploaded first: give the `bucket` to upload them to", parameters=("bucket",)
+            )
         interactions = next((f for f in found if f.kind == "interactions"), None)
         detected = domain_written_for(_event_types(interactions.local)) if interactions else None
         reports = _validate(found, {"auto": detected, "none": None}.get(domain, domain))
@@ -349,7 +361,8 @@ def _confirm_bucket_policies(steps: list[Step], confirm: Callable[[str], bool] |
             raise UsageError(
                 f"Personalize cannot read s3://{bucket}: its bucket policy must let "
                 "personalize.amazonaws.com "
-                f"s3:GetObject and s3:ListBucket; set it (`confirm`), or run: {step.command}"
+                f"s3:GetObject and s3:ListBucket; set it (`confirm`), or run: {step.command}",
+                parameters=("confirm",),
             )
 
 

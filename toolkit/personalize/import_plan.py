@@ -126,7 +126,8 @@ def check_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME - len("-interactions"):
         raise UsageError(
             f"`dataset_group` {name!r} is not a Personalize name: letters, digits, - and _, starting with a "
-            f"letter or digit, at most {MAX_NAME - len('-interactions')} characters"
+            f"letter or digit, at most {MAX_NAME - len('-interactions')} characters",
+            parameters=("dataset_group",),
         )
     return name
 
@@ -144,7 +145,7 @@ def resolve_domain(
     or none; an existing group's domain cannot change. `interactions`: whether an interactions CSV
     is imported (without one, nothing tells the domain but the group)."""
     if asked not in ("auto", "ecommerce", "none"):
-        raise UsageError(f"`domain` must be auto, ecommerce or none, not {asked!r}")
+        raise UsageError(f"`domain` must be auto, ecommerce or none, not {asked!r}", parameters=("domain",))
     wanted = (detected if asked == "auto" else None if asked == "none" else asked) or None
     if group is None:
         return wanted.upper() if wanted else None
@@ -153,14 +154,16 @@ def resolve_domain(
         raise UsageError(
             f"dataset group {group['name']} exists "
             f"{'in the ' + existing + ' domain' if existing else 'with no domain'}; "
-            f"a group's domain cannot change: import into another `dataset_group`"
+            f"a group's domain cannot change: import into another `dataset_group`",
+            parameters=("dataset_group",),
         )
     if existing and interactions and detected is None:
         raise UsageError(
             f"dataset group {group['name']} is in the {existing} domain, but the interactions' "
             "EVENT_TYPE values "
             f"are not that domain's: transform with --domain {existing.lower()}, or import into another "
-            "`dataset_group`"
+            "`dataset_group`",
+            parameters=("dataset_group",),
         )
     return existing
 
@@ -168,7 +171,8 @@ def resolve_domain(
 def _failed(what: str, found: dict[str, Any], delete: str) -> UsageError:
     return UsageError(
         f"{what} exists but its creation failed ({found.get('failureReason') or 'no reason given'}); "
-        f"delete it ({delete}) or import into another `dataset_group`"
+        f"delete it ({delete}) or import into another `dataset_group`",
+        parameters=("dataset_group",),
     )
 
 
@@ -221,7 +225,8 @@ class _Planner:
             if state.role_problems:
                 raise UsageError(
                     f"role {role_name(request.role_arn)} cannot be used: {'; '.join(state.role_problems)}; "
-                    "fix it, or drop `role_arn` and use `create_role`"
+                    "fix it, or drop `role_arn` and use `create_role`",
+                    parameters=("role_arn", "create_role"),
                 )
             self.add("access", "reuse", f"role {request.role_arn}", arn=request.role_arn)
             return request.role_arn
@@ -235,7 +240,8 @@ class _Planner:
                 f"no role Personalize can assume to read s3://{', s3://'.join(buckets)} ({why}): give "
                 "`role_arn` "
                 "(a role trusting personalize.amazonaws.com with s3:GetObject and s3:ListBucket), or "
-                "`create_role`"
+                "`create_role`",
+                parameters=("role_arn", "create_role"),
             )
         if not state.role_found:
             self.add(
@@ -325,7 +331,8 @@ class _Planner:
                 f"schema {name} exists with other fields or another domain than {file.schema_source}, "
                 "and a schema "
                 f"cannot change: import into another `dataset_group` (or delete the schema: aws personalize "
-                f"delete-schema --schema-arn {found['schemaArn']})"
+                f"delete-schema --schema-arn {found['schemaArn']})",
+                parameters=("dataset_group",),
             )
         self.add("schemas", "reuse", f"schema {name}", arn=found["schemaArn"])
         return str(found["schemaArn"])
@@ -363,7 +370,8 @@ class _Planner:
             raise UsageError(
                 f"the {file.dataset_type} dataset of {self.group} has another schema "
                 f"({found.get('schemaArn')}) "
-                f"than {file.schema_source}: import into another `dataset_group`"
+                f"than {file.schema_source}: import into another `dataset_group`",
+                parameters=("dataset_group",),
             )
         self.add(
             "datasets",
@@ -403,7 +411,8 @@ class _Planner:
             raise UsageError(
                 f"the {file.dataset_type} dataset of {self.group} has no finished import yet, and the "
                 "first import "
-                "must be FULL: drop `incremental`"
+                "must be FULL: drop `incremental`",
+                parameters=("incremental",),
             )
         name = f"{self.group[: MAX_NAME - len(file.kind) - len(self.stamp) - 2]}-{file.kind}-{self.stamp}"
         self.add(
