@@ -212,6 +212,7 @@ def _die_with_parent() -> None:
 
 
 def _process(settings: CollectorSettings, number: int, port: int, parent: int, results, ready) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the server's own handler publishes first
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the kernel was asked
         return
