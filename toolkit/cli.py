@@ -184,6 +184,15 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
+def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+    from toolkit.destinations import DestinationOptions
+
+    return DestinationOptions(
+        aws=aws_options(profile, region, endpoint_url),
+        source_names={source.id: source.key for source in scenario.sources.values()},
+    )
+
+
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
 DaysOption = Annotated[int | None, typer.Option(help="Number of days to simulate (instead of --until).")]
 UntilOption = Annotated[
@@ -281,8 +290,11 @@ def generate(
     seed: SeedOption = 1,
     users_per_day: VisitorsOption = None,
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "out",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, personalize-events://TRACKING_ID (default: out)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes to simulate with (default: one per core).")
     ] = None,
@@ -312,7 +324,7 @@ def generate(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
-    from toolkit.segment.sinks import sink_for
+    from toolkit.destinations import open_destinations
     from toolkit.simulate.run import generate as run_generate
 
     first_day, day_count = resolve_days(start, days, until)
@@ -322,14 +334,14 @@ def generate(
     if sink is Sink.segment:
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
-    if sink is Sink.s3 and not out.startswith("s3://"):
+    outs = out or ["out"]
+    if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
-            chosen, first_day, day_count, seed, destination, workers, on_progress
+            chosen, first_day, day_count, seed, destinations, workers, on_progress
         ),
         show=not (quiet or as_json),
     )
@@ -341,21 +353,25 @@ def generate(
                 "seed": seed,
                 "first_day": first_day,
                 "last_day": last_day,
-                "written_to": destination.describe(),
+                "written_to": [d.name for d in destinations],
                 **result.as_dict(),
             }
         )
         return
     if quiet:
         return
-    from toolkit.render import generate_summary
+    from toolkit.render import delivery_text, generate_summary
 
     console.print(generate_summary(chosen, result))
     console.print(
         f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
         f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
     )
-    console.print(f"written to {destination.describe()}")
+    for destination in destinations:
+        delivered = result.delivered.get(destination.name)
+        console.print(
+            f"delivered to {destination.name}" + (f": {delivery_text(delivered)}" if delivered else "")
+        )
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -996,8 +1012,11 @@ def collector(
     ] = 8088,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "collected",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable (a local Segment with several destinations): as generate's --out (default: collected)."
+        ),
+    ] = None,
     write_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -1029,7 +1048,7 @@ def collector(
     journal: Annotated[
         Path | None,
         typer.Option(
-            help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3)."
+            help="Journal folder, a folder per destination under it (default: OUT/.collector-journal for the first folder --out, else ./.collector-journal)."
         ),
     ] = None,
     processes: Annotated[
@@ -1050,9 +1069,9 @@ def collector(
     import json
     import logging
 
-    from toolkit.collecting import CollectorSettings, run_collector
-    from toolkit.segment.collector import CollectorSource, journal_folder
-    from toolkit.segment.sinks import sink_for
+    from toolkit.collecting import CollectorSettings, default_journal, run_collector
+    from toolkit.destinations import open_destinations
+    from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
@@ -1064,15 +1083,15 @@ def collector(
         )
     if flush_mb <= 0 or flush_seconds <= 0:
         raise UsageError("--flush-mb and --flush-seconds must be positive")
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    outs = out or ["collected"]
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
     settings = CollectorSettings(
         sources,
-        destination,
-        journal or journal_folder(out),
+        destinations,
+        journal or default_journal(outs),
         host,
         port,
         processes,
@@ -1085,7 +1104,7 @@ def collector(
 
     def ready(url: str) -> None:
         errors.print(
-            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}",
+            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); delivering to {', '.join(d.name for d in destinations)}",
             highlight=False,
         )
 
@@ -1093,7 +1112,13 @@ def collector(
         summary = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(summary)}", highlight=False)
+    errors.print(f"collector stopped: {json.dumps(summary)}", highlight=False, soft_wrap=True)
+    if summary["unpublished"]:
+        waiting = ", ".join(f"{count:,} for {name}" for name, count in summary["unpublished"].items())
+        say_error(
+            f"acknowledged messages wait in the journal ({waiting}); start the collector again to publish them"
+        )
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()

@@ -229,3 +229,13 @@ def evaluation_table(result) -> Table:
     ):
         table.add_row(name, f"{scores.hit_rate:.3f}", f"{scores.ndcg:.3f}", f"{scores.coverage:.1%}")
     return table
+
+
+def delivery_text(counts) -> str:
+    """What a message destination did, in a line: delivered, not sent (why), retries, requests."""
+    not_sent = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.not_sent.items()))
+    return (
+        f"{counts.delivered:,} messages delivered"
+        + (f", not sent: {not_sent}" if not_sent else "")
+        + f" in {counts.requests:,} requests ({counts.retries:,} retried)"
+    )
