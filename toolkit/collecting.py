@@ -4,20 +4,26 @@ Each destination has its journal, a folder of its own under the journal root, lo
 collector for its whole run: a second collector on the same destination and journal is refused
 before it serves. With processes > 1, each process serves the same port (SO_REUSEPORT: the
 kernel spreads the connections) with a journal folder of its own per destination,
-`<destination journal>/process-<n>/`; before any starts, what a killed run left in any journal
-folder is published. SIGINT/SIGTERM stop every process, each publishing what it holds; the
-summary adds theirs up.
+`<destination's journal>/process-<n>/`; before any starts, what a killed run left in any journal
+folder is published. SIGINT/SIGTERM stop every process, each
+publishing what it holds; the summary adds theirs up. The server processes die with the parent
+(a parent killed with -9 leaves none serving the port), and a parent whose server process dies
+stops the others, publishes the dead one's journal and says so.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing
+import multiprocessing.connection
+import os
+import queue
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.destinations import is_folder
@@ -26,7 +32,7 @@ from toolkit.segment.destination import Destination
 from toolkit.segment.journal import JournalLock, journal_folder
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CollectorSettings:
     sources: dict[str, CollectorSource]  # by write key
     destinations: Sequence[Destination]
@@ -42,6 +48,7 @@ class CollectorSettings:
     def collector(
         self, process: str | None = None, locks: dict[Path, JournalLock] | None = None
     ) -> Collector:
+        """A collector on every destination's journal (or on its `process` subfolder)."""
         return Collector(
             self.sources,
             self.destinations,
@@ -66,63 +73,135 @@ def default_journal(outs: Sequence[str]) -> Path:
     return Path(folders[0]) / ".collector-journal" if folders else Path(".collector-journal")
 
 
-def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) -> dict:
-    """Serve until SIGINT or SIGTERM; returns the summary (accepted, stored, files, dropped, and
-    each destination's counts; `unpublished` names what a stop left in a journal)."""
-    locks = {folder: JournalLock(folder) for folder in settings.folders()}  # a second collector stops here
+@dataclass(frozen=True)
+class CollectorRun:
+    """How a collector run ended: its counts (accepted, stored, files, unpublished, dropped) and
+    what went wrong (a server process that died). `unpublished` acknowledged messages wait in
+    the journal, for the next collector started on it to publish."""
+
+    summary: dict
+    journal: Path
+    failures: tuple[str, ...] = field(default=())
+
+    @property
+    def unpublished(self) -> int:
+        return self.summary.get("unpublished", 0)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.unpublished
+
+    def as_dict(self) -> dict:
+        return {**self.summary, "failures": list(self.failures)}
+
+
+def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) -> CollectorRun:
+    """Serve until SIGINT or SIGTERM (or until a server process dies). Every destination's journal
+    is locked first: a collector already running on one stops this one here, named."""
+    locks = {folder: JournalLock(folder) for folder in settings.folders()}
     try:
         recover(settings, locks)
         if settings.processes == 1:
-            return _serve(settings, None, settings.port, on_ready, locks=locks)
+            summary = _serve(settings, None, settings.port, on_ready, locks=locks)
+            return CollectorRun(summary, settings.journal)
         return _serve_processes(settings, on_ready)
     finally:
         for lock in locks.values():
             lock.release()
 
 
-def _serve_processes(settings: CollectorSettings, on_ready: Callable[[str], None]) -> dict:
+def _serve_processes(settings: CollectorSettings, on_ready: Callable[[str], None]) -> CollectorRun:
     port = settings.port or _free_port(settings.host)
     context = multiprocessing.get_context(
         "spawn" if sys.platform == "win32" else "fork"
     )  # fork: no re-import per process
     results, ready = context.Queue(), [context.Event() for _ in range(settings.processes)]
+    parent = os.getpid()
     workers = [
-        context.Process(target=_process, args=(settings, number, port, results, ready[number]), daemon=False)
+        context.Process(
+            target=_process, args=(settings, number, port, parent, results, ready[number]), daemon=False
+        )
         for number in range(settings.processes)
     ]
     for worker in workers:
         worker.start()
-    for event, worker in zip(ready, workers, strict=True):
-        while not event.wait(0.2):
-            if not worker.is_alive():
-                raise OSError(f"a collector process ended before serving (is {settings.host}:{port} free?)")
-    on_ready(f"http://{settings.host}:{port}")
+    stopping = False
 
     def stop(*_) -> None:
+        nonlocal stopping
+        stopping = True
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()  # SIGTERM: each publishes what it holds
 
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, stop)
-    summaries = [results.get() for _ in workers]
-    for worker in workers:
-        worker.join()
-    return _added(summaries)
+    try:
+        for event, worker in zip(ready, workers, strict=True):
+            while not event.wait(0.2):
+                if not worker.is_alive():
+                    raise OSError(
+                        f"a collector process ended before serving (is {settings.host}:{port} free?)"
+                    )
+    except BaseException:
+        stop()
+        for worker in workers:
+            worker.join()
+        raise
+    on_ready(f"http://{settings.host}:{port}")
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, stop)
+    failures = []
+    alive = {worker.sentinel: number for number, worker in enumerate(workers)}
+    while alive:
+        for sentinel in multiprocessing.connection.wait(list(alive)):
+            number = alive.pop(sentinel)
+            workers[number].join()
+            if not stopping or workers[number].exitcode != 0:
+                failures.append(
+                    f"collector process {number} ended unexpectedly ({_how(workers[number].exitcode)})"
+                )
+                stop()
+    summaries = _summaries(results, sum(worker.exitcode == 0 for worker in workers))
+    for number in range(len(workers)):
+        if number not in summaries:  # it died: publish what its journal holds
+            summaries[number] = _published(settings, f"process-{number}")
+    return CollectorRun(_added(list(summaries.values())), settings.journal, tuple(failures))
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def _summaries(results, count: int) -> dict[int, dict]:
+    found: dict[int, dict] = {}
+    while len(found) < count:
+        try:
+            number, summary = results.get(timeout=5)
+        except queue.Empty:
+            break
+        found[number] = summary
+    return found
+
+
+def _published(
+    settings: CollectorSettings, process: str | None, locks: dict[Path, JournalLock] | None = None
+) -> dict:
+    """Publish what the journals hold (or their `process` subfolders); the collector's summary
+    (stored, unpublished)."""
+    collector = settings.collector(process, locks)
+    collector.publish()
+    collector.close()
+    return collector.summary()
 
 
 def recover(settings: CollectorSettings, locks: dict[Path, JournalLock]) -> None:
     """Publish what killed runs left in the journal folders the servers about to start will not
     read themselves (a single server publishes its own folder as it starts)."""
-    processes = sorted({p.name for folder in settings.folders() for p in folder.glob("process-*")})
-    for process in processes:
-        collector = settings.collector(process)
-        collector.publish()
-        collector.close()
+    for process in sorted({p.name for folder in settings.folders() for p in folder.glob("process-*")}):
+        _published(settings, process)
     if settings.processes > 1:
-        collector = settings.collector(None, locks)
-        collector.publish()
-        collector.close()
+        _published(settings, None, locks)
 
 
 def _serve(
@@ -131,6 +210,7 @@ def _serve(
     port: int,
     on_ready: Callable[[str], None],
     reuse_port: bool = False,
+    parent: int | None = None,
     locks: dict[Path, JournalLock] | None = None,
 ) -> dict:
     collector = settings.collector(process, locks)
@@ -139,15 +219,47 @@ def _serve(
     def ready(running: CollectorServer) -> None:
         for number in (signal.SIGINT, signal.SIGTERM):
             running.loop.add_signal_handler(number, running.stopping.set)
+        if parent is not None:
+            _watch_parent(running, parent)
         on_ready(running.url)
 
     server.run(ready)
-    return {**collector.summary(), "unpublished": server.unpublished}
+    return collector.summary()
 
 
-def _process(settings: CollectorSettings, number: int, port: int, results, ready) -> None:
-    summary = _serve(settings, f"process-{number}", port, lambda url: ready.set(), reuse_port=True)
-    results.put(summary)
+def _watch_parent(server: CollectorServer, parent: int) -> None:
+    """Stop (publishing what it holds) once the parent is gone: where the kernel cannot be asked
+    to signal it, or should the signal be missed."""
+    if os.getppid() != parent and server.stopping is not None:
+        server.stopping.set()
+        return
+    server.loop.call_later(1.0, _watch_parent, server, parent)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _process(settings: CollectorSettings, number: int, port: int, parent: int, results, ready) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the server's own handler publishes first
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the kernel was asked
+        return
+    summary = _serve(
+        settings,
+        f"process-{number}",
+        port,
+        lambda url: ready.set(),
+        reuse_port=True,
+        parent=parent,
+    )
+    results.put((number, summary))
 
 
 def _free_port(host: str) -> int:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
+import traceback
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from isal import igzip
 
 from toolkit.segment.destination import DeliveryCounts, Destination, FileLayout
@@ -42,6 +45,7 @@ from toolkit.segment.tracking_api import (
     Request,
     drop_reason,
     epoch_ms,
+    error_body,
     messages_of,
     parse_body,
     settings_document,
@@ -51,9 +55,9 @@ from toolkit.segment.tracking_api import (
 )
 
 log = logging.getLogger("toolkit.collector")
-READ_TIMEOUT = 10.0  # seconds a client may take to send its body; slower ones get 408
+BODY_DEADLINE = 10.0  # seconds a client may take to send its whole body; slower ones get 408
 SHUTDOWN_GRACE = 2.0  # seconds requests in flight get once a stop is asked for
-MAX_CONCURRENT = 256  # requests handled at once; more wait (memory: at most ~1 MB each)
+MAX_BUFFERED_BYTES = 128 << 20  # request bodies held at once, all together; past it, 503
 RETRY_SECONDS = 2.0  # after a sink failed
 
 
@@ -131,9 +135,16 @@ class Outlet:
             destination.flush()
         self.counts.update(stored=records.messages, files=files)
 
-    def unpublished(self) -> int:
-        """Messages still in the journal (what a stop could not publish)."""
-        return sum(read_segment(segment).messages for segment in self.journal.segments())
+    def close(self) -> None:
+        """Close the destination (its counts kept for the summary) and the journal, counting the
+        acknowledged messages it still holds (what could not be published: the next collector
+        started on this journal publishes them)."""
+        try:
+            self.delivery = self.destination.close()
+        except Exception as exc:  # noqa: BLE001 - what it did not take stays in its journal
+            log.error("cannot close %s (%s)", self.destination.name, " ".join(str(exc).split())[:200])
+        self.journal.close()
+        self.counts["unpublished"] = self.journal.held_messages()
 
     def summary(self) -> dict:
         skipped = {
@@ -144,6 +155,7 @@ class Outlet:
         return {
             "stored": self.counts["stored"],
             "files": self.counts["files"],
+            "unpublished": self.counts["unpublished"],
             "skipped": skipped,
             **{key: delivery[key] for key in ("not_sent", "retries", "requests") if key in delivery},
         }
@@ -198,7 +210,7 @@ class Collector:
             if self.strict_keys:
                 raise BadRequest(401, "unknown write key")
             refused = "unknown write key"
-        if refused:
+        if refused or source is None:
             self._count(Counter({f"dropped: {refused}": len(messages)}))
             log.info("dropped %d messages: %s", len(messages), refused)
             return
@@ -254,13 +266,10 @@ class Collector:
         return all([outlet.publish(self.lock) for outlet in self.outlets])
 
     def close(self) -> None:
-        """Close every destination (its counts kept for the summary) and journal."""
+        """Close every destination and its journal."""
         for outlet in self.outlets:
-            try:
-                outlet.delivery = outlet.destination.close()
-            except Exception as exc:  # noqa: BLE001 - what it did not take stays in its journal
-                log.error("cannot close %s (%s)", outlet.destination.name, " ".join(str(exc).split())[:200])
-            outlet.journal.close()
+            with self.lock:
+                outlet.close()
 
     def summary(self) -> dict:
         with self.lock:
@@ -275,6 +284,7 @@ class Collector:
             "accepted": counts.get("accepted", 0),
             "stored": sum(outlet["stored"] for outlet in outlets.values()),
             "files": sum(outlet["files"] for outlet in outlets.values()),
+            "unpublished": sum(outlet["unpublished"] for outlet in outlets.values()),
             "dropped": dropped,
             "destinations": outlets,
         }
@@ -290,9 +300,18 @@ CORS_HEADERS = {
 
 
 @web.middleware
-async def _cors(request: web.Request, handler):
-    """CORS on every route, preflight included, as Segment allows: browsers post from any page."""
-    response = web.Response(status=204) if request.method == "OPTIONS" else await handler(request)
+async def _segment_answers(request: web.Request, handler):
+    """CORS on every route, preflight included, as Segment allows (browsers post from any page);
+    and Segment's error body on every error aiohttp answers itself (no route, wrong method)."""
+    if request.method == "OPTIONS":
+        response: web.StreamResponse = web.Response(status=204)
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = web.json_response(error_body(exc.status, exc.reason), status=exc.status)
     origin = request.headers.get("Origin")
     response.headers.update(CORS_HEADERS)
     response.headers["Access-Control-Allow-Origin"] = origin or "*"
@@ -302,23 +321,42 @@ async def _cors(request: web.Request, handler):
     return response
 
 
-async def _read_body(request: web.Request) -> bytes:
-    """The body, capped before and while it is read (Content-Length or chunked) and while it is
-    inflated (Content-Encoding: gzip): a gzip bomb stops at MAX_BATCH_BYTES of output."""
+class BodyBudget:
+    """The bytes of request bodies held at once, all requests together. Memory is bounded by
+    bytes rather than by a count of requests, so clients trickling a byte at a time hold next to
+    nothing and cannot crowd the others out; past the budget a request is answered 503 (retried)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.held = limit, 0  # one event loop: no lock
+
+    def take(self, size: int) -> None:
+        if self.held + size > self.limit:
+            raise BadRequest(503, "the collector is busy; retry")
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
+
+async def _read_body(request: web.Request, budget: BodyBudget, taken: list[int]) -> bytes:
+    """The body, whole within BODY_DEADLINE (408 past it, however it trickles), capped before and
+    while it is read (Content-Length or chunked) and while it is inflated (Content-Encoding:
+    gzip): a gzip bomb stops at MAX_BATCH_BYTES of output. What it holds is taken from the
+    budget (and added to `taken`, for the caller to give back)."""
     if request.content_length is not None and request.content_length > MAX_BATCH_BYTES:
         raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
     pieces, size = [], 0
-    while True:
-        try:
-            piece = await asyncio.wait_for(request.content.readany(), READ_TIMEOUT)
-        except TimeoutError:
-            raise BadRequest(408, "the body arrived too slowly") from None
-        if not piece:
-            break
-        size += len(piece)
-        if size > MAX_BATCH_BYTES:
-            raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
-        pieces.append(piece)
+    try:
+        async with asyncio.timeout(BODY_DEADLINE):
+            while piece := await request.content.readany():
+                size += len(piece)
+                if size > MAX_BATCH_BYTES:
+                    raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
+                budget.take(len(piece))
+                taken.append(len(piece))
+                pieces.append(piece)
+    except TimeoutError:
+        raise BadRequest(408, f"the body took over {BODY_DEADLINE:g} s to arrive") from None
     body = b"".join(pieces)
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
         inflater = zlib.decompressobj(31)
@@ -328,26 +366,30 @@ async def _read_body(request: web.Request) -> bytes:
             raise BadRequest(400, "body is not valid gzip") from None
         if len(body) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
             raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit once inflated")
+        budget.take(len(body))
+        taken.append(len(body))
     return body
 
 
 def build_app(collector: Collector) -> web.Application:
-    busy = asyncio.Semaphore(MAX_CONCURRENT)
+    budget = BodyBudget(MAX_BUFFERED_BYTES)
 
     async def post(request: web.Request) -> web.Response:
-        async with busy:
-            try:
-                body = await _read_body(request)
-                context = Request(
-                    request.match_info["route"],
-                    request.headers.get("Authorization"),
-                    request.remote or "",
-                    int(time.time() * 1000),
-                )
-                collector.accept(context, body)
-            except BadRequest as exc:
-                log.info("POST %s %d %s", request.path, exc.status, exc.reason)
-                return web.json_response({"success": False, "error": exc.reason}, status=exc.status)
+        taken: list[int] = []
+        try:
+            body = await _read_body(request, budget, taken)
+            context = Request(
+                request.match_info["route"],
+                request.headers.get("Authorization"),
+                request.remote or "",
+                int(time.time() * 1000),
+            )
+            collector.accept(context, body)
+        except BadRequest as exc:
+            log.info("POST %s %d %s", request.path, exc.status, exc.reason)
+            return web.json_response(error_body(exc.status, exc.reason), status=exc.status)
+        finally:
+            budget.give(sum(taken))
         return web.json_response({"success": True})
 
     async def settings(request: web.Request) -> web.Response:
@@ -356,11 +398,30 @@ def build_app(collector: Collector) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", **collector.summary()})
 
-    app = web.Application(middlewares=[_cors], client_max_size=MAX_BATCH_BYTES * 2)
+    app = web.Application(middlewares=[_segment_answers], client_max_size=MAX_BATCH_BYTES * 2)
     app.router.add_post("/v1/{route}", post)
     app.router.add_get("/v1/projects/{key}/settings", settings)
     app.router.add_get("/health", health)
-    return app  # OPTIONS, on any path, is answered by _cors
+    return app  # OPTIONS, on any path, is answered by _segment_answers
+
+
+class PrivateServerLog(logging.LoggerAdapter):
+    """aiohttp's server log, made unable to print what a request carried. Its errors quote the
+    request line and headers (a write key in Authorization) and come with tracebacks; through
+    this they are one line naming the client and the kind of error, and at most where in the
+    code it was raised (file and line: code, never values)."""
+
+    def log(self, level, msg, *args, exc_info=None, **kwargs) -> None:  # noqa: ANN001 - Logger's signature
+        if level < logging.WARNING or not self.isEnabledFor(level):
+            return
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        text = str(msg) % args if args else str(msg)
+        if error is not None:
+            text += f": {type(error).__name__}"
+            frames = traceback.extract_tb(error.__traceback__)
+            if frames and not isinstance(error, HttpProcessingError):
+                text += f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}"
+        self.logger.log(level, "%s", text)
 
 
 class CollectorServer:
@@ -378,7 +439,6 @@ class CollectorServer:
         self.ready = threading.Event()
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self.unpublished: dict[str, int] = {}  # after a stop: messages left in a journal, by destination
 
     @property
     def url(self) -> str:
@@ -418,6 +478,7 @@ class CollectorServer:
             shutdown_timeout=SHUTDOWN_GRACE,
             handler_cancellation=True,
             keepalive_timeout=5,
+            logger=PrivateServerLog(logging.getLogger("toolkit.collector.http"), {}),
             auto_decompress=False,
         )  # we inflate, with a cap
         await runner.setup()
@@ -427,7 +488,7 @@ class CollectorServer:
         except OSError:
             await runner.cleanup()
             raise
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = runner.addresses[0][1]
         await asyncio.to_thread(self.collector.publish)  # what a killed run left in the journals
         self.ready.set()
         if on_ready:
@@ -445,11 +506,6 @@ class CollectorServer:
         await runner.cleanup()  # no new connections; requests in flight get SHUTDOWN_GRACE seconds
         await asyncio.gather(*publishing.values())
         await asyncio.gather(*(self._publish_all(outlet) for outlet in self.collector.outlets))
-        self.unpublished = {
-            outlet.destination.name: waiting
-            for outlet in self.collector.outlets
-            if (waiting := outlet.unpublished())
-        }
         self.collector.close()
 
     async def _publish_all(self, outlet: Outlet) -> None:

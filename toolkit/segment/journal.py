@@ -125,10 +125,6 @@ class Journal:
         self.handle = self._open(self.number)
         return self.closed()
 
-    def segments(self) -> list[Path]:
-        """Every segment, the open one included, oldest first."""
-        return sorted(_segments(self.folder))
-
     def closed(self) -> list[Path]:
         current = self._path(self.number)
         return sorted(p for p in _segments(self.folder) if p != current)
@@ -140,6 +136,14 @@ class Journal:
             current.unlink()
         if self.owns_lock:
             self.lock.release()
+
+    def held_messages(self) -> int:
+        """How many acknowledged messages the journal's segments hold (complete lines)."""
+        held = 0
+        for segment in _segments(self.folder):
+            with open(segment, "rb") as handle:
+                held += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return held
 
 
 def _segments(folder: Path) -> list[Path]:

@@ -20,8 +20,9 @@ from isal import igzip
 
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
+from toolkit.files import create_exclusively, write_atomically
 from toolkit.segment.destination import DeliveryCounts
-from toolkit.segment.layout import ROOT, line_received_day_ms, log_file_name, object_key, write_atomically
+from toolkit.segment.layout import ROOT, line_received_day_ms, log_file_name, object_key
 
 RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote the logs under it
 FLUSH_BYTES = 8 << 20  # messages handed to deliver() are written as files once this much waits
@@ -100,13 +101,17 @@ class LocalSink(_SegmentLayout):
             raise UsageError(f"cannot write to --out {self.root}: {exc.strerror or exc}") from None
 
     def claim(self, run: str) -> None:
+        """The marker is created exclusively: of two runs starting at once, one proceeds."""
         marker = self.root / RUN_MARKER
+        if not marker.exists() and not any((self.root / ROOT).glob("*/*/*.gz")):
+            try:
+                create_exclusively(marker, run.encode() + b"\n")
+                return
+            except FileExistsError:
+                pass  # another run took it first: is it this one?
         found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
-        if found == run:
-            return
-        if found is not None or any((self.root / ROOT).glob("*/*/*.gz")):
+        if found != run:
             _refuse_other_run(str(self.root), found, run)
-        write_atomically(marker, run.encode() + b"\n")
 
     def write(self, key: str, data: bytes) -> None:
         write_atomically(self.root / key, data)
