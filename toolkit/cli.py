@@ -27,6 +27,7 @@ from toolkit.render import LazyProgress, console, errors, print_json, say_error,
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
 FLAGS = {"rejects_path": "--rejects", "users_path": "--users", "items_path": "--items", "k": "--k"}
+FLAGS |= {"sources": "SRC", "confirm": "--set-bucket-policy"}  # toolkit import
 
 
 def flag(parameter: str) -> str:
@@ -989,3 +990,123 @@ def check(
             for created in result.created:
                 console.print(f"created {created} in {result.account}", soft_wrap=True)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+class ImportDomain(enum.StrEnum):
+    auto = "auto"
+    ecommerce = "ecommerce"
+    none = "none"
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SRC...",
+            help=(
+                "A workshop folder, dataset CSVs (interactions, users, items; each .avsc beside it is "
+                "its schema) or their s3:// URLs."
+            ),
+        ),
+    ],
+    dataset_group: Annotated[
+        str, typer.Option(help="The dataset group to import into: reused by name, or created.")
+    ],
+    bucket: Annotated[
+        str | None, typer.Option(help="Bucket to upload local CSVs to (under DATASET_GROUP/).")
+    ] = None,
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            help="Role Personalize assumes to read the CSVs (it must trust personalize.amazonaws.com)."
+        ),
+    ] = None,
+    create_role: Annotated[
+        bool,
+        typer.Option(
+            "--create-role",
+            help="Create (or extend) the role toolkit-personalize-s3-read, which reads the buckets.",
+        ),
+    ] = False,
+    set_bucket_policy: Annotated[
+        bool,
+        typer.Option(
+            "--set-bucket-policy",
+            help=(
+                "Add the statement letting personalize.amazonaws.com read the bucket without asking "
+                "(asked on a terminal)."
+            ),
+        ),
+    ] = False,
+    incremental: Annotated[
+        bool, typer.Option("--incremental", help="Add to what the datasets hold (the first import is FULL).")
+    ] = False,
+    domain: Annotated[
+        ImportDomain,
+        typer.Option(
+            help="Dataset group domain: auto (ECOMMERCE when the CSV was written for it), ecommerce or none."
+        ),
+    ] = ImportDomain.auto,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate, read the account, print the plan and its aws commands; create nothing.",
+        ),
+    ] = False,
+    wait_minutes: Annotated[
+        float, typer.Option(min=0, help="Wait at most this long in all for everything to be ACTIVE.")
+    ] = 120.0,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import the datasets into Amazon Personalize: validate, upload, dataset group, schemas, datasets, jobs.
+
+    Exit 0 when every import job is ACTIVE (or the dry run's plan is made), 1 when a CSV is invalid
+    or a job failed."""
+    import sys
+
+    from toolkit.importing import import_datasets
+    from toolkit.render import import_plan_table, import_status_lines, validation_table
+
+    shown = not (quiet or as_json)
+
+    def confirm(question: str) -> bool:
+        return set_bucket_policy or (shown and sys.stdin.isatty() and typer.confirm(question))
+
+    def on_status(what: str, status: str, seconds: float) -> None:
+        if shown:
+            console.print(
+                f"{what}: {status}" + (f" ({seconds / 60:.0f} min)" if seconds >= 60 else ""), soft_wrap=True
+            )
+
+    result = import_datasets(
+        sources,
+        dataset_group=dataset_group,
+        bucket=bucket,
+        role_arn=role_arn,
+        create_role=create_role,
+        incremental=incremental,
+        domain=domain.value,
+        dry_run=dry_run,
+        confirm=confirm,
+        aws=aws_options(profile, region, endpoint_url),
+        wait_seconds=wait_minutes * 60,
+        on_status=on_status,
+    )
+    if as_json:
+        print_json(result.as_dict())
+    elif shown:
+        for report in result.validation:
+            if not report.valid:
+                console.print(validation_table(report))
+        if result.steps:
+            console.print(import_plan_table(result))
+        for line in import_status_lines(result):
+            console.print(line, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(EXIT_INVALID)
