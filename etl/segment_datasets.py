@@ -226,7 +226,8 @@ def write_datasets(
         fields, left_out, personal, _ = choose_user_fields(profile, users, None)
         write_single_csv(users_rows(latest, fields), users_folder)
         print(
-            f"users: {users}, fields: {', '.join(f.name for f in fields)}; left out: {', '.join(left_out) or 'none'}"
+            f"users: {users}, fields: {', '.join(f.name for f in fields)};"
+            f" left out: {', '.join(left_out) or 'none'}"
             + (f"; left out as personal data: {', '.join(personal)}" if personal else "")
         )
     if items_folder:
