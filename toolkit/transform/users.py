@@ -13,7 +13,12 @@ import duckdb
 from fsspec.spec import AbstractFileSystem
 
 from toolkit.errors import UsageError
-from toolkit.etl.dataset_fields import MAX_CATEGORICAL_LENGTH, UserField, choose_user_fields
+from toolkit.etl.dataset_fields import (
+    MAX_CATEGORICAL_LENGTH,
+    UserField,
+    choose_user_fields,
+    personal_value_sql,
+)
 from toolkit.personalize.schema import Field, dataset_schema, schema_json
 from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.segment.lines import MAX_LINE_BYTES
@@ -24,6 +29,7 @@ class UsersDataset:
     users: int = 0
     fields: list[UserField] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)  # traits found and not written
+    personal: list[str] = field(default_factory=list)  # of those, left out as personal data
 
 
 def write_users(
@@ -56,10 +62,12 @@ def write_users(
             {"files": [str(f) for f in files]},
         )
         [(users,)] = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchall()
+        personal = personal_value_sql("(value ->> '$')", "regexp_matches({text}, '{pattern}')")
         profile = connection.execute(
-            """SELECT key, count(DISTINCT value),
-                bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE'))
-            FROM latest GROUP BY key ORDER BY key"""
+            f"""SELECT key, count(DISTINCT value),
+                    bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')),
+                    coalesce(bool_or(json_type(value) = 'VARCHAR' AND {personal}), false)
+                FROM latest GROUP BY key ORDER BY key"""
         ).fetchall()
         result = users_dataset(profile, users, chosen)
         columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
@@ -80,10 +88,12 @@ def write_users(
     return result
 
 
-def users_dataset(profile: list[tuple[str, int, bool]], users: int, chosen: list[str] | None) -> UsersDataset:
+def users_dataset(
+    profile: list[tuple[str, int, bool, bool]], users: int, chosen: list[str] | None
+) -> UsersDataset:
     """The fields chosen from the traits' profile; none, or a trait asked for and not found, is a
     UsageError."""
-    fields, left_out, missing = choose_user_fields(profile, users, chosen)
+    fields, left_out, personal, missing = choose_user_fields(profile, users, chosen)
     if missing:
         raise UsageError(f"--user-fields names traits the identify calls do not hold: {', '.join(missing)}")
     if not fields:
@@ -91,7 +101,7 @@ def users_dataset(profile: list[tuple[str, int, bool]], users: int, chosen: list
             "no identify traits to write as a Users dataset"
             + (f" among --user-fields {', '.join(chosen)}" if chosen else "")
         )
-    return UsersDataset(users, fields, left_out)
+    return UsersDataset(users, fields, left_out, personal)
 
 
 def write_users_schema(out: Path, fields: list[UserField]) -> None:
