@@ -12,6 +12,7 @@ from pathlib import Path
 from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import ValidationReport, validate_csv
+from toolkit.progress import SILENT, Steps
 from toolkit.segment.layout import check_output_file, partial_path, write_atomically
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
 from toolkit.segment.logs import find_log_files
@@ -53,12 +54,14 @@ class OutputTarget:
     def partial_path(self, work_dir: Path) -> Path:
         return work_dir / CSV_NAME if is_s3(self.location) else partial_path(Path(self.display))
 
-    def publish(self, partial: Path, diagnostics: bool = False) -> ValidationReport:
+    def publish(self, partial: Path, diagnostics: bool = False, steps: Steps = SILENT) -> ValidationReport:
         """Validate the finished CSV, then put it where it was asked for; returns the validation."""
+        steps.begin(f"validating {Path(self.display).name}")
         report = validate_csv(partial, diagnostics=diagnostics)
         report.path = self.display
         if is_s3(self.location):
-            upload(partial, S3Url.parse(self.display), self.aws)
+            steps.begin(f"uploading {partial.stat().st_size / 1e6:,.1f} MB to {self.display}")
+            upload(partial, S3Url.parse(self.display), self.aws, steps.advance)
         else:
             os.replace(partial, self.display)
         return report
@@ -74,7 +77,7 @@ def transform(
     aws: AwsOptions | None = None,
     rejects_path: str | None = None,
     diagnostics: bool = False,
-    progress: bool = False,
+    steps: Steps = SILENT,
     users_path: str | None = None,
     user_fields: list[str] | None = None,
     items_path: str | None = None,
@@ -84,7 +87,8 @@ def transform(
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform on an engine (duckdb on this machine, or spark on `master`); returns the
     accounting, where the CSV was written, and its validation (with the diagnostics too if asked).
-    Every output is checked before any work and published whole after it."""
+    Every output is checked before any work and published whole after it; what it is doing is
+    told to `steps` as it goes."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -108,30 +112,34 @@ def transform(
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
-        runner = _engine(engine, work_dir, progress, master, logs.filesystem)
+        runner = _engine(engine, work_dir, steps, master, logs.filesystem)
         partial = target.partial_path(work_dir)
         try:
+            steps.begin(f"transforming {len(logs.paths):,} log files")
             names = runner.classify(logs, options, summary)
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
             if rejects_path:
                 _write_rejects(Path(rejects_path), summary.rejects)
             if users_path:
+                steps.begin(f"writing {Path(users_path).name}")
                 summary.users_dataset = publish_dataset(
                     Path(users_path), lambda part: runner.write_users(part, user_fields)
                 )
             if items_path:
+                steps.begin(f"writing {Path(items_path).name}")
                 summary.items_dataset = publish_dataset(
                     Path(items_path),
                     lambda part: runner.write_items(
                         part, options.item_field, Path(catalog) if catalog else None
                     ),
                 )
-            report = target.publish(partial, diagnostics)
+            report = target.publish(partial, diagnostics, steps)
         finally:
             runner.close()
             if partial.exists():
@@ -140,10 +148,10 @@ def transform(
     return summary, target.display, report
 
 
-def _engine(name: str, work_dir: Path, progress: bool, master: str, filesystem=None):
+def _engine(name: str, work_dir: Path, steps: Steps, master: str, filesystem=None):
     """The engine: DuckDB, or Spark (its module imports PySpark only when asked for)."""
     if name == "duckdb":
-        return DuckDBTransform(work_dir, progress=progress, filesystem=filesystem)
+        return DuckDBTransform(work_dir, on_progress=steps.advance, filesystem=filesystem)
     if name == "spark":
         from toolkit.transform.spark_engine import SparkTransform
 
