@@ -318,6 +318,7 @@ def generate(
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
     from toolkit.render import send_summary
+    from toolkit.segment.send import shown_url
     from toolkit.sending import simulate_and_send
 
     progress = LazyProgress("simulating")
@@ -325,7 +326,7 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     def simulated(generated) -> None:
         progress.close()
         console.print(
-            f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}"
+            f"simulated {generated.messages:,} messages; sending to {shown_url(host) if host else 'Segment (api.segment.io)'}"
         )
 
     try:

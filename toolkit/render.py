@@ -391,8 +391,12 @@ def print_transform(summary: TransformSummary, where: str, report: ValidationRep
             f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}"
             for f in summary.users_dataset.fields
         )
+        users = summary.users_dataset
+        personal = set(users.personal)
+        others = [trait for trait in users.left_out if trait not in personal]
         console.print(
-            f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}",
+            f"Users dataset: {users.users:,} users with {fields}; left out: {', '.join(others) or 'none'}"
+            + (f"; left out as personal data: {', '.join(users.personal)}" if users.personal else ""),
             soft_wrap=True,
         )
     if summary.items_dataset is not None:
