@@ -195,6 +195,15 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
+def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+    from toolkit.destinations import DestinationOptions
+
+    return DestinationOptions(
+        aws=aws_options(profile, region, endpoint_url),
+        source_names={source.id: source.key for source in scenario.sources.values()},
+    )
+
+
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
 DaysOption = Annotated[int | None, typer.Option(help="Number of days to simulate (instead of --until).")]
 UntilOption = Annotated[
@@ -245,8 +254,11 @@ def generate(
     seed: SeedOption = 1,
     users_per_day: VisitorsOption = None,
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "out",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, personalize-events://TRACKING_ID (default: out)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes to simulate with (default: one per core).")
     ] = None,
@@ -276,7 +288,7 @@ def generate(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
-    from toolkit.segment.sinks import sink_for
+    from toolkit.destinations import open_destinations
     from toolkit.simulate.run import generate as run_generate
 
     first_day, day_count = resolve_days(start, days, until)
@@ -286,14 +298,14 @@ def generate(
     if sink is Sink.segment:
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
-    if sink is Sink.s3 and not out.startswith("s3://"):
+    outs = out or ["out"]
+    if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
-            chosen, first_day, day_count, seed, destination, workers, on_progress
+            chosen, first_day, day_count, seed, destinations, workers, on_progress
         ),
         show=not (quiet or as_json),
     )
@@ -305,7 +317,7 @@ def generate(
                 "seed": seed,
                 "first_day": first_day,
                 "last_day": last_day,
-                "written_to": destination.describe(),
+                "written_to": [d.name for d in destinations],
                 **result.as_dict(),
             }
         )
@@ -313,7 +325,7 @@ def generate(
     if not quiet:
         from toolkit.render import print_generated
 
-        print_generated(chosen, result, first_day, last_day, destination.describe())
+        print_generated(chosen, result, first_day, last_day, [d.name for d in destinations])
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -807,8 +819,11 @@ def collector(
     ] = 8088,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "collected",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable (a local Segment with several destinations): as generate's --out (default: collected)."
+        ),
+    ] = None,
     write_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -840,7 +855,7 @@ def collector(
     journal: Annotated[
         Path | None,
         typer.Option(
-            help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3)."
+            help="Journal folder, a folder per destination under it (default: OUT/.collector-journal for the first folder --out, else ./.collector-journal)."
         ),
     ] = None,
     processes: Annotated[
@@ -861,9 +876,9 @@ def collector(
     import json
     import logging
 
-    from toolkit.collecting import CollectorSettings, run_collector
-    from toolkit.segment.collector import CollectorSource, journal_folder
-    from toolkit.segment.sinks import sink_for
+    from toolkit.collecting import CollectorSettings, default_journal, run_collector
+    from toolkit.destinations import open_destinations
+    from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
@@ -877,15 +892,15 @@ def collector(
         raise UsageError(
             f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    outs = out or ["collected"]
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
     settings = CollectorSettings(
         sources=sources,
-        sink=destination,
-        journal=journal or journal_folder(out),
+        destinations=destinations,
+        journal=journal or default_journal(outs),
         host=host,
         port=port,
         processes=processes,
@@ -898,7 +913,7 @@ def collector(
 
     def ready(url: str) -> None:
         errors.print(
-            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}",
+            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); delivering to {', '.join(d.name for d in destinations)}",
             highlight=False,
         )
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from toolkit.personalize.evaluate import Evaluation
     from toolkit.personalize.validate import ValidationReport
     from toolkit.reporting import Report
+    from toolkit.segment.destination import DeliveryCounts
     from toolkit.simulate.run import GenerateResult
     from toolkit.simulate.scenario import Scenario
     from toolkit.transform.summary import TransformSummary
@@ -363,7 +364,7 @@ def _described(arn: str) -> str:
 
 
 def print_generated(
-    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: str
+    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: list[str]
 ) -> None:
     """The messages by source and event, the totals and the speed, and where they went."""
     console.print(generate_summary(scenario, result))
@@ -371,7 +372,9 @@ def print_generated(
         f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
         f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
     )
-    console.print(f"written to {written_to}")
+    for name in written_to:
+        delivered = result.delivered.get(name)
+        console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
 def print_transform(summary: TransformSummary, where: str, report: ValidationReport, rejects: bool) -> None:
@@ -540,3 +543,13 @@ def print_report_verdict(report: Report, out: Path) -> None:
 def print_evaluation(result: Evaluation) -> None:
     console.print(evaluation_table(result))
     console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)
+
+
+def delivery_text(counts: DeliveryCounts) -> str:
+    """What a message destination did, in a line: delivered, not sent (why), retries, requests."""
+    not_sent = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.not_sent.items()))
+    return (
+        f"{counts.delivered:,} messages delivered"
+        + (f", not sent: {not_sent}" if not_sent else "")
+        + f" in {counts.requests:,} requests ({counts.retries:,} retried)"
+    )
