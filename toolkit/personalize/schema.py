@@ -30,7 +30,10 @@ class Field:
     textual: bool = False  # unstructured text (an Items dataset's PRODUCT_DESCRIPTION)
 
     def as_avro(self) -> dict:
-        field = {"name": self.name, "type": ["null", self.type] if self.nullable else self.type}
+        field: dict[str, str | list[str] | bool] = {
+            "name": self.name,
+            "type": ["null", self.type] if self.nullable else self.type,
+        }
         if self.categorical:
             field["categorical"] = True
         if self.textual:
