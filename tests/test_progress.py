@@ -68,11 +68,11 @@ def test_bar_is_drawn_on_stderr_when_it_is_a_terminal(tmp_path):
     stdout, terminal, code = with_stderr_on_terminal(GENERATE, tmp_path)
     assert code == 0
     assert "simulating" in terminal and "━" in terminal  # the labelled bar, on the terminal
-    assert "simulating" not in stdout and "\x1b" not in stdout and "written to logs" in stdout
+    assert "simulating" not in stdout and "\x1b" not in stdout and "logs/segment-logs" in stdout
 
 
 def test_no_bar_on_a_pipe_and_none_with_quiet(tmp_path):
     piped = subprocess.run([TOOLKIT, *GENERATE], cwd=tmp_path, capture_output=True, text=True)
-    assert piped.returncode == 0 and piped.stderr == "" and "written to logs" in piped.stdout
+    assert piped.returncode == 0 and piped.stderr == "" and "logs/segment-logs" in piped.stdout
     stdout, terminal, code = with_stderr_on_terminal([*GENERATE, "--out", "again", "--quiet"], tmp_path)
     assert code == 0 and stdout == "" and terminal == ""
