@@ -10,7 +10,6 @@ from pathlib import Path
 from toolkit.errors import UsageError
 
 DOMAINS = ("ecommerce",)
-ECOMMERCE_TYPES = ("View", "Purchase")  # what the domain's recommenders read; others are kept as they are
 
 
 def event_map(domain: str, path: str | None = None) -> dict[str, str]:

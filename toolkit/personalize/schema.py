@@ -18,7 +18,6 @@ RESERVED = {
     "RECOMMENDATION_ID": "string",
 }
 INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP")
-DATASETS = ("interactions", "users", "items")
 
 
 @dataclass(frozen=True)
