@@ -1032,9 +1032,22 @@ def check(
             ),
         ),
     ] = False,
+    personalize_role: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Role Personalize's import jobs assume (default: toolkit-personalize-s3-read, or the "
+                "workshop's)."
+            )
+        ),
+    ] = None,
+    dataset_group: Annotated[
+        str | None, typer.Option(help="Also check that this Personalize dataset group is ACTIVE.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Is a workshop account ready for Exercise 1? Exit 0 when every line passes."""
+    """Is a workshop account ready for Exercise 1 and its import into Personalize? Exit 0 when every
+    line passes."""
     import json
 
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
@@ -1053,6 +1066,8 @@ def check(
         host=host,
         skip_segment=skip_segment,
         fix=fix,
+        personalize_role=personalize_role,
+        dataset_group=dataset_group,
     )
     results = (
         check_accounts(read_accounts(accounts), options)
