@@ -26,6 +26,7 @@ from toolkit.errors import UsageError
 from toolkit.segment.snakecase import warehouse_name
 from toolkit.segment.warehouse_engines import is_postgres_url, redacted
 from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
+from toolkit.progress import OnProgress
 from toolkit.transform.duckdb_engine import DuckDBTransform, classify_sql
 from toolkit.transform.items import items_csv
 from toolkit.transform.summary import TransformOptions, TransformSummary
@@ -121,8 +122,8 @@ class WarehouseTransform:
 
     locates_rejects = True
 
-    def __init__(self, source: str, work_dir: Path, progress: bool = False):
-        self.core = DuckDBTransform(work_dir, progress=progress)
+    def __init__(self, source: str, work_dir: Path, on_progress: OnProgress | None = None):
+        self.core = DuckDBTransform(work_dir, on_progress=on_progress)
         self.duck = self.core.connection
         self.reader = _Postgres(source) if is_postgres_url(source) else _DuckDBFile(source, self.duck)
         self.columns = self._catalog()
