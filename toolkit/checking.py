@@ -288,8 +288,8 @@ class AccountChecker:
                     "source logs",
                     "fail",
                     f"the bucket {source.bucket} does not exist",
-                    f"point --source at the bucket the Segment S3 destination writes to (not {source.bucket}), "
-                    "as s3://BUCKET/segment-logs/",
+                    "point --source at the bucket the Segment S3 destination writes to "
+                    f"(not {source.bucket}), as s3://BUCKET/segment-logs/",
                 )
                 return
             if code in ("AccessDenied", "AllAccessDisabled"):

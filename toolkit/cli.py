@@ -24,10 +24,6 @@ except ImportError:
     from click.globals import get_current_context  # type: ignore[no-redef]
 
 
-def click_context():
-    return get_current_context(silent=True)
-
-
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
 from toolkit.render import (
@@ -151,7 +147,9 @@ def toolkit(
         str | None,
         typer.Option(
             envvar="AWS_REGION",
-            help="AWS region for every command (default: the profile's, as boto3 resolves it, else us-east-1).",
+            help=(
+                "AWS region for every command (default: the profile's, as boto3 resolves it, else us-east-1)."
+            ),
         ),
     ] = None,
     endpoint_url: Annotated[
@@ -178,7 +176,7 @@ class GlobalAws:
 
 
 def global_aws() -> GlobalAws:
-    context = click_context()
+    context = get_current_context(silent=True)
     found = context.find_root().obj if context is not None else None
     return found if isinstance(found, GlobalAws) else GlobalAws()
 

@@ -76,7 +76,7 @@ def keep_exit_codes_under_pipes() -> None:
     except (AttributeError, OSError, ValueError):  # not a file (a test runner's capture)
         return
     if not isinstance(sys.stdout, _PipeSafe):
-        sys.stdout = _PipeSafe(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = _PipeSafe(sys.stdout)
 
 
 def say_error(message: str) -> None:
