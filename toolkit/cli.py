@@ -195,13 +195,44 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
-def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+def destination_options(
+    scenario, profile: str | None, region: str | None, endpoint_url: str | None, **chosen
+):
+    """What the destinations are given: AWS, the scenario's source names, and the options of
+    each kind of destination (toolkit.destinations.DestinationOptions)."""
     from toolkit.destinations import DestinationOptions
 
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
         source_names={source.id: source.key for source in scenario.sources.values()},
+        **chosen,
     )
+
+
+LayoutOption = Annotated[
+    str, typer.Option(help="What a folder or s3:// --out holds: segment (Segment's S3 layout) or firehose.")
+]
+PartitionKeyOption = Annotated[
+    str, typer.Option(help="Kinesis: user (userId, else anonymousId, as Segment) or message-id.")
+]
+StreamPerSourceOption = Annotated[
+    bool,
+    typer.Option("--stream-per-source", help="Kinesis: a stream per source, named by {source} in --out."),
+]
+CreateOption = Annotated[bool, typer.Option("--create", help="Kinesis: create missing streams (--shards).")]
+ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
+FirehoseMapOption = Annotated[
+    str | None,
+    typer.Option(
+        help='Firehose: Segment\'s mappedStreams, e.g. "Order Completed=orders,track=events,*=all".'
+    ),
+]
+FirehoseApiOption = Annotated[
+    str, typer.Option(help="Firehose: record (PutRecord a message, as Segment) or batch (PutRecordBatch).")
+]
+CompressionOption = Annotated[str, typer.Option(help="--layout firehose: none or gzip.")]
+BufferMbOption = Annotated[float, typer.Option(help="--layout firehose: buffer size, MB (1-128).")]
+BufferSecondsOption = Annotated[float, typer.Option(help="--layout firehose: buffer interval, s (0-900).")]
 
 
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
@@ -284,6 +315,16 @@ def generate(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -301,7 +342,25 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
@@ -869,6 +928,16 @@ def collector(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -893,7 +962,25 @@ def collector(
             f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
     outs = out or ["collected"]
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
