@@ -220,6 +220,14 @@ StreamPerSourceOption = Annotated[
     typer.Option("--stream-per-source", help="Kinesis: a stream per source, named by {source} in --out."),
 ]
 CreateOption = Annotated[bool, typer.Option("--create", help="Kinesis: create missing streams (--shards).")]
+ReadLayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="What the folder or s3:// source holds: segment (Segment's S3 layout) or firehose "
+        "(a Firehose stream's objects); default: as its keys show.",
+    ),
+]
 ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
 FirehoseMapOption = Annotated[
     str | None,
@@ -423,7 +431,11 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 @app.command()
 def transform(
     source: Annotated[
-        str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")
+        str,
+        typer.Argument(
+            help="Segment logs: a folder (holding segment-logs/, or a Firehose layout), s3://bucket/prefix, "
+            "or kinesis://STREAM."
+        ),
     ],
     out: Annotated[
         str,
@@ -485,6 +497,7 @@ def transform(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -526,6 +539,7 @@ def transform(
         catalog=catalog,
         engine=engine.value,
         master=master,
+        layout=read_layout,
     )
     if as_json:
         print_json(
@@ -634,6 +648,7 @@ def report(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -656,6 +671,7 @@ def report(
         items,
         evaluate,
         out,
+        layout=read_layout,
     )
     if as_json:
         print_json(built.as_dict())
@@ -773,6 +789,7 @@ def explore(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit.explore.logs_view import athena_ddl
@@ -801,6 +818,7 @@ def explore(
         workgroup=workgroup,
         aws=aws_options(profile, region, endpoint_url),
         progress=output_format is OutputFormat.table,
+        layout=read_layout,
     )
     print_explore(result, output_format.value)
 

@@ -109,6 +109,7 @@ def build_report(
     items: str | None = None,
     evaluate: bool = True,
     out: Path | None = None,
+    layout: str | None = None,
 ) -> Report:
     """Every figure, the transform's accounting (for logs), the validation and the evaluation;
     with `out`, the page written there (checked before any work)."""
@@ -117,14 +118,18 @@ def build_report(
     if out is not None:
         check_outputs({"--out": out}, read)
     report = Report(source)
-    logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
+    logs = (
+        find_log_files(inputs.logs, aws, stream=True, layout=layout)
+        if inputs.logs
+        else contextlib.nullcontext()
+    )
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         if out is not None and files is not None:
             check_outputs({"--out": out}, [*read, *files.paths])
         csv = inputs.interactions
         if csv is None:  # the transform validates what it writes: that validation is the report's
             csv = Path(work) / "interactions.csv"
-            report.accounting, _, report.validation = transform(inputs.logs, str(csv), aws=aws)
+            report.accounting, _, report.validation = transform(inputs.logs, str(csv), aws=aws, layout=layout)
         else:
             report.validation = validate_csv(csv, dataset="interactions")
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")

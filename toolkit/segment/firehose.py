@@ -62,8 +62,8 @@ class StreamMap:
             event, equals, stream = (part.strip() for part in row.partition("="))
             if not equals or not event or not STREAM_NAME.match(stream):
                 raise UsageError(
-                    f"`firehose_map` row {row.strip()!r}: write EVENT=STREAM (an event name, a call type or *; "
-                    "a delivery stream name of letters, digits, '_', '.' or '-')",
+                    f"`firehose_map` row {row.strip()!r}: write EVENT=STREAM (an event name, a call type "
+                    "or *; a delivery stream name of letters, digits, '_', '.' or '-')",
                     parameters=("firehose_map",),
                 )
             rows.append((event.lower(), stream))
@@ -136,7 +136,9 @@ class FirehoseDestination:
             )
         self.map = stream_map(self.stream, firehose_map)
         self.aws = aws
-        self.batcher = StreamBatcher(PutRecord() if api == "record" else PutRecordBatch(), aws, "firehose", "Firehose")
+        self.batcher = StreamBatcher(
+            PutRecord() if api == "record" else PutRecordBatch(), aws, "firehose", "Firehose"
+        )
 
     @property
     def name(self) -> str:

@@ -154,7 +154,8 @@ class StreamBatcher:
                 return
             records, last = failed, ", ".join(sorted(codes))
         raise StreamError(
-            f"{self.label} {stream}: {len(records)} records still not taken after {MAX_ATTEMPTS} attempts ({last})"
+            f"{self.label} {stream}: {len(records)} records still not taken after {MAX_ATTEMPTS} "
+            f"attempts ({last})"
         )
 
 
