@@ -10,7 +10,8 @@ def show_progress(connection, shown: bool) -> None:
     the output is a terminal (never in a pipe, a file, --json or --quiet)."""
     if shown and sys.stdout.isatty():
         connection.execute(
-            "SET enable_progress_bar = true; SET enable_progress_bar_print = true; SET progress_bar_time = 1000"
+            "SET enable_progress_bar = true; SET enable_progress_bar_print = true; "
+            "SET progress_bar_time = 1000"
         )
     else:
         connection.execute("SET enable_progress_bar = false")

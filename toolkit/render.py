@@ -127,7 +127,8 @@ def transform_summary(summary: TransformSummary) -> Table:
     skipped = [f"{summary.empty_files} empty"] if summary.empty_files else []
     skipped += (
         [
-            f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the download folder"
+            f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the "
+            "download folder"
         ]
         if summary.refused_objects
         else []
@@ -207,7 +208,8 @@ def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
     values cut at MAX_CELL characters, and the columns that do not fit left out and named."""
     cells = [[_short(_cell(v)) for v in row] for row in result.rows]
     columns = result.columns or ["(no columns)"]
-    shown, used = [], 1
+    shown: list[int] = []
+    used = 1
     for index, column in enumerate(columns):
         need = max([len(column)] + [len(row[index]) for row in cells if index < len(row)]) + 3
         if shown and used + min(need, MAX_CELL + 3) > width:
@@ -217,7 +219,11 @@ def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
     hidden = len(columns) - len(shown)
     caption = f"{len(result.rows):,} rows in {result.seconds:.2f} s"
     if hidden:
-        caption += f"; {hidden} of {len(columns)} columns not shown ({', '.join(columns[i] for i in range(len(columns)) if i not in shown)}): select them with --sql, or use --format json"
+        names = ", ".join(columns[i] for i in range(len(columns)) if i not in shown)
+        caption += (
+            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use "
+            "--format json"
+        )
     table = Table(title=title, caption=caption)
     for index in shown:
         table.add_column(columns[index], overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
@@ -369,8 +375,9 @@ def print_generated(
     """The messages by source and event, the totals and the speed, and where they went."""
     console.print(generate_summary(scenario, result))
     console.print(
-        f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
-        f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
+        f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB "
+        f"gzipped) for {first_day} to {last_day} in {result.seconds:.1f} s "
+        f"({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
     )
     for name in written_to:
         delivered = result.delivered.get(name)
@@ -409,7 +416,8 @@ def print_transform(summary: TransformSummary, where: str, report: ValidationRep
             else ""
         )
         console.print(
-            f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}",
+            f"Items dataset: {summary.items_dataset.items:,} items{described} with "
+            f"{', '.join(summary.items_dataset.fields)}",
             soft_wrap=True,
         )
     for file, damage in summary.damaged_files.items():
@@ -471,7 +479,8 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
     if result.s3 is not None and output_format == "table":
         s3 = result.s3
         errors.print(
-            f"read {s3.bytes_read / 1e6:,.1f} MB from {s3.objects_read:,} of {s3.objects:,} S3 objects ({s3.bytes_listed / 1e6:,.1f} MB), as the queries needed them"
+            f"read {s3.bytes_read / 1e6:,.1f} MB from {s3.objects_read:,} of {s3.objects:,} S3 objects "
+            f"({s3.bytes_listed / 1e6:,.1f} MB), as the queries needed them"
         )
     for name, why in result.skipped.items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
@@ -501,18 +510,22 @@ def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
     console.rule("ready for Personalize")
     verdict = "passes" if run.validation.valid else "FAILS"
     console.print(
-        f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
+        f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, "
+        f"{run.validation.diagnostics.get('users', 0):,} users, "
+        f"{run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
         soft_wrap=True,
     )
     console.print(f"schema:           {run.schema}", soft_wrap=True)
     if run.transformed.users_dataset is not None:
         console.print(
-            f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)",
+            f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema "
+            "beside it)",
             soft_wrap=True,
         )
     if run.items and run.transformed.items_dataset is not None:
         console.print(
-            f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)",
+            f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog "
+            "export and the events; its schema beside it)",
             soft_wrap=True,
         )
     console.print(

@@ -72,7 +72,8 @@ def run_workshop(
     csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")
     if not bucket:
         (out / "transformed").mkdir(parents=True, exist_ok=True)
-    # Users, Items and the schema sit beside transformed/, not in it: Personalize imports every file of a folder.
+    # Users, Items and the schema sit beside transformed/, not in it: Personalize imports every file
+    # of a folder.
     users_path, items_path = out / USERS_NAME, (out / ITEMS_NAME if scenario.products else None)
     catalog = out / CATALOG_NAME
     if scenario.products and bucket:
