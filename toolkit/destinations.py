@@ -99,6 +99,12 @@ def _firehose(out: str, options: DestinationOptions) -> Destination:
     return FirehoseDestination(out, options.aws, firehose_map=options.firehose_map, api=options.firehose_api)
 
 
+def _personalize_events(out: str, options: DestinationOptions) -> Destination:
+    from toolkit.personalize_events import open_tracker
+
+    return open_tracker(out, options.aws)
+
+
 def _not_in_this_version(label: str) -> Callable[[str, DestinationOptions], Destination]:
     def refuse(out: str, options: DestinationOptions) -> Destination:
         raise UsageError(
@@ -133,7 +139,7 @@ SCHEMES: list[Scheme] = [
         "Personalize event tracker",
         "personalize-events://TRACKING_ID",
         _url("personalize-events"),
-        _not_in_this_version("Personalize event tracker"),
+        _personalize_events,
     ),
 ]
 
