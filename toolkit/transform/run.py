@@ -101,6 +101,7 @@ def transform(
     catalog: str | None = None,
     engine: str = "duckdb",
     master: str = "local[2]",
+    layout: str | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform on an engine (duckdb on this machine, or spark on `master`); returns the
     accounting, where the CSV was written, and its validation (with the diagnostics too if asked).
@@ -122,7 +123,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        _inputs(source, aws, engine) as logs,
+        _inputs(source, aws, engine, layout) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
@@ -143,6 +144,7 @@ def transform(
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            summary.rejects = logs.located(summary.rejects)
             steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
@@ -177,10 +179,10 @@ def is_warehouse(source: str) -> bool:
     return is_postgres_url(source) or is_duckdb_file(source)
 
 
-def _inputs(source: str, aws: AwsOptions, engine: str) -> LogFiles:
+def _inputs(source: str, aws: AwsOptions, engine: str, layout: str | None) -> LogFiles:
     """The log files to read; a warehouse has none (a DuckDB one is its file, never overwritten)."""
     if not is_warehouse(source):
-        return find_log_files(source, aws, stream=engine == "duckdb")
+        return find_log_files(source, aws, stream=engine == "duckdb", layout=layout)
     if engine != "duckdb":
         raise UsageError(f"a warehouse is read with `engine` duckdb, not {engine}", parameters=("engine",))
     return LogFiles(paths=[] if is_postgres_url(source) else [Path(source)])
