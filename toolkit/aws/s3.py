@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from toolkit.errors import UsageError
 
@@ -32,11 +33,18 @@ class AwsOptions:
                 f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST"
             )
 
-    def client(self, service: str):
+    def client(self, service: str, config: Any = None):
+        """A boto3 client, its calls bounded in time (CONNECT_SECONDS, READ_SECONDS, RETRIES) unless
+        `config` (a botocore Config) says otherwise."""
         import boto3
         import botocore.exceptions
         from botocore.config import Config
 
+        bounded = Config(
+            connect_timeout=CONNECT_SECONDS,
+            read_timeout=READ_SECONDS,
+            retries={"max_attempts": RETRIES, "mode": "standard"},
+        )
         try:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound:
@@ -47,11 +55,7 @@ class AwsOptions:
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region or session.region_name or "us-east-1",
-            config=Config(
-                connect_timeout=CONNECT_SECONDS,
-                read_timeout=READ_SECONDS,
-                retries={"max_attempts": RETRIES, "mode": "standard"},
-            ),
+            config=bounded if config is None else bounded.merge(config),
         )
 
 
