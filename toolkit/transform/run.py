@@ -99,6 +99,7 @@ def transform(
     catalog: str | None = None,
     engine: str = "duckdb",
     master: str = "local[2]",
+    layout: str | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform on an engine (duckdb on this machine, or spark on `master`); returns the
     accounting, where the CSV was written, and its validation (with the diagnostics too if asked).
@@ -120,7 +121,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        find_log_files(source, aws, stream=engine == "duckdb") as logs,
+        find_log_files(source, aws, stream=engine == "duckdb", layout=layout) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
@@ -137,6 +138,7 @@ def transform(
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            summary.rejects = logs.located(summary.rejects)
             steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
