@@ -34,16 +34,22 @@ class AwsOptions:
 
         try:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
-        except botocore.exceptions.ProfileNotFound:
-            raise UsageError(
-                f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop --profile"
-            ) from None
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise UsageError(profile_not_found(exc.kwargs.get("profile", self.profile))) from None
         return session.client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region or session.region_name or "us-east-1",
             config=config,
         )
+
+
+def profile_not_found(profile: str | None) -> str:
+    """The one line for a profile that ~/.aws/config and ~/.aws/credentials do not hold."""
+    return (
+        f"AWS profile {profile!r} not found (given by --profile or AWS_PROFILE); add it to "
+        "~/.aws/config (aws configure --profile NAME) or give one that is there"
+    )
 
 
 @dataclass(frozen=True)
