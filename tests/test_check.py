@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -44,10 +45,8 @@ def provision(
     ]
     bucket = f"personalize-data-{account}"
     s3.create_bucket(Bucket=bucket)
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=source_bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for path in sorted(logs_root.rglob("*.gz"))[:3]:
         s3.upload_file(
             str(path), source_bucket, f"segment-logs/{path.relative_to(logs_root / 'segment-logs')}"

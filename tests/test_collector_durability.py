@@ -28,11 +28,12 @@ class Process:
             "SEGMENT_WRITE_KEY_WEB": KEYS["web"],
             "SEGMENT_WRITE_KEY_ANDROID": KEYS["android"],
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(out), *options],
-            stderr=open(self.log, "w"),
-            env=environment,
-        )
+        with open(self.log, "w") as log:  # the collector writes to its own copy of the file
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(out), *options],
+                stderr=log,
+                env=environment,
+            )
         deadline = time.time() + 30
         while "listening on" not in self.log.read_text():
             assert time.time() < deadline and self.process.poll() is None, self.log.read_text()
@@ -86,7 +87,8 @@ def test_a_slow_client_does_not_hold_shutdown(tmp_path):
     host, port = collector.url.removeprefix("http://").split(":")
     slow = socket.create_connection((host, int(port)))
     slow.sendall(
-        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nContent-Type: application/json\r\n\r\n{"
+        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+        b"Content-Type: application/json\r\n\r\n{"
     )
     idle = socket.create_connection((host, int(port)))  # a keep-alive connection that sends nothing
     began = time.monotonic()

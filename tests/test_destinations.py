@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -164,7 +165,7 @@ def test_a_second_collector_on_the_same_journal_is_refused_naming_the_first(tmp_
             capture_output=True,
             text=True,
             timeout=60,
-            env={**__import__("os").environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]},
+            env={**os.environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]},
         )
         assert second.returncode == 2
         assert f"pid {first.process.pid}" in second.stderr and "in use" in second.stderr

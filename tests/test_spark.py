@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import DAY_FOLDER, track
@@ -12,8 +13,11 @@ from toolkit.cli import app
 from toolkit.transform.run import transform
 from toolkit.transform.summary import TransformOptions
 
+pytestmark = pytest.mark.spark
 
-def both(source, tmp_path, options=TransformOptions()):
+
+def both(source, tmp_path, options: TransformOptions | None = None):
+    options = options or TransformOptions()
     duck, _, _ = transform(str(source), str(tmp_path / "duckdb.csv"), options)
     spark, _, report = transform(
         str(source), str(tmp_path / "spark.csv"), options, engine="spark", master="local[2]"
@@ -236,7 +240,8 @@ def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, 
 
 
 def test_the_etl_copies_of_the_rules_are_the_packages():
-    """etl/ runs on Glue without the toolkit, so it holds its own copies of a few rules; they must not drift."""
+    """etl/ runs on Glue without the toolkit, so it holds its own copies of a few rules; they must
+    not drift."""
     from toolkit.etl import dataset_fields, segment_datasets, segment_interactions
 
     from toolkit.personalize import validate
