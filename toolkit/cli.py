@@ -319,7 +319,7 @@ def generate(
         lambda on_progress: run_generate(
             chosen, first_day, day_count, seed, destinations, workers, on_progress
         ),
-        show=not (quiet or as_json),
+        show=not quiet,
     )
     last_day = first_day + timedelta(days=day_count - 1)
     if as_json:
@@ -484,22 +484,28 @@ def transform(
     if catalog and not items:
         raise UsageError("--catalog goes with --items")
     chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
     from toolkit.transform.run import transform as run_transform
 
-    summary, where, report = run_transform(
-        source,
-        out,
-        options,
-        aws,
-        rejects,
-        progress=not (quiet or as_json),
-        users_path=users,
-        user_fields=chosen,
-        items_path=items,
-        catalog=catalog,
-        engine=engine.value,
-        master=master,
-    )
+    bars = StepLines(lines=False)
+    try:
+        summary, where, report = run_transform(
+            source,
+            out,
+            options,
+            aws,
+            rejects,
+            steps=SILENT if quiet else bars,
+            users_path=users,
+            user_fields=chosen,
+            items_path=items,
+            catalog=catalog,
+            engine=engine.value,
+            master=master,
+        )
+    finally:
+        bars.close()
     if as_json:
         print_json(
             {"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()}
@@ -777,17 +783,20 @@ def explore(
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
         sql = file.read_text(encoding="utf-8")
-    result = run_explore(
-        source,
-        sql=sql,
-        limit=limit,
-        db=db,
-        engine=engine.value,
-        database=database,
-        output=output,
-        workgroup=workgroup,
-        aws=aws_options(profile, region, endpoint_url),
-        progress=output_format is OutputFormat.table,
+    result = with_progress(
+        "querying",
+        lambda on_progress: run_explore(
+            source,
+            sql=sql,
+            limit=limit,
+            db=db,
+            engine=engine.value,
+            database=database,
+            output=output,
+            workgroup=workgroup,
+            aws=aws_options(profile, region, endpoint_url),
+            on_progress=on_progress,
+        ),
     )
     print_explore(result, output_format.value)
 
@@ -820,18 +829,20 @@ def workshop(
     as_json: JsonOption = False,
 ) -> None:
     """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""  # noqa: E501 - `toolkit --help` lists the line as written
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
     from toolkit.segment.sinks import LocalSink
-    from toolkit.workshop import run_workshop
+    from toolkit.workshop import STEPS, run_workshop
 
     first_day, day_count = resolve_days(start, days, until)
     chosen = scenario_with_visitors(scenario, users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
-    run = with_progress(
-        "simulating",
-        lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress),
-        show=not (quiet or as_json),
-    )
+    steps = StepLines(STEPS, lines=not as_json)
+    try:
+        run = run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, SILENT if quiet else steps)
+    finally:
+        steps.close()
     if as_json:
         print_json(
             {
