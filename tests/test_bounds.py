@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
+from pathlib import Path
 
 import pytest
 
@@ -22,25 +21,30 @@ TRACK = (
 )
 
 
+# Runs the command (killed after argv[2] seconds) and writes its peak RSS (KB) to argv[1]. On Linux
+# a process's peak counts the memory of the process it was forked from (pytest's, gigabytes late in
+# a run): this launcher is small when it forks, so the peak it reads for its child is the child's own.
+LAUNCHER = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[3:], timeout=float(sys.argv[2])).returncode
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
 def run_measured(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
-    """Run toolkit in a child process; returns its result and that process's own peak RSS (MB),
-    from the resource usage os.wait4 reports for it (its children included)."""
-    command = [sys.executable, "-m", "toolkit", *args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err)
-        killer = threading.Timer(timeout, process.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(
-            command, process.returncode, out.read().decode(), err.read().decode()
+    """Run toolkit in a process of its own; returns its result and that process's peak RSS (MB)."""
+    with tempfile.TemporaryDirectory() as work:
+        peak = Path(work) / "peak"
+        command = [sys.executable, "-m", "toolkit", *args]
+        result = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(peak), str(timeout), *command],
+            capture_output=True,
+            text=True,
         )
-    return result, usage.ru_maxrss / 1024
+        assert peak.is_file(), f"{' '.join(args)} did not end in {timeout} s: {result.stderr[-2000:]}"
+        return result, int(peak.read_text()) / 1024
 
 
 def test_validate_a_huge_file_without_line_ends_stays_bounded(tmp_path):
