@@ -205,6 +205,7 @@ def test_collector_writes_to_s3(s3_bucket):
     assert len(keys) == 1 and keys[0].startswith(f"incoming/segment-logs/{SCENARIO.sources['android'].id}/")
 
 
+@pytest.mark.slow
 def test_sigterm_mid_load_loses_nothing_answered_200(tmp_path):
     port_file = tmp_path / "log"
     env = {**os.environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]}

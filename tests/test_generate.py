@@ -170,6 +170,7 @@ def test_funnel_ratios_identify_traits_and_skus(workshop_messages):
 SHOPPING = ("Product Added", "Product Clicked", "Order Completed")
 
 
+@pytest.mark.slow
 def test_registered_users_come_back_at_the_retention_rate(tmp_path):
     """The workshop hands users from pass to pass (android, web, ios): a pass's new users shop in
     the next pass, on its platform, and are handed on again with 69 %."""
@@ -263,6 +264,7 @@ def snapshot(root):
     }
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_any_worker_count_other_seed_other_data(tmp_path):
     scenario = load_scenario().with_visitors(150)
     generate(scenario, START, 4, 11, LocalSink(tmp_path / "a"), workers=1)

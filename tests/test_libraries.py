@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+import pytest
+
 from tests.helpers import read_messages, replaced, scenario_text
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -97,6 +99,7 @@ def test_the_identity_traits_of_android_are_no_users_dataset_field(workshop_logs
     assert "ANONYMOUSID" not in header and header.count("USER_ID") == 1
 
 
+@pytest.mark.slow
 def test_delivery_as_it_really_happens_duplicates_and_offline_queues(tmp_path):
     """[delivery]: about 1% of messages delivered twice (same messageId, received again a little
     later), and mobile users offline for a day sending their messages hours later, some on a later day."""

@@ -159,6 +159,7 @@ def test_sigterm_ends_a_transform_with_130_its_temporary_folder_and_outputs_remo
     assert list(tmpdir.iterdir()) == [] and list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_two_generates_with_different_seeds_into_one_folder_never_both_proceed(tmp_path):
     for trial in range(4):
         out = tmp_path / f"out-{trial}"

@@ -200,6 +200,7 @@ def test_bad_sources_are_one_line_errors(tmp_path):
     assert result.exit_code == 2 and csv.read_text().startswith("USER_ID")
 
 
+@pytest.mark.slow
 def test_a_report_of_logs_in_s3(workshop_logs, s3_bucket, tmp_path):
     import boto3
 

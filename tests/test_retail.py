@@ -241,6 +241,7 @@ def test_the_day_curve_is_in_local_time_and_traffic_crosses_midnight_utc(message
     assert utc_hours[23] > 0 and utc_hours[0] > 0 and utc_hours[1] > 0
 
 
+@pytest.mark.slow
 def test_new_visitors_follow_the_week_curve_and_grow_week_on_week(tmp_path):
     rhythm = replace(RETAIL.rhythm, weekly_growth=0.5)
     scenario = replace(RETAIL.with_visitors(60), retention=0.0, rhythm=rhythm)
@@ -330,6 +331,7 @@ def test_late_and_duplicate_deliveries_at_the_configured_rates(files, retail_log
         assert int(path.parent.name) == int(received.timestamp() * 1000)
 
 
+@pytest.mark.slow
 def test_the_whole_toolkit_works_on_retail_data(retail_logs, messages, files, tmp_path):
     root, _ = retail_logs
     runner = CliRunner()
@@ -386,6 +388,7 @@ def test_the_whole_toolkit_works_on_retail_data(retail_logs, messages, files, tm
     assert str(sum(m["type"] == "screen" for _, m in files)) in explored.stdout
 
 
+@pytest.mark.slow
 def test_toolkit_workshop_runs_the_retail_scenario_and_finds_signal(tmp_path):
     result = CliRunner().invoke(
         app,
@@ -415,6 +418,7 @@ def test_toolkit_workshop_runs_the_retail_scenario_and_finds_signal(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_files(tmp_path):
     for name in ("a", "b"):
         generate(RETAIL.with_visitors(40), FIRST, 2, 11, LocalSink(tmp_path / name), workers=2)

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import START, gz_lines
@@ -204,6 +205,7 @@ def test_explore_on_athena_runs_start_poll_fetch(s3_bucket):
     assert "state: SUCCEEDED" in table.output and "data scanned" in table.output
 
 
+@pytest.mark.slow
 def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(
     workshop_logs, s3_bucket, tmp_path, monkeypatch
 ):

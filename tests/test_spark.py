@@ -213,8 +213,10 @@ def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, 
     )
     env = {
         **os.environ,
+        # as the job's docstring says
         "PYSPARK_SUBMIT_ARGS": f"--master local[2] --py-files {modules} pyspark-shell",
-    }  # as the job's docstring says
+        "PYSPARK_PYTHON": sys.executable,  # the workers run this interpreter, whatever python3 is on PATH
+    }
     out = {name: tmp_path / name for name in ("interactions", "users", "items")}
     args = [
         sys.executable,
