@@ -84,9 +84,10 @@ def scenario_text(name: str) -> str:
     return resources.files("toolkit.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
-def replaced(text: str, old: str, new: str) -> str:
-    """`text` with its one `old` made `new` (a scenario edit that found nothing would test nothing)."""
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+def replaced(text: str, old: str, new: str, times: int = 1) -> str:
+    """`text` with its `times` occurrences of `old` made `new` (a scenario edit that found nothing
+    would test nothing)."""
+    assert text.count(old) == times, f"{old!r} occurs {text.count(old)} times, not {times}"
     return text.replace(old, new)
 
 

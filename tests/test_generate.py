@@ -208,7 +208,9 @@ def test_continuous_property_values_are_drawn_per_message(tmp_path):
     text = scenario_text("workshop")
     sku = 'properties = { sku = { catalog = "sku" } } },'
     (tmp_path / "price.toml").write_text(
-        replaced(text, sku, sku.replace("} } },", "}, price = { uniform = [1.0, 99.0], digits = 2 } } },"))
+        replaced(
+            text, sku, sku.replace("} } },", "}, price = { uniform = [1.0, 99.0], digits = 2 } } },"), times=3
+        )
     )
     generate(
         load_scenario(str(tmp_path / "price.toml")).with_visitors(300),
