@@ -15,6 +15,7 @@ Prints three figures:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import tempfile

@@ -221,6 +221,7 @@ class FirehoseLayout:
         self.map = (
             StreamMap.parse(firehose_map) if firehose_map else StreamMap((("*", DEFAULT_LAYOUT_STREAM),))
         )
+        self._every = self.map.rows[0][1] if [e for e, _ in self.map.rows] == ["*"] else None
         self.compression = compression
         self.buffer_bytes, self.buffer_ms = int(buffer_mb * (1 << 20)), int(buffer_seconds * 1000)
         self.counts = DeliveryCounts()
@@ -250,7 +251,7 @@ class FirehoseLayout:
         """Firehose objects carry no run marker; their names never repeat."""
 
     def deliver(self, source_id: str, lines: Sequence[bytes]) -> None:
-        every = self.map.streams[0] if self.map.rows == (("*", self.map.streams[0]),) else None
+        every = self._every
         for line in lines:
             stream = every or self.map.stream_for(orjson.loads(line))  # a message is parsed only to route it
             if stream is None:

@@ -28,8 +28,9 @@ def _upload_hour(path: Path) -> int:
 
 
 def received_text(line: bytes) -> bytes:
-    """A stored line's receivedAt text (they compare as the times do: Segment writes one format)."""
-    start = line.find(b'"receivedAt":"')
+    """A stored line's receivedAt text (they compare as the times do: Segment writes one format).
+    Looked for from the end: Segment's fields are sorted, receivedAt after properties and context."""
+    start = line.rfind(b'"receivedAt":"')
     if start < 0:
         return str(orjson.loads(line).get("receivedAt") or "").encode()
     start += len('"receivedAt":"')
