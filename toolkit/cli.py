@@ -652,7 +652,7 @@ def transform(
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(summary, where, report, rejects=bool(rejects))
+        print_transform(summary, where, report, bool(rejects), [path for path in (users, items) if path])
     if not report.valid:
         raise typer.Exit(EXIT_INVALID)
 
