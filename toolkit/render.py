@@ -672,10 +672,11 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
     if result.workshop and output_format == "table":
         print_wrapped(workshop_conclusion(result.queries[-1][1]))
     if result.loaded is not None:
+        loaded = result.loaded
         errors.print(
-            f"loaded {plural(result.loaded.messages, 'message')} from {plural(result.loaded.files, 'log file')} "
-            f"into {result.loaded.database}; next: duckdb {result.loaded.database} (or toolkit explore "
-            f"--db {result.loaded.database} --sql ...)",
+            f"loaded {plural(loaded.messages, 'message')} from {plural(loaded.files, 'log file')} into "
+            f"{loaded.database}; next: duckdb {loaded.database} (or toolkit explore --db {loaded.database} "
+            "--sql ...)",
             highlight=False,
         )
 
