@@ -15,6 +15,7 @@ Prints three figures:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import tempfile
@@ -22,6 +23,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
@@ -49,7 +51,7 @@ class TimedApp:
                 self.seconds += time.perf_counter() - began
 
 
-def moto_server() -> tuple[str, TimedApp, object]:
+def moto_server() -> tuple[str, TimedApp, Any]:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
@@ -110,7 +112,8 @@ def main() -> None:
         kinesis.PutRecords.send = send  # type: ignore[method-assign]
         put = result.delivered["kinesis://bench"]
         print(
-            f"generate --out kinesis://: {put.delivered:,} records in {put.requests:,} PutRecords, {total:.2f} s; "
+            f"generate --out kinesis://: {put.delivered:,} records in {put.requests:,} PutRecords, "
+            f"{total:.2f} s; "
             f"waiting on PutRecords {waited[0]:.2f} s ({waited[0] / total:.0%}), of which moto's server "
             f"{app.seconds:.2f} s ({app.seconds / total:.0%} of the run)"
         )
