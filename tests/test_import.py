@@ -85,6 +85,19 @@ def stubbed_personalize():
     return client, Stubber(client)
 
 
+@pytest.fixture()
+def cli_personalize(monkeypatch):
+    """A stubbed Personalize client that the CLI's AwsOptions hand out (moto for the rest)."""
+    client, stub = stubbed_personalize()
+    original = AwsOptions.client
+    monkeypatch.setattr(
+        AwsOptions,
+        "client",
+        lambda self, service: client if service == "personalize" else original(self, service),
+    )
+    return client, stub
+
+
 def avro(path) -> str:
     return json.dumps(json.loads(path.read_text()))
 
@@ -254,15 +267,11 @@ def test_an_invalid_csv_is_refused_before_any_aws_call(workshop_folder, tmp_path
     )
 
 
-def test_dry_run_prints_valid_aws_commands_and_creates_nothing(workshop_folder, moto, bucket, monkeypatch):
-    client, stub = stubbed_personalize()
+def test_dry_run_prints_valid_aws_commands_and_creates_nothing(
+    workshop_folder, moto, bucket, cli_personalize
+):
+    client, stub = cli_personalize
     expect_fresh_account(stub)  # reads only: a create call would be an unexpected call to the Stubber
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
     with stub:
         result = runner.invoke(
             app,
@@ -439,14 +448,8 @@ def test_a_csv_written_for_the_ecommerce_domain_goes_into_an_ecommerce_group(
     )
 
 
-def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
-    client, stub = stubbed_personalize()
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
+def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, cli_personalize, monkeypatch):
+    client, stub = cli_personalize
     common = ["--dataset-group", GROUP, "--endpoint-url", moto, "--region", REGION]
     missing = runner.invoke(app, ["import", str(tmp_path / "nothing"), *common])
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
@@ -476,7 +479,7 @@ def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
     assert "CREATE FAILED" in failed.output and reason in failed.output.replace("\n", " ")
 
 
-def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, monkeypatch):
+def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, cli_personalize):
     endpoint, bucket = s3_bucket
     out = tmp_path / "ws"
     workshop = runner.invoke(
@@ -489,13 +492,7 @@ def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path
     words = shlex.split(printed)
     assert words[:3] == ["toolkit", "import", f"s3://{bucket}/transformed/interactions.csv"]
     assert words[3:5] == [str(out / "users.csv"), str(out / "items.csv")]
-    client, stub = stubbed_personalize()
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
+    client, stub = cli_personalize
     stub.add_response("list_dataset_groups", {"datasetGroups": []}, {})
     stub.add_response("list_schemas", {"schemas": []}, {})
     with stub:

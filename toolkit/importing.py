@@ -284,14 +284,15 @@ def import_datasets(
     confirm: Callable[[str], bool] | None = None,
     aws: AwsOptions | None = None,
     wait_seconds: float = WAIT_SECONDS,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
     on_status: OnStatus | None = None,
 ) -> ImportResult:
     """Import the dataset CSVs `sources` name into the dataset group (see the module's docstring).
 
     `domain`: auto (the group's, else the one the interactions CSV was written for), ecommerce or
     none. `confirm(question)` is asked before a bucket policy is changed (None: refuse, naming the
-    command that would). Returns what was validated, planned, and where each job ended."""
+    command that would). Statuses are read every `poll_seconds` (default POLL_SECONDS). Returns
+    what was validated, planned, and where each job ended."""
     if role_arn and create_role:
         raise UsageError("give `role_arn` or `create_role`, not both", parameters=("role_arn", "create_role"))
     if domain not in DOMAIN_CHOICES:
@@ -342,7 +343,13 @@ def import_datasets(
             return result
         _confirm_bucket_policies(result.steps, confirm)
         clients = {"s3": aws.client("s3"), "iam": aws.client("iam"), "personalize": personalize.client}
-        runner = _Runner(clients, backoff, time.monotonic() + wait_seconds, poll_seconds, on_status)
+        runner = _Runner(
+            clients,
+            backoff,
+            time.monotonic() + wait_seconds,
+            POLL_SECONDS if poll_seconds is None else poll_seconds,
+            on_status,
+        )
         runner.run(result.steps)
         result.statuses, result.waited_out = runner.statuses, runner.waited_out
         result.retries = backoff.retries
