@@ -1,4 +1,4 @@
-"""What each Segment library puts in a message: ids, context, channel, and how late it sends.
+"""What each Segment library puts in a message: ids, context, channel (how it sends: simulate/delivery.py).
 
 Shapes follow real messages as Segment stores them (../shared/reference/segment-examples.jsonl)
 and the named versions' code (FACTS 2b): analytics.js (next-1.53.0) sends page, userAgent,
@@ -204,8 +204,6 @@ class Library:
     message_id: str  # one of ID_FORMATS
     anonymous_id: str
     device_ids: dict[str, str]  # context.device field -> one of ID_FORMATS
-    flush_ms: int  # the library sends its queue every this often: messages made in one interval share sentAt
-    network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
     instance_id: str | None = None  # context.instanceId's format: a new id each time the app starts
     advertising_when_tracking: bool = False  # device.advertisingId only when device.adTrackingEnabled
@@ -213,9 +211,6 @@ class Library:
         False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
     )
     metadata: dict | None = None  # the message's _metadata
-    offline_queue: bool = (
-        False  # keeps messages on the device while offline and sends them when back (mobile)
-    )
     view_call: str = "screen"  # the call a page or screen view makes: "page" on the web, "screen" in apps
 
     def __post_init__(self) -> None:
@@ -263,8 +258,6 @@ LIBRARIES = {
         "ajs",
         "uuid",
         {},
-        40,
-        (20, 400),
         True,
         metadata=AJS_METADATA,
         view_call="page",
@@ -276,13 +269,10 @@ LIBRARIES = {
         "uuid",
         "uuid",
         {"advertisingId": "uuid", "id": "sha256"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="uuid",
         advertising_when_tracking=True,
         traits_cache=True,
-        offline_queue=True,
     ),
     "analytics-ios": Library(
         "analytics-ios",
@@ -291,11 +281,8 @@ LIBRARIES = {
         "UUID",
         "UUID",
         {"id": "UUID"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="UUID",
-        offline_queue=True,
     ),
     "analytics-kotlin": Library(
         "analytics-kotlin",
@@ -304,12 +291,9 @@ LIBRARIES = {
         "uuid",
         "uuid",
         {"id": "sha256"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="uuid",
         metadata=AJS_METADATA,
-        offline_queue=True,
     ),
     "analytics-swift": Library(
         "analytics-swift",
@@ -318,12 +302,9 @@ LIBRARIES = {
         "UUID",
         "UUID",
         {"id": "UUID"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="UUID",
         metadata=AJS_METADATA,
-        offline_queue=True,
     ),
     "analytics-python": Library(
         "analytics-python",
@@ -332,8 +313,6 @@ LIBRARIES = {
         "uuid",
         "uuid",
         {},
-        500,
-        (5, 120),
         False,
         view_call="page",
     ),
