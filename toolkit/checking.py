@@ -65,7 +65,7 @@ class AccountCheck:
         }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CheckOptions:
     region: str = "us-east-1"
     endpoint_url: str | None = None

@@ -5,16 +5,12 @@ from __future__ import annotations
 import enum
 import os
 import tempfile
-import time
 import traceback
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 from typer.core import TyperGroup
 
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
@@ -24,16 +20,16 @@ except ImportError:
 
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
+from toolkit.render import LazyProgress, console, errors, print_json, say_error, with_progress
 
-# User text (paths, file names, SQL results, messages) is never read as rich markup: styles
-# are given as Text spans only.
-console = Console(markup=False, highlight=False)
-errors = Console(stderr=True, markup=False, highlight=False)
+# The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
+# A parameter is its flag with dashes for underscores, but for these.
+FLAGS = {"rejects_path": "--rejects", "users_path": "--users", "items_path": "--items", "k": "--k"}
 
 
-def say_error(message: str) -> None:
-    """One line on stderr; the message is shown as it is, never read as rich markup."""
-    errors.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+def flag(parameter: str) -> str:
+    """The option of the CLI that sets the library's `parameter`."""
+    return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
 
 
 class ToolkitGroup(TyperGroup):
@@ -55,6 +51,9 @@ class ToolkitGroup(TyperGroup):
         except (KeyboardInterrupt, typer.Abort):
             errors.print("interrupted; nothing half-written was left behind", highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except UsageError as exc:
+            say_error(exc.naming(flag))
+            raise typer.Exit(EXIT_USAGE) from None
         except Exception as exc:  # noqa: BLE001 - this is the place that reports every failure
             if (
                 type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted"
@@ -143,6 +142,8 @@ class ItemId(str, enum.Enum):
 
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
+MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
+MAX_FLUSH_SECONDS = 86_400
 
 
 def parse_day(text: str, option: str) -> date:
@@ -161,11 +162,7 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
         if not 1 <= days <= MAX_DAYS:
             raise UsageError(f"--days must be 1 to {MAX_DAYS:,}, not {days}")
         return start, days
-    until = (
-        parse_day(until_text, "--until")
-        if until_text
-        else datetime.now(UTC).date() - timedelta(days=1)
-    )
+    until = parse_day(until_text, "--until") if until_text else datetime.now(UTC).date() - timedelta(days=1)
     if (until - start).days >= MAX_DAYS:
         raise UsageError(f"--date to --until spans more than {MAX_DAYS:,} days")
     if until < start:
@@ -213,12 +210,6 @@ JsonOption = Annotated[
 ]
 
 
-def print_json(document: dict) -> None:
-    import json
-
-    print(json.dumps(document, indent=2, default=str))
-
-
 def scenario_with_visitors(name: str, users_per_day: int | None):
     """The scenario to simulate, with --users-per-day applied."""
     from toolkit.simulate.scenario import load_scenario
@@ -229,47 +220,6 @@ def scenario_with_visitors(name: str, users_per_day: int | None):
     if not 1 <= users_per_day <= MAX_VISITORS:
         raise UsageError(f"--users-per-day must be 1 to {MAX_VISITORS:,}, not {users_per_day}")
     return chosen.with_visitors(users_per_day)
-
-
-def with_progress(description: str, work, show: bool = True):
-    """Run work(on_progress) with a progress bar that appears if it takes over a second (if shown)."""
-    if not show:
-        return work(None)
-    progress = LazyProgress(description)
-    try:
-        return work(progress.update)
-    finally:
-        progress.close()
-
-
-class LazyProgress:
-    """A progress bar that appears only if the work takes more than a second."""
-
-    def __init__(self, description: str):
-        self.description = description
-        self.began = time.monotonic()
-        self.progress: Progress | None = None
-        self.task = None
-
-    def update(self, done: int, total: int) -> None:
-        if self.progress is None and time.monotonic() - self.began > 1.0 and done < total:
-            self.progress = Progress(
-                TextColumn(self.description),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task(self.description, total=total)
-        if self.progress is not None:
-            self.progress.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
 
 
 @app.command()
@@ -346,16 +296,10 @@ def generate(
             }
         )
         return
-    if quiet:
-        return
-    from toolkit.render import generate_summary
+    if not quiet:
+        from toolkit.render import print_generated
 
-    console.print(generate_summary(chosen, result))
-    console.print(
-        f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
-        f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
-    )
-    console.print(f"written to {destination.describe()}")
+        print_generated(chosen, result, first_day, last_day, destination.describe())
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -372,17 +316,22 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 
     try:
         _, result = simulate_and_send(
-            scenario, first_day, day_count, seed, workers, pairs, keys_file, host, progress.update, simulated
+            scenario,
+            first_day=first_day,
+            days=day_count,
+            seed=seed,
+            workers=workers,
+            write_keys=pairs,
+            keys_file=keys_file,
+            host=host,
+            on_progress=progress.update,
+            on_simulated=simulated,
         )
     finally:
         progress.close()
     console.print(send_summary(scenario, result))
     if not result.ok:
         raise typer.Exit(1)
-
-
-def main() -> None:
-    app()
 
 
 @app.command()
@@ -497,64 +446,11 @@ def transform(
             {"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()}
         )
     elif not quiet:
-        _print_transform(summary, where, report, rejects)
+        from toolkit.render import print_transform
+
+        print_transform(summary, where, report, rejects=bool(rejects))
     if not report.valid:
         raise typer.Exit(EXIT_INVALID)
-
-
-def _print_transform(summary, where: str, report, rejects: str | None) -> None:
-    from toolkit.render import events_table, transform_summary, validation_table
-
-    console.print(transform_summary(summary))
-    console.print(events_table(summary))
-    if not summary.interactions and summary.other_events:
-        found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
-        console.print(
-            Text.assemble(
-                ("none of --event-types was found", "bold red"), f"; the track events present are {found}"
-            ),
-            soft_wrap=True,
-        )
-    if summary.users_dataset is not None:
-        fields = ", ".join(
-            f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}"
-            for f in summary.users_dataset.fields
-        )
-        console.print(
-            f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}",
-            soft_wrap=True,
-        )
-    if summary.items_dataset is not None:
-        described = (
-            f" ({summary.items_dataset.from_catalog:,} in the catalog)"
-            if summary.items_dataset.from_catalog
-            else ""
-        )
-        console.print(
-            f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}",
-            soft_wrap=True,
-        )
-    for file, damage in summary.damaged_files.items():
-        console.print(
-            Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read")
-        )
-    if summary.rejected and not rejects:
-        console.print(
-            Text.assemble(
-                (f"{summary.rejected:,} rejected lines", "yellow"),
-                "; pass --rejects FILE to keep them with file and line numbers",
-            )
-        )
-    status = ("passes", "green") if report.valid else ("FAILS", "bold red")
-    console.print(
-        Text.assemble(
-            f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it ",
-            status,
-            " Personalize's rules (toolkit validate for details)",
-        )
-    )
-    if not report.valid:
-        console.print(validation_table(report))
 
 
 @app.command()
@@ -595,7 +491,7 @@ def validate(
     import json
 
     from toolkit.personalize.validate import validate_datasets
-    from toolkit.render import diagnostics_table, validation_table
+    from toolkit.render import print_validation
 
     reports = validate_datasets(
         csv_path, schema, domain.value if domain else None, dataset.value if dataset else None, users, items
@@ -611,15 +507,7 @@ def validate(
             )
         )
     else:
-        for report in reports:
-            console.print(validation_table(report))
-            console.print(diagnostics_table(report.diagnostics))
-            console.print(
-                Text.assemble(
-                    f"{report.dataset} {report.path}, {report.rows:,} rows: ",
-                    ("valid", "green") if report.valid else ("invalid", "bold red"),
-                )
-            )
+        print_validation(reports)
     raise typer.Exit(0 if valid else 1)
 
 
@@ -686,15 +574,9 @@ def report(
     if as_json:
         print_json(built.as_dict())
     else:
-        fix, look = built.findings()
-        verdict = (
-            Text("ready for Personalize", "green")
-            if built.ready
-            else Text(f"not ready for Personalize: {len(fix)} to fix", "bold red")
-        )
-        console.print(
-            Text.assemble(f"report written to {out}: ", verdict, f" ({len(look)} to look at)"), soft_wrap=True
-        )
+        from toolkit.render import print_report_verdict
+
+        print_report_verdict(built, out)
     if not built.ready:
         raise typer.Exit(EXIT_INVALID)
 
@@ -714,14 +596,13 @@ def evaluate(
     Holds out each user's last interaction and compares a popularity baseline with an item-to-item
     co-occurrence recommender (exit 0 either way)."""
     from toolkit.personalize.evaluate import evaluate_csv
-    from toolkit.render import evaluation_table
+    from toolkit.render import print_evaluation
 
     result = evaluate_csv(csv_path, k)
     if as_json:
         print_json(result.as_dict())
         return
-    console.print(evaluation_table(result))
-    console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)
+    print_evaluation(result)
 
 
 @app.command()
@@ -783,9 +664,7 @@ def explore(
     sql: Annotated[
         str | None, typer.Option(help="A query against segment_logs (instead of the workshop's three).")
     ] = None,
-    file: Annotated[
-        Path | None, typer.Option(help="A .sql file with a query against segment_logs.")
-    ] = None,
+    file: Annotated[Path | None, typer.Option(help="A .sql file with a query against segment_logs.")] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="How to print the results.")
     ] = OutputFormat.table,
@@ -810,9 +689,9 @@ def explore(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
-    from toolkit.explore.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, workshop_conclusion
-    from toolkit.explore.logs_view import athena_ddl, sql_text
-    from toolkit.segment.logs import find_log_files
+    from toolkit.explore.logs_view import athena_ddl
+    from toolkit.explore.run import explore as run_explore
+    from toolkit.render import print_explore
 
     if print_ddl:
         if not location:
@@ -821,55 +700,23 @@ def explore(
         return
     if sql and file:
         raise UsageError("give --sql or --file, not both")
-    if limit is not None and limit < 1:
-        raise UsageError(f"--limit must be at least 1, not {limit}")
     if file is not None:
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
         sql = file.read_text(encoding="utf-8")
-    queries = [("Query", sql)] if sql else [(title, sql_text(name)) for title, name in WORKSHOP_QUERIES]
-    aws = aws_options(profile, region, endpoint_url)
-    logs = None
-    if engine is ExploreEngine.athena:
-        if not database or not output:
-            raise UsageError("--engine athena needs --database and --output s3://bucket/athena-results/")
-        explorer = AthenaExplorer(database, output, aws, workgroup)
-    else:
-        logs = find_log_files(source, aws, stream=True) if source else None
-        explorer = DuckDBExplorer(logs, db, progress=output_format is OutputFormat.table)
-    try:
-        results = [(title, explorer.run(text, limit)) for title, text in queries]
-    finally:
-        explorer.close()
-        if logs is not None:
-            logs.close()
-    from toolkit.render import query_csv, query_json, query_table
-
-    if output_format is OutputFormat.json:
-        print(query_json(results))
-    for title, result in results if output_format is not OutputFormat.json else []:
-        if output_format is OutputFormat.table:
-            console.print(query_table(title, result, console.width))
-            if result.details:
-                console.print(", ".join(f"{k}: {v}" for k, v in result.details.items()), soft_wrap=True)
-        else:
-            print(query_csv(result), end="")
-    for name in logs.refused if logs else []:
-        errors.print(
-            Text.assemble(
-                ("refused S3 object ", "yellow"),
-                f"{name}: its key would be saved outside the download folder",
-            )
-        )
-    if logs is not None and logs.filesystem is not None and output_format is OutputFormat.table:
-        fetched = logs.filesystem
-        errors.print(
-            f"read {fetched.bytes_read / 1e6:,.1f} MB from {len(fetched.objects_read):,} of {len(logs.paths):,} S3 objects ({sum(fetched.sizes.values()) / 1e6:,.1f} MB), as the queries needed them"
-        )
-    for name, why in getattr(explorer, "skipped", {}).items():
-        errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
-    if not sql and output_format is OutputFormat.table:
-        console.print(workshop_conclusion(results[-1][1]))
+    result = run_explore(
+        source,
+        sql=sql,
+        limit=limit,
+        db=db,
+        engine=engine.value,
+        database=database,
+        output=output,
+        workgroup=workgroup,
+        aws=aws_options(profile, region, endpoint_url),
+        progress=output_format is OutputFormat.table,
+    )
+    print_explore(result, output_format.value)
 
 
 @app.command()
@@ -931,62 +778,11 @@ def workshop(
             }
         )
     elif not quiet:
-        _print_workshop(chosen, run)
+        from toolkit.render import print_workshop
+
+        print_workshop(chosen, run)
     if not (run.validation.valid and all(report.valid for report in run.datasets)):
         raise typer.Exit(EXIT_INVALID)
-
-
-def _print_workshop(chosen, run) -> None:
-    from toolkit.explore.engines import workshop_conclusion
-    from toolkit.render import (
-        events_table,
-        generate_summary,
-        query_table,
-        transform_summary,
-        validation_table,
-    )
-
-    console.rule("1. generate")
-    console.print(generate_summary(chosen, run.generated))
-    console.rule("2. explore (the workshop's Athena queries, on DuckDB)")
-    for title, result in run.queries[1:]:
-        console.print(query_table(title, result, console.width))
-    console.print(workshop_conclusion(run.queries[-1][1]))
-    console.rule("3. transform and validate")
-    console.print(transform_summary(run.transformed))
-    console.print(events_table(run.transformed))
-    for report in [run.validation, *run.datasets]:
-        if not report.valid:
-            console.print(validation_table(report))
-    warnings = [f"{check.rule}: {check.detail}" for check in run.validation.checks if check.status == "warn"]
-    for warning in warnings:
-        console.print(Text.assemble(("warning ", "yellow"), warning), soft_wrap=True)
-    console.rule("ready for Personalize")
-    verdict = "passes" if run.validation.valid else "FAILS"
-    console.print(
-        f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
-        soft_wrap=True,
-    )
-    console.print(f"schema:           {run.schema}", soft_wrap=True)
-    console.print(
-        f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)",
-        soft_wrap=True,
-    )
-    if run.items:
-        console.print(
-            f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)",
-            soft_wrap=True,
-        )
-    console.print(
-        Text(
-            f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"
-        ),
-        soft_wrap=True,
-    )
-    console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
-    console.print(
-        f"report:           {run.report} (open it in a browser: the charts of it all)", soft_wrap=True
-    )
 
 
 @app.command()
@@ -1062,24 +858,26 @@ def collector(
         raise UsageError(
             "give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)"
         )
-    if flush_mb <= 0 or flush_seconds <= 0:
-        raise UsageError("--flush-mb and --flush-seconds must be positive")
+    if not (0 < flush_mb <= MAX_FLUSH_MB and 0 < flush_seconds <= MAX_FLUSH_SECONDS):
+        raise UsageError(
+            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
+        )
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
     settings = CollectorSettings(
-        sources,
-        destination,
-        journal or journal_folder(out),
-        host,
-        port,
-        processes,
-        fsync,
-        int(flush_mb * 1024 * 1024),
-        flush_seconds,
-        strict_keys,
+        sources=sources,
+        sink=destination,
+        journal=journal or journal_folder(out),
+        host=host,
+        port=port,
+        processes=processes,
+        fsync=fsync,
+        flush_bytes=int(flush_mb * 1024 * 1024),
+        flush_seconds=flush_seconds,
+        strict_keys=strict_keys,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -1090,10 +888,18 @@ def collector(
         )
 
     try:
-        summary = run_collector(settings, ready)
+        run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(summary)}", highlight=False)
+    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    for failure in run.failures:
+        say_error(f"{failure}; the others were stopped and its journal published")
+    if run.unpublished:
+        say_error(
+            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal {run.journal} and are published when a collector starts on it again"
+        )
+    if not run.ok:
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
@@ -1143,7 +949,15 @@ def check(
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
     options = CheckOptions(
-        region, endpoint_url, source, database, athena_output, keys, host, skip_segment, fix
+        region=region,
+        endpoint_url=endpoint_url,
+        source=source,
+        database=database,
+        athena_output=athena_output,
+        write_keys=keys,
+        host=host,
+        skip_segment=skip_segment,
+        fix=fix,
     )
     results = (
         check_accounts(read_accounts(accounts), options)

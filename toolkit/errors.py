@@ -9,6 +9,7 @@ and exit code 3. An interrupt exits 130.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 EXIT_INVALID = 1  # the command ran, and its result fails (validate, transform, check)
 EXIT_USAGE = 2  # a failure the user can fix: bad input, AWS, network, resources
@@ -17,7 +18,22 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
 class UsageError(Exception):
-    """Bad input from the user: a path, a date, a scenario, an option. The message names the fix."""
+    """Bad input from the caller: a path, a date, a scenario, an option. The message names the fix.
+
+    A parameter the message names is written between backquotes (`out`) and listed in
+    `parameters`, so that a Python caller reads the name it passed and the CLI can show its flag
+    instead (`naming`)."""
+
+    def __init__(self, message: str, *, parameters: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.parameters = parameters
+
+    def naming(self, flag: Callable[[str], str]) -> str:
+        """The message with each parameter shown as `flag(parameter)` (e.g. --out)."""
+        text = str(self)
+        for parameter in self.parameters:
+            text = text.replace(f"`{parameter}`", flag(parameter))
+        return text
 
 
 # Libraries whose exceptions are about the outside world (credentials, endpoints, files, SQL on

@@ -1,16 +1,93 @@
-"""Rich tables for what the commands report."""
+"""What the commands show: rich tables and lines on the terminal, progress bars, JSON documents.
+
+The library's types are imported for annotations only, so that `toolkit --help` stays quick."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from toolkit.explore.engines import QueryResult
-from toolkit.personalize.validate import ValidationReport
-from toolkit.simulate.run import GenerateResult
-from toolkit.simulate.scenario import Scenario
-from toolkit.transform.summary import FILTER_REASONS, TransformSummary
+if TYPE_CHECKING:
+    from datetime import date
+    from pathlib import Path
+
+    from toolkit.explore.engines import QueryResult
+    from toolkit.explore.run import ExploreResult
+    from toolkit.personalize.evaluate import Evaluation
+    from toolkit.personalize.validate import ValidationReport
+    from toolkit.reporting import Report
+    from toolkit.simulate.run import GenerateResult
+    from toolkit.simulate.scenario import Scenario
+    from toolkit.transform.summary import TransformSummary
+    from toolkit.workshop import WorkshopRun
+
+# User text (paths, file names, SQL results, messages) is never read as rich markup: styles
+# are given as Text spans only.
+console = Console(markup=False, highlight=False)
+errors = Console(stderr=True, markup=False, highlight=False)
+
+Result = TypeVar("Result")
+
+
+def say_error(message: str) -> None:
+    """One line on stderr; the message is shown as it is, never read as rich markup."""
+    errors.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+
+
+def print_json(document: object) -> None:
+    import json
+
+    print(json.dumps(document, indent=2, default=str))
+
+
+def with_progress(
+    description: str, work: Callable[[Callable[[int, int], None] | None], Result], show: bool = True
+) -> Result:
+    """Run work(on_progress) with a progress bar that appears if it takes over a second (if shown)."""
+    if not show:
+        return work(None)
+    progress = LazyProgress(description)
+    try:
+        return work(progress.update)
+    finally:
+        progress.close()
+
+
+class LazyProgress:
+    """A progress bar that appears only if the work takes more than a second."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.began = time.monotonic()
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.progress is None and time.monotonic() - self.began > 1.0 and done < total:
+            self.progress = Progress(
+                TextColumn(self.description),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(self.description, total=total)
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
@@ -39,6 +116,8 @@ def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
 
 def transform_summary(summary: TransformSummary) -> Table:
     """Where every message read went: read = written + filtered + duplicates + rejected."""
+    from toolkit.transform.summary import FILTER_REASONS
+
     table = Table(title="Messages read, and where each one went")
     table.add_column("messages")
     table.add_column("count", justify="right")
@@ -160,19 +239,6 @@ def query_csv(result: QueryResult) -> str:
     return buffer.getvalue()
 
 
-def query_json(results: list[tuple[str, QueryResult]]) -> str:
-    """One JSON document: a query's rows as records; several queries as a list of titled results."""
-
-    def records(result: QueryResult) -> list[dict]:
-        return [dict(zip(result.columns, row)) for row in result.rows]
-
-    if len(results) == 1:
-        document = records(results[0][1])
-    else:
-        document = [{"title": title, "sql": result.sql, "rows": records(result)} for title, result in results]
-    return orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2).decode()
-
-
 def send_summary(scenario: Scenario, result) -> Table:
     table = Table(title=f"Sent with segment-analytics-python in {result.seconds:.1f} s")
     table.add_column("source")
@@ -229,3 +295,179 @@ def evaluation_table(result) -> Table:
     ):
         table.add_row(name, f"{scores.hit_rate:.3f}", f"{scores.ndcg:.3f}", f"{scores.coverage:.1%}")
     return table
+
+
+def print_generated(
+    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: str
+) -> None:
+    """The messages by source and event, the totals and the speed, and where they went."""
+    console.print(generate_summary(scenario, result))
+    console.print(
+        f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
+        f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
+    )
+    console.print(f"written to {written_to}")
+
+
+def print_transform(summary: TransformSummary, where: str, report: ValidationReport, rejects: bool) -> None:
+    """The accounting, the events, the datasets written, what was damaged or rejected, the verdict."""
+    console.print(transform_summary(summary))
+    console.print(events_table(summary))
+    if not summary.interactions and summary.other_events:
+        found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
+        console.print(
+            Text.assemble(
+                ("none of --event-types was found", "bold red"), f"; the track events present are {found}"
+            ),
+            soft_wrap=True,
+        )
+    if summary.users_dataset is not None:
+        fields = ", ".join(
+            f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}"
+            for f in summary.users_dataset.fields
+        )
+        console.print(
+            f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}",
+            soft_wrap=True,
+        )
+    if summary.items_dataset is not None:
+        described = (
+            f" ({summary.items_dataset.from_catalog:,} in the catalog)"
+            if summary.items_dataset.from_catalog
+            else ""
+        )
+        console.print(
+            f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}",
+            soft_wrap=True,
+        )
+    for file, damage in summary.damaged_files.items():
+        console.print(
+            Text.assemble(("damaged file ", "yellow"), f"{file}: {damage}; its complete lines were read")
+        )
+    if summary.rejected and not rejects:
+        console.print(
+            Text.assemble(
+                (f"{summary.rejected:,} rejected lines", "yellow"),
+                "; pass --rejects FILE to keep them with file and line numbers",
+            )
+        )
+    status = ("passes", "green") if report.valid else ("FAILS", "bold red")
+    console.print(
+        Text.assemble(
+            f"{summary.interactions:,} interactions written to {where} in {summary.seconds:.1f} s; it ",
+            status,
+            " Personalize's rules (toolkit validate for details)",
+        )
+    )
+    if not report.valid:
+        console.print(validation_table(report))
+
+
+def print_validation(reports: list[ValidationReport]) -> None:
+    """Each dataset's rules, its diagnostics and its verdict."""
+    for report in reports:
+        console.print(validation_table(report))
+        console.print(diagnostics_table(report.diagnostics))
+        console.print(
+            Text.assemble(
+                f"{report.dataset} {report.path}, {report.rows:,} rows: ",
+                ("valid", "green") if report.valid else ("invalid", "bold red"),
+            )
+        )
+
+
+def print_explore(result: ExploreResult, output_format: str) -> None:
+    """The answers as tables, CSV or JSON on stdout; what was refused, read or skipped on stderr."""
+    from toolkit.explore.engines import workshop_conclusion
+
+    if output_format == "json":
+        print(orjson.dumps(result.as_dict(), default=str, option=orjson.OPT_INDENT_2).decode())
+    for title, answer in result.queries if output_format != "json" else []:
+        if output_format == "table":
+            console.print(query_table(title, answer, console.width))
+            if answer.details:
+                console.print(", ".join(f"{k}: {v}" for k, v in answer.details.items()), soft_wrap=True)
+        else:
+            print(query_csv(answer), end="")
+    for name in result.refused:
+        errors.print(
+            Text.assemble(
+                ("refused S3 object ", "yellow"),
+                f"{name}: its key would be saved outside the download folder",
+            )
+        )
+    if result.s3 is not None and output_format == "table":
+        s3 = result.s3
+        errors.print(
+            f"read {s3.bytes_read / 1e6:,.1f} MB from {s3.objects_read:,} of {s3.objects:,} S3 objects ({s3.bytes_listed / 1e6:,.1f} MB), as the queries needed them"
+        )
+    for name, why in result.skipped.items():
+        errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
+    if result.workshop and output_format == "table":
+        console.print(workshop_conclusion(result.queries[-1][1]))
+
+
+def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
+    """Each step's tables under its rule, then where everything was written."""
+    from toolkit.explore.engines import workshop_conclusion
+
+    console.rule("1. generate")
+    console.print(generate_summary(scenario, run.generated))
+    console.rule("2. explore (the workshop's Athena queries, on DuckDB)")
+    for title, result in run.queries[1:]:
+        console.print(query_table(title, result, console.width))
+    console.print(workshop_conclusion(run.queries[-1][1]))
+    console.rule("3. transform and validate")
+    console.print(transform_summary(run.transformed))
+    console.print(events_table(run.transformed))
+    for report in [run.validation, *run.datasets]:
+        if not report.valid:
+            console.print(validation_table(report))
+    warnings = [f"{check.rule}: {check.detail}" for check in run.validation.checks if check.status == "warn"]
+    for warning in warnings:
+        console.print(Text.assemble(("warning ", "yellow"), warning), soft_wrap=True)
+    console.rule("ready for Personalize")
+    verdict = "passes" if run.validation.valid else "FAILS"
+    console.print(
+        f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
+        soft_wrap=True,
+    )
+    console.print(f"schema:           {run.schema}", soft_wrap=True)
+    if run.transformed.users_dataset is not None:
+        console.print(
+            f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)",
+            soft_wrap=True,
+        )
+    if run.items and run.transformed.items_dataset is not None:
+        console.print(
+            f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)",
+            soft_wrap=True,
+        )
+    console.print(
+        Text(
+            f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"
+        ),
+        soft_wrap=True,
+    )
+    console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
+    console.print(
+        f"report:           {run.report} (open it in a browser: the charts of it all)", soft_wrap=True
+    )
+
+
+def print_report_verdict(report: Report, out: Path) -> None:
+    """Where the page went, and whether the data is ready for Personalize."""
+    fix, look = report.findings()
+    verdict = (
+        Text("ready for Personalize", "green")
+        if report.ready
+        else Text(f"not ready for Personalize: {len(fix)} to fix", "bold red")
+    )
+    console.print(
+        Text.assemble(f"report written to {out}: ", verdict, f" ({len(look)} to look at)"), soft_wrap=True
+    )
+
+
+def print_evaluation(result: Evaluation) -> None:
+    console.print(evaluation_table(result))
+    console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)

@@ -4,6 +4,7 @@ Segment's tracking API (or a collector), one client per source, with each source
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -16,18 +17,21 @@ from toolkit.simulate.scenario import Scenario
 
 def simulate_and_send(
     scenario: Scenario,
+    *,
     first_day: date,
     days: int,
     seed: int,
-    workers: int | None,
-    pairs: list[str] | None,
-    keys_file: str | None,
-    host: str | None,
-    on_progress=None,
-    on_simulated=None,
+    workers: int | None = None,
+    write_keys: list[str] | None = None,
+    keys_file: str | None = None,
+    host: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_simulated: Callable[[GenerateResult], None] | None = None,
 ) -> tuple[GenerateResult, SendResult]:
-    """The keys are checked before any work; `on_simulated(result)` is told when sending starts."""
-    keys = resolve_write_keys(list(scenario.sources), pairs, keys_file)
+    """Simulate, then send with each source's write key (`write_keys` SOURCE=KEY pairs, the
+    environment, or `keys_file`) to `host` (default: Segment's API). The keys are checked before
+    any work; `on_simulated(result)` is told when sending starts."""
+    keys = resolve_write_keys(list(scenario.sources), write_keys, keys_file)
     require_keys(keys, scenario.used_sources)
     with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
         generated = generate(scenario, first_day, days, seed, LocalSink(folder), workers, on_progress)

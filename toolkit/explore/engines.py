@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -30,6 +31,20 @@ class QueryResult:
     details: dict = field(default_factory=dict)  # engine facts: Athena's state, bytes scanned
 
 
+class Explorer(Protocol):
+    """What runs the exploration queries: DuckDB over the log files, or Athena over its table."""
+
+    skipped: dict[str, str]  # a file the engine could not read -> why (it was left out)
+
+    def run(self, sql: str, limit: int | None = None) -> QueryResult:
+        """The query's columns and rows (at most `limit` rows)."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine (connections, clients)."""
+        ...
+
+
 class DuckDBExplorer:
     """segment_logs over log files, or over a DuckDB file they were loaded into (--db)."""
 
@@ -41,7 +56,8 @@ class DuckDBExplorer:
             raise UsageError("give the logs to explore (a folder or s3://...) or --db FILE loaded earlier")
         if database is not None and logs is None and not database.is_file():
             raise UsageError(
-                f"--db {database} does not exist; load it once with the logs: toolkit explore SRC --db {database}"
+                f"--db {database} does not exist; load it once with the logs: toolkit explore SRC "
+                f"--db {database}"
             )
         created = database is not None and not database.exists()
         try:
@@ -63,21 +79,22 @@ class DuckDBExplorer:
                     self._load()
             elif not self._has_table(VIEW):
                 raise UsageError(
-                    f"--db {database} holds no {VIEW} table; load it once with the logs: toolkit explore SRC --db {database}"
+                    f"--db {database} holds no {VIEW} table; load it once with the logs: toolkit explore "
+                    f"SRC --db {database}"
                 )
         except BaseException:
             self.connection.close()
-            if created:  # a database this run made and could not fill is not left behind
+            if created and database is not None:
+                # a database this run made and could not fill is not left behind
                 for leftover in (database, database.with_name(database.name + ".wal")):
                     leftover.unlink(missing_ok=True)
             raise
 
     def _has_table(self, name: str) -> bool:
-        return bool(
-            self.connection.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-            ).fetchone()[0]
-        )
+        row = self.connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+        ).fetchone()
+        return bool(row and row[0])
 
     def _create_view(self) -> None:
         if not self.files:
@@ -144,6 +161,7 @@ class AthenaExplorer:
         self, database: str, output: str, aws: AwsOptions, workgroup: str | None = None, timeout: float = 600
     ):
         S3Url.parse(output)
+        self.skipped: dict[str, str] = {}  # Athena reads the files itself: none is left out here
         self.database, self.output, self.workgroup, self.timeout = database, output, workgroup, timeout
         self.client = aws.client("athena")
 
@@ -218,4 +236,8 @@ def workshop_conclusion(sku_result: QueryResult) -> str:
         return "No message carries properties.sku: there is nothing to train Personalize on yet."
     events = ", ".join(f"{event} ({int(count):,})" for event, count in sku_result.rows)
     total = sum(int(count) for _, count in sku_result.rows)
-    return f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. These are the workshop's interactions (toolkit transform; a products[] array's items count too, with --item-id sku or product_id)."
+    return (
+        f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. "
+        "These are the workshop's interactions (toolkit transform; a products[] array's items count too, "
+        "with --item-id sku or product_id)."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from toolkit.errors import UsageError
@@ -42,19 +43,17 @@ def write_atomically(path: Path, data: bytes) -> None:
     partial = partial_path(path)
     try:
         try:
-            handle = open(partial, "wb")
+            partial.write_bytes(data)
         except FileNotFoundError:  # the folder's first file
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(partial, "wb")
-        with handle:
-            handle.write(data)
+            partial.write_bytes(data)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
 
 
-def check_output_file(path: Path, option: str, inputs: list[Path] = ()) -> None:
+def check_output_file(path: Path, option: str, inputs: Sequence[Path | str] = ()) -> None:
     """Refuse, before any work, an output that is an input or that is not a regular file (a
     folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
     if path.exists() and not path.is_file():
@@ -65,7 +64,7 @@ def check_output_file(path: Path, option: str, inputs: list[Path] = ()) -> None:
         raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy them")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: Path, b: Path | str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:

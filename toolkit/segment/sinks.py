@@ -16,10 +16,12 @@ RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote t
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     if found is None:
         raise UsageError(
-            f"--out {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another --out"
+            f"--out {destination} already holds {ROOT}/ not written by toolkit generate; users of two "
+            "populations would mix: use another --out"
         )
     raise UsageError(
-        f"--out {destination} already holds the logs of another run ({found}); users of two runs would mix: use another --out, or remove it"
+        f"--out {destination} already holds the logs of another run ({found}); users of two runs would "
+        "mix: use another --out, or remove it"
     )
 
 

@@ -22,9 +22,9 @@ from toolkit.segment.libraries import LIBRARIES, SITE, Library, page_context, pa
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.columns import distinct_codes
+from toolkit.simulate.delivery import deliver
 from toolkit.simulate.devices import user_variants
 from toolkit.simulate.draws import as_uuid4, uuid_texts
-from toolkit.simulate.delivery import deliver
 from toolkit.simulate.engine import SimulatedShard, Users
 from toolkit.simulate.message_shape import (
     ad_tracking,
@@ -46,7 +46,8 @@ TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out a
 
 @dataclass
 class ShardRows:
-    """A shard's messages and users as columns for the SELECTs that lay them out, and its files' row ranges."""
+    """A shard's messages and users as columns for the SELECTs that lay them out, and its files'
+    row ranges."""
 
     columns: dict  # a row a message
     user_rows: np.ndarray  # each message's user: their row in user_columns
@@ -66,12 +67,14 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
     """Each shard's files as (source key, received day epoch ms, hour, content in pieces), laying
     out shards that share their SELECT (a platform's) in one query: a query costs ~15 ms to set up."""
     result: list = [None] * len(shards)
-    by_sql: dict[str, list[int]] = {}
+    by_sql: dict[tuple[str, str], list[int]] = {}
     for index, shard in enumerate(shards):
         by_sql.setdefault(shard.sql, []).append(index)
     for sql, indices in by_sql.items():
         first_user = np.cumsum([0] + [_length(shards[i].user_columns) for i in indices[:-1]])
-        user_rows = np.concatenate([shards[i].user_rows + offset for i, offset in zip(indices, first_user)])
+        user_rows = np.concatenate(
+            [shards[i].user_rows + offset for i, offset in zip(indices, first_user, strict=True)]
+        )
         columns = {
             name: _concatenated([shards[i].columns[name] for i in indices])
             for name in shards[indices[0]].columns
@@ -190,7 +193,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     ends = np.r_[starts[1:], n]
     files = [
         (simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b))
-        for a, b in zip(starts, ends)
+        for a, b in zip(starts, ends, strict=True)
     ]
     server_ip = scenario.context_ip is not None
     sql = (
@@ -220,8 +223,9 @@ def _user_columns(
     if platform.advertising_when_tracking:
         columns["ad_tracking"] = ad_tracking(shard.run_seed, shard.platform, platform.name)[variant]
     id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
+    # a platform has at most two device ids: zip pairs each with its words and stops at the last
     for (field, kind), (high, low) in zip(
-        platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))
+        platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7])), strict=False
     ):
         id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts

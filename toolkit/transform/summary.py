@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from toolkit.personalize.domains import event_map
 from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.segment.lines import Reject
+
+if TYPE_CHECKING:
+    from toolkit.transform.items import ItemsDataset
+    from toolkit.transform.users import UsersDataset
 
 DEFAULT_EVENT_TYPES = ("Product Added", "Order Completed", "Product Clicked")
 ITEM_FIELDS = ("sku", "product_id")
@@ -70,8 +75,8 @@ class TransformSummary:
     other_events: Counter = field(
         default_factory=Counter
     )  # the most common track events not in --event-types
-    users_dataset: object = None  # transform.users.UsersDataset, when --users was asked for
-    items_dataset: object = None  # transform.items.ItemsDataset, when --items was asked for
+    users_dataset: UsersDataset | None = None  # when a Users dataset was asked for
+    items_dataset: ItemsDataset | None = None  # when an Items dataset was asked for
     seconds: float = 0.0
 
     @property

@@ -1,0 +1,101 @@
+"""`toolkit explore`: SQL over raw Segment logs, on DuckDB here or on Athena there: the engine
+opened, the queries run, everything closed, and what was read accounted for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.aws.s3 import AwsOptions
+from toolkit.errors import UsageError
+from toolkit.explore.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
+from toolkit.explore.logs_view import sql_text
+from toolkit.segment.logs import LogFiles, find_log_files
+
+ENGINES = ("duckdb", "athena")
+
+
+@dataclass
+class S3Reading:
+    """What streaming the logs from S3 read: the queries fetch only the byte ranges they need."""
+
+    bytes_read: int
+    objects_read: int
+    objects: int
+    bytes_listed: int
+
+
+@dataclass
+class ExploreResult:
+    """The answers, titled, and what the engine could not read or refused."""
+
+    queries: list[tuple[str, QueryResult]]
+    workshop: bool  # the workshop's three queries (no `sql` given)
+    refused: list[str] = field(default_factory=list)  # S3 keys that would be saved outside the folder
+    skipped: dict[str, str] = field(default_factory=dict)  # unreadable file -> why
+    s3: S3Reading | None = None
+
+    def as_dict(self) -> list[dict]:
+        """What `--format json` prints: one query's rows as records; several as titled results."""
+
+        def records(result: QueryResult) -> list[dict]:
+            return [dict(zip(result.columns, row, strict=False)) for row in result.rows]
+
+        if len(self.queries) == 1:
+            return records(self.queries[0][1])
+        return [
+            {"title": title, "sql": result.sql, "rows": records(result)} for title, result in self.queries
+        ]
+
+
+def explore(
+    source: str | None = None,
+    *,
+    sql: str | None = None,
+    limit: int | None = None,
+    db: Path | str | None = None,
+    engine: str = "duckdb",
+    database: str | None = None,
+    output: str | None = None,
+    workgroup: str | None = None,
+    aws: AwsOptions | None = None,
+    progress: bool = False,
+) -> ExploreResult:
+    """Run `sql` (or, without it, the workshop's three queries) against `segment_logs`: on DuckDB
+    over `source` (a folder or s3://bucket/prefix) or a DuckDB file `db` loaded earlier, or on
+    Athena (`database`, results to `output`)."""
+    if limit is not None and limit < 1:
+        raise UsageError(f"`limit` must be at least 1, not {limit}", parameters=("limit",))
+    if engine not in ENGINES:
+        raise UsageError(
+            f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}", parameters=("engine",)
+        )
+    queries = [("Query", sql)] if sql else [(title, sql_text(name)) for title, name in WORKSHOP_QUERIES]
+    aws = aws or AwsOptions()
+    logs: LogFiles | None = None
+    explorer: Explorer
+    if engine == "athena":
+        if not database or not output:
+            raise UsageError(
+                "`engine` athena needs `database` and `output` s3://bucket/athena-results/",
+                parameters=("engine", "database", "output"),
+            )
+        explorer = AthenaExplorer(database, output, aws, workgroup)
+    else:
+        logs = find_log_files(source, aws, stream=True) if source else None
+        explorer = DuckDBExplorer(logs, Path(db) if db else None, progress=progress)
+    try:
+        answers = [(title, explorer.run(text, limit)) for title, text in queries]
+    finally:
+        explorer.close()
+        if logs is not None:
+            logs.close()
+    result = ExploreResult(answers, workshop=not sql, skipped=dict(explorer.skipped))
+    if logs is not None:
+        result.refused = list(logs.refused)
+        fetched = logs.filesystem
+        if fetched is not None:
+            result.s3 = S3Reading(
+                fetched.bytes_read, len(fetched.objects_read), len(logs.paths), sum(fetched.sizes.values())
+            )
+    return result
