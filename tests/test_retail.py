@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.helpers import read_messages, rows_of
 from toolkit.cli import app
 from toolkit.errors import UsageError
+from toolkit.segment.libraries import REFERRERS, SITE
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import _scenario_text, load_scenario
@@ -58,8 +59,13 @@ def moment(text: str) -> datetime:
 
 
 def local(message) -> datetime:
-    """When the message happened on its sender's clock, in their device's time zone."""
+    """When the message happened, in its device's time zone (the apps send it; analytics.js 1.53 does not)."""
     return moment(message["timestamp"]).astimezone(ZoneInfo(message["context"]["timezone"]))
+
+
+def zoned(messages):
+    """The messages whose context names their device's time zone."""
+    return [m for m in messages if "timezone" in m["context"]]
 
 
 def sessions_of(messages):
@@ -155,7 +161,7 @@ def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on
     assert calls["analytics.js"]["page"] > 1000 and calls["analytics.js"]["screen"] == 0
     for library in ("analytics-kotlin", "analytics-swift"):
         assert calls[library]["screen"] > 1000 and calls[library]["page"] == 0
-    checked = 0
+    checked, referrers = 0, Counter()
     for device in sessions_of(
         m for m in messages if m["context"]["library"]["name"] == "analytics.js"
     ).values():
@@ -163,19 +169,28 @@ def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on
         for message in device:
             if message["type"] == "page":
                 assert message["name"] and "event" not in message
-                assert message["properties"] == message["context"]["page"]  # analytics.js's page properties
+                # analytics-next 1.53.0 plugins/page-enrichment: the page's context and the call's name;
+                # referrer is document.referrer: the page before in the session, or where it came from
+                assert message["properties"] == dict(message["context"]["page"], name=message["name"])
+                referrer = message["context"]["page"]["referrer"]
+                assert referrer == (page["url"] if page is not None else referrer) or referrer in REFERRERS
                 page = message["context"]["page"]
+                referrers[referrer.startswith(SITE)] += 1
             elif page is not None:
                 assert message["context"]["page"] == page
                 checked += 1
             if message.get("event") == "Product Viewed":
                 assert message["context"]["page"]["path"] == f"/p/{message['properties']['sku']}"
-    assert checked > 1000
+    assert checked > 1000 and referrers[True] > 1000 and referrers[False] > 100
 
 
 def test_the_current_mobile_libraries_send_what_their_versions_send(messages):
+    """analytics-kotlin 1.19.2: device.id is the anonymousId with collectDeviceId off (Configuration.kt,
+    AndroidContextPlugin.kt getDeviceId); screen calls carry category "" (Analytics.kt screen,
+    encodeDefaults in JSON.kt). Both skip the Segment destination in _metadata.bundled
+    (DestinationMetadataPlugin.kt, DestinationMetadataPlugin.swift)."""
     for name, device_id, ids in (
-        ("analytics-kotlin", SHA256, LOWER_UUID),
+        ("analytics-kotlin", LOWER_UUID, LOWER_UUID),
         ("analytics-swift", UPPER_UUID, UPPER_UUID),
     ):
         sent = [m for m in messages if m["context"]["library"]["name"] == name]
@@ -189,7 +204,11 @@ def test_the_current_mobile_libraries_send_what_their_versions_send(messages):
             )
             assert "advertisingId" not in context["device"] and "adTrackingEnabled" not in context["device"]
             assert "traits" not in context
-            assert message["_metadata"] == {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
+            assert message["_metadata"] == {"bundled": [], "bundledIds": [], "unbundled": []}
+            kotlin = name == "analytics-kotlin"
+            assert (context["device"]["id"] == message["anonymousId"]) == kotlin
+            assert ("category" in message) == (kotlin and message["type"] == "screen")
+            assert message.get("category", "") == ""
 
 
 def test_product_popularity_is_heavy_tailed(messages):
@@ -232,7 +251,7 @@ def test_the_day_curve_is_in_local_time_and_traffic_crosses_midnight_utc(message
     """The first message of each shopper's day (which runs from DAY_STARTS_AT local) falls in the
     hours of the day curve."""
     firsts = {}
-    for message in messages:
+    for message in zoned(messages):
         key = (message["anonymousId"], (local(message) - timedelta(hours=RETAIL.rhythm.DAY_STARTS_AT)).date())
         if key not in firsts or message["timestamp"] < firsts[key]["timestamp"]:
             firsts[key] = message
@@ -250,7 +269,7 @@ def test_new_visitors_follow_the_week_curve_and_grow_week_on_week(tmp_path):
     scenario = replace(RETAIL.with_visitors(60), retention=0.0, rhythm=rhythm)
     generate(scenario, FIRST, DAYS, 5, LocalSink(tmp_path), workers=2)
     first_seen = {}
-    for _, message in read_messages(tmp_path):
+    for message in zoned(m for _, m in read_messages(tmp_path)):
         day = (local(message) - timedelta(hours=RETAIL.rhythm.DAY_STARTS_AT)).date()  # the shopper's day
         first_seen[message["anonymousId"]] = min(day, first_seen.get(message["anonymousId"], day))
     per_day = Counter(first_seen.values())
@@ -267,7 +286,7 @@ def test_new_visitors_follow_the_week_curve_and_grow_week_on_week(tmp_path):
 
 def test_customers_come_back_on_some_days_and_churn(messages):
     days_of = defaultdict(set)
-    for message in messages:
+    for message in zoned(messages):
         if message.get("userId"):
             days_of[message["userId"]].add(local(message).date())
     assert sum(len(days) >= 2 for days in days_of.values()) / len(days_of) > 0.3

@@ -142,7 +142,8 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     received, day, hour = received[order], day[order], hour[order]
     identify = step == IDENTIFY
     is_platform = source == simulated.platform_index
-    cache = _traits_cache(simulated, platform, user, identified | identify) if platform.traits_cache else None
+    device_identified = _device_identified(simulated, user, events["time"][event], identify & is_platform)
+    cache = _traits_cache(simulated, platform, user, device_identified) if platform.traits_cache else None
     if cache is not None:  # identify's traits are what the library caches
         traits = Coded(np.where(identify, cache.codes, 0), cache.texts)
     else:
@@ -163,6 +164,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         "is_identify": identify,
         "is_platform": is_platform,
         "identified": identified,
+        "device_identified": device_identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
         **{
             name: Coded(np.where(identify, len(simulated.steps), step), texts)
@@ -227,6 +229,8 @@ def _user_columns(
     for (field, kind), (high, low) in zip(
         platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7])), strict=False
     ):
+        if field == "id" and platform.device_id_is_anonymous_id:
+            high, low = words[2], words[3]
         id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
         id_words(
@@ -248,10 +252,25 @@ def _identify_traits(simulated: SimulatedShard, users: np.ndarray) -> np.ndarray
     )
 
 
+def _device_identified(
+    simulated: SimulatedShard, user: np.ndarray, time: np.ndarray, identify: np.ndarray
+) -> np.ndarray:
+    """Whether each message's device had identified its user when it was made: a returning user on
+    the platform they registered on, or a message after the device's first identify of the day
+    (the identify itself included; a message made at the same instant before it is not)."""
+    shard = simulated.shard
+    number = [source.key for source in simulated.scenario.platforms].index(shard.platform)
+    registered_here = np.zeros(len(simulated.users.seeds), dtype=bool)
+    registered_here[len(shard.progress) :] = shard.returning_platform == number
+    first = np.full(len(registered_here), np.iinfo(np.int64).max)
+    np.minimum.at(first, user[identify], time[identify])
+    return registered_here[user] | (time > first[user]) | identify
+
+
 def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
-    """What a traits-caching library (analytics-android) sends once a user is identified, in
-    context.traits and identify's traits: every identify trait, anonymousId and userId; code 0
-    (unused) for messages before identify."""
+    """What a traits-caching library (analytics-android, -ios) sends once its device has identified
+    the user, in context.traits and identify's traits: every identify trait, anonymousId and userId;
+    code 0 (unused) for messages before."""
     identified, place = distinct_codes(user[known], len(simulated.users.seeds))
     codes = np.zeros(len(user), dtype=np.int64)
     codes[known] = 1 + place

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from toolkit.segment.ids import derive_seed
-from toolkit.segment.libraries import LIBRARIES, page_context
+from toolkit.segment.libraries import LIBRARIES, REFERRERS, page_context
 from toolkit.simulate.columns import distinct_codes, filled
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 from toolkit.simulate.population import Shard
@@ -39,6 +39,15 @@ TOP_OF_LIST = 0.3  # a viewed product is at position k of its list with chance ~
 SECOND_ITEM = 0.15  # an added product is added two at a time
 QUANTITIES = 2  # the most of a product a cart line holds
 PERSONA = "persona"
+ROLES = (
+    "landing",
+    "search",
+    "list",
+    "product",
+    "cart",
+    "checkout",
+    "order",
+)  # the roles a page view can have
 
 
 class Simulating(Protocol):
@@ -213,9 +222,8 @@ class _Session:
         step = self.view_step(role)
         if step is not None and len(session):
             page = filled(page, len(session), np.int64)
-            self.rows.add(
-                session, phase, a, b, part, step, self.texts(page, self.pages.properties(self.web)), page
-            )
+            properties = 0 if self.web else self.texts(page, self.pages.properties(self.web))  # web: timed()
+            self.rows.add(session, phase, a, b, part, step, properties, page)
 
     def texts(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         """Payload codes of texts shared by many messages: the table's text of each key, once each."""
@@ -382,31 +390,41 @@ class _Session:
         elapsed = np.cumsum(gaps)
         session_start = np.maximum.accumulate(np.where(first, np.arange(len(step)), 0))
         times = self.starts[session] + elapsed - elapsed[session_start]
-        on_page = page[
-            np.maximum.accumulate(np.where(is_view, np.arange(len(page)), 0))
-        ]  # the last view's page: every session opens with one
+        last_view = np.maximum.accumulate(
+            np.where(is_view, np.arange(len(page)), 0)
+        )  # every session opens with one
         identified = self.known[session] | (self.signing[session] & (phase >= 2))
-        self.sim.events.add(
-            self.users[session],
-            self.source,
-            step,
-            identified,
-            times,
-            payload,
-            self.sim_pages(on_page) if self.web else -1,
-        )
+        page_codes: np.ndarray | int = -1
+        if self.web:
+            page_codes, view_payload = self.web_pages(session, page, is_view, last_view)
+            payload = np.where(is_view, view_payload, payload)
+        self.sim.events.add(self.users[session], self.source, step, identified, times, payload, page_codes)
         end = self.starts.copy()
         np.maximum.at(end, session, times)
         return end
 
-    def sim_pages(self, page: np.ndarray) -> np.ndarray:
-        """Codes into the shard's context.page texts (the simulation's pages) of these pages."""
-        distinct, inverse = np.unique(page, return_inverse=True)
-        offset = len(self.sim.pages)
-        self.sim.pages.extend(
-            self.pages.properties(web=True)[distinct].tolist()
-        )  # a page call's properties are its context.page
-        return offset + inverse
+    def web_pages(
+        self, session: np.ndarray, page: np.ndarray, is_view: np.ndarray, last_view: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """analytics.js's context.page of each message (codes into the shard's pages) and the
+        properties of each page call (codes into its payloads): the page viewed last, whose
+        referrer (document.referrer) is the page before it in the session, or for the session's
+        first page where the visitor came from (analytics-next page-enrichment: the page call's
+        properties are its context.page and its name)."""
+        views = np.flatnonzero(is_view)
+        opens = np.r_[True, session[views[1:]] != session[views[:-1]]] if len(views) else np.zeros(0, bool)
+        came_from = self.rng.integers(0, len(REFERRERS), len(views))
+        referrer = np.zeros(len(page), dtype=np.int64)  # REFERRERS, then len(REFERRERS) + a page
+        referrer[views] = np.where(opens, came_from, len(REFERRERS) + np.r_[0, page[views[:-1]]])
+        key = page[last_view] * (len(REFERRERS) + self.pages.count) + referrer[last_view]
+        distinct, inverse = np.unique(key, return_inverse=True)
+        contexts, properties = self.pages.referred(
+            distinct // (len(REFERRERS) + self.pages.count), distinct % (len(REFERRERS) + self.pages.count)
+        )
+        page_offset, payload_offset = len(self.sim.pages), len(self.sim.payloads)
+        self.sim.pages.extend(contexts.tolist())
+        self.sim.payloads.extend(properties.tolist())
+        return page_offset + inverse, payload_offset + inverse
 
     def list_texts(
         self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray
@@ -503,7 +521,7 @@ class _Pages:
     """The store's pages, numbered: the landing page, a search page per query, a list page per
     category, a page per product, the cart, checkout and order confirmation."""
 
-    def __init__(self, store: Store, titles: dict[str, str]):
+    def __init__(self, store: Store, titles: dict[str, str], names: dict[str, str]):
         self.store = store
         self.titles = titles  # the view's name of each role that has one
         self.slugs = ["-".join(name.lower().replace("/", " ").split()) for name in store.category_names]
@@ -527,6 +545,24 @@ class _Pages:
         self.screen_properties = np.array(
             [self._screen_properties(page) for page in range(self.order + 1)], dtype=object
         )
+        self.count = self.order + 1
+        # a page's context cut where its referrer goes, its URL (another page's referrer) and its
+        # page call's name, as JSON texts
+        cut = [text.split('"referrer":""', 1) for text in self.page_properties.tolist()]
+        self.heads = np.array([head + '"referrer":' for head, _ in cut], dtype=object)
+        self.tails = np.array([tail for _, tail in cut], dtype=object)
+        self.referrers = np.array(
+            [orjson.dumps(r).decode() for r in REFERRERS]
+            + [orjson.dumps(self.context(page)["url"]).decode() for page in range(self.count)],
+            dtype=object,
+        )
+        self.names = np.array(
+            [
+                '{"name":' + orjson.dumps(names.get(self.role(page), "")).decode() + ","
+                for page in range(self.count)
+            ],
+            dtype=object,
+        )
         self.queries_properties = np.array(
             [orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object
         )
@@ -534,6 +570,22 @@ class _Pages:
             np.array([orjson.dumps(name).decode() for name in store.category_names], dtype=object),
             np.array([f'"{slug}"' for slug in self.slugs], dtype=object),
         )
+
+    def role(self, page: int) -> str:
+        """The role of the step whose view shows this page."""
+        if page >= self.cart:
+            return ("cart", "checkout", "order")[page - self.cart]
+        if page >= self._product:
+            return "product"
+        if page >= self._category:
+            return "list"
+        return "search" if page >= self._search else "landing"
+
+    def referred(self, pages: np.ndarray, referrers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The context.page texts of these pages with these referrers (REFERRERS, then pages), and
+        their page calls' properties (the same with the page's name)."""
+        contexts = self.heads[pages] + self.referrers[referrers] + self.tails[pages]
+        return contexts, self.names[pages] + np.array([text[1:] for text in contexts.tolist()], dtype=object)
 
     def query_of(self, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A search query for each category: one of its nouns."""
@@ -595,4 +647,7 @@ def pages_of(store: Store, journey: Journey) -> _Pages:
         for role in ("landing", "search", "cart", "checkout", "order")
         if (i := journey.step_of(role, True)) is not None
     }
-    return store.cached(("pages", tuple(titles.items())), lambda: _Pages(store, titles))
+    names = {role: journey.steps[i].event for role in ROLES if (i := journey.step_of(role, True)) is not None}
+    return store.cached(
+        ("pages", tuple(titles.items()), tuple(names.items())), lambda: _Pages(store, titles, names)
+    )
