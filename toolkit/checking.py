@@ -22,6 +22,7 @@ from toolkit.aws.s3 import S3Url
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import validate_csv
 from toolkit.segment.layout import KEY_PATTERN
+from toolkit.segment.send import shown_url
 from toolkit.simulate.scenario import load_scenario
 
 BUCKET_PREFIX = "personalize-data-"
@@ -372,12 +373,16 @@ class AccountChecker:
                 continue
             status = _probe(self.options.host, write_key)
             if status == 200:
-                self.add(f"Segment {name}", "pass", f"a probe message was accepted by {self.options.host}")
+                self.add(
+                    f"Segment {name}",
+                    "pass",
+                    f"a probe message was accepted by {shown_url(self.options.host)}",
+                )
             else:
                 self.add(
                     f"Segment {name}",
                     "fail",
-                    f"{self.options.host} answered {status} to a probe message",
+                    f"{shown_url(self.options.host)} answered {status} to a probe message",
                     "copy the source's write key from Segment's source settings",
                 )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import tempfile
+import threading
 import traceback
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,7 @@ from toolkit.render import LazyProgress, console, errors, print_json, say_error,
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
 FLAGS = {"rejects_path": "--rejects", "users_path": "--users", "items_path": "--items", "k": "--k"}
+FLAGS |= {"sources": "SRC", "confirm": "--set-bucket-policy"}  # toolkit import
 
 
 def flag(parameter: str) -> str:
@@ -37,6 +40,7 @@ class ToolkitGroup(TyperGroup):
     (toolkit.errors): no command can print a raw traceback."""
 
     def invoke(self, ctx):
+        _interrupt_on_sigterm()
         try:
             return super().invoke(ctx)
         except typer.Exit:
@@ -68,6 +72,16 @@ class ToolkitGroup(TyperGroup):
                 f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops a command as Ctrl-C does: temporary files removed, nothing half-written,
+    exit 130 (the collector installs its own handlers, which publish first)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _crash_log(exc: BaseException) -> str:
@@ -181,6 +195,15 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
+def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+    from toolkit.destinations import DestinationOptions
+
+    return DestinationOptions(
+        aws=aws_options(profile, region, endpoint_url),
+        source_names={source.id: source.key for source in scenario.sources.values()},
+    )
+
+
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
 DaysOption = Annotated[int | None, typer.Option(help="Number of days to simulate (instead of --until).")]
 UntilOption = Annotated[
@@ -231,8 +254,11 @@ def generate(
     seed: SeedOption = 1,
     users_per_day: VisitorsOption = None,
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "out",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, personalize-events://TRACKING_ID (default: out)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes to simulate with (default: one per core).")
     ] = None,
@@ -262,7 +288,7 @@ def generate(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
-    from toolkit.segment.sinks import sink_for
+    from toolkit.destinations import open_destinations
     from toolkit.simulate.run import generate as run_generate
 
     first_day, day_count = resolve_days(start, days, until)
@@ -272,14 +298,14 @@ def generate(
     if sink is Sink.segment:
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
-    if sink is Sink.s3 and not out.startswith("s3://"):
+    outs = out or ["out"]
+    if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
-            chosen, first_day, day_count, seed, destination, workers, on_progress
+            chosen, first_day, day_count, seed, destinations, workers, on_progress
         ),
         show=not (quiet or as_json),
     )
@@ -291,7 +317,7 @@ def generate(
                 "seed": seed,
                 "first_day": first_day,
                 "last_day": last_day,
-                "written_to": destination.describe(),
+                "written_to": [d.name for d in destinations],
                 **result.as_dict(),
             }
         )
@@ -299,11 +325,12 @@ def generate(
     if not quiet:
         from toolkit.render import print_generated
 
-        print_generated(chosen, result, first_day, last_day, destination.describe())
+        print_generated(chosen, result, first_day, last_day, [d.name for d in destinations])
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
     from toolkit.render import send_summary
+    from toolkit.segment.send import shown_url
     from toolkit.sending import simulate_and_send
 
     progress = LazyProgress("simulating")
@@ -311,7 +338,7 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     def simulated(generated) -> None:
         progress.close()
         console.print(
-            f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}"
+            f"simulated {generated.messages:,} messages; sending to {shown_url(host) if host else 'Segment (api.segment.io)'}"
         )
 
     try:
@@ -634,7 +661,7 @@ def schema(
         print(text, end="")
         return
     target = Path(out or f"{made['name'].lower()}.avsc")
-    from toolkit.segment.layout import check_output_file
+    from toolkit.files import check_output_file
 
     check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
@@ -644,7 +671,7 @@ def schema(
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    from toolkit.segment.layout import write_atomically
+    from toolkit.files import write_atomically
 
     try:
         write_atomically(path, text.encode())
@@ -792,8 +819,11 @@ def collector(
     ] = 8088,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "collected",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable (a local Segment with several destinations): as generate's --out (default: collected)."
+        ),
+    ] = None,
     write_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -825,7 +855,7 @@ def collector(
     journal: Annotated[
         Path | None,
         typer.Option(
-            help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3)."
+            help="Journal folder, a folder per destination under it (default: OUT/.collector-journal for the first folder --out, else ./.collector-journal)."
         ),
     ] = None,
     processes: Annotated[
@@ -846,9 +876,9 @@ def collector(
     import json
     import logging
 
-    from toolkit.collecting import CollectorSettings, run_collector
-    from toolkit.segment.collector import CollectorSource, journal_folder
-    from toolkit.segment.sinks import sink_for
+    from toolkit.collecting import CollectorSettings, default_journal, run_collector
+    from toolkit.destinations import open_destinations
+    from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
@@ -862,15 +892,15 @@ def collector(
         raise UsageError(
             f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    outs = out or ["collected"]
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
     settings = CollectorSettings(
         sources=sources,
-        sink=destination,
-        journal=journal or journal_folder(out),
+        destinations=destinations,
+        journal=journal or default_journal(outs),
         host=host,
         port=port,
         processes=processes,
@@ -883,7 +913,7 @@ def collector(
 
     def ready(url: str) -> None:
         errors.print(
-            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}",
+            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); delivering to {', '.join(d.name for d in destinations)}",
             highlight=False,
         )
 
@@ -975,3 +1005,123 @@ def check(
             for created in result.created:
                 console.print(f"created {created} in {result.account}", soft_wrap=True)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+class ImportDomain(enum.StrEnum):
+    auto = "auto"
+    ecommerce = "ecommerce"
+    none = "none"
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SRC...",
+            help=(
+                "A workshop folder, dataset CSVs (interactions, users, items; each .avsc beside it is "
+                "its schema) or their s3:// URLs."
+            ),
+        ),
+    ],
+    dataset_group: Annotated[
+        str, typer.Option(help="The dataset group to import into: reused by name, or created.")
+    ],
+    bucket: Annotated[
+        str | None, typer.Option(help="Bucket to upload local CSVs to (under DATASET_GROUP/).")
+    ] = None,
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            help="Role Personalize assumes to read the CSVs (it must trust personalize.amazonaws.com)."
+        ),
+    ] = None,
+    create_role: Annotated[
+        bool,
+        typer.Option(
+            "--create-role",
+            help="Create (or extend) the role toolkit-personalize-s3-read, which reads the buckets.",
+        ),
+    ] = False,
+    set_bucket_policy: Annotated[
+        bool,
+        typer.Option(
+            "--set-bucket-policy",
+            help=(
+                "Add the statement letting personalize.amazonaws.com read the bucket without asking "
+                "(asked on a terminal)."
+            ),
+        ),
+    ] = False,
+    incremental: Annotated[
+        bool, typer.Option("--incremental", help="Add to what the datasets hold (the first import is FULL).")
+    ] = False,
+    domain: Annotated[
+        ImportDomain,
+        typer.Option(
+            help="Dataset group domain: auto (ECOMMERCE when the CSV was written for it), ecommerce or none."
+        ),
+    ] = ImportDomain.auto,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate, read the account, print the plan and its aws commands; create nothing.",
+        ),
+    ] = False,
+    wait_minutes: Annotated[
+        float, typer.Option(min=0, help="Wait at most this long in all for everything to be ACTIVE.")
+    ] = 120.0,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import the datasets into Amazon Personalize: validate, upload, dataset group, schemas, datasets, jobs.
+
+    Exit 0 when every import job is ACTIVE (or the dry run's plan is made), 1 when a CSV is invalid
+    or a job failed."""
+    import sys
+
+    from toolkit.importing import import_datasets
+    from toolkit.render import import_plan_table, import_status_lines, validation_table
+
+    shown = not (quiet or as_json)
+
+    def confirm(question: str) -> bool:
+        return set_bucket_policy or (shown and sys.stdin.isatty() and typer.confirm(question))
+
+    def on_status(what: str, status: str, seconds: float) -> None:
+        if shown:
+            console.print(
+                f"{what}: {status}" + (f" ({seconds / 60:.0f} min)" if seconds >= 60 else ""), soft_wrap=True
+            )
+
+    result = import_datasets(
+        sources,
+        dataset_group=dataset_group,
+        bucket=bucket,
+        role_arn=role_arn,
+        create_role=create_role,
+        incremental=incremental,
+        domain=domain.value,
+        dry_run=dry_run,
+        confirm=confirm,
+        aws=aws_options(profile, region, endpoint_url),
+        wait_seconds=wait_minutes * 60,
+        on_status=on_status,
+    )
+    if as_json:
+        print_json(result.as_dict())
+    elif shown:
+        for report in result.validation:
+            if not report.valid:
+                console.print(validation_table(report))
+        if result.steps:
+            console.print(import_plan_table(result))
+        for line in import_status_lines(result):
+            console.print(line, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(EXIT_INVALID)

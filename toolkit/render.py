@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
     from toolkit.explore.engines import QueryResult
     from toolkit.explore.run import ExploreResult
+    from toolkit.importing import ImportResult
     from toolkit.personalize.evaluate import Evaluation
     from toolkit.personalize.validate import ValidationReport
     from toolkit.reporting import Report
+    from toolkit.segment.destination import DeliveryCounts
     from toolkit.simulate.run import GenerateResult
     from toolkit.simulate.scenario import Scenario
     from toolkit.transform.summary import TransformSummary
@@ -297,8 +299,72 @@ def evaluation_table(result) -> Table:
     return table
 
 
+def import_plan_table(result: ImportResult) -> Table:
+    """The import's steps: what it found to reuse, and what it makes (or, in a dry run, would)."""
+    table = Table(
+        title=f"Import into dataset group {result.dataset_group}" + (" (dry run)" if result.dry_run else "")
+    )
+    table.add_column("stage")
+    table.add_column("action")
+    table.add_column("what")
+    for step in result.steps:
+        table.add_row(
+            step.stage,
+            step.action if not result.dry_run or step.action == "reuse" else f"would {step.action}",
+            step.what,
+        )
+    return table
+
+
+def import_status_lines(result: ImportResult) -> list[Text]:
+    """What became of the import, a line each: invalid CSVs, the dry run's commands, each job's end."""
+    lines = [
+        Text.assemble(("not imported: ", "bold red"), f"{report.path} breaks Personalize's rules (above)")
+        for report in result.validation
+        if not report.valid
+    ]
+    if result.dry_run and result.valid:
+        lines.append(Text("dry run: nothing was created. The same steps as aws commands:", "bold"))
+        lines += [Text(step.command) for step in result.steps if step.command]
+    for status in result.statuses:
+        minutes = f" after {status.seconds / 60:.0f} min" if status.seconds >= 60 else ""
+        if status.status == "ACTIVE":
+            lines.append(Text.assemble(("ACTIVE", "green"), f" {status.what}{minutes}"))
+        else:
+            lines.append(
+                Text.assemble(
+                    (status.status or "unknown", "bold red"),
+                    f" {status.what}{minutes}: {status.failure_reason or 'no reason given'}",
+                )
+            )
+    for status in result.waited_out:
+        lines.append(
+            Text.assemble(
+                (f"still {status.status or 'pending'}", "bold yellow"),
+                f" after the {result.wait_seconds / 60:.0f} min wait: {status.what}; it goes on in "
+                "Personalize "
+                f"(aws personalize describe-{_described(status.arn)} --{_described(status.arn)}-arn "
+                f"{status.arn})",
+            )
+        )
+    if result.ok and not result.dry_run:
+        lines.append(
+            Text.assemble(
+                ("imported", "green"),
+                f" into dataset group {result.dataset_group}: next, train a solution on it (the "
+                "workshop's Exercise 2)",
+            )
+        )
+    return lines
+
+
+def _described(arn: str) -> str:
+    """The kind of Personalize resource an ARN names (dataset-import-job, dataset, dataset-group)."""
+    return arn.split(":", 5)[-1].split("/", 1)[0]
+
+
 def print_generated(
-    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: str
+    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: list[str]
 ) -> None:
     """The messages by source and event, the totals and the speed, and where they went."""
     console.print(generate_summary(scenario, result))
@@ -306,7 +372,9 @@ def print_generated(
         f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
         f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
     )
-    console.print(f"written to {written_to}")
+    for name in written_to:
+        delivered = result.delivered.get(name)
+        console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
 def print_transform(summary: TransformSummary, where: str, report: ValidationReport, rejects: bool) -> None:
@@ -326,8 +394,12 @@ def print_transform(summary: TransformSummary, where: str, report: ValidationRep
             f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}"
             for f in summary.users_dataset.fields
         )
+        users = summary.users_dataset
+        personal = set(users.personal)
+        others = [trait for trait in users.left_out if trait not in personal]
         console.print(
-            f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}",
+            f"Users dataset: {users.users:,} users with {fields}; left out: {', '.join(others) or 'none'}"
+            + (f"; left out as personal data: {', '.join(users.personal)}" if users.personal else ""),
             soft_wrap=True,
         )
     if summary.items_dataset is not None:
@@ -471,3 +543,13 @@ def print_report_verdict(report: Report, out: Path) -> None:
 def print_evaluation(result: Evaluation) -> None:
     console.print(evaluation_table(result))
     console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)
+
+
+def delivery_text(counts: DeliveryCounts) -> str:
+    """What a message destination did, in a line: delivered, not sent (why), retries, requests."""
+    not_sent = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.not_sent.items()))
+    return (
+        f"{counts.delivered:,} messages delivered"
+        + (f", not sent: {not_sent}" if not_sent else "")
+        + f" in {counts.requests:,} requests ({counts.retries:,} retried)"
+    )

@@ -11,11 +11,13 @@ from pathlib import Path
 from toolkit.aws.s3 import AwsOptions, S3Url, download_file, upload
 from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
 from toolkit.explore.logs_view import sql_text
+from toolkit.explore.printable import printable
+from toolkit.files import write_atomically
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
 from toolkit.personalize.validate import ValidationReport, with_datasets
 from toolkit.reporting import Report, add_figures, write_report
-from toolkit.segment.layout import CATALOG_NAME, write_atomically
+from toolkit.segment.layout import CATALOG_NAME
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import GenerateResult, generate
@@ -64,7 +66,7 @@ def run_workshop(
     with find_log_files(logs, aws) as files:
         explorer = DuckDBExplorer(files)
         try:
-            queries = [(title, explorer.run(sql_text(name))) for title, name in WORKSHOP_QUERIES]
+            queries = [(title, printable(explorer.run(sql_text(name)))) for title, name in WORKSHOP_QUERIES]
         finally:
             explorer.close()
     csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")

@@ -1,0 +1,108 @@
+"""Output files that never destroy the user's: each checked against every input and every other
+output of its run before any work, written under a temporary name beside it, and published
+(renamed) whole, all of a run's together, or not at all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from toolkit.errors import UsageError
+
+
+def partial_path(path: Path) -> Path:
+    """Where a file is written before it is renamed to `path`: hidden, beside it, per process."""
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so the file appears whole under its name or not at all."""
+    partial = partial_path(path)
+    try:
+        try:
+            partial.write_bytes(data)
+        except FileNotFoundError:  # the folder's first file (no mkdir a file: generate writes many)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(data)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def create_exclusively(path: Path, data: bytes) -> None:
+    """Write `path` whole, only if no file has that name yet; FileExistsError if one has. Of two
+    processes creating one name at once, exactly one succeeds (a hard link is created or not)."""
+    partial = partial_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        partial.write_bytes(data)
+        os.link(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def check_output_file(path: Path, option: str, inputs: Iterable[Path | str] = ()) -> None:
+    """Refuse, before any work, an output that is an input or that is not a regular file (a
+    folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {path} is not a regular file; name a file to write")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} folder does not exist: {path.parent}")
+    if path.exists() and any(same_file(path, source) for source in inputs):
+        raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy it")
+
+
+def check_outputs(outputs: Mapping[str, Path], inputs: Iterable[Path | str]) -> None:
+    """Refuse, before any work, outputs of one run that name an input or one another (the keys
+    name them to the user: parameters or options)."""
+    sources = list(inputs)
+    seen: dict[str, str] = {}
+    for name, path in outputs.items():
+        check_output_file(path, name, sources)
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {name} both name {path}; give each output a file of its own")
+        seen[key] = name
+
+
+def same_file(a: Path | str, b: Path | str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (in the main thread) until the block ends: what it does is
+    done whole, then the interrupt arrives."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def publish_together(renames: Iterable[tuple[Path, Path]]) -> None:
+    """Rename each finished partial file to its name, an interrupt held back meanwhile: a run's
+    outputs appear together."""
+    with signals_held():
+        for partial, final in renames:
+            os.replace(partial, final)
+
+
+def refuse_special_input(path: Path, option: str) -> None:
+    """Refuse an input that must be a file but is a pipe, a device or a folder (reading a FIFO or
+    /dev/zero would wait forever or never end)."""
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {path} is not a regular file; name a file")
