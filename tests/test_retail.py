@@ -93,6 +93,7 @@ def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
     for event in (
         "Products Searched",
         "Product List Viewed",
+        "Product Clicked",
         "Product Viewed",
         "Product Added",
         "Product Removed",
@@ -126,6 +127,55 @@ def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
                 properties["product_id"] in catalog
                 and properties["sku"] == catalog[properties["product_id"]]["sku"]
             )
+
+
+def test_spec_v2_links_a_click_to_its_list_and_an_order_to_its_checkout_with_the_stores_totals(messages):
+    """Spec v2 (segment-docs connections/spec/ecommerce/v2.md): Product Clicked, with the product's
+    position, comes between the list and the product's view; Checkout Started creates the order,
+    so Order Completed carries its order_id (and here checkout_id); Order Completed's subtotal is the
+    lines less the discount, total adds shipping and tax ([store.totals] of the retail store)."""
+    totals = RETAIL.store.spec.totals
+    clicks = orders = couponed = 0
+    for device in sessions_of(messages).values():
+        shown, clicked, checkout = {}, None, None
+        for message in device:
+            event, properties = message.get("event"), message.get("properties", {})
+            if event == "Product List Viewed":
+                shown = {p["product_id"]: p["position"] for p in properties["products"]}
+            elif event == "Product Clicked":
+                assert shown[properties["product_id"]] == properties["position"]
+                clicked = properties["product_id"]
+                clicks += 1
+            elif event == "Product Viewed":
+                assert properties["product_id"] == clicked
+                clicked = None
+            elif event == "Checkout Started":
+                checkout = properties
+            elif event == "Order Completed":
+                orders += 1
+                assert checkout is not None
+                assert (properties["order_id"], properties["checkout_id"]) == (
+                    checkout["order_id"],
+                    checkout["checkout_id"],
+                )
+                subtotal = round(properties["revenue"] - properties["discount"], 2)
+                shipping = 0.0 if subtotal >= totals.free_shipping_over else totals.shipping
+                assert properties["subtotal"] == pytest.approx(subtotal, abs=0.005)
+                assert properties["shipping"] == shipping
+                assert properties["tax"] == pytest.approx(subtotal * totals.tax_rate, abs=0.006)
+                assert properties["total"] == pytest.approx(
+                    subtotal + shipping + properties["tax"], abs=0.006
+                )
+                if "coupon" in properties:
+                    couponed += 1
+                    assert properties["coupon"] == totals.coupon
+                    assert properties["discount"] == pytest.approx(
+                        properties["revenue"] * totals.coupon_discount, abs=0.006
+                    )
+                else:
+                    assert properties["discount"] == 0
+    assert clicks > 1000 and orders > 100
+    assert 0.5 * totals.coupon_chance < couponed / orders < 2 * totals.coupon_chance
 
 
 def test_a_session_is_consistent_what_is_ordered_was_added_and_what_was_added_was_viewed(messages):

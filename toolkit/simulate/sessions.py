@@ -31,7 +31,7 @@ from toolkit.simulate.columns import distinct_codes, filled
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 from toolkit.simulate.population import Shard
 from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, SessionShape
-from toolkit.simulate.store import Store
+from toolkit.simulate.store import Store, Totals
 from toolkit.simulate.values import number_texts
 
 EXTRA_IDLE_MINUTES = 90.0  # mean wait beyond the idle gap before a user's next session
@@ -292,9 +292,21 @@ class _Session:
         position = np.minimum(rng.geometric(TOP_OF_LIST, len(view_list)) - 1, length[view_list] - 1)
         product = shown[view_list, position]
         session, a = list_session[view_list], list_index[view_list]
-        self.view(session, 1, a, view_index, 0, "product", self.pages.product(product))
+        click = self.journey.step_of("click", False)  # optional (scenario.OPTIONAL_ROLES)
+        if click is not None:  # Product Clicked on the list, with the product's position in it
+            size = shown.shape[1]
+            self.rows.add(
+                session,
+                1,
+                a,
+                view_index,
+                0,
+                self.base + click,
+                self.texts(product * size + position, store.texts("listed", size)),
+            )
+        self.view(session, 1, a, view_index, 1, "product", self.pages.product(product))
         self.rows.add(
-            session, 1, a, view_index, 1, self.step("product"), self.texts(product, store.texts("product"))
+            session, 1, a, view_index, 2, self.step("product"), self.texts(product, store.texts("product"))
         )
         chance = shape.add_chance * (1.0 - self.persona.sensitivity[session] * store.price_rank()[product])
         added = _first_per_session(rng.random(len(product)) < chance, session, product, store.size)
@@ -304,7 +316,7 @@ class _Session:
             1,
             a[added],
             view_index[added],
-            2,
+            3,
             self.step("add"),
             self.texts(product[added] * QUANTITIES + quantity - 1, store.texts("line", QUANTITIES)),
         )
@@ -324,6 +336,8 @@ class _Session:
         ordered = started & (rng.random(len(sessions)) < shape.order_chance)
         bounds = np.searchsorted(line_session, np.arange(len(sessions) + 1))
         kept = ~removed
+        # a checkout creates the order: its order_id and checkout_id are the order's (spec v2)
+        self.order_numbers = rng.integers(0, 1 << 62, (2, len(sessions)))
         self.view(sessions[cart], 3, 0, 0, 0, "cart", self.pages.cart)
         self.rows.add(
             sessions[cart],
@@ -451,26 +465,56 @@ class _Session:
         kept: np.ndarray,
         kind: str,
     ) -> list[str]:
-        """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
-        order_id, products, revenue) of these sessions' kept lines."""
+        """Cart Viewed (cart_id, products), Checkout Started (checkout_id, currency, order_id,
+        products, revenue) and Order Completed (the same, and the store's totals) of these
+        sessions' kept lines; a session's checkout and order carry the same ids."""
         chosen = np.isin(line_session, sessions) & kept
         line_session, product, quantity = line_session[chosen], product[chosen], quantity[chosen]
         group = np.searchsorted(sessions, line_session)  # lines are in session order, every session has some
         items = self.store.texts("line", QUANTITIES)[product * QUANTITIES + quantity - 1]
         products = _joined(items, group)
-        numbers = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
         if kind == "cart":
             return [
                 f'{{"cart_id":"{n:016x}","products":[{lines}]}}'
-                for n, lines in zip(numbers, products, strict=True)
+                for n, lines in zip(
+                    self.rng.integers(0, 1 << 62, len(sessions)).tolist(), products, strict=True
+                )
             ]
         revenue = np.round(
             np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2
         )
         currency = orjson.dumps(self.store.spec.currency).decode()
+        orders, checkouts = self.order_numbers[:, sessions].tolist()
+        totals = self.store.spec.totals if kind == "order" else None
+        extra = [("", "", "")] * len(sessions) if totals is None else self.totals_texts(totals, revenue)
         return [
-            f'{{"currency":{currency},"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}}}'
-            for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()), strict=True)
+            f'{{"checkout_id":"{c:016x}",{coupon}"currency":{currency},{discount}'
+            f'"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}{rest}}}'
+            for n, c, lines, total, (coupon, discount, rest) in zip(
+                orders, checkouts, products, number_texts(revenue.tolist()), extra, strict=True
+            )
+        ]
+
+    def totals_texts(self, totals: Totals, revenue: np.ndarray) -> list[tuple[str, str, str]]:
+        """The members an order's totals add, in their places among its sorted keys: coupon,
+        discount, and shipping, subtotal, tax, total (spec v2: revenue is the lines' sum, subtotal
+        after discounts, total with shipping and tax)."""
+        couponed = self.rng.random(len(revenue)) < totals.coupon_chance
+        discount = np.round(np.where(couponed, revenue * totals.coupon_discount, 0.0), 2)
+        subtotal = np.round(revenue - discount, 2)
+        free = np.inf if totals.free_shipping_over is None else totals.free_shipping_over
+        shipping = np.where(subtotal >= free, 0.0, totals.shipping)
+        tax = np.round(subtotal * totals.tax_rate, 2)
+        total = np.round(subtotal + shipping + tax, 2)
+        coupon = ',"coupon":' + orjson.dumps(totals.coupon).decode() if totals.coupon else ""
+        texts = [number_texts(column.tolist()) for column in (discount, shipping, subtotal, tax, total)]
+        return [
+            (
+                (coupon[1:] + ",") if used else "",
+                f'"discount":{d},',
+                f',"shipping":{h},"subtotal":{s},"tax":{t},"total":{o}',
+            )
+            for used, d, h, s, t, o in zip(couponed.tolist(), *texts, strict=True)
         ]
 
 
