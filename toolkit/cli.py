@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
     from typer._click import exceptions as click_exceptions
 except ImportError:
-    from click import exceptions as click_exceptions
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]  # the same, from click
 
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
@@ -69,7 +69,8 @@ class ToolkitGroup(TyperGroup):
                 say_error(message)
                 raise typer.Exit(EXIT_USAGE) from None
             say_error(
-                f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}"
+                f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the "
+                f"traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
 
@@ -117,39 +118,39 @@ def toolkit(
     """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS."""
 
 
-class Sink(str, enum.Enum):
+class Sink(enum.StrEnum):
     files = "files"
     s3 = "s3"
     segment = "segment"
 
 
-class TransformEngine(str, enum.Enum):
+class TransformEngine(enum.StrEnum):
     duckdb = "duckdb"
     spark = "spark"
 
 
-class ExploreEngine(str, enum.Enum):
+class ExploreEngine(enum.StrEnum):
     duckdb = "duckdb"
     athena = "athena"
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class Domain(str, enum.Enum):
+class Domain(enum.StrEnum):
     ecommerce = "ecommerce"
 
 
-class Dataset(str, enum.Enum):
+class Dataset(enum.StrEnum):
     interactions = "interactions"
     users = "users"
     items = "items"
 
 
-class ItemId(str, enum.Enum):
+class ItemId(enum.StrEnum):
     sku = "sku"
     product_id = "product_id"
 
@@ -168,7 +169,8 @@ def parse_day(text: str, option: str) -> date:
 
 
 def resolve_days(start_text: str, days: int | None, until_text: str | None) -> tuple[date, int]:
-    """The first day and the number of days of a run, from --date with --days or --until (default: yesterday)."""
+    """The first day and the number of days of a run, from --date with --days or --until
+    (default: yesterday)."""
     start = parse_day(start_text, "--date")
     if days is not None and until_text is not None:
         raise UsageError("give --days or --until, not both")
@@ -195,13 +197,52 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
-def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+def destination_options(
+    scenario, profile: str | None, region: str | None, endpoint_url: str | None, **chosen
+):
+    """What the destinations are given: AWS, the scenario's source names, and the options of
+    each kind of destination (toolkit.destinations.DestinationOptions)."""
     from toolkit.destinations import DestinationOptions
 
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
         source_names={source.id: source.key for source in scenario.sources.values()},
+        **chosen,
     )
+
+
+LayoutOption = Annotated[
+    str, typer.Option(help="What a folder or s3:// --out holds: segment (Segment's S3 layout) or firehose.")
+]
+PartitionKeyOption = Annotated[
+    str, typer.Option(help="Kinesis: user (userId, else anonymousId, as Segment) or message-id.")
+]
+StreamPerSourceOption = Annotated[
+    bool,
+    typer.Option("--stream-per-source", help="Kinesis: a stream per source, named by {source} in --out."),
+]
+CreateOption = Annotated[bool, typer.Option("--create", help="Kinesis: create missing streams (--shards).")]
+ReadLayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="What the folder or s3:// source holds: segment (Segment's S3 layout) or firehose "
+        "(a Firehose stream's objects); default: as its keys show.",
+    ),
+]
+ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
+FirehoseMapOption = Annotated[
+    str | None,
+    typer.Option(
+        help='Firehose: Segment\'s mappedStreams, e.g. "Order Completed=orders,track=events,*=all".'
+    ),
+]
+FirehoseApiOption = Annotated[
+    str, typer.Option(help="Firehose: record (PutRecord a message, as Segment) or batch (PutRecordBatch).")
+]
+CompressionOption = Annotated[str, typer.Option(help="--layout firehose: none or gzip.")]
+BufferMbOption = Annotated[float, typer.Option(help="--layout firehose: buffer size, MB (1-128).")]
+BufferSecondsOption = Annotated[float, typer.Option(help="--layout firehose: buffer interval, s (0-900).")]
 
 
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
@@ -256,7 +297,11 @@ def generate(
     out: Annotated[
         list[str] | None,
         typer.Option(
-            help="Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, personalize-events://TRACKING_ID (default: out)."
+            help=(
+                "Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), "
+                "kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, "
+                "personalize-events://TRACKING_ID (default: out)."
+            )
         ),
     ] = None,
     workers: Annotated[
@@ -265,7 +310,10 @@ def generate(
     sink: Annotated[
         Sink,
         typer.Option(
-            help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client)."
+            help=(
+                "files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the "
+                "official client)."
+            )
         ),
     ] = Sink.files,
     write_key: Annotated[
@@ -278,16 +326,29 @@ def generate(
     host: Annotated[
         str | None,
         typer.Option(
-            help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT."
+            help=(
+                "For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a "
+                "collector's http://127.0.0.1:PORT."
+            )
         ),
     ] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
+    """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""  # noqa: E501 - `toolkit --help` lists the line as written
     from toolkit.destinations import open_destinations
     from toolkit.simulate.run import generate as run_generate
 
@@ -301,13 +362,31 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
             chosen, first_day, day_count, seed, destinations, workers, on_progress
         ),
-        show=not (quiet or as_json),
+        show=not quiet,
     )
     last_day = first_day + timedelta(days=day_count - 1)
     if as_json:
@@ -337,9 +416,8 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 
     def simulated(generated) -> None:
         progress.close()
-        console.print(
-            f"simulated {generated.messages:,} messages; sending to {shown_url(host) if host else 'Segment (api.segment.io)'}"
-        )
+        target = shown_url(host) if host else "Segment (api.segment.io)"
+        console.print(f"simulated {generated.messages:,} messages; sending to {target}")
 
     try:
         _, result = simulate_and_send(
@@ -364,7 +442,11 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 @app.command()
 def transform(
     source: Annotated[
-        str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")
+        str,
+        typer.Argument(
+            help="Segment logs: a folder (holding segment-logs/, or a Firehose layout), s3://bucket/prefix, "
+            "or kinesis://STREAM."
+        ),
     ],
     out: Annotated[
         str,
@@ -373,19 +455,28 @@ def transform(
     event_types: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; with --domain, the events its map names)."
+            help=(
+                "Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; "
+                "with --domain, the events its map names)."
+            )
         ),
     ] = None,
     domain: Annotated[
         Domain | None,
         typer.Option(
-            help="Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, Purchase, ...)."
+            help=(
+                "Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, "
+                "Purchase, ...)."
+            )
         ),
     ] = None,
     event_map: Annotated[
         str | None,
         typer.Option(
-            help='With --domain: a TOML file of "Segment event" = "EVENT_TYPE" lines instead of the bundled map.'
+            help=(
+                'With --domain: a TOML file of "Segment event" = "EVENT_TYPE" lines instead of the '
+                "bundled map."
+            )
         ),
     ] = None,
     item_id: Annotated[
@@ -398,25 +489,37 @@ def transform(
     users: Annotated[
         str | None,
         typer.Option(
-            help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits."
+            help=(
+                "Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), "
+                "from identify traits."
+            )
         ),
     ] = None,
     user_fields: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25)."
+            help=(
+                "Comma-separated traits for --users (default: numerical traits and categorical ones with "
+                "few values, at most 25)."
+            )
         ),
     ] = None,
     items: Annotated[
         str | None,
         typer.Option(
-            help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties and --catalog."
+            help=(
+                "Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the "
+                "events' product properties and --catalog."
+            )
         ),
     ] = None,
     catalog: Annotated[
         str | None,
         typer.Option(
-            help="With --items: the store's catalog export, JSON lines of products (generate writes catalog.jsonl beside segment-logs/); its values come first."
+            help=(
+                "With --items: the store's catalog export, JSON lines of products (generate writes "
+                "catalog.jsonl beside segment-logs/); its values come first."
+            )
         ),
     ] = None,
     engine: Annotated[
@@ -426,6 +529,7 @@ def transform(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -452,22 +556,29 @@ def transform(
     if catalog and not items:
         raise UsageError("--catalog goes with --items")
     chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
     from toolkit.transform.run import transform as run_transform
 
-    summary, where, report = run_transform(
-        source,
-        out,
-        options,
-        aws,
-        rejects,
-        progress=not (quiet or as_json),
-        users_path=users,
-        user_fields=chosen,
-        items_path=items,
-        catalog=catalog,
-        engine=engine.value,
-        master=master,
-    )
+    bars = StepLines(lines=False)
+    try:
+        summary, where, report = run_transform(
+            source,
+            out,
+            options,
+            aws,
+            rejects,
+            steps=SILENT if quiet else bars,
+            users_path=users,
+            user_fields=chosen,
+            items_path=items,
+            catalog=catalog,
+            engine=engine.value,
+            master=master,
+            layout=read_layout,
+        )
+    finally:
+        bars.close()
     if as_json:
         print_json(
             {"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()}
@@ -503,18 +614,24 @@ def validate(
     schema: Annotated[
         str | None,
         typer.Option(
-            help="Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, else inferred from the header)."
+            help=(
+                "Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, "
+                "else inferred from the header)."
+            )
         ),
     ] = None,
     domain: Annotated[
         Domain | None,
         typer.Option(
-            help="Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and CATEGORY_L1)."
+            help=(
+                "Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and "
+                "CATEGORY_L1)."
+            )
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""
+    """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""  # noqa: E501 - `toolkit --help` lists the line as written
     import json
 
     from toolkit.personalize.validate import validate_datasets
@@ -544,7 +661,10 @@ def report(
         str,
         typer.Argument(
             metavar="SRC",
-            help="Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output folder.",
+            help=(
+                "Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output "
+                "folder."
+            ),
         ),
     ],
     out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path("report.html"),
@@ -575,6 +695,7 @@ def report(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -597,6 +718,7 @@ def report(
         items,
         evaluate,
         out,
+        layout=read_layout,
     )
     if as_json:
         print_json(built.as_dict())
@@ -638,7 +760,10 @@ def schema(
         str | None,
         typer.Argument(
             metavar="[CSV]",
-            help="Take the columns (and, for users and items, the types) from this CSV (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).",
+            help=(
+                "Take the columns (and, for users and items, the types) from this CSV (default: "
+                "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP)."
+            ),
         ),
     ] = None,
     dataset: Annotated[
@@ -685,7 +810,9 @@ def explore(
         str | None,
         typer.Argument(
             metavar="[SRC]",
-            help="Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena).",
+            help=(
+                "Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena)."
+            ),
         ),
     ] = None,
     sql: Annotated[
@@ -714,6 +841,7 @@ def explore(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit.explore.logs_view import athena_ddl
@@ -731,17 +859,21 @@ def explore(
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
         sql = file.read_text(encoding="utf-8")
-    result = run_explore(
-        source,
-        sql=sql,
-        limit=limit,
-        db=db,
-        engine=engine.value,
-        database=database,
-        output=output,
-        workgroup=workgroup,
-        aws=aws_options(profile, region, endpoint_url),
-        progress=output_format is OutputFormat.table,
+    result = with_progress(
+        "querying",
+        lambda on_progress: run_explore(
+            source,
+            sql=sql,
+            limit=limit,
+            db=db,
+            engine=engine.value,
+            database=database,
+            output=output,
+            workgroup=workgroup,
+            aws=aws_options(profile, region, endpoint_url),
+            on_progress=on_progress,
+            layout=read_layout,
+        ),
     )
     print_explore(result, output_format.value)
 
@@ -754,7 +886,10 @@ def workshop(
     out: Annotated[
         Path,
         typer.Option(
-            help="Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv and report.html."
+            help=(
+                "Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv "
+                "and report.html."
+            )
         ),
     ] = Path("workshop"),
     users_per_day: VisitorsOption = None,
@@ -770,19 +905,21 @@ def workshop(
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""
+    """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""  # noqa: E501 - `toolkit --help` lists the line as written
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
     from toolkit.segment.sinks import LocalSink
-    from toolkit.workshop import run_workshop
+    from toolkit.workshop import STEPS, run_workshop
 
     first_day, day_count = resolve_days(start, days, until)
     chosen = scenario_with_visitors(scenario, users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
-    run = with_progress(
-        "simulating",
-        lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress),
-        show=not (quiet or as_json),
-    )
+    steps = StepLines(STEPS, lines=not as_json)
+    try:
+        run = run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, SILENT if quiet else steps)
+    finally:
+        steps.close()
     if as_json:
         print_json(
             {
@@ -821,7 +958,10 @@ def collector(
     out: Annotated[
         list[str] | None,
         typer.Option(
-            help="Where to deliver, repeatable (a local Segment with several destinations): as generate's --out (default: collected)."
+            help=(
+                "Where to deliver, repeatable (a local Segment with several destinations): as generate's "
+                "--out (default: collected)."
+            )
         ),
     ] = None,
     write_key: Annotated[
@@ -855,7 +995,10 @@ def collector(
     journal: Annotated[
         Path | None,
         typer.Option(
-            help="Journal folder, a folder per destination under it (default: OUT/.collector-journal for the first folder --out, else ./.collector-journal)."
+            help=(
+                "Journal folder, a folder per destination under it (default: OUT/.collector-journal for "
+                "the first folder --out, else ./.collector-journal)."
+            )
         ),
     ] = None,
     processes: Annotated[
@@ -863,12 +1006,25 @@ def collector(
         typer.Option(
             min=1,
             max=64,
-            help="Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health answers for the process it reaches.",
+            help=(
+                "Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health "
+                "answers for the process it reaches."
+            ),
         ),
     ] = 1,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -890,10 +1046,29 @@ def collector(
         )
     if not (0 < flush_mb <= MAX_FLUSH_MB and 0 < flush_seconds <= MAX_FLUSH_SECONDS):
         raise UsageError(
-            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
+            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to "
+            f"{MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
     outs = out or ["collected"]
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
@@ -913,7 +1088,9 @@ def collector(
 
     def ready(url: str) -> None:
         errors.print(
-            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); delivering to {', '.join(d.name for d in destinations)}",
+            f"collector listening on {url} for {', '.join(sorted(keys))} "
+            f"({processes} process{'es' if processes > 1 else ''}); "
+            f"delivering to {', '.join(d.name for d in destinations)}",
             highlight=False,
         )
 
@@ -926,7 +1103,8 @@ def collector(
         say_error(f"{failure}; the others were stopped and its journal published")
     if run.unpublished:
         say_error(
-            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal {run.journal} and are published when a collector starts on it again"
+            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal "
+            f"{run.journal} and are published when a collector starts on it again"
         )
     if not run.ok:
         raise typer.Exit(EXIT_INVALID)
@@ -964,12 +1142,28 @@ def check(
         bool,
         typer.Option(
             "--fix",
-            help="Create what is missing and safe to create (bucket, folders, Athena database and results location); never IAM.",
+            help=(
+                "Create what is missing and safe to create (bucket, folders, Athena database and results "
+                "location); never IAM."
+            ),
         ),
     ] = False,
+    personalize_role: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Role Personalize's import jobs assume (default: toolkit-personalize-s3-read, or the "
+                "workshop's)."
+            )
+        ),
+    ] = None,
+    dataset_group: Annotated[
+        str | None, typer.Option(help="Also check that this Personalize dataset group is ACTIVE.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Is a workshop account ready for Exercise 1? Exit 0 when every line passes."""
+    """Is a workshop account ready for Exercise 1 and its import into Personalize? Exit 0 when every
+    line passes."""
     import json
 
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
@@ -988,6 +1182,8 @@ def check(
         host=host,
         skip_segment=skip_segment,
         fix=fix,
+        personalize_role=personalize_role,
+        dataset_group=dataset_group,
     )
     results = (
         check_accounts(read_accounts(accounts), options)

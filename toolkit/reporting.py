@@ -57,7 +57,8 @@ class Report:
         look = [f"{r.dataset}: {c.rule}: {c.detail}" for r in reports for c in r.checks if c.status == "warn"]
         if self.accounting is not None and self.accounting.rejected:
             look.append(
-                f"logs: {self.accounting.rejected:,} lines are not JSON objects (transform --rejects FILE lists them)"
+                f"logs: {self.accounting.rejected:,} lines are not JSON objects (transform --rejects FILE "
+                "lists them)"
             )
         if self.evaluation is not None and not self.evaluation.learnable:
             look.append(f"signal: {self.evaluation.verdict}")
@@ -109,6 +110,7 @@ def build_report(
     items: str | None = None,
     evaluate: bool = True,
     out: Path | None = None,
+    layout: str | None = None,
 ) -> Report:
     """Every figure, the transform's accounting (for logs), the validation and the evaluation;
     with `out`, the page written there (checked before any work)."""
@@ -117,16 +119,20 @@ def build_report(
     if out is not None:
         check_outputs({"--out": out}, read)
     report = Report(source)
-    logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
+    logs = (
+        find_log_files(inputs.logs, aws, stream=True, layout=layout)
+        if inputs.logs
+        else contextlib.nullcontext()
+    )
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         if out is not None and files is not None:
             check_outputs({"--out": out}, [*read, *files.paths])
-        csv = inputs.interactions
-        if csv is None:  # the transform validates what it writes: that validation is the report's
-            csv = Path(work) / "interactions.csv"
-            report.accounting, _, report.validation = transform(inputs.logs, str(csv), aws=aws)
-        else:
+        if inputs.interactions is not None:
+            csv = inputs.interactions
             report.validation = validate_csv(csv, dataset="interactions")
+        else:  # logs (the source itself): the transform validates what it writes, the report's validation
+            csv = Path(work) / "interactions.csv"
+            report.accounting, _, report.validation = transform(source, str(csv), aws=aws, layout=layout)
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = with_datasets(report.validation, csv, inputs.users, inputs.items)
         if evaluate:
@@ -144,7 +150,8 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
         connection = duckdb.connect()  # in memory up to MEMORY_LIMIT, then spilled to `work`
         try:
             connection.execute(
-                f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'"
+                f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; "
+                "SET enable_progress_bar = false; SET TimeZone = 'UTC'"
             )
             if logs is not None:
                 if logs.filesystem is not None:  # S3 objects, read as needed

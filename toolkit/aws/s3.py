@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from toolkit.errors import UsageError
 
@@ -24,7 +27,8 @@ class AwsOptions:
                 f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST"
             )
 
-    def client(self, service: str):
+    def client(self, service: str, config: Any = None):
+        """A boto3 client (`config`: a botocore Config, e.g. timeouts and retries)."""
         import boto3
         import botocore.exceptions
 
@@ -38,6 +42,7 @@ class AwsOptions:
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region or session.region_name or "us-east-1",
+            config=config,
         )
 
 
@@ -140,11 +145,24 @@ def download_file(url: S3Url, path: Path, aws: AwsOptions) -> None:
         raise aws_error(exc, f"cannot download {url}") from None
 
 
-def upload(path: Path, url: S3Url, aws: AwsOptions) -> None:
-    """Upload a local file to exactly url's key (multipart for large files, via boto3's transfer)."""
+def upload(
+    path: Path, url: S3Url, aws: AwsOptions, on_progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Upload a local file to exactly url's key (multipart for large files, via boto3's transfer);
+    the bytes sent so far go to `on_progress` (done, total) as they go."""
     import botocore.exceptions
 
+    callback = None
+    if on_progress is not None:
+        size, sent = path.stat().st_size, [0]
+        lock = threading.Lock()
+
+        def callback(chunk: int) -> None:  # boto3 calls it from its transfer threads
+            with lock:
+                sent[0] += chunk
+                on_progress(sent[0], size)
+
     try:
-        aws.client("s3").upload_file(str(path), url.bucket, url.key)
+        aws.client("s3").upload_file(str(path), url.bucket, url.key, Callback=callback)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise aws_error(exc, f"cannot upload to {url}") from None

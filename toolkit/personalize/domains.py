@@ -5,31 +5,31 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Collection
 from importlib import resources
-from pathlib import Path
 
 from toolkit.errors import UsageError
+from toolkit.files import read_text_input
 
 DOMAINS = ("ecommerce",)
-ECOMMERCE_TYPES = ("View", "Purchase")  # what the domain's recommenders read; others are kept as they are
+MAX_EVENT_MAP_BYTES = 1 << 20
 
 
 def event_map(domain: str, path: str | None = None) -> dict[str, str]:
     """Segment event name -> the domain's EVENT_TYPE: the bundled map, or a TOML file of the same form."""
     if domain not in DOMAINS:
         raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+    text = (
+        read_text_input(path, "event_map", MAX_EVENT_MAP_BYTES)
+        if path
+        else resources.files("toolkit.personalize")
+        .joinpath(f"{domain}_events.toml")
+        .read_text(encoding="utf-8")
+    )
     try:
-        text = (
-            Path(path).read_text(encoding="utf-8")
-            if path
-            else resources.files("toolkit.personalize")
-            .joinpath(f"{domain}_events.toml")
-            .read_text(encoding="utf-8")
-        )
         mapping = tomllib.loads(text)
-    except FileNotFoundError:
-        raise UsageError(f"--event-map file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"--event-map {path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f'--event-map {path}: nested too deeply; write lines of "event" = "TYPE"') from None
     if not mapping or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()
     ):

@@ -20,6 +20,7 @@ from toolkit.files import (
     refuse_special_input,
 )
 from toolkit.personalize.validate import ValidationReport, validate_csv
+from toolkit.progress import SILENT, Steps
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
 from toolkit.segment.logs import find_log_files
 from toolkit.transform.duckdb_engine import DuckDBTransform
@@ -61,14 +62,20 @@ class OutputTarget:
         return work_dir / CSV_NAME if is_s3(self.location) else partial_path(Path(self.display))
 
     def publish(
-        self, partial: Path, diagnostics: bool = False, others: Sequence[tuple[Path, Path]] = ()
+        self,
+        partial: Path,
+        diagnostics: bool = False,
+        others: Sequence[tuple[Path, Path]] = (),
+        steps: Steps = SILENT,
     ) -> ValidationReport:
         """Validate the finished CSV, then put it where it was asked for, together with the run's
         other outputs (partial, final renames); returns the validation."""
+        steps.begin(f"validating {Path(self.display).name}")
         report = validate_csv(partial, diagnostics=diagnostics)
         report.path = self.display
         if is_s3(self.location):
-            upload(partial, S3Url.parse(self.display), self.aws)
+            steps.begin(f"uploading {partial.stat().st_size / 1e6:,.1f} MB to {self.display}")
+            upload(partial, S3Url.parse(self.display), self.aws, steps.advance)
             publish_together(others)
         else:
             publish_together([*others, (partial, Path(self.display))])
@@ -85,17 +92,19 @@ def transform(
     aws: AwsOptions | None = None,
     rejects_path: str | None = None,
     diagnostics: bool = False,
-    progress: bool = False,
+    steps: Steps = SILENT,
     users_path: str | None = None,
     user_fields: list[str] | None = None,
     items_path: str | None = None,
     catalog: str | None = None,
     engine: str = "duckdb",
     master: str = "local[2]",
+    layout: str | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform on an engine (duckdb on this machine, or spark on `master`); returns the
     accounting, where the CSV was written, and its validation (with the diagnostics too if asked).
-    Every output is checked before any work and published whole after it."""
+    Every output is checked before any work and published whole after it; what it is doing is
+    told to `steps` as it goes."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -112,7 +121,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        find_log_files(source, aws, stream=engine == "duckdb") as logs,
+        find_log_files(source, aws, stream=engine == "duckdb", layout=layout) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
@@ -120,24 +129,29 @@ def transform(
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
-        runner = _engine(engine, work_dir, progress, master, logs.filesystem)
+        runner = _engine(engine, work_dir, steps, master, logs.filesystem)
         partial = target.partial_path(work_dir)
         finished: list[tuple[Path, Path]] = []  # published together once the CSV passed validation
         try:
+            steps.begin(f"transforming {len(logs.paths):,} log files")
             names = runner.classify(logs, options, summary)
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            summary.rejects = logs.located(summary.rejects)
+            steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
             if rejects_path:
                 finished.append(_write_rejects(Path(rejects_path), summary.rejects))
             if users_path:
+                steps.begin(f"writing {Path(users_path).name}")
                 summary.users_dataset = write_dataset(
                     Path(users_path), lambda part: runner.write_users(part, user_fields), finished
                 )
             if items_path:
+                steps.begin(f"writing {Path(items_path).name}")
                 summary.items_dataset = write_dataset(
                     Path(items_path),
                     lambda part: runner.write_items(
@@ -145,7 +159,7 @@ def transform(
                     ),
                     finished,
                 )
-            report = target.publish(partial, diagnostics, finished)
+            report = target.publish(partial, diagnostics, finished, steps)
         finally:
             runner.close()
             for leftover in [partial, *(written for written, _ in finished)]:
@@ -154,10 +168,10 @@ def transform(
     return summary, target.display, report
 
 
-def _engine(name: str, work_dir: Path, progress: bool, master: str, filesystem=None):
+def _engine(name: str, work_dir: Path, steps: Steps, master: str, filesystem=None):
     """The engine: DuckDB, or Spark (its module imports PySpark only when asked for)."""
     if name == "duckdb":
-        return DuckDBTransform(work_dir, progress=progress, filesystem=filesystem)
+        return DuckDBTransform(work_dir, on_progress=steps.advance, filesystem=filesystem)
     if name == "spark":
         from toolkit.transform.spark_engine import SparkTransform
 

@@ -95,11 +95,14 @@ def users_dataset(
     UsageError."""
     fields, left_out, personal, missing = choose_user_fields(profile, users, chosen)
     if missing:
-        raise UsageError(f"--user-fields names traits the identify calls do not hold: {', '.join(missing)}")
+        more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+        raise UsageError(
+            f"--user-fields names traits the identify calls do not hold: {', '.join(missing[:5])}{more}"
+        )
     if not fields:
         raise UsageError(
             "no identify traits to write as a Users dataset"
-            + (f" among --user-fields {', '.join(chosen)}" if chosen else "")
+            + (f" among the {len(chosen):,} --user-fields" if chosen else "")
         )
     return UsersDataset(users, fields, left_out, personal)
 
