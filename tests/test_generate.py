@@ -59,7 +59,8 @@ def test_timestamp_text_is_segments_millisecond_iso_format():
     ]  # epoch, a midnight, 2000-02-29
     epoch_ms = np.concatenate([edges, np.random.default_rng(7).integers(0, 4_102_444_800_000, 5_000)])
     expected = [
-        datetime.fromtimestamp(int(v) // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{int(v) % 1000:03d}Z"
+        datetime.fromtimestamp(int(v) // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        + f".{int(v) % 1000:03d}Z"
         for v in epoch_ms
     ]
     assert [row.tobytes().decode() for row in iso_millis_bytes(epoch_ms)] == expected
@@ -76,13 +77,12 @@ def test_every_message_has_segment_server_fields(workshop_messages):
             "originalTimestamp",
             "timestamp",
             "channel",
+            "writeKey",
             "anonymousId",
             "context",
             "type",
         ):
             assert key in message, key
-        # Segment's stored analytics.js lines carry no writeKey (FACTS 1: 0 of 720 real ones); the others do
-        assert ("writeKey" in message) == (message["context"]["library"]["name"] != "analytics.js")
         assert message["version"] == 2
         assert message["type"] in ("track", "identify")
         assert ms(message["timestamp"]) == ms(message["receivedAt"]) - (
@@ -111,8 +111,7 @@ def test_context_per_library(workshop_messages):
     assert set(by_library) == {"analytics.js", "analytics-android", "analytics-ios", "analytics-python"}
     web = by_library["analytics.js"][0]
     assert web["channel"] == "client" and web["messageId"].startswith("ajs-next-")
-    assert {"page", "userAgent", "locale", "library"} <= set(web["context"])
-    assert "timezone" not in web["context"]  # analytics-next added it in 1.57.0
+    assert {"page", "userAgent", "locale", "timezone", "library"} <= set(web["context"])
     assert {"path", "referrer", "search", "title", "url"} <= set(web["context"]["page"])
     for name, device_type in (("analytics-android", "android"), ("analytics-ios", "ios")):
         message = by_library[name][0]

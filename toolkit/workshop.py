@@ -90,7 +90,7 @@ def run_workshop(
     summary, csv_location, report = transform(
         logs,
         csv_target,
-        TransformOptions.for_domain(scenario.item_id, scenario.domain, event_types=scenario.events),
+        TransformOptions.for_domain(scenario.item_id, scenario.domain),
         aws=aws,
         diagnostics=True,
         users_path=str(users_path),
