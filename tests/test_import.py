@@ -528,3 +528,22 @@ def test_transform_to_s3_prints_the_import_as_its_next_step(s3_bucket, workshop_
         bucket,
         "--create-role",
     ]
+
+
+def test_a_bucket_personalize_cannot_read_is_not_changed_unasked(
+    workshop_folder, moto, bucket, cli_personalize
+):
+    client, stub = cli_personalize
+    expect_fresh_account(stub)
+    with stub:
+        refused = runner.invoke(
+            app,
+            ["import", str(workshop_folder), "--dataset-group", GROUP, "--bucket", bucket, "--create-role"]
+            + ["--endpoint-url", moto, "--region", REGION],
+        )
+        stub.assert_no_pending_responses()  # the account was read, nothing created
+    assert refused.exit_code == 2
+    assert "--set-bucket-policy" in refused.output and "aws s3api put-bucket-policy" in refused.output
+    s3 = boto3.client("s3", endpoint_url=moto, region_name=REGION)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert not boto3.client("iam", endpoint_url=moto, region_name=REGION).list_roles()["Roles"]

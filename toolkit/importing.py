@@ -127,6 +127,7 @@ class _Found:
     source: str
     local: Path
     schema: Path | None
+    schema_source: str = ""  # where the schema came from, when not the local path
 
 
 def _local_found(path: Path, kind: str | None = None, schema: Path | None = None) -> _Found:
@@ -171,7 +172,7 @@ def _from_s3(url: S3Url, aws: AwsOptions, work: Path) -> _Found:
         if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):  # none beside it: inferred
             raise aws_error(exc, f"cannot read s3://{url.bucket}/{schema_key}") from None
     found = _local_found(local, schema=schema if schema.is_file() else None)
-    return _Found(found.kind, str(url), local, found.schema)
+    return _Found(found.kind, str(url), local, found.schema, f"s3://{url.bucket}/{schema_key}")
 
 
 def find_dataset_files(sources: list[str], aws: AwsOptions, work: Path) -> list[_Found]:
@@ -217,7 +218,7 @@ def _schema(found: _Found) -> tuple[dict[str, Any], str]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"schema file {found.schema} is not JSON: {exc}") from None
     schema_fields(document)
-    return document, str(found.schema)
+    return document, found.schema_source or str(found.schema)
 
 
 def _validate(found: list[_Found], domain: str | None) -> list[ValidationReport]:
