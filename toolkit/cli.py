@@ -218,6 +218,7 @@ class ItemId(enum.StrEnum):
     product_id = "product_id"
 
 
+TABLE_ROWS = 40  # rows of a query shown as a table by default, as DuckDB's CLI shows them
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
 MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
@@ -899,9 +900,15 @@ def explore(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="A .sql file with a query against segment_logs.")] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="How to print the results.")
+        OutputFormat, typer.Option("--format", help="How to print the results (--json is --format json).")
     ] = OutputFormat.table,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Show at most this many rows (default: {TABLE_ROWS} in a table, the rest counted; "
+            "all in CSV and JSON); 0 shows all."
+        ),
+    ] = None,
     db: Annotated[
         Path | None,
         typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds."),
@@ -921,6 +928,10 @@ def explore(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     read_layout: ReadLayoutOption = None,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON (--format json).")
+    ] = False,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit.explore.logs_view import athena_ddl
@@ -934,6 +945,11 @@ def explore(
         return
     if sql and file:
         raise UsageError("give --sql or --file, not both")
+    if as_json:
+        output_format = OutputFormat.json
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 (all rows) or more, not {limit}")
+    rows = (TABLE_ROWS if output_format is OutputFormat.table else None) if limit is None else limit or None
     if file is not None:
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
@@ -943,7 +959,7 @@ def explore(
         lambda on_progress: run_explore(
             source,
             sql=sql,
-            limit=limit,
+            limit=rows,
             db=db,
             engine=engine.value,
             database=database,
@@ -953,8 +969,10 @@ def explore(
             on_progress=on_progress,
             layout=read_layout,
         ),
+        show=not quiet,
     )
-    print_explore(result, output_format.value)
+    if not quiet:
+        print_explore(result, output_format.value)
 
 
 @app.command()
@@ -1104,6 +1122,10 @@ def collector(
     compression: CompressionOption = "none",
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="On stopping, print what was received and published as JSON.")
+    ] = False,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -1163,9 +1185,11 @@ def collector(
         flush_seconds=flush_seconds,
         strict_keys=strict_keys,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
 
     def ready(url: str) -> None:
+        if quiet:
+            return
         errors.print(
             f"collector listening on {url} for {', '.join(sorted(keys))} "
             f"({processes} process{'es' if processes > 1 else ''}); "
@@ -1177,7 +1201,10 @@ def collector(
         run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(run.as_dict())
+    elif not quiet:
+        errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
     for failure in run.failures:
         say_error(f"{failure}; the others were stopped and its journal published")
     if run.unpublished:

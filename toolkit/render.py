@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -314,34 +314,87 @@ def _cell(value) -> str:
 
 
 MAX_CELL = 40  # characters of a value shown in a table; the rest is cut with an ellipsis
+NULL = Text("NULL", "dim")
 
 
-def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
+def _shown(value) -> Text:
+    """A value as DuckDB's CLI shows it: NULL for a missing value, numbers grouped by thousands."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return Text(str(value).lower())
+    if isinstance(value, int):
+        return Text(f"{value:,}")
+    if isinstance(value, float):
+        return Text(f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}")
+    return Text(_short(_cell(value)))
+
+
+def _is_number(value) -> bool:
+    import decimal
+
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 row`, `2 rows`, `1,234 rows`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def query_table(title: str, result: QueryResult, width: int = 80) -> Group:
     """The rows as a table that fits `width` columns of terminal, as DuckDB's CLI shows them:
-    values cut at MAX_CELL characters, and the columns that do not fit left out and named."""
-    cells = [[_short(_cell(v)) for v in row] for row in result.rows]
+    numbers right-aligned and grouped, NULL shown, values cut at MAX_CELL characters, the columns
+    that do not fit left out and named, and the rows beyond those shown counted."""
+    cells = [[_shown(v) for v in row] for row in result.rows]
     columns = result.columns or ["(no columns)"]
     shown: list[int] = []
     used = 1
     for index, column in enumerate(columns):
-        need = max([len(column)] + [len(row[index]) for row in cells if index < len(row)]) + 3
+        need = max([len(column)] + [row[index].cell_len for row in cells if index < len(row)]) + 3
         if shown and used + min(need, MAX_CELL + 3) > width:
             break
         shown.append(index)
         used += min(need, MAX_CELL + 3)
     hidden = len(columns) - len(shown)
-    caption = f"{len(result.rows):,} rows in {result.seconds:.2f} s"
+    total = len(result.rows) + result.hidden_rows
+    caption = plural(total, "row")
+    if result.hidden_rows:
+        caption += f" ({len(result.rows):,} shown; --limit 0 shows all)"
+    caption += f" in {result.seconds:.2f} s"
     if hidden:
         names = ", ".join(columns[i] for i in range(len(columns)) if i not in shown)
         caption += (
-            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use "
-            "--format json"
+            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use --json"
         )
-    table = Table(title=title, caption=caption)
+    table = Table(title=title)
     for index in shown:
-        table.add_column(columns[index], overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+        numeric = bool(result.rows) and all(
+            _is_number(row[index]) or row[index] is None for row in result.rows if index < len(row)
+        )
+        table.add_column(
+            columns[index],
+            overflow="ellipsis",
+            no_wrap=True,
+            max_width=MAX_CELL,
+            justify="right" if numeric else "left",
+        )
     for row in cells:
         table.add_row(*(row[i] for i in shown))
+    return Group(table, Text(caption))
+
+
+def shape_table(title: str, result: QueryResult) -> Table:
+    """A sample's shape at any width: a row per column, with how many of the sample's rows have a
+    value in it and the first value found (DuckDB's `.mode line` turned into one table)."""
+    table = Table(
+        title=f"{title}: one row per column", caption=plural(len(result.rows), "message") + " sampled"
+    )
+    table.add_column("column", no_wrap=True)
+    table.add_column("present", justify="right", no_wrap=True)
+    table.add_column("first value", overflow="ellipsis", no_wrap=True)
+    for index, column in enumerate(result.columns):
+        values = [row[index] for row in result.rows if index < len(row) and row[index] is not None]
+        table.add_row(column, f"{len(values)}/{len(result.rows)}", _shown(values[0]) if values else NULL)
     return table
 
 
@@ -595,7 +648,8 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
         print(orjson.dumps(result.as_dict(), default=str, option=orjson.OPT_INDENT_2).decode())
     for title, answer in result.queries if output_format != "json" else []:
         if output_format == "table":
-            console.print(query_table(title, answer, console.width))
+            sample = result.workshop and answer is result.queries[0][1]
+            console.print(shape_table(title, answer) if sample else query_table(title, answer, console.width))
             if answer.details:
                 console.print(", ".join(f"{k}: {v}" for k, v in answer.details.items()), soft_wrap=True)
         else:
@@ -616,7 +670,15 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
     for name, why in result.skipped.items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
     if result.workshop and output_format == "table":
-        console.print(workshop_conclusion(result.queries[-1][1]))
+        print_wrapped(workshop_conclusion(result.queries[-1][1]))
+    if result.loaded is not None:
+        loaded = result.loaded
+        errors.print(
+            f"loaded {plural(loaded.messages, 'message')} from {plural(loaded.files, 'log file')} into "
+            f"{loaded.database}; next: duckdb {loaded.database} (or toolkit explore --db {loaded.database} "
+            "--sql ...)",
+            highlight=False,
+        )
 
 
 def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
