@@ -85,6 +85,19 @@ def stubbed_personalize():
     return client, Stubber(client)
 
 
+@pytest.fixture()
+def cli_personalize(monkeypatch):
+    """A stubbed Personalize client that the CLI's AwsOptions hand out (moto for the rest)."""
+    client, stub = stubbed_personalize()
+    original = AwsOptions.client
+    monkeypatch.setattr(
+        AwsOptions,
+        "client",
+        lambda self, service: client if service == "personalize" else original(self, service),
+    )
+    return client, stub
+
+
 def avro(path) -> str:
     return json.dumps(json.loads(path.read_text()))
 
@@ -254,15 +267,11 @@ def test_an_invalid_csv_is_refused_before_any_aws_call(workshop_folder, tmp_path
     )
 
 
-def test_dry_run_prints_valid_aws_commands_and_creates_nothing(workshop_folder, moto, bucket, monkeypatch):
-    client, stub = stubbed_personalize()
+def test_dry_run_prints_valid_aws_commands_and_creates_nothing(
+    workshop_folder, moto, bucket, cli_personalize
+):
+    client, stub = cli_personalize
     expect_fresh_account(stub)  # reads only: a create call would be an unexpected call to the Stubber
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
     with stub:
         result = runner.invoke(
             app,
@@ -439,14 +448,8 @@ def test_a_csv_written_for_the_ecommerce_domain_goes_into_an_ecommerce_group(
     )
 
 
-def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
-    client, stub = stubbed_personalize()
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
+def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, cli_personalize, monkeypatch):
+    client, stub = cli_personalize
     common = ["--dataset-group", GROUP, "--endpoint-url", moto, "--region", REGION]
     missing = runner.invoke(app, ["import", str(tmp_path / "nothing"), *common])
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
@@ -476,7 +479,7 @@ def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
     assert "CREATE FAILED" in failed.output and reason in failed.output.replace("\n", " ")
 
 
-def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, monkeypatch):
+def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, cli_personalize):
     endpoint, bucket = s3_bucket
     out = tmp_path / "ws"
     workshop = runner.invoke(
@@ -489,13 +492,7 @@ def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path
     words = shlex.split(printed)
     assert words[:3] == ["toolkit", "import", f"s3://{bucket}/transformed/interactions.csv"]
     assert words[3:5] == [str(out / "users.csv"), str(out / "items.csv")]
-    client, stub = stubbed_personalize()
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
+    client, stub = cli_personalize
     stub.add_response("list_dataset_groups", {"datasetGroups": []}, {})
     stub.add_response("list_schemas", {"schemas": []}, {})
     with stub:
@@ -531,3 +528,22 @@ def test_transform_to_s3_prints_the_import_as_its_next_step(s3_bucket, workshop_
         bucket,
         "--create-role",
     ]
+
+
+def test_a_bucket_personalize_cannot_read_is_not_changed_unasked(
+    workshop_folder, moto, bucket, cli_personalize
+):
+    client, stub = cli_personalize
+    expect_fresh_account(stub)
+    with stub:
+        refused = runner.invoke(
+            app,
+            ["import", str(workshop_folder), "--dataset-group", GROUP, "--bucket", bucket, "--create-role"]
+            + ["--endpoint-url", moto, "--region", REGION],
+        )
+        stub.assert_no_pending_responses()  # the account was read, nothing created
+    assert refused.exit_code == 2
+    assert "--set-bucket-policy" in refused.output and "aws s3api put-bucket-policy" in refused.output
+    s3 = boto3.client("s3", endpoint_url=moto, region_name=REGION)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert not boto3.client("iam", endpoint_url=moto, region_name=REGION).list_roles()["Roles"]
