@@ -126,7 +126,8 @@ def main() -> None:
             firehose_times.append(run(root / f"fh-{attempt}", firehose))
         s3_best, firehose_best = min(s3_times), min(firehose_times)
         print(
-            f"generate --layout firehose --compression gzip {firehose_best:.2f} s, S3 layout {s3_best:.2f} s: "
+            f"generate --layout firehose --compression gzip {firehose_best:.2f} s, "
+            f"S3 layout {s3_best:.2f} s: "
             f"{firehose_best / s3_best:.2f}x (floor 1.15x)"
         )
         # 3. reading them back
