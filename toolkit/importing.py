@@ -56,6 +56,7 @@ FOLDER_FILES = {
 FOLDER_SCHEMAS = {"interactions": "interactions.avsc"}  # beside transformed/, not in it
 
 OnStatus = Callable[[str, str, float], None]  # (what, status, seconds waited so far)
+STILL_SECONDS = 300.0  # an unchanged status is told again this often while it is waited for
 
 
 @dataclass
@@ -417,7 +418,8 @@ class _Runner:
 
     def _wait(self, pending: list[Step]) -> None:
         began = time.monotonic()
-        seen: dict[str, str] = {}
+        seen: dict[str, str] = {}  # ARN -> the last status read
+        told: dict[str, float] = {}  # ARN -> when on_status last heard of it
         while pending:
             for step in list(pending):
                 assert step.wait is not None
@@ -426,8 +428,8 @@ class _Runner:
                     getattr(self.clients["personalize"], step.wait.operation), **{step.wait.arn_param: arn}
                 )[step.wait.key]
                 status, seconds = found.get("status", ""), time.monotonic() - began
-                if seen.get(arn) != status:
-                    seen[arn] = status
+                if seen.get(arn) != status or seconds - told.get(arn, 0.0) >= STILL_SECONDS:
+                    seen[arn], told[arn] = status, seconds
                     self.on_status(step.what, status, seconds)
                 if status not in IN_PROGRESS:
                     self.statuses.append(Status(step.what, arn, status, found.get("failureReason"), seconds))
