@@ -19,6 +19,7 @@ from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
 from toolkit.errors import UsageError
 from toolkit.explore.run import explore
+from toolkit.segment.destination import Destination
 from toolkit.segment.firehose import FirehoseDestination, StreamMap
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
@@ -56,7 +57,7 @@ def lines_of(root: Path) -> list[bytes]:
     )
 
 
-def firehose_layout(root: Path, **chosen) -> list[object]:
+def firehose_layout(root: Path, **chosen) -> list[Destination]:
     return open_destinations([str(root)], DestinationOptions(layout="firehose", **chosen))
 
 

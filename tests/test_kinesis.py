@@ -117,7 +117,7 @@ class FaultyProxy:
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.calls = Counter()
+        self.calls: Counter[str] = Counter()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -181,8 +181,8 @@ class FaultyProxy:
                 {"ErrorCode": throttled, "ErrorMessage": "slow down"} if i in refused else next(taken)
             )
         self.calls["failed records"] += len(refused)
-        answer = {failed_field: len(refused), results_field: merged}
-        return web.Response(body=json.dumps(answer), content_type="application/x-amz-json-1.1")
+        reply = {failed_field: len(refused), results_field: merged}
+        return web.Response(body=json.dumps(reply), content_type="application/x-amz-json-1.1")
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
