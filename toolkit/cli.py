@@ -24,6 +24,8 @@ except ImportError:
     from click.globals import get_current_context  # type: ignore[no-redef]
 
 
+from rich.text import Text
+
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
 from toolkit.render import (
@@ -68,7 +70,7 @@ class ToolkitGroup(TyperGroup):
             raise
         except click_exceptions.UsageError as exc:
             command = f"toolkit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "toolkit"
-            say_error(f"{' '.join(exc.format_message().split())} (see '{command} --help')")
+            say_error(f"{usage_message(exc)} (see '{command} --help')")
             raise typer.Exit(EXIT_USAGE) from None
         except BrokenPipeError:  # the reader went away (e.g. | head) before any result: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -94,6 +96,20 @@ class ToolkitGroup(TyperGroup):
                 f"traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
+
+
+def usage_message(exc) -> str:
+    """click's message on one line, without a library's prefix ("Value error, "), and for a
+    choice mistyped, the choice it was probably meant to be."""
+    import difflib
+    import re
+
+    message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+    given = re.search(r"'([^']*)' is not one of (.*)$", message)
+    if given:
+        close = difflib.get_close_matches(given[1], re.findall(r"'([^']*)'", given[2]), n=1)
+        message = message.rstrip(".") + (f"; did you mean '{close[0]}'?" if close else "")
+    return message
 
 
 def _interrupt_on_sigterm() -> None:
@@ -225,6 +241,11 @@ MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at o
 MAX_FLUSH_SECONDS = 86_400
 
 
+def warn(message: str) -> None:
+    """A line on stderr about something that is allowed but probably not meant."""
+    errors.print(Text.assemble(("warning: ", "yellow"), message), highlight=False)
+
+
 def parse_day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -236,6 +257,12 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     """The first day and the number of days of a run, from --date with --days or --until
     (default: yesterday)."""
     start = parse_day(start_text, "--date")
+    today = datetime.now(UTC).date()
+    if start > today:
+        warn(
+            f"--date {start} is in the future: Segment has no folder for a day that has not come "
+            "(the logs are simulated all the same)"
+        )
     if days is not None and until_text is not None:
         raise UsageError("give --days or --until, not both")
     if days is not None:
@@ -652,7 +679,14 @@ def transform(
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(summary, where, report, bool(rejects), [path for path in (users, items) if path])
+        print_transform(
+            summary,
+            where,
+            report,
+            bool(rejects),
+            [path for path in (users, items) if path],
+            events or (),
+        )
     if not report.valid:
         raise typer.Exit(EXIT_INVALID)
 

@@ -564,12 +564,25 @@ def print_generated(
 
 
 def print_transform(
-    summary: TransformSummary, where: str, report: ValidationReport, rejects: bool, datasets: list[str]
+    summary: TransformSummary,
+    where: str,
+    report: ValidationReport,
+    rejects: bool,
+    datasets: list[str],
+    wanted: tuple[str, ...] = (),
 ) -> None:
     """The accounting, the events, the datasets written, what was damaged or rejected, the verdict;
-    for a CSV written to S3, the import into Personalize as the next step."""
+    for a CSV written to S3, the import into Personalize as the next step. An event of `wanted`
+    that matched nothing is named, with the event present it was probably meant to be."""
+    import difflib
+
     console.print(transform_summary(summary))
     console.print(events_table(summary))
+    for event in wanted:
+        if event not in summary.events:
+            close = difflib.get_close_matches(event, list(summary.other_events), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            print_wrapped(f"warning: --event-types {event!r} matched no message{hint}", style="yellow")
     if not summary.interactions and summary.other_events:
         found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
         console.print(
