@@ -242,3 +242,38 @@ def test_schema_and_event_map_inputs_that_cannot_be_read_whole_are_refused(logs,
         assert done.returncode == 2, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize(("stop", "workers"), [(signal.SIGINT, "1"), (signal.SIGTERM, "2")])
+def test_an_interrupted_generate_leaves_its_fresh_folder_empty(tmp_path, stop, workers):
+    out = tmp_path / "out"
+    command = toolkit(
+        "generate",
+        "--date",
+        "2026-11-01",
+        "--days",
+        "60",
+        "--users-per-day",
+        "200",
+        "--workers",
+        workers,
+        "--out",
+        str(out),
+        tmpdir=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("segment-logs/*/*/*.gz")):  # its first files are written
+        assert command.poll() is None and time.monotonic() < deadline, command.communicate()
+        time.sleep(0.01)
+    command.send_signal(stop)
+    _, stderr = command.communicate(timeout=120)
+    assert command.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert list(out.rglob("*")) == []
+
+
+def test_schema_refuses_a_csv_whose_columns_repeat(tmp_path):
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("USER_ID,AGE,AGE\nu1,3,4\n")
+    line = one_line_error(runner.invoke(app, ["schema", str(csv_path), "--out", str(tmp_path / "u.avsc")]))
+    assert "AGE more than once" in line and not (tmp_path / "u.avsc").exists()

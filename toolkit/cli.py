@@ -8,6 +8,7 @@ import signal
 import tempfile
 import threading
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -17,12 +18,25 @@ from typer.core import TyperGroup
 
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
     from typer._click import exceptions as click_exceptions
+    from typer._click.globals import get_current_context
 except ImportError:
     from click import exceptions as click_exceptions  # type: ignore[no-redef]  # the same, from click
+    from click.globals import get_current_context  # type: ignore[no-redef]
+
+
+from rich.text import Text
 
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
-from toolkit.render import LazyProgress, console, errors, print_json, say_error, with_progress
+from toolkit.render import (
+    LazyProgress,
+    console,
+    errors,
+    keep_exit_codes_under_pipes,
+    print_json,
+    say_error,
+    with_progress,
+)
 
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
@@ -39,17 +53,26 @@ class ToolkitGroup(TyperGroup):
     """The one place every failure of every command becomes one line and an exit code
     (toolkit.errors): no command can print a raw traceback."""
 
+    def parse_args(self, ctx, args):
+        """`toolkit --bogus` is one line too, like every other usage error."""
+        try:
+            return super().parse_args(ctx, args)
+        except click_exceptions.UsageError as exc:
+            say_error(f"{' '.join(exc.format_message().split())} (see 'toolkit --help')")
+            raise typer.Exit(EXIT_USAGE) from None
+
     def invoke(self, ctx):
         _interrupt_on_sigterm()
+        keep_exit_codes_under_pipes()
         try:
             return super().invoke(ctx)
         except typer.Exit:
             raise
         except click_exceptions.UsageError as exc:
             command = f"toolkit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "toolkit"
-            say_error(f"{' '.join(exc.format_message().split())} (see '{command} --help')")
+            say_error(f"{usage_message(exc)} (see '{command} --help')")
             raise typer.Exit(EXIT_USAGE) from None
-        except BrokenPipeError:  # the reader went away (e.g. | head): stop quietly
+        except BrokenPipeError:  # the reader went away (e.g. | head) before any result: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
             raise typer.Exit(0) from None
         except (KeyboardInterrupt, typer.Abort):
@@ -75,6 +98,20 @@ class ToolkitGroup(TyperGroup):
             raise typer.Exit(EXIT_BUG) from None
 
 
+def usage_message(exc) -> str:
+    """click's message on one line, without a library's prefix ("Value error, "), and for a
+    choice mistyped, the choice it was probably meant to be."""
+    import difflib
+    import re
+
+    message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+    given = re.search(r"'([^']*)' is not one of (.*)$", message)
+    if given:
+        close = difflib.get_close_matches(given[1], re.findall(r"'([^']*)'", given[2]), n=1)
+        message = message.rstrip(".") + (f"; did you mean '{close[0]}'?" if close else "")
+    return message
+
+
 def _interrupt_on_sigterm() -> None:
     """SIGTERM stops a command as Ctrl-C does: temporary files removed, nothing half-written,
     exit 130 (the collector installs its own handlers, which publish first)."""
@@ -98,6 +135,7 @@ app = typer.Typer(
     help="Segment clickstream to Amazon Personalize training data: generate, explore, transform, validate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: wrapped by words, never an option cut with an ellipsis
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -110,12 +148,53 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def toolkit(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AWS_PROFILE", help="AWS profile for every command (a command's own --profile wins)."
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AWS_REGION",
+            help=(
+                "AWS region for every command (default: the profile's, as boto3 resolves it, else us-east-1)."
+            ),
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint for every command, e.g. http://127.0.0.1:5000.")
+    ] = None,
 ) -> None:
-    """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS."""
+    """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS.
+
+    Examples:
+
+      toolkit workshop --date 2026-11-01 --days 3
+
+      toolkit --profile workshop --region us-west-2 check --fix --dry-run"""
+    ctx.obj = GlobalAws(profile, region, endpoint_url)
+
+
+@dataclass(frozen=True)
+class GlobalAws:
+    """The AWS options given before the verb (or by AWS_PROFILE, AWS_REGION)."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+def global_aws() -> GlobalAws:
+    context = get_current_context(silent=True)
+    found = context.find_root().obj if context is not None else None
+    return found if isinstance(found, GlobalAws) else GlobalAws()
 
 
 class Sink(enum.StrEnum):
@@ -155,10 +234,16 @@ class ItemId(enum.StrEnum):
     product_id = "product_id"
 
 
+TABLE_ROWS = 40  # rows of a query shown as a table by default, as DuckDB's CLI shows them
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
 MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
 MAX_FLUSH_SECONDS = 86_400
+
+
+def warn(message: str) -> None:
+    """A line on stderr about something that is allowed but probably not meant."""
+    errors.print(Text.assemble(("warning: ", "yellow"), message), highlight=False)
 
 
 def parse_day(text: str, option: str) -> date:
@@ -172,6 +257,12 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     """The first day and the number of days of a run, from --date with --days or --until
     (default: yesterday)."""
     start = parse_day(start_text, "--date")
+    today = datetime.now(UTC).date()
+    if start > today:
+        warn(
+            f"--date {start} is in the future: Segment has no folder for a day that has not come "
+            "(the logs are simulated all the same)"
+        )
     if days is not None and until_text is not None:
         raise UsageError("give --days or --until, not both")
     if days is not None:
@@ -192,18 +283,59 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
 
 
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
+    """The command's AWS options, each falling back to the one given before the verb (or by env)."""
     from toolkit.aws.s3 import AwsOptions
 
-    return AwsOptions(profile, region, endpoint_url)
+    given = global_aws()
+    return AwsOptions(profile or given.profile, region or given.region, endpoint_url or given.endpoint_url)
 
 
-def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+def destination_options(
+    scenario, profile: str | None, region: str | None, endpoint_url: str | None, **chosen
+):
+    """What the destinations are given: AWS, the scenario's source names, and the options of
+    each kind of destination (toolkit.destinations.DestinationOptions)."""
     from toolkit.destinations import DestinationOptions
 
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
         source_names={source.id: source.key for source in scenario.sources.values()},
+        **chosen,
     )
+
+
+LayoutOption = Annotated[
+    str, typer.Option(help="What a folder or s3:// --out holds: segment (Segment's S3 layout) or firehose.")
+]
+PartitionKeyOption = Annotated[
+    str, typer.Option(help="Kinesis: user (userId, else anonymousId, as Segment) or message-id.")
+]
+StreamPerSourceOption = Annotated[
+    bool,
+    typer.Option("--stream-per-source", help="Kinesis: a stream per source, named by {source} in --out."),
+]
+CreateOption = Annotated[bool, typer.Option("--create", help="Kinesis: create missing streams (--shards).")]
+ReadLayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="What the folder or s3:// source holds: segment (Segment's S3 layout) or firehose "
+        "(a Firehose stream's objects); default: as its keys show.",
+    ),
+]
+ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
+FirehoseMapOption = Annotated[
+    str | None,
+    typer.Option(
+        help='Firehose: Segment\'s mappedStreams, e.g. "Order Completed=orders,track=events,*=all".'
+    ),
+]
+FirehoseApiOption = Annotated[
+    str, typer.Option(help="Firehose: record (PutRecord a message, as Segment) or batch (PutRecordBatch).")
+]
+CompressionOption = Annotated[str, typer.Option(help="--layout firehose: none or gzip.")]
+BufferMbOption = Annotated[float, typer.Option(help="--layout firehose: buffer size, MB (1-128).")]
+BufferSecondsOption = Annotated[float, typer.Option(help="--layout firehose: buffer interval, s (0-900).")]
 
 
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
@@ -296,6 +428,16 @@ def generate(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -313,7 +455,25 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
@@ -375,7 +535,11 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 @app.command()
 def transform(
     source: Annotated[
-        str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")
+        str,
+        typer.Argument(
+            help="Segment logs: a folder (holding segment-logs/, or a Firehose layout), s3://bucket/prefix, "
+            "or kinesis://STREAM."
+        ),
     ],
     out: Annotated[
         str,
@@ -458,6 +622,7 @@ def transform(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -503,6 +668,7 @@ def transform(
             catalog=catalog,
             engine=engine.value,
             master=master,
+            layout=read_layout,
         )
     finally:
         bars.close()
@@ -513,7 +679,14 @@ def transform(
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(summary, where, report, rejects=bool(rejects))
+        print_transform(
+            summary,
+            where,
+            report,
+            bool(rejects),
+            [path for path in (users, items) if path],
+            events or (),
+        )
     if not report.valid:
         raise typer.Exit(EXIT_INVALID)
 
@@ -556,6 +729,7 @@ def validate(
             )
         ),
     ] = None,
+    quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""  # noqa: E501 - `toolkit --help` lists the line as written
@@ -577,7 +751,7 @@ def validate(
                 indent=2,
             )
         )
-    else:
+    elif not quiet:
         print_validation(reports)
     raise typer.Exit(0 if valid else 1)
 
@@ -622,6 +796,7 @@ def report(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -629,6 +804,7 @@ def report(
             help="Print the figures behind the charts as one JSON document (the page is written too).",
         ),
     ] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """One self-contained HTML page of what is in the logs and what Personalize will get.
 
@@ -644,10 +820,11 @@ def report(
         items,
         evaluate,
         out,
+        layout=read_layout,
     )
     if as_json:
         print_json(built.as_dict())
-    else:
+    elif not quiet:
         from toolkit.render import print_report_verdict
 
         print_report_verdict(built, out)
@@ -663,6 +840,7 @@ def evaluate(
     k: Annotated[
         int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")
     ] = 25,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Is there anything to learn beyond "most popular"? Popularity against co-occurrence.
@@ -675,8 +853,8 @@ def evaluate(
     result = evaluate_csv(csv_path, k)
     if as_json:
         print_json(result.as_dict())
-        return
-    print_evaluation(result)
+    elif not quiet:
+        print_evaluation(result)
 
 
 @app.command()
@@ -697,9 +875,14 @@ def schema(
     out: Annotated[
         str | None,
         typer.Option(
-            help="Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc)."
+            help=(
+                "Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc, "
+                "never replaced without --out)."
+            )
         ),
     ] = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the Avro schema for an interactions, users or items CSV, ready for Personalize's CreateSchema."""
     from toolkit.personalize.schema import interactions_schema, schema_json
@@ -711,13 +894,19 @@ def schema(
         print(text, end="")
         return
     target = Path(out or f"{made['name'].lower()}.avsc")
+    if out is None and target.exists():
+        raise UsageError(
+            f"{target} exists; give --out {target} to replace it, or --out - to print the schema"
+        )
     from toolkit.files import check_output_file
 
     check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
-    console.print(
-        f"{made['name']} schema for {', '.join(f['name'] for f in made['fields'])} written to {target}"
-    )
+    fields = [f["name"] for f in made["fields"]]
+    if as_json:
+        print_json({"dataset": made["name"], "fields": fields, "written_to": str(target)})
+    elif not quiet:
+        console.print(f"{made['name']} schema for {', '.join(fields)} written to {target}")
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -745,9 +934,15 @@ def explore(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="A .sql file with a query against segment_logs.")] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="How to print the results.")
+        OutputFormat, typer.Option("--format", help="How to print the results (--json is --format json).")
     ] = OutputFormat.table,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Show at most this many rows (default: {TABLE_ROWS} in a table, the rest counted; "
+            "all in CSV and JSON); 0 shows all."
+        ),
+    ] = None,
     db: Annotated[
         Path | None,
         typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds."),
@@ -766,6 +961,11 @@ def explore(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON (--format json).")
+    ] = False,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit.explore.logs_view import athena_ddl
@@ -779,6 +979,11 @@ def explore(
         return
     if sql and file:
         raise UsageError("give --sql or --file, not both")
+    if as_json:
+        output_format = OutputFormat.json
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 (all rows) or more, not {limit}")
+    rows = (TABLE_ROWS if output_format is OutputFormat.table else None) if limit is None else limit or None
     if file is not None:
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
@@ -788,7 +993,7 @@ def explore(
         lambda on_progress: run_explore(
             source,
             sql=sql,
-            limit=limit,
+            limit=rows,
             db=db,
             engine=engine.value,
             database=database,
@@ -796,9 +1001,12 @@ def explore(
             workgroup=workgroup,
             aws=aws_options(profile, region, endpoint_url),
             on_progress=on_progress,
+            layout=read_layout,
         ),
+        show=not quiet,
     )
-    print_explore(result, output_format.value)
+    if not quiet:
+        print_explore(result, output_format.value)
 
 
 @app.command()
@@ -938,6 +1146,20 @@ def collector(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="On stopping, print what was received and published as JSON.")
+    ] = False,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -963,7 +1185,25 @@ def collector(
             f"{MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
     outs = out or ["collected"]
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
@@ -979,9 +1219,11 @@ def collector(
         flush_seconds=flush_seconds,
         strict_keys=strict_keys,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
 
     def ready(url: str) -> None:
+        if quiet:
+            return
         errors.print(
             f"collector listening on {url} for {', '.join(sorted(keys))} "
             f"({processes} process{'es' if processes > 1 else ''}); "
@@ -993,7 +1235,10 @@ def collector(
         run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(run.as_dict())
+    elif not quiet:
+        errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
     for failure in run.failures:
         say_error(f"{failure}; the others were stopped and its journal published")
     if run.unpublished:
@@ -1008,7 +1253,12 @@ def collector(
 @app.command()
 def check(
     profile: ProfileOption = None,
-    region: Annotated[str, typer.Option(help="The workshop's region.")] = "us-east-1",
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="The workshop's region (default: the profile's, as boto3 resolves it, else us-east-1)."
+        ),
+    ] = None,
     endpoint_url: EndpointOption = None,
     source: Annotated[
         str, typer.Option(help="The raw Segment logs the Glue job reads.")
@@ -1055,6 +1305,10 @@ def check(
     dataset_group: Annotated[
         str | None, typer.Option(help="Also check that this Personalize dataset group is ACTIVE.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --fix: say what would be created, and create nothing.")
+    ] = False,
+    quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Is a workshop account ready for Exercise 1 and its import into Personalize? Exit 0 when every
@@ -1062,14 +1316,17 @@ def check(
     import json
 
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
-    from toolkit.render import account_summary_table, check_table
+    from toolkit.render import print_check
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
+    if dry_run and not fix:
+        raise UsageError("--dry-run goes with --fix (a check alone creates nothing)")
+    aws = aws_options(profile, region, endpoint_url)
     options = CheckOptions(
-        region=region,
-        endpoint_url=endpoint_url,
+        region=aws.region,
+        endpoint_url=aws.endpoint_url,
         source=source,
         database=database,
         athena_output=athena_output,
@@ -1077,24 +1334,19 @@ def check(
         host=host,
         skip_segment=skip_segment,
         fix=fix,
+        dry_run=dry_run,
         personalize_role=personalize_role,
         dataset_group=dataset_group,
     )
     results = (
         check_accounts(read_accounts(accounts), options)
         if accounts
-        else [check_account(profile, profile or "default", options)]
+        else [check_account(aws.profile, aws.profile or "default", options)]
     )
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
-    elif accounts:
-        console.print(account_summary_table(results))
-    else:
-        console.print(check_table(results[0]))
-    if not as_json:
-        for result in results:
-            for created in result.created:
-                console.print(f"created {created} in {result.account}", soft_wrap=True)
+    elif not quiet:
+        print_check(results, batch=bool(accounts))
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -1216,3 +1468,56 @@ def import_(
             console.print(line, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(EXIT_INVALID)
+
+
+# Shown under every command's --help (click keeps a paragraph opened by \b as written).
+EXAMPLES = {
+    "generate": [
+        "toolkit generate --date 2026-11-01 --days 7 --out out",
+        "toolkit generate --date 2026-11-01 --days 7 --out s3://BUCKET/ --dry-run",
+    ],
+    "transform": [
+        "toolkit transform out --users users.csv --items items.csv",
+        "toolkit transform s3://BUCKET/ --out s3://BUCKET/transformed/",
+    ],
+    "validate": [
+        "toolkit validate interactions.csv --users users.csv --items items.csv",
+        "toolkit validate interactions.csv --json | jq '.checks[].id'",
+    ],
+    "report": ["toolkit report workshop --out report.html", "toolkit report interactions.csv --no-evaluate"],
+    "evaluate": ["toolkit evaluate interactions.csv --k 10", "toolkit evaluate interactions.csv --json"],
+    "schema": ["toolkit schema users.csv --out users.avsc", "toolkit schema --out -"],
+    "explore": [
+        "toolkit explore out",
+        "toolkit explore out --db logs.duckdb",
+        "toolkit explore --db logs.duckdb --file query.sql --format csv --limit 0",
+    ],
+    "workshop": [
+        "toolkit workshop --date 2026-11-01 --days 3",
+        "toolkit workshop --date 2026-11-01 --days 7 --bucket BUCKET",
+    ],
+    "collector": [
+        "toolkit collector --write-key web=KEY --out collected",
+        "toolkit collector --port 0 --keys-file keys.txt --out s3://BUCKET/",
+    ],
+    "check": [
+        "toolkit --profile workshop check --skip-segment",
+        "toolkit check --fix --dry-run",
+        "toolkit check --accounts accounts.csv --json",
+    ],
+    "import": [
+        "toolkit import workshop --dataset-group shop --bucket BUCKET",
+        "toolkit import workshop --dataset-group shop --bucket BUCKET --dry-run",
+    ],
+}
+
+
+def _add_examples() -> None:
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        lines = EXAMPLES.get(name.rstrip("_"), [])
+        if lines:
+            command.epilog = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_add_examples()

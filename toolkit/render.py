@@ -4,6 +4,9 @@ The library's types are imported for annotations only, so that `toolkit --help` 
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 import textwrap
 import threading
 import time
@@ -11,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -38,6 +41,43 @@ console = Console(markup=False, highlight=False)
 errors = Console(stderr=True, markup=False, highlight=False)
 
 Result = TypeVar("Result")
+
+
+class _PipeSafe:
+    """sys.stdout that, once its reader has gone (`| head -1`), sends the rest to /dev/null
+    instead of raising: the command runs to its end and exits with its own code."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def keep_exit_codes_under_pipes() -> None:
+    """Make a closed pipe on stdout harmless (rich would exit 1 on it, whatever the result)."""
+    try:
+        sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test runner's capture)
+        return
+    if not isinstance(sys.stdout, _PipeSafe):
+        sys.stdout = _PipeSafe(sys.stdout)
 
 
 def say_error(message: str) -> None:
@@ -274,34 +314,87 @@ def _cell(value) -> str:
 
 
 MAX_CELL = 40  # characters of a value shown in a table; the rest is cut with an ellipsis
+NULL = Text("NULL", "dim")
 
 
-def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
+def _shown(value) -> Text:
+    """A value as DuckDB's CLI shows it: NULL for a missing value, numbers grouped by thousands."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return Text(str(value).lower())
+    if isinstance(value, int):
+        return Text(f"{value:,}")
+    if isinstance(value, float):
+        return Text(f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}")
+    return Text(_short(_cell(value)))
+
+
+def _is_number(value) -> bool:
+    import decimal
+
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 row`, `2 rows`, `1,234 rows`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def query_table(title: str, result: QueryResult, width: int = 80) -> Group:
     """The rows as a table that fits `width` columns of terminal, as DuckDB's CLI shows them:
-    values cut at MAX_CELL characters, and the columns that do not fit left out and named."""
-    cells = [[_short(_cell(v)) for v in row] for row in result.rows]
+    numbers right-aligned and grouped, NULL shown, values cut at MAX_CELL characters, the columns
+    that do not fit left out and named, and the rows beyond those shown counted."""
+    cells = [[_shown(v) for v in row] for row in result.rows]
     columns = result.columns or ["(no columns)"]
     shown: list[int] = []
     used = 1
     for index, column in enumerate(columns):
-        need = max([len(column)] + [len(row[index]) for row in cells if index < len(row)]) + 3
+        need = max([len(column)] + [row[index].cell_len for row in cells if index < len(row)]) + 3
         if shown and used + min(need, MAX_CELL + 3) > width:
             break
         shown.append(index)
         used += min(need, MAX_CELL + 3)
     hidden = len(columns) - len(shown)
-    caption = f"{len(result.rows):,} rows in {result.seconds:.2f} s"
+    total = len(result.rows) + result.hidden_rows
+    caption = plural(total, "row")
+    if result.hidden_rows:
+        caption += f" ({len(result.rows):,} shown; --limit 0 shows all)"
+    caption += f" in {result.seconds:.2f} s"
     if hidden:
         names = ", ".join(columns[i] for i in range(len(columns)) if i not in shown)
         caption += (
-            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use "
-            "--format json"
+            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use --json"
         )
-    table = Table(title=title, caption=caption)
+    table = Table(title=title)
     for index in shown:
-        table.add_column(columns[index], overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+        numeric = bool(result.rows) and all(
+            _is_number(row[index]) or row[index] is None for row in result.rows if index < len(row)
+        )
+        table.add_column(
+            columns[index],
+            overflow="ellipsis",
+            no_wrap=True,
+            max_width=MAX_CELL,
+            justify="right" if numeric else "left",
+        )
     for row in cells:
         table.add_row(*(row[i] for i in shown))
+    return Group(table, Text(caption))
+
+
+def shape_table(title: str, result: QueryResult) -> Table:
+    """A sample's shape at any width: a row per column, with how many of the sample's rows have a
+    value in it and the first value found (DuckDB's `.mode line` turned into one table)."""
+    table = Table(
+        title=f"{title}: one row per column", caption=plural(len(result.rows), "message") + " sampled"
+    )
+    table.add_column("column", no_wrap=True)
+    table.add_column("present", justify="right", no_wrap=True)
+    table.add_column("first value", overflow="ellipsis", no_wrap=True)
+    for index, column in enumerate(result.columns):
+        values = [row[index] for row in result.rows if index < len(row) and row[index] is not None]
+        table.add_row(column, f"{len(values)}/{len(result.rows)}", _shown(values[0]) if values else NULL)
     return table
 
 
@@ -332,16 +425,16 @@ def send_summary(scenario: Scenario, result) -> Table:
 
 
 def check_table(result) -> Table:
+    """One row per requirement; the fixes, which one copies, go below the table whole (print_fixes)."""
     table = Table(
         title=f"Workshop readiness: {result.account}"
         + (f" ({result.account_id})" if result.account_id else "")
     )
     table.add_column("requirement")
     table.add_column("result")
-    table.add_column("detail")
-    table.add_column("fix")
+    table.add_column("detail", overflow="fold")
     for line in result.lines:
-        table.add_row(line.name, _STATUS[line.status], line.detail, line.fix if line.status != "pass" else "")
+        table.add_row(line.name, _STATUS[line.status], line.detail)
     return table
 
 
@@ -352,16 +445,29 @@ def account_summary_table(results) -> Table:
     table.add_column("result")
     table.add_column("failing")
     for result in results:
-        failing = [
-            f"{line.name}: {line.fix or line.detail}" for line in result.lines if line.status == "fail"
-        ]
+        failing = [line.name for line in result.lines if line.status == "fail"]
         table.add_row(
             result.account,
             result.account_id,
             _STATUS["pass" if result.passed else "fail"],
-            "\n".join(failing),
+            ", ".join(failing),
         )
     return table
+
+
+def print_check(results, *, batch: bool) -> None:
+    """The table (one account's requirements, or every account's summary), then each fix in
+    full below it, then what --fix created (or, on a dry run, would create)."""
+    console.print(account_summary_table(results) if batch else check_table(results[0]))
+    for result in results:
+        where = f"{result.account}: " if batch else ""
+        for line in result.lines:
+            if line.status != "pass" and line.fix:
+                print_wrapped(f"fix {where}{line.name}: {line.fix}", indent=4)
+        for created in result.created:
+            print_wrapped(f"created {created} in {result.account}")
+        for planned in result.would_create:
+            print_wrapped(f"would create {planned} in {result.account} (a dry run: nothing was created)")
 
 
 def evaluation_table(result) -> Table:
@@ -457,10 +563,26 @@ def print_generated(
         console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
-def print_transform(summary: TransformSummary, where: str, report: ValidationReport, rejects: bool) -> None:
-    """The accounting, the events, the datasets written, what was damaged or rejected, the verdict."""
+def print_transform(
+    summary: TransformSummary,
+    where: str,
+    report: ValidationReport,
+    rejects: bool,
+    datasets: list[str],
+    wanted: tuple[str, ...] = (),
+) -> None:
+    """The accounting, the events, the datasets written, what was damaged or rejected, the verdict;
+    for a CSV written to S3, the import into Personalize as the next step. An event of `wanted`
+    that matched nothing is named, with the event present it was probably meant to be."""
+    import difflib
+
     console.print(transform_summary(summary))
     console.print(events_table(summary))
+    for event in wanted:
+        if event not in summary.events:
+            close = difflib.get_close_matches(event, list(summary.other_events), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            print_wrapped(f"warning: --event-types {event!r} matched no message{hint}", style="yellow")
     if not summary.interactions and summary.other_events:
         found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
         console.print(
@@ -514,6 +636,8 @@ def print_transform(summary: TransformSummary, where: str, report: ValidationRep
     )
     if not report.valid:
         console.print(validation_table(report))
+    elif where.startswith("s3://"):
+        print_wrapped(f"next step: {import_command(where, datasets, 'segment-personalize')}")
 
 
 def print_validation(reports: list[ValidationReport]) -> None:
@@ -537,7 +661,8 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
         print(orjson.dumps(result.as_dict(), default=str, option=orjson.OPT_INDENT_2).decode())
     for title, answer in result.queries if output_format != "json" else []:
         if output_format == "table":
-            console.print(query_table(title, answer, console.width))
+            sample = result.workshop and answer is result.queries[0][1]
+            console.print(shape_table(title, answer) if sample else query_table(title, answer, console.width))
             if answer.details:
                 console.print(", ".join(f"{k}: {v}" for k, v in answer.details.items()), soft_wrap=True)
         else:
@@ -558,7 +683,15 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
     for name, why in result.skipped.items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
     if result.workshop and output_format == "table":
-        console.print(workshop_conclusion(result.queries[-1][1]))
+        print_wrapped(workshop_conclusion(result.queries[-1][1]))
+    if result.loaded is not None:
+        loaded = result.loaded
+        errors.print(
+            f"loaded {plural(loaded.messages, 'message')} from {plural(loaded.files, 'log file')} into "
+            f"{loaded.database}; next: duckdb {loaded.database} (or toolkit explore --db {loaded.database} "
+            "--sql ...)",
+            highlight=False,
+        )
 
 
 def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
@@ -605,7 +738,19 @@ def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
     rows.append(("signal check", run.evaluation.verdict))
     rows.append(("raw logs", f"{run.logs} ({run.generated.messages:,} messages)"))
     rows.append(("report", f"{run.report} (open it in a browser: the charts of it all)"))
+    if run.csv.startswith("s3://") and run.validation.valid:
+        datasets = [path for path in (run.users, run.items) if path]
+        rows.append(("next step", import_command(run.csv, datasets, scenario.name)))
     print_labelled(rows)
+
+
+def import_command(interactions: str, datasets: list[str], dataset_group: str) -> str:
+    """The `toolkit import` that takes an interactions CSV in S3 and the local Users and Items
+    CSVs beside it into Personalize (uploaded to the CSV's bucket)."""
+    words = ["toolkit", "import", interactions, *datasets, "--dataset-group", dataset_group]
+    if datasets:
+        words += ["--bucket", interactions[5:].split("/", 1)[0]]
+    return shlex.join([*words, "--create-role"]) + "  (add --dry-run to see the plan first)"
 
 
 def print_labelled(rows: list[tuple[str, str]]) -> None:

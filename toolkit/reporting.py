@@ -110,6 +110,7 @@ def build_report(
     items: str | None = None,
     evaluate: bool = True,
     out: Path | None = None,
+    layout: str | None = None,
 ) -> Report:
     """Every figure, the transform's accounting (for logs), the validation and the evaluation;
     with `out`, the page written there (checked before any work)."""
@@ -118,7 +119,11 @@ def build_report(
     if out is not None:
         check_outputs({"--out": out}, read)
     report = Report(source)
-    logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
+    logs = (
+        find_log_files(inputs.logs, aws, stream=True, layout=layout)
+        if inputs.logs
+        else contextlib.nullcontext()
+    )
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         if out is not None and files is not None:
             check_outputs({"--out": out}, [*read, *files.paths])
@@ -127,7 +132,7 @@ def build_report(
             report.validation = validate_csv(csv, dataset="interactions")
         else:  # logs (the source itself): the transform validates what it writes, the report's validation
             csv = Path(work) / "interactions.csv"
-            report.accounting, _, report.validation = transform(source, str(csv), aws=aws)
+            report.accounting, _, report.validation = transform(source, str(csv), aws=aws, layout=layout)
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = with_datasets(report.validation, csv, inputs.users, inputs.items)
         if evaluate:

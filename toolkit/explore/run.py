@@ -28,6 +28,15 @@ class S3Reading:
 
 
 @dataclass
+class Loaded:
+    """What was loaded into a DuckDB file (`db` with the logs): later queries skip the JSON."""
+
+    database: str
+    messages: int
+    files: int
+
+
+@dataclass
 class ExploreResult:
     """The answers, titled, and what the engine could not read or refused."""
 
@@ -36,6 +45,7 @@ class ExploreResult:
     refused: list[str] = field(default_factory=list)  # S3 keys that would be saved outside the folder
     skipped: dict[str, str] = field(default_factory=dict)  # unreadable file -> why
     s3: S3Reading | None = None
+    loaded: Loaded | None = None
 
     def as_dict(self) -> list[dict]:
         """What `--format json` prints: one query's rows as records; several as titled results."""
@@ -62,6 +72,7 @@ def explore(
     workgroup: str | None = None,
     aws: AwsOptions | None = None,
     on_progress: OnProgress | None = None,
+    layout: str | None = None,
 ) -> ExploreResult:
     """Run `sql` (or, without it, the workshop's three queries) against `segment_logs`: on DuckDB
     over `source` (a folder or s3://bucket/prefix) or a DuckDB file `db` loaded earlier, or on
@@ -84,7 +95,7 @@ def explore(
             )
         explorer = AthenaExplorer(database, output, aws, workgroup)
     else:
-        logs = find_log_files(source, aws, stream=True) if source else None
+        logs = find_log_files(source, aws, stream=True, layout=layout) if source else None
         explorer = DuckDBExplorer(logs, Path(db) if db else None, on_progress=on_progress)
     try:
         answers = [(title, printable(explorer.run(text, limit))) for title, text in queries]
@@ -93,6 +104,8 @@ def explore(
         if logs is not None:
             logs.close()
     result = ExploreResult(answers, workshop=not sql, skipped=dict(explorer.skipped))
+    if explorer.loaded is not None and logs is not None:
+        result.loaded = Loaded(str(db), explorer.loaded, len(logs.paths) - len(explorer.skipped))
     if logs is not None:
         result.refused = list(logs.refused)
         fetched = logs.filesystem

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
+from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.files import (
     check_output_file,
@@ -22,9 +22,11 @@ from toolkit.files import (
 from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.progress import SILENT, Steps
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
-from toolkit.segment.logs import find_log_files
+from toolkit.segment.logs import LogFiles, find_log_files
+from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url
 from toolkit.transform.duckdb_engine import DuckDBTransform
 from toolkit.transform.summary import TransformOptions, TransformSummary
+from toolkit.transform.warehouse_engine import WarehouseTransform
 
 CSV_NAME = "interactions.csv"
 
@@ -49,7 +51,7 @@ class OutputTarget:
     def check(self) -> None:
         """Fail before any work if the output cannot be written."""
         if is_s3(self.location):
-            S3Url.parse(self.location)
+            _check_bucket(S3Url.parse(self.location), self.aws)
             return
         check_output_file(Path(self.display), "--out")
         folder = Path(self.display).parent
@@ -82,6 +84,16 @@ class OutputTarget:
         return report
 
 
+def _check_bucket(url: S3Url, aws: AwsOptions) -> None:
+    """The bucket of an s3:// output exists and answers, before any work."""
+    import botocore.exceptions
+
+    try:
+        aws.client("s3").head_bucket(Bucket=url.bucket)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise aws_error(exc, f"cannot write --out s3://{url.bucket}/") from None
+
+
 ENGINES = ("duckdb", "spark")
 
 
@@ -99,6 +111,7 @@ def transform(
     catalog: str | None = None,
     engine: str = "duckdb",
     master: str = "local[2]",
+    layout: str | None = None,
 ) -> tuple[TransformSummary, str, ValidationReport]:
     """Run the transform on an engine (duckdb on this machine, or spark on `master`); returns the
     accounting, where the CSV was written, and its validation (with the diagnostics too if asked).
@@ -120,7 +133,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        find_log_files(source, aws, stream=engine == "duckdb") as logs,
+        _inputs(source, aws, engine, layout) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
@@ -128,7 +141,11 @@ def transform(
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
-        runner = _engine(engine, work_dir, steps, master, logs.filesystem)
+        runner = (
+            WarehouseTransform(source, work_dir, on_progress=steps.advance)
+            if is_warehouse(source)
+            else _engine(engine, work_dir, steps, master, logs.filesystem)
+        )
         partial = target.partial_path(work_dir)
         finished: list[tuple[Path, Path]] = []  # published together once the CSV passed validation
         try:
@@ -137,6 +154,7 @@ def transform(
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            summary.rejects = logs.located(summary.rejects)
             steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
@@ -164,6 +182,20 @@ def transform(
                 leftover.unlink(missing_ok=True)
     summary.seconds = time.perf_counter() - began
     return summary, target.display, report
+
+
+def is_warehouse(source: str) -> bool:
+    """A Segment warehouse (postgresql://, or a .duckdb file) rather than its S3 layout."""
+    return is_postgres_url(source) or is_duckdb_file(source)
+
+
+def _inputs(source: str, aws: AwsOptions, engine: str, layout: str | None) -> LogFiles:
+    """The log files to read; a warehouse has none (a DuckDB one is its file, never overwritten)."""
+    if not is_warehouse(source):
+        return find_log_files(source, aws, stream=engine == "duckdb", layout=layout)
+    if engine != "duckdb":
+        raise UsageError(f"a warehouse is read with `engine` duckdb, not {engine}", parameters=("engine",))
+    return LogFiles(paths=[] if is_postgres_url(source) else [Path(source)])
 
 
 def _engine(name: str, work_dir: Path, steps: Steps, master: str, filesystem=None):
