@@ -260,3 +260,10 @@ def test_an_interrupted_generate_leaves_its_fresh_folder_empty(tmp_path, stop, w
     assert command.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert list(out.rglob("*")) == []
+
+
+def test_schema_refuses_a_csv_whose_columns_repeat(tmp_path):
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("USER_ID,AGE,AGE\nu1,3,4\n")
+    line = one_line_error(runner.invoke(app, ["schema", str(csv_path), "--out", str(tmp_path / "u.avsc")]))
+    assert "AGE more than once" in line and not (tmp_path / "u.avsc").exists()

@@ -140,6 +140,12 @@ def schema_for_csv(path: str | Path, dataset: str | None = None) -> dict:
     textual, anything else a categorical string)."""
     path = Path(path)
     header = read_header(path)
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UsageError(
+            f"{path}: the header names {', '.join(repeated[:5])} more than once; a schema has one field"
+            " a column, and Personalize refuses a CSV whose columns repeat"
+        )
     rules = RULES[dataset or detect_dataset(header)]
     if rules.kind == "interactions":
         return interactions_schema(header)
