@@ -729,6 +729,12 @@ def validate(
             )
         ),
     ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Show every rule (the passing ones too) and the diagnostics, not only what to fix."
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -752,7 +758,7 @@ def validate(
             )
         )
     elif not quiet:
-        print_validation(reports)
+        print_validation(reports, every=every)
     raise typer.Exit(0 if valid else 1)
 
 
