@@ -6,8 +6,8 @@ Prints three figures:
 1. `generate --out kinesis://` against moto's server (in this process, on loopback): the run's
    time, the time the toolkit waited on PutRecords calls, and the part of it moto's server spent
    handling them (its WSGI application timed), so the share left to the toolkit shows.
-2. `generate --layout firehose` against `generate` writing Segment's S3 layout, same messages
-   (ratio; the floor is 1.15x).
+2. `generate --layout firehose --compression gzip` against `generate` writing Segment's S3
+   layout (gzipped too), same messages (ratio; the floor is 1.15x).
 3. `transform` reading the Firehose layout against reading the S3 layout of the same messages
    (ratio; the floor is 1.15x).
 """
@@ -22,6 +22,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
@@ -49,7 +50,7 @@ class TimedApp:
                 self.seconds += time.perf_counter() - began
 
 
-def moto_server() -> tuple[str, TimedApp, object]:
+def moto_server() -> tuple[str, TimedApp, Any]:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
@@ -110,7 +111,8 @@ def main() -> None:
         kinesis.PutRecords.send = send  # type: ignore[method-assign]
         put = result.delivered["kinesis://bench"]
         print(
-            f"generate --out kinesis://: {put.delivered:,} records in {put.requests:,} PutRecords, {total:.2f} s; "
+            f"generate --out kinesis://: {put.delivered:,} records in {put.requests:,} PutRecords, "
+            f"{total:.2f} s; "
             f"waiting on PutRecords {waited[0]:.2f} s ({waited[0] / total:.0%}), of which moto's server "
             f"{app.seconds:.2f} s ({app.seconds / total:.0%} of the run)"
         )
@@ -118,11 +120,14 @@ def main() -> None:
         s3_times, firehose_times = [], []
         for attempt in range(2):
             s3_times.append(run(root / f"s3-{attempt}", [LocalSink(root / f"s3-{attempt}")]))
-            firehose = open_destinations([str(root / f"fh-{attempt}")], DestinationOptions(layout="firehose"))
+            firehose = open_destinations(
+                [str(root / f"fh-{attempt}")], DestinationOptions(layout="firehose", compression="gzip")
+            )
             firehose_times.append(run(root / f"fh-{attempt}", firehose))
         s3_best, firehose_best = min(s3_times), min(firehose_times)
         print(
-            f"generate --layout firehose {firehose_best:.2f} s, S3 layout {s3_best:.2f} s: "
+            f"generate --layout firehose --compression gzip {firehose_best:.2f} s, "
+            f"S3 layout {s3_best:.2f} s: "
             f"{firehose_best / s3_best:.2f}x (floor 1.15x)"
         )
         # 3. reading them back

@@ -24,6 +24,8 @@ except ImportError:
     from click.globals import get_current_context  # type: ignore[no-redef]
 
 
+from rich.text import Text
+
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
 from toolkit.render import (
@@ -68,7 +70,7 @@ class ToolkitGroup(TyperGroup):
             raise
         except click_exceptions.UsageError as exc:
             command = f"toolkit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "toolkit"
-            say_error(f"{' '.join(exc.format_message().split())} (see '{command} --help')")
+            say_error(f"{usage_message(exc)} (see '{command} --help')")
             raise typer.Exit(EXIT_USAGE) from None
         except BrokenPipeError:  # the reader went away (e.g. | head) before any result: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -94,6 +96,20 @@ class ToolkitGroup(TyperGroup):
                 f"traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
+
+
+def usage_message(exc) -> str:
+    """click's message on one line, without a library's prefix ("Value error, "), and for a
+    choice mistyped, the choice it was probably meant to be."""
+    import difflib
+    import re
+
+    message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+    given = re.search(r"'([^']*)' is not one of (.*)$", message)
+    if given:
+        close = difflib.get_close_matches(given[1], re.findall(r"'([^']*)'", given[2]), n=1)
+        message = message.rstrip(".") + (f"; did you mean '{close[0]}'?" if close else "")
+    return message
 
 
 def _interrupt_on_sigterm() -> None:
@@ -218,10 +234,16 @@ class ItemId(enum.StrEnum):
     product_id = "product_id"
 
 
+TABLE_ROWS = 40  # rows of a query shown as a table by default, as DuckDB's CLI shows them
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
 MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
 MAX_FLUSH_SECONDS = 86_400
+
+
+def warn(message: str) -> None:
+    """A line on stderr about something that is allowed but probably not meant."""
+    errors.print(Text.assemble(("warning: ", "yellow"), message), highlight=False)
 
 
 def parse_day(text: str, option: str) -> date:
@@ -235,6 +257,12 @@ def resolve_days(start_text: str, days: int | None, until_text: str | None) -> t
     """The first day and the number of days of a run, from --date with --days or --until
     (default: yesterday)."""
     start = parse_day(start_text, "--date")
+    today = datetime.now(UTC).date()
+    if start > today:
+        warn(
+            f"--date {start} is in the future: Segment has no folder for a day that has not come "
+            "(the logs are simulated all the same)"
+        )
     if days is not None and until_text is not None:
         raise UsageError("give --days or --until, not both")
     if days is not None:
@@ -679,7 +707,14 @@ def transform(
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(summary, where, report, bool(rejects), [path for path in (users, items) if path])
+        print_transform(
+            summary,
+            where,
+            report,
+            bool(rejects),
+            [path for path in (users, items) if path],
+            events or (),
+        )
     if not report.valid:
         raise typer.Exit(EXIT_INVALID)
 
@@ -722,6 +757,12 @@ def validate(
             )
         ),
     ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Show every rule (the passing ones too) and the diagnostics, not only what to fix."
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -745,7 +786,7 @@ def validate(
             )
         )
     elif not quiet:
-        print_validation(reports)
+        print_validation(reports, every=every)
     raise typer.Exit(0 if valid else 1)
 
 
@@ -927,9 +968,15 @@ def explore(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="A .sql file with a query against segment_logs.")] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="How to print the results.")
+        OutputFormat, typer.Option("--format", help="How to print the results (--json is --format json).")
     ] = OutputFormat.table,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Show at most this many rows (default: {TABLE_ROWS} in a table, the rest counted; "
+            "all in CSV and JSON); 0 shows all."
+        ),
+    ] = None,
     db: Annotated[
         Path | None,
         typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds."),
@@ -949,6 +996,10 @@ def explore(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     read_layout: ReadLayoutOption = None,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON (--format json).")
+    ] = False,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit.explore.logs_view import athena_ddl
@@ -962,6 +1013,11 @@ def explore(
         return
     if sql and file:
         raise UsageError("give --sql or --file, not both")
+    if as_json:
+        output_format = OutputFormat.json
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 (all rows) or more, not {limit}")
+    rows = (TABLE_ROWS if output_format is OutputFormat.table else None) if limit is None else limit or None
     if file is not None:
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
@@ -971,7 +1027,7 @@ def explore(
         lambda on_progress: run_explore(
             source,
             sql=sql,
-            limit=limit,
+            limit=rows,
             db=db,
             engine=engine.value,
             database=database,
@@ -981,8 +1037,10 @@ def explore(
             on_progress=on_progress,
             layout=read_layout,
         ),
+        show=not quiet,
     )
-    print_explore(result, output_format.value)
+    if not quiet:
+        print_explore(result, output_format.value)
 
 
 @app.command()
@@ -1133,6 +1191,10 @@ def collector(
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
     sync_minutes: SyncMinutesOption = 60,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="On stopping, print what was received and published as JSON.")
+    ] = False,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -1193,9 +1255,11 @@ def collector(
         flush_seconds=flush_seconds,
         strict_keys=strict_keys,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
 
     def ready(url: str) -> None:
+        if quiet:
+            return
         errors.print(
             f"collector listening on {url} for {', '.join(sorted(keys))} "
             f"({processes} process{'es' if processes > 1 else ''}); "
@@ -1207,7 +1271,10 @@ def collector(
         run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(run.as_dict())
+    elif not quiet:
+        errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
     for failure in run.failures:
         say_error(f"{failure}; the others were stopped and its journal published")
     if run.unpublished:

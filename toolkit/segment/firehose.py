@@ -33,6 +33,7 @@ from toolkit.files import write_atomically
 from toolkit.segment.destination import DeliveryCounts
 from toolkit.segment.ids import derive_seed, uuid4_text
 from toolkit.segment.kinesis import STREAM_NAME
+from toolkit.segment.replay import received_text
 from toolkit.segment.streams import Limits, Record, StreamBatcher, client_for
 from toolkit.segment.timestamps import parse_iso
 
@@ -220,11 +221,13 @@ class FirehoseLayout:
         self.map = (
             StreamMap.parse(firehose_map) if firehose_map else StreamMap((("*", DEFAULT_LAYOUT_STREAM),))
         )
+        self._every = self.map.rows[0][1] if [e for e, _ in self.map.rows] == ["*"] else None
         self.compression = compression
         self.buffer_bytes, self.buffer_ms = int(buffer_mb * (1 << 20)), int(buffer_seconds * 1000)
         self.counts = DeliveryCounts()
         self._buffers: dict[str, _Buffer] = {}
         self._names: dict[str, random.Random] = {}
+        self._hours: dict[bytes, int] = {}  # YYYY-MM-DDTHH -> its epoch ms
         self._client: Any = None
 
     def __getstate__(self) -> dict:
@@ -249,24 +252,37 @@ class FirehoseLayout:
         """Firehose objects carry no run marker; their names never repeat."""
 
     def deliver(self, source_id: str, lines: Sequence[bytes]) -> None:
+        every = self._every
         for line in lines:
-            message = orjson.loads(line)
-            stream = self.map.stream_for(message)
+            stream = every or self.map.stream_for(orjson.loads(line))  # a message is parsed only to route it
             if stream is None:
                 self.counts.not_sent[NOT_MAPPED] += 1
                 continue
-            arrival = int(parse_iso(message["receivedAt"]).timestamp() * 1000)
+            arrival = self._arrival_ms(received_text(line))
             buffer = self._buffers.get(stream)
-            if buffer is not None and arrival - buffer.oldest_ms >= self.buffer_ms:
+            if buffer is not None and (
+                max(buffer.newest_ms, arrival) - min(buffer.oldest_ms, arrival) >= self.buffer_ms
+            ):
                 self._write(stream, buffer.oldest_ms + self.buffer_ms)  # the interval ran out first
                 buffer = None
             if buffer is None:
                 buffer = self._buffers[stream] = _Buffer([], 0, arrival, arrival)
             buffer.lines.append(line if line.endswith(b"\n") else line + b"\n")
             buffer.size += len(line)
+            buffer.oldest_ms = min(buffer.oldest_ms, arrival)
             buffer.newest_ms = max(buffer.newest_ms, arrival)
             if buffer.size >= self.buffer_bytes:
                 self._write(stream, buffer.newest_ms)
+
+    def _arrival_ms(self, text: bytes) -> int:
+        """A receivedAt in epoch ms; Segment's own format (2019-05-02T03:19:05.398Z) without
+        parsing a date for every message."""
+        if len(text) != 24 or text[23:] != b"Z":
+            return int(parse_iso(text.decode()).timestamp() * 1000)
+        hour = self._hours.get(text[:13])
+        if hour is None:
+            hour = self._hours[text[:13]] = int(parse_iso(text[:13].decode() + ":00:00Z").timestamp() * 1000)
+        return hour + int(text[14:16]) * 60_000 + int(text[17:19]) * 1000 + int(text[20:23])
 
     def _write(self, stream: str, delivered_ms: int) -> None:
         buffer = self._buffers.pop(stream)
