@@ -36,11 +36,13 @@ _COLUMNS = {
 }
 
 
-# The scan of $files: the fields the transform reads, every line kept (unparseable ones as NULLs).
+# The scan of $files: the fields the transform reads, every line kept (unparseable ones as NULLs);
+# its virtual column file_index numbers the files from 0 in the order given (a number a row is
+# cheaper than its file's name, and only the unparseable lines need one).
 READ_LOGS_SQL = (
     "read_json($files, format = 'newline_delimited', columns = {"
     + ", ".join(f"'{name}': '{kind}'" for name, kind in _COLUMNS.items())
-    + "}, ignore_errors = true, filename = true, maximum_object_size = "
+    + "}, ignore_errors = true, maximum_object_size = "
     + str(MAX_LINE_BYTES)
     + ")"
 )
@@ -69,9 +71,10 @@ def _mapped_event(options: TransformOptions) -> str:
     )
 
 
-def classify_sql(options: TransformOptions, messages: str = READ_LOGS_SQL) -> str:
+def classify_sql(options: TransformOptions, messages: str = READ_LOGS_SQL, first_file: int = 0) -> str:
     """The query of the `classified` table: one row a message, with the reason it is filtered (NULL
-    if kept). `messages` is a relation with the columns of READ_LOGS_SQL and `filename`."""
+    if kept). `messages` is a relation with the columns of READ_LOGS_SQL and `file_index`; an
+    unparseable line's unparsed_file is its file_index + `first_file`."""
     events = ", ".join(_sql_text(e) for e in options.event_types)
     field = options.item_field
     return f"""
@@ -81,7 +84,8 @@ def classify_sql(options: TransformOptions, messages: str = READ_LOGS_SQL) -> st
     ), fields AS (
         -- the costly parts only for candidates: most messages are filtered by type or event
         SELECT
-            CASE WHEN {" AND ".join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN filename END AS unparsed_file,
+            CASE WHEN {" AND ".join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN file_index + {int(first_file)}
+                END AS unparsed_file,
             messageId AS message_id, type, event, receivedAt AS received_at, candidate,
             CASE WHEN candidate AND json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
                 THEN userId ->> '$' END AS user_id,
@@ -210,14 +214,20 @@ class DuckDBTransform:
     def _classify_files(self, files: Sequence[Path | str], options: TransformOptions) -> None:
         """Classify every message into the `classified` table, FILES_PER_SCAN files at a time:
         DuckDB's JSON reader holds buffers per file, and tens of thousands at once exhaust memory."""
-        query = classify_sql(options)
-        for start in range(0, len(files), FILES_PER_SCAN):
-            batch = {"files": [str(f) for f in files[start : start + FILES_PER_SCAN]]}
-            with watch_statements(self.connection, self._batch_progress(start, len(files))):
-                self.connection.execute(
-                    f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}",
-                    batch,
-                )
+        # the table's order is never read (every later query groups or sorts), so DuckDB may insert
+        # rows as its threads finish them
+        self.connection.execute("SET preserve_insertion_order = false")
+        try:
+            for start in range(0, len(files), FILES_PER_SCAN):
+                query = classify_sql(options, first_file=start)
+                batch = {"files": [str(f) for f in files[start : start + FILES_PER_SCAN]]}
+                with watch_statements(self.connection, self._batch_progress(start, len(files))):
+                    self.connection.execute(
+                        f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}",
+                        batch,
+                    )
+        finally:  # the CSV is written in the order of its ORDER BY
+            self.connection.execute("SET preserve_insertion_order = true")
 
     def _batch_progress(self, start: int, files: int) -> OnProgress | None:
         """The progress of one batch's statement as files done of `files`."""
@@ -248,11 +258,12 @@ class DuckDBTransform:
         )
 
     def unparsed_by_file(self) -> dict[str, int]:
-        return dict(
-            self.connection.execute(
+        return {
+            str(self.files[index]): count
+            for index, count in self.connection.execute(
                 "SELECT unparsed_file, count(*) FROM classified WHERE reason = 'unparsed' GROUP BY ALL"
             ).fetchall()
-        )
+        }
 
     def write_csv(self, path: Path) -> tuple[int, Counter]:
         """Deduplicate, expand and write the CSV; returns (messages written, interactions per event

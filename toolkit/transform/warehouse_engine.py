@@ -244,7 +244,7 @@ class WarehouseTransform:
         messages = f"""(SELECT message_id AS messageId, 'track' AS type, event, to_json(user_id) AS userId,
             to_timestamp(ts) AS "timestamp", received_at AS receivedAt,
             json_object('{field}', item, 'products', CASE WHEN json_valid(products) THEN json(products) END) AS properties,
-            CAST(NULL AS VARCHAR) AS filename FROM warehouse_events)"""
+            CAST(NULL AS BIGINT) AS file_index FROM warehouse_events)"""
         self.duck.execute(f"CREATE TABLE classified AS {classify_sql(options, messages)}")
         return {}
 
