@@ -6,7 +6,6 @@ import enum
 import os
 import tempfile
 import traceback
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +23,7 @@ from toolkit.render import LazyProgress, console, errors, print_json, say_error,
 
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
-FLAGS = {"rejects_path": "--rejects", "users_path": "--users", "items_path": "--items", "k": "--k"}
+FLAGS = {"start": "--date", "item_field": "--item-id", "write_keys": "--write-key"}
 
 
 def flag(parameter: str) -> str:
@@ -140,39 +139,6 @@ class ItemId(str, enum.Enum):
     product_id = "product_id"
 
 
-MAX_DAYS = 3_650  # ten years of simulated days
-MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
-
-
-def parse_day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01") from None
-
-
-def resolve_days(start_text: str, days: int | None, until_text: str | None) -> tuple[date, int]:
-    """The first day and the number of days of a run, from --date with --days or --until (default: yesterday)."""
-    start = parse_day(start_text, "--date")
-    if days is not None and until_text is not None:
-        raise UsageError("give --days or --until, not both")
-    if days is not None:
-        if not 1 <= days <= MAX_DAYS:
-            raise UsageError(f"--days must be 1 to {MAX_DAYS:,}, not {days}")
-        return start, days
-    until = parse_day(until_text, "--until") if until_text else datetime.now(UTC).date() - timedelta(days=1)
-    if (until - start).days >= MAX_DAYS:
-        raise UsageError(f"--date to --until spans more than {MAX_DAYS:,} days")
-    if until < start:
-        hint = (
-            ""
-            if until_text
-            else " (the default end is yesterday, UTC; give --days N for a future or current date)"
-        )
-        raise UsageError(f"the end {until} is before the start {start}{hint}")
-    return start, (until - start).days + 1
-
-
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
     from toolkit.aws.s3 import AwsOptions
 
@@ -206,18 +172,6 @@ QuietOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the summary as one JSON document, and nothing else.")
 ]
-
-
-def scenario_with_visitors(name: str, users_per_day: int | None):
-    """The scenario to simulate, with --users-per-day applied."""
-    from toolkit.simulate.scenario import load_scenario
-
-    chosen = load_scenario(name)
-    if users_per_day is None:
-        return chosen
-    if not 1 <= users_per_day <= MAX_VISITORS:
-        raise UsageError(f"--users-per-day must be 1 to {MAX_VISITORS:,}, not {users_per_day}")
-    return chosen.with_visitors(users_per_day)
 
 
 @app.command()
@@ -260,44 +214,40 @@ def generate(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
-    from toolkit.segment.sinks import sink_for
-    from toolkit.simulate.run import generate as run_generate
+    from toolkit import generate as run_generate
+    from toolkit.generating import choose_scenario, plan_days
 
-    first_day, day_count = resolve_days(start, days, until)
-    chosen = scenario_with_visitors(scenario, users_per_day)
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {workers}")
     if sink is Sink.segment:
+        first_day, day_count = plan_days(start, days=days, until=until)
+        chosen = choose_scenario(scenario, users_per_day=users_per_day)
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be at least 1, not {workers}")
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
     if sink is Sink.s3 and not out.startswith("s3://"):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
-            chosen, first_day, day_count, seed, destination, workers, on_progress
+            scenario,
+            start=start,
+            days=days,
+            until=until,
+            seed=seed,
+            users_per_day=users_per_day,
+            out=out,
+            workers=workers,
+            aws=aws_options(profile, region, endpoint_url),
+            on_progress=on_progress,
         ),
         show=not (quiet or as_json),
     )
-    last_day = first_day + timedelta(days=day_count - 1)
     if as_json:
-        print_json(
-            {
-                "scenario": chosen.name,
-                "seed": seed,
-                "first_day": first_day,
-                "last_day": last_day,
-                "written_to": destination.describe(),
-                **result.as_dict(),
-            }
-        )
-        return
-    if not quiet:
+        print_json(result.as_dict())
+    elif not quiet:
         from toolkit.render import print_generated
 
-        print_generated(chosen, result, first_day, last_day, destination.describe())
+        print_generated(result)
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -403,51 +353,38 @@ def transform(
     """Filter and map Segment logs into the interactions CSV Personalize imports, counting every message.
 
     Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
-    from toolkit.transform.summary import TransformOptions
+    from toolkit import TransformOptions
+    from toolkit import transform as run_transform
 
-    if event_map and not domain:
-        raise UsageError("--event-map needs --domain")
     events = (
         tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
     )
-    if events == ():
-        raise UsageError("--event-types must name at least one event")
-    options = TransformOptions.for_domain(item_id.value, domain.value if domain else None, event_map, events)
-    aws = aws_options(profile, region, endpoint_url)
-    from toolkit.aws.s3 import is_s3
-
-    if any(path and is_s3(path) for path in (users, items)):
-        raise UsageError(
-            "--users and --items write local CSVs; upload them with their .avsc where Personalize reads them"
-        )
-    if catalog and not items:
-        raise UsageError("--catalog goes with --items")
-    chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
-    from toolkit.transform.run import transform as run_transform
-
-    summary, where, report = run_transform(
+    result = run_transform(
         source,
-        out,
-        options,
-        aws,
-        rejects,
-        progress=not (quiet or as_json),
-        users_path=users,
-        user_fields=chosen,
-        items_path=items,
+        out=out,
+        options=TransformOptions.for_domain(
+            item_field=item_id.value,
+            domain=domain.value if domain else None,
+            event_map=event_map,
+            event_types=events,
+        ),
+        aws=aws_options(profile, region, endpoint_url),
+        rejects=rejects,
+        users=users,
+        user_fields=[t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None,
+        items=items,
         catalog=catalog,
         engine=engine.value,
         master=master,
+        progress=not (quiet or as_json),
     )
     if as_json:
-        print_json(
-            {"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()}
-        )
+        print_json(result.as_dict())
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(summary, where, report, rejects=bool(rejects))
-    if not report.valid:
+        print_transform(result, rejects=bool(rejects))
+    if not result.valid:
         raise typer.Exit(EXIT_INVALID)
 
 
@@ -488,25 +425,22 @@ def validate(
     """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""
     import json
 
-    from toolkit.personalize.validate import validate_datasets
+    from toolkit import validate as run_validate
     from toolkit.render import print_validation
 
-    reports = validate_datasets(
-        csv_path, schema, domain.value if domain else None, dataset.value if dataset else None, users, items
+    result = run_validate(
+        csv_path,
+        dataset=dataset.value if dataset else None,
+        schema=schema,
+        domain=domain.value if domain else None,
+        users=users,
+        items=items,
     )
-    valid = all(report.valid for report in reports)
     if as_json:
-        print(
-            json.dumps(
-                reports[0].as_dict()
-                if len(reports) == 1
-                else {"valid": valid, "datasets": [r.as_dict() for r in reports]},
-                indent=2,
-            )
-        )
+        print(json.dumps(result.as_dict(), indent=2))
     else:
-        print_validation(reports)
-    raise typer.Exit(0 if valid else 1)
+        print_validation(result.reports)
+    raise typer.Exit(0 if result.valid else 1)
 
 
 @app.command()
@@ -557,17 +491,16 @@ def report(
     """One self-contained HTML page of what is in the logs and what Personalize will get.
 
     Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
-    from toolkit.reporting import build_report
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit import report as build_report
 
     built = build_report(
         source,
-        load_scenario(scenario),
-        aws_options(profile, region, endpoint_url),
-        users,
-        items,
-        evaluate,
-        out,
+        out=out,
+        users=users,
+        items=items,
+        scenario=scenario,
+        evaluate=evaluate,
+        aws=aws_options(profile, region, endpoint_url),
     )
     if as_json:
         print_json(built.as_dict())
@@ -593,10 +526,10 @@ def evaluate(
 
     Holds out each user's last interaction and compares a popularity baseline with an item-to-item
     co-occurrence recommender (exit 0 either way)."""
-    from toolkit.personalize.evaluate import evaluate_csv
+    from toolkit import evaluate as run_evaluate
     from toolkit.render import print_evaluation
 
-    result = evaluate_csv(csv_path, k)
+    result = run_evaluate(csv_path, k=k)
     if as_json:
         print_json(result.as_dict())
         return
@@ -632,9 +565,9 @@ def schema(
         print(text, end="")
         return
     target = Path(out or f"{made['name'].lower()}.avsc")
-    from toolkit.segment.layout import check_output_file
+    from toolkit.files import check_output_file
 
-    check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
+    check_output_file(target, "out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
     console.print(
         f"{made['name']} schema for {', '.join(f['name'] for f in made['fields'])} written to {target}"
@@ -642,7 +575,7 @@ def schema(
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    from toolkit.segment.layout import write_atomically
+    from toolkit.files import write_atomically
 
     try:
         write_atomically(path, text.encode())
@@ -687,8 +620,8 @@ def explore(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
-    from toolkit.explore.logs_view import athena_ddl
-    from toolkit.explore.run import explore as run_explore
+    from toolkit import explore as run_explore
+    from toolkit.exploring.logs_view import athena_ddl
     from toolkit.render import print_explore
 
     if print_ddl:
@@ -742,11 +675,12 @@ def workshop(
     as_json: JsonOption = False,
 ) -> None:
     """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""
+    from toolkit.generating import choose_scenario, plan_days
     from toolkit.segment.sinks import LocalSink
     from toolkit.workshop import run_workshop
 
-    first_day, day_count = resolve_days(start, days, until)
-    chosen = scenario_with_visitors(scenario, users_per_day)
+    first_day, day_count = plan_days(start, days=days, until=until)
+    chosen = choose_scenario(scenario, users_per_day=users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
     run = with_progress(

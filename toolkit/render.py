@@ -15,17 +15,18 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from datetime import date
     from pathlib import Path
 
-    from toolkit.explore.engines import QueryResult
-    from toolkit.explore.run import ExploreResult
+    from toolkit.exploring.engines import QueryResult
+    from toolkit.exploring.run import ExploreResult
+    from toolkit.generating import GenerateResult
     from toolkit.personalize.evaluate import Evaluation
     from toolkit.personalize.validate import ValidationReport
-    from toolkit.reporting import Report
-    from toolkit.simulate.run import GenerateResult
+    from toolkit.reporting.build import Report
+    from toolkit.simulate.run import SimulationResult
     from toolkit.simulate.scenario import Scenario
-    from toolkit.transform.summary import TransformSummary
+    from toolkit.transforming.run import TransformResult
+    from toolkit.transforming.summary import TransformSummary
     from toolkit.workshop import WorkshopRun
 
 # User text (paths, file names, SQL results, messages) is never read as rich markup: styles
@@ -90,7 +91,7 @@ class LazyProgress:
             self.progress = None
 
 
-def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
+def generate_summary(scenario: Scenario, result: SimulationResult) -> Table:
     """Messages per source and event (identify counted as its own row)."""
     table = Table(title="Messages written, by source and event")
     table.add_column("source")
@@ -116,7 +117,7 @@ def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
 
 def transform_summary(summary: TransformSummary) -> Table:
     """Where every message read went: read = written + filtered + duplicates + rejected."""
-    from toolkit.transform.summary import FILTER_REASONS
+    from toolkit.transforming.summary import FILTER_REASONS
 
     table = Table(title="Messages read, and where each one went")
     table.add_column("messages")
@@ -205,7 +206,8 @@ def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
     values cut at MAX_CELL characters, and the columns that do not fit left out and named."""
     cells = [[_short(_cell(v)) for v in row] for row in result.rows]
     columns = result.columns or ["(no columns)"]
-    shown, used = [], 1
+    shown: list[int] = []
+    used = 1
     for index, column in enumerate(columns):
         need = max([len(column)] + [len(row[index]) for row in cells if index < len(row)]) + 3
         if shown and used + min(need, MAX_CELL + 3) > width:
@@ -297,20 +299,20 @@ def evaluation_table(result) -> Table:
     return table
 
 
-def print_generated(
-    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: str
-) -> None:
+def print_generated(result: GenerateResult) -> None:
     """The messages by source and event, the totals and the speed, and where they went."""
-    console.print(generate_summary(scenario, result))
+    counts = result.simulation
+    console.print(generate_summary(result.scenario, counts))
     console.print(
-        f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB gzipped) "
-        f"for {first_day} to {last_day} in {result.seconds:.1f} s ({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
+        f"{counts.messages:,} messages in {counts.files:,} files ({counts.bytes_written / 1e6:,.1f} MB gzipped) "
+        f"for {result.first_day} to {result.last_day} in {counts.seconds:.1f} s ({counts.messages / max(counts.seconds, 1e-9):,.0f} messages/s)"
     )
-    console.print(f"written to {written_to}")
+    console.print(f"written to {result.written_to}")
 
 
-def print_transform(summary: TransformSummary, where: str, report: ValidationReport, rejects: bool) -> None:
+def print_transform(result: TransformResult, rejects: bool) -> None:
     """The accounting, the events, the datasets written, what was damaged or rejected, the verdict."""
+    summary, where, report = result.summary, result.written_to, result.validation
     console.print(transform_summary(summary))
     console.print(events_table(summary))
     if not summary.interactions and summary.other_events:
@@ -378,7 +380,7 @@ def print_validation(reports: list[ValidationReport]) -> None:
 
 def print_explore(result: ExploreResult, output_format: str) -> None:
     """The answers as tables, CSV or JSON on stdout; what was refused, read or skipped on stderr."""
-    from toolkit.explore.engines import workshop_conclusion
+    from toolkit.exploring.engines import workshop_conclusion
 
     if output_format == "json":
         print(orjson.dumps(result.as_dict(), default=str, option=orjson.OPT_INDENT_2).decode())
@@ -409,7 +411,7 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
 
 def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
     """Each step's tables under its rule, then where everything was written."""
-    from toolkit.explore.engines import workshop_conclusion
+    from toolkit.exploring.engines import workshop_conclusion
 
     console.rule("1. generate")
     console.print(generate_summary(scenario, run.generated))

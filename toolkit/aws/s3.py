@@ -21,7 +21,8 @@ class AwsOptions:
     def __post_init__(self) -> None:
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
             raise UsageError(
-                f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST"
+                f"`endpoint_url` {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST",
+                parameters=("endpoint_url",),
             )
 
     def client(self, service: str):
@@ -32,7 +33,8 @@ class AwsOptions:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound:
             raise UsageError(
-                f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop --profile"
+                f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop `profile`",
+                parameters=("profile",),
             ) from None
         return session.client(
             service,
@@ -71,14 +73,16 @@ def aws_error(exc: Exception, what: str) -> UsageError:
 
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return UsageError(
-            f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass --profile"
+            f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass `profile`",
+            parameters=("profile",),
         )
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         return UsageError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', str(exc))}")
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return UsageError(
-            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check --endpoint-url and the network"
+            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check `endpoint_url` and the network",
+            parameters=("endpoint_url",),
         )
     return UsageError(f"{what}: {exc}")
 

@@ -15,7 +15,9 @@ ECOMMERCE_TYPES = ("View", "Purchase")  # what the domain's recommenders read; o
 def event_map(domain: str, path: str | None = None) -> dict[str, str]:
     """Segment event name -> the domain's EVENT_TYPE: the bundled map, or a TOML file of the same form."""
     if domain not in DOMAINS:
-        raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+        raise UsageError(
+            f"`domain` must be one of {', '.join(DOMAINS)}, not {domain!r}", parameters=("domain",)
+        )
     try:
         text = (
             Path(path).read_text(encoding="utf-8")
@@ -26,11 +28,13 @@ def event_map(domain: str, path: str | None = None) -> dict[str, str]:
         )
         mapping = tomllib.loads(text)
     except FileNotFoundError:
-        raise UsageError(f"--event-map file not found: {path}") from None
+        raise UsageError(f"`event_map` file not found: {path}", parameters=("event_map",)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--event-map {path}: not valid TOML: {exc}") from None
+        raise UsageError(f"`event_map` {path}: not valid TOML: {exc}", parameters=("event_map",)) from None
     if not mapping or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()
     ):
-        raise UsageError(f'--event-map {path}: write lines of "Segment event" = "EVENT_TYPE"')
+        raise UsageError(
+            f'`event_map` {path}: write lines of "Segment event" = "EVENT_TYPE"', parameters=("event_map",)
+        )
     return mapping

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
-from pathlib import Path
 
-from toolkit.errors import UsageError
 from toolkit.segment.ids import hex_id, uuid4_text
 from toolkit.segment.timestamps import DAY_MS
 
@@ -30,43 +27,3 @@ def log_file_name(rng: random.Random, uploaded_ms: int) -> str:
 def object_key(source_id: str, day_ms: int, file_name: str) -> str:
     """The key of a log file relative to the destination's prefix."""
     return f"{ROOT}/{source_id}/{day_ms}/{file_name}"
-
-
-def partial_path(path: Path) -> Path:
-    """Where a file is written before it is renamed to `path`: hidden, beside it, per process."""
-    return path.with_name(f".{path.name}.partial-{os.getpid()}")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so the file appears whole under its name or not at all."""
-    partial = partial_path(path)
-    try:
-        try:
-            handle = open(partial, "wb")
-        except FileNotFoundError:  # the folder's first file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(partial, "wb")
-        with handle:
-            handle.write(data)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
-def check_output_file(path: Path, option: str, inputs: list[Path] = ()) -> None:
-    """Refuse, before any work, an output that is an input or that is not a regular file (a
-    folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
-    if path.exists() and not path.is_file():
-        raise UsageError(f"{option} {path} is not a regular file; name a file to write")
-    if not path.parent.is_dir():
-        raise UsageError(f"{option} folder does not exist: {path.parent}")
-    if path.exists() and any(_same_file(path, source) for source in inputs):
-        raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy them")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

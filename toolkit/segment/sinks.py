@@ -8,7 +8,8 @@ from typing import Protocol
 
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
-from toolkit.segment.layout import ROOT, write_atomically
+from toolkit.files import write_atomically
+from toolkit.segment.layout import ROOT
 
 RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote the logs under it
 
@@ -16,10 +17,12 @@ RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote t
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     if found is None:
         raise UsageError(
-            f"--out {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another --out"
+            f"`out` {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another `out`",
+            parameters=("out",),
         )
     raise UsageError(
-        f"--out {destination} already holds the logs of another run ({found}); users of two runs would mix: use another --out, or remove it"
+        f"`out` {destination} already holds the logs of another run ({found}); users of two runs would mix: use another `out`, or remove it",
+        parameters=("out",),
     )
 
 
@@ -45,14 +48,16 @@ class LocalSink:
     def check(self) -> None:
         """Fail early, before any work, if the folder cannot be written."""
         if self.root.exists() and not self.root.is_dir():
-            raise UsageError(f"--out {self.root} is a file, not a folder")
+            raise UsageError(f"`out` {self.root} is a file, not a folder", parameters=("out",))
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".toolkit-write-probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise UsageError(f"cannot write to --out {self.root}: {exc.strerror or exc}") from None
+            raise UsageError(
+                f"cannot write to `out` {self.root}: {exc.strerror or exc}", parameters=("out",)
+            ) from None
 
     def claim(self, run: str) -> None:
         marker = self.root / RUN_MARKER

@@ -33,7 +33,7 @@ BATCH_WORK = 20_000  # shards are batched up to this much work (see _work): ~50k
 
 
 @dataclass
-class GenerateResult:
+class SimulationResult:
     counts: Counter = field(default_factory=Counter)  # (source key, event or message type) -> messages
     duplicates: int = 0  # messages delivered a second time (Scenario.delivery), beyond the counts
     files: int = 0
@@ -68,7 +68,7 @@ def generate(
     sink: Sink,
     workers: int | None = None,
     on_shard_done: Callable[[int, int], None] | None = None,
-) -> GenerateResult:
+) -> SimulationResult:
     """Simulate `days` days from `start` and write them through `sink`; the same inputs give the same files."""
     began = time.perf_counter()
     sink.claim(f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day")
@@ -79,7 +79,7 @@ def generate(
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)
-    result = GenerateResult()
+    result = SimulationResult()
     finished = 0
     with _executor(workers) as pool:
         for (counts, duplicates, files, size), batch in zip(

@@ -70,11 +70,15 @@ def users_dataset(profile: list[tuple[str, int, bool]], users: int, chosen: list
     """The fields chosen from the traits' profile; none, or a trait asked for and not found, is a UsageError."""
     fields, left_out, missing = choose_user_fields(profile, users, chosen)
     if missing:
-        raise UsageError(f"--user-fields names traits the identify calls do not hold: {', '.join(missing)}")
+        raise UsageError(
+            f"`user_fields` names traits the identify calls do not hold: {', '.join(missing)}",
+            parameters=("user_fields",),
+        )
     if not fields:
         raise UsageError(
             "no identify traits to write as a Users dataset"
-            + (f" among --user-fields {', '.join(chosen)}" if chosen else "")
+            + (f" among `user_fields` {', '.join(chosen)}" if chosen else ""),
+            parameters=("user_fields",),
         )
     return UsersDataset(users, fields, left_out)
 

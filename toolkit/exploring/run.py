@@ -8,8 +8,8 @@ from pathlib import Path
 
 from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
-from toolkit.explore.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
-from toolkit.explore.logs_view import sql_text
+from toolkit.exploring.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
+from toolkit.exploring.logs_view import sql_text
 from toolkit.segment.logs import LogFiles, find_log_files
 
 ENGINES = ("duckdb", "athena")

@@ -65,7 +65,8 @@ def write_items(
             ).fetchone()[0]
         ):
             raise UsageError(
-                f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id"
+                f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by `item_field`",
+                parameters=("catalog", "item_field"),
             )
         values = ", ".join(
             f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}"
@@ -97,7 +98,8 @@ def present_fields(counts: dict[str, int], item_field: str) -> list[str]:
     present = [name for name in FIELDS if counts[name]]
     if not present:
         raise UsageError(
-            f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a --catalog: an Items dataset needs at least one field"
+            f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a `catalog`: an Items dataset needs at least one field",
+            parameters=("catalog",),
         )
     return present
 
@@ -126,7 +128,7 @@ def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
     if catalog is None:
         return
     if not catalog.is_file():
-        raise UsageError(f"--catalog: no such file: {catalog}")
+        raise UsageError(f"`catalog`: no such file: {catalog}", parameters=("catalog",))
     try:
         connection.execute(
             f"INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true FROM read_ndjson_objects($catalog, maximum_object_size = {MAX_LINE_BYTES})",
@@ -134,5 +136,6 @@ def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
         )
     except (duckdb.InvalidInputException, duckdb.IOException) as exc:
         raise UsageError(
-            f"--catalog {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}"
+            f"`catalog` {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}",
+            parameters=("catalog",),
         ) from None

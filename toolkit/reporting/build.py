@@ -12,15 +12,15 @@ import duckdb
 
 from toolkit.aws.s3 import AwsOptions, is_s3
 from toolkit.errors import UsageError
+from toolkit.files import check_output_file, write_atomically
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.validate import ValidationReport, validate_csv, with_datasets
-from toolkit.report.figures import interaction_figures, load_interactions, load_messages, log_figures
-from toolkit.report.page import render_page
-from toolkit.segment.layout import check_output_file, write_atomically
+from toolkit.reporting.figures import interaction_figures, load_interactions, load_messages, log_figures
+from toolkit.reporting.page import render_page
 from toolkit.segment.logs import LogFiles, find_log_files
-from toolkit.simulate.scenario import Scenario
-from toolkit.transform.run import transform
-from toolkit.transform.summary import TransformSummary
+from toolkit.simulate.scenario import Scenario, load_scenario
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import TransformSummary
 
 MEMORY_LIMIT = "1GB"
 
@@ -95,33 +95,40 @@ def inputs_of(source: str, users: str | None = None, items: str | None = None) -
         found.interactions = path
     else:
         found.logs = source
-    for option, given in (("--users", found.users), ("--items", found.items)):
+    for parameter, given in (("users", found.users), ("items", found.items)):
         if given is not None and not given.is_file():
-            raise UsageError(f"{option}: no such file: {given}")
+            raise UsageError(f"`{parameter}`: no such file: {given}", parameters=(parameter,))
     return found
 
 
 def build_report(
     source: str,
-    scenario: Scenario,
-    aws: AwsOptions | None = None,
+    *,
+    out: str | Path | None = None,
     users: str | None = None,
     items: str | None = None,
+    scenario: str | Scenario = "workshop",
     evaluate: bool = True,
-    out: Path | None = None,
+    aws: AwsOptions | None = None,
 ) -> Report:
-    """Every figure, the transform's accounting (for logs), the validation and the evaluation;
-    with `out`, the page written there (checked before any work)."""
+    """The figures of `source` (Segment logs: a folder or s3://bucket/prefix; an interactions
+    CSV; or a workshop output folder), the transform's accounting (for logs), Personalize's
+    validation (with `users` and `items` CSVs, across them too) and, if `evaluate`, the signal
+    check; with `out`, the HTML page written there (checked before any work). `scenario` (a
+    name, a file or a Scenario) gives the page its funnels and source names."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    out = Path(out) if out is not None else None
     inputs = inputs_of(source, users, items)
     if out is not None:
-        check_output_file(out, "--out", [p for p in (inputs.interactions, inputs.users, inputs.items) if p])
+        check_output_file(out, "out", [p for p in (inputs.interactions, inputs.users, inputs.items) if p])
     report = Report(source)
     logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         csv = inputs.interactions
         if csv is None:  # the transform validates what it writes: that validation is the report's
             csv = Path(work) / "interactions.csv"
-            report.accounting, _, report.validation = transform(inputs.logs, str(csv), aws=aws)
+            transformed = transform(inputs.logs, out=str(csv), aws=aws)
+            report.accounting, report.validation = transformed.summary, transformed.validation
         else:
             report.validation = validate_csv(csv, dataset="interactions")
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")

@@ -1,0 +1,123 @@
+"""`toolkit generate`: simulate a scenario's users for some days and write Segment's S3 destination
+layout to a folder or an S3 prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from toolkit.aws.s3 import AwsOptions
+from toolkit.errors import UsageError
+from toolkit.segment.sinks import sink_for
+from toolkit.simulate.run import SimulationResult
+from toolkit.simulate.run import generate as simulate
+from toolkit.simulate.scenario import Scenario, load_scenario
+
+MAX_DAYS = 3_650  # ten years of simulated days
+MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
+
+
+@dataclass
+class GenerateResult:
+    """What was simulated, for which days, and where it was written."""
+
+    scenario: Scenario  # as simulated (with `users_per_day` applied)
+    seed: int
+    first_day: date
+    last_day: date
+    written_to: str
+    simulation: SimulationResult  # messages by source and event, files, bytes, seconds
+
+    @property
+    def messages(self) -> int:
+        return self.simulation.messages
+
+    def as_dict(self) -> dict:
+        """What `toolkit generate --json` prints."""
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "written_to": self.written_to,
+            **self.simulation.as_dict(),
+        }
+
+
+def generate(
+    scenario: str | Scenario = "workshop",
+    *,
+    start: date | str,
+    days: int | None = None,
+    until: date | str | None = None,
+    seed: int = 1,
+    users_per_day: int | None = None,
+    out: str = "out",
+    workers: int | None = None,
+    aws: AwsOptions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> GenerateResult:
+    """Simulate `scenario` (a TOML file, a bundled scenario's name, or a Scenario) from `start`
+    for `days` days (or up to `until`; default: yesterday, UTC) and write the logs under `out` (a
+    folder or s3://bucket/prefix). The same seed and options give byte-identical files."""
+    first_day, day_count = plan_days(start, days=days, until=until)
+    chosen = choose_scenario(scenario, users_per_day=users_per_day)
+    if workers is not None and workers < 1:
+        raise UsageError(f"`workers` must be at least 1, not {workers}", parameters=("workers",))
+    destination = sink_for(out, aws or AwsOptions())
+    destination.check()
+    simulation = simulate(chosen, first_day, day_count, seed, destination, workers, on_progress)
+    last_day = first_day + timedelta(days=day_count - 1)
+    return GenerateResult(chosen, seed, first_day, last_day, destination.describe(), simulation)
+
+
+def plan_days(
+    start: date | str, *, days: int | None = None, until: date | str | None = None
+) -> tuple[date, int]:
+    """The first day and the number of days of a run: `start` with `days` or `until` (default: yesterday, UTC)."""
+    first = _day(start, "start")
+    if days is not None and until is not None:
+        raise UsageError("give `days` or `until`, not both", parameters=("days", "until"))
+    if days is not None:
+        if not 1 <= days <= MAX_DAYS:
+            raise UsageError(f"`days` must be 1 to {MAX_DAYS:,}, not {days}", parameters=("days",))
+        return first, days
+    last = _day(until, "until") if until else datetime.now(UTC).date() - timedelta(days=1)
+    if (last - first).days >= MAX_DAYS:
+        raise UsageError(
+            f"`start` to `until` spans more than {MAX_DAYS:,} days", parameters=("start", "until")
+        )
+    if last < first:
+        hint = (
+            ""
+            if until
+            else " (the default end is yesterday, UTC; give `days` N for a future or current date)"
+        )
+        raise UsageError(f"the end {last} is before the start {first}{hint}", parameters=("days",))
+    return first, (last - first).days + 1
+
+
+def choose_scenario(scenario: str | Scenario, *, users_per_day: int | None = None) -> Scenario:
+    """The scenario to simulate (a file, a bundled name, or a Scenario), with `users_per_day` new
+    visitors per platform per day if given."""
+    chosen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if users_per_day is None:
+        return chosen
+    if not 1 <= users_per_day <= MAX_VISITORS:
+        raise UsageError(
+            f"`users_per_day` must be 1 to {MAX_VISITORS:,}, not {users_per_day}",
+            parameters=("users_per_day",),
+        )
+    return chosen.with_visitors(users_per_day)
+
+
+def _day(value: date | str, parameter: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"`{parameter}` {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", parameters=(parameter,)
+        ) from None
