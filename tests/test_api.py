@@ -184,17 +184,18 @@ def test_an_error_names_the_parameter_and_the_cli_its_flag(
     assert result.exit_code == 2 and cli_text in result.stderr and "`" not in result.stderr
 
 
-def _cli_flags() -> set[str]:
+def _cli_names() -> set[str]:
+    """Every option's flags and every argument's name (its metavar, as --help shows it)."""
     import typer.main
 
-    group = typer.main.get_command(app)
-    return {
-        name
-        for command in group.commands.values()
-        for parameter in command.params
-        for name in parameter.opts
-        if name.startswith("--")
-    }
+    names = set()
+    for command in typer.main.get_group(app).commands.values():
+        for parameter in command.params:
+            if parameter.param_type_name == "option":
+                names.update(opt for opt in parameter.opts if opt.startswith("--"))
+            else:
+                names.add((parameter.metavar or parameter.name or "").strip("[].").upper())
+    return names
 
 
 def test_every_parameter_an_error_names_is_an_option_of_the_cli():
@@ -206,8 +207,8 @@ def test_every_parameter_an_error_names_is_an_option_of_the_cli():
             named.update(re.findall(r'"([a-z_]+)"', group))
         named.update(re.findall(r'check_output_file\([^,]+, "([a-z_]+)"', text))
     assert {"out", "days", "start", "db", "rejects", "users", "items", "catalog", "engine"} <= named
-    flags = _cli_flags()
-    assert {parameter: flag(parameter) for parameter in named if flag(parameter) not in flags} == {}
+    names = _cli_names()
+    assert {parameter: flag(parameter) for parameter in named if flag(parameter) not in names} == {}
 
 
 def _python_examples(readme: str) -> list[str]:

@@ -136,7 +136,7 @@ def test_while_nothing_can_be_journalled_the_answer_is_503(tmp_path, monkeypatch
 
     monkeypatch.setattr(collector.collector.journal, "append", full)
     status, _, answer = request(collector.url, "POST", "/v1/batch", body, basic(KEYS["web"]))
-    assert status == 503 and "retry" in answer["error"]
+    assert status == 503 and "retry" in answer["message"] and answer["code"] == "unavailable"
     monkeypatch.undo()
     assert request(collector.url, "POST", "/v1/batch", body, basic(KEYS["web"]))[0] == 200
     collector.close()

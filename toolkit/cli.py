@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +26,7 @@ from toolkit.render import LazyProgress, console, errors, print_json, say_error,
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
 FLAGS = {"start": "--date", "item_field": "--item-id", "write_keys": "--write-key"}
+FLAGS |= {"sources": "SRC", "confirm": "--set-bucket-policy"}  # toolkit import
 
 
 def flag(parameter: str) -> str:
@@ -36,6 +39,7 @@ class ToolkitGroup(TyperGroup):
     (toolkit.errors): no command can print a raw traceback."""
 
     def invoke(self, ctx):
+        _interrupt_on_sigterm()
         try:
             return super().invoke(ctx)
         except typer.Exit:
@@ -67,6 +71,16 @@ class ToolkitGroup(TyperGroup):
                 f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops a command as Ctrl-C does: temporary files removed, nothing half-written,
+    exit 130 (the collector installs its own handlers, which publish first)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _crash_log(exc: BaseException) -> str:
@@ -137,6 +151,10 @@ class Dataset(str, enum.Enum):
 class ItemId(str, enum.Enum):
     sku = "sku"
     product_id = "product_id"
+
+
+MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
+MAX_FLUSH_SECONDS = 86_400
 
 
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
@@ -790,8 +808,10 @@ def collector(
         raise UsageError(
             "give at least one --write-key SOURCE=KEY (or SEGMENT_WRITE_KEY_<SOURCE>, or --keys-file)"
         )
-    if flush_mb <= 0 or flush_seconds <= 0:
-        raise UsageError("--flush-mb and --flush-seconds must be positive")
+    if not (0 < flush_mb <= MAX_FLUSH_MB and 0 < flush_seconds <= MAX_FLUSH_SECONDS):
+        raise UsageError(
+            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
+        )
     destination = sink_for(out, aws_options(profile, region, endpoint_url))
     destination.check()
     sources = {
@@ -818,10 +838,18 @@ def collector(
         )
 
     try:
-        summary = run_collector(settings, ready)
+        run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(summary)}", highlight=False)
+    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    for failure in run.failures:
+        say_error(f"{failure}; the others were stopped and its journal published")
+    if run.unpublished:
+        say_error(
+            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal {run.journal} and are published when a collector starts on it again"
+        )
+    if not run.ok:
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
@@ -897,3 +925,123 @@ def check(
             for created in result.created:
                 console.print(f"created {created} in {result.account}", soft_wrap=True)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+class ImportDomain(enum.StrEnum):
+    auto = "auto"
+    ecommerce = "ecommerce"
+    none = "none"
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SRC...",
+            help=(
+                "A workshop folder, dataset CSVs (interactions, users, items; each .avsc beside it is "
+                "its schema) or their s3:// URLs."
+            ),
+        ),
+    ],
+    dataset_group: Annotated[
+        str, typer.Option(help="The dataset group to import into: reused by name, or created.")
+    ],
+    bucket: Annotated[
+        str | None, typer.Option(help="Bucket to upload local CSVs to (under DATASET_GROUP/).")
+    ] = None,
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            help="Role Personalize assumes to read the CSVs (it must trust personalize.amazonaws.com)."
+        ),
+    ] = None,
+    create_role: Annotated[
+        bool,
+        typer.Option(
+            "--create-role",
+            help="Create (or extend) the role toolkit-personalize-s3-read, which reads the buckets.",
+        ),
+    ] = False,
+    set_bucket_policy: Annotated[
+        bool,
+        typer.Option(
+            "--set-bucket-policy",
+            help=(
+                "Add the statement letting personalize.amazonaws.com read the bucket without asking "
+                "(asked on a terminal)."
+            ),
+        ),
+    ] = False,
+    incremental: Annotated[
+        bool, typer.Option("--incremental", help="Add to what the datasets hold (the first import is FULL).")
+    ] = False,
+    domain: Annotated[
+        ImportDomain,
+        typer.Option(
+            help="Dataset group domain: auto (ECOMMERCE when the CSV was written for it), ecommerce or none."
+        ),
+    ] = ImportDomain.auto,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate, read the account, print the plan and its aws commands; create nothing.",
+        ),
+    ] = False,
+    wait_minutes: Annotated[
+        float, typer.Option(min=0, help="Wait at most this long in all for everything to be ACTIVE.")
+    ] = 120.0,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import the datasets into Amazon Personalize: validate, upload, dataset group, schemas, datasets, jobs.
+
+    Exit 0 when every import job is ACTIVE (or the dry run's plan is made), 1 when a CSV is invalid
+    or a job failed."""
+    import sys
+
+    from toolkit.importing import import_datasets
+    from toolkit.render import import_plan_table, import_status_lines, validation_table
+
+    shown = not (quiet or as_json)
+
+    def confirm(question: str) -> bool:
+        return set_bucket_policy or (shown and sys.stdin.isatty() and typer.confirm(question))
+
+    def on_status(what: str, status: str, seconds: float) -> None:
+        if shown:
+            console.print(
+                f"{what}: {status}" + (f" ({seconds / 60:.0f} min)" if seconds >= 60 else ""), soft_wrap=True
+            )
+
+    result = import_datasets(
+        sources,
+        dataset_group=dataset_group,
+        bucket=bucket,
+        role_arn=role_arn,
+        create_role=create_role,
+        incremental=incremental,
+        domain=domain.value,
+        dry_run=dry_run,
+        confirm=confirm,
+        aws=aws_options(profile, region, endpoint_url),
+        wait_seconds=wait_minutes * 60,
+        on_status=on_status,
+    )
+    if as_json:
+        print_json(result.as_dict())
+    elif shown:
+        for report in result.validation:
+            if not report.valid:
+                console.print(validation_table(report))
+        if result.steps:
+            console.print(import_plan_table(result))
+        for line in import_status_lines(result):
+            console.print(line, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(EXIT_INVALID)

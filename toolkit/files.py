@@ -1,10 +1,14 @@
-"""Writing files so that they appear whole or not at all, and refusing outputs that would destroy
-an input or a device: the ground floor every verb writes through."""
+"""Output files that never destroy the user's: each checked against every input and every other
+output of its run before any work, written under a temporary name beside it, and published
+(renamed) whole, all of a run's together, or not at all."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from toolkit.errors import UsageError
@@ -21,7 +25,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         try:
             partial.write_bytes(data)
-        except FileNotFoundError:  # the folder's first file
+        except FileNotFoundError:  # the folder's first file (no mkdir a file: generate writes many)
             path.parent.mkdir(parents=True, exist_ok=True)
             partial.write_bytes(data)
         os.replace(partial, path)
@@ -30,7 +34,19 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def check_output_file(path: Path, parameter: str, inputs: Sequence[Path | str] = ()) -> None:
+def create_exclusively(path: Path, data: bytes) -> None:
+    """Write `path` whole, only if no file has that name yet; FileExistsError if one has. Of two
+    processes creating one name at once, exactly one succeeds (a hard link is created or not)."""
+    partial = partial_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        partial.write_bytes(data)
+        os.link(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def check_output_file(path: Path, parameter: str, inputs: Iterable[Path | str] = ()) -> None:
     """Refuse, before any work, an output that is an input or that is not a regular file (a
     folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node.
     `parameter` names the caller's parameter that gave `path`, for the error."""
@@ -41,14 +57,61 @@ def check_output_file(path: Path, parameter: str, inputs: Sequence[Path | str] =
         )
     if not path.parent.is_dir():
         raise UsageError(f"`{parameter}` folder does not exist: {path.parent}", parameters=named)
-    if path.exists() and any(_same_file(path, source) for source in inputs):
+    if path.exists() and any(same_file(path, source) for source in inputs):
         raise UsageError(
-            f"`{parameter}` {path} is one of the inputs; writing it would destroy them", parameters=named
+            f"`{parameter}` {path} is one of the inputs; writing it would destroy it", parameters=named
         )
 
 
-def _same_file(a: Path, b: Path | str) -> bool:
+def check_outputs(outputs: Mapping[str, Path], inputs: Iterable[Path | str]) -> None:
+    """Refuse, before any work, outputs of one run that name an input or one another (the keys
+    are the caller's parameters that gave them)."""
+    sources = list(inputs)
+    seen: dict[str, str] = {}
+    for name, path in outputs.items():
+        check_output_file(path, name, sources)
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(
+                f"`{seen[key]}` and `{name}` both name {path}; give each output a file of its own",
+                parameters=(seen[key], name),
+            )
+        seen[key] = name
+
+
+def same_file(a: Path | str, b: Path | str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (in the main thread) until the block ends: what it does is
+    done whole, then the interrupt arrives."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def publish_together(renames: Iterable[tuple[Path, Path]]) -> None:
+    """Rename each finished partial file to its name, an interrupt held back meanwhile: a run's
+    outputs appear together."""
+    with signals_held():
+        for partial, final in renames:
+            os.replace(partial, final)
+
+
+def refuse_special_input(path: Path, parameter: str) -> None:
+    """Refuse an input that must be a file but is a pipe, a device or a folder (reading a FIFO or
+    /dev/zero would wait forever or never end); `parameter` names the caller's parameter."""
+    if path.exists() and not path.is_file():
+        raise UsageError(f"`{parameter}` {path} is not a regular file; name a file", parameters=(parameter,))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from toolkit.exploring.engines import QueryResult
     from toolkit.exploring.run import ExploreResult
     from toolkit.generating import GenerateResult
+    from toolkit.importing import ImportResult
     from toolkit.personalize.evaluate import Evaluation
     from toolkit.personalize.validate import ValidationReport
     from toolkit.reporting.build import Report
@@ -297,6 +298,70 @@ def evaluation_table(result) -> Table:
     ):
         table.add_row(name, f"{scores.hit_rate:.3f}", f"{scores.ndcg:.3f}", f"{scores.coverage:.1%}")
     return table
+
+
+def import_plan_table(result: ImportResult) -> Table:
+    """The import's steps: what it found to reuse, and what it makes (or, in a dry run, would)."""
+    table = Table(
+        title=f"Import into dataset group {result.dataset_group}" + (" (dry run)" if result.dry_run else "")
+    )
+    table.add_column("stage")
+    table.add_column("action")
+    table.add_column("what")
+    for step in result.steps:
+        table.add_row(
+            step.stage,
+            step.action if not result.dry_run or step.action == "reuse" else f"would {step.action}",
+            step.what,
+        )
+    return table
+
+
+def import_status_lines(result: ImportResult) -> list[Text]:
+    """What became of the import, a line each: invalid CSVs, the dry run's commands, each job's end."""
+    lines = [
+        Text.assemble(("not imported: ", "bold red"), f"{report.path} breaks Personalize's rules (above)")
+        for report in result.validation
+        if not report.valid
+    ]
+    if result.dry_run and result.valid:
+        lines.append(Text("dry run: nothing was created. The same steps as aws commands:", "bold"))
+        lines += [Text(step.command) for step in result.steps if step.command]
+    for status in result.statuses:
+        minutes = f" after {status.seconds / 60:.0f} min" if status.seconds >= 60 else ""
+        if status.status == "ACTIVE":
+            lines.append(Text.assemble(("ACTIVE", "green"), f" {status.what}{minutes}"))
+        else:
+            lines.append(
+                Text.assemble(
+                    (status.status or "unknown", "bold red"),
+                    f" {status.what}{minutes}: {status.failure_reason or 'no reason given'}",
+                )
+            )
+    for status in result.waited_out:
+        lines.append(
+            Text.assemble(
+                (f"still {status.status or 'pending'}", "bold yellow"),
+                f" after the {result.wait_seconds / 60:.0f} min wait: {status.what}; it goes on in "
+                "Personalize "
+                f"(aws personalize describe-{_described(status.arn)} --{_described(status.arn)}-arn "
+                f"{status.arn})",
+            )
+        )
+    if result.ok and not result.dry_run:
+        lines.append(
+            Text.assemble(
+                ("imported", "green"),
+                f" into dataset group {result.dataset_group}: next, train a solution on it (the "
+                "workshop's Exercise 2)",
+            )
+        )
+    return lines
+
+
+def _described(arn: str) -> str:
+    """The kind of Personalize resource an ARN names (dataset-import-job, dataset, dataset-group)."""
+    return arn.split(":", 5)[-1].split("/", 1)[0]
 
 
 def print_generated(result: GenerateResult) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from toolkit.aws.s3 import AwsOptions, S3Url, download_file, upload
 from toolkit.exploring.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
 from toolkit.exploring.logs_view import sql_text
+from toolkit.exploring.printable import printable
 from toolkit.files import write_atomically
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
@@ -65,7 +66,7 @@ def run_workshop(
     with find_log_files(logs, aws) as files:
         explorer = DuckDBExplorer(files)
         try:
-            queries = [(title, explorer.run(sql_text(name))) for title, name in WORKSHOP_QUERIES]
+            queries = [(title, printable(explorer.run(sql_text(name)))) for title, name in WORKSHOP_QUERIES]
         finally:
             explorer.close()
     csv_target = f"s3://{bucket}/transformed/" if bucket else str(out / "transformed" / "interactions.csv")

@@ -81,7 +81,8 @@ def aws_error(exc: Exception, what: str) -> UsageError:
         return UsageError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', str(exc))}")
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return UsageError(
-            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check `endpoint_url` and the network",
+            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check `endpoint_url` "
+            "and the network",
             parameters=("endpoint_url",),
         )
     return UsageError(f"{what}: {exc}")
@@ -92,7 +93,7 @@ def list_keys(url: S3Url, aws: AwsOptions, suffix: str = "") -> list[tuple[str, 
     import botocore.exceptions
 
     client = aws.client("s3")
-    keys = []
+    keys: list[tuple[str, int]] = []
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=url.bucket, Prefix=url.key):
             keys.extend(

@@ -59,7 +59,8 @@ class DuckDBExplorer:
             )
         if database is not None and logs is None and not database.is_file():
             raise UsageError(
-                f"`db` {database} does not exist; load it once with the logs: toolkit explore SRC --db {database}",
+                f"`db` {database} does not exist; load it once with the logs: toolkit explore SRC "
+                f"--db {database}",
                 parameters=("db",),
             )
         created = database is not None and not database.exists()
@@ -84,22 +85,23 @@ class DuckDBExplorer:
                     self._load()
             elif not self._has_table(VIEW):
                 raise UsageError(
-                    f"`db` {database} holds no {VIEW} table; load it once with the logs: toolkit explore SRC --db {database}",
+                    f"`db` {database} holds no {VIEW} table; load it once with the logs: toolkit explore "
+                    f"SRC --db {database}",
                     parameters=("db",),
                 )
         except BaseException:
             self.connection.close()
-            if created:  # a database this run made and could not fill is not left behind
+            if created and database is not None:
+                # a database this run made and could not fill is not left behind
                 for leftover in (database, database.with_name(database.name + ".wal")):
                     leftover.unlink(missing_ok=True)
             raise
 
     def _has_table(self, name: str) -> bool:
-        return bool(
-            self.connection.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-            ).fetchone()[0]
-        )
+        row = self.connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+        ).fetchone()
+        return bool(row and row[0])
 
     def _create_view(self) -> None:
         if not self.files:
@@ -241,4 +243,8 @@ def workshop_conclusion(sku_result: QueryResult) -> str:
         return "No message carries properties.sku: there is nothing to train Personalize on yet."
     events = ", ".join(f"{event} ({int(count):,})" for event, count in sku_result.rows)
     total = sum(int(count) for _, count in sku_result.rows)
-    return f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. These are the workshop's interactions (toolkit transform; a products[] array's items count too, with --item-id sku or product_id)."
+    return (
+        f"{len(sku_result.rows)} event types carry properties.sku: {events}; {total:,} messages in all. "
+        "These are the workshop's interactions (toolkit transform; a products[] array's items count too, "
+        "with --item-id sku or product_id)."
+    )

@@ -8,6 +8,7 @@ SerDe matches keys case-insensitively; DuckDB does not, so Segment's camelCase k
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -60,7 +61,9 @@ def ddl_mappings(ddl: str) -> dict[str, str]:
 
 
 def _split_top(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += char == "<"
         depth -= char == ">"
@@ -129,7 +132,7 @@ def _renamed(field: HiveField, source: str, mappings: dict[str, str]) -> str:
     return source
 
 
-def view_sql(files: list[Path]) -> str:
+def view_sql(files: Sequence[Path | str]) -> str:
     """CREATE VIEW segment_logs over these gzipped JSON-lines files, with Athena's column names."""
     ddl = sql_text(DDL_FILE)
     columns, mappings = ddl_columns(ddl), ddl_mappings(ddl)
@@ -141,6 +144,7 @@ def view_sql(files: list[Path]) -> str:
     )
     paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
     return (
-        f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {select} FROM read_json({paths}, format = 'newline_delimited', "
-        f"columns = {{{json_columns}}}, ignore_errors = true, maximum_object_size = 67108864)"
+        f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {select} FROM read_json({paths}, "
+        f"format = 'newline_delimited', columns = {{{json_columns}}}, ignore_errors = true, "
+        "maximum_object_size = 67108864)"
     )

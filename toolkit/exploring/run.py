@@ -10,6 +10,7 @@ from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
 from toolkit.exploring.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
 from toolkit.exploring.logs_view import sql_text
+from toolkit.exploring.printable import printable
 from toolkit.segment.logs import LogFiles, find_log_files
 
 ENGINES = ("duckdb", "athena")
@@ -85,7 +86,7 @@ def explore(
         logs = find_log_files(source, aws, stream=True) if source else None
         explorer = DuckDBExplorer(logs, Path(db) if db else None, progress=progress)
     try:
-        answers = [(title, explorer.run(text, limit)) for title, text in queries]
+        answers = [(title, printable(explorer.run(text, limit))) for title, text in queries]
     finally:
         explorer.close()
         if logs is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 
@@ -38,3 +39,12 @@ def event_map(domain: str, path: str | None = None) -> dict[str, str]:
             f'`event_map` {path}: write lines of "Segment event" = "EVENT_TYPE"', parameters=("event_map",)
         )
     return mapping
+
+
+def domain_written_for(event_types: Collection[str]) -> str | None:
+    """The domain an interactions CSV with these EVENT_TYPE values was written for: the one whose
+    bundled map writes every one of them (what `transform --domain` writes), else None."""
+    for domain in DOMAINS:
+        if event_types and set(event_types) <= set(event_map(domain).values()):
+            return domain
+    return None

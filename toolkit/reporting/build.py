@@ -12,7 +12,7 @@ import duckdb
 
 from toolkit.aws.s3 import AwsOptions, is_s3
 from toolkit.errors import UsageError
-from toolkit.files import check_output_file, write_atomically
+from toolkit.files import check_outputs, write_atomically
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.validate import ValidationReport, validate_csv, with_datasets
 from toolkit.reporting.figures import interaction_figures, load_interactions, load_messages, log_figures
@@ -119,11 +119,14 @@ def build_report(
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     out = Path(out) if out is not None else None
     inputs = inputs_of(source, users, items)
+    read = [p for p in (inputs.interactions, inputs.users, inputs.items) if p]
     if out is not None:
-        check_output_file(out, "out", [p for p in (inputs.interactions, inputs.users, inputs.items) if p])
+        check_outputs({"out": out}, read)
     report = Report(source)
     logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
+        if out is not None and files is not None:
+            check_outputs({"out": out}, [*read, *files.paths])
         csv = inputs.interactions
         if csv is None:  # the transform validates what it writes: that validation is the report's
             csv = Path(work) / "interactions.csv"

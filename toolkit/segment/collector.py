@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
+import traceback
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from isal import igzip
 
 from toolkit.segment.journal import Journal, segment_files
@@ -32,6 +35,7 @@ from toolkit.segment.tracking_api import (
     Request,
     drop_reason,
     epoch_ms,
+    error_body,
     messages_of,
     parse_body,
     settings_document,
@@ -41,9 +45,9 @@ from toolkit.segment.tracking_api import (
 )
 
 log = logging.getLogger("toolkit.collector")
-READ_TIMEOUT = 10.0  # seconds a client may take to send its body; slower ones get 408
+BODY_DEADLINE = 10.0  # seconds a client may take to send its whole body; slower ones get 408
 SHUTDOWN_GRACE = 2.0  # seconds requests in flight get once a stop is asked for
-MAX_CONCURRENT = 256  # requests handled at once; more wait (memory: at most ~1 MB each)
+MAX_BUFFERED_BYTES = 128 << 20  # request bodies held at once, all together; past it, 503
 RETRY_SECONDS = 2.0  # after a sink failed
 
 
@@ -70,7 +74,8 @@ class Collector:
         self.flush_bytes, self.flush_seconds = flush_bytes, flush_seconds
         self.strict_keys = strict_keys
         self.counts: Counter = Counter()  # accepted, stored, files, and "dropped: <reason>"
-        self.pending_bytes, self.pending_since = 0, None
+        self.pending_bytes = 0
+        self.pending_since: float | None = None  # when the oldest unpublished message came (monotonic)
         self.lock = threading.Lock()  # journal appends and rotation
         self.publishing = threading.Lock()  # one publisher at a time
         self.retry_after = 0.0
@@ -88,12 +93,13 @@ class Collector:
             if self.strict_keys:
                 raise BadRequest(401, "unknown write key")
             refused = "unknown write key"
-        if refused:
+        if refused or source is None:
             self._count(Counter({f"dropped: {refused}": len(messages)}))
             log.info("dropped %d messages: %s", len(messages), refused)
             return
         batch_sent = epoch_ms(payload.get("sentAt"), request.received_ms)
-        lines, tally = [], Counter()
+        lines: list[bytes] = []
+        tally: Counter = Counter()
         for message in messages:
             reason = drop_reason(message)
             if reason is None:
@@ -161,6 +167,14 @@ class Collector:
                 self._count(Counter(stored=stored, files=files))
             return True
 
+    def close(self) -> None:
+        """Close the journal, counting the acknowledged messages it still holds (what could not
+        be published: the next collector started on this journal publishes them)."""
+        self.journal.close()
+        held = self.journal.held_messages()
+        with self.lock:
+            self.counts["unpublished"] = held
+
     def summary(self) -> dict:
         with self.lock:
             counts = dict(self.counts)
@@ -173,6 +187,7 @@ class Collector:
             "accepted": counts.get("accepted", 0),
             "stored": counts.get("stored", 0),
             "files": counts.get("files", 0),
+            "unpublished": counts.get("unpublished", 0),
             "dropped": dropped,
         }
 
@@ -187,9 +202,18 @@ CORS_HEADERS = {
 
 
 @web.middleware
-async def _cors(request: web.Request, handler):
-    """CORS on every route, preflight included, as Segment allows: browsers post from any page."""
-    response = web.Response(status=204) if request.method == "OPTIONS" else await handler(request)
+async def _segment_answers(request: web.Request, handler):
+    """CORS on every route, preflight included, as Segment allows (browsers post from any page);
+    and Segment's error body on every error aiohttp answers itself (no route, wrong method)."""
+    if request.method == "OPTIONS":
+        response: web.StreamResponse = web.Response(status=204)
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = web.json_response(error_body(exc.status, exc.reason), status=exc.status)
     origin = request.headers.get("Origin")
     response.headers.update(CORS_HEADERS)
     response.headers["Access-Control-Allow-Origin"] = origin or "*"
@@ -199,23 +223,42 @@ async def _cors(request: web.Request, handler):
     return response
 
 
-async def _read_body(request: web.Request) -> bytes:
-    """The body, capped before and while it is read (Content-Length or chunked) and while it is
-    inflated (Content-Encoding: gzip): a gzip bomb stops at MAX_BATCH_BYTES of output."""
+class BodyBudget:
+    """The bytes of request bodies held at once, all requests together. Memory is bounded by
+    bytes rather than by a count of requests, so clients trickling a byte at a time hold next to
+    nothing and cannot crowd the others out; past the budget a request is answered 503 (retried)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.held = limit, 0  # one event loop: no lock
+
+    def take(self, size: int) -> None:
+        if self.held + size > self.limit:
+            raise BadRequest(503, "the collector is busy; retry")
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
+
+async def _read_body(request: web.Request, budget: BodyBudget, taken: list[int]) -> bytes:
+    """The body, whole within BODY_DEADLINE (408 past it, however it trickles), capped before and
+    while it is read (Content-Length or chunked) and while it is inflated (Content-Encoding:
+    gzip): a gzip bomb stops at MAX_BATCH_BYTES of output. What it holds is taken from the
+    budget (and added to `taken`, for the caller to give back)."""
     if request.content_length is not None and request.content_length > MAX_BATCH_BYTES:
         raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
     pieces, size = [], 0
-    while True:
-        try:
-            piece = await asyncio.wait_for(request.content.readany(), READ_TIMEOUT)
-        except TimeoutError:
-            raise BadRequest(408, "the body arrived too slowly") from None
-        if not piece:
-            break
-        size += len(piece)
-        if size > MAX_BATCH_BYTES:
-            raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
-        pieces.append(piece)
+    try:
+        async with asyncio.timeout(BODY_DEADLINE):
+            while piece := await request.content.readany():
+                size += len(piece)
+                if size > MAX_BATCH_BYTES:
+                    raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit")
+                budget.take(len(piece))
+                taken.append(len(piece))
+                pieces.append(piece)
+    except TimeoutError:
+        raise BadRequest(408, f"the body took over {BODY_DEADLINE:g} s to arrive") from None
     body = b"".join(pieces)
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
         inflater = zlib.decompressobj(31)
@@ -225,26 +268,30 @@ async def _read_body(request: web.Request) -> bytes:
             raise BadRequest(400, "body is not valid gzip") from None
         if len(body) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
             raise BadRequest(400, f"request over the {MAX_BATCH_BYTES // 1024} KB limit once inflated")
+        budget.take(len(body))
+        taken.append(len(body))
     return body
 
 
 def build_app(collector: Collector) -> web.Application:
-    busy = asyncio.Semaphore(MAX_CONCURRENT)
+    budget = BodyBudget(MAX_BUFFERED_BYTES)
 
     async def post(request: web.Request) -> web.Response:
-        async with busy:
-            try:
-                body = await _read_body(request)
-                context = Request(
-                    request.match_info["route"],
-                    request.headers.get("Authorization"),
-                    request.remote or "",
-                    int(time.time() * 1000),
-                )
-                collector.accept(context, body)
-            except BadRequest as exc:
-                log.info("POST %s %d %s", request.path, exc.status, exc.reason)
-                return web.json_response({"success": False, "error": exc.reason}, status=exc.status)
+        taken: list[int] = []
+        try:
+            body = await _read_body(request, budget, taken)
+            context = Request(
+                request.match_info["route"],
+                request.headers.get("Authorization"),
+                request.remote or "",
+                int(time.time() * 1000),
+            )
+            collector.accept(context, body)
+        except BadRequest as exc:
+            log.info("POST %s %d %s", request.path, exc.status, exc.reason)
+            return web.json_response(error_body(exc.status, exc.reason), status=exc.status)
+        finally:
+            budget.give(sum(taken))
         return web.json_response({"success": True})
 
     async def settings(request: web.Request) -> web.Response:
@@ -253,11 +300,30 @@ def build_app(collector: Collector) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", **collector.summary()})
 
-    app = web.Application(middlewares=[_cors], client_max_size=MAX_BATCH_BYTES * 2)
+    app = web.Application(middlewares=[_segment_answers], client_max_size=MAX_BATCH_BYTES * 2)
     app.router.add_post("/v1/{route}", post)
     app.router.add_get("/v1/projects/{key}/settings", settings)
     app.router.add_get("/health", health)
-    return app  # OPTIONS, on any path, is answered by _cors
+    return app  # OPTIONS, on any path, is answered by _segment_answers
+
+
+class PrivateServerLog(logging.LoggerAdapter):
+    """aiohttp's server log, made unable to print what a request carried. Its errors quote the
+    request line and headers (a write key in Authorization) and come with tracebacks; through
+    this they are one line naming the client and the kind of error, and at most where in the
+    code it was raised (file and line: code, never values)."""
+
+    def log(self, level, msg, *args, exc_info=None, **kwargs) -> None:  # noqa: ANN001 - Logger's signature
+        if level < logging.WARNING or not self.isEnabledFor(level):
+            return
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        text = str(msg) % args if args else str(msg)
+        if error is not None:
+            text += f": {type(error).__name__}"
+            frames = traceback.extract_tb(error.__traceback__)
+            if frames and not isinstance(error, HttpProcessingError):
+                text += f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}"
+        self.logger.log(level, "%s", text)
 
 
 class CollectorServer:
@@ -314,6 +380,7 @@ class CollectorServer:
             shutdown_timeout=SHUTDOWN_GRACE,
             handler_cancellation=True,
             keepalive_timeout=5,
+            logger=PrivateServerLog(logging.getLogger("toolkit.collector.http"), {}),
             auto_decompress=False,
         )  # we inflate, with a cap
         await runner.setup()
@@ -323,7 +390,7 @@ class CollectorServer:
         except OSError:
             await runner.cleanup()
             raise
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = runner.addresses[0][1]
         await asyncio.to_thread(self.collector.publish)  # what a killed run left in the journal
         self.ready.set()
         if on_ready:
@@ -339,7 +406,7 @@ class CollectorServer:
             if await asyncio.to_thread(self.collector.publish):
                 break
             await asyncio.sleep(RETRY_SECONDS)
-        self.collector.journal.close()
+        self.collector.close()
 
 
 def journal_folder(out: str) -> Path:

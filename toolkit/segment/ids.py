@@ -17,7 +17,7 @@ def uuid4_text(rng: random.Random) -> str:
 
 def hex_id(rng: random.Random, digits: int) -> str:
     """`digits` lower-case hex digits."""
-    return "%0*x" % (digits, rng.getrandbits(4 * digits))
+    return f"{rng.getrandbits(4 * digits):0{digits}x}"
 
 
 def derive_seed(*parts: object) -> int:

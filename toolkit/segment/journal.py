@@ -71,6 +71,14 @@ class Journal:
         if current.exists() and current.stat().st_size == 0:
             current.unlink()
 
+    def held_messages(self) -> int:
+        """How many acknowledged messages the journal's segments hold (complete lines)."""
+        held = 0
+        for segment in sorted(self.folder.glob(f"*{SUFFIX}")):
+            with open(segment, "rb") as handle:
+                held += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return held
+
 
 def segment_files(segment: Path) -> Iterator[tuple[str, int, str, bytes]]:
     """A segment's messages as log files: (source id, received day ms, file name, gzip-ready

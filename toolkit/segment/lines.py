@@ -29,7 +29,8 @@ class Reject:
 
 
 def read_log_bytes(path: Path) -> tuple[bytes, str | None]:
-    """The decompressed content of a log file, as far as it can be read, and what stopped it, if anything."""
+    """The decompressed content of a log file, as far as it can be read, and what stopped it, if
+    anything."""
     data = path.read_bytes()
     if not data.startswith(GZIP_MAGIC):
         return data, "not a gzip file (read as plain text)"
@@ -38,7 +39,7 @@ def read_log_bytes(path: Path) -> tuple[bytes, str | None]:
         decompressor = isal_zlib.decompressobj(31)
         try:
             pieces.append(decompressor.decompress(data))
-        except isal_zlib.error as exc:
+        except isal_zlib.error as exc:  # type: ignore[misc]  # isal's stub types error as an instance
             return b"".join(pieces), f"corrupt gzip stream ({exc})"
         if not decompressor.eof:
             return b"".join(pieces), "truncated gzip stream"
@@ -48,8 +49,7 @@ def read_log_bytes(path: Path) -> tuple[bytes, str | None]:
 
 def numbered_lines(content: bytes) -> Iterator[tuple[int, bytes]]:
     """(1-based line number, line without its newline) for every line of `content`."""
-    for number, line in enumerate(content.split(b"\n"), start=1):
-        yield number, line
+    yield from enumerate(content.split(b"\n"), start=1)
 
 
 def line_problem(line: bytes) -> str | None:

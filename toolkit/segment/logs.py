@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 class LogFiles:
     """The .gz files to read (local paths), the empty ones skipped, and how to name them to a user."""
 
-    paths: list[Path]  # or, streamed from S3, s3:// URLs (str) read through `filesystem`
+    paths: Sequence[Path | str]  # local paths, or, streamed from S3, s3:// URLs read through `filesystem`
     empty: list[str] = field(default_factory=list)
-    display: dict[Path, str] = field(
+    display: dict[Path | str, str] = field(
         default_factory=dict
     )  # local path -> name shown to the user (an s3:// URL)
     _temporary: tempfile.TemporaryDirectory | None = None
@@ -29,7 +30,7 @@ class LogFiles:
     )  # S3 objects whose key would be saved outside the download folder
     filesystem: S3Files | None = None  # when the files are read from S3 as needed
 
-    def name(self, path: Path) -> str:
+    def name(self, path: Path | str) -> str:
         return self.display.get(path, str(path))
 
     def close(self) -> None:
@@ -68,7 +69,8 @@ def find_log_files(source: str, aws: AwsOptions | None = None, stream: bool = Fa
     )
     if not files.paths:
         raise UsageError(
-            f"no Segment log files (*.gz, non-empty) under {source}; point at the folder holding segment-logs/"
+            f"no Segment log files (*.gz, non-empty) under {source}; point at the folder holding "
+            "segment-logs/"
         )
     return files
 
@@ -82,7 +84,8 @@ def _check_looks_like_logs(path: Path) -> None:
         return
     start = head.lstrip()[:40].decode("utf-8", "replace").splitlines()[0]
     raise UsageError(
-        f"{path} is not Segment logs (gzipped JSON lines): it starts with {start!r}; give the folder holding segment-logs/ or a .gz log file"
+        f"{path} is not Segment logs (gzipped JSON lines): it starts with {start!r}; give the folder "
+        "holding segment-logs/ or a .gz log file"
     )
 
 
@@ -112,13 +115,14 @@ def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
     try:
         if not safe:
             raise UsageError(
-                f"no Segment log file under {url} has a key that can be saved safely (absolute or '..' keys are refused)"
+                f"no Segment log file under {url} has a key that can be saved safely (absolute or '..' "
+                "keys are refused)"
             )
         download(url, safe, aws)
     except BaseException:
         temporary.cleanup()
         raise
-    display = {path: f"s3://{url.bucket}/{key}" for key, path in safe.items()}
+    display: dict[Path | str, str] = {path: f"s3://{url.bucket}/{key}" for key, path in safe.items()}
     return LogFiles(
         list(safe.values()),
         [f"s3://{url.bucket}/{key}" for key, size in objects if size == 0],

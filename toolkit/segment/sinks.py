@@ -8,7 +8,7 @@ from typing import Protocol
 
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
-from toolkit.files import write_atomically
+from toolkit.files import create_exclusively, write_atomically
 from toolkit.segment.layout import ROOT
 
 RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote the logs under it
@@ -17,11 +17,13 @@ RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote t
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     if found is None:
         raise UsageError(
-            f"`out` {destination} already holds {ROOT}/ not written by toolkit generate; users of two populations would mix: use another `out`",
+            f"`out` {destination} already holds {ROOT}/ not written by toolkit generate; users of two "
+            "populations would mix: use another `out`",
             parameters=("out",),
         )
     raise UsageError(
-        f"`out` {destination} already holds the logs of another run ({found}); users of two runs would mix: use another `out`, or remove it",
+        f"`out` {destination} already holds the logs of another run ({found}); users of two runs would "
+        "mix: use another `out`, or remove it",
         parameters=("out",),
     )
 
@@ -60,13 +62,17 @@ class LocalSink:
             ) from None
 
     def claim(self, run: str) -> None:
+        """The marker is created exclusively: of two runs starting at once, one proceeds."""
         marker = self.root / RUN_MARKER
+        if not marker.exists() and not any((self.root / ROOT).glob("*/*/*.gz")):
+            try:
+                create_exclusively(marker, run.encode() + b"\n")
+                return
+            except FileExistsError:
+                pass  # another run took it first: is it this one?
         found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
-        if found == run:
-            return
-        if found is not None or any((self.root / ROOT).glob("*/*/*.gz")):
+        if found != run:
             _refuse_other_run(str(self.root), found, run)
-        write_atomically(marker, run.encode() + b"\n")
 
     def write(self, key: str, data: bytes) -> None:
         write_atomically(self.root / key, data)

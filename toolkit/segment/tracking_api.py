@@ -48,12 +48,31 @@ CLIENT_LIBRARIES = frozenset(
 )
 
 
+# The `code` of Segment's error body by status: analytics-python reads `code` and `message` from
+# every error answer, and without them it takes a 4xx for a network failure and retries it.
+ERROR_CODES = {
+    400: "invalid_request",
+    401: "invalid_write_key",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "request_too_large",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
 class BadRequest(Exception):
     """A request Segment answers with an error status (the whole request is refused)."""
 
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status, self.reason = status, reason
+
+
+def error_body(status: int, message: str) -> dict:
+    """Segment's answer to a refused request: success false, a code and a message."""
+    return {"success": False, "code": ERROR_CODES.get(status, "error"), "message": message}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Keys are secrets: they are never printed, logged or written; errors name the sou
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from toolkit.errors import UsageError
@@ -25,7 +26,8 @@ def _parse_pair(
     if name not in sources:  # the name is not shown: a swapped KEY=SOURCE would print the key
         swapped = " (it looks swapped: write SOURCE=KEY)" if key in sources else ""
         raise UsageError(
-            f"{origin}: the part before '=' is not one of the scenario's sources ({', '.join(sources)}){swapped}",
+            f"{origin}: the part before '=' is not one of the scenario's sources "
+            f"({', '.join(sources)}){swapped}",
             parameters=parameters,
         )
     return name, key
@@ -35,11 +37,12 @@ def resolve_write_keys(
     sources: list[str],
     pairs: list[str] | None = None,
     keys_file: str | None = None,
-    environ: dict | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Write keys by source key (among `sources`); later wins: keys file, then environment, then --write-key."""
+    """Write keys by source key (among `sources`); later wins: keys file, then environment, then
+    --write-key."""
     sources = list(sources)
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     keys: dict[str, str] = {}
     if keys_file:
         path = Path(keys_file)
@@ -50,7 +53,7 @@ def resolve_write_keys(
                 name, key = _parse_pair(line, f"{keys_file} line {number}", sources)
                 keys[name] = key
     for name in sources:
-        value = environ.get(ENV_PREFIX + name.upper())
+        value = env.get(ENV_PREFIX + name.upper())
         if value:
             keys[name] = value
     for pair in pairs or []:

@@ -21,7 +21,7 @@ class Coded:
         """The parts one after another (each part's codes moved past the texts before it)."""
         offsets = np.cumsum([0] + [len(part.texts) for part in parts[:-1]])
         return cls(
-            np.concatenate([part.codes + offset for part, offset in zip(parts, offsets)]),
+            np.concatenate([part.codes + offset for part, offset in zip(parts, offsets, strict=True)]),
             [text for part in parts for text in part.texts],
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -33,10 +33,12 @@ def device_contexts(run_seed: int, platform: str, library_name: str) -> list[dic
 
 @functools.cache
 def utc_offsets_ms(run_seed: int, platform: str, library_name: str, day: date) -> np.ndarray:
-    """Each variant's offset from UTC on `day` (at noon), by the time zone its context names (0 without one)."""
+    """Each variant's offset from UTC on `day` (at noon), by the time zone its context names (0
+    without one)."""
     noon = datetime(day.year, day.month, day.day, 12)
     offsets = []
     for shared in device_contexts(run_seed, platform, library_name):
         zone = shared.get("timezone")
-        offsets.append(0 if zone is None else int(ZoneInfo(zone).utcoffset(noon).total_seconds() * 1000))
+        offset = timedelta() if zone is None else ZoneInfo(zone).utcoffset(noon) or timedelta()
+        offsets.append(int(offset.total_seconds() * 1000))
     return np.array(offsets, dtype=np.int64)

@@ -44,7 +44,8 @@ def below(words: np.ndarray, n: int) -> np.ndarray:
 
 
 def weighted_below(words: np.ndarray, weights: tuple[float, ...] | None, n: int) -> np.ndarray:
-    """Integers in [0, n) from 64-bit words, index i with probability weights[i] / sum (equal without weights)."""
+    """Integers in [0, n) from 64-bit words, index i with probability weights[i] / sum (equal
+    without weights)."""
     if weights is None:
         return below(words, n)
     return drawn_by(_cumulative(weights), words)
@@ -59,7 +60,7 @@ def joint_cumulative(weights: list[tuple[float, ...] | None], sizes: list[int]) 
     """The cumulative distribution of independent draws (weights, or equal chances where None)
     numbered in mixed radix, the first the most significant: itertools.product's order."""
     joint = np.ones(1)
-    for chances, size in zip(weights, sizes):
+    for chances, size in zip(weights, sizes, strict=True):
         p = (
             np.full(size, 1.0 / size)
             if chances is None

@@ -100,7 +100,7 @@ class Events:
 
 def simulated_write_key(source) -> str:
     """The write key simulated messages carry: derived from the source id, not a secret."""
-    return "sim" + "%016x%016x" % (
+    return "sim" + "{:016x}{:016x}".format(
         derive_seed(source.id, "write-key", 1),
         derive_seed(source.id, "write-key", 2),
     )
@@ -121,9 +121,7 @@ class SimulatedShard:
     users: Users
     events: dict[str, np.ndarray]  # Events.columns(), and "properties": codes into property_texts
     property_texts: list[str]
-    trait_fields: Callable[
-        [np.ndarray], dict[str, list | np.ndarray]
-    ]  # seeds -> each identify trait's JSON texts
+    trait_fields: Callable[[np.ndarray], dict[str, np.ndarray]]  # seeds -> each identify trait's JSON texts
     traits_key: tuple  # what the trait texts depend on besides the seed (see seed_memo)
     ips: list[np.ndarray] | list[str]  # each user's context.ip: four octet columns, or JSON texts
     pages: list[str]  # context.page texts given with events (events["page"])
@@ -147,11 +145,14 @@ class ShardSimulation:
         self.platform_index = self.source_keys.index(shard.platform)
         self.steps: list[Step] = [step for journey in scenario.journeys.values() for step in journey.steps]
         offsets = itertools.accumulate([len(j.steps) for j in scenario.journeys.values()], initial=0)
-        self.step_base = dict(zip(scenario.journeys, offsets))
+        # offsets runs one past the journeys (initial=0 adds the start), so zip stops at the last journey
+        self.step_base = dict(zip(scenario.journeys, offsets, strict=False))
         new_seeds = self._seeds(shard.day, shard.platform, np.arange(len(shard.progress)))
         back_seeds = np.zeros(len(shard.returning_day), dtype=np.uint64)
         platforms = [source.key for source in scenario.platforms]
-        for ordinal, number in set(zip(shard.returning_day.tolist(), shard.returning_platform.tolist())):
+        for ordinal, number in set(
+            zip(shard.returning_day.tolist(), shard.returning_platform.tolist(), strict=True)
+        ):
             same = (shard.returning_day == ordinal) & (shard.returning_platform == number)
             back_seeds[same] = self._seeds(
                 date.fromordinal(ordinal), platforms[number], shard.returning_index[same]
@@ -235,7 +236,8 @@ class ShardSimulation:
         return offsets[user_variants(self.users.words[1][users])]
 
     def counts(self) -> Counter:
-        """Messages per (source key, event name, "page: <name>", "screen: <name>" or "identify") of what run() simulated."""
+        """Messages per (source key, event name, "page: <name>", "screen: <name>" or "identify") of
+        what run() simulated."""
         columns = self.events.columns()
         width = len(self.steps) + 1  # step IDENTIFY (-1) is the last label
         calls = [LIBRARIES[self.scenario.sources[key].library].view_call for key in self.source_keys]
@@ -327,7 +329,7 @@ class ShardSimulation:
     def _step_properties(self, step_id: int, n: int) -> tuple[list[str], np.ndarray]:
         """The texts a step's properties can take, and which one each of n messages drew."""
         specs, names, table, cumulative = self._step_table(step_id)
-        if table is not None:  # one draw of a combination, by the joint chances of its values
+        if table is not None and cumulative is not None:  # one draw of a combination, by the joint chances
             return table, drawn_by(cumulative, self.rng.integers(0, 1 << 64, n, dtype=np.uint64))
         draw_rng = random.Random(int(self.rng.integers(0, 1 << 63)))
         return [
@@ -353,14 +355,11 @@ class ShardSimulation:
             }
             names = sorted(specs)
             options = [specs[name].discrete_values(self.faker) for name in names]
-            if (
-                all(o is not None for o in options)
-                and math.prod(len(o) for o in options) <= MAX_PROPERTY_COMBINATIONS
-            ):
-                cumulative = joint_cumulative(
-                    [specs[name].weights() for name in names], [len(o) for o in options]
-                )
-                self.tables[key] = (specs, names, _combinations(names, options), cumulative)
+            discrete = [o for o in options if o is not None]
+            sizes = [len(o) for o in discrete]
+            if len(discrete) == len(options) and math.prod(sizes) <= MAX_PROPERTY_COMBINATIONS:
+                cumulative = joint_cumulative([specs[name].weights() for name in names], sizes)
+                self.tables[key] = (specs, names, _combinations(names, discrete), cumulative)
             else:
                 self.tables[key] = (specs, names, None, None)
         return self.tables[key]
@@ -369,9 +368,11 @@ class ShardSimulation:
         """Each user's context.ip: the four octets of an ipv4 value (laid out in SQL), or JSON texts.
         It is the scenario's context_ip trait, else a public address of the user's own."""
         name = self.scenario.context_ip
-        spec = IPv4("public") if name is None else self.scenario.traits[name]
+        if name is None:
+            return IPv4("public").octets(self.users.words[1])
+        spec = self.scenario.traits[name]
         if isinstance(spec, IPv4):
-            return spec.octets(self.users.words[1] if name is None else trait_words(name, self.users.seeds))
+            return spec.octets(trait_words(name, self.users.seeds))
         return trait_texts(self.scenario.traits, name, self.users.seeds, self.faker).tolist()
 
 
@@ -384,6 +385,7 @@ def _combinations(names: list[str], options: list) -> list[str]:
     key = repr((names, options))
     if key not in _COMBINATIONS:
         _COMBINATIONS[key] = [
-            orjson.dumps(dict(zip(names, combo))).decode() for combo in itertools.product(*options)
+            orjson.dumps(dict(zip(names, combo, strict=True))).decode()
+            for combo in itertools.product(*options)
         ]
     return _COMBINATIONS[key]

@@ -115,7 +115,9 @@ def line_sql(
 ) -> str:
     """The SELECT that lays out one message a row, keys in sorted order, from the messages'
     columns and their user's texts (user_sql's outputs)."""
-    identity = """concat('{"anonymousId":"', anonymous, '"', CASE WHEN identified THEN user_id_member ELSE '' END, '}')"""
+    identity = """concat(
+        '{"anonymousId":"', anonymous, '"', CASE WHEN identified THEN user_id_member ELSE '' END, '}'
+    )"""
     values = {
         "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END"
         if platform.traits_cache
@@ -128,7 +130,8 @@ def line_sql(
     for k, name in enumerate(per_message, start=1):
         context_parts += [values[name], f"context_run_{k}"]
     server_parts = ["server_0", "server_ip", "server_1"]
-    # the platform's pieces or the server's, side by side in the one concat (a concat within it would copy them twice)
+    # the platform's pieces or the server's, side by side in the one concat (a concat within it
+    # would copy them twice)
     context = ", ".join(
         f"CASE WHEN is_platform THEN {mine} ELSE {theirs} END"
         for mine, theirs in itertools.zip_longest(context_parts, server_parts, fillvalue="''")
@@ -145,17 +148,24 @@ def line_sql(
             for lib in libraries
         ]
     )
+    channel = by_source([lib.channel for lib in libraries])
+    message_id = " ".join(
+        f"WHEN {i} THEN {id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries)
+    )
+    project_id = by_source([s.id for s in sources])
+    write_key = by_source([write_keys[s.key] for s in sources])
     return f"""SELECT concat(
-        '{{', {metadata}, '"anonymousId":"', anonymous, '","channel":"', {by_source([lib.channel for lib in libraries])},
+        '{{', {metadata}, '"anonymousId":"', anonymous, '","channel":"', {channel},
         '","context":', {context},
         event_member,
-        ',"integrations":{{}},"messageId":"', CASE source {" ".join(f"WHEN {i} THEN {id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries))} END,
-        '"', name_member, ',"originalTimestamp":"', t_orig, '","projectId":"', {by_source([s.id for s in sources])}, '"',
+        ',"integrations":{{}},"messageId":"', CASE source {message_id} END,
+        '"', name_member, ',"originalTimestamp":"', t_orig, '","projectId":"', {project_id}, '"',
         CASE WHEN is_identify THEN '' ELSE ',"properties":' END, properties,
         ',"receivedAt":"', t_recv, '","sentAt":"', t_sent, '","timestamp":"', t_stamp, '"',
-        CASE WHEN is_identify THEN ',"traits":' ELSE '' END, traits, CASE WHEN is_identify THEN ',"type":"identify"' ELSE type_member END,
+        CASE WHEN is_identify THEN ',"traits":' ELSE '' END, traits,
+        CASE WHEN is_identify THEN ',"type":"identify"' ELSE type_member END,
         CASE WHEN identified THEN user_id_member WHEN null_user_id THEN ',"userId":null' ELSE '' END,
-        ',"version":2,"writeKey":"', {by_source([write_keys[s.key] for s in sources])}, '"}}', chr(10)) AS line
+        ',"version":2,"writeKey":"', {write_key}, '"}}', chr(10)) AS line
     FROM events"""
 
 

@@ -67,7 +67,7 @@ def visitor_progress(
     ]
     identifies = [
         j.identify_on_complete & completed(j, reached) & (rng.random(visitors) < j.identify_chance)
-        for j, reached in zip(journeys, progress)
+        for j, reached in zip(journeys, progress, strict=True)
     ]
     if not journeys:
         return np.zeros((visitors, 0), dtype=np.int64), np.zeros((visitors, 0), dtype=bool)

@@ -69,7 +69,8 @@ def generate(
     workers: int | None = None,
     on_shard_done: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
-    """Simulate `days` days from `start` and write them through `sink`; the same inputs give the same files."""
+    """Simulate `days` days from `start` and write them through `sink`; the same inputs give the
+    same files."""
     began = time.perf_counter()
     sink.claim(f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day")
     if scenario.products:
@@ -83,7 +84,7 @@ def generate(
     finished = 0
     with _executor(workers) as pool:
         for (counts, duplicates, files, size), batch in zip(
-            pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches
+            pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches, strict=True
         ):
             result.counts.update(counts)
             result.duplicates += duplicates
@@ -180,8 +181,9 @@ def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, i
     simulations = [ShardSimulation(scenario, shard, tables) for shard in shards]
     rows = [shard_rows(simulation.simulate(), write_keys) for simulation in simulations]
     rendered = render_files(rows)
-    counts, files, size = Counter(), 0, 0
-    for shard, simulation, shard_files in zip(shards, simulations, rendered):
+    counts: Counter = Counter()
+    files, size = 0, 0
+    for shard, simulation, shard_files in zip(shards, simulations, rendered, strict=True):
         names = random.Random(derive_seed(shard.seed, "files"))
         for source_key, day_ms, hour, content in shard_files:
             uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)

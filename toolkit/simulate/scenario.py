@@ -246,7 +246,8 @@ class _Table:
     def __init__(self, raw: Any, path: str):
         if not isinstance(raw, dict):
             raise UsageError(f"[{path}] must be a table")
-        self.raw, self.path, self.used = raw, path, set()
+        self.raw, self.path = raw, path
+        self.used: set[str] = set()
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check=None) -> Any:
         self.used.add(key)
@@ -302,7 +303,7 @@ def _one_of(choices: tuple[str, ...]):
     return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
 
 
-def _range(kind: type):
+def _range(kind: type[int] | tuple[type[int], type[float]]):
     def check(value: list) -> str | None:
         if (
             len(value) == 2
@@ -315,15 +316,19 @@ def _range(kind: type):
     return check
 
 
+def _number_range(table: _Table, key: str, default: list | None = None) -> tuple[float, float]:
+    """A [low, high] pair of numbers from 0 up (see _range), as floats."""
+    low, high = table.get(key, list, ... if default is None else default, check=_range((int, float)))
+    return float(low), float(high)
+
+
 def _delivery(table: _Table) -> Delivery:
     """[delivery]: duplicate deliveries and offline queues (see Delivery)."""
     delivery = Delivery(
         duplicate_chance=float(table.get("duplicate_chance", (int, float), 0.0, check=_probability)),
         retry_seconds=tuple(table.get("retry_seconds", list, [5, 600], check=_range(int))),
         offline_chance=float(table.get("offline_chance", (int, float), 0.0, check=_probability)),
-        offline_hours=tuple(
-            float(v) for v in table.get("offline_hours", list, [1, 48], check=_range((int, float)))
-        ),
+        offline_hours=_number_range(table, "offline_hours", [1, 48]),
     )
     table.finish()
     return delivery
@@ -351,7 +356,7 @@ def _products(table: _Table, catalog: dict[str, tuple]) -> tuple[dict[str, Any],
             raise UsageError(
                 f"'products.rows[{number}]' must be a list of {len(columns)} values ({', '.join(columns)})"
             )
-        products.append(dict(zip(columns, row)))
+        products.append(dict(zip(columns, row, strict=True)))
     table.finish()
     described = [product[key] for product in products]
     if sorted(map(str, described)) != sorted(map(str, catalog[key])):
@@ -420,7 +425,8 @@ def _parse(raw: dict) -> Scenario:
         _check_matches(scenario.traits_of(key), key)
     if scenario.rhythm is not None and {"day_start", "arrival_hours"} & set(head.raw):
         raise UsageError(
-            "[time] times each user's day by its day curve: leave out scenario.day_start and scenario.arrival_hours"
+            "[time] times each user's day by its day curve: leave out scenario.day_start and "
+            "scenario.arrival_hours"
         )
     if scenario.store is None and any(j.mode == "session" for j in journeys.values()):
         raise UsageError("session journeys shop in a [store]: add one")
@@ -440,7 +446,8 @@ def _check_matches(specs: dict[str, ValueSpec], platform: str) -> None:
     for name, spec in specs.items():
         if isinstance(spec, Match) and (spec.trait not in specs or isinstance(specs[spec.trait], Match)):
             raise UsageError(
-                f"'traits.{name}.match' must name another trait that is not a match (on the {platform} source: {spec.trait!r})"
+                f"'traits.{name}.match' must name another trait that is not a match (on the {platform} "
+                f"source: {spec.trait!r})"
             )
 
 
@@ -533,12 +540,12 @@ def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[
         )
         journey.finish()
     table.finish()
-    for journey in journeys.values():
-        if journey.then is not None and journeys.get(journey.then) is None:
-            raise UsageError(f"'journeys.{journey.name}.then' names no journey: {journey.then!r}")
-        if journey.then is not None and journeys[journey.then].audience != "triggered":
+    for j in journeys.values():
+        if j.then is not None and journeys.get(j.then) is None:
+            raise UsageError(f"'journeys.{j.name}.then' names no journey: {j.then!r}")
+        if j.then is not None and journeys[j.then].audience != "triggered":
             raise UsageError(
-                f"'journeys.{journey.then}.audience' must be \"triggered\" since journeys.{journey.name} starts it"
+                f"'journeys.{j.then}.audience' must be \"triggered\" since journeys.{j.name} starts it"
             )
     return journeys
 
@@ -557,9 +564,8 @@ def _step(raw: Any, path: str, catalog: dict) -> Step:
     step = _Table(raw, path)
     properties = step.table("properties", {})
     chance = float(step.get("chance", (int, float), 1.0, check=_probability))
-    below_one = lambda v: None if 0 <= v < 1 else "must be at least 0 and below 1"  # noqa: E731
-    repeat = float(step.get("repeat", (int, float), 0.0, check=below_one))
-    restart = step.get("restart", (int, float), None, check=below_one)
+    repeat = float(step.get("repeat", (int, float), 0.0, check=_below_one))
+    restart = step.get("restart", (int, float), None, check=_below_one)
     if restart is not None and "repeat" in step.raw:
         raise UsageError(f"'{path}' takes repeat or restart, not both")
     result = Step(
@@ -569,12 +575,17 @@ def _step(raw: Any, path: str, catalog: dict) -> Step:
             for key in properties.raw
         },
         chance=chance,
-        # restart: after each time, the step starts over with this chance and then happens with its chance again
+        # restart: after each time, the step starts over with this chance and then happens with its
+        # chance again
         repeat=repeat if restart is None else restart * chance,
     )
     properties.finish()
     step.finish()
     return result
+
+
+def _below_one(value: float) -> str | None:
+    return None if 0 <= value < 1 else "must be at least 0 and below 1"
 
 
 def _session_steps(raw_steps: list, path: str) -> tuple[Step, ...]:
@@ -615,12 +626,10 @@ def _session_steps(raw_steps: list, path: str) -> tuple[Step, ...]:
 def _session_shape(table: _Table) -> SessionShape:
     """[journeys.<name>.session]: the numbers of SessionShape, each optional."""
     defaults = SessionShape()
-    values = {}
+    values: dict[str, Any] = {}
     for name, default in vars(defaults).items():
         if isinstance(default, tuple):
-            values[name] = tuple(
-                float(v) for v in table.get(name, list, list(default), check=_range((int, float)))
-            )
+            values[name] = _number_range(table, name, list(default))
         elif isinstance(default, int):
             values[name] = table.get(
                 name, int, default, check=lambda v: None if 1 <= v <= 50 else "must be 1 to 50"
@@ -643,23 +652,14 @@ def _store(table: _Table) -> Store | None:
     """[store]: a generated catalog (see store.py)."""
     if not table.raw:
         return None
-    words = lambda v: (
-        None
-        if v and all(isinstance(w, str) and w.strip() for w in v)
-        else "must be a non-empty list of words"
-    )  # noqa: E731
     categories_table = table.table("categories")
     categories = []
     for name in categories_table.raw:
         category = categories_table.table(name)
         if name.count("/") != 1 or not all(part.strip() for part in name.split("/")):
             raise UsageError(f"'{category.path}': a category has two levels, e.g. \"Clothing/Tops\"")
-        price = category.get("price", list, check=_range((int, float)))
-        categories.append(
-            Category(
-                name, tuple(category.get("nouns", list, check=words)), (float(price[0]), float(price[1]))
-            )
-        )
+        price = _number_range(category, "price")
+        categories.append(Category(name, tuple(category.get("nouns", list, check=_words)), price))
         category.finish()
     categories_table.finish()
     if not categories:
@@ -691,29 +691,41 @@ def _store(table: _Table) -> Store | None:
         ),
         created=(min(first, last), max(first, last)),
         currency=table.get("currency", str, "USD"),
-        brands=tuple(table.get("brands", list, check=words)),
-        adjectives=tuple(table.get("adjectives", list, check=words)),
-        colors=tuple(table.get("colors", list, check=words)),
+        brands=tuple(table.get("brands", list, check=_words)),
+        adjectives=tuple(table.get("adjectives", list, check=_words)),
+        colors=tuple(table.get("colors", list, check=_words)),
         categories=tuple(categories),
     )
     table.finish()
     return build_store(spec)
 
 
+def _words(value: list) -> str | None:
+    if value and all(isinstance(w, str) and w.strip() for w in value):
+        return None
+    return "must be a non-empty list of words"
+
+
+def _between(most: int):
+    """A check of a [fewest, most] pair of integers from 1 to `most`."""
+
+    def check(value: list) -> str | None:
+        if (
+            len(value) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+            and 1 <= value[0] <= value[1] <= most
+        ):
+            return None
+        return f"must be [fewest, most], from 1 to {most}"
+
+    return check
+
+
 def _personas(table: _Table) -> Personas:
     """[personas]: see store.Personas."""
     default = Personas()
-    between = lambda most: (
-        lambda v: (
-            None
-            if len(v) == 2
-            and all(isinstance(n, int) and not isinstance(n, bool) for n in v)
-            and 1 <= v[0] <= v[1] <= most
-            else f"must be [fewest, most], from 1 to {most}"
-        )
-    )  # noqa: E731
-    count = table.get("categories", list, list(default.categories), check=between(3))
-    brands = table.get("brands", list, list(default.brands), check=between(3))
+    count = table.get("categories", list, list(default.categories), check=_between(3))
+    brands = table.get("brands", list, list(default.brands), check=_between(3))
     personas = Personas(
         categories=(count[0], count[1]),
         affinity=float(table.get("affinity", (int, float), default.affinity, check=_probability)),
@@ -721,33 +733,34 @@ def _personas(table: _Table) -> Personas:
         brand_affinity=float(
             table.get("brand_affinity", (int, float), default.brand_affinity, check=_probability)
         ),
-        price_sensitivity=tuple(
-            float(v)
-            for v in table.get(
-                "price_sensitivity", list, list(default.price_sensitivity), check=_range((int, float))
-            )
-        ),
+        price_sensitivity=_number_range(table, "price_sensitivity", list(default.price_sensitivity)),
     )
     table.finish()
     return personas
+
+
+def _weights(n: int):
+    """A check of `n` weights, 0 or more, not all 0."""
+
+    def check(value: list) -> str | None:
+        if (
+            len(value) == n
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in value)
+            and sum(value) > 0
+        ):
+            return None
+        return f"must be {n} weights, 0 or more, not all 0"
+
+    return check
 
 
 def _rhythm(table: _Table) -> Rhythm | None:
     """[time]: see Rhythm."""
     if not table.raw:
         return None
-    weights = lambda n: (
-        lambda v: (
-            None
-            if len(v) == n
-            and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in v)
-            and sum(v) > 0
-            else f"must be {n} weights, 0 or more, not all 0"
-        )
-    )  # noqa: E731
     rhythm = Rhythm(
-        hours=tuple(float(w) for w in table.get("hours", list, check=weights(24))),
-        weekdays=tuple(float(w) for w in table.get("weekdays", list, [1] * 7, check=weights(7))),
+        hours=tuple(float(w) for w in table.get("hours", list, check=_weights(24))),
+        weekdays=tuple(float(w) for w in table.get("weekdays", list, [1] * 7, check=_weights(7))),
         weekly_growth=float(
             table.get(
                 "weekly_growth",

@@ -27,13 +27,13 @@ class SeedMemo:
         kept = self._texts.setdefault(kind, {})
         keys = seeds.tolist()
         found = np.array([kept.get(key) for key in keys], dtype=object)
-        missing = np.flatnonzero(np.equal(found, None))
+        missing = np.flatnonzero([key not in kept for key in keys])
         if len(missing):
             made = make(seeds[missing])
             found[missing] = made
             if len(kept) + len(missing) > self.limit:
                 kept.clear()
-            kept.update(zip([keys[i] for i in missing.tolist()], found[missing].tolist()))
+            kept.update(zip([keys[i] for i in missing.tolist()], found[missing].tolist(), strict=True))
         return found
 
 

@@ -35,7 +35,7 @@ from toolkit.simulate.message_shape import (
     server_context,
     user_sql,
 )
-from toolkit.simulate.scenario import IDENTIFY, Scenario
+from toolkit.simulate.scenario import IDENTIFY, Delivery, Scenario
 from toolkit.simulate.seed_memo import MEMO
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.values import json_objects
@@ -45,7 +45,8 @@ TIME_COLUMNS = ("t_orig", "t_sent", "t_recv", "t_stamp")  # epoch ms, laid out a
 
 @dataclass
 class ShardRows:
-    """A shard's messages and users as columns for the SELECTs that lay them out, and its files' row ranges."""
+    """A shard's messages and users as columns for the SELECTs that lay them out, and its files'
+    row ranges."""
 
     columns: dict  # a row a message
     user_rows: np.ndarray  # each message's user: their row in user_columns
@@ -65,12 +66,14 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
     """Each shard's files as (source key, received day epoch ms, hour, content in pieces), laying
     out shards that share their SELECT (a platform's) in one query: a query costs ~15 ms to set up."""
     result: list = [None] * len(shards)
-    by_sql: dict[str, list[int]] = {}
+    by_sql: dict[tuple[str, str], list[int]] = {}
     for index, shard in enumerate(shards):
         by_sql.setdefault(shard.sql, []).append(index)
     for sql, indices in by_sql.items():
         first_user = np.cumsum([0] + [_length(shards[i].user_columns) for i in indices[:-1]])
-        user_rows = np.concatenate([shards[i].user_rows + offset for i, offset in zip(indices, first_user)])
+        user_rows = np.concatenate(
+            [shards[i].user_rows + offset for i, offset in zip(indices, first_user, strict=True)]
+        )
         columns = {
             name: _concatenated([shards[i].columns[name] for i in indices])
             for name in shards[indices[0]].columns
@@ -205,7 +208,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     ends = np.r_[starts[1:], n]
     files = [
         (simulated.source_keys[keys[a, 0]], int(keys[a, 1]), int(keys[a, 2]), int(a), int(b))
-        for a, b in zip(starts, ends)
+        for a, b in zip(starts, ends, strict=True)
     ]
     server_ip = scenario.context_ip is not None
     sql = (
@@ -235,8 +238,9 @@ def _user_columns(
     if platform.advertising_when_tracking:
         columns["ad_tracking"] = ad_tracking(shard.run_seed, shard.platform, platform.name)[variant]
     id_words(columns, "anonymous_id", platform.anonymous_id, words[2], words[3])
+    # a platform has at most two device ids: zip pairs each with its words and stops at the last
     for (field, kind), (high, low) in zip(
-        platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7]))
+        platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7])), strict=False
     ):
         id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
@@ -404,7 +408,7 @@ def _rows_repeated(order: np.ndarray, twin: np.ndarray) -> np.ndarray | None:
 
 
 def _delivery_effects(
-    delivery,
+    delivery: Delivery,
     rng: np.random.Generator,
     events: dict,
     queue: np.ndarray,

@@ -71,9 +71,23 @@ class _Personas:
         return _Personas(*(column[rows] for column in vars(self).values()))
 
 
+def _store_of(scenario: Scenario) -> Store:
+    """The [store] session journeys shop in (the scenario reader refuses session journeys without one)."""
+    if scenario.store is None:
+        raise TypeError("session journeys need the scenario's [store]")
+    return scenario.store
+
+
+def _shape_of(journey: Journey) -> SessionShape:
+    """A session journey's numbers (the scenario reader gives every session journey its shape)."""
+    if journey.session is None:
+        raise TypeError(f"journey {journey.name} is not a session journey")
+    return journey.session
+
+
 def personas(sim: Simulating, users: np.ndarray) -> _Personas:
     """Users' personas, from their own seed: the same on every day."""
-    scenario, store = sim.scenario, sim.scenario.store
+    scenario, store = sim.scenario, _store_of(sim.scenario)
     words = seed_words(sim.users.seeds[users] ^ np.uint64(derive_seed(PERSONA)), 9)
     weights = store.category_weights()
     categories = np.stack([weighted_below(words[1 + i], weights, len(weights)) for i in range(3)], axis=1)
@@ -102,7 +116,7 @@ def walk_sessions(
 ) -> np.ndarray:
     """Emit each user's visit from `start`; `signs_up` marks new visitors who register (None:
     the users are registered already). Returns when each user's visit ended."""
-    shape = journey.session
+    shape = _shape_of(journey)
     rng = sim.rng
     sessions = 1 + rng.poisson(shape.sessions_per_visit - 1.0, len(users))
     persona = personas(sim, users)
@@ -172,23 +186,31 @@ class _Session:
     ):
         self.sim, self.journey, self.source, self.users, self.starts = sim, journey, source, users, starts
         self.known, self.signing, self.persona = known, signing, persona
-        self.shape: SessionShape = journey.session
-        self.store: Store = sim.scenario.store
+        self.shape = _shape_of(journey)
+        self.store = _store_of(sim.scenario)
         self.rng = sim.rng
         self.base = sim.step_base[journey.name]
         self.web = LIBRARIES[sim.scenario.sources[sim.shard.platform].library].view_call == "page"
         self.rows = _Rows()
         self.pages = pages_of(self.store, journey)
 
-    def step(self, role: str, view: bool = False) -> int | None:
-        index = self.journey.step_of(role, view)
+    def step(self, role: str) -> int:
+        """The step id of the role's track (the scenario reader gives every role one)."""
+        index = self.journey.step_of(role, False)
+        if index is None:
+            raise TypeError(f"journey {self.journey.name} has no {role} step")
+        return self.base + index
+
+    def view_step(self, role: str) -> int | None:
+        """The step id of the page or screen view before the role's track; None without one."""
+        index = self.journey.step_of(role, True)
         return None if index is None else self.base + index
 
     def view(
         self, session: np.ndarray, phase: int, a, b, part: int, role: str, page: np.ndarray | int
     ) -> None:
         """The page or screen view before a role's track, when the scenario names one."""
-        step = self.step(role, view=True)
+        step = self.view_step(role)
         if step is not None and len(session):
             page = filled(page, len(session), np.int64)
             self.rows.add(
@@ -389,14 +411,17 @@ class _Session:
     def list_texts(
         self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray
     ) -> list[str]:
-        """Product List Viewed's properties: category, list_id and the products shown, with their positions."""
+        """Product List Viewed's properties: category, list_id and the products shown, with their
+        positions."""
         lists, column = np.nonzero(shown >= 0)  # each list's products, in position order
         items = self.store.texts("listed", shown.shape[1])[shown[lists, column] * shown.shape[1] + column]
         names, slugs = self.pages.category_texts
         list_id = np.where(search, '"search_results"', slugs[category])
         return [
             f'{{"category":{name},"list_id":{id_},"products":[{products}]}}'
-            for name, id_, products in zip(names[category].tolist(), list_id.tolist(), _joined(items, lists))
+            for name, id_, products in zip(
+                names[category].tolist(), list_id.tolist(), _joined(items, lists), strict=True
+            )
         ]
 
     def basket_texts(
@@ -417,22 +442,27 @@ class _Session:
         products = _joined(items, group)
         numbers = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
         if kind == "cart":
-            return [f'{{"cart_id":"{n:016x}","products":[{lines}]}}' for n, lines in zip(numbers, products)]
+            return [
+                f'{{"cart_id":"{n:016x}","products":[{lines}]}}'
+                for n, lines in zip(numbers, products, strict=True)
+            ]
         revenue = np.round(
             np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2
         )
         currency = orjson.dumps(self.store.spec.currency).decode()
         return [
             f'{{"currency":{currency},"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}}}'
-            for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()))
+            for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()), strict=True)
         ]
 
 
 def _joined(items: np.ndarray, group: np.ndarray) -> list[str]:
     """Each group's items joined with commas (items in group order, each group's together)."""
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]).tolist() if len(items) else []
+    if not len(items):
+        return []
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]).tolist()
     listed = items.tolist()
-    return [",".join(listed[a:b]) for a, b in zip(starts, starts[1:] + [len(listed)])]
+    return [",".join(listed[a:b]) for a, b in zip(starts, starts[1:] + [len(listed)], strict=True)]
 
 
 def _lists(

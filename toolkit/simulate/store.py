@@ -143,7 +143,7 @@ class Store:
             group = self._group(by_brand)
             cumulative = np.empty(self.size)
             bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
-            for a, b in zip(bounds[:-1], bounds[1:]):
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
                 cumulative[a:b] = group[a] + np.cumsum(self.weight[a:b]) / self.weight[a:b].sum()
             return cumulative
 
@@ -170,6 +170,7 @@ class Store:
                 self.category.tolist(),
                 self.price.tolist(),
                 self.created,
+                strict=True,
             )
         ]
 
@@ -200,14 +201,14 @@ class Store:
         names = self.category_names
         head = [
             orjson.dumps({"brand": b, "category": names[c], "name": n}).decode()[:-1]
-            for b, c, n in zip(self.brand, self.category.tolist(), self.name)
+            for b, c, n in zip(self.brand, self.category.tolist(), self.name, strict=True)
         ]
         middle = [
             orjson.dumps({"price": p, "product_id": i}).decode()[1:-1]
-            for p, i in zip(self.price.tolist(), self.product_id)
+            for p, i in zip(self.price.tolist(), self.product_id, strict=True)
         ]
         tail = ["," + orjson.dumps({"sku": s}).decode()[1:] for s in self.sku]
-        return tuple(np.array(pieces, dtype=object) for pieces in (head, middle, tail))
+        return np.array(head, dtype=object), np.array(middle, dtype=object), np.array(tail, dtype=object)
 
 
 def build_store(spec: StoreSpec) -> Store:
@@ -222,7 +223,8 @@ def build_store(spec: StoreSpec) -> Store:
         category = number % len(spec.categories)
         brand = rng.randrange(len(spec.brands))
         nouns, (low, high) = spec.categories[category].nouns, spec.categories[category].price
-        name = f"{spec.brands[brand]} {rng.choice(spec.adjectives)} {rng.choice(spec.colors)} {rng.choice(nouns)}"
+        adjective, color, noun = rng.choice(spec.adjectives), rng.choice(spec.colors), rng.choice(nouns)
+        name = f"{spec.brands[brand]} {adjective} {color} {noun}"
         sku = "-".join(name.lower().replace("'", "").replace(".", "").replace("&", "and").split())
         while sku in taken:  # the same words twice: a second colourway, numbered
             sku = f"{sku}-{rng.randint(2, 99)}"
@@ -245,15 +247,17 @@ def build_store(spec: StoreSpec) -> Store:
             )
         )
     made.sort(key=lambda product: (product[0], product[1], product[2]))
-    category, brand, ids, skus, names, prices, created, popularity = (list(column) for column in zip(*made))
+    categories, brands, ids, skus, names, prices, created, popularity = (
+        list(column) for column in zip(*made, strict=True)
+    )
     return Store(
         spec,
         ids,
         skus,
         names,
-        [spec.brands[b] for b in brand],
-        np.array(category),
-        np.array(brand),
+        [spec.brands[b] for b in brands],
+        np.array(categories),
+        np.array(brands),
         np.array(prices),
         created,
         np.array(popularity),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,16 +108,18 @@ def number_texts(values: list) -> list[str]:
     return orjson.dumps(values).decode()[1:-1].split(",") if values else []
 
 
-def json_objects(fields: dict[str, Sequence[str]], rows: int) -> np.ndarray:
+def json_objects(fields: Mapping[str, Iterable[str]], rows: int) -> np.ndarray:
     """`rows` JSON objects of fields given as JSON texts (one a row), keys in sorted order."""
-    pieces = [itertools.repeat("{", rows)]  # each row's texts in order, joined once a row
+    # each row's texts in order, joined once a row
+    pieces: list[Iterable[str]] = [itertools.repeat("{", rows)]
     for position, name in enumerate(sorted(fields)):
         pieces += [
             itertools.repeat(("," if position else "") + orjson.dumps(name).decode() + ":"),
             fields[name],
         ]
     text = np.empty(rows, dtype=object)
-    text[:] = ["".join(row) + "}" for row in zip(*pieces)]
+    # the separators repeat without end: the fields' `rows` texts bound each row
+    text[:] = ["".join(row) + "}" for row in zip(*pieces, strict=False)]
     return text
 
 
@@ -130,7 +132,9 @@ def trait_texts(specs: dict[str, ValueSpec], name: str, seeds: np.ndarray, faker
         others = trait_texts(specs, spec.trait, seeds, faker)
         own = json_texts(spec.default, trait_words(name, seeds), faker)
         cases = {orjson.dumps(key).decode(): orjson.dumps(value).decode() for key, value in spec.cases}
-        return np.array([cases.get(other, text) for other, text in zip(others, own)], dtype=object)
+        return np.array(
+            [cases.get(other, text) for other, text in zip(others, own, strict=True)], dtype=object
+        )
     return json_texts(spec, trait_words(name, seeds), faker)
 
 
@@ -159,6 +163,9 @@ class Choice:
 
     def weights(self) -> tuple[float, ...] | None:
         return self.chances
+
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        return json_texts(self, words, faker).tolist()
 
 
 @dataclass(frozen=True)
@@ -227,13 +234,14 @@ class FakerValue:
         tags = (TAG_RANGE[0] + below(words >> np.uint64(8), TAG_RANGE[1] - TAG_RANGE[0])).tolist()
         heads, tails = faker.derived(
             ("tag pieces", self.provider),
-            lambda: tuple(zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool))),
+            lambda: tuple(zip(*(_split_at_tag(orjson.dumps(value).decode()) for value in pool), strict=True)),
         )  # one format a row
-        return [f"{heads[index]}{tag}{tails[index]}" for index, tag in zip(indices, tags)]
+        return [f"{heads[index]}{tag}{tails[index]}" for index, tag in zip(indices, tags, strict=True)]
 
 
 def _split_at_tag(text: str) -> tuple[str, str]:
-    """A string's JSON text cut where _tagged puts the tag: before the last @, else before the closing quote."""
+    """A string's JSON text cut where _tagged puts the tag: before the last @, else before the
+    closing quote."""
     cut = text.rfind("@") if "@" in text else len(text) - 1
     return text[:cut], text[cut:]
 
@@ -259,6 +267,9 @@ class Constant:
     def weights(self) -> None:
         return None
 
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        return json_texts(self, words, faker).tolist()
+
 
 _PUBLIC_FIRST_OCTETS = (23, 24, 34, 45, 52, 63, 66, 71, 74, 98, 104, 107, 142, 151, 172, 184, 199, 208)
 
@@ -281,7 +292,7 @@ class IPv4:
 
     def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
         columns = [octet.tolist() for octet in self.octets(words)]
-        return [f'"{a}.{b}.{c}.{d}"' for a, b, c, d in zip(*columns)]
+        return [f'"{a}.{b}.{c}.{d}"' for a, b, c, d in zip(*columns, strict=True)]
 
     def octets(self, words: np.ndarray) -> list[np.ndarray]:
         """The four octets of each word's address."""
@@ -313,6 +324,9 @@ class Match:
 
     def weights(self) -> None:
         return None
+
+    def json_from_words(self, words: np.ndarray, faker: FakerPool) -> list[str]:
+        raise TypeError("a match value is computed from another trait (trait_texts), not from words")
 
 
 _FAKER = Faker()

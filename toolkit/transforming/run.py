@@ -6,14 +6,20 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
 from toolkit.errors import UsageError
-from toolkit.files import check_output_file, partial_path, write_atomically
+from toolkit.files import (
+    check_output_file,
+    check_outputs,
+    partial_path,
+    publish_together,
+    refuse_special_input,
+)
 from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
 from toolkit.segment.logs import LogFiles, find_log_files
@@ -126,14 +132,18 @@ class OutputTarget:
     def partial_path(self, work_dir: Path) -> Path:
         return work_dir / CSV_NAME if is_s3(self.location) else partial_path(Path(self.display))
 
-    def publish(self, partial: Path, diagnostics: bool = False) -> ValidationReport:
-        """Validate the finished CSV, then put it where it was asked for; returns the validation."""
+    def publish(
+        self, partial: Path, diagnostics: bool = False, others: Sequence[tuple[Path, Path]] = ()
+    ) -> ValidationReport:
+        """Validate the finished CSV, then put it where it was asked for, together with the run's
+        other outputs (partial, final renames); returns the validation."""
         report = validate_csv(partial, diagnostics=diagnostics)
         report.path = self.display
         if is_s3(self.location):
             upload(partial, S3Url.parse(self.display), self.aws)
+            publish_together(others)
         else:
-            os.replace(partial, self.display)
+            publish_together([*others, (partial, Path(self.display))])
         return report
 
 
@@ -182,23 +192,25 @@ def transform(
             "`rejects` needs `engine` duckdb: Spark counts unreadable lines but cannot say where they are",
             parameters=("rejects", "engine"),
         )
+    if catalog:
+        refuse_special_input(Path(catalog), "catalog")
+        if not Path(catalog).is_file():
+            raise UsageError(f"`catalog`: no such file: {catalog}", parameters=("catalog",))
+    outputs = _outputs(out, target, rejects, users, items)
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
         find_log_files(source, aws, stream=engine == "duckdb") as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
-        if not is_s3(out):
-            check_output_file(Path(target.display), "out", logs.paths)
-        for parameter, path in (("rejects", rejects), ("users", users), ("items", items)):
-            if path:
-                check_output_file(Path(path), parameter, [*logs.paths, Path(target.display)])
+        check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
         work_dir = Path(work)
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
         runner = _engine(engine, work_dir, progress, master, logs.filesystem)
         partial = target.partial_path(work_dir)
+        finished: list[tuple[Path, Path]] = []  # published together once the CSV passed validation
         try:
             names = runner.classify(logs, options, summary)
             reasons = runner.reasons()
@@ -208,23 +220,24 @@ def transform(
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
             if rejects:
-                _write_rejects(Path(rejects), summary.rejects)
+                finished.append(_write_rejects(Path(rejects), summary.rejects))
             if users:
-                summary.users_dataset = publish_dataset(
-                    Path(users), lambda part: runner.write_users(part, user_fields)
+                summary.users_dataset = write_dataset(
+                    Path(users), lambda part: runner.write_users(part, user_fields), finished
                 )
             if items:
-                summary.items_dataset = publish_dataset(
+                summary.items_dataset = write_dataset(
                     Path(items),
                     lambda part: runner.write_items(
                         part, options.item_field, Path(catalog) if catalog else None
                     ),
+                    finished,
                 )
-            report = target.publish(partial, diagnostics)
+            report = target.publish(partial, diagnostics, finished)
         finally:
             runner.close()
-            if partial.exists():
-                partial.unlink()
+            for leftover in [partial, *(written for written, _ in finished)]:
+                leftover.unlink(missing_ok=True)
     summary.seconds = time.perf_counter() - began
     return TransformResult(summary, target.display, report)
 
@@ -269,23 +282,36 @@ def _account(
         summary.filtered["type"] += empty_objects
 
 
-def _write_rejects(path: Path, rejects: list[Reject]) -> None:
+def _outputs(
+    out: str, target: OutputTarget, rejects: str | None, users: str | None, items: str | None
+) -> dict[str, Path]:
+    """Every local file the run writes, by the parameter that names it (a dataset's schema too)."""
+    outputs = {} if is_s3(out) else {"out": Path(target.display)}
+    if rejects:
+        outputs["rejects"] = Path(rejects)
+    for parameter, path in (("users", users), ("items", items)):
+        if path:
+            outputs[parameter] = Path(path)
+            outputs[f"{parameter} (its schema)"] = Path(path).with_suffix(".avsc")
+    return outputs
+
+
+def _write_rejects(path: Path, rejects: list[Reject]) -> tuple[Path, Path]:
+    """The rejects written under a temporary name: (that name, the name to publish them as)."""
+    partial = partial_path(path)
     try:
-        write_atomically(path, b"".join(reject.as_json() + b"\n" for reject in rejects))
+        partial.write_bytes(b"".join(reject.as_json() + b"\n" for reject in rejects))
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise UsageError(
             f"cannot write `rejects` {path}: {exc.strerror or exc}", parameters=("rejects",)
         ) from None
+    return partial, path
 
 
-def publish_dataset(path: Path, write: Callable[[Path], Dataset]) -> Dataset:
-    """A dataset written by write(partial path), with its schema (.avsc beside it), each published whole."""
+def write_dataset(path: Path, write: Callable[[Path], Dataset], finished: list[tuple[Path, Path]]) -> Dataset:
+    """A dataset written by write(partial path) with its schema (.avsc beside it), both under
+    temporary names added to `finished` (to be published with the run's other outputs)."""
     partial = partial_path(path)
-    try:
-        result = write(partial)
-        os.replace(partial.with_suffix(".avsc"), path.with_suffix(".avsc"))
-        os.replace(partial, path)
-    finally:
-        for leftover in (partial, partial.with_suffix(".avsc")):
-            leftover.unlink(missing_ok=True)
-    return result
+    finished += [(partial.with_suffix(".avsc"), path.with_suffix(".avsc")), (partial, path)]
+    return write(partial)
