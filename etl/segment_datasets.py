@@ -22,6 +22,7 @@ if __package__:  # toolkit.etl, in the toolkit
         MAX_TEXTUAL_LENGTH,
         UserField,
         choose_user_fields,
+        personal_value_sql,
     )
 else:  # beside this file, for spark-submit and Glue (--py-files, --extra-py-files)
     from dataset_fields import (
@@ -30,6 +31,7 @@ else:  # beside this file, for spark-submit and Glue (--py-files, --extra-py-fil
         MAX_TEXTUAL_LENGTH,
         UserField,
         choose_user_fields,
+        personal_value_sql,
     )
 
 MAX_ID_LENGTH = 256
@@ -103,16 +105,23 @@ def latest_traits(spark: SparkSession, paths: str | list[str]) -> DataFrame:
     )
 
 
-def trait_profile(latest: DataFrame) -> tuple[int, list[tuple[str, int, bool]]]:
-    """How many users, and (trait, distinct values, every value a number) by trait."""
+def trait_profile(latest: DataFrame) -> tuple[int, list[tuple[str, int, bool, bool]]]:
+    """How many users, and (trait, distinct values, every value a number, any value shaped like
+    personal data) by trait."""
     users = latest.select("user_id").distinct().count()
+    shaped = personal_value_sql("text", "{text} RLIKE '{pattern}'")
+    personal = F.expr(f"value LIKE '\"%' AND {shaped}")  # a JSON string: text is the string
     rows = (
         latest.groupBy("key")
-        .agg(F.countDistinct("value").alias("distinct"), F.bool_and("numeric").alias("numeric"))
+        .agg(
+            F.countDistinct("value").alias("distinct"),
+            F.bool_and("numeric").alias("numeric"),
+            F.coalesce(F.bool_or(personal), F.lit(False)).alias("personal"),
+        )
         .orderBy("key")
         .collect()
     )
-    return users, [(row["key"], row["distinct"], row["numeric"]) for row in rows]
+    return users, [(row["key"], row["distinct"], row["numeric"], row["personal"]) for row in rows]
 
 
 def users_rows(latest: DataFrame, fields: list[UserField]) -> DataFrame:
@@ -214,10 +223,12 @@ def write_datasets(
     if users_folder:
         latest = latest_traits(spark, paths).cache()
         users, profile = trait_profile(latest)
-        fields, left_out, _ = choose_user_fields(profile, users, None)
+        fields, left_out, personal, _ = choose_user_fields(profile, users, None)
         write_single_csv(users_rows(latest, fields), users_folder)
         print(
-            f"users: {users}, fields: {', '.join(f.name for f in fields)}; left out: {', '.join(left_out) or 'none'}"
+            f"users: {users}, fields: {', '.join(f.name for f in fields)};"
+            f" left out: {', '.join(left_out) or 'none'}"
+            + (f"; left out as personal data: {', '.join(personal)}" if personal else "")
         )
     if items_folder:
         rows = item_rows(products(spark, paths, catalog), item_field).cache()

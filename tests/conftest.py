@@ -65,6 +65,15 @@ def moto_server():
 
 
 @pytest.fixture()
+def moto(moto_server):
+    """A clean moto: every backend reset, so accounts start empty."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
+    return moto_server
+
+
+@pytest.fixture()
 def s3_bucket(moto_server):
     """A fresh, empty bucket on the moto server: (endpoint, bucket name)."""
     import uuid

@@ -17,7 +17,6 @@ from pathlib import Path
 import orjson
 
 from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
-from toolkit.segment.journal import Journal
 from toolkit.simulate.scenario import load_scenario
 
 START = date(2026, 11, 1)
@@ -91,7 +90,8 @@ class RunningCollector:
             for name, key in keys.items()
         }
         folder = journal or Path(tempfile.mkdtemp(prefix="journal-"))
-        self.collector = Collector(sources, sink, Journal(folder), **{"flush_seconds": 3600, **options})
+        sinks = sink if isinstance(sink, list) else [sink]
+        self.collector = Collector(sources, sinks, folder, **{"flush_seconds": 3600, **options})
         self.server = CollectorServer(self.collector).start()
         self.url = self.server.url
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -24,13 +23,6 @@ GLUE_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-
-
-@pytest.fixture()
-def moto(moto_server):
-    """A clean moto: every backend reset, so accounts start empty."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
-    return moto_server
 
 
 @pytest.fixture()
@@ -89,7 +81,50 @@ def provision(
     session.client("glue", endpoint_url=endpoint, region_name="us-east-1").create_database(
         DatabaseInput={"Name": "segment"}
     )
+    provision_personalize(session, endpoint, bucket)
     return bucket
+
+
+PERSONALIZE_ROLE = "module-personalize-PersonalizeServiceRole-XYZ789"
+
+
+def provision_personalize(session: boto3.Session, endpoint: str, bucket: str) -> None:
+    """What the workshop's stack gives Personalize: the bucket policy of Amazon's guide and a service
+    role that reads the bucket."""
+    s3 = session.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "personalize.amazonaws.com"},
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    iam = session.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "personalize.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=PERSONALIZE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    reads = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            },
+        ],
+    }
+    iam.put_role_policy(RoleName=PERSONALIZE_ROLE, PolicyName="data", PolicyDocument=json.dumps(reads))
 
 
 def options(endpoint: str, collector, **changes) -> CheckOptions:
@@ -126,6 +161,8 @@ def test_a_fully_provisioned_account_passes_every_line(moto, collector, workshop
         "Athena database",
         "Athena results",
         "transformed CSV",
+        "Personalize bucket policy",
+        "Personalize role",
         "Segment website-prod",
         "Segment personas-event-source",
     }

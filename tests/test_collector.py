@@ -19,7 +19,6 @@ from tests.helpers import KEYS, SCENARIO, START, RunningCollector, basic, read_m
 from toolkit.aws.s3 import AwsOptions
 from toolkit.cli import app
 from toolkit.segment.collector import Collector, CollectorSource
-from toolkit.segment.journal import Journal
 from toolkit.segment.send import SourceToSend, send_logs
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import generate
@@ -256,7 +255,7 @@ def test_buffers_are_published_by_size_and_by_age(tmp_path):
     source = {KEYS["web"]: CollectorSource("website-prod", SCENARIO.sources["web"].id)}
     request = __import__("toolkit.segment.tracking_api", fromlist=["Request"]).Request
     by_size = Collector(
-        source, LocalSink(tmp_path / "size"), Journal(tmp_path / "j1"), flush_bytes=1_000, flush_seconds=3600
+        source, [LocalSink(tmp_path / "size")], tmp_path / "j1", flush_bytes=1_000, flush_seconds=3600
     )
     body = json.dumps(
         {"batch": [{"type": "track", "event": "E", "userId": "u", "properties": {"x": "y" * 300}}] * 5}
@@ -266,7 +265,7 @@ def test_buffers_are_published_by_size_and_by_age(tmp_path):
     )
     assert by_size.due() and by_size.publish() and by_size.summary()["files"] == 1 and not by_size.due()
     by_age = Collector(
-        source, LocalSink(tmp_path / "age"), Journal(tmp_path / "j2"), flush_bytes=10**9, flush_seconds=0.05
+        source, [LocalSink(tmp_path / "age")], tmp_path / "j2", flush_bytes=10**9, flush_seconds=0.05
     )
     by_age.accept(
         request("batch", basic(KEYS["web"])["Authorization"], "127.0.0.1", int(time.time() * 1000)),

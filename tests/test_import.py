@@ -12,7 +12,6 @@ import csv
 import json
 import shlex
 import tomllib
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,12 +59,6 @@ def workshop_folder(tmp_path_factory):
     LocalSink(out).check()
     run_workshop(load_scenario().with_visitors(300), START, 3, 1, out)
     return out
-
-
-@pytest.fixture()
-def moto(moto_server):
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
-    return moto_server
 
 
 @pytest.fixture()

@@ -194,3 +194,41 @@ def test_a_crash_log_is_private(tmp_path, monkeypatch):
     monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))
     path = Path(cli._crash_log(RuntimeError("boom")))
     assert path.parent == tmp_path and path.stat().st_mode & 0o777 == 0o600
+
+
+def run_briefly(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "deep"])
+def test_schema_and_event_map_inputs_that_cannot_be_read_whole_are_refused(logs, tmp_path, kind):
+    csv_path = tmp_path / "i.csv"
+    csv_path.write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,s1,1700000000,View\n")
+    if kind == "fifo":
+        named = deep_json = tmp_path / "pipe"
+        os.mkfifo(named)
+    elif kind == "device":
+        named = deep_json = Path("/dev/zero")
+    else:  # nested 100,000 deep: JSON for the schema, TOML for the event map
+        named, deep_json = tmp_path / "deep.toml", tmp_path / "deep.avsc"
+        named.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+        deep_json.write_text("[" * 100_000 + "]" * 100_000)
+    for args in (
+        ["validate", str(csv_path), "--schema", str(deep_json)],
+        [
+            "transform",
+            str(logs),
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--domain",
+            "ecommerce",
+            "--event-map",
+            str(named),
+        ],
+    ):
+        done = run_briefly(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "o.csv").exists()

@@ -10,18 +10,31 @@ import tempfile
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.exceptions
 
+from toolkit.aws.personalize import ACTIVE, IN_PROGRESS, Personalize
+from toolkit.aws.personalize_access import (
+    ROLE_NAME,
+    SERVICE,
+    bucket_policy,
+    bucket_read_missing,
+    find_role,
+    role_name,
+    role_problems,
+)
 from toolkit.aws.policies import allowed, role_statements, trusts
 from toolkit.aws.s3 import S3Url
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import validate_csv
 from toolkit.segment.layout import KEY_PATTERN
+from toolkit.segment.send import shown_url
 from toolkit.simulate.scenario import load_scenario
 
 BUCKET_PREFIX = "personalize-data-"
@@ -76,6 +89,8 @@ class CheckOptions:
     host: str = "https://api.segment.io"
     skip_segment: bool = False
     fix: bool = False
+    personalize_role: str | None = None  # the role import jobs use (default: found by name)
+    dataset_group: str | None = None  # a dataset group that must exist, ACTIVE
 
 
 def _error_text(exc: Exception) -> str:
@@ -108,6 +123,7 @@ class AccountChecker:
                 self.check_source_logs,
                 self.check_athena,
                 self.check_transformed,
+                self.check_personalize,
             ):
                 try:
                     step()
@@ -358,6 +374,12 @@ class AccountChecker:
                 f"s3://{self.bucket}/{csvs[0]}: {report.rows:,} rows pass Personalize's rules",
             )
 
+    def check_personalize(self) -> None:
+        """What `toolkit import` needs: see personalize_lines."""
+        self.result.lines += personalize_lines(
+            self.client, self.bucket, self.options.personalize_role, self.options.dataset_group
+        )
+
     def check_segment(self) -> None:
         sources = load_scenario("workshop").sources
         for key, name in ((key, sources[key].name) for key in CHECKED_SOURCES):
@@ -372,12 +394,16 @@ class AccountChecker:
                 continue
             status = _probe(self.options.host, write_key)
             if status == 200:
-                self.add(f"Segment {name}", "pass", f"a probe message was accepted by {self.options.host}")
+                self.add(
+                    f"Segment {name}",
+                    "pass",
+                    f"a probe message was accepted by {shown_url(self.options.host)}",
+                )
             else:
                 self.add(
                     f"Segment {name}",
                     "fail",
-                    f"{self.options.host} answered {status} to a probe message",
+                    f"{shown_url(self.options.host)} answered {status} to a probe message",
                     "copy the source's write key from Segment's source settings",
                 )
 
@@ -468,3 +494,89 @@ def check_accounts(
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(lambda account: check_account(account[0], account[1], options), accounts))
     return sorted(results, key=lambda r: (r.passed, r.account))
+
+
+PERSONALIZE_ROLE_PREFIXES = (ROLE_NAME, "module-personalize-PersonalizeServiceRole-")  # toolkit's, workshop's
+
+
+def personalize_lines(
+    client: Callable[[str], Any], bucket: str | None, role_arn: str | None, dataset_group: str | None
+) -> list[CheckLine]:
+    """Can Personalize import from the data bucket? Its bucket policy, the role import jobs use (its
+    trust and its S3 read), and the dataset group if one is named; a line each, with its fix."""
+    lines = [_bucket_policy_line(client("s3"), bucket)] if bucket else []
+    lines.append(_personalize_role_line(client("iam"), bucket, role_arn))
+    if dataset_group:
+        lines.append(dataset_group_line(client("personalize"), dataset_group))
+    return lines
+
+
+def _bucket_policy_line(s3: Any, bucket: str) -> CheckLine:
+    missing = bucket_read_missing(bucket_policy(s3, bucket), bucket)
+    if not missing:
+        return CheckLine("Personalize bucket policy", "pass", f"{SERVICE} may get and list s3://{bucket}/")
+    return CheckLine(
+        "Personalize bucket policy",
+        "fail",
+        f"s3://{bucket}/'s policy does not allow {SERVICE} {'; '.join(missing)}",
+        f"toolkit import ... --bucket {bucket} --set-bucket-policy adds the statement (Principal {SERVICE}, "
+        f"s3:GetObject and s3:ListBucket on arn:aws:s3:::{bucket} and arn:aws:s3:::{bucket}/*)",
+    )
+
+
+def _personalize_role_line(iam: Any, bucket: str | None, role_arn: str | None) -> CheckLine:
+    name = role_name(role_arn) if role_arn else None
+    if name is None:
+        names = [
+            r["RoleName"]
+            for page in iam.get_paginator("list_roles").paginate()
+            for r in page["Roles"]
+            if r["RoleName"].startswith(PERSONALIZE_ROLE_PREFIXES)
+        ]
+        name = names[0] if names else None
+    if name is None or find_role(iam, name) is None:
+        return CheckLine(
+            "Personalize role",
+            "fail",
+            f"no role {name}"
+            if name
+            else f"no role named {' or '.join(p + '*' for p in PERSONALIZE_ROLE_PREFIXES)}",
+            "toolkit import ... --create-role creates one, or give --personalize-role ARN",
+        )
+    problems = role_problems(iam, name, [bucket] if bucket else [])
+    if problems:
+        return CheckLine(
+            "Personalize role",
+            "fail",
+            "; ".join(problems),
+            f"let it trust {SERVICE} and allow s3:GetObject and s3:ListBucket on the data bucket "
+            f"(toolkit import ... --create-role does it for {ROLE_NAME})",
+        )
+    reads = f" and reads s3://{bucket}/" if bucket else ""
+    return CheckLine("Personalize role", "pass", f"{name} trusts {SERVICE}{reads}")
+
+
+def dataset_group_line(personalize: Any, name: str) -> CheckLine:
+    """The named dataset group: ACTIVE passes; missing, failed or still being made does not."""
+    found = Personalize(personalize).find_dataset_group(name)
+    if found is None:
+        return CheckLine(
+            "dataset group",
+            "fail",
+            f"no dataset group {name}",
+            f"toolkit import ... --dataset-group {name} creates it",
+        )
+    domain = f" (domain {found['domain']})" if found.get("domain") else ""
+    if found.get("status") == ACTIVE:
+        return CheckLine("dataset group", "pass", f"{name} is ACTIVE{domain}")
+    if found.get("status") in IN_PROGRESS:
+        return CheckLine(
+            "dataset group", "warn", f"{name} is {found['status']}{domain}", "wait a minute and check again"
+        )
+    return CheckLine(
+        "dataset group",
+        "fail",
+        f"{name} is {found.get('status')}: {found.get('failureReason') or 'no reason given'}",
+        "delete it (aws personalize delete-dataset-group --dataset-group-arn "
+        f"{found['datasetGroupArn']}) and import again",
+    )

@@ -163,6 +163,15 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
+def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+    from toolkit.destinations import DestinationOptions
+
+    return DestinationOptions(
+        aws=aws_options(profile, region, endpoint_url),
+        source_names={source.id: source.key for source in scenario.sources.values()},
+    )
+
+
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
 DaysOption = Annotated[int | None, typer.Option(help="Number of days to simulate (instead of --until).")]
 UntilOption = Annotated[
@@ -201,8 +210,11 @@ def generate(
     seed: SeedOption = 1,
     users_per_day: VisitorsOption = None,
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "out",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, personalize-events://TRACKING_ID (default: out)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes to simulate with (default: one per core).")
     ] = None,
@@ -242,7 +254,8 @@ def generate(
             raise UsageError(f"--workers must be at least 1, not {workers}")
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
-    if sink is Sink.s3 and not out.startswith("s3://"):
+    outs = out or ["out"]
+    if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
     result = with_progress(
         "simulating",
@@ -253,7 +266,7 @@ def generate(
             until=until,
             seed=seed,
             users_per_day=users_per_day,
-            out=out,
+            out=outs,
             workers=workers,
             aws=aws_options(profile, region, endpoint_url),
             on_progress=on_progress,
@@ -270,6 +283,7 @@ def generate(
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
     from toolkit.render import send_summary
+    from toolkit.segment.send import shown_url
     from toolkit.sending import simulate_and_send
 
     progress = LazyProgress("simulating")
@@ -277,7 +291,7 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
     def simulated(generated) -> None:
         progress.close()
         console.print(
-            f"simulated {generated.messages:,} messages; sending to {host or 'Segment (api.segment.io)'}"
+            f"simulated {generated.messages:,} messages; sending to {shown_url(host) if host else 'Segment (api.segment.io)'}"
         )
 
     try:
@@ -742,8 +756,11 @@ def collector(
     ] = 8088,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     out: Annotated[
-        str, typer.Option(help="Folder or s3://bucket/prefix to write segment-logs/ under.")
-    ] = "collected",
+        list[str] | None,
+        typer.Option(
+            help="Where to deliver, repeatable (a local Segment with several destinations): as generate's --out (default: collected)."
+        ),
+    ] = None,
     write_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -775,7 +792,7 @@ def collector(
     journal: Annotated[
         Path | None,
         typer.Option(
-            help="Journal folder (default: OUT/.collector-journal, or ./.collector-journal for S3)."
+            help="Journal folder, a folder per destination under it (default: OUT/.collector-journal for the first folder --out, else ./.collector-journal)."
         ),
     ] = None,
     processes: Annotated[
@@ -796,9 +813,9 @@ def collector(
     import json
     import logging
 
-    from toolkit.collecting import CollectorSettings, run_collector
-    from toolkit.segment.collector import CollectorSource, journal_folder
-    from toolkit.segment.sinks import sink_for
+    from toolkit.collecting import CollectorSettings, default_journal, run_collector
+    from toolkit.destinations import open_destinations
+    from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
@@ -812,15 +829,15 @@ def collector(
         raise UsageError(
             f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
-    destination = sink_for(out, aws_options(profile, region, endpoint_url))
-    destination.check()
+    outs = out or ["collected"]
+    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }
     settings = CollectorSettings(
         sources=sources,
-        sink=destination,
-        journal=journal or journal_folder(out),
+        destinations=destinations,
+        journal=journal or default_journal(outs),
         host=host,
         port=port,
         processes=processes,
@@ -833,7 +850,7 @@ def collector(
 
     def ready(url: str) -> None:
         errors.print(
-            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); writing to {destination.describe()}",
+            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); delivering to {', '.join(d.name for d in destinations)}",
             highlight=False,
         )
 
@@ -887,9 +904,19 @@ def check(
             help="Create what is missing and safe to create (bucket, folders, Athena database and results location); never IAM.",
         ),
     ] = False,
+    personalize_role: Annotated[
+        str | None,
+        typer.Option(
+            help="Role Personalize's import jobs assume (default: toolkit-personalize-s3-read, or the workshop's)."
+        ),
+    ] = None,
+    dataset_group: Annotated[
+        str | None, typer.Option(help="Also check that this Personalize dataset group is ACTIVE.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Is a workshop account ready for Exercise 1? Exit 0 when every line passes."""
+    """Is a workshop account ready for Exercise 1 and its import into Personalize? Exit 0 when every
+    line passes."""
     import json
 
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
@@ -908,6 +935,8 @@ def check(
         host=host,
         skip_segment=skip_segment,
         fix=fix,
+        personalize_role=personalize_role,
+        dataset_group=dataset_group,
     )
     results = (
         check_accounts(read_accounts(accounts), options)

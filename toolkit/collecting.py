@@ -1,8 +1,11 @@
 """`toolkit collector` as a workflow: one server process, or several sharing the port.
 
-With processes > 1, each process serves the same port (SO_REUSEPORT: the kernel spreads the
-connections) with a journal folder of its own, `<journal>/process-<n>/`; before any starts, what
-a killed run left in any journal folder is published. SIGINT/SIGTERM stop every process, each
+Each destination has its journal, a folder of its own under the journal root, locked by this
+collector for its whole run: a second collector on the same destination and journal is refused
+before it serves. With processes > 1, each process serves the same port (SO_REUSEPORT: the
+kernel spreads the connections) with a journal folder of its own per destination,
+`<destination's journal>/process-<n>/`; before any starts, what a killed run left in any journal
+folder is published. SIGINT/SIGTERM stop every process, each
 publishing what it holds; the summary adds theirs up. The server processes die with the parent
 (a parent killed with -9 leaves none serving the port), and a parent whose server process dies
 stops the others, publishes the dead one's journal and says so.
@@ -11,6 +14,7 @@ stops the others, publishes the dead one's journal and says so.
 from __future__ import annotations
 
 import ctypes
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -18,21 +22,21 @@ import queue
 import signal
 import socket
 import sys
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.destinations import is_folder
 from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
-from toolkit.segment.journal import Journal
-from toolkit.segment.sinks import Sink
+from toolkit.segment.destination import Destination
+from toolkit.segment.journal import JournalLock, journal_folder
 
 
 @dataclass(frozen=True, kw_only=True)
 class CollectorSettings:
     sources: dict[str, CollectorSource]  # by write key
-    sink: Sink
-    journal: Path
+    destinations: Sequence[Destination]
+    journal: Path  # the root: each destination's journal is a folder under it
     host: str = "127.0.0.1"
     port: int = 0
     processes: int = 1
@@ -41,15 +45,32 @@ class CollectorSettings:
     flush_seconds: float = 60.0
     strict_keys: bool = False
 
-    def collector(self, journal: Path) -> Collector:
+    def collector(
+        self, process: str | None = None, locks: dict[Path, JournalLock] | None = None
+    ) -> Collector:
+        """A collector on every destination's journal (or on its `process` subfolder)."""
         return Collector(
             self.sources,
-            self.sink,
-            Journal(journal, self.fsync),
-            self.flush_bytes,
-            self.flush_seconds,
-            self.strict_keys,
+            self.destinations,
+            self.journal,
+            fsync=self.fsync,
+            flush_bytes=self.flush_bytes,
+            flush_seconds=self.flush_seconds,
+            strict_keys=self.strict_keys,
+            process=process,
+            locks=locks,
         )
+
+    def folders(self) -> list[Path]:
+        """Each destination's journal folder."""
+        return [journal_folder(self.journal, destination.name) for destination in self.destinations]
+
+
+def default_journal(outs: Sequence[str]) -> Path:
+    """Where the journals of a collector delivering to `outs` live: beside the logs of its first
+    local folder, else in the working folder."""
+    folders = [out for out in outs if is_folder(out)]
+    return Path(folders[0]) / ".collector-journal" if folders else Path(".collector-journal")
 
 
 @dataclass(frozen=True)
@@ -75,10 +96,21 @@ class CollectorRun:
 
 
 def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) -> CollectorRun:
-    """Serve until SIGINT or SIGTERM (or until a server process dies)."""
-    recover(settings)
-    if settings.processes == 1:
-        return CollectorRun(_serve(settings, settings.journal, settings.port, on_ready), settings.journal)
+    """Serve until SIGINT or SIGTERM (or until a server process dies). Every destination's journal
+    is locked first: a collector already running on one stops this one here, named."""
+    locks = {folder: JournalLock(folder) for folder in settings.folders()}
+    try:
+        recover(settings, locks)
+        if settings.processes == 1:
+            summary = _serve(settings, None, settings.port, on_ready, locks=locks)
+            return CollectorRun(summary, settings.journal)
+        return _serve_processes(settings, on_ready)
+    finally:
+        for lock in locks.values():
+            lock.release()
+
+
+def _serve_processes(settings: CollectorSettings, on_ready: Callable[[str], None]) -> CollectorRun:
     port = settings.port or _free_port(settings.host)
     context = multiprocessing.get_context(
         "spawn" if sys.platform == "win32" else "fork"
@@ -131,7 +163,7 @@ def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) 
     summaries = _summaries(results, sum(worker.exitcode == 0 for worker in workers))
     for number in range(len(workers)):
         if number not in summaries:  # it died: publish what its journal holds
-            summaries[number] = _published(settings, settings.journal / f"process-{number}")
+            summaries[number] = _published(settings, f"process-{number}")
     return CollectorRun(_added(list(summaries.values())), settings.journal, tuple(failures))
 
 
@@ -152,33 +184,36 @@ def _summaries(results, count: int) -> dict[int, dict]:
     return found
 
 
-def _published(settings: CollectorSettings, folder: Path) -> dict:
-    """Publish what a journal folder holds; its collector's summary (stored, unpublished)."""
-    collector = settings.collector(folder)
+def _published(
+    settings: CollectorSettings, process: str | None, locks: dict[Path, JournalLock] | None = None
+) -> dict:
+    """Publish what the journals hold (or their `process` subfolders); the collector's summary
+    (stored, unpublished)."""
+    collector = settings.collector(process, locks)
     collector.publish()
     collector.close()
     return collector.summary()
 
 
-def recover(settings: CollectorSettings) -> None:
+def recover(settings: CollectorSettings, locks: dict[Path, JournalLock]) -> None:
     """Publish what killed runs left in the journal folders the servers about to start will not
     read themselves (a single server publishes its own folder as it starts)."""
-    folders = sorted(settings.journal.glob("process-*")) + (
-        [settings.journal] if settings.processes > 1 and settings.journal.is_dir() else []
-    )
-    for folder in folders:
-        _published(settings, folder)
+    for process in sorted({p.name for folder in settings.folders() for p in folder.glob("process-*")}):
+        _published(settings, process)
+    if settings.processes > 1:
+        _published(settings, None, locks)
 
 
 def _serve(
     settings: CollectorSettings,
-    journal: Path,
+    process: str | None,
     port: int,
     on_ready: Callable[[str], None],
     reuse_port: bool = False,
     parent: int | None = None,
+    locks: dict[Path, JournalLock] | None = None,
 ) -> dict:
-    collector = settings.collector(journal)
+    collector = settings.collector(process, locks)
     server = CollectorServer(collector, settings.host, port, reuse_port=reuse_port)
 
     def ready(running: CollectorServer) -> None:
@@ -218,7 +253,7 @@ def _process(settings: CollectorSettings, number: int, port: int, parent: int, r
         return
     summary = _serve(
         settings,
-        settings.journal / f"process-{number}",
+        f"process-{number}",
         port,
         lambda url: ready.set(),
         reuse_port=True,
@@ -234,9 +269,12 @@ def _free_port(host: str) -> int:
 
 
 def _added(summaries: list[dict]) -> dict:
-    total: Counter[str] = Counter()
-    dropped: Counter[str] = Counter()
-    for summary in summaries:
-        total.update({key: value for key, value in summary.items() if key != "dropped"})
-        dropped.update(summary["dropped"])
-    return {**dict(total), "dropped": dict(dropped)}
+    """The processes' summaries added up, count by count (nested ones too)."""
+    return functools.reduce(_merged, summaries, {})
+
+
+def _merged(a: dict, b: dict) -> dict:
+    merged = dict(a)
+    for key, value in b.items():
+        merged[key] = _merged(a.get(key, {}), value) if isinstance(value, dict) else a.get(key, 0) + value
+    return merged

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -115,3 +116,33 @@ def refuse_special_input(path: Path, parameter: str) -> None:
     /dev/zero would wait forever or never end); `parameter` names the caller's parameter."""
     if path.exists() and not path.is_file():
         raise UsageError(f"`{parameter}` {path} is not a regular file; name a file", parameters=(parameter,))
+
+
+def read_text_input(path: str | Path, parameter: str, max_bytes: int) -> str:
+    """A small text file read whole, refused (naming `parameter`) if it is missing, not a regular
+    file (a FIFO would wait forever, /dev/zero never end), over `max_bytes` or not UTF-8: memory
+    is bounded before anything is read."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise UsageError(f"`{parameter}`: no such file: {path}", parameters=(parameter,)) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read `{parameter}` {path}: {exc.strerror or exc}", parameters=(parameter,)
+        ) from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UsageError(
+                f"`{parameter}` {path} is not a regular file (a pipe, a device or a folder); name a file",
+                parameters=(parameter,),
+            )
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UsageError(
+            f"`{parameter}` {path} is over {max_bytes // 1024:,} KB; is it the right file?",
+            parameters=(parameter,),
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"`{parameter}` {path} is not UTF-8 text", parameters=(parameter,)) from None

@@ -1,15 +1,16 @@
-"""`toolkit generate`: simulate a scenario's users for some days and write Segment's S3 destination
-layout to a folder or an S3 prefix."""
+"""`toolkit generate`: simulate a scenario's users for some days and deliver their messages to
+Segment destinations (Segment's S3 layout in a folder or a bucket, and the others of
+toolkit.destinations)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from toolkit.aws.s3 import AwsOptions
+from toolkit.destinations import DestinationOptions, open_destinations
 from toolkit.errors import UsageError
-from toolkit.segment.sinks import sink_for
 from toolkit.simulate.run import SimulationResult
 from toolkit.simulate.run import generate as simulate
 from toolkit.simulate.scenario import Scenario, load_scenario
@@ -26,8 +27,8 @@ class GenerateResult:
     seed: int
     first_day: date
     last_day: date
-    written_to: str
-    simulation: SimulationResult  # messages by source and event, files, bytes, seconds
+    written_to: list[str]  # the destinations, as named to a user
+    simulation: SimulationResult  # messages by source and event, files, bytes, seconds, deliveries
 
     @property
     def messages(self) -> int:
@@ -53,29 +54,34 @@ def generate(
     until: date | str | None = None,
     seed: int = 1,
     users_per_day: int | None = None,
-    out: str = "out",
+    out: str | Sequence[str] = "out",
     workers: int | None = None,
     aws: AwsOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> GenerateResult:
     """Simulate `scenario` (a TOML file, a bundled scenario's name, or a Scenario) from `start`
-    for `days` days (or up to `until`; default: yesterday, UTC) and write the logs under `out` (a
-    folder or s3://bucket/prefix). The same seed and options give byte-identical files."""
+    for `days` days (or up to `until`; default: yesterday, UTC) and deliver the messages to `out`:
+    a destination or several (a folder or s3://bucket/prefix gets Segment's S3 layout, segment-logs/
+    under it; see toolkit.destinations for the others). The same seed and options give
+    byte-identical files."""
     first_day, day_count = plan_days(start, days=days, until=until)
     chosen = choose_scenario(scenario, users_per_day=users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"`workers` must be at least 1, not {workers}", parameters=("workers",))
-    destination = sink_for(out, aws or AwsOptions())
-    destination.check()
-    simulation = simulate(chosen, first_day, day_count, seed, destination, workers, on_progress)
+    options = DestinationOptions(
+        aws=aws or AwsOptions(), source_names={source.id: source.key for source in chosen.sources.values()}
+    )
+    destinations = open_destinations([out] if isinstance(out, str) else list(out), options)
+    simulation = simulate(chosen, first_day, day_count, seed, destinations, workers, on_progress)
     last_day = first_day + timedelta(days=day_count - 1)
-    return GenerateResult(chosen, seed, first_day, last_day, destination.describe(), simulation)
+    return GenerateResult(chosen, seed, first_day, last_day, [d.name for d in destinations], simulation)
 
 
 def plan_days(
     start: date | str, *, days: int | None = None, until: date | str | None = None
 ) -> tuple[date, int]:
-    """The first day and the number of days of a run: `start` with `days` or `until` (default: yesterday, UTC)."""
+    """The first day and the number of days of a run: `start` with `days` or `until` (default:
+    yesterday, UTC)."""
     first = _day(start, "start")
     if days is not None and until is not None:
         raise UsageError("give `days` or `until`, not both", parameters=("days", "until"))

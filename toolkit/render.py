@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from toolkit.personalize.evaluate import Evaluation
     from toolkit.personalize.validate import ValidationReport
     from toolkit.reporting.build import Report
+    from toolkit.segment.destination import DeliveryCounts
     from toolkit.simulate.run import SimulationResult
     from toolkit.simulate.scenario import Scenario
     from toolkit.transforming.run import TransformResult
@@ -372,7 +373,9 @@ def print_generated(result: GenerateResult) -> None:
         f"{counts.messages:,} messages in {counts.files:,} files ({counts.bytes_written / 1e6:,.1f} MB gzipped) "
         f"for {result.first_day} to {result.last_day} in {counts.seconds:.1f} s ({counts.messages / max(counts.seconds, 1e-9):,.0f} messages/s)"
     )
-    console.print(f"written to {result.written_to}")
+    for name in result.written_to:
+        delivered = result.simulation.delivered.get(name)
+        console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
 def print_transform(result: TransformResult, rejects: bool) -> None:
@@ -393,8 +396,12 @@ def print_transform(result: TransformResult, rejects: bool) -> None:
             f"{f.trait!r} as {f.name}{'' if f.categorical else ' (numerical)'}"
             for f in summary.users_dataset.fields
         )
+        users = summary.users_dataset
+        personal = set(users.personal)
+        others = [trait for trait in users.left_out if trait not in personal]
         console.print(
-            f"Users dataset: {summary.users_dataset.users:,} users with {fields}; left out: {', '.join(summary.users_dataset.left_out) or 'none'}",
+            f"Users dataset: {users.users:,} users with {fields}; left out: {', '.join(others) or 'none'}"
+            + (f"; left out as personal data: {', '.join(users.personal)}" if users.personal else ""),
             soft_wrap=True,
         )
     if summary.items_dataset is not None:
@@ -538,3 +545,13 @@ def print_report_verdict(report: Report, out: Path) -> None:
 def print_evaluation(result: Evaluation) -> None:
     console.print(evaluation_table(result))
     console.print(Text(result.verdict, "green" if result.learnable else "bold yellow"), soft_wrap=True)
+
+
+def delivery_text(counts: DeliveryCounts) -> str:
+    """What a message destination did, in a line: delivered, not sent (why), retries, requests."""
+    not_sent = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.not_sent.items()))
+    return (
+        f"{counts.delivered:,} messages delivered"
+        + (f", not sent: {not_sent}" if not_sent else "")
+        + f" in {counts.requests:,} requests ({counts.retries:,} retried)"
+    )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from toolkit.segment.send import SendResult, SourceToSend, send_logs
+from toolkit.segment.send import SendResult, SourceToSend, checked_host, send_logs
 from toolkit.segment.sinks import LocalSink
 from toolkit.segment.write_keys import require_keys, resolve_write_keys
 from toolkit.simulate.run import SimulationResult, generate
@@ -33,6 +33,7 @@ def simulate_and_send(
     any work; `on_simulated(result)` is told when sending starts."""
     keys = resolve_write_keys(list(scenario.sources), write_keys, keys_file)
     require_keys(keys, scenario.used_sources)
+    host = checked_host(host)
     with tempfile.TemporaryDirectory(prefix="toolkit-send-") as folder:
         generated = generate(scenario, first_day, days, seed, LocalSink(folder), workers, on_progress)
         if on_simulated:

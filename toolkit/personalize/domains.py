@@ -5,11 +5,12 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Collection
 from importlib import resources
-from pathlib import Path
 
 from toolkit.errors import UsageError
+from toolkit.files import read_text_input
 
 DOMAINS = ("ecommerce",)
+MAX_EVENT_MAP_BYTES = 1 << 20
 ECOMMERCE_TYPES = ("View", "Purchase")  # what the domain's recommenders read; others are kept as they are
 
 
@@ -19,19 +20,22 @@ def event_map(domain: str, path: str | None = None) -> dict[str, str]:
         raise UsageError(
             f"`domain` must be one of {', '.join(DOMAINS)}, not {domain!r}", parameters=("domain",)
         )
+    text = (
+        read_text_input(path, "event_map", MAX_EVENT_MAP_BYTES)
+        if path
+        else resources.files("toolkit.personalize")
+        .joinpath(f"{domain}_events.toml")
+        .read_text(encoding="utf-8")
+    )
     try:
-        text = (
-            Path(path).read_text(encoding="utf-8")
-            if path
-            else resources.files("toolkit.personalize")
-            .joinpath(f"{domain}_events.toml")
-            .read_text(encoding="utf-8")
-        )
         mapping = tomllib.loads(text)
-    except FileNotFoundError:
-        raise UsageError(f"`event_map` file not found: {path}", parameters=("event_map",)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"`event_map` {path}: not valid TOML: {exc}", parameters=("event_map",)) from None
+    except RecursionError:
+        raise UsageError(
+            f'`event_map` {path}: nested too deeply; write lines of "event" = "TYPE"',
+            parameters=("event_map",),
+        ) from None
     if not mapping or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()
     ):

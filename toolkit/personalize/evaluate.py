@@ -62,19 +62,23 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     connection = duckdb.connect()
     try:
         connection.execute(
-            "CREATE TABLE t AS SELECT USER_ID::VARCHAR AS u, ITEM_ID::VARCHAR AS i, TRY_CAST(TIMESTAMP AS BIGINT) AS ts FROM read_csv($path, header = true, all_varchar = true)",
+            "CREATE TABLE t AS SELECT USER_ID::VARCHAR AS u, ITEM_ID::VARCHAR AS i, "
+            "TRY_CAST(TIMESTAMP AS BIGINT) AS ts FROM read_csv($path, header = true, all_varchar = true)",
             {"path": str(path)},
         )
         rows = connection.execute(
-            "SELECT dense_rank() OVER (ORDER BY u) - 1 AS u, dense_rank() OVER (ORDER BY i) - 1 AS i, coalesce(ts, 0) AS ts FROM t ORDER BY u, ts, i"
+            "SELECT dense_rank() OVER (ORDER BY u) - 1 AS u, dense_rank() OVER (ORDER BY i) - 1 AS i, "
+            "coalesce(ts, 0) AS ts FROM t ORDER BY u, ts, i"
         ).fetchnumpy()
     except (duckdb.BinderException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         raise UsageError(
-            f"{path} is not an interactions CSV with USER_ID, ITEM_ID and TIMESTAMP: {str(exc).splitlines()[0]}"
+            f"{path} is not an interactions CSV with USER_ID, ITEM_ID and TIMESTAMP: "
+            f"{str(exc).splitlines()[0]}"
         ) from None
     finally:
         connection.close()
-    return tuple(np.asarray(rows[name], dtype=np.int64) for name in ("u", "i", "ts"))
+    users, items, times = (np.asarray(rows[name], dtype=np.int64) for name in ("u", "i", "ts"))
+    return users, items, times
 
 
 def evaluate(
@@ -97,7 +101,8 @@ def evaluate(
     history = _histories(users[train], items[train], column)
     cooccurrence = _cooccurrence(history, len(kept))
     pop_hits, pop_gain, co_hits, co_gain = 0, 0.0, 0, 0.0
-    pop_seen, co_seen = set(), set()
+    pop_seen: set[int] = set()
+    co_seen: set[int] = set()
     for start in range(0, len(test_users), USERS_PER_BLOCK):
         block = test_users[start : start + USERS_PER_BLOCK]
         targets = column[test_items[start : start + USERS_PER_BLOCK]]
@@ -141,7 +146,10 @@ def _histories(users: np.ndarray, items: np.ndarray, column: np.ndarray) -> dict
     known = column[items] >= 0
     users, items = users[known], column[items[known]]
     bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
-    return {int(users[a]): np.unique(items[a:b][-MAX_HISTORY:]) for a, b in zip(bounds[:-1], bounds[1:])}
+    return {
+        int(users[a]): np.unique(items[a:b][-MAX_HISTORY:])
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    }
 
 
 def _cooccurrence(history: dict[int, np.ndarray], size: int) -> np.ndarray:

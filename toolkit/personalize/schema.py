@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import UsageError
+from toolkit.files import read_text_input
 
 NAMESPACE = "com.amazonaws.personalize.schema"
 REQUIRED = {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"}
@@ -30,7 +31,10 @@ class Field:
     textual: bool = False  # unstructured text (an Items dataset's PRODUCT_DESCRIPTION)
 
     def as_avro(self) -> dict:
-        field = {"name": self.name, "type": ["null", self.type] if self.nullable else self.type}
+        field: dict[str, str | list[str] | bool] = {
+            "name": self.name,
+            "type": ["null", self.type] if self.nullable else self.type,
+        }
         if self.categorical:
             field["categorical"] = True
         if self.textual:
@@ -96,10 +100,14 @@ def schema_fields(schema: dict) -> list[Field]:
     return fields
 
 
+MAX_SCHEMA_BYTES = 1 << 20  # a schema names at most a few hundred fields
+
+
 def load_schema(path: str | Path) -> list[Field]:
+    text = read_text_input(path, "schema", MAX_SCHEMA_BYTES)
     try:
-        return schema_fields(json.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise UsageError(f"schema file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return schema_fields(json.loads(text))
+    except json.JSONDecodeError as exc:
         raise UsageError(f"schema file {path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"schema file {path} is nested too deeply to be a schema") from None

@@ -4,6 +4,7 @@ warnings of aws-samples' diagnose.py at its thresholds."""
 
 from __future__ import annotations
 
+import functools
 import math
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -125,7 +126,8 @@ def read_header(path: str | Path) -> list[str]:
 
 
 def detect_dataset(header: list[str]) -> str:
-    """Which dataset a header is: interactions have a TIMESTAMP or both ids; users only USER_ID; items only ITEM_ID."""
+    """Which dataset a header is: interactions have a TIMESTAMP or both ids; users only USER_ID;
+    items only ITEM_ID."""
     if "TIMESTAMP" in header or {"USER_ID", "ITEM_ID"} <= set(header):
         return "interactions"
     return "users" if "USER_ID" in header else "items" if "ITEM_ID" in header else "interactions"
@@ -143,16 +145,16 @@ def schema_for_csv(path: str | Path, dataset: str | None = None) -> dict:
     key = next(iter(rules.required))
     with _connection() as connection:
         _load(connection, path, len(header))
-        numeric = connection.execute(
+        [numeric] = connection.execute(
             "SELECT "
             + ", ".join(
                 f"coalesce(bool_and(TRY_CAST(c{i} AS DOUBLE) IS NOT NULL) FILTER (WHERE c{i} <> ''), false)"
                 for i in range(len(header))
             )
             + " FROM rows"
-        ).fetchone()
+        ).fetchall()
     fields = []
-    for name, number in zip(header, numeric):
+    for name, number in zip(header, numeric, strict=True):
         if name == key:
             continue
         if name in rules.reserved:
@@ -234,7 +236,8 @@ class _connection:
         self.spill = tempfile.TemporaryDirectory(prefix="toolkit-validate-")
         self.connection = duckdb.connect()
         self.connection.execute(
-            f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{self.spill.name}'"
+            f"SET enable_progress_bar = false; SET memory_limit = '{MEMORY_LIMIT}'; "
+            f"SET temp_directory = '{self.spill.name}'"
         )
         return self.connection
 
@@ -249,7 +252,8 @@ def _header(path: Path) -> tuple[str, list[str]]:
     header_line = _first_line(path)
     if not header_line.strip():
         raise UsageError(
-            f"{path} is empty: a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP"
+            f"{path} is empty: a Personalize dataset CSV starts with a header row such as "
+            "USER_ID,ITEM_ID,TIMESTAMP"
         )
     header_text = header_line.decode("utf-8", errors="replace").rstrip("\r\n")
     header = [name.strip('"') for name in header_text.split(",")]
@@ -286,7 +290,8 @@ def _first_line(path: Path) -> bytes:
         line = handle.readline(MAX_HEADER_BYTES + 1)
     if len(line) > MAX_HEADER_BYTES and not line.endswith(b"\n"):
         raise UsageError(
-            f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; a Personalize dataset CSV starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP"
+            f"{path}: no line end in the first {MAX_HEADER_BYTES // 1024} KB; a Personalize dataset CSV "
+            "starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP"
         )
     return line
 
@@ -314,8 +319,8 @@ def scan_lines(path: Path) -> LineScan:
         while chunk := handle.read(CHUNK):
             data = np.frombuffer(chunk, dtype=np.uint8)
             ends = np.flatnonzero(data == 10)
-            starts = np.r_[0, ends + 1]
-            stops = np.r_[ends, len(data)]
+            starts: np.ndarray = np.r_[0, ends + 1]
+            stops: np.ndarray = np.r_[ends, len(data)]
             lengths = stops - starts
             quotes = np.flatnonzero(data == 34)
             line_quotes = np.searchsorted(quotes, stops) - np.searchsorted(quotes, starts)
@@ -323,11 +328,7 @@ def scan_lines(path: Path) -> LineScan:
             lengths[0] += carry.length  # the first piece goes on the carried line
             line_quotes[0] += carry.quotes
             content[0] |= carry.content
-
-            def head(k: int) -> bytes:  # the first HEAD bytes of piece k (the carried line's, for the first)
-                taken = carry.head if k == 0 else b""
-                return taken + chunk[starts[k] : min(stops[k], starts[k] + HEAD - len(taken))]
-
+            head = functools.partial(_piece_head, chunk, starts, stops, carry.head)
             done = len(ends)  # pieces that end in a newline: whole lines
             _end_lines(scan, number, lengths[:done], line_quotes[:done], content[:done], head)
             number += done
@@ -345,6 +346,12 @@ def scan_lines(path: Path) -> LineScan:
             lambda k: carry.head,
         )
     return scan
+
+
+def _piece_head(chunk: bytes, starts: np.ndarray, stops: np.ndarray, carried: bytes, k: int) -> bytes:
+    """The first HEAD bytes of a chunk's piece k (after the carried line's, for the first)."""
+    taken = carried if k == 0 else b""
+    return taken + chunk[starts[k] : min(stops[k], starts[k] + HEAD - len(taken))]
 
 
 def _has_content(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -374,7 +381,8 @@ def _not_whitespace(data: np.ndarray) -> np.ndarray:
 def _end_lines(
     scan: LineScan, before: int, lengths: np.ndarray, quotes: np.ndarray, content: np.ndarray, head
 ) -> None:
-    """Count whole lines (numbered from before + 1): content, the longest, the first with a quote left open."""
+    """Count whole lines (numbered from before + 1): content, the longest, the first with a quote
+    left open."""
     if not len(lengths):
         return
     scan.lines += int(content.sum())
@@ -403,7 +411,8 @@ def _header_check(
     missing = [name for name in rules.required if name not in header]
     if missing:
         problems.append(
-            f"required column(s) missing for a {rules.kind} dataset: {', '.join(missing)} (a header such as {rules.example})"
+            f"required column(s) missing for a {rules.kind} dataset: {', '.join(missing)} (a header such "
+            f"as {rules.example})"
         )
     problems += [
         f"{f.name} is {f.type}, must be {' or '.join(rules.reserved[f.name])}"
@@ -433,12 +442,13 @@ def _header_check(
 def _load(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> int:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     connection.execute(
-        f"""CREATE TABLE rows AS SELECT row_number() OVER () + 1 AS line, * FROM read_csv($path, header = true,
-            columns = {columns}, delim = ',', quote = '"', escape = '"', auto_detect = false, strict_mode = true,
-            store_rejects = true, max_line_size = {MAX_LINE_BYTES}, parallel = false)""",
+        f"""CREATE TABLE rows AS SELECT row_number() OVER () + 1 AS line, * FROM read_csv($path,
+            header = true, columns = {columns}, delim = ',', quote = '"', escape = '"', auto_detect = false,
+            strict_mode = true, store_rejects = true, max_line_size = {MAX_LINE_BYTES}, parallel = false)""",
         {"path": str(path)},
     )
-    return connection.execute("SELECT count(*) FROM rows").fetchone()[0]
+    [(rows,)] = connection.execute("SELECT count(*) FROM rows").fetchall()
+    return rows
 
 
 def _structure_checks(connection) -> list[Check]:
@@ -663,7 +673,8 @@ def _domain_checks(connection, by_name: dict[str, str]) -> list[Check]:
                 "pass" if count else "warn",
                 f"{count:,} rows"
                 if count
-                else f"none: {readers} cannot be trained (map an event to {kind}: transform --domain ecommerce)",
+                else f"none: {readers} cannot be trained (map an event to {kind}: transform --domain "
+                "ecommerce)",
             )
         )
     return checks
@@ -727,7 +738,8 @@ def _diagnose_interactions(connection, by_name: dict[str, str]) -> list[Check]:
         return []
     user, item, stamp = by_name["USER_ID"], by_name["ITEM_ID"], by_name["TIMESTAMP"]
     rows, distinct_records, distinct_pairs = connection.execute(
-        f"""SELECT (SELECT count(*) FROM rows), (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {stamp} FROM rows)),
+        f"""SELECT (SELECT count(*) FROM rows),
+                   (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {stamp} FROM rows)),
                    (SELECT count(*) FROM (SELECT DISTINCT {user}, {item} FROM rows))"""
     ).fetchone()
     if not rows:
@@ -776,17 +788,19 @@ class LogLogFit:
         if self.values <= DIAGNOSE["loglog_min_categories"] or self.slope is None:
             return "pass", f"{self.values:,} distinct values: too few for a log-log fit"
         detail = f"log-log slope {self.slope:.2f} over {self.values:,} values"
-        if self.residual >= DIAGNOSE["loglog_fit"]:
+        if self.residual is None or self.residual >= DIAGNOSE["loglog_fit"]:
             return "pass", f"{detail}; no straight-line fit (squared residuals {self.residual:.1f})"
         if self.slope > DIAGNOSE["tail_heavy"]:
             return (
                 "warn",
-                f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; consider rolling up or dropping rare values",
+                f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; "
+                "consider rolling up or dropping rare values",
             )
         if self.slope < DIAGNOSE["head_heavy"]:
             return (
                 "warn",
-                f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; consider finer values or capping the dominant ones",
+                f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; "
+                "consider finer values or capping the dominant ones",
             )
         return "pass", detail
 
@@ -796,9 +810,15 @@ def loglog_fit(connection, column: str, table: str = "rows", split: str | None =
     values = f"unnest(string_split({column}, '{split}'))" if split else column
     return LogLogFit(
         *connection.execute(
-            f"""WITH frequencies AS (SELECT count(*) AS n FROM (SELECT {values} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} <> '') GROUP BY v),
-                 ranked AS (SELECT log10(n) AS y, log10(row_number() OVER (ORDER BY n DESC)) AS x FROM frequencies)
-            SELECT count(*), regr_slope(y, x), regr_intercept(y, x), regr_syy(y, x) * (1 - coalesce(regr_r2(y, x), 1)) FROM ranked"""
+            f"""WITH frequencies AS (
+                    SELECT count(*) AS n FROM (
+                        SELECT {values} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} <> '')
+                    GROUP BY v),
+                 ranked AS (
+                    SELECT log10(n) AS y, log10(row_number() OVER (ORDER BY n DESC)) AS x FROM frequencies)
+            SELECT count(*), regr_slope(y, x), regr_intercept(y, x),
+                   regr_syy(y, x) * (1 - coalesce(regr_r2(y, x), 1))
+            FROM ranked"""
         ).fetchone()
     )
 
@@ -810,7 +830,8 @@ def _popularity_check(connection, what: str, column: str, split: str | None = No
 
 
 def _metadata_diagnostics(connection, fields: list[Field], by_name: dict[str, str]) -> dict:
-    """A Users or Items dataset's measures: rows, and each metadata field's missing share and distinct values."""
+    """A Users or Items dataset's measures: rows, and each metadata field's missing share and
+    distinct values."""
     rows = connection.execute("SELECT count(*) FROM rows").fetchone()[0]
     measures: dict = {"rows": rows}
     for f in fields:
@@ -895,14 +916,21 @@ def cross_dataset_checks(
                     Check(f"interactions against {kind}", "fail", f"both files need a {key} column")
                 )
                 continue
-            read = "read_csv($path, header = true, all_varchar = true, ignore_errors = true, strict_mode = false)"
-            missing, total, cold, rows = connection.execute(
-                f"""WITH used AS (SELECT {key} AS id, count(*) AS n FROM {read.replace("$path", "$interactions")} GROUP BY 1),
+            read = (
+                "read_csv($path, header = true, all_varchar = true, ignore_errors = true, "
+                "strict_mode = false)"
+            )
+            [(missing, total, cold, rows)] = connection.execute(
+                f"""WITH used AS (
+                            SELECT {key} AS id, count(*) AS n FROM {read.replace("$path", "$interactions")}
+                            GROUP BY 1),
                          known AS (SELECT DISTINCT {key} AS id FROM {read.replace("$path", "$dataset")})
-                    SELECT (SELECT coalesce(sum(n), 0) FROM used ANTI JOIN known USING (id)), (SELECT coalesce(sum(n), 0) FROM used),
-                           (SELECT count(*) FROM known ANTI JOIN used USING (id)), (SELECT count(*) FROM known)""",
+                    SELECT (SELECT coalesce(sum(n), 0) FROM used ANTI JOIN known USING (id)),
+                           (SELECT coalesce(sum(n), 0) FROM used),
+                           (SELECT count(*) FROM known ANTI JOIN used USING (id)),
+                           (SELECT count(*) FROM known)""",
                 {"interactions": str(interactions), "dataset": str(path)},
-            ).fetchone()
+            ).fetchall()
             noun = kind.lower()[:-1]
             checks.append(
                 _rate_check(
@@ -928,7 +956,8 @@ def _diagnostics(connection, by_name: dict[str, str]) -> dict:
     event = by_name.get("EVENT_TYPE")
     rows, users, items, duplicates, first, last = connection.execute(
         f"""SELECT count(*), count(DISTINCT {user}), count(DISTINCT {item}),
-                   count(*) - (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {by_name["TIMESTAMP"]} FROM rows)),
+                   count(*) - (SELECT count(*) FROM (
+                       SELECT DISTINCT {user}, {item}, {by_name["TIMESTAMP"]} FROM rows)),
                    min({stamp}), max({stamp}) FROM rows"""
     ).fetchone()
     if not rows:
@@ -960,10 +989,12 @@ def _diagnostics(connection, by_name: dict[str, str]) -> dict:
     }
     if first is not None:
         hours = connection.execute(
-            f"SELECT hour(to_timestamp({stamp})) AS h, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} GROUP BY h ORDER BY 2 DESC LIMIT 1"
+            f"SELECT hour(to_timestamp({stamp})) AS h, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} "
+            "GROUP BY h ORDER BY 2 DESC LIMIT 1"
         ).fetchone()
         weekdays = connection.execute(
-            f"SELECT dayname(to_timestamp({stamp})) AS d, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} GROUP BY d ORDER BY 2 DESC LIMIT 1"
+            f"SELECT dayname(to_timestamp({stamp})) AS d, count(*) FROM rows WHERE {stamp} < {SECONDS_LIMIT} "
+            "GROUP BY d ORDER BY 2 DESC LIMIT 1"
         ).fetchone()
         diagnostics["busiest_hour_utc"] = hours[0] if hours else None
         diagnostics["busiest_weekday"] = weekdays[0] if weekdays else None
@@ -982,7 +1013,9 @@ def _loglog_slope(counts: list[int]) -> float | None:
     ys = [math.log(n) for n in counts]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     spread = sum((x - mx) ** 2 for x in xs)
-    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / spread, 3) if spread else None
+    return (
+        round(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread, 3) if spread else None
+    )
 
 
 def _span(first: int | None, last: int | None) -> dict | None:

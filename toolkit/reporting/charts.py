@@ -9,7 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen before pyplot is imported
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 plt.rcParams.update(
@@ -44,7 +45,7 @@ def _svg(figure: Figure) -> str:
     return text[text.index("<svg") :]  # inline: no XML prologue or doctype
 
 
-def _figure(height: float = 2.8) -> tuple[Figure, object]:
+def _figure(height: float = 2.8) -> tuple[Figure, Axes]:
     return plt.subplots(figsize=(WIDTH, height))
 
 
@@ -61,7 +62,7 @@ def stacked_bars(labels: list[str], series: dict[str, list[int]], ylabel: str) -
             color=PALETTE[index % len(PALETTE)],
             width=0.8,
         )
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     _day_ticks(axes, labels)
     axes.set_ylabel(ylabel)
     axes.legend(
@@ -83,7 +84,7 @@ def horizontal_bars(
     axes.barh(positions, values, color=PALETTE[0])
     axes.set_yticks(positions, labels)
     axes.set_xlabel(xlabel)
-    for position, value, note in zip(positions, values, notes or [f"{v:,}" for v in values]):
+    for position, value, note in zip(positions, values, notes or [f"{v:,}" for v in values], strict=True):
         axes.text(value, position, f" {note}", va="center", fontsize=8)
     axes.set_xlim(0, (max(values, default=0) or 1) * 1.35)
     return _svg(figure)
@@ -165,7 +166,7 @@ def line(labels: list[str], values: list[int], ylabel: str) -> str:
     return _svg(figure)
 
 
-def _day_ticks(axes, labels: list[str]) -> None:
+def _day_ticks(axes: Axes, labels: list[str]) -> None:
     step = max(1, len(labels) // 12)
     axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=30, ha="right")
 

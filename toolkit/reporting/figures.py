@@ -3,6 +3,7 @@ dicts and lists, so `toolkit report --json` prints exactly what the page draws."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -33,16 +34,20 @@ ECOMMERCE_FUNNEL = (
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def load_messages(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+def load_messages(connection: duckdb.DuckDBPyConnection, files: Sequence[Path | str]) -> None:
     """Table messages: the fields the figures need, one row a line that is a JSON object. The
     source is the folder Segment's S3 destination names after it (projectId otherwise)."""
     connection.execute(
         f"""CREATE TABLE messages AS
-        SELECT "messageId" AS message_id, type, event, "userId" AS user_id, "anonymousId" AS anonymous_id, TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, TRY_CAST("receivedAt" AS TIMESTAMPTZ) AS received,
-               coalesce(nullif(regexp_extract(filename, 'segment-logs/([^/]+)/', 1), ''), "projectId", '(unknown)') AS source
-        FROM read_json($files, format = 'newline_delimited', filename = true, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES},
-                       columns = {{'messageId': 'VARCHAR', 'type': 'VARCHAR', 'event': 'VARCHAR', 'userId': 'VARCHAR', 'anonymousId': 'VARCHAR',
-                                   'timestamp': 'VARCHAR', 'receivedAt': 'VARCHAR', 'projectId': 'VARCHAR'}})""",
+        SELECT "messageId" AS message_id, type, event, "userId" AS user_id, "anonymousId" AS anonymous_id,
+               TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, TRY_CAST("receivedAt" AS TIMESTAMPTZ) AS received,
+               coalesce(nullif(regexp_extract(filename, 'segment-logs/([^/]+)/', 1), ''), "projectId",
+                        '(unknown)') AS source
+        FROM read_json($files, format = 'newline_delimited', filename = true, ignore_errors = true,
+                       maximum_object_size = {MAX_LINE_BYTES},
+                       columns = {{'messageId': 'VARCHAR', 'type': 'VARCHAR', 'event': 'VARCHAR',
+                                   'userId': 'VARCHAR', 'anonymousId': 'VARCHAR', 'timestamp': 'VARCHAR',
+                                   'receivedAt': 'VARCHAR', 'projectId': 'VARCHAR'}})""",
         {"files": [str(f) for f in files]},
     )
 
@@ -56,16 +61,20 @@ def log_figures(
         return connection.execute(sql).fetchall()
 
     total, identifies, anonymous, people, users, with_id, distinct_ids = rows(
-        """SELECT count(*), count(*) FILTER (type = 'identify'), count(*) FILTER (user_id IS NULL OR user_id = ''),
-                  count(DISTINCT anonymous_id), count(DISTINCT user_id), count(message_id), count(DISTINCT message_id) FROM messages"""
+        """SELECT count(*), count(*) FILTER (type = 'identify'),
+                  count(*) FILTER (user_id IS NULL OR user_id = ''), count(DISTINCT anonymous_id),
+                  count(DISTINCT user_id), count(message_id), count(DISTINCT message_id)
+           FROM messages"""
     )[0]
     per_day: dict[str, dict[str, int]] = {}
     for day, source, count in rows(
-        "SELECT strftime(CAST(ts AS DATE), '%Y-%m-%d'), source, count(*) FROM messages WHERE ts IS NOT NULL GROUP BY ALL ORDER BY 1, 2"
+        "SELECT strftime(CAST(ts AS DATE), '%Y-%m-%d'), source, count(*) FROM messages WHERE ts IS NOT NULL "
+        "GROUP BY ALL ORDER BY 1, 2"
     ):
         per_day.setdefault(day, {})[source_names.get(source, source)] = count
     events = rows(
-        f"SELECT coalesce(CASE WHEN type = 'track' THEN event ELSE type END, '(no type)') AS name, count(*) FROM messages GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_EVENTS}"
+        "SELECT coalesce(CASE WHEN type = 'track' THEN event ELSE type END, '(no type)') AS name, count(*) "
+        f"FROM messages GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_EVENTS}"
     )
     lag = dict(
         rows(
@@ -73,7 +82,8 @@ def log_figures(
                        WHEN CAST(received AS DATE) < CAST(ts AS DATE) THEN 'earlier day'
                        WHEN CAST(received AS DATE) = CAST(ts AS DATE) THEN 'same day'
                        WHEN date_diff('day', CAST(ts AS DATE), CAST(received AS DATE)) = 1 THEN '1 day later'
-                       WHEN date_diff('day', CAST(ts AS DATE), CAST(received AS DATE)) <= 7 THEN '2-7 days later'
+                       WHEN date_diff('day', CAST(ts AS DATE), CAST(received AS DATE)) <= 7
+                           THEN '2-7 days later'
                        ELSE 'more than 7 days later' END, count(*) FROM messages GROUP BY 1"""
         )
     )
@@ -106,29 +116,31 @@ def log_figures(
     }
 
 
-def _funnel(connection, steps: list[str]) -> list[dict]:
+def _funnel(connection: duckdb.DuckDBPyConnection, steps: list[str]) -> list[dict]:
     """People (anonymousId, else userId) who did each step and all steps before it, in any order."""
     done = ", ".join(
         f"count(*) FILTER (list_has_all(events, {list(steps[: i + 1])!r}))" for i in range(len(steps))
     )
-    counts = connection.execute(
+    [counts] = connection.execute(
         f"""SELECT {done} FROM (SELECT list(DISTINCT event) AS events FROM messages
-            WHERE type = 'track' AND event IN ({", ".join("?" for _ in steps)}) GROUP BY coalesce(anonymous_id, user_id))""",
+            WHERE type = 'track' AND event IN ({", ".join("?" for _ in steps)})
+            GROUP BY coalesce(anonymous_id, user_id))""",
         steps,
-    ).fetchone()
+    ).fetchall()
     return [
         {
             "step": step,
             "people": count,
             "of_previous": round(count / counts[i - 1], 4) if i and counts[i - 1] else None,
         }
-        for i, (step, count) in enumerate(zip(steps, counts))
+        for i, (step, count) in enumerate(zip(steps, counts, strict=True))
     ]
 
 
 def load_interactions(connection: duckdb.DuckDBPyConnection, csv: Path) -> None:
     connection.execute(
-        "CREATE TABLE interactions AS SELECT * FROM read_csv($csv, header = true, all_varchar = true, ignore_errors = true, strict_mode = false)",
+        "CREATE TABLE interactions AS SELECT * FROM read_csv($csv, header = true, all_varchar = true, "
+        "ignore_errors = true, strict_mode = false)",
         {"csv": str(csv)},
     )
 
@@ -140,11 +152,13 @@ def interaction_figures(connection: duckdb.DuckDBPyConnection) -> dict:
         name for (name,) in connection.execute("SELECT column_name FROM (DESCRIBE interactions)").fetchall()
     }
     stamp = 'to_timestamp(TRY_CAST("TIMESTAMP" AS BIGINT))'
-    rows, users, items, pairs = connection.execute(
-        'SELECT count(*), count(DISTINCT "USER_ID"), count(DISTINCT "ITEM_ID"), count(DISTINCT ("USER_ID", "ITEM_ID")) FROM interactions'
-    ).fetchone()
+    [(rows, users, items, pairs)] = connection.execute(
+        'SELECT count(*), count(DISTINCT "USER_ID"), count(DISTINCT "ITEM_ID"), '
+        'count(DISTINCT ("USER_ID", "ITEM_ID")) FROM interactions'
+    ).fetchall()
     per_user = connection.execute(
-        """SELECT CAST(pow(2, floor(log2(n))) AS BIGINT) AS low, count(*) FROM (SELECT count(*) AS n FROM interactions GROUP BY "USER_ID") GROUP BY 1 ORDER BY 1"""
+        """SELECT CAST(pow(2, floor(log2(n))) AS BIGINT) AS low, count(*)
+           FROM (SELECT count(*) AS n FROM interactions GROUP BY "USER_ID") GROUP BY 1 ORDER BY 1"""
     ).fetchall()
     popularity = [
         n
@@ -155,13 +169,15 @@ def interaction_figures(connection: duckdb.DuckDBPyConnection) -> dict:
     fit = loglog_fit(connection, '"ITEM_ID"', table="interactions")
     status, verdict = fit.verdict()
     heat = connection.execute(
-        f"SELECT isodow({stamp}) - 1, hour({stamp}), count(*) FROM interactions WHERE {stamp} IS NOT NULL GROUP BY ALL"
+        f"SELECT isodow({stamp}) - 1, hour({stamp}), count(*) FROM interactions WHERE {stamp} IS NOT NULL "
+        "GROUP BY ALL"
     ).fetchall()
     grid = [[0] * 24 for _ in WEEKDAYS]
     for weekday, hour, count in heat:
         grid[weekday][hour] = count
     per_day = connection.execute(
-        f"SELECT strftime(CAST({stamp} AS DATE), '%Y-%m-%d'), count(*) FROM interactions WHERE {stamp} IS NOT NULL GROUP BY 1 ORDER BY 1"
+        f"SELECT strftime(CAST({stamp} AS DATE), '%Y-%m-%d'), count(*) FROM interactions "
+        f"WHERE {stamp} IS NOT NULL GROUP BY 1 ORDER BY 1"
     ).fetchall()
     events = (
         connection.execute(

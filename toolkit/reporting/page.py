@@ -8,15 +8,23 @@ from html import escape
 from toolkit.reporting import charts
 
 CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d232a; max-width: 60rem; margin: 0 auto; padding: 1.5rem; }
-h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2rem; margin-top: 2rem; }
-h3 { font-size: 1rem; margin: 1.2rem 0 0.3rem; } .source { color: #57606a; margin-top: 0; word-break: break-all; }
-.verdict { padding: 0.8rem 1rem; border-radius: 6px; margin: 1rem 0; } .ready { background: #dafbe1; border: 1px solid #4ac26b; } .not-ready { background: #ffebe9; border: 1px solid #ff8182; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d232a; \
+max-width: 60rem; margin: 0 auto; padding: 1.5rem; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } h2 { font-size: 1.2rem; \
+border-bottom: 1px solid #d0d7de; padding-bottom: 0.2rem; margin-top: 2rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 0.3rem; } .source { color: #57606a; margin-top: 0; \
+word-break: break-all; }
+.verdict { padding: 0.8rem 1rem; border-radius: 6px; margin: 1rem 0; } .ready { background: #dafbe1; \
+border: 1px solid #4ac26b; } .not-ready { background: #ffebe9; border: 1px solid #ff8182; }
 .verdict p { margin: 0.2rem 0; font-weight: 600; } .verdict ul { margin: 0.3rem 0 0 1.2rem; padding: 0; }
-table { border-collapse: collapse; margin: 0.5rem 0; font-size: 13px; } th, td { border-bottom: 1px solid #d0d7de; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
-td.number { text-align: right; font-variant-numeric: tabular-nums; } .fail { color: #cf222e; font-weight: 600; } .warn { color: #9a6700; font-weight: 600; } .pass { color: #1a7f37; }
-figure { margin: 0.5rem 0 1rem; } figure svg { max-width: 100%; height: auto; } figcaption { color: #57606a; font-size: 12px; }
-@media print { body { max-width: none; padding: 0; font-size: 11px; } h2 { break-after: avoid; } figure, table, .verdict { break-inside: avoid; } }
+table { border-collapse: collapse; margin: 0.5rem 0; font-size: 13px; } \
+th, td { border-bottom: 1px solid #d0d7de; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; } .fail { color: #cf222e; \
+font-weight: 600; } .warn { color: #9a6700; font-weight: 600; } .pass { color: #1a7f37; }
+figure { margin: 0.5rem 0 1rem; } figure svg { max-width: 100%; height: auto; } \
+figcaption { color: #57606a; font-size: 12px; }
+@media print { body { max-width: none; padding: 0; font-size: 11px; } h2 { break-after: avoid; } \
+figure, table, .verdict { break-inside: avoid; } }
 """
 
 
@@ -36,9 +44,12 @@ def render_page(report: dict) -> str:
 
 def _head(report: dict) -> str:
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Segment to Personalize report: {escape(report['source'])}</title><style>{CSS}</style></head><body>"
-        f'<h1>What is in the logs, and what Personalize will get</h1><p class="source">{escape(report["source"])}</p>'
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Segment to Personalize report: {escape(report['source'])}</title>"
+        f"<style>{CSS}</style></head><body>"
+        "<h1>What is in the logs, and what Personalize will get</h1>"
+        f'<p class="source">{escape(report["source"])}</p>'
     )
 
 
@@ -53,7 +64,10 @@ def _verdict(report: dict) -> str:
     for title, items in (("To fix", report["to_fix"]), ("To look at", report["to_look_at"])):
         if items:
             lists += f"<p>{title}</p><ul>" + "".join(f"<li>{escape(item)}</li>" for item in items) + "</ul>"
-    return f'<section class="verdict {"ready" if ready else "not-ready"}" data-ready="{str(ready).lower()}"><p>{heading}</p>{lists}</section>'
+    return (
+        f'<section class="verdict {"ready" if ready else "not-ready"}" data-ready="{str(ready).lower()}">'
+        f"<p>{heading}</p>{lists}</section>"
+    )
 
 
 def _figure_row(name: str, label: str, value) -> str:
@@ -136,12 +150,15 @@ def _logs(logs: dict, accounting: dict | None) -> str:
         _chart(
             "received_lag",
             charts.horizontal_bars(list(lag), list(lag.values()), "messages", notes),
-            "receivedAt's day against the timestamp's: mobile libraries batch and send late, and a message received on a later day lands in a later day's folder.",
+            "receivedAt's day against the timestamp's: mobile libraries batch and send late, and a message "
+            "received on a later day lands in a later day's folder.",
         ),
     ]
     duplicates = logs["duplicates"]
     out.append(
-        f"<p>Duplicates by messageId: {duplicates['extra_copies']:,} extra copies among {duplicates['messages_with_an_id']:,} messages with an id (Segment's at-least-once delivery; the transform keeps the first received).</p>"
+        f"<p>Duplicates by messageId: {duplicates['extra_copies']:,} extra copies among "
+        f"{duplicates['messages_with_an_id']:,} messages with an id (Segment's at-least-once delivery; "
+        "the transform keeps the first received).</p>"
     )
     if accounting:
         parts = [("written", accounting["messages_written"])] + [
@@ -153,7 +170,8 @@ def _logs(logs: dict, accounting: dict | None) -> str:
             _chart(
                 "accounting",
                 charts.flow([p for p in parts if p[1]], f"{accounting['messages_read']:,} read"),
-                "Every message read: written as interactions, filtered (by reason), a duplicate, or rejected.",
+                "Every message read: written as interactions, filtered (by reason), a duplicate, or "
+                "rejected.",
             ),
         ]
     return "".join(out)
@@ -215,7 +233,8 @@ def _interactions(figures: dict, validation: dict | None) -> str:
             ),
         ]
     out.append(
-        f"<p>Repeat consumption: {figures['repeat_consumption_rate']:.1%} of interactions are with an item the user already had.</p>"
+        f"<p>Repeat consumption: {figures['repeat_consumption_rate']:.1%} of interactions are with an item "
+        "the user already had.</p>"
     )
     cold = [
         c
@@ -230,7 +249,8 @@ def _interactions(figures: dict, validation: dict | None) -> str:
 def _checks_table(checks: list[dict]) -> str:
     order = {"fail": 0, "warn": 1, "pass": 2}
     rows = "".join(
-        f'<tr><td class="{c["status"]}">{c["status"]}</td><td>{escape(c["rule"])}</td><td>{escape(c["detail"])}'
+        f'<tr><td class="{c["status"]}">{c["status"]}</td><td>{escape(c["rule"])}</td>'
+        f"<td>{escape(c['detail'])}"
         + "".join(f"<br><code>{escape(e)}</code>" for e in c.get("examples", []))
         + "</td></tr>"
         for c in sorted(checks, key=lambda c: order[c["status"]])
@@ -243,7 +263,8 @@ def _rules(reports: list[dict]) -> str:
     for report in reports:
         verdict = "valid" if report["valid"] else "invalid"
         out.append(
-            f'<h3>{escape(report["dataset"])}: {escape(report["path"])}, {report["rows"]:,} rows, <span class="{"pass" if report["valid"] else "fail"}">{verdict}</span></h3>'
+            f"<h3>{escape(report['dataset'])}: {escape(report['path'])}, {report['rows']:,} rows, "
+            f'<span class="{"pass" if report["valid"] else "fail"}">{verdict}</span></h3>'
         )
         out.append(_checks_table(report["checks"]))
     return "".join(out)
@@ -251,7 +272,8 @@ def _rules(reports: list[dict]) -> str:
 
 def _evaluation(evaluation: dict) -> str:
     rows = "".join(
-        f'<tr><td>{name}</td><td class="number">{scores["hit_rate"]:.3f}</td><td class="number">{scores["ndcg"]:.3f}</td><td class="number">{scores["coverage"]:.3f}</td></tr>'
+        f'<tr><td>{name}</td><td class="number">{scores["hit_rate"]:.3f}</td>'
+        f'<td class="number">{scores["ndcg"]:.3f}</td><td class="number">{scores["coverage"]:.3f}</td></tr>'
         for name, scores in (
             ("most popular", evaluation["popularity"]),
             ("item-to-item co-occurrence", evaluation["cooccurrence"]),
@@ -260,6 +282,8 @@ def _evaluation(evaluation: dict) -> str:
     k = evaluation["k"]
     return (
         f'<h2>Anything to learn beyond "most popular"?</h2><p>{escape(evaluation["verdict"])}</p>'
-        f"<table><tr><th>recommender</th><th>hit rate @{k}</th><th>NDCG @{k}</th><th>catalog coverage @{k}</th></tr>{rows}</table>"
-        f"<p>Each of {evaluation['users']:,} users' last interaction held out; ratio of hit rates {evaluation['ratio']:.2f}.</p>"
+        f"<table><tr><th>recommender</th><th>hit rate @{k}</th><th>NDCG @{k}</th>"
+        f"<th>catalog coverage @{k}</th></tr>{rows}</table>"
+        f"<p>Each of {evaluation['users']:,} users' last interaction held out; ratio of hit rates "
+        f"{evaluation['ratio']:.2f}.</p>"
     )

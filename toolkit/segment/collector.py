@@ -1,11 +1,13 @@
 """A local stand-in for Segment's tracking API that keeps every message it acknowledges.
 
 It speaks every SDK's protocol (toolkit.segment.tracking_api), answers as Segment does, appends
-each accepted message to a journal before its 200 (toolkit.segment.journal), and publishes the
-journal as Segment's S3 layout through a sink (a folder or S3) by size, by age and on shutdown. A
-sink that fails is retried and never loses journalled data; while nothing can be journalled the
-collector answers 503, which clients retry. The server is aiohttp: asyncio, keep-alive, chunked
-bodies and timeouts handled by a well-kept stack, in one dependency that is both server and client.
+each accepted message to a journal per destination before its 200 (toolkit.segment.journal),
+and publishes each journal to its destination (Segment's S3 layout in a folder or S3, a stream, a
+warehouse...) by size, by age and on shutdown: a local Segment with any number of destinations.
+A destination that fails is retried and never loses journalled data, nor holds up another; while
+nothing can be journalled the collector answers 503, which clients retry. The server is aiohttp:
+asyncio, keep-alive, chunked bodies and timeouts handled by a well-kept stack, in one dependency
+that is both server and client.
 The write key is never stored or logged.
 """
 
@@ -19,6 +21,7 @@ import time
 import traceback
 import zlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +29,16 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from isal import igzip
 
-from toolkit.segment.journal import Journal, segment_files
+from toolkit.segment.destination import DeliveryCounts, Destination, FileLayout
+from toolkit.segment.journal import (
+    Journal,
+    JournalLock,
+    SegmentRecords,
+    journal_folder,
+    read_segment,
+    segment_files,
+)
 from toolkit.segment.layout import object_key
-from toolkit.segment.sinks import Sink
 from toolkit.segment.tracking_api import (
     MAX_BATCH_BYTES,
     BadRequest,
@@ -57,32 +67,139 @@ class CollectorSource:
     id: str
 
 
+DELIVER_LINES = 5_000  # messages handed to a message destination at a time
+
+
+class Outlet:
+    """One destination of the collector, with its journal: published on its own schedule, so a
+    destination that fails keeps its own messages and holds up no other."""
+
+    def __init__(self, destination: Destination, journal: Journal, flush_bytes: int, flush_seconds: float):
+        self.destination, self.journal = destination, journal
+        self.flush_bytes, self.flush_seconds = flush_bytes, flush_seconds
+        self.counts: Counter[str] = Counter()  # stored, files, and "skipped: <why>"
+        self.pending_bytes = 0
+        self.pending_since: float | None = None
+        self.retry_after = 0.0
+        self.publishing = threading.Lock()  # one publisher at a time
+        self.delivery: DeliveryCounts | None = None  # what the destination said at close
+
+    def appended(self, size: int) -> None:
+        self.pending_bytes += size
+        self.pending_since = self.pending_since or time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        old = self.pending_since is not None and now - self.pending_since >= self.flush_seconds
+        return (self.pending_bytes >= self.flush_bytes or old) and now >= self.retry_after
+
+    def publish(self, lock: threading.Lock) -> bool:
+        """Hand every closed journal segment (and the open one, closed now) to the destination; a
+        segment is removed once the destination has it. False if the destination failed: what
+        the segment held stays in the journal for a later call, or the next start."""
+        with self.publishing:
+            with lock:
+                segments = self.journal.rotate()
+                self.pending_bytes, self.pending_since = 0, None
+            for segment in segments:
+                try:
+                    records = read_segment(segment)
+                    self._hand_over(segment, records)
+                    segment.unlink()
+                except Exception as exc:  # noqa: BLE001 - a disk or a network that fails must not stop the server
+                    log.error(
+                        "cannot publish %s to %s yet (%s); it stays in the journal and is retried",
+                        segment.name,
+                        self.destination.name,
+                        " ".join(str(exc).split())[:200],
+                    )
+                    with lock:
+                        self.pending_since = self.pending_since or time.monotonic() - self.flush_seconds
+                    self.retry_after = time.monotonic() + RETRY_SECONDS
+                    return False
+                with lock:
+                    self.counts.update({f"skipped: {why}": n for why, n in records.skipped.items()})
+            return True
+
+    def _hand_over(self, segment: Path, records: SegmentRecords) -> None:
+        destination = self.destination
+        files = 0
+        if isinstance(destination, FileLayout):
+            for source_id, day, name, content in segment_files(segment, records):
+                destination.write(object_key(source_id, day, name), igzip.compress(content, compresslevel=1))
+                files += 1
+        else:
+            for source_id, lines in records.by_source().items():
+                for start in range(0, len(lines), DELIVER_LINES):
+                    destination.deliver(source_id, lines[start : start + DELIVER_LINES])
+            destination.flush()
+        self.counts.update(stored=records.messages, files=files)
+
+    def close(self) -> None:
+        """Close the destination (its counts kept for the summary) and the journal, counting the
+        acknowledged messages it still holds (what could not be published: the next collector
+        started on this journal publishes them)."""
+        try:
+            self.delivery = self.destination.close()
+        except Exception as exc:  # noqa: BLE001 - what it did not take stays in its journal
+            log.error("cannot close %s (%s)", self.destination.name, " ".join(str(exc).split())[:200])
+        self.journal.close()
+        self.counts["unpublished"] = self.journal.held_messages()
+
+    def summary(self) -> dict:
+        skipped = {
+            k.removeprefix("skipped: "): v for k, v in self.counts.items() if k.startswith("skipped: ")
+        }
+        files = isinstance(self.destination, FileLayout)
+        delivery = self.delivery.as_dict() if self.delivery and not files else {}
+        return {
+            "stored": self.counts["stored"],
+            "files": self.counts["files"],
+            "unpublished": self.counts["unpublished"],
+            "skipped": skipped,
+            **{key: delivery[key] for key in ("not_sent", "retries", "requests") if key in delivery},
+        }
+
+
 class Collector:
-    """Accepts messages for known write keys, journals them, and publishes them through a sink."""
+    """Accepts messages for known write keys, journals them for each destination, and publishes
+    each destination's journal to it."""
 
     def __init__(
         self,
         sources_by_key: dict[str, CollectorSource],
-        sink: Sink,
-        journal: Journal,
+        destinations: Sequence[Destination],
+        journal: Path,
+        *,
+        fsync: bool = False,
         flush_bytes: int = 8 << 20,
         flush_seconds: float = 60.0,
         strict_keys: bool = False,
+        process: str | None = None,
+        locks: Mapping[Path, JournalLock] | None = None,
     ):
+        """`journal` is the root: each destination's journal is a folder of its own under it
+        (`process` names a subfolder, for one of several server processes)."""
         self.sources_by_key = sources_by_key
-        self.sink, self.journal = sink, journal
-        self.flush_bytes, self.flush_seconds = flush_bytes, flush_seconds
         self.strict_keys = strict_keys
-        self.counts: Counter = Counter()  # accepted, stored, files, and "dropped: <reason>"
-        self.pending_bytes = 0
-        self.pending_since: float | None = None  # when the oldest unpublished message came (monotonic)
+        self.outlets = []
+        for destination in destinations:
+            folder = journal_folder(journal, destination.name)
+            folder = folder / process if process else folder
+            self.outlets.append(
+                Outlet(
+                    destination,
+                    Journal(folder, fsync, (locks or {}).get(folder)),
+                    flush_bytes,
+                    flush_seconds,
+                )
+            )
+        self.counts: Counter = Counter()  # accepted, and "dropped: <reason>"
         self.lock = threading.Lock()  # journal appends and rotation
-        self.publishing = threading.Lock()  # one publisher at a time
-        self.retry_after = 0.0
 
     def accept(self, request: Request, body: bytes) -> None:
         """Validate one request and journal its accepted messages; raises BadRequest for what
-        Segment refuses whole (and 503 when the journal cannot be written)."""
+        Segment refuses whole (and 503 when a journal cannot be written)."""
         payload = parse_body(body)
         key = write_key_of(request.authorization, payload)
         if key is None:
@@ -115,69 +232,49 @@ class Collector:
         data = b"".join(lines)
         with self.lock:
             if data:
-                try:
-                    self.journal.append(data)
-                except OSError as exc:
-                    log.error("cannot journal (%s): answering 503 until it can", exc.strerror or exc)
-                    raise BadRequest(503, "the collector cannot store messages right now; retry") from None
-                self.pending_bytes += len(data)
-                self.pending_since = self.pending_since or time.monotonic()
+                self._journal(data)
             tally["accepted"] += len(lines)
             self.counts.update(tally)
+
+    def _journal(self, data: bytes) -> None:
+        """Append to every destination's journal, or to none (a 503 the client retries)."""
+        done: list[tuple[Outlet, int]] = []
+        try:
+            for outlet in self.outlets:
+                size = outlet.journal.size()
+                outlet.journal.append(data)
+                done.append((outlet, size))
+        except OSError as exc:
+            for appended, size in done:
+                appended.journal.undo(size)
+            log.error("cannot journal (%s): answering 503 until it can", exc.strerror or exc)
+            raise BadRequest(503, "the collector cannot store messages right now; retry") from None
+        for outlet, _ in done:
+            outlet.appended(len(data))
 
     def _count(self, tally: Counter) -> None:
         with self.lock:
             self.counts.update(tally)
 
-    def due(self) -> bool:
+    def due(self) -> list[Outlet]:
+        """The destinations whose journal is due to be published."""
         with self.lock:
-            old = (
-                self.pending_since is not None and time.monotonic() - self.pending_since >= self.flush_seconds
-            )
-            return (self.pending_bytes >= self.flush_bytes or old) and time.monotonic() >= self.retry_after
+            return [outlet for outlet in self.outlets if outlet.due()]
 
     def publish(self) -> bool:
-        """Write every closed journal segment (and the open one, closed now) as log files; a
-        segment is removed once its files are written. False if the sink failed: what it held
-        stays in the journal and is published by a later call, or by the next start."""
-        with self.publishing:
-            with self.lock:
-                segments = self.journal.rotate()
-                self.pending_bytes, self.pending_since = 0, None
-            for segment in segments:
-                try:
-                    stored = files = 0
-                    for source_id, day, name, content in segment_files(segment):
-                        self.sink.write(
-                            object_key(source_id, day, name), igzip.compress(content, compresslevel=1)
-                        )
-                        stored += content.count(b"\n")
-                        files += 1
-                    segment.unlink()
-                except Exception as exc:  # noqa: BLE001 - a disk or a network that fails must not stop the server
-                    log.error(
-                        "cannot publish %s yet (%s); it stays in the journal and is retried",
-                        segment.name,
-                        " ".join(str(exc).split())[:200],
-                    )
-                    with self.lock:
-                        self.pending_since = self.pending_since or time.monotonic() - self.flush_seconds
-                    self.retry_after = time.monotonic() + RETRY_SECONDS
-                    return False
-                self._count(Counter(stored=stored, files=files))
-            return True
+        """Publish every destination's journal, one after another; False if any failed."""
+        return all([outlet.publish(self.lock) for outlet in self.outlets])
 
     def close(self) -> None:
-        """Close the journal, counting the acknowledged messages it still holds (what could not
-        be published: the next collector started on this journal publishes them)."""
-        self.journal.close()
-        held = self.journal.held_messages()
-        with self.lock:
-            self.counts["unpublished"] = held
+        """Close every destination and its journal."""
+        for outlet in self.outlets:
+            with self.lock:
+                outlet.close()
 
     def summary(self) -> dict:
         with self.lock:
             counts = dict(self.counts)
+            outlets = {outlet.destination.name: outlet.summary() for outlet in self.outlets}
         dropped = {
             key.removeprefix("dropped: "): value
             for key, value in counts.items()
@@ -185,10 +282,11 @@ class Collector:
         }
         return {
             "accepted": counts.get("accepted", 0),
-            "stored": counts.get("stored", 0),
-            "files": counts.get("files", 0),
-            "unpublished": counts.get("unpublished", 0),
+            "stored": sum(outlet["stored"] for outlet in outlets.values()),
+            "files": sum(outlet["files"] for outlet in outlets.values()),
+            "unpublished": sum(outlet["unpublished"] for outlet in outlets.values()),
             "dropped": dropped,
+            "destinations": outlets,
         }
 
 
@@ -391,24 +489,28 @@ class CollectorServer:
             await runner.cleanup()
             raise
         self.port = runner.addresses[0][1]
-        await asyncio.to_thread(self.collector.publish)  # what a killed run left in the journal
+        await asyncio.to_thread(self.collector.publish)  # what a killed run left in the journals
         self.ready.set()
         if on_ready:
             on_ready(self)
+        publishing: dict[Outlet, asyncio.Task] = {}  # each destination on its own: none waits for another
         while not self.stopping.is_set():
             try:
                 await asyncio.wait_for(self.stopping.wait(), 1.0)
             except TimeoutError:
-                if self.collector.due():
-                    await asyncio.to_thread(self.collector.publish)
+                for outlet in self.collector.due():
+                    if outlet not in publishing or publishing[outlet].done():
+                        publishing[outlet] = asyncio.create_task(
+                            asyncio.to_thread(outlet.publish, self.collector.lock)
+                        )
         await runner.cleanup()  # no new connections; requests in flight get SHUTDOWN_GRACE seconds
-        for _ in range(5):  # then publish everything; what cannot be stays in the journal for the next start
-            if await asyncio.to_thread(self.collector.publish):
-                break
-            await asyncio.sleep(RETRY_SECONDS)
+        await asyncio.gather(*publishing.values())
+        await asyncio.gather(*(self._publish_all(outlet) for outlet in self.collector.outlets))
         self.collector.close()
 
-
-def journal_folder(out: str) -> Path:
-    """Where the journal of a collector writing to `out` lives: beside the logs for a folder."""
-    return Path(".collector-journal") if out.startswith("s3://") else Path(out) / ".collector-journal"
+    async def _publish_all(self, outlet: Outlet) -> None:
+        """Publish everything at a stop; what cannot be stays in the journal for the next start."""
+        for _ in range(5):
+            if await asyncio.to_thread(outlet.publish, self.collector.lock):
+                return
+            await asyncio.sleep(RETRY_SECONDS)

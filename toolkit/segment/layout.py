@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import re
 
+import orjson
+
 from toolkit.segment.ids import hex_id, uuid4_text
-from toolkit.segment.timestamps import DAY_MS
+from toolkit.segment.timestamps import DAY_MS, parse_iso
 
 ROOT = "segment-logs"
 CATALOG_NAME = "catalog.jsonl"  # a scenario's catalog export, beside ROOT/
@@ -17,6 +19,11 @@ KEY_PATTERN = re.compile(r"(?:^|/)segment-logs/([A-Za-z0-9]{10,32})/(\d{13})/[^/
 def received_day_ms(received_ms: int) -> int:
     """The day folder a message lands in: UTC midnight of its receivedAt, in epoch ms."""
     return received_ms - received_ms % DAY_MS
+
+
+def line_received_day_ms(line: bytes) -> int:
+    """The day folder of a stored message (one JSON line with its receivedAt)."""
+    return received_day_ms(int(parse_iso(orjson.loads(line)["receivedAt"]).timestamp() * 1000))
 
 
 def log_file_name(rng: random.Random, uploaded_ms: int) -> str:

@@ -132,7 +132,7 @@ def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
     )
 
 
-def file_named_in(message: str, files: list[Path]) -> Path | None:
+def file_named_in(message: str, files: Sequence[Path | str]) -> Path | str | None:
     """The file a reader's error message names (the longest match, as paths can nest), if any."""
     named = [path for path in files if str(path) in message]
     return max(named, key=lambda p: len(str(p))) if named else None

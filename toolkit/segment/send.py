@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
+import socket
 import threading
 import time
 import urllib.parse
@@ -20,6 +21,7 @@ import orjson
 from isal import igzip
 from segment.analytics import Client
 
+from toolkit.errors import UsageError
 from toolkit.segment.layout import KEY_PATTERN
 from toolkit.segment.timestamps import parse_iso
 from toolkit.segment.tracking_api import CLIENT_LIBRARIES, iso
@@ -131,6 +133,7 @@ def send_logs(
                 max_queue_size=20_000,
                 upload_size=100,
                 max_retries=max_retries,
+                timeout=READ_SECONDS,
                 thread=CONSUMER_THREADS,
             )
         return clients[source_key]
@@ -176,6 +179,48 @@ def send_logs(
 
 
 DEFAULT_HOST = "https://api.segment.io"
+CONNECT_SECONDS = 5.0  # to open a connection to the endpoint
+READ_SECONDS = 15.0  # for an answer once a batch is sent
+RETRY_SECONDS = 60.0  # a batch is retried for at most this long, then counted as failed
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: a user name or password in it replaced by ***."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def checked_host(host: str | None) -> str:
+    """The endpoint to send to (default: Segment's API), checked before any work: an http:// or
+    https:// URL with a host and, if it has one, a numeric port; then reached once, within
+    CONNECT_SECONDS (a closed port or an unknown host is said at once, not retried for minutes)."""
+    url = host or DEFAULT_HOST
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            "`host` must be an http:// or https:// URL such as https://events.eu1.segmentapis.com"
+            f" or http://127.0.0.1:8088, not {shown_url(url)!r}",
+            parameters=("host",),
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UsageError(
+            f"`host` {shown_url(url)!r} has a port that is not a number from 0 to 65535",
+            parameters=("host",),
+        ) from None
+    try:
+        socket.create_connection((parts.hostname, port), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+        raise UsageError(
+            f"cannot reach `host` {shown_url(url)} ({why.lower()} within {CONNECT_SECONDS:g} s):"
+            " is the address right and the endpoint running?",
+            parameters=("host",),
+        ) from None
+    return url
 
 
 def as_sent(message: dict) -> dict:
@@ -193,7 +238,7 @@ class BatchPoster:
 
     def __init__(self, host: str, write_key: str, max_retries: int):
         parts = urllib.parse.urlsplit(host)
-        self.https, self.netloc = parts.scheme == "https", parts.netloc
+        self.https, self.netloc = parts.scheme == "https", parts.netloc.rpartition("@")[2]
         self.authorization = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
         self.max_retries = max_retries
         self.connection: http.client.HTTPConnection | None = None
@@ -201,7 +246,7 @@ class BatchPoster:
     def _connect(self) -> http.client.HTTPConnection:
         if self.connection is None:
             kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-            self.connection = kind(self.netloc, timeout=30)
+            self.connection = kind(self.netloc, timeout=READ_SECONDS)
         return self.connection
 
     def post(self, batch: list[dict]) -> bool:
@@ -213,7 +258,10 @@ class BatchPoster:
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
         }
+        began = time.monotonic()
         for attempt in range(self.max_retries + 1):
+            if attempt and time.monotonic() - began > RETRY_SECONDS:
+                break
             try:
                 connection = self._connect()
                 connection.request("POST", "/v1/batch", body, headers)

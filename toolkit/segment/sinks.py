@@ -1,17 +1,31 @@
-"""Where generated Segment log files go: a local folder or an S3 prefix."""
+"""Segment's S3 destination layout as a destination: a local folder or an S3 prefix.
+
+Both take whole log files by key (FileLayout: the generator and the collector hand them over
+already gzipped) or messages (Destination: grouped by source and received day into log files
+named as Segment names them, written at each flush)."""
 
 from __future__ import annotations
 
+import io
 import os
+import random
+import time
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any
+
+from isal import igzip
 
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
 from toolkit.files import create_exclusively, write_atomically
-from toolkit.segment.layout import ROOT
+from toolkit.segment.destination import DeliveryCounts
+from toolkit.segment.layout import ROOT, line_received_day_ms, log_file_name, object_key
 
 RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote the logs under it
+FLUSH_BYTES = 8 << 20  # messages handed to deliver() are written as files once this much waits
 
 
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
@@ -28,24 +42,53 @@ def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     )
 
 
-class Sink(Protocol):
-    """Receives whole log files by key (segment-logs/<source>/<day>/<name>.gz). Must be picklable."""
+class _SegmentLayout(ABC):
+    """What the folder and the S3 prefix share: messages buffered into log files by source and day."""
 
-    def check(self) -> None: ...
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+        self._pending_bytes = 0
+        self._counts = DeliveryCounts()
 
-    def claim(self, run: str) -> None:
-        """Mark the destination as holding this run's logs; refuse one that holds another's."""
+    @abstractmethod
+    def write(self, key: str, data: bytes) -> None:
+        """Store one gzipped log file under its key."""
 
-    def write(self, key: str, data: bytes) -> None: ...
+    def deliver(self, source_id: str, lines: Sequence[bytes]) -> None:
+        for line in lines:
+            self._pending[source_id, line_received_day_ms(line)].append(line)
+            self._pending_bytes += len(line)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
 
-    def describe(self) -> str: ...
+    def flush(self) -> None:
+        names = random.Random()
+        uploaded = int(time.time() * 1000)
+        for (source_id, day), lines in sorted(self._pending.items()):
+            self.write(
+                object_key(source_id, day, log_file_name(names, uploaded)),
+                igzip.compress(b"".join(lines), compresslevel=1),
+            )
+            self._counts.delivered += len(lines)
+            self._counts.requests += 1
+        self._pending.clear()
+        self._pending_bytes = 0
+
+    def close(self) -> DeliveryCounts:
+        self.flush()
+        return self._counts
 
 
-class LocalSink:
+class LocalSink(_SegmentLayout):
     """Writes the S3 layout under a local folder; each file appears whole or not at all."""
 
     def __init__(self, root: str | Path):
+        super().__init__()
         self.root = Path(root)
+
+    @property
+    def name(self) -> str:
+        return str(self.root.absolute() / ROOT)
 
     def check(self) -> None:
         """Fail early, before any work, if the folder cannot be written."""
@@ -77,26 +120,28 @@ class LocalSink:
     def write(self, key: str, data: bytes) -> None:
         write_atomically(self.root / key, data)
 
-    def describe(self) -> str:
-        return str(self.root / "segment-logs")
 
-
-class S3Sink:
+class S3Sink(_SegmentLayout):
     """Writes the S3 layout under s3://bucket/prefix with boto3; each object appears whole (S3 PUT)."""
 
     def __init__(self, url: str, aws: AwsOptions):
+        super().__init__()
         self.url = S3Url.parse(url)
         self.aws = aws
-        self._client = None
+        self._client: Any = None
 
     def __getstate__(self) -> dict:
-        return {"url": self.url, "aws": self.aws, "_client": None}  # clients do not cross processes
+        return {**self.__dict__, "_client": None}  # clients do not cross processes
 
     @property
-    def client(self):
+    def client(self) -> Any:
         if self._client is None:
             self._client = self.aws.client("s3")
         return self._client
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.url.bucket}/{self._key(ROOT)}"
 
     def _key(self, key: str) -> str:
         prefix = self.url.key
@@ -139,15 +184,10 @@ class S3Sink:
             raise aws_error(exc, f"cannot mark {self.url} as this run's") from None
 
     def write(self, key: str, data: bytes) -> None:
-        import io
-
         # upload_fileobj switches to a multipart upload for large files
         self.client.upload_fileobj(io.BytesIO(data), self.url.bucket, self._key(key))
 
-    def describe(self) -> str:
-        return f"s3://{self.url.bucket}/{self._key('segment-logs')}"
 
-
-def sink_for(out: str, aws: AwsOptions | None = None) -> Sink:
+def sink_for(out: str, aws: AwsOptions | None = None) -> LocalSink | S3Sink:
     """A LocalSink for a folder, an S3Sink for s3://bucket/prefix."""
     return S3Sink(out, aws or AwsOptions()) if is_s3(out) else LocalSink(out)

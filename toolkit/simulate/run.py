@@ -1,4 +1,4 @@
-"""Run a simulation: plan shards, simulate them on all cores, write Segment log files through a sink."""
+"""Run a simulation: plan shards, simulate them on all cores, deliver the Segment messages to destinations."""
 
 from __future__ import annotations
 
@@ -8,18 +8,22 @@ import gc
 import os
 import random
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from isal import isal_zlib
 
+from toolkit.segment.destination import DeliveryCounts, Destination, FileLayout
 from toolkit.segment.ids import derive_seed
 from toolkit.segment.layout import CATALOG_NAME, log_file_name, object_key
-from toolkit.segment.sinks import Sink
+from toolkit.segment.replay import delivery_order
+from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.engine import ShardSimulation, simulated_write_key
 from toolkit.simulate.population import Shard, plan_shards
 from toolkit.simulate.scenario import Scenario
@@ -39,6 +43,7 @@ class SimulationResult:
     files: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
+    delivered: dict[str, DeliveryCounts] = field(default_factory=dict)  # by message destination
 
     @property
     def messages(self) -> int:
@@ -57,6 +62,11 @@ class SimulationResult:
             "bytes": self.bytes_written,
             "seconds": round(self.seconds, 3),
             "by_source": by_source,
+            **(
+                {"delivered": {name: c.as_dict() for name, c in self.delivered.items()}}
+                if self.delivered
+                else {}
+            ),
         }
 
 
@@ -65,18 +75,48 @@ def generate(
     start: date,
     days: int,
     seed: int,
-    sink: Sink,
+    destinations: Destination | Sequence[Destination],
     workers: int | None = None,
     on_shard_done: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
-    """Simulate `days` days from `start` and write them through `sink`; the same inputs give the
-    same files."""
+    """Simulate `days` days from `start` and deliver them to every destination; the same inputs
+    give the same files. Destinations that store log files (FileLayout: Segment's S3 layout) get
+    them from the workers as they are made; the others get the same messages afterwards, source
+    by source in the order Segment would deliver them (toolkit.segment.replay)."""
     began = time.perf_counter()
-    sink.claim(f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day")
+    chosen = [destinations] if isinstance(destinations, Destination) else list(destinations)
+    layouts: list[FileLayout] = [d for d in chosen if isinstance(d, FileLayout)]
+    streams = [d for d in chosen if not isinstance(d, FileLayout)]
+    run = f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day"
+    for destination in chosen:
+        destination.claim(run)
     if scenario.products:
-        sink.write(
-            CATALOG_NAME, scenario.catalog_lines()
-        )  # beside segment-logs/, as a store's catalog export
+        for layout in layouts:  # beside segment-logs/, as a store's catalog export
+            layout.write(CATALOG_NAME, scenario.catalog_lines())
+    with tempfile.TemporaryDirectory(prefix="toolkit-generate-") as staging:
+        if streams:
+            layouts.append(LocalSink(staging))
+        result = _simulate(scenario, start, days, seed, tuple(layouts), workers, on_shard_done)
+        for source_id, lines in delivery_order(Path(staging)) if streams else ():
+            for stream in streams:
+                stream.deliver(source_id, lines)
+    for destination in chosen:
+        counts = destination.close()
+        if destination in streams:
+            result.delivered[destination.name] = counts
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _simulate(
+    scenario: Scenario,
+    start: date,
+    days: int,
+    seed: int,
+    layouts: tuple[FileLayout, ...],
+    workers: int | None,
+    on_shard_done: Callable[[int, int], None] | None,
+) -> SimulationResult:
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)
@@ -84,7 +124,7 @@ def generate(
     finished = 0
     with _executor(workers) as pool:
         for (counts, duplicates, files, size), batch in zip(
-            pool.map(_run_batch, [(scenario, batch, sink) for batch in batches]), batches, strict=True
+            pool.map(_run_batch, [(scenario, batch, layouts) for batch in batches]), batches, strict=True
         ):
             result.counts.update(counts)
             result.duplicates += duplicates
@@ -93,7 +133,6 @@ def generate(
             finished += len(batch)
             if on_shard_done:
                 on_shard_done(finished, len(shards))
-    result.seconds = time.perf_counter() - began
     return result
 
 
@@ -174,23 +213,23 @@ def gzip_pieces(pieces: list) -> bytes:
     return b"".join([compressor.compress(piece) for piece in pieces] + [compressor.flush()])
 
 
-def _run_batch(job: tuple[Scenario, list[Shard], Sink]) -> tuple[Counter, int, int, int]:
-    scenario, shards, sink = job
+def _run_batch(job: tuple[Scenario, list[Shard], tuple[FileLayout, ...]]) -> tuple[Counter, int, int, int]:
+    scenario, shards, layouts = job
     write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
     tables: dict = {}  # what the shards of one scenario derive alike from it
     simulations = [ShardSimulation(scenario, shard, tables) for shard in shards]
     rows = [shard_rows(simulation.simulate(), write_keys) for simulation in simulations]
     rendered = render_files(rows)
     counts: Counter = Counter()
-    files, size = 0, 0
+    files = size = 0
     for shard, simulation, shard_files in zip(shards, simulations, rendered, strict=True):
         names = random.Random(derive_seed(shard.seed, "files"))
         for source_key, day_ms, hour, content in shard_files:
             uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)
             data = gzip_pieces(content)
-            sink.write(
-                object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded)), data
-            )
+            key = object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded))
+            for layout in layouts:
+                layout.write(key, data)
             size += len(data)
         counts.update(simulation.counts())
         files += len(shard_files)

@@ -8,6 +8,7 @@ expanded to one row per item, sorted and written as CSV.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -51,7 +52,10 @@ def _sql_text(value: str) -> str:
 
 def _valid_id(expression: str) -> str:
     """SQL: is `expression` usable as a Personalize USER_ID or ITEM_ID?"""
-    return f"({expression} IS NOT NULL AND {expression} <> '' AND length({expression}) <= {MAX_ID_LENGTH} AND NOT regexp_matches({expression}, '[\\x00-\\x1f]'))"
+    return (
+        f"({expression} IS NOT NULL AND {expression} <> '' AND length({expression}) <= {MAX_ID_LENGTH} "
+        f"AND NOT regexp_matches({expression}, '[\\x00-\\x1f]'))"
+    )
 
 
 def _mapped_event(options: TransformOptions) -> str:
@@ -66,7 +70,8 @@ def _mapped_event(options: TransformOptions) -> str:
 
 
 def classify_sql(options: TransformOptions) -> str:
-    """The query of the `classified` table: one row a message, with the reason it is filtered (NULL if kept)."""
+    """The query of the `classified` table: one row a message, with the reason it is filtered
+    (NULL if kept)."""
     events = ", ".join(_sql_text(e) for e in options.event_types)
     field = options.item_field
     return f"""
@@ -78,7 +83,8 @@ def classify_sql(options: TransformOptions) -> str:
         SELECT
             CASE WHEN {" AND ".join(f'"{c}" IS NULL' for c in _COLUMNS)} THEN filename END AS unparsed_file,
             messageId AS message_id, type, event, receivedAt AS received_at, candidate,
-            CASE WHEN candidate AND json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN userId ->> '$' END AS user_id,
+            CASE WHEN candidate AND json_type(userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
+                THEN userId ->> '$' END AS user_id,
             CASE WHEN candidate THEN TRY_CAST("timestamp" AS TIMESTAMPTZ) END AS ts,
             CASE WHEN candidate THEN list_filter(
                 CASE WHEN json_type(properties, '$.products') = 'ARRAY'
@@ -102,7 +108,8 @@ def classify_sql(options: TransformOptions) -> str:
     SELECT reason, unparsed_file,
         CASE WHEN reason IS NULL THEN message_id END AS message_id,
         CASE WHEN reason IS NULL THEN user_id END AS user_id,
-        CASE WHEN reason IS NULL THEN {_mapped_event(options)} WHEN reason = 'event type' THEN event END AS event,
+        CASE WHEN reason IS NULL THEN {_mapped_event(options)} WHEN reason = 'event type' THEN event END
+            AS event,
         -- the epoch second a reader of epoch seconds expects: the floor, never rounded up
         CASE WHEN reason IS NULL THEN epoch(date_trunc('second', ts))::BIGINT END AS ts,
         CASE WHEN reason IS NULL THEN received_at END AS received_at,
@@ -117,18 +124,21 @@ def classify_sql(options: TransformOptions) -> str:
 FIRSTS_SQL = """
     CREATE TABLE firsts AS
     WITH kept AS (SELECT * FROM classified WHERE reason IS NULL),
-    repeated AS (SELECT message_id FROM kept WHERE message_id IS NOT NULL GROUP BY message_id HAVING count(*) > 1)
+    repeated AS (
+        SELECT message_id FROM kept WHERE message_id IS NOT NULL GROUP BY message_id HAVING count(*) > 1)
     SELECT * FROM kept WHERE message_id IS NULL OR message_id NOT IN (SELECT message_id FROM repeated)
     UNION ALL
     SELECT * EXCLUDE (copy) FROM (
         SELECT *, row_number() OVER (
-            PARTITION BY message_id ORDER BY received_at NULLS LAST, ts, user_id, event, item_ids::VARCHAR) AS copy
+            PARTITION BY message_id ORDER BY received_at NULLS LAST, ts, user_id, event, item_ids::VARCHAR
+        ) AS copy
         FROM kept WHERE message_id IN (SELECT message_id FROM repeated))
     WHERE copy = 1
 """
 INTERACTIONS_SQL = """
     SELECT USER_ID, ITEM_ID, EVENT_TYPE, TIMESTAMP FROM (
-        SELECT user_id AS USER_ID, unnest(item_ids) AS ITEM_ID, event AS EVENT_TYPE, ts AS TIMESTAMP FROM firsts)
+        SELECT user_id AS USER_ID, unnest(item_ids) AS ITEM_ID, event AS EVENT_TYPE, ts AS TIMESTAMP
+        FROM firsts)
     ORDER BY TIMESTAMP, USER_ID, ITEM_ID, EVENT_TYPE
 """
 
@@ -148,7 +158,8 @@ class DuckDBTransform:
         if filesystem is not None:
             self.connection.register_filesystem(filesystem)
         self.connection.execute(
-            f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work_dir / 'spill'}'"
+            f"SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; "
+            f"SET temp_directory = '{work_dir / 'spill'}'"
         )
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
@@ -189,7 +200,7 @@ class DuckDBTransform:
                 self.files[self.files.index(broken)] = replacement
                 names[str(replacement)] = name
 
-    def _classify_files(self, files: list[Path], options: TransformOptions) -> None:
+    def _classify_files(self, files: Sequence[Path | str], options: TransformOptions) -> None:
         """Classify every message into the `classified` table, FILES_PER_SCAN files at a time:
         DuckDB's JSON reader holds buffers per file, and tens of thousands at once exhaust memory."""
         query = classify_sql(options)
@@ -213,7 +224,8 @@ class DuckDBTransform:
         return Counter(
             dict(
                 self.connection.execute(
-                    f"SELECT event, count(*) FROM classified WHERE reason = 'event type' AND event IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}"
+                    "SELECT event, count(*) FROM classified WHERE reason = 'event type' "
+                    f"AND event IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}"
                 ).fetchall()
             )
         )
@@ -226,9 +238,10 @@ class DuckDBTransform:
         )
 
     def write_csv(self, path: Path) -> tuple[int, Counter]:
-        """Deduplicate, expand and write the CSV; returns (messages written, interactions per event type)."""
+        """Deduplicate, expand and write the CSV; returns (messages written, interactions per event
+        type)."""
         self.connection.execute(FIRSTS_SQL)
-        written = self.connection.execute("SELECT count(*) FROM firsts").fetchone()[0]
+        [(written,)] = self.connection.execute("SELECT count(*) FROM firsts").fetchall()
         self.connection.execute(
             f"COPY ({INTERACTIONS_SQL}) TO {_sql_text(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
         )

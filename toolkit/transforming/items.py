@@ -12,10 +12,12 @@ Every catalog product is a row, interacted with or not (Personalize recommends c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from fsspec.spec import AbstractFileSystem
 
 from toolkit.errors import UsageError
 from toolkit.etl.dataset_fields import ITEM_FIELDS, MAX_CATEGORICAL_LENGTH, MAX_TEXTUAL_LENGTH
@@ -30,7 +32,9 @@ SQL = {
     "CATEGORY_L1": CATEGORY_PART.format(1),
     "CATEGORY_L2": CATEGORY_PART.format(2),
     "BRAND": f"nullif(left(p ->> '$.brand', {MAX_CATEGORICAL_LENGTH}), '')",
-    "PRODUCT_DESCRIPTION": f"nullif(left(coalesce(nullif(p ->> '$.description', ''), p ->> '$.name'), {MAX_TEXTUAL_LENGTH}), '')",
+    "PRODUCT_DESCRIPTION": (
+        f"nullif(left(coalesce(nullif(p ->> '$.description', ''), p ->> '$.name'), {MAX_TEXTUAL_LENGTH}), '')"
+    ),
     "CREATION_TIMESTAMP": "CAST(floor(epoch(TRY_CAST(p ->> '$.created_at' AS TIMESTAMPTZ))) AS BIGINT)",
 }
 FIELDS = {
@@ -47,7 +51,11 @@ class ItemsDataset:
 
 
 def write_items(
-    files: list[Path], out: Path, item_field: str, catalog: Path | None = None, filesystem=None
+    files: Sequence[Path | str],
+    out: Path,
+    item_field: str,
+    catalog: Path | None = None,
+    filesystem: AbstractFileSystem | None = None,
 ) -> ItemsDataset:
     """Write the Items CSV (and its schema beside it, .avsc) from the product properties in `files`
     and the products of `catalog`."""
@@ -62,7 +70,7 @@ def write_items(
             catalog is not None
             and not connection.execute(
                 f"SELECT count(*) FROM products WHERE from_catalog AND {item} IS NOT NULL"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         ):
             raise UsageError(
                 f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by `item_field`",
@@ -74,18 +82,25 @@ def write_items(
         )
         connection.execute(
             f"""CREATE TABLE items AS SELECT {item} AS ITEM_ID, bool_or(from_catalog) AS in_catalog, {values}
-            FROM products WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> '' AND length({item}) <= {MAX_ID_LENGTH}
+            FROM products
+            WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> ''
+                AND length({item}) <= {MAX_ID_LENGTH}
             GROUP BY 1"""
         )
         present = present_fields(
-            {name: connection.execute(f"SELECT count({name}) FROM items").fetchone()[0] for name in FIELDS},
+            {
+                name: connection.execute(f"SELECT count({name}) FROM items").fetchall()[0][0]
+                for name in FIELDS
+            },
             item_field,
         )
-        items, described = connection.execute(
+        [(items, described)] = connection.execute(
             "SELECT count(*), count(*) FILTER (in_catalog) FROM items"
-        ).fetchone()
+        ).fetchall()
+        target = str(out).replace("'", "''")
         connection.execute(
-            f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT csv, HEADER true)"
+            f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{target}' "
+            "(FORMAT csv, HEADER true)"
         )
     finally:
         connection.close()
@@ -98,7 +113,8 @@ def present_fields(counts: dict[str, int], item_field: str) -> list[str]:
     present = [name for name in FIELDS if counts[name]]
     if not present:
         raise UsageError(
-            f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the events or a `catalog`: an Items dataset needs at least one field",
+            f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the "
+            "events or a `catalog`: an Items dataset needs at least one field",
             parameters=("catalog",),
         )
     return present
@@ -110,19 +126,23 @@ def write_items_schema(out: Path, present: list[str]) -> None:
     )
 
 
-def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
+def _load_products(
+    connection: duckdb.DuckDBPyConnection, files: Sequence[Path | str], catalog: Path | None
+) -> None:
     """Table products(ts, p, from_catalog): every product object of the events, and the catalog's
     at an infinite timestamp, so that its values come first."""
     connection.execute(
         f"""CREATE TABLE products AS
         WITH messages AS (
             SELECT TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, properties
-            FROM read_json($files, format = 'newline_delimited', columns = {{'type': 'VARCHAR', 'timestamp': 'VARCHAR', 'properties': 'JSON'}},
+            FROM read_json($files, format = 'newline_delimited',
+                           columns = {{'type': 'VARCHAR', 'timestamp': 'VARCHAR', 'properties': 'JSON'}},
                            ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})
             WHERE type = 'track' AND json_type(properties) = 'OBJECT')
         SELECT ts, properties AS p, false AS from_catalog FROM messages
         UNION ALL
-        SELECT ts, unnest(CAST(properties -> '$.products' AS JSON[])) AS p, false FROM messages WHERE json_type(properties, '$.products') = 'ARRAY'""",
+        SELECT ts, unnest(CAST(properties -> '$.products' AS JSON[])) AS p, false FROM messages
+        WHERE json_type(properties, '$.products') = 'ARRAY'""",
         {"files": [str(f) for f in files]},
     )
     if catalog is None:
@@ -131,7 +151,8 @@ def _load_products(connection, files: list[Path], catalog: Path | None) -> None:
         raise UsageError(f"`catalog`: no such file: {catalog}", parameters=("catalog",))
     try:
         connection.execute(
-            f"INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true FROM read_ndjson_objects($catalog, maximum_object_size = {MAX_LINE_BYTES})",
+            "INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true "
+            f"FROM read_ndjson_objects($catalog, maximum_object_size = {MAX_LINE_BYTES})",
             {"catalog": str(catalog)},
         )
     except (duckdb.InvalidInputException, duckdb.IOException) as exc:

@@ -5,15 +5,21 @@ unreadable lines but cannot say where they are."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.errors import UsageError
 from toolkit.segment.logs import LogFiles
 from toolkit.transforming.items import ItemsDataset, present_fields, write_items_schema
 from toolkit.transforming.summary import TransformOptions, TransformSummary
 from toolkit.transforming.users import UsersDataset, users_dataset, write_users_schema
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 PYSPARK_MISSING = (
     '`engine` spark needs PySpark: pip install "segment-personalize-toolkit[spark]" (and Java 17)'
@@ -25,6 +31,9 @@ def spark_session(master: str):
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError(PYSPARK_MISSING, parameters=("engine",)) from None
+    # Spark starts its Python workers with PYSPARK_PYTHON (else the first python3 on PATH): this
+    # interpreter, unless the user chose one, so that they run the Python (and packages) of the driver
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(master)
         .appName("toolkit-transform")
@@ -50,7 +59,7 @@ class SparkTransform:
         self.spark = spark_session(master)
         configure(self.spark)
         self.paths: list[str] = []
-        self.classified = None
+        self.classified: DataFrame | None = None
         self.options = TransformOptions()
 
     def classify(
@@ -62,19 +71,24 @@ class SparkTransform:
         self.classified = classify(self.spark, self.paths, options.event_types, options.item_field).cache()
         return {str(path): logs.name(path) for path in logs.paths}
 
+    def _messages(self) -> DataFrame:
+        """The classified messages (classify makes them)."""
+        if self.classified is None:
+            raise RuntimeError("classify the logs first")
+        return self.classified
+
     def reasons(self) -> Counter:
         return Counter(
             {
                 ("kept" if reason is None else reason): count
-                for reason, count in self.classified.groupBy("reason").count().collect()
+                for reason, count in self._messages().groupBy("reason").count().collect()
             }
         )
 
     def events_filtered(self, limit: int = 10) -> Counter:
+        messages = self._messages()
         rows = (
-            self.classified.where(
-                (self.classified.reason == "event type") & self.classified.event.isNotNull()
-            )
+            messages.where((messages.reason == "event type") & messages.event.isNotNull())
             .groupBy("event")
             .count()
             .collect()
@@ -94,7 +108,7 @@ class SparkTransform:
     def write_csv(self, path: Path) -> tuple[int, Counter]:
         from toolkit.etl.segment_interactions import first_copies, interactions
 
-        firsts = first_copies(self.classified).cache()
+        firsts = first_copies(self._messages()).cache()
         try:
             written = firsts.count()
             rows = interactions(firsts, self.options.event_map).cache()
@@ -132,7 +146,8 @@ class SparkTransform:
             counts = item_counts(rows)
             if catalog is not None and not counts["in_catalog"]:
                 raise UsageError(
-                    f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by `item_field`",
+                    f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by "
+                    "`item_field`",
                     parameters=("catalog", "item_field"),
                 )
             present = present_fields(counts, item_field)

@@ -124,6 +124,7 @@ class TransformSummary:
                 "users": self.users_dataset.users,
                 "fields": {f.trait: f.name for f in self.users_dataset.fields},
                 "left_out": self.users_dataset.left_out,
+                "left_out_as_personal_data": self.users_dataset.personal,
             },
             "seconds": round(self.seconds, 3),
         }

@@ -5,13 +5,20 @@ lists joined with "|", as Personalize reads several categorical values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from fsspec.spec import AbstractFileSystem
 
 from toolkit.errors import UsageError
-from toolkit.etl.dataset_fields import MAX_CATEGORICAL_LENGTH, UserField, choose_user_fields
+from toolkit.etl.dataset_fields import (
+    MAX_CATEGORICAL_LENGTH,
+    UserField,
+    choose_user_fields,
+    personal_value_sql,
+)
 from toolkit.personalize.schema import Field, dataset_schema, schema_json
 from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.segment.lines import MAX_LINE_BYTES
@@ -22,10 +29,14 @@ class UsersDataset:
     users: int = 0
     fields: list[UserField] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)  # traits found and not written
+    personal: list[str] = field(default_factory=list)  # of those, left out as personal data
 
 
 def write_users(
-    files: list[Path], out: Path, chosen: list[str] | None = None, filesystem=None
+    files: Sequence[Path | str],
+    out: Path,
+    chosen: list[str] | None = None,
+    filesystem: AbstractFileSystem | None = None,
 ) -> UsersDataset:
     """Write the Users CSV (and its schema beside it, .avsc) from the identify calls in `files`."""
     connection = duckdb.connect()
@@ -36,24 +47,35 @@ def write_users(
         connection.execute(
             f"""CREATE TABLE latest AS
             SELECT user_id, key, arg_max(value, ts) AS value FROM (
-                SELECT m.userId ->> '$' AS user_id, TRY_CAST(m."timestamp" AS TIMESTAMPTZ) AS ts, trait.key AS key, trait.value AS value
-                FROM read_json($files, format = 'newline_delimited', columns = {{'type': 'VARCHAR', 'userId': 'JSON', 'timestamp': 'VARCHAR', 'traits': 'JSON'}},
-                               ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}) AS m, json_each(m.traits) AS trait
-                WHERE m.type = 'identify' AND json_type(m.userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') AND json_type(m.traits) = 'OBJECT')
+                SELECT m.userId ->> '$' AS user_id, TRY_CAST(m."timestamp" AS TIMESTAMPTZ) AS ts,
+                    trait.key AS key, trait.value AS value
+                FROM read_json($files, format = 'newline_delimited',
+                               columns = {{'type': 'VARCHAR', 'userId': 'JSON', 'timestamp': 'VARCHAR',
+                                           'traits': 'JSON'}},
+                               ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}) AS m,
+                    json_each(m.traits) AS trait
+                WHERE m.type = 'identify'
+                    AND json_type(m.userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
+                    AND json_type(m.traits) = 'OBJECT')
             WHERE user_id <> '' AND length(user_id) <= {MAX_ID_LENGTH} AND json_type(value) <> 'NULL'
             GROUP BY ALL""",
             {"files": [str(f) for f in files]},
         )
-        users = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchone()[0]
+        [(users,)] = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchall()
+        personal = personal_value_sql("(value ->> '$')", "regexp_matches({text}, '{pattern}')")
         profile = connection.execute(
-            """SELECT key, count(DISTINCT value), bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')) FROM latest GROUP BY key ORDER BY key"""
+            f"""SELECT key, count(DISTINCT value),
+                    bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')),
+                    coalesce(bool_or(json_type(value) = 'VARCHAR' AND {personal}), false)
+                FROM latest GROUP BY key ORDER BY key"""
         ).fetchall()
         result = users_dataset(profile, users, chosen)
         columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
         connection.execute(
             f"""COPY (SELECT user_id AS USER_ID, {columns} FROM (
                     SELECT user_id, key, CASE json_type(value)
-                        WHEN 'ARRAY' THEN left(array_to_string(CAST(value AS VARCHAR[]), '|'), {MAX_CATEGORICAL_LENGTH})
+                        WHEN 'ARRAY' THEN left(
+                            array_to_string(CAST(value AS VARCHAR[]), '|'), {MAX_CATEGORICAL_LENGTH})
                         WHEN 'VARCHAR' THEN left(value ->> '$', {MAX_CATEGORICAL_LENGTH})
                         ELSE CAST(value AS VARCHAR) END AS value_text
                     FROM latest) GROUP BY user_id ORDER BY user_id)
@@ -66,9 +88,12 @@ def write_users(
     return result
 
 
-def users_dataset(profile: list[tuple[str, int, bool]], users: int, chosen: list[str] | None) -> UsersDataset:
-    """The fields chosen from the traits' profile; none, or a trait asked for and not found, is a UsageError."""
-    fields, left_out, missing = choose_user_fields(profile, users, chosen)
+def users_dataset(
+    profile: list[tuple[str, int, bool, bool]], users: int, chosen: list[str] | None
+) -> UsersDataset:
+    """The fields chosen from the traits' profile; none, or a trait asked for and not found, is a
+    UsageError."""
+    fields, left_out, personal, missing = choose_user_fields(profile, users, chosen)
     if missing:
         raise UsageError(
             f"`user_fields` names traits the identify calls do not hold: {', '.join(missing)}",
@@ -80,7 +105,7 @@ def users_dataset(profile: list[tuple[str, int, bool]], users: int, chosen: list
             + (f" among `user_fields` {', '.join(chosen)}" if chosen else ""),
             parameters=("user_fields",),
         )
-    return UsersDataset(users, fields, left_out)
+    return UsersDataset(users, fields, left_out, personal)
 
 
 def write_users_schema(out: Path, fields: list[UserField]) -> None:

@@ -1,0 +1,128 @@
+"""Where `generate` and `collector` deliver: an `--out` value turned into a Segment destination by
+its scheme.
+
+    FOLDER                      Segment's S3 layout in a local folder
+    s3://BUCKET/PREFIX          Segment's S3 layout in a bucket
+    kinesis://STREAM            a Kinesis data stream (Segment's Amazon Kinesis destination)
+    firehose://STREAM           a Firehose delivery stream (Segment's Amazon Kinesis Firehose)
+    postgresql://..., PATH.duckdb   a warehouse (Segment's Postgres/Redshift warehouse)
+    personalize-events://TRACKING_ID   Personalize's event tracker
+
+Each scheme is one entry of SCHEMES: a test of the value and the function that opens it, which
+imports its module only when used. A value with a scheme no entry knows is refused, never taken
+for a folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from toolkit.aws.s3 import AwsOptions, is_s3
+from toolkit.errors import UsageError
+from toolkit.segment.destination import Destination
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+@dataclass(frozen=True)
+class DestinationOptions:
+    """What a destination may need besides its `--out` value."""
+
+    aws: AwsOptions = field(default_factory=AwsOptions)
+    source_names: Mapping[str, str] = field(default_factory=dict)  # source id -> name, for {source}
+
+
+@dataclass(frozen=True)
+class Scheme:
+    label: str  # how the destination is named to a user
+    example: str
+    matches: Callable[[str], bool]
+    open: Callable[[str, DestinationOptions], Destination]
+
+
+def _segment_layout(out: str, options: DestinationOptions) -> Destination:
+    from toolkit.segment.sinks import sink_for
+
+    return sink_for(out, options.aws)
+
+
+def _not_in_this_version(label: str) -> Callable[[str, DestinationOptions], Destination]:
+    def refuse(out: str, options: DestinationOptions) -> Destination:
+        raise UsageError(f"out {out!r}: the {label} destination is not in this version of the toolkit")
+
+    return refuse
+
+
+def _url(*schemes: str) -> Callable[[str], bool]:
+    return lambda out: out.lower().startswith(tuple(f"{scheme}://" for scheme in schemes))
+
+
+SCHEMES: list[Scheme] = [
+    Scheme("S3 layout in a bucket", "s3://BUCKET/PREFIX", is_s3, _segment_layout),
+    Scheme("Kinesis data stream", "kinesis://STREAM", _url("kinesis"), _not_in_this_version("Kinesis")),
+    Scheme(
+        "Firehose delivery stream", "firehose://STREAM", _url("firehose"), _not_in_this_version("Firehose")
+    ),
+    Scheme(
+        "Postgres warehouse",
+        "postgresql://USER@HOST/DATABASE",
+        _url("postgresql", "postgres"),
+        _not_in_this_version("Postgres warehouse"),
+    ),
+    Scheme(
+        "DuckDB warehouse",
+        "PATH.duckdb",
+        lambda out: out.lower().endswith(".duckdb") and _SCHEME.match(out) is None,
+        _not_in_this_version("DuckDB warehouse"),
+    ),
+    Scheme(
+        "Personalize event tracker",
+        "personalize-events://TRACKING_ID",
+        _url("personalize-events"),
+        _not_in_this_version("Personalize event tracker"),
+    ),
+]
+
+
+def scheme_of(out: str) -> Scheme | None:
+    """The entry that opens `out`, None for a local folder (Segment's S3 layout); refuses a value
+    with a scheme no entry knows."""
+    for scheme in SCHEMES:
+        if scheme.matches(out):
+            return scheme
+    found = _SCHEME.match(out)
+    if found and not re.match(r"^[A-Za-z]:[\\/]", out):  # a Windows drive is a folder
+        known = ", ".join(scheme.example for scheme in SCHEMES)
+        raise UsageError(
+            f"out {out!r}: unknown destination {found.group(1)!r}; give a folder or one of {known}"
+        )
+    return None
+
+
+def is_folder(out: str) -> bool:
+    """Whether `out` names a local folder (Segment's S3 layout on this machine)."""
+    return scheme_of(out) is None
+
+
+def open_destination(out: str, options: DestinationOptions | None = None) -> Destination:
+    """The destination `out` names (see the module's docstring)."""
+    options = options or DestinationOptions()
+    scheme = scheme_of(out)
+    return _segment_layout(out, options) if scheme is None else scheme.open(out, options)
+
+
+def open_destinations(outs: Sequence[str], options: DestinationOptions | None = None) -> list[Destination]:
+    """Every destination `outs` names, each once; checked before any work (check())."""
+    if not outs:
+        raise UsageError("out: give at least one destination")
+    opened: list[Destination] = []
+    for out in outs:
+        destination = open_destination(out, options)
+        if any(other.name == destination.name for other in opened):
+            raise UsageError(f"out {out!r} is given twice; every destination is delivered to once")
+        opened.append(destination)
+    for destination in opened:
+        destination.check()
+    return opened
