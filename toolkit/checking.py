@@ -291,7 +291,8 @@ class AccountChecker:
         self.add(
             "source logs",
             "pass",
-            f"{len(logs)}{'+' if listing.get('IsTruncated') else ''} log files under {source}; the first holds Segment messages",
+            f"{len(logs)}{'+' if listing.get('IsTruncated') else ''} log files under {source}; the first "
+            "holds Segment messages",
         )
 
     def check_athena(self) -> None:
@@ -432,7 +433,8 @@ def _probe(host: str, write_key: str) -> int | str:
 
 
 def session_for(profile_or_role: str | None, region: str, endpoint_url: str | None) -> boto3.Session:
-    """A session from a profile name, a role ARN (assumed with the default credentials), or the default chain."""
+    """A session from a profile name, a role ARN (assumed with the default credentials), or the
+    default chain."""
     if profile_or_role and profile_or_role.startswith("arn:"):
         sts = boto3.client("sts", region_name=region, endpoint_url=endpoint_url)
         credentials = sts.assume_role(RoleArn=profile_or_role, RoleSessionName="toolkit-check")["Credentials"]

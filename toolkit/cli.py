@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
     from typer._click import exceptions as click_exceptions
 except ImportError:
-    from click import exceptions as click_exceptions
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]  # the same, from click
 
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
@@ -68,7 +68,8 @@ class ToolkitGroup(TyperGroup):
                 say_error(message)
                 raise typer.Exit(EXIT_USAGE) from None
             say_error(
-                f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the traceback is in {_crash_log(exc)}"
+                f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]} - a bug; the "
+                f"traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
 
@@ -116,39 +117,39 @@ def toolkit(
     """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS."""
 
 
-class Sink(str, enum.Enum):
+class Sink(enum.StrEnum):
     files = "files"
     s3 = "s3"
     segment = "segment"
 
 
-class TransformEngine(str, enum.Enum):
+class TransformEngine(enum.StrEnum):
     duckdb = "duckdb"
     spark = "spark"
 
 
-class ExploreEngine(str, enum.Enum):
+class ExploreEngine(enum.StrEnum):
     duckdb = "duckdb"
     athena = "athena"
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class Domain(str, enum.Enum):
+class Domain(enum.StrEnum):
     ecommerce = "ecommerce"
 
 
-class Dataset(str, enum.Enum):
+class Dataset(enum.StrEnum):
     interactions = "interactions"
     users = "users"
     items = "items"
 
 
-class ItemId(str, enum.Enum):
+class ItemId(enum.StrEnum):
     sku = "sku"
     product_id = "product_id"
 
@@ -212,7 +213,11 @@ def generate(
     out: Annotated[
         list[str] | None,
         typer.Option(
-            help="Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, personalize-events://TRACKING_ID (default: out)."
+            help=(
+                "Where to deliver, repeatable: a folder or s3://bucket/prefix (segment-logs/ under it), "
+                "kinesis://STREAM, firehose://STREAM, postgresql://..., PATH.duckdb, "
+                "personalize-events://TRACKING_ID (default: out)."
+            )
         ),
     ] = None,
     workers: Annotated[
@@ -221,7 +226,10 @@ def generate(
     sink: Annotated[
         Sink,
         typer.Option(
-            help="files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the official client)."
+            help=(
+                "files (--out a folder, or s3://bucket/prefix for S3), s3, or segment (send with the "
+                "official client)."
+            )
         ),
     ] = Sink.files,
     write_key: Annotated[
@@ -234,7 +242,10 @@ def generate(
     host: Annotated[
         str | None,
         typer.Option(
-            help="For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a collector's http://127.0.0.1:PORT."
+            help=(
+                "For --sink segment: API endpoint, e.g. https://events.eu1.segmentapis.com or a "
+                "collector's http://127.0.0.1:PORT."
+            )
         ),
     ] = None,
     profile: ProfileOption = None,
@@ -243,7 +254,7 @@ def generate(
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""
+    """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""  # noqa: E501 - `toolkit --help` lists the line as written
     from toolkit import generate as run_generate
     from toolkit.generating import choose_scenario, plan_days
 
@@ -271,7 +282,7 @@ def generate(
             aws=aws_options(profile, region, endpoint_url),
             on_progress=on_progress,
         ),
-        show=not (quiet or as_json),
+        show=not quiet,
     )
     if as_json:
         print_json(result.as_dict())
@@ -290,9 +301,8 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 
     def simulated(generated) -> None:
         progress.close()
-        console.print(
-            f"simulated {generated.messages:,} messages; sending to {shown_url(host) if host else 'Segment (api.segment.io)'}"
-        )
+        target = shown_url(host) if host else "Segment (api.segment.io)"
+        console.print(f"simulated {generated.messages:,} messages; sending to {target}")
 
     try:
         _, result = simulate_and_send(
@@ -326,19 +336,28 @@ def transform(
     event_types: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; with --domain, the events its map names)."
+            help=(
+                "Comma-separated events to keep (default: Product Added, Order Completed, Product Clicked; "
+                "with --domain, the events its map names)."
+            )
         ),
     ] = None,
     domain: Annotated[
         Domain | None,
         typer.Option(
-            help="Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, Purchase, ...)."
+            help=(
+                "Write EVENT_TYPE as this Personalize domain's recommenders read it (ecommerce: View, "
+                "Purchase, ...)."
+            )
         ),
     ] = None,
     event_map: Annotated[
         str | None,
         typer.Option(
-            help='With --domain: a TOML file of "Segment event" = "EVENT_TYPE" lines instead of the bundled map.'
+            help=(
+                'With --domain: a TOML file of "Segment event" = "EVENT_TYPE" lines instead of the '
+                "bundled map."
+            )
         ),
     ] = None,
     item_id: Annotated[
@@ -351,25 +370,37 @@ def transform(
     users: Annotated[
         str | None,
         typer.Option(
-            help="Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), from identify traits."
+            help=(
+                "Also write Personalize's Users dataset here (a local CSV; its schema beside it, .avsc), "
+                "from identify traits."
+            )
         ),
     ] = None,
     user_fields: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated traits for --users (default: numerical traits and categorical ones with few values, at most 25)."
+            help=(
+                "Comma-separated traits for --users (default: numerical traits and categorical ones with "
+                "few values, at most 25)."
+            )
         ),
     ] = None,
     items: Annotated[
         str | None,
         typer.Option(
-            help="Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the events' product properties and --catalog."
+            help=(
+                "Also write Personalize's Items dataset here (a local CSV; its schema beside it), from the "
+                "events' product properties and --catalog."
+            )
         ),
     ] = None,
     catalog: Annotated[
         str | None,
         typer.Option(
-            help="With --items: the store's catalog export, JSON lines of products (generate writes catalog.jsonl beside segment-logs/); its values come first."
+            help=(
+                "With --items: the store's catalog export, JSON lines of products (generate writes "
+                "catalog.jsonl beside segment-logs/); its values come first."
+            )
         ),
     ] = None,
     engine: Annotated[
@@ -387,29 +418,35 @@ def transform(
     Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
     from toolkit import TransformOptions
     from toolkit import transform as run_transform
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
 
     events = (
         tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
     )
-    result = run_transform(
-        source,
-        out=out,
-        options=TransformOptions.for_domain(
-            item_field=item_id.value,
-            domain=domain.value if domain else None,
-            event_map=event_map,
-            event_types=events,
-        ),
-        aws=aws_options(profile, region, endpoint_url),
-        rejects=rejects,
-        users=users,
-        user_fields=[t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None,
-        items=items,
-        catalog=catalog,
-        engine=engine.value,
-        master=master,
-        progress=not (quiet or as_json),
-    )
+    bars = StepLines(lines=False)
+    try:
+        result = run_transform(
+            source,
+            out=out,
+            options=TransformOptions.for_domain(
+                item_field=item_id.value,
+                domain=domain.value if domain else None,
+                event_map=event_map,
+                event_types=events,
+            ),
+            aws=aws_options(profile, region, endpoint_url),
+            rejects=rejects,
+            users=users,
+            user_fields=[t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None,
+            items=items,
+            catalog=catalog,
+            engine=engine.value,
+            master=master,
+            steps=SILENT if quiet else bars,
+        )
+    finally:
+        bars.close()
     if as_json:
         print_json(result.as_dict())
     elif not quiet:
@@ -443,18 +480,24 @@ def validate(
     schema: Annotated[
         str | None,
         typer.Option(
-            help="Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, else inferred from the header)."
+            help=(
+                "Avro schema (.avsc) the CSV must match (default: the .avsc of the same name beside it, "
+                "else inferred from the header)."
+            )
         ),
     ] = None,
     domain: Annotated[
         Domain | None,
         typer.Option(
-            help="Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and CATEGORY_L1)."
+            help=(
+                "Also check this domain's rules (ecommerce: View and Purchase events; Items with PRICE and "
+                "CATEGORY_L1)."
+            )
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""
+    """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""  # noqa: E501 - `toolkit --help` lists the line as written
     import json
 
     from toolkit import validate as run_validate
@@ -481,7 +524,10 @@ def report(
         str,
         typer.Argument(
             metavar="SRC",
-            help="Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output folder.",
+            help=(
+                "Segment logs (a folder or s3://bucket/prefix), an interactions CSV, or a workshop output "
+                "folder."
+            ),
         ),
     ],
     out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path("report.html"),
@@ -574,7 +620,10 @@ def schema(
         str | None,
         typer.Argument(
             metavar="[CSV]",
-            help="Take the columns (and, for users and items, the types) from this CSV (default: USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP).",
+            help=(
+                "Take the columns (and, for users and items, the types) from this CSV (default: "
+                "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP)."
+            ),
         ),
     ] = None,
     dataset: Annotated[
@@ -621,7 +670,9 @@ def explore(
         str | None,
         typer.Argument(
             metavar="[SRC]",
-            help="Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena).",
+            help=(
+                "Segment logs: a folder or s3://bucket/prefix (not needed with a loaded --db, or on Athena)."
+            ),
         ),
     ] = None,
     sql: Annotated[
@@ -667,17 +718,20 @@ def explore(
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
         sql = file.read_text(encoding="utf-8")
-    result = run_explore(
-        source,
-        sql=sql,
-        limit=limit,
-        db=db,
-        engine=engine.value,
-        database=database,
-        output=output,
-        workgroup=workgroup,
-        aws=aws_options(profile, region, endpoint_url),
-        progress=output_format is OutputFormat.table,
+    result = with_progress(
+        "querying",
+        lambda on_progress: run_explore(
+            source,
+            sql=sql,
+            limit=limit,
+            db=db,
+            engine=engine.value,
+            database=database,
+            output=output,
+            workgroup=workgroup,
+            aws=aws_options(profile, region, endpoint_url),
+            on_progress=on_progress,
+        ),
     )
     print_explore(result, output_format.value)
 
@@ -690,7 +744,10 @@ def workshop(
     out: Annotated[
         Path,
         typer.Option(
-            help="Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv and report.html."
+            help=(
+                "Folder for segment-logs/, transformed/interactions.csv, the schemas, users.csv, items.csv "
+                "and report.html."
+            )
         ),
     ] = Path("workshop"),
     users_per_day: VisitorsOption = None,
@@ -706,20 +763,22 @@ def workshop(
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""
+    """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""  # noqa: E501 - `toolkit --help` lists the line as written
     from toolkit.generating import choose_scenario, plan_days
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
     from toolkit.segment.sinks import LocalSink
-    from toolkit.workshop import run_workshop
+    from toolkit.workshop import STEPS, run_workshop
 
     first_day, day_count = plan_days(start, days=days, until=until)
     chosen = choose_scenario(scenario, users_per_day=users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
-    run = with_progress(
-        "simulating",
-        lambda on_progress: run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, on_progress),
-        show=not (quiet or as_json),
-    )
+    steps = StepLines(STEPS, lines=not as_json)
+    try:
+        run = run_workshop(chosen, first_day, day_count, seed, out, bucket, aws, SILENT if quiet else steps)
+    finally:
+        steps.close()
     if as_json:
         print_json(
             {
@@ -758,7 +817,10 @@ def collector(
     out: Annotated[
         list[str] | None,
         typer.Option(
-            help="Where to deliver, repeatable (a local Segment with several destinations): as generate's --out (default: collected)."
+            help=(
+                "Where to deliver, repeatable (a local Segment with several destinations): as generate's "
+                "--out (default: collected)."
+            )
         ),
     ] = None,
     write_key: Annotated[
@@ -792,7 +854,10 @@ def collector(
     journal: Annotated[
         Path | None,
         typer.Option(
-            help="Journal folder, a folder per destination under it (default: OUT/.collector-journal for the first folder --out, else ./.collector-journal)."
+            help=(
+                "Journal folder, a folder per destination under it (default: OUT/.collector-journal for "
+                "the first folder --out, else ./.collector-journal)."
+            )
         ),
     ] = None,
     processes: Annotated[
@@ -800,7 +865,10 @@ def collector(
         typer.Option(
             min=1,
             max=64,
-            help="Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health answers for the process it reaches.",
+            help=(
+                "Server processes sharing the port (SO_REUSEPORT), each with a journal of its own; /health "
+                "answers for the process it reaches."
+            ),
         ),
     ] = 1,
     profile: ProfileOption = None,
@@ -827,7 +895,8 @@ def collector(
         )
     if not (0 < flush_mb <= MAX_FLUSH_MB and 0 < flush_seconds <= MAX_FLUSH_SECONDS):
         raise UsageError(
-            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to {MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
+            f"--flush-mb must be a number from 0 to {MAX_FLUSH_MB:,} and --flush-seconds from 0 to "
+            f"{MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
     outs = out or ["collected"]
     destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
@@ -850,7 +919,9 @@ def collector(
 
     def ready(url: str) -> None:
         errors.print(
-            f"collector listening on {url} for {', '.join(sorted(keys))} ({processes} process{'es' if processes > 1 else ''}); delivering to {', '.join(d.name for d in destinations)}",
+            f"collector listening on {url} for {', '.join(sorted(keys))} "
+            f"({processes} process{'es' if processes > 1 else ''}); "
+            f"delivering to {', '.join(d.name for d in destinations)}",
             highlight=False,
         )
 
@@ -863,7 +934,8 @@ def collector(
         say_error(f"{failure}; the others were stopped and its journal published")
     if run.unpublished:
         say_error(
-            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal {run.journal} and are published when a collector starts on it again"
+            f"{run.unpublished:,} acknowledged messages could not be published; they wait in the journal "
+            f"{run.journal} and are published when a collector starts on it again"
         )
     if not run.ok:
         raise typer.Exit(EXIT_INVALID)
@@ -901,13 +973,19 @@ def check(
         bool,
         typer.Option(
             "--fix",
-            help="Create what is missing and safe to create (bucket, folders, Athena database and results location); never IAM.",
+            help=(
+                "Create what is missing and safe to create (bucket, folders, Athena database and results "
+                "location); never IAM."
+            ),
         ),
     ] = False,
     personalize_role: Annotated[
         str | None,
         typer.Option(
-            help="Role Personalize's import jobs assume (default: toolkit-personalize-s3-read, or the workshop's)."
+            help=(
+                "Role Personalize's import jobs assume (default: toolkit-personalize-s3-read, or the "
+                "workshop's)."
+            )
         ),
     ] = None,
     dataset_group: Annotated[

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from toolkit.destinations import is_folder
 from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
@@ -112,9 +113,12 @@ def run_collector(settings: CollectorSettings, on_ready: Callable[[str], None]) 
 
 def _serve_processes(settings: CollectorSettings, on_ready: Callable[[str], None]) -> CollectorRun:
     port = settings.port or _free_port(settings.host)
-    context = multiprocessing.get_context(
-        "spawn" if sys.platform == "win32" else "fork"
-    )  # fork: no re-import per process
+    # fork: no re-import per process
+    context = (
+        multiprocessing.get_context("spawn")
+        if sys.platform == "win32"
+        else multiprocessing.get_context("fork")
+    )
     results, ready = context.Queue(), [context.Event() for _ in range(settings.processes)]
     parent = os.getpid()
     workers = [
@@ -153,7 +157,7 @@ def _serve_processes(settings: CollectorSettings, on_ready: Callable[[str], None
     alive = {worker.sentinel: number for number, worker in enumerate(workers)}
     while alive:
         for sentinel in multiprocessing.connection.wait(list(alive)):
-            number = alive.pop(sentinel)
+            number = alive.pop(cast(int, sentinel))  # wait returns the sentinels (ints) it was given
             workers[number].join()
             if not stopping or workers[number].exitcode != 0:
                 failures.append(
@@ -217,8 +221,10 @@ def _serve(
     server = CollectorServer(collector, settings.host, port, reuse_port=reuse_port)
 
     def ready(running: CollectorServer) -> None:
+        stopping = running.stopping
+        assert stopping is not None  # the server makes its stop event before it is ready
         for number in (signal.SIGINT, signal.SIGTERM):
-            running.loop.add_signal_handler(number, running.stopping.set)
+            running.loop.add_signal_handler(number, stopping.set)
         if parent is not None:
             _watch_parent(running, parent)
         on_ready(running.url)

@@ -48,6 +48,12 @@ def _segment_layout(out: str, options: DestinationOptions) -> Destination:
     return sink_for(out, options.aws)
 
 
+def _personalize_events(out: str, options: DestinationOptions) -> Destination:
+    from toolkit.personalize_events import open_tracker
+
+    return open_tracker(out, options.aws)
+
+
 def _not_in_this_version(label: str) -> Callable[[str, DestinationOptions], Destination]:
     def refuse(out: str, options: DestinationOptions) -> Destination:
         raise UsageError(f"out {out!r}: the {label} destination is not in this version of the toolkit")
@@ -81,7 +87,7 @@ SCHEMES: list[Scheme] = [
         "Personalize event tracker",
         "personalize-events://TRACKING_ID",
         _url("personalize-events"),
-        _not_in_this_version("Personalize event tracker"),
+        _personalize_events,
     ),
 ]
 

@@ -4,13 +4,15 @@ The library's types are imported for annotations only, so that `toolkit --help` 
 
 from __future__ import annotations
 
+import textwrap
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -53,7 +55,7 @@ def print_json(document: object) -> None:
 def with_progress(
     description: str, work: Callable[[Callable[[int, int], None] | None], Result], show: bool = True
 ) -> Result:
-    """Run work(on_progress) with a progress bar that appears if it takes over a second (if shown)."""
+    """Run work(on_progress) with a bar on stderr that appears if it takes over a second (if shown)."""
     if not show:
         return work(None)
     progress = LazyProgress(description)
@@ -63,34 +65,105 @@ def with_progress(
         progress.close()
 
 
+BAR_DELAY_SECONDS = 1.0  # work shorter than this shows no bar
+
+
 class LazyProgress:
-    """A progress bar that appears only if the work takes more than a second."""
+    """A labelled bar on stderr that appears once the work has run a second, when stderr is a
+    terminal (never in a pipe, a file or a log); work with no count yet shows a pulsing bar."""
 
     def __init__(self, description: str):
         self.description = description
-        self.began = time.monotonic()
+        self.done: int = 0
+        self.total: int | None = None
+        self.lock = threading.Lock()
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.closed = False
+        self.timer = threading.Timer(BAR_DELAY_SECONDS, self._appear) if errors.is_terminal else None
+        if self.timer is not None:
+            self.timer.daemon = True
+            self.timer.start()
 
-    def update(self, done: int, total: int) -> None:
-        if self.progress is None and time.monotonic() - self.began > 1.0 and done < total:
+    def _appear(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
             self.progress = Progress(
                 TextColumn(self.description),
                 BarColumn(),
-                MofNCompleteColumn(),
+                TaskProgressColumn(),
                 TimeElapsedColumn(),
-                console=console,
+                console=errors,
                 transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
             self.progress.start()
-            self.task = self.progress.add_task(self.description, total=total)
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=done)
+            self.task = self.progress.add_task(self.description, total=self.total, completed=self.done)
+
+    def update(self, done: int, total: int) -> None:
+        with self.lock:
+            self.done, self.total = done, total
+            if self.progress is not None and self.task is not None:
+                self.progress.update(self.task, completed=done, total=total)
 
     def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        with self.lock:
+            self.closed = True
+            if self.timer is not None:
+                self.timer.cancel()
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+
+class StepLines:
+    """The `Steps` of a run drawn as people expect them: a bar on stderr for work that runs over a
+    second, and (with `lines`) one line on stdout as each step ends, numbered and timed as dbt
+    prints its models: `20:31:05  1 of 7  generate  675,000 messages ......... [5.1 s]`."""
+
+    def __init__(self, steps: int = 0, *, lines: bool = True):
+        self.steps, self.lines = steps, lines
+        self.ended = 0
+        self.began = time.monotonic()
+        self.bar: LazyProgress | None = None
+
+    def begin(self, doing: str) -> None:
+        self.close()
+        self.bar = LazyProgress(doing)
+
+    def advance(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done, total)
+
+    def end(self, step: str, outcome: str) -> None:
+        self.close()
+        self.ended += 1
+        now = time.monotonic()
+        seconds, self.began = now - self.began, now
+        if self.lines:
+            line = step_line(self.ended, self.steps, step, outcome, seconds, console.width)
+            if line.cell_len > console.width:  # a long path: wrapped by words, the path kept whole
+                print_wrapped(line.plain, indent=STEP_INDENT)
+            else:
+                console.print(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+STEP_INDENT = 10  # a wrapped step line goes on under its number
+
+
+def step_line(number: int, steps: int, step: str, outcome: str, seconds: float, width: int) -> Text:
+    """One finished step: the clock, its number, its name, what it made, dots to the time on the right."""
+    left = f"{time.strftime('%H:%M:%S')}  {number} of {steps}  {step:<9} {outcome} "
+    right = f" [{seconds:.1f} s]"
+    dots = "." * max(width - len(left) - len(right), 0)
+    return Text.assemble(left, (dots, "dim"), (right, "green"))
 
 
 def generate_summary(scenario: Scenario, result: SimulationResult) -> Table:
@@ -128,7 +201,8 @@ def transform_summary(summary: TransformSummary) -> Table:
     skipped = [f"{summary.empty_files} empty"] if summary.empty_files else []
     skipped += (
         [
-            f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the download folder"
+            f"{len(summary.refused_objects)} S3 objects refused: their keys would be saved outside the "
+            "download folder"
         ]
         if summary.refused_objects
         else []
@@ -219,7 +293,11 @@ def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
     hidden = len(columns) - len(shown)
     caption = f"{len(result.rows):,} rows in {result.seconds:.2f} s"
     if hidden:
-        caption += f"; {hidden} of {len(columns)} columns not shown ({', '.join(columns[i] for i in range(len(columns)) if i not in shown)}): select them with --sql, or use --format json"
+        names = ", ".join(columns[i] for i in range(len(columns)) if i not in shown)
+        caption += (
+            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use "
+            "--format json"
+        )
     table = Table(title=title, caption=caption)
     for index in shown:
         table.add_column(columns[index], overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
@@ -370,8 +448,9 @@ def print_generated(result: GenerateResult) -> None:
     counts = result.simulation
     console.print(generate_summary(result.scenario, counts))
     console.print(
-        f"{counts.messages:,} messages in {counts.files:,} files ({counts.bytes_written / 1e6:,.1f} MB gzipped) "
-        f"for {result.first_day} to {result.last_day} in {counts.seconds:.1f} s ({counts.messages / max(counts.seconds, 1e-9):,.0f} messages/s)"
+        f"{counts.messages:,} messages in {counts.files:,} files ({counts.bytes_written / 1e6:,.1f} MB "
+        f"gzipped) for {result.first_day} to {result.last_day} in {counts.seconds:.1f} s "
+        f"({counts.messages / max(counts.seconds, 1e-9):,.0f} messages/s)"
     )
     for name in result.written_to:
         delivered = result.simulation.delivered.get(name)
@@ -411,7 +490,8 @@ def print_transform(result: TransformResult, rejects: bool) -> None:
             else ""
         )
         console.print(
-            f"Items dataset: {summary.items_dataset.items:,} items{described} with {', '.join(summary.items_dataset.fields)}",
+            f"Items dataset: {summary.items_dataset.items:,} items{described} with "
+            f"{', '.join(summary.items_dataset.fields)}",
             soft_wrap=True,
         )
     for file, damage in summary.damaged_files.items():
@@ -473,7 +553,8 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
     if result.s3 is not None and output_format == "table":
         s3 = result.s3
         errors.print(
-            f"read {s3.bytes_read / 1e6:,.1f} MB from {s3.objects_read:,} of {s3.objects:,} S3 objects ({s3.bytes_listed / 1e6:,.1f} MB), as the queries needed them"
+            f"read {s3.bytes_read / 1e6:,.1f} MB from {s3.objects_read:,} of {s3.objects:,} S3 objects "
+            f"({s3.bytes_listed / 1e6:,.1f} MB), as the queries needed them"
         )
     for name, why in result.skipped.items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
@@ -482,51 +563,70 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
 
 
 def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
-    """Each step's tables under its rule, then where everything was written."""
+    """After the step lines: what the logs hold, where every message went, what to look at, and
+    where everything was written (each value wrapped by words beside its label)."""
     from toolkit.exploring.engines import workshop_conclusion
 
-    console.rule("1. generate")
-    console.print(generate_summary(scenario, run.generated))
-    console.rule("2. explore (the workshop's Athena queries, on DuckDB)")
-    for title, result in run.queries[1:]:
-        console.print(query_table(title, result, console.width))
-    console.print(workshop_conclusion(run.queries[-1][1]))
-    console.rule("3. transform and validate")
+    console.print()
+    print_wrapped(workshop_conclusion(run.queries[-1][1]))
     console.print(transform_summary(run.transformed))
-    console.print(events_table(run.transformed))
     for report in [run.validation, *run.datasets]:
         if not report.valid:
             console.print(validation_table(report))
-    warnings = [f"{check.rule}: {check.detail}" for check in run.validation.checks if check.status == "warn"]
-    for warning in warnings:
-        console.print(Text.assemble(("warning ", "yellow"), warning), soft_wrap=True)
-    console.rule("ready for Personalize")
+    for report in [run.validation, *run.datasets]:
+        for check in report.checks:
+            if check.status == "warn":
+                print_wrapped(f"warning: {report.dataset}: {check.rule}: {check.detail}", style="yellow")
+    console.rule("ready for Personalize" if run.validation.valid else "not ready for Personalize")
     verdict = "passes" if run.validation.valid else "FAILS"
-    console.print(
-        f"interactions CSV: {run.csv} ({run.transformed.interactions:,} interactions, {run.validation.diagnostics.get('users', 0):,} users, {run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
-        soft_wrap=True,
-    )
-    console.print(f"schema:           {run.schema}", soft_wrap=True)
+    rows = [
+        (
+            "interactions CSV",
+            f"{run.csv} ({run.transformed.interactions:,} interactions, "
+            f"{run.validation.diagnostics.get('users', 0):,} users, "
+            f"{run.validation.diagnostics.get('items', 0):,} items; {verdict} Personalize's rules)",
+        ),
+        ("schema", run.schema),
+    ]
     if run.transformed.users_dataset is not None:
-        console.print(
-            f"users dataset:    {run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)",
-            soft_wrap=True,
+        rows.append(
+            (
+                "users dataset",
+                f"{run.users} ({run.transformed.users_dataset.users:,} users; its schema beside it)",
+            )
         )
     if run.items and run.transformed.items_dataset is not None:
-        console.print(
-            f"items dataset:    {run.items} ({run.transformed.items_dataset.items:,} items from the catalog export and the events; its schema beside it)",
-            soft_wrap=True,
+        rows.append(
+            (
+                "items dataset",
+                f"{run.items} ({run.transformed.items_dataset.items:,} items from the catalog export "
+                "and the events; its schema beside it)",
+            )
         )
-    console.print(
-        Text(
-            f"signal check:     {run.evaluation.verdict}", "green" if run.evaluation.learnable else "yellow"
-        ),
-        soft_wrap=True,
+    rows.append(("signal check", run.evaluation.verdict))
+    rows.append(("raw logs", f"{run.logs} ({run.generated.messages:,} messages)"))
+    rows.append(("report", f"{run.report} (open it in a browser: the charts of it all)"))
+    print_labelled(rows)
+
+
+def print_labelled(rows: list[tuple[str, str]]) -> None:
+    """Label: value lines, each value wrapped by words beside its label (see `print_wrapped`)."""
+    pad = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        print_wrapped(f"{label + ':':<{pad}}{value}", indent=pad)
+
+
+def print_wrapped(text: str, *, indent: int = 0, style: str | None = None) -> None:
+    """A line wrapped by words at the terminal's width, never inside a word: a path, a number or
+    a command longer than the line is printed whole (the terminal folds it; a copy keeps it)."""
+    lines = textwrap.wrap(
+        text,
+        console.width,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
     )
-    console.print(f"raw logs:         {run.logs} ({run.generated.messages:,} messages)", soft_wrap=True)
-    console.print(
-        f"report:           {run.report} (open it in a browser: the charts of it all)", soft_wrap=True
-    )
+    console.print(Text("\n".join(lines) or text, style or ""), soft_wrap=True)
 
 
 def print_report_verdict(report: Report, out: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +146,24 @@ def download_file(url: S3Url, path: Path, aws: AwsOptions) -> None:
         raise aws_error(exc, f"cannot download {url}") from None
 
 
-def upload(path: Path, url: S3Url, aws: AwsOptions) -> None:
-    """Upload a local file to exactly url's key (multipart for large files, via boto3's transfer)."""
+def upload(
+    path: Path, url: S3Url, aws: AwsOptions, on_progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Upload a local file to exactly url's key (multipart for large files, via boto3's transfer);
+    the bytes sent so far go to `on_progress` (done, total) as they go."""
     import botocore.exceptions
 
+    callback = None
+    if on_progress is not None:
+        size, sent = path.stat().st_size, [0]
+        lock = threading.Lock()
+
+        def callback(chunk: int) -> None:  # boto3 calls it from its transfer threads
+            with lock:
+                sent[0] += chunk
+                on_progress(sent[0], size)
+
     try:
-        aws.client("s3").upload_file(str(path), url.bucket, url.key)
+        aws.client("s3").upload_file(str(path), url.bucket, url.key, Callback=callback)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise aws_error(exc, f"cannot upload to {url}") from None

@@ -12,8 +12,10 @@ import duckdb
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error
 from toolkit.errors import UsageError
 from toolkit.exploring.logs_view import VIEW, view_sql
-from toolkit.query_progress import show_progress
+from toolkit.progress import OnProgress, enable_query_progress, watch_statements
 from toolkit.segment.logs import LogFiles, file_named_in
+
+COUNTED_BATCH_ROWS = 100_000
 
 WORKSHOP_QUERIES = (
     ("Twenty sample messages", "workshop_1_sample.sql"),
@@ -29,6 +31,12 @@ class QueryResult:
     rows: list[tuple]
     seconds: float
     details: dict = field(default_factory=dict)  # engine facts: Athena's state, bytes scanned
+    total_rows: int | None = None  # rows the query gave, `rows` the first of them (None: all are in `rows`)
+
+    @property
+    def hidden_rows(self) -> int:
+        """Rows the query gave beyond those kept in `rows`."""
+        return 0 if self.total_rows is None else self.total_rows - len(self.rows)
 
 
 class Explorer(Protocol):
@@ -48,7 +56,9 @@ class Explorer(Protocol):
 class DuckDBExplorer:
     """segment_logs over log files, or over a DuckDB file they were loaded into (--db)."""
 
-    def __init__(self, logs: LogFiles | None, database: Path | None = None, progress: bool = False):
+    def __init__(
+        self, logs: LogFiles | None, database: Path | None = None, on_progress: OnProgress | None = None
+    ):
         self.logs = logs
         self.files = list(logs.paths) if logs else []
         self.skipped: dict[str, str] = {}  # damaged file -> DuckDB's complaint
@@ -76,7 +86,8 @@ class DuckDBExplorer:
                 f"cannot open `db` {database}: {str(exc).splitlines()[0]}", parameters=("db",)
             ) from None
         try:
-            show_progress(self.connection, progress)
+            self.on_progress = on_progress
+            enable_query_progress(self.connection)
             if logs is not None and logs.filesystem is not None:
                 self.connection.register_filesystem(logs.filesystem)
             if logs is not None:
@@ -98,10 +109,10 @@ class DuckDBExplorer:
             raise
 
     def _has_table(self, name: str) -> bool:
-        row = self.connection.execute(
+        [(count,)] = self.connection.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()
+        return bool(count)
 
     def _create_view(self) -> None:
         if not self.files:
@@ -118,7 +129,7 @@ class DuckDBExplorer:
         self._retrying(
             lambda: self.connection.execute(
                 f"CREATE OR REPLACE TABLE main.{VIEW} AS SELECT * FROM temp.{VIEW}"
-            )
+            ).fetchall()
         )
         self.connection.execute(f"DROP VIEW temp.{VIEW}")
 
@@ -139,12 +150,16 @@ class DuckDBExplorer:
         began = time.perf_counter()
 
         def execute():
-            cursor = self.connection.execute(sql)
-            columns = [d[0] for d in cursor.description] if cursor.description else []
-            return columns, (cursor.fetchmany(limit) if limit else cursor.fetchall())
+            with watch_statements(self.connection, self.on_progress):
+                relation = self.connection.sql(sql)
+                if relation is None:  # a statement without rows (SET, CREATE VIEW)
+                    return [], [], None
+                if not limit:
+                    return relation.columns, relation.fetchall(), None
+                return relation.columns, *self._first_rows(relation, limit)
 
         try:
-            columns, rows = self._retrying(execute)
+            columns, rows, total = self._retrying(execute)
         except (
             duckdb.ParserException,
             duckdb.BinderException,
@@ -153,7 +168,23 @@ class DuckDBExplorer:
             duckdb.InvalidInputException,
         ) as exc:
             raise UsageError(f"the query failed: {' '.join(str(exc).split())[:300]}") from None
-        return QueryResult(sql, columns, rows, time.perf_counter() - began)
+        return QueryResult(sql, columns, rows, time.perf_counter() - began, total_rows=total)
+
+    def _first_rows(self, relation: duckdb.DuckDBPyRelation, limit: int) -> tuple[list[tuple], int]:
+        """The first `limit` rows, and how many rows there are: the rest are counted as Arrow
+        batches streamed through, never kept, so that memory stays bounded whatever the query."""
+        import pyarrow
+
+        reader = relation.to_arrow_reader(COUNTED_BATCH_ROWS)
+        kept: list[pyarrow.RecordBatch] = []
+        total = 0
+        for batch in reader:
+            if total < limit:
+                kept.append(batch.slice(0, limit - total))
+            total += batch.num_rows
+        # back through DuckDB, so that the values are the Python objects DuckDB's fetchall gives
+        first = self.connection.from_arrow(pyarrow.Table.from_batches(kept, schema=reader.schema))
+        return first.fetchall(), total
 
     def close(self) -> None:
         self.connection.close()

@@ -11,6 +11,7 @@ from toolkit.errors import UsageError
 from toolkit.exploring.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
 from toolkit.exploring.logs_view import sql_text
 from toolkit.exploring.printable import printable
+from toolkit.progress import OnProgress
 from toolkit.segment.logs import LogFiles, find_log_files
 
 ENGINES = ("duckdb", "athena")
@@ -60,11 +61,11 @@ def explore(
     output: str | None = None,
     workgroup: str | None = None,
     aws: AwsOptions | None = None,
-    progress: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> ExploreResult:
     """Run `sql` (or, without it, the workshop's three queries) against `segment_logs`: on DuckDB
     over `source` (a folder or s3://bucket/prefix) or a DuckDB file `db` loaded earlier, or on
-    Athena (`database`, results to `output`)."""
+    Athena (`database`, results to `output`). DuckDB's progress on each query goes to `on_progress`."""
     if limit is not None and limit < 1:
         raise UsageError(f"`limit` must be at least 1, not {limit}", parameters=("limit",))
     if engine not in ENGINES:
@@ -84,7 +85,7 @@ def explore(
         explorer = AthenaExplorer(database, output, aws, workgroup)
     else:
         logs = find_log_files(source, aws, stream=True) if source else None
-        explorer = DuckDBExplorer(logs, Path(db) if db else None, progress=progress)
+        explorer = DuckDBExplorer(logs, Path(db) if db else None, on_progress=on_progress)
     try:
         answers = [(title, printable(explorer.run(text, limit))) for title, text in queries]
     finally:

@@ -11,7 +11,6 @@ from toolkit.files import read_text_input
 
 DOMAINS = ("ecommerce",)
 MAX_EVENT_MAP_BYTES = 1 << 20
-ECOMMERCE_TYPES = ("View", "Purchase")  # what the domain's recommenders read; others are kept as they are
 
 
 def event_map(domain: str, path: str | None = None) -> dict[str, str]:

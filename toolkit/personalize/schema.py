@@ -19,7 +19,6 @@ RESERVED = {
     "RECOMMENDATION_ID": "string",
 }
 INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP")
-DATASETS = ("interactions", "users", "items")
 
 
 @dataclass(frozen=True)

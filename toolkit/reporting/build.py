@@ -57,7 +57,8 @@ class Report:
         look = [f"{r.dataset}: {c.rule}: {c.detail}" for r in reports for c in r.checks if c.status == "warn"]
         if self.accounting is not None and self.accounting.rejected:
             look.append(
-                f"logs: {self.accounting.rejected:,} lines are not JSON objects (transform --rejects FILE lists them)"
+                f"logs: {self.accounting.rejected:,} lines are not JSON objects (transform --rejects FILE "
+                "lists them)"
             )
         if self.evaluation is not None and not self.evaluation.learnable:
             look.append(f"signal: {self.evaluation.verdict}")
@@ -127,13 +128,13 @@ def build_report(
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         if out is not None and files is not None:
             check_outputs({"out": out}, [*read, *files.paths])
-        csv = inputs.interactions
-        if csv is None:  # the transform validates what it writes: that validation is the report's
-            csv = Path(work) / "interactions.csv"
-            transformed = transform(inputs.logs, out=str(csv), aws=aws)
-            report.accounting, report.validation = transformed.summary, transformed.validation
-        else:
+        if inputs.interactions is not None:
+            csv = inputs.interactions
             report.validation = validate_csv(csv, dataset="interactions")
+        else:  # logs (the source itself): the transform validates what it writes, the report's validation
+            csv = Path(work) / "interactions.csv"
+            transformed = transform(source, out=str(csv), aws=aws)
+            report.accounting, report.validation = transformed.summary, transformed.validation
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = with_datasets(report.validation, csv, inputs.users, inputs.items)
         if evaluate:
@@ -151,7 +152,8 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
         connection = duckdb.connect()  # in memory up to MEMORY_LIMIT, then spilled to `work`
         try:
             connection.execute(
-                f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; SET enable_progress_bar = false; SET TimeZone = 'UTC'"
+                f"SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{work}'; "
+                "SET enable_progress_bar = false; SET TimeZone = 'UTC'"
             )
             if logs is not None:
                 if logs.filesystem is not None:  # S3 objects, read as needed

@@ -15,7 +15,7 @@ import duckdb
 
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import MAX_ID_LENGTH
-from toolkit.query_progress import show_progress
+from toolkit.progress import OnProgress, enable_query_progress, watch_statements
 from toolkit.segment.lines import MAX_LINE_BYTES, drop_overlong_lines, salvage
 from toolkit.segment.logs import LogFiles, file_named_in
 from toolkit.transforming.items import ItemsDataset, write_items
@@ -149,7 +149,13 @@ class DuckDBTransform:
 
     locates_rejects = True
 
-    def __init__(self, work_dir: Path, threads: int | None = None, progress: bool = False, filesystem=None):
+    def __init__(
+        self,
+        work_dir: Path,
+        threads: int | None = None,
+        on_progress: OnProgress | None = None,
+        filesystem=None,
+    ):
         self.work_dir = work_dir
         self.filesystem = filesystem  # aws.s3_files.S3Files when the logs are read from S3 as needed
         self.files: list[Path | str] = []
@@ -163,7 +169,8 @@ class DuckDBTransform:
         )
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
-        show_progress(self.connection, progress)
+        self.on_progress = on_progress
+        enable_query_progress(self.connection)
 
     def classify(
         self, logs: LogFiles, options: TransformOptions, summary: TransformSummary
@@ -206,9 +213,19 @@ class DuckDBTransform:
         query = classify_sql(options)
         for start in range(0, len(files), FILES_PER_SCAN):
             batch = {"files": [str(f) for f in files[start : start + FILES_PER_SCAN]]}
-            self.connection.execute(
-                f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}", batch
-            )
+            with watch_statements(self.connection, self._batch_progress(start, len(files))):
+                self.connection.execute(
+                    f"INSERT INTO classified {query}" if start else f"CREATE TABLE classified AS {query}",
+                    batch,
+                )
+
+    def _batch_progress(self, start: int, files: int) -> OnProgress | None:
+        """The progress of one batch's statement as files done of `files`."""
+        report = self.on_progress
+        if report is None:
+            return None
+        batch = min(FILES_PER_SCAN, files - start)
+        return lambda done, total: report(start + batch * done // total, files)
 
     def reasons(self) -> Counter:
         return Counter(

@@ -73,7 +73,8 @@ def write_items(
             ).fetchall()[0][0]
         ):
             raise UsageError(
-                f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by `item_field`",
+                f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by "
+                "`item_field`",
                 parameters=("catalog", "item_field"),
             )
         values = ", ".join(

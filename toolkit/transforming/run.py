@@ -21,6 +21,7 @@ from toolkit.files import (
     refuse_special_input,
 )
 from toolkit.personalize.validate import ValidationReport, validate_csv
+from toolkit.progress import SILENT, Steps
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
 from toolkit.segment.logs import LogFiles, find_log_files
 from toolkit.transforming.duckdb_engine import DuckDBTransform
@@ -62,7 +63,8 @@ class TransformEngine(Protocol):
         ...
 
     def write_csv(self, path: Path) -> tuple[int, Counter]:
-        """Write the interactions CSV, the first copy of each message; (messages, interactions by EVENT_TYPE)."""
+        """Write the interactions CSV, the first copy of each message; returns (messages written,
+        interactions by EVENT_TYPE)."""
         ...
 
     def write_users(self, path: Path, chosen: list[str] | None) -> UsersDataset:
@@ -133,14 +135,20 @@ class OutputTarget:
         return work_dir / CSV_NAME if is_s3(self.location) else partial_path(Path(self.display))
 
     def publish(
-        self, partial: Path, diagnostics: bool = False, others: Sequence[tuple[Path, Path]] = ()
+        self,
+        partial: Path,
+        diagnostics: bool = False,
+        others: Sequence[tuple[Path, Path]] = (),
+        steps: Steps = SILENT,
     ) -> ValidationReport:
         """Validate the finished CSV, then put it where it was asked for, together with the run's
         other outputs (partial, final renames); returns the validation."""
+        steps.begin(f"validating {Path(self.display).name}")
         report = validate_csv(partial, diagnostics=diagnostics)
         report.path = self.display
         if is_s3(self.location):
-            upload(partial, S3Url.parse(self.display), self.aws)
+            steps.begin(f"uploading {partial.stat().st_size / 1e6:,.1f} MB to {self.display}")
+            upload(partial, S3Url.parse(self.display), self.aws, steps.advance)
             publish_together(others)
         else:
             publish_together([*others, (partial, Path(self.display))])
@@ -164,14 +172,14 @@ def transform(
     engine: str = "duckdb",
     master: str = "local[2]",
     diagnostics: bool = False,
-    progress: bool = False,
+    steps: Steps = SILENT,
 ) -> TransformResult:
     """Segment logs at `source` (a folder or s3://bucket/prefix) to the interactions CSV at `out`
     (a file, a folder, or s3://bucket/prefix/), on an engine: duckdb on this machine, or spark on
     `master`. With `rejects`, the lines that are not messages are written there (JSON lines); with
     `users` and `items`, Personalize's Users and Items datasets too (local CSVs, schemas beside
     them). Every output is checked before any work and published whole after it; the CSV is
-    validated (with the diagnostics too, if asked)."""
+    validated (with the diagnostics too, if asked); what it is doing is told to `steps` as it goes."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -208,24 +216,28 @@ def transform(
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
-        runner = _engine(engine, work_dir, progress, master, logs.filesystem)
+        runner = _engine(engine, work_dir, steps, master, logs.filesystem)
         partial = target.partial_path(work_dir)
         finished: list[tuple[Path, Path]] = []  # published together once the CSV passed validation
         try:
+            steps.begin(f"transforming {len(logs.paths):,} log files")
             names = runner.classify(logs, options, summary)
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
             summary.interactions = sum(summary.events.values())
             if rejects:
                 finished.append(_write_rejects(Path(rejects), summary.rejects))
             if users:
+                steps.begin(f"writing {Path(users).name}")
                 summary.users_dataset = write_dataset(
                     Path(users), lambda part: runner.write_users(part, user_fields), finished
                 )
             if items:
+                steps.begin(f"writing {Path(items).name}")
                 summary.items_dataset = write_dataset(
                     Path(items),
                     lambda part: runner.write_items(
@@ -233,7 +245,7 @@ def transform(
                     ),
                     finished,
                 )
-            report = target.publish(partial, diagnostics, finished)
+            report = target.publish(partial, diagnostics, finished, steps)
         finally:
             runner.close()
             for leftover in [partial, *(written for written, _ in finished)]:
@@ -242,13 +254,13 @@ def transform(
     return TransformResult(summary, target.display, report)
 
 
-def _engine(name: str, work_dir: Path, progress: bool, master: str, filesystem=None) -> TransformEngine:
+def _engine(name: str, work_dir: Path, steps: Steps, master: str, filesystem=None) -> TransformEngine:
     """The engine: DuckDB, or Spark (its module imports PySpark only when asked for)."""
     if name == "spark":
         from toolkit.transforming.spark_engine import SparkTransform
 
         return SparkTransform(work_dir, master)
-    return DuckDBTransform(work_dir, progress=progress, filesystem=filesystem)
+    return DuckDBTransform(work_dir, on_progress=steps.advance, filesystem=filesystem)
 
 
 def _account(
