@@ -9,7 +9,7 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -22,6 +22,10 @@ except ImportError:
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
 from toolkit.render import LazyProgress, console, errors, print_json, say_error, with_progress
+
+if TYPE_CHECKING:
+    from toolkit.destinations import DestinationOptions
+    from toolkit.simulate.scenario import Scenario
 
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
@@ -164,13 +168,52 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
     return AwsOptions(profile, region, endpoint_url)
 
 
-def destination_options(scenario, profile: str | None, region: str | None, endpoint_url: str | None):
+def destination_options(
+    scenario: Scenario | None, profile: str | None, region: str | None, endpoint_url: str | None, **chosen
+) -> DestinationOptions:
+    """What the destinations are given: AWS, the scenario's source names (generate's face fills
+    them in itself), and the options of each kind of destination."""
     from toolkit.destinations import DestinationOptions
 
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
-        source_names={source.id: source.key for source in scenario.sources.values()},
+        source_names={source.id: source.key for source in scenario.sources.values()} if scenario else {},
+        **chosen,
     )
+
+
+LayoutOption = Annotated[
+    str, typer.Option(help="What a folder or s3:// --out holds: segment (Segment's S3 layout) or firehose.")
+]
+PartitionKeyOption = Annotated[
+    str, typer.Option(help="Kinesis: user (userId, else anonymousId, as Segment) or message-id.")
+]
+StreamPerSourceOption = Annotated[
+    bool,
+    typer.Option("--stream-per-source", help="Kinesis: a stream per source, named by {source} in --out."),
+]
+CreateOption = Annotated[bool, typer.Option("--create", help="Kinesis: create missing streams (--shards).")]
+ReadLayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="What the folder or s3:// source holds: segment (Segment's S3 layout) or firehose "
+        "(a Firehose stream's objects); default: as its keys show.",
+    ),
+]
+ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
+FirehoseMapOption = Annotated[
+    str | None,
+    typer.Option(
+        help='Firehose: Segment\'s mappedStreams, e.g. "Order Completed=orders,track=events,*=all".'
+    ),
+]
+FirehoseApiOption = Annotated[
+    str, typer.Option(help="Firehose: record (PutRecord a message, as Segment) or batch (PutRecordBatch).")
+]
+CompressionOption = Annotated[str, typer.Option(help="--layout firehose: none or gzip.")]
+BufferMbOption = Annotated[float, typer.Option(help="--layout firehose: buffer size, MB (1-128).")]
+BufferSecondsOption = Annotated[float, typer.Option(help="--layout firehose: buffer interval, s (0-900).")]
 
 
 StartOption = Annotated[str, typer.Option("--date", help="First day to simulate, YYYY-MM-DD (UTC).")]
@@ -251,6 +294,16 @@ def generate(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -268,6 +321,22 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
+    delivery = destination_options(
+        None,
+        profile,
+        region,
+        endpoint_url,
+        layout=layout,
+        partition_key=partition_key,
+        stream_per_source=stream_per_source,
+        create=create,
+        shards=shards,
+        firehose_map=firehose_map,
+        firehose_api=firehose_api,
+        compression=compression,
+        buffer_mb=buffer_mb,
+        buffer_seconds=buffer_seconds,
+    )
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
@@ -279,7 +348,7 @@ def generate(
             users_per_day=users_per_day,
             out=outs,
             workers=workers,
-            aws=aws_options(profile, region, endpoint_url),
+            destination_options=delivery,
             on_progress=on_progress,
         ),
         show=not quiet,
@@ -327,7 +396,11 @@ def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, k
 @app.command()
 def transform(
     source: Annotated[
-        str, typer.Argument(help="Segment logs: a folder (holding segment-logs/) or s3://bucket/prefix.")
+        str,
+        typer.Argument(
+            help="Segment logs: a folder (holding segment-logs/, or a Firehose layout), s3://bucket/prefix, "
+            "or kinesis://STREAM."
+        ),
     ],
     out: Annotated[
         str,
@@ -410,6 +483,7 @@ def transform(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -443,6 +517,7 @@ def transform(
             catalog=catalog,
             engine=engine.value,
             master=master,
+            layout=read_layout,
             steps=SILENT if quiet else bars,
         )
     finally:
@@ -558,6 +633,7 @@ def report(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -578,6 +654,7 @@ def report(
         items=items,
         scenario=scenario,
         evaluate=evaluate,
+        layout=read_layout,
         aws=aws_options(profile, region, endpoint_url),
     )
     if as_json:
@@ -701,6 +778,7 @@ def explore(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    read_layout: ReadLayoutOption = None,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit import explore as run_explore
@@ -731,6 +809,7 @@ def explore(
             workgroup=workgroup,
             aws=aws_options(profile, region, endpoint_url),
             on_progress=on_progress,
+            layout=read_layout,
         ),
     )
     print_explore(result, output_format.value)
@@ -874,6 +953,16 @@ def collector(
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    layout: LayoutOption = "segment",
+    partition_key: PartitionKeyOption = "user",
+    stream_per_source: StreamPerSourceOption = False,
+    create: CreateOption = False,
+    shards: ShardsOption = 1,
+    firehose_map: FirehoseMapOption = None,
+    firehose_api: FirehoseApiOption = "record",
+    compression: CompressionOption = "none",
+    buffer_mb: BufferMbOption = 5.0,
+    buffer_seconds: BufferSecondsOption = 300.0,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -899,7 +988,25 @@ def collector(
             f"{MAX_FLUSH_SECONDS:,} (above 0), not {flush_mb} and {flush_seconds}"
         )
     outs = out or ["collected"]
-    destinations = open_destinations(outs, destination_options(chosen, profile, region, endpoint_url))
+    destinations = open_destinations(
+        outs,
+        destination_options(
+            chosen,
+            profile,
+            region,
+            endpoint_url,
+            layout=layout,
+            partition_key=partition_key,
+            stream_per_source=stream_per_source,
+            create=create,
+            shards=shards,
+            firehose_map=firehose_map,
+            firehose_api=firehose_api,
+            compression=compression,
+            buffer_mb=buffer_mb,
+            buffer_seconds=buffer_seconds,
+        ),
+    )
     sources = {
         key: CollectorSource(chosen.sources[name].name, chosen.sources[name].id) for name, key in keys.items()
     }

@@ -32,6 +32,18 @@ class DestinationOptions:
 
     aws: AwsOptions = field(default_factory=AwsOptions)
     source_names: Mapping[str, str] = field(default_factory=dict)  # source id -> name, for {source}
+    layout: str = "segment"  # what a folder or s3:// holds: Segment's S3 layout, or "firehose"'s
+    # Kinesis
+    partition_key: str = "user"  # or "message-id" (Segment's useMessageId)
+    stream_per_source: bool = False  # the stream name holds {source}
+    create: bool = False  # create missing streams, with `shards` shards
+    shards: int = 1
+    # Firehose, and the layout it writes to S3
+    firehose_map: str | None = None  # Segment's mappedStreams: "Order Completed=orders,*=all"
+    firehose_api: str = "record"  # PutRecord (Segment's), or "batch" (PutRecordBatch)
+    compression: str = "none"  # or "gzip"
+    buffer_mb: float = 5
+    buffer_seconds: float = 300
 
 
 @dataclass(frozen=True)
@@ -42,10 +54,49 @@ class Scheme:
     open: Callable[[str, DestinationOptions], Destination]
 
 
+LAYOUTS = ("segment", "firehose")
+
+
 def _segment_layout(out: str, options: DestinationOptions) -> Destination:
+    """Segment's S3 layout, or with layout "firehose" the objects a Firehose stream writes."""
+    if options.layout not in LAYOUTS:
+        raise UsageError(
+            f"`layout` must be segment or firehose, not {options.layout!r}", parameters=("layout",)
+        )
+    if options.layout == "firehose":
+        from toolkit.segment.firehose import FirehoseLayout
+
+        return FirehoseLayout(
+            out,
+            options.aws,
+            firehose_map=options.firehose_map,
+            compression=options.compression,
+            buffer_mb=options.buffer_mb,
+            buffer_seconds=options.buffer_seconds,
+        )
     from toolkit.segment.sinks import sink_for
 
     return sink_for(out, options.aws)
+
+
+def _kinesis(out: str, options: DestinationOptions) -> Destination:
+    from toolkit.segment.kinesis import KinesisDestination
+
+    return KinesisDestination(
+        out,
+        options.aws,
+        source_names=options.source_names,
+        partition_key=options.partition_key,
+        stream_per_source=options.stream_per_source,
+        create=options.create,
+        shards=options.shards,
+    )
+
+
+def _firehose(out: str, options: DestinationOptions) -> Destination:
+    from toolkit.segment.firehose import FirehoseDestination
+
+    return FirehoseDestination(out, options.aws, firehose_map=options.firehose_map, api=options.firehose_api)
 
 
 def _personalize_events(out: str, options: DestinationOptions) -> Destination:
@@ -56,7 +107,10 @@ def _personalize_events(out: str, options: DestinationOptions) -> Destination:
 
 def _not_in_this_version(label: str) -> Callable[[str, DestinationOptions], Destination]:
     def refuse(out: str, options: DestinationOptions) -> Destination:
-        raise UsageError(f"out {out!r}: the {label} destination is not in this version of the toolkit")
+        raise UsageError(
+            f"`out` {out!r}: the {label} destination is not in this version of the toolkit",
+            parameters=("out",),
+        )
 
     return refuse
 
@@ -67,10 +121,8 @@ def _url(*schemes: str) -> Callable[[str], bool]:
 
 SCHEMES: list[Scheme] = [
     Scheme("S3 layout in a bucket", "s3://BUCKET/PREFIX", is_s3, _segment_layout),
-    Scheme("Kinesis data stream", "kinesis://STREAM", _url("kinesis"), _not_in_this_version("Kinesis")),
-    Scheme(
-        "Firehose delivery stream", "firehose://STREAM", _url("firehose"), _not_in_this_version("Firehose")
-    ),
+    Scheme("Kinesis data stream", "kinesis://STREAM", _url("kinesis"), _kinesis),
+    Scheme("Firehose delivery stream", "firehose://STREAM", _url("firehose"), _firehose),
     Scheme(
         "Postgres warehouse",
         "postgresql://USER@HOST/DATABASE",
@@ -122,12 +174,14 @@ def open_destination(out: str, options: DestinationOptions | None = None) -> Des
 def open_destinations(outs: Sequence[str], options: DestinationOptions | None = None) -> list[Destination]:
     """Every destination `outs` names, each once; checked before any work (check())."""
     if not outs:
-        raise UsageError("out: give at least one destination")
+        raise UsageError("`out`: give at least one destination", parameters=("out",))
     opened: list[Destination] = []
     for out in outs:
         destination = open_destination(out, options)
         if any(other.name == destination.name for other in opened):
-            raise UsageError(f"out {out!r} is given twice; every destination is delivered to once")
+            raise UsageError(
+                f"`out` {out!r} is given twice; every destination is delivered to once", parameters=("out",)
+            )
         opened.append(destination)
     for destination in opened:
         destination.check()

@@ -5,7 +5,7 @@ toolkit.destinations)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from toolkit.aws.s3 import AwsOptions
@@ -57,20 +57,25 @@ def generate(
     out: str | Sequence[str] = "out",
     workers: int | None = None,
     aws: AwsOptions | None = None,
+    destination_options: DestinationOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> GenerateResult:
     """Simulate `scenario` (a TOML file, a bundled scenario's name, or a Scenario) from `start`
     for `days` days (or up to `until`; default: yesterday, UTC) and deliver the messages to `out`:
     a destination or several (a folder or s3://bucket/prefix gets Segment's S3 layout, segment-logs/
-    under it; see toolkit.destinations for the others). The same seed and options give
-    byte-identical files."""
+    under it; see toolkit.destinations for the others), each delivering as `destination_options`
+    says (a layout, Kinesis' partition key, Firehose's buffering, ...; `aws`, if given, replaces
+    its AWS options). The same seed and options give byte-identical files."""
     first_day, day_count = plan_days(start, days=days, until=until)
     chosen = choose_scenario(scenario, users_per_day=users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"`workers` must be at least 1, not {workers}", parameters=("workers",))
-    options = DestinationOptions(
-        aws=aws or AwsOptions(), source_names={source.id: source.key for source in chosen.sources.values()}
+    options = replace(
+        destination_options or DestinationOptions(),
+        source_names={source.id: source.key for source in chosen.sources.values()},
     )
+    if aws is not None:
+        options = replace(options, aws=aws)
     destinations = open_destinations([out] if isinstance(out, str) else list(out), options)
     simulation = simulate(chosen, first_day, day_count, seed, destinations, workers, on_progress)
     last_day = first_day + timedelta(days=day_count - 1)

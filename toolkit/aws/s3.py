@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from toolkit.errors import UsageError
 
@@ -27,7 +28,8 @@ class AwsOptions:
                 parameters=("endpoint_url",),
             )
 
-    def client(self, service: str):
+    def client(self, service: str, config: Any = None):
+        """A boto3 client (`config`: a botocore Config, e.g. timeouts and retries)."""
         import boto3
         import botocore.exceptions
 
@@ -42,6 +44,7 @@ class AwsOptions:
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region or session.region_name or "us-east-1",
+            config=config,
         )
 
 

@@ -62,6 +62,7 @@ def explore(
     workgroup: str | None = None,
     aws: AwsOptions | None = None,
     on_progress: OnProgress | None = None,
+    layout: str | None = None,
 ) -> ExploreResult:
     """Run `sql` (or, without it, the workshop's three queries) against `segment_logs`: on DuckDB
     over `source` (a folder or s3://bucket/prefix) or a DuckDB file `db` loaded earlier, or on
@@ -84,7 +85,7 @@ def explore(
             )
         explorer = AthenaExplorer(database, output, aws, workgroup)
     else:
-        logs = find_log_files(source, aws, stream=True) if source else None
+        logs = find_log_files(source, aws, stream=True, layout=layout) if source else None
         explorer = DuckDBExplorer(logs, Path(db) if db else None, on_progress=on_progress)
     try:
         answers = [(title, printable(explorer.run(text, limit))) for title, text in queries]

@@ -110,6 +110,7 @@ def build_report(
     items: str | None = None,
     scenario: str | Scenario = "workshop",
     evaluate: bool = True,
+    layout: str | None = None,
     aws: AwsOptions | None = None,
 ) -> Report:
     """The figures of `source` (Segment logs: a folder or s3://bucket/prefix; an interactions
@@ -124,7 +125,11 @@ def build_report(
     if out is not None:
         check_outputs({"out": out}, read)
     report = Report(source)
-    logs = find_log_files(inputs.logs, aws, stream=True) if inputs.logs else contextlib.nullcontext()
+    logs = (
+        find_log_files(inputs.logs, aws, stream=True, layout=layout)
+        if inputs.logs
+        else contextlib.nullcontext()
+    )
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         if out is not None and files is not None:
             check_outputs({"out": out}, [*read, *files.paths])
@@ -133,7 +138,7 @@ def build_report(
             report.validation = validate_csv(csv, dataset="interactions")
         else:  # logs (the source itself): the transform validates what it writes, the report's validation
             csv = Path(work) / "interactions.csv"
-            transformed = transform(source, out=str(csv), aws=aws)
+            transformed = transform(source, out=str(csv), aws=aws, layout=layout)
             report.accounting, report.validation = transformed.summary, transformed.validation
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = with_datasets(report.validation, csv, inputs.users, inputs.items)

@@ -20,6 +20,8 @@ plt.rcParams.update(
         "axes.spines.top": False,
         "axes.spines.right": False,
         "svg.hashsalt": "toolkit",
+        "text.parse_math": False,  # labels are the user's text (event names): never mathtext
+        "text.usetex": False,
     }
 )
 PALETTE = (

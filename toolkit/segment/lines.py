@@ -23,9 +23,13 @@ class Reject:
     line: int
     reason: str
     text: str
+    sequence: str | None = None  # a Kinesis record's sequence number (`file` names its shard)
 
     def as_json(self) -> bytes:
-        return orjson.dumps({"file": self.file, "line": self.line, "reason": self.reason, "text": self.text})
+        where = {"sequence": self.sequence} if self.sequence else {}
+        return orjson.dumps(
+            {"file": self.file, "line": self.line, **where, "reason": self.reason, "text": self.text}
+        )
 
 
 def read_log_bytes(path: Path) -> tuple[bytes, str | None]:

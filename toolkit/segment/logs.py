@@ -1,15 +1,22 @@
-"""Finding Segment log files (gzipped JSON lines) in a local folder or under an S3 prefix."""
+"""Finding Segment log files (JSON lines) in a local folder or under an S3 prefix, in Segment's S3
+layout or the one a Firehose delivery stream writes, or landed from a Kinesis stream."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit.aws.s3 import AwsOptions, S3Url, download, is_s3, list_keys, local_path
 from toolkit.errors import UsageError
+from toolkit.segment.firehose import is_firehose_key
+from toolkit.segment.kinesis import SCHEME as KINESIS
+from toolkit.segment.layout import KEY_PATTERN
+from toolkit.segment.lines import Reject
+
+LAYOUTS = ("segment", "firehose")
 
 if TYPE_CHECKING:
     from toolkit.aws.s3_files import S3Files
@@ -29,9 +36,23 @@ class LogFiles:
         default_factory=list
     )  # S3 objects whose key would be saved outside the download folder
     filesystem: S3Files | None = None  # when the files are read from S3 as needed
+    landed: dict[str, Path] = field(default_factory=dict)  # name shown -> file landed from Kinesis
 
     def name(self, path: Path | str) -> str:
         return self.display.get(path, str(path))
+
+    def located(self, rejects: list[Reject]) -> list[Reject]:
+        """The rejects, those of records landed from Kinesis named by shard and sequence number."""
+        if not self.landed:
+            return rejects
+        from toolkit.segment.kinesis_reader import sequence_at
+
+        return [
+            replace(reject, sequence=sequence_at(self.landed[reject.file], reject.line))
+            if reject.file in self.landed
+            else reject
+            for reject in rejects
+        ]
 
     def close(self) -> None:
         if self._temporary is not None:
@@ -44,26 +65,39 @@ class LogFiles:
         self.close()
 
 
-def find_log_files(source: str, aws: AwsOptions | None = None, stream: bool = False) -> LogFiles:
-    """Every *.gz file under `source` (a folder, a single file, or s3://bucket/prefix), sorted.
+def find_log_files(
+    source: str, aws: AwsOptions | None = None, stream: bool = False, layout: str | None = None
+) -> LogFiles:
+    """Every log file under `source` (a folder, a single file, or s3://bucket/prefix), sorted, or
+    every record of a Kinesis stream (kinesis://STREAM, landed in a temporary folder).
 
-    S3 objects are read as they are needed when `stream` (through a filesystem registered with
-    DuckDB), else downloaded to a temporary folder first (DuckDB's S3 support needs an extension
-    download at first use, which offline machines cannot do); close() removes it."""
+    Under a folder or a prefix, `layout` says which files: "segment" (Segment's S3 layout: every
+    *.gz), "firehose" (the objects a Firehose stream writes: `YYYY/MM/dd/HH/<stream>-<version>-
+    <time>-<uuid>[.gz]`), or, None, whichever the keys show (Segment's when both do). S3 objects
+    are read as they are needed when `stream` (through a filesystem registered with DuckDB), else
+    downloaded to a temporary folder first (DuckDB's S3 support needs an extension download at
+    first use, which offline machines cannot do); close() removes it."""
+    if layout is not None and layout not in LAYOUTS:
+        raise UsageError(f"`layout` must be segment or firehose, not {layout!r}", parameters=("layout",))
+    if source.lower().startswith(KINESIS):
+        return _from_kinesis(source, aws or AwsOptions())
     if is_s3(source) and stream:
-        return _streamed(S3Url.parse(source), aws or AwsOptions())
+        return _streamed(S3Url.parse(source), aws or AwsOptions(), layout)
     if is_s3(source):
-        return _from_s3(S3Url.parse(source), aws or AwsOptions())
+        return _from_s3(S3Url.parse(source), aws or AwsOptions(), layout)
     root = Path(source)
     if not root.exists():
         raise UsageError(f"no such file or folder: {source}")
     if root.is_file():
         _check_looks_like_logs(root)
-    candidates = (
-        [root]
-        if root.is_file()
-        else sorted(p for p in root.rglob("*.gz") if p.is_file() and not p.name.startswith("."))
-    )
+        candidates = [root]
+    else:
+        found = {
+            p.relative_to(root).as_posix(): p
+            for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        }
+        candidates = [found[key] for key in chosen_keys(sorted(found), layout)]
     files = LogFiles(
         [p for p in candidates if p.stat().st_size > 0], [str(p) for p in candidates if p.stat().st_size == 0]
     )
@@ -89,10 +123,46 @@ def _check_looks_like_logs(path: Path) -> None:
     )
 
 
-def _streamed(url: S3Url, aws: AwsOptions) -> LogFiles:
+def chosen_keys(keys: list[str], layout: str | None) -> list[str]:
+    """The keys of log files: Segment's layout (every .gz) or a Firehose stream's, as asked or as
+    the keys show."""
+    firehose = [key for key in keys if is_firehose_key(key)]
+    if layout == "firehose" or (layout is None and firehose and not any(KEY_PATTERN.search(k) for k in keys)):
+        return firehose
+    return [key for key in keys if key.endswith(".gz")]
+
+
+def _from_kinesis(source: str, aws: AwsOptions) -> LogFiles:
+    from toolkit.segment.kinesis_reader import land_stream
+
+    temporary = tempfile.TemporaryDirectory(prefix="toolkit-kinesis-")
+    try:
+        landed = land_stream(source, aws, Path(temporary.name))
+    except BaseException:
+        temporary.cleanup()
+        raise
+    if not landed.records:
+        temporary.cleanup()
+        raise UsageError(f"Kinesis stream {landed.stream} holds no records")
+    display: dict[Path | str, str] = {path: landed.display(path) for path in landed.files}
+    return LogFiles(
+        list(landed.files),
+        display=display,
+        _temporary=temporary,
+        landed={name: Path(path) for path, name in display.items()},
+    )
+
+
+def _objects(url: S3Url, aws: AwsOptions, layout: str | None) -> list[tuple[str, int]]:
+    objects = list_keys(url, aws)
+    sizes = dict(objects)
+    return [(key, sizes[key]) for key in chosen_keys([key for key, _ in objects], layout)]
+
+
+def _streamed(url: S3Url, aws: AwsOptions, layout: str | None) -> LogFiles:
     from toolkit.aws.s3_files import S3Files
 
-    objects = list_keys(url, aws, suffix=".gz")
+    objects = _objects(url, aws, layout)
     found = {f"s3://{url.bucket}/{key}": size for key, size in objects if size > 0}
     if not found:
         raise UsageError(f"no Segment log files (*.gz, non-empty) under {url}")
@@ -103,8 +173,8 @@ def _streamed(url: S3Url, aws: AwsOptions) -> LogFiles:
     )
 
 
-def _from_s3(url: S3Url, aws: AwsOptions) -> LogFiles:
-    objects = list_keys(url, aws, suffix=".gz")
+def _from_s3(url: S3Url, aws: AwsOptions, layout: str | None) -> LogFiles:
+    objects = _objects(url, aws, layout)
     keys = [key for key, size in objects if size > 0]
     if not keys:
         raise UsageError(f"no Segment log files (*.gz, non-empty) under {url}")

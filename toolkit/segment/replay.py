@@ -1,10 +1,10 @@
 """Segment's S3 layout replayed as the stream of messages Segment hands its other destinations:
-hour by hour of arrival, each source's messages in receivedAt order.
+in receivedAt order, the sources' messages interleaved as they arrived.
 
 The generator writes the S3 layout first (in parallel, gzipped, one file per shard, source and
 hour); a stream destination then gets the same messages from those files. Each file is already in
-receivedAt order, so the files of one source and hour are merged line by line: a few files open
-at a time, memory bounded whatever the run's size."""
+receivedAt order, so the files of one upload hour are merged line by line: a few files open at a
+time, memory bounded whatever the run's size."""
 
 from __future__ import annotations
 
@@ -27,30 +27,38 @@ def _upload_hour(path: Path) -> int:
     return int(head) // HOUR_MS if head.isdigit() else int(path.parent.name) // HOUR_MS
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _received(line: bytes) -> bytes:
+    """A stored line's receivedAt text (they compare as the times do: Segment writes one format)."""
+    start = line.find(b'"receivedAt":"')
+    if start < 0:
+        return str(orjson.loads(line).get("receivedAt") or "").encode()
+    start += len('"receivedAt":"')
+    return line[start : line.index(b'"', start)]
+
+
+def _lines(path: Path, source_id: str) -> Iterator[tuple[bytes, str, bytes]]:
     with igzip.open(path, "rb") as handle:
         for line in handle:
             if line.strip():
-                yield line if line.endswith(b"\n") else line + b"\n"
-
-
-def _received(line: bytes) -> str:
-    return str(orjson.loads(line).get("receivedAt") or "")
+                yield _received(line), source_id, line if line.endswith(b"\n") else line + b"\n"
 
 
 def delivery_order(root: Path, chunk: int = 5_000) -> Iterator[tuple[str, list[bytes]]]:
-    """(source id, up to `chunk` stored lines) for every message of the S3 layout under `root`."""
-    groups: dict[tuple[int, str], list[Path]] = defaultdict(list)
+    """(source id, up to `chunk` stored lines) for every message of the S3 layout under `root`,
+    the sources' messages interleaved as they arrived."""
+    hours: dict[int, list[tuple[Path, str]]] = defaultdict(list)
     for path in sorted(root.rglob("*.gz")):
         match = KEY_PATTERN.search(path.relative_to(root).as_posix())
         if match:
-            groups[_upload_hour(path), match.group(1)].append(path)
-    for (_, source_id), paths in sorted(groups.items()):
+            hours[_upload_hour(path)].append((path, match.group(1)))
+    for _, files in sorted(hours.items()):
         batch: list[bytes] = []
-        for line in heapq.merge(*(_lines(path) for path in paths), key=_received):
-            batch.append(line)
-            if len(batch) == chunk:
-                yield source_id, batch
+        batch_source = ""
+        for _, source_id, line in heapq.merge(*(_lines(path, source_id) for path, source_id in files)):
+            if batch and (source_id != batch_source or len(batch) == chunk):
+                yield batch_source, batch
                 batch = []
+            batch_source = source_id
+            batch.append(line)
         if batch:
-            yield source_id, batch
+            yield batch_source, batch

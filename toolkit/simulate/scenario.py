@@ -16,7 +16,15 @@ from typing import Any
 import orjson
 
 from toolkit.errors import UsageError
+from toolkit.files import read_text_input
 from toolkit.segment.libraries import LIBRARIES
+from toolkit.simulate.scenario_limits import (
+    MAX_SCENARIO_BYTES,
+    check_text,
+    check_values,
+    clipped,
+    shown,
+)
 from toolkit.simulate.store import Category, Personas, Store, StoreSpec, build_store
 from toolkit.simulate.values import Match, ValueSpec, parse_value_spec
 
@@ -214,14 +222,18 @@ class Scenario:
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Read a scenario: a file path, a bundled scenario's name (e.g. "workshop"), or None for the workshop."""
     text, origin = _scenario_text(path)
+    check_text(text, origin)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"scenario {origin}: not valid TOML: {exc}") from None
+        raise UsageError(clipped(f"scenario {origin}: not valid TOML: {exc}")) from None
+    except RecursionError:
+        raise UsageError(f"scenario {origin}: nested too deeply to be a scenario") from None
     try:
+        check_values(raw)
         return _parse(raw)
     except UsageError as exc:
-        raise UsageError(f"scenario {origin}: {exc}") from None
+        raise UsageError(clipped(f"scenario {origin}: {exc}")) from None
 
 
 def _scenario_text(path: str | Path | None) -> tuple[str, str]:
@@ -229,15 +241,12 @@ def _scenario_text(path: str | Path | None) -> tuple[str, str]:
     bundled = resources.files("toolkit.scenarios").joinpath(f"{name}.toml")
     if "/" not in name and not name.endswith(".toml") and bundled.is_file():
         return bundled.read_text(encoding="utf-8"), name
-    file = Path(name)
-    if not file.is_file():
+    if not Path(name).exists():
         raise UsageError(
-            f"scenario file not found: {name} (give a .toml path or a bundled name such as 'workshop')"
+            f"scenario file not found: {clipped(name)}"
+            " (give a .toml path or a bundled name such as 'workshop')"
         )
-    try:
-        return file.read_text(encoding="utf-8"), name
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read scenario {name}: {exc}") from None
+    return read_text_input(name, "scenario", MAX_SCENARIO_BYTES), name
 
 
 class _Table:
@@ -258,13 +267,13 @@ class _Table:
             return default
         value = self.raw[key]
         if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise UsageError(f"'{where}' must be {_kind_name(kind)}, not {value!r}")
+            raise UsageError(f"'{where}' must be {_kind_name(kind)}, not {shown(value)}")
         if not isinstance(value, kind):
-            raise UsageError(f"'{where}' must be {_kind_name(kind)}, not {value!r}")
+            raise UsageError(f"'{where}' must be {_kind_name(kind)}, not {shown(value)}")
         if check is not None:
             problem = check(value)
             if problem:
-                raise UsageError(f"'{where}' {problem}, not {value!r}")
+                raise UsageError(f"'{where}' {problem}, not {shown(value)}")
         return value
 
     def table(self, key: str, default: Any = ...) -> _Table:
@@ -299,6 +308,14 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else "must be positive"
 
 
+MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
+MAX_SECONDS = 31_536_000  # a gap or delay of a year at most
+
+
+def _visitors(value: int) -> str | None:
+    return None if 1 <= value <= MAX_VISITORS else f"must be 1 to {MAX_VISITORS:,}"
+
+
 def _one_of(choices: tuple[str, ...]):
     return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
 
@@ -307,11 +324,11 @@ def _range(kind: type[int] | tuple[type[int], type[float]]):
     def check(value: list) -> str | None:
         if (
             len(value) == 2
-            and all(isinstance(v, kind) and not isinstance(v, bool) and v >= 0 for v in value)
+            and all(isinstance(v, kind) and not isinstance(v, bool) and 0 <= v <= MAX_SECONDS for v in value)
             and value[0] <= value[1]
         ):
             return None
-        return "must be [low, high], two numbers from 0 up, low first"
+        return f"must be [low, high], two numbers from 0 to {MAX_SECONDS:,}, low first"
 
     return check
 
@@ -388,7 +405,7 @@ def _parse(raw: dict) -> Scenario:
     scenario = Scenario(
         name=head.get("name", str),
         description=head.get("description", str, ""),
-        new_visitors_per_day=head.get("new_visitors_per_day", int, check=_positive),
+        new_visitors_per_day=head.get("new_visitors_per_day", int, check=_visitors),
         day_start_seconds=_clock(head, "day_start"),
         arrival_seconds=int(
             head.get(
@@ -490,13 +507,20 @@ def _sources(table: _Table, catalog: dict) -> dict[str, Source]:
     table.finish()
     if not sources:
         raise UsageError("[sources] must name at least one source")
+    by_id: dict[str, str] = {}
+    for key, made in sources.items():
+        if made.id in by_id:
+            raise UsageError(
+                f"'sources.{key}.id' is also sources.{by_id[made.id]}'s: each source has its own"
+            )
+        by_id[made.id] = key
     return sources
 
 
 def _source_id(value: str) -> str | None:
-    if value.isalnum() and len(value) in (10, 22):
+    if value.isascii() and value.isalnum() and len(value) in (10, 22):
         return None
-    return "must be 10 or 22 letters and digits, as Segment's source ids are"
+    return "must be 10 or 22 ASCII letters and digits, as Segment's source ids are"
 
 
 def _journeys(table: _Table, sources: dict[str, Source], catalog: dict) -> dict[str, Journey]:
@@ -554,10 +578,10 @@ def _gap(value: list) -> str | None:
     if (
         len(value) == 2
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-        and 0 <= value[0] <= value[1]
+        and 0 <= value[0] <= value[1] <= MAX_SECONDS
     ):
         return None
-    return "must be [low, high] seconds with 0 <= low <= high"
+    return f"must be [low, high] seconds with 0 <= low <= high <= {MAX_SECONDS:,}"
 
 
 def _step(raw: Any, path: str, catalog: dict) -> Step:

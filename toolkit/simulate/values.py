@@ -24,6 +24,7 @@ from faker import Faker
 from toolkit.errors import UsageError
 from toolkit.segment.ids import derive_seed
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
+from toolkit.simulate.scenario_limits import check_faker_provider
 
 FAKER_POOL_SIZE = 256
 TAG_RANGE = (100_000, 1_000_000)  # a per_user value's six-digit tag
@@ -329,7 +330,6 @@ class Match:
         raise TypeError("a match value is computed from another trait (trait_texts), not from words")
 
 
-_FAKER = Faker()
 _KINDS = ("choice", "catalog", "uniform", "integer", "faker", "ipv4", "value", "match")
 _OPTIONS = {
     "uniform": ("digits",),
@@ -381,8 +381,7 @@ def parse_value_spec(raw: dict, path: str, catalog: dict[str, tuple], is_trait: 
             raise UsageError(f"'{path}.digits' must be an integer from 0 to 12")
         return Uniform(float(arg[0]), float(arg[1]), digits)
     if kind == "faker":
-        if not isinstance(arg, str) or not callable(getattr(_FAKER, arg, None)):
-            raise UsageError(f"'{path}.faker' is not a faker provider: {arg!r}")
+        check_faker_provider(arg, f"{path}.faker")
         if not isinstance(raw.get("per_user", False), bool):
             raise UsageError(f"'{path}.per_user' must be true or false")
         return FakerValue(arg, raw.get("per_user", False))

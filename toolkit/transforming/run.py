@@ -172,14 +172,17 @@ def transform(
     engine: str = "duckdb",
     master: str = "local[2]",
     diagnostics: bool = False,
+    layout: str | None = None,
     steps: Steps = SILENT,
 ) -> TransformResult:
     """Segment logs at `source` (a folder or s3://bucket/prefix) to the interactions CSV at `out`
     (a file, a folder, or s3://bucket/prefix/), on an engine: duckdb on this machine, or spark on
     `master`. With `rejects`, the lines that are not messages are written there (JSON lines); with
     `users` and `items`, Personalize's Users and Items datasets too (local CSVs, schemas beside
-    them). Every output is checked before any work and published whole after it; the CSV is
-    validated (with the diagnostics too, if asked); what it is doing is told to `steps` as it goes."""
+    them). `layout` says what `source` holds (segment: Segment's S3 layout, or firehose; default:
+    as its keys show). Every output is checked before any work and published whole after it; the
+    CSV is validated (with the diagnostics too, if asked); what it is doing is told to `steps` as
+    it goes."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -208,7 +211,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        find_log_files(source, aws, stream=engine == "duckdb") as logs,
+        find_log_files(source, aws, stream=engine == "duckdb", layout=layout) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
@@ -225,6 +228,7 @@ def transform(
             reasons = runner.reasons()
             summary.other_events = runner.events_filtered()
             _account(summary, reasons, runner.unparsed_by_file(), names, runner)
+            summary.rejects = logs.located(summary.rejects)
             steps.begin(f"writing {Path(target.display).name} from {summary.messages_read:,} messages")
             summary.messages_written, summary.events = runner.write_csv(partial)
             summary.duplicates = reasons["kept"] - summary.messages_written
