@@ -30,7 +30,7 @@ from toolkit.aws.personalize_access import (
     role_problems,
 )
 from toolkit.aws.policies import allowed, role_statements, trusts
-from toolkit.aws.s3 import S3Url
+from toolkit.aws.s3 import S3Url, profile_not_found
 from toolkit.errors import UsageError
 from toolkit.personalize.validate import validate_csv
 from toolkit.segment.layout import KEY_PATTERN
@@ -38,6 +38,7 @@ from toolkit.segment.send import shown_url
 from toolkit.simulate.scenario import load_scenario
 
 BUCKET_PREFIX = "personalize-data-"
+DEFAULT_REGION = "us-east-1"  # the workshop's region
 ROLE_PREFIX = "module-personalize-GlueServiceRole-"
 CHECKED_SOURCES = (
     "web",
@@ -63,6 +64,7 @@ class AccountCheck:
     account_id: str = ""
     lines: list[CheckLine] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    would_create: list[str] = field(default_factory=list)  # a dry run of --fix
 
     @property
     def passed(self) -> bool:
@@ -75,12 +77,13 @@ class AccountCheck:
             "passed": self.passed,
             "lines": [asdict(line) for line in self.lines],
             "created": self.created,
+            "would_create": self.would_create,
         }
 
 
 @dataclass(kw_only=True)
 class CheckOptions:
-    region: str = "us-east-1"
+    region: str | None = None  # None: the profile's, as boto3 resolves it, else DEFAULT_REGION
     endpoint_url: str | None = None
     source: str = DEFAULT_SOURCE
     database: str = "segment"
@@ -89,6 +92,7 @@ class CheckOptions:
     host: str = "https://api.segment.io"
     skip_segment: bool = False
     fix: bool = False
+    dry_run: bool = False  # with `fix`: say what would be created, create nothing
     personalize_role: str | None = None  # the role import jobs use (default: found by name)
     dataset_group: str | None = None  # a dataset group that must exist, ACTIVE
 
@@ -105,11 +109,18 @@ class AccountChecker:
         self.session, self.options = session, options
         self.result = AccountCheck(name)
         self.bucket: str | None = None
+        self.region: str = options.region or session.region_name or DEFAULT_REGION
 
     def client(self, service: str):
-        return self.session.client(
-            service, region_name=self.options.region, endpoint_url=self.options.endpoint_url
-        )
+        return self.session.client(service, region_name=self.region, endpoint_url=self.options.endpoint_url)
+
+    def create(self, what: str, action: Callable[[], object]) -> None:
+        """Create `what` with `action` (or, on a dry run, only say that it would be)."""
+        if self.options.dry_run:
+            self.result.would_create.append(what)
+            return
+        action()
+        self.result.created.append(what)
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.result.lines.append(CheckLine(name, status, detail, fix))
@@ -140,13 +151,13 @@ class AccountChecker:
 
     def check_region(self) -> None:
         regions = boto3.Session().get_available_regions("personalize")
-        if self.options.region in regions:
-            self.add("region", "pass", self.options.region)
+        if self.region in regions:
+            self.add("region", "pass", self.region)
         else:
             self.add(
                 "region",
                 "fail",
-                f"Amazon Personalize is not offered in {self.options.region}",
+                f"Amazon Personalize is not offered in {self.region}",
                 "use --region us-east-1 (the workshop's region)",
             )
 
@@ -171,15 +182,19 @@ class AccountChecker:
             b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(BUCKET_PREFIX)
         )
         if not names and self.options.fix:
-            name = f"{BUCKET_PREFIX}{self.result.account_id}-{self.options.region}"
+            name = f"{BUCKET_PREFIX}{self.result.account_id}-{self.region}"
             config = (
                 {}
-                if self.options.region == "us-east-1"
-                else {"CreateBucketConfiguration": {"LocationConstraint": self.options.region}}
+                if self.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
             )
-            s3.create_bucket(Bucket=name, **config)
-            s3.put_object(Bucket=name, Key="transformed/")
-            self.result.created += [f"s3://{name}/", f"s3://{name}/transformed/"]
+            self.create(f"s3://{name}/", lambda: s3.create_bucket(Bucket=name, **config))
+            self.create(f"s3://{name}/transformed/", lambda: s3.put_object(Bucket=name, Key="transformed/"))
+            if self.options.dry_run:
+                self.add(
+                    "data bucket", "fail", f"no bucket named {BUCKET_PREFIX}*", f"--fix creates s3://{name}/"
+                )
+                return
             names = [name]
         if not names:
             self.add(
@@ -264,7 +279,29 @@ class AccountChecker:
     def check_source_logs(self) -> None:
         source = S3Url.parse(self.options.source)
         s3 = self.client("s3")
-        listing = s3.list_objects_v2(Bucket=source.bucket, Prefix=source.key, MaxKeys=1000)
+        try:
+            listing = s3.list_objects_v2(Bucket=source.bucket, Prefix=source.key, MaxKeys=1000)
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "NoSuchBucket":
+                self.add(
+                    "source logs",
+                    "fail",
+                    f"the bucket {source.bucket} does not exist",
+                    "point --source at the bucket the Segment S3 destination writes to "
+                    f"(not {source.bucket}), as s3://BUCKET/segment-logs/",
+                )
+                return
+            if code in ("AccessDenied", "AllAccessDisabled"):
+                self.add(
+                    "source logs",
+                    "fail",
+                    f"these credentials may not list s3://{source.bucket}/",
+                    f"grant s3:ListBucket on arn:aws:s3:::{source.bucket} and s3:GetObject on "
+                    f"arn:aws:s3:::{source.bucket}/{source.key}*",
+                )
+                return
+            raise
         logs = [
             o["Key"] for o in listing.get("Contents", []) if KEY_PATTERN.search(o["Key"]) and o["Size"] > 0
         ]
@@ -304,9 +341,19 @@ class AccountChecker:
             if exc.response["Error"]["Code"] != "EntityNotFoundException":
                 raise
             if self.options.fix:
-                glue.create_database(DatabaseInput={"Name": self.options.database})
-                self.result.created.append(f"Athena database {self.options.database}")
-                self.add("Athena database", "pass", f"{self.options.database} (created)")
+                self.create(
+                    f"Athena database {self.options.database}",
+                    lambda: glue.create_database(DatabaseInput={"Name": self.options.database}),
+                )
+                if self.options.dry_run:
+                    self.add(
+                        "Athena database",
+                        "fail",
+                        f"no database {self.options.database!r}",
+                        f"--fix creates {self.options.database}",
+                    )
+                else:
+                    self.add("Athena database", "pass", f"{self.options.database} (created)")
             else:
                 self.add(
                     "Athena database",
@@ -335,8 +382,7 @@ class AccountChecker:
             and url.key
             and not s3.list_objects_v2(Bucket=url.bucket, Prefix=url.key, MaxKeys=1).get("KeyCount")
         ):
-            s3.put_object(Bucket=url.bucket, Key=url.key)
-            self.result.created.append(output)
+            self.create(output, lambda: s3.put_object(Bucket=url.bucket, Key=url.key))
         self.add("Athena results", "pass", f"{output} is writable")
 
     def check_transformed(self) -> None:
@@ -432,11 +478,11 @@ def _probe(host: str, write_key: str) -> int | str:
         return f"no answer ({getattr(exc, 'reason', exc)})"
 
 
-def session_for(profile_or_role: str | None, region: str, endpoint_url: str | None) -> boto3.Session:
+def session_for(profile_or_role: str | None, region: str | None, endpoint_url: str | None) -> boto3.Session:
     """A session from a profile name, a role ARN (assumed with the default credentials), or the
     default chain."""
     if profile_or_role and profile_or_role.startswith("arn:"):
-        sts = boto3.client("sts", region_name=region, endpoint_url=endpoint_url)
+        sts = boto3.client("sts", region_name=region or DEFAULT_REGION, endpoint_url=endpoint_url)
         credentials = sts.assume_role(RoleArn=profile_or_role, RoleSessionName="toolkit-check")["Credentials"]
         return boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
@@ -447,7 +493,7 @@ def session_for(profile_or_role: str | None, region: str, endpoint_url: str | No
     try:
         return boto3.Session(profile_name=profile_or_role, region_name=region)
     except botocore.exceptions.ProfileNotFound:
-        raise UsageError(f"AWS profile {profile_or_role!r} not found") from None
+        raise UsageError(profile_not_found(profile_or_role), parameters=("profile",)) from None
 
 
 def check_account(profile_or_role: str | None, name: str, options: CheckOptions) -> AccountCheck:
@@ -492,9 +538,20 @@ def read_accounts(path: str) -> list[tuple[str, str]]:
 def check_accounts(
     accounts: list[tuple[str, str]], options: CheckOptions, threads: int = 8
 ) -> list[AccountCheck]:
-    """Check every account concurrently; failing accounts first."""
+    """Check every account concurrently; failing accounts first. An account that cannot be
+    reached at all (an unknown profile) is a failed row; the others are checked all the same."""
+
+    def one(account: tuple[str, str]) -> AccountCheck:
+        try:
+            return check_account(account[0], account[1], options)
+        except UsageError as exc:
+            return AccountCheck(
+                account[1],
+                lines=[CheckLine("credentials", "fail", str(exc), "correct the row in the accounts file")],
+            )
+
     with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(lambda account: check_account(account[0], account[1], options), accounts))
+        results = list(pool.map(one, accounts))
     return sorted(results, key=lambda r: (r.passed, r.account))
 
 

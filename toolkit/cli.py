@@ -8,6 +8,7 @@ import signal
 import tempfile
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,12 +17,23 @@ from typer.core import TyperGroup
 
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
     from typer._click import exceptions as click_exceptions
+    from typer._click.globals import get_current_context
 except ImportError:
     from click import exceptions as click_exceptions  # type: ignore[no-redef]  # the same, from click
+    from click.globals import get_current_context  # type: ignore[no-redef]
+
 
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
-from toolkit.render import LazyProgress, console, errors, print_json, say_error, with_progress
+from toolkit.render import (
+    LazyProgress,
+    console,
+    errors,
+    keep_exit_codes_under_pipes,
+    print_json,
+    say_error,
+    with_progress,
+)
 
 if TYPE_CHECKING:
     from toolkit.destinations import DestinationOptions
@@ -42,8 +54,17 @@ class ToolkitGroup(TyperGroup):
     """The one place every failure of every command becomes one line and an exit code
     (toolkit.errors): no command can print a raw traceback."""
 
+    def parse_args(self, ctx, args):
+        """`toolkit --bogus` is one line too, like every other usage error."""
+        try:
+            return super().parse_args(ctx, args)
+        except click_exceptions.UsageError as exc:
+            say_error(f"{' '.join(exc.format_message().split())} (see 'toolkit --help')")
+            raise typer.Exit(EXIT_USAGE) from None
+
     def invoke(self, ctx):
         _interrupt_on_sigterm()
+        keep_exit_codes_under_pipes()
         try:
             return super().invoke(ctx)
         except typer.Exit:
@@ -52,7 +73,7 @@ class ToolkitGroup(TyperGroup):
             command = f"toolkit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "toolkit"
             say_error(f"{' '.join(exc.format_message().split())} (see '{command} --help')")
             raise typer.Exit(EXIT_USAGE) from None
-        except BrokenPipeError:  # the reader went away (e.g. | head): stop quietly
+        except BrokenPipeError:  # the reader went away (e.g. | head) before any result: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
             raise typer.Exit(0) from None
         except (KeyboardInterrupt, typer.Abort):
@@ -101,6 +122,7 @@ app = typer.Typer(
     help="Segment clickstream to Amazon Personalize training data: generate, explore, transform, validate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: wrapped by words, never an option cut with an ellipsis
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -113,12 +135,53 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def toolkit(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AWS_PROFILE", help="AWS profile for every command (a command's own --profile wins)."
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AWS_REGION",
+            help=(
+                "AWS region for every command (default: the profile's, as boto3 resolves it, else us-east-1)."
+            ),
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint for every command, e.g. http://127.0.0.1:5000.")
+    ] = None,
 ) -> None:
-    """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS."""
+    """Segment clickstream to Amazon Personalize training data, offline on DuckDB or on AWS.
+
+    Examples:
+
+      toolkit workshop --date 2026-11-01 --days 3
+
+      toolkit --profile workshop --region us-west-2 check --fix --dry-run"""
+    ctx.obj = GlobalAws(profile, region, endpoint_url)
+
+
+@dataclass(frozen=True)
+class GlobalAws:
+    """The AWS options given before the verb (or by AWS_PROFILE, AWS_REGION)."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+def global_aws() -> GlobalAws:
+    context = get_current_context(silent=True)
+    found = context.find_root().obj if context is not None else None
+    return found if isinstance(found, GlobalAws) else GlobalAws()
 
 
 class Sink(enum.StrEnum):
@@ -163,9 +226,11 @@ MAX_FLUSH_SECONDS = 86_400
 
 
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
+    """The command's AWS options, each falling back to the one given before the verb (or by env)."""
     from toolkit.aws.s3 import AwsOptions
 
-    return AwsOptions(profile, region, endpoint_url)
+    given = global_aws()
+    return AwsOptions(profile or given.profile, region or given.region, endpoint_url or given.endpoint_url)
 
 
 def destination_options(
@@ -570,6 +635,7 @@ def validate(
             )
         ),
     ] = None,
+    quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""  # noqa: E501 - `toolkit --help` lists the line as written
@@ -588,7 +654,7 @@ def validate(
     )
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
-    else:
+    elif not quiet:
         print_validation(result.reports)
     raise typer.Exit(0 if result.valid else 1)
 
@@ -641,6 +707,7 @@ def report(
             help="Print the figures behind the charts as one JSON document (the page is written too).",
         ),
     ] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """One self-contained HTML page of what is in the logs and what Personalize will get.
 
@@ -659,7 +726,7 @@ def report(
     )
     if as_json:
         print_json(built.as_dict())
-    else:
+    elif not quiet:
         from toolkit.render import print_report_verdict
 
         print_report_verdict(built, out)
@@ -675,6 +742,7 @@ def evaluate(
     k: Annotated[
         int, typer.Option("--k", min=1, max=500, help="How many items each recommender recommends.")
     ] = 25,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Is there anything to learn beyond "most popular"? Popularity against co-occurrence.
@@ -687,8 +755,8 @@ def evaluate(
     result = run_evaluate(csv_path, k=k)
     if as_json:
         print_json(result.as_dict())
-        return
-    print_evaluation(result)
+    elif not quiet:
+        print_evaluation(result)
 
 
 @app.command()
@@ -709,9 +777,14 @@ def schema(
     out: Annotated[
         str | None,
         typer.Option(
-            help="Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc)."
+            help=(
+                "Where to write the .avsc; '-' prints it (default: the dataset's name, e.g. users.avsc, "
+                "never replaced without --out)."
+            )
         ),
     ] = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the Avro schema for an interactions, users or items CSV, ready for Personalize's CreateSchema."""
     from toolkit.personalize.schema import interactions_schema, schema_json
@@ -723,13 +796,19 @@ def schema(
         print(text, end="")
         return
     target = Path(out or f"{made['name'].lower()}.avsc")
+    if out is None and target.exists():
+        raise UsageError(
+            f"{target} exists; give --out {target} to replace it, or --out - to print the schema"
+        )
     from toolkit.files import check_output_file
 
     check_output_file(target, "out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
-    console.print(
-        f"{made['name']} schema for {', '.join(f['name'] for f in made['fields'])} written to {target}"
-    )
+    fields = [f["name"] for f in made["fields"]]
+    if as_json:
+        print_json({"dataset": made["name"], "fields": fields, "written_to": str(target)})
+    elif not quiet:
+        console.print(f"{made['name']} schema for {', '.join(fields)} written to {target}")
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -1051,7 +1130,12 @@ def collector(
 @app.command()
 def check(
     profile: ProfileOption = None,
-    region: Annotated[str, typer.Option(help="The workshop's region.")] = "us-east-1",
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="The workshop's region (default: the profile's, as boto3 resolves it, else us-east-1)."
+        ),
+    ] = None,
     endpoint_url: EndpointOption = None,
     source: Annotated[
         str, typer.Option(help="The raw Segment logs the Glue job reads.")
@@ -1098,6 +1182,10 @@ def check(
     dataset_group: Annotated[
         str | None, typer.Option(help="Also check that this Personalize dataset group is ACTIVE.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --fix: say what would be created, and create nothing.")
+    ] = False,
+    quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Is a workshop account ready for Exercise 1 and its import into Personalize? Exit 0 when every
@@ -1105,14 +1193,17 @@ def check(
     import json
 
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
-    from toolkit.render import account_summary_table, check_table
+    from toolkit.render import print_check
     from toolkit.segment.write_keys import resolve_write_keys
     from toolkit.simulate.scenario import load_scenario
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
+    if dry_run and not fix:
+        raise UsageError("--dry-run goes with --fix (a check alone creates nothing)")
+    aws = aws_options(profile, region, endpoint_url)
     options = CheckOptions(
-        region=region,
-        endpoint_url=endpoint_url,
+        region=aws.region,
+        endpoint_url=aws.endpoint_url,
         source=source,
         database=database,
         athena_output=athena_output,
@@ -1120,24 +1211,19 @@ def check(
         host=host,
         skip_segment=skip_segment,
         fix=fix,
+        dry_run=dry_run,
         personalize_role=personalize_role,
         dataset_group=dataset_group,
     )
     results = (
         check_accounts(read_accounts(accounts), options)
         if accounts
-        else [check_account(profile, profile or "default", options)]
+        else [check_account(aws.profile, aws.profile or "default", options)]
     )
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
-    elif accounts:
-        console.print(account_summary_table(results))
-    else:
-        console.print(check_table(results[0]))
-    if not as_json:
-        for result in results:
-            for created in result.created:
-                console.print(f"created {created} in {result.account}", soft_wrap=True)
+    elif not quiet:
+        print_check(results, batch=bool(accounts))
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -1259,3 +1345,56 @@ def import_(
             console.print(line, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(EXIT_INVALID)
+
+
+# Shown under every command's --help (click keeps a paragraph opened by \b as written).
+EXAMPLES = {
+    "generate": [
+        "toolkit generate --date 2026-11-01 --days 7 --out out",
+        "toolkit generate --date 2026-11-01 --days 7 --out s3://BUCKET/ --dry-run",
+    ],
+    "transform": [
+        "toolkit transform out --users users.csv --items items.csv",
+        "toolkit transform s3://BUCKET/ --out s3://BUCKET/transformed/",
+    ],
+    "validate": [
+        "toolkit validate interactions.csv --users users.csv --items items.csv",
+        "toolkit validate interactions.csv --json | jq '.checks[].id'",
+    ],
+    "report": ["toolkit report workshop --out report.html", "toolkit report interactions.csv --no-evaluate"],
+    "evaluate": ["toolkit evaluate interactions.csv --k 10", "toolkit evaluate interactions.csv --json"],
+    "schema": ["toolkit schema users.csv --out users.avsc", "toolkit schema --out -"],
+    "explore": [
+        "toolkit explore out",
+        "toolkit explore out --db logs.duckdb",
+        "toolkit explore --db logs.duckdb --file query.sql --format csv --limit 0",
+    ],
+    "workshop": [
+        "toolkit workshop --date 2026-11-01 --days 3",
+        "toolkit workshop --date 2026-11-01 --days 7 --bucket BUCKET",
+    ],
+    "collector": [
+        "toolkit collector --write-key web=KEY --out collected",
+        "toolkit collector --port 0 --keys-file keys.txt --out s3://BUCKET/",
+    ],
+    "check": [
+        "toolkit --profile workshop check --skip-segment",
+        "toolkit check --fix --dry-run",
+        "toolkit check --accounts accounts.csv --json",
+    ],
+    "import": [
+        "toolkit import workshop --dataset-group shop --bucket BUCKET",
+        "toolkit import workshop --dataset-group shop --bucket BUCKET --dry-run",
+    ],
+}
+
+
+def _add_examples() -> None:
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        lines = EXAMPLES.get(name.rstrip("_"), [])
+        if lines:
+            command.epilog = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_add_examples()

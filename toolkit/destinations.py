@@ -154,7 +154,8 @@ def scheme_of(out: str) -> Scheme | None:
     if found and not re.match(r"^[A-Za-z]:[\\/]", out):  # a Windows drive is a folder
         known = ", ".join(scheme.example for scheme in SCHEMES)
         raise UsageError(
-            f"out {out!r}: unknown destination {found.group(1)!r}; give a folder or one of {known}"
+            f"`out` {out!r}: unknown destination {found.group(1)!r}; give a folder or one of {known}",
+            parameters=("out",),
         )
     return None
 

@@ -60,9 +60,23 @@ def describe_failure(exc: BaseException) -> str | None:
         return _os_error(exc)
     module = type(exc).__module__.split(".")[0]
     if module in _OUTSIDE_WORLD_MODULES:
+        inner = _raised_inside(str(exc))
+        if inner is not None:  # our own error, raised in a callback the engine ran (an S3 read)
+            return inner
         text = " ".join(str(exc).split()) or type(exc).__name__
         return f"{_SERVICE.get(module, module)}: {text}"
     return None
+
+
+def _raised_inside(text: str) -> str | None:
+    """The error a Python callback raised inside an engine, which the engine reports with that
+    callback's whole traceback (DuckDB reading through a Python filesystem does): its last line,
+    the exception's own message. None if the text carries no traceback."""
+    if "Traceback (most recent call last):" not in text:
+        return None
+    last = [line.strip() for line in text.strip().splitlines() if line.strip()][-1]
+    kind, separator, message = last.partition(": ")
+    return " ".join(message.split()) if separator and kind.replace(".", "").isidentifier() else last
 
 
 _SERVICE = {

@@ -4,6 +4,8 @@ The library's types are imported for annotations only, so that `toolkit --help` 
 
 from __future__ import annotations
 
+import os
+import sys
 import textwrap
 import threading
 import time
@@ -39,6 +41,43 @@ console = Console(markup=False, highlight=False)
 errors = Console(stderr=True, markup=False, highlight=False)
 
 Result = TypeVar("Result")
+
+
+class _PipeSafe:
+    """sys.stdout that, once its reader has gone (`| head -1`), sends the rest to /dev/null
+    instead of raising: the command runs to its end and exits with its own code."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def keep_exit_codes_under_pipes() -> None:
+    """Make a closed pipe on stdout harmless (rich would exit 1 on it, whatever the result)."""
+    try:
+        sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test runner's capture)
+        return
+    if not isinstance(sys.stdout, _PipeSafe):
+        sys.stdout = _PipeSafe(sys.stdout)
 
 
 def say_error(message: str) -> None:
@@ -333,16 +372,16 @@ def send_summary(scenario: Scenario, result) -> Table:
 
 
 def check_table(result) -> Table:
+    """One row per requirement; the fixes, which one copies, go below the table whole (print_fixes)."""
     table = Table(
         title=f"Workshop readiness: {result.account}"
         + (f" ({result.account_id})" if result.account_id else "")
     )
     table.add_column("requirement")
     table.add_column("result")
-    table.add_column("detail")
-    table.add_column("fix")
+    table.add_column("detail", overflow="fold")
     for line in result.lines:
-        table.add_row(line.name, _STATUS[line.status], line.detail, line.fix if line.status != "pass" else "")
+        table.add_row(line.name, _STATUS[line.status], line.detail)
     return table
 
 
@@ -353,16 +392,29 @@ def account_summary_table(results) -> Table:
     table.add_column("result")
     table.add_column("failing")
     for result in results:
-        failing = [
-            f"{line.name}: {line.fix or line.detail}" for line in result.lines if line.status == "fail"
-        ]
+        failing = [line.name for line in result.lines if line.status == "fail"]
         table.add_row(
             result.account,
             result.account_id,
             _STATUS["pass" if result.passed else "fail"],
-            "\n".join(failing),
+            ", ".join(failing),
         )
     return table
+
+
+def print_check(results, *, batch: bool) -> None:
+    """The table (one account's requirements, or every account's summary), then each fix in
+    full below it, then what --fix created (or, on a dry run, would create)."""
+    console.print(account_summary_table(results) if batch else check_table(results[0]))
+    for result in results:
+        where = f"{result.account}: " if batch else ""
+        for line in result.lines:
+            if line.status != "pass" and line.fix:
+                print_wrapped(f"fix {where}{line.name}: {line.fix}", indent=4)
+        for created in result.created:
+            print_wrapped(f"created {created} in {result.account}")
+        for planned in result.would_create:
+            print_wrapped(f"would create {planned} in {result.account} (a dry run: nothing was created)")
 
 
 def evaluation_table(result) -> Table:

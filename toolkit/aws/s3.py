@@ -12,6 +12,12 @@ from typing import Any
 
 from toolkit.errors import UsageError
 
+# Every AWS call waits at most this long to connect and for an answer, and is retried this many
+# times (with backoff): an endpoint that accepts and never answers is given up on in about a minute.
+CONNECT_SECONDS = 5
+READ_SECONDS = 20
+RETRIES = 2
+
 
 @dataclass(frozen=True)
 class AwsOptions:
@@ -29,23 +35,38 @@ class AwsOptions:
             )
 
     def client(self, service: str, config: Any = None):
-        """A boto3 client (`config`: a botocore Config, e.g. timeouts and retries)."""
+        """A boto3 client, its calls bounded in time (CONNECT_SECONDS, READ_SECONDS, RETRIES) unless
+        `config` (a botocore Config) says otherwise."""
         import boto3
         import botocore.exceptions
+        from botocore.config import Config
 
+        bounded = Config(
+            connect_timeout=CONNECT_SECONDS,
+            read_timeout=READ_SECONDS,
+            retries={"max_attempts": RETRIES, "mode": "standard"},
+        )
         try:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
-        except botocore.exceptions.ProfileNotFound:
+        except botocore.exceptions.ProfileNotFound as exc:
             raise UsageError(
-                f"AWS profile {self.profile!r} not found; check ~/.aws/config or drop `profile`",
-                parameters=("profile",),
+                profile_not_found(exc.kwargs.get("profile", self.profile)), parameters=("profile",)
             ) from None
         return session.client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region or session.region_name or "us-east-1",
-            config=config,
+            config=bounded if config is None else bounded.merge(config),
         )
+
+
+def profile_not_found(profile: str | None) -> str:
+    """The one line for a profile that ~/.aws/config and ~/.aws/credentials do not hold (it names
+    the parameter `profile`: raise it with parameters=("profile",))."""
+    return (
+        f"AWS profile {profile!r} not found (given by `profile` or AWS_PROFILE); add it to "
+        "~/.aws/config (aws configure --profile NAME) or give one that is there"
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,12 @@ def aws_error(exc: Exception, what: str) -> UsageError:
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         return UsageError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', str(exc))}")
+    if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+        where = exc.kwargs.get("endpoint_url", "the endpoint")
+        return UsageError(
+            f"{what}: no answer from {where} within {READ_SECONDS} s, {RETRIES} retries; check --endpoint-url"
+            " and the network"
+        )
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return UsageError(
             f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check `endpoint_url` "
