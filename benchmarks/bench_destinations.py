@@ -15,6 +15,7 @@ Prints three figures:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import tempfile
@@ -22,6 +23,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
@@ -29,7 +31,7 @@ from toolkit.segment import kinesis
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.run import transform
+from toolkit.transforming.run import transform
 
 START = date(2026, 11, 1)
 
@@ -49,7 +51,7 @@ class TimedApp:
                 self.seconds += time.perf_counter() - began
 
 
-def moto_server() -> tuple[str, TimedApp, object]:
+def moto_server() -> tuple[str, TimedApp, Any]:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
@@ -110,7 +112,8 @@ def main() -> None:
         kinesis.PutRecords.send = send  # type: ignore[method-assign]
         put = result.delivered["kinesis://bench"]
         print(
-            f"generate --out kinesis://: {put.delivered:,} records in {put.requests:,} PutRecords, {total:.2f} s; "
+            f"generate --out kinesis://: {put.delivered:,} records in {put.requests:,} PutRecords, "
+            f"{total:.2f} s; "
             f"waiting on PutRecords {waited[0]:.2f} s ({waited[0] / total:.0%}), of which moto's server "
             f"{app.seconds:.2f} s ({app.seconds / total:.0%} of the run)"
         )
@@ -126,8 +129,12 @@ def main() -> None:
             f"{firehose_best / s3_best:.2f}x (floor 1.15x)"
         )
         # 3. reading them back
-        read_s3 = min(timed(lambda: transform(str(root / "s3-0"), str(root / "s3.csv"))) for _ in range(2))
-        read_fh = min(timed(lambda: transform(str(root / "fh-0"), str(root / "fh.csv"))) for _ in range(2))
+        read_s3 = min(
+            timed(lambda: transform(str(root / "s3-0"), out=str(root / "s3.csv"))) for _ in range(2)
+        )
+        read_fh = min(
+            timed(lambda: transform(str(root / "fh-0"), out=str(root / "fh.csv"))) for _ in range(2)
+        )
         same = (root / "s3.csv").read_bytes() == (root / "fh.csv").read_bytes()
         print(
             f"transform of the Firehose layout {read_fh:.2f} s, of the S3 layout {read_s3:.2f} s: "

@@ -126,7 +126,11 @@ def choose_user_fields(
     data, and the traits asked for (`chosen`) that the data does not hold."""
     fields, names, personal = [], set(), []
     limit = max(MAX_CATEGORIES, users // 20)
-    for trait, distinct, numeric, personal_values in profile:
+    # in the order of the fields' names, so that traits spelled apart ("App Version" in the logs,
+    # app_version in a warehouse) give the same columns in the same order
+    for trait, distinct, numeric, personal_values in sorted(
+        profile, key=lambda found: (field_name(found[0]), found[0])
+    ):
         if chosen is not None:
             wanted = trait in chosen
         elif trait in IDENTITY_TRAITS:

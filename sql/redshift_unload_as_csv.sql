@@ -1,24 +1,23 @@
--- Interactions from a Segment warehouse on Redshift, unloaded as one CSV ready for Personalize.
--- Segment writes one table per track event in the source's schema (product_added, product_clicked,
--- order_completed, ...) with id (the messageId), user_id, "timestamp", received_at, event_text and a
--- column per property. Replace ${schema}, ${s3_prefix} (s3://bucket/transformed/interactions_) and
--- ${iam_role}. Same rules as `toolkit transform`: a user and a sku, duplicates by messageId dropped
--- (first received kept), epoch seconds, ordered rows. products[] arrays are stored as JSON text in
--- warehouses; this unload reads the flat sku only.
+-- Interactions from Segment's warehouse (Redshift; the SELECT runs on Postgres too), unloaded as
+-- one CSV ready for Personalize, with the rules of `toolkit transform`: a user and an item, the
+-- first received copy of each messageId, EVENT_TYPE the event's name (event_text, as the S3 path
+-- writes it), epoch seconds floored (FLOOR: EXTRACT(EPOCH ...)::BIGINT rounds .5 up on Postgres),
+-- rows ordered. `toolkit transform postgresql://... --print-sql` fills it in: ${events} becomes one
+--   SELECT id, user_id, ${item} AS item, event_text, "timestamp", received_at FROM <schema>.<event table>
+-- per kept event table of each source schema, joined by UNION ALL; ${item} is the item column
+-- (sku); ${s3_prefix} the object UNLOAD writes (PARALLEL OFF: one file, named ${s3_prefix}000);
+-- ${iam_role} a role Redshift may assume to write it. products[] arrays are JSON text in a
+-- warehouse; this statement reads the flat item column (toolkit transform expands products too).
 UNLOAD ($$
-  SELECT user_id AS "USER_ID", sku AS "ITEM_ID", event_text AS "EVENT_TYPE",
-         EXTRACT(EPOCH FROM "timestamp")::BIGINT AS "TIMESTAMP"
+  SELECT user_id AS "USER_ID", item AS "ITEM_ID", event_text AS "EVENT_TYPE", "TIMESTAMP"
   FROM (
-    SELECT id, user_id, sku, event_text, "timestamp",
+    SELECT user_id, item, event_text, FLOOR(EXTRACT(EPOCH FROM "timestamp"))::BIGINT AS "TIMESTAMP",
            ROW_NUMBER() OVER (PARTITION BY id ORDER BY received_at) AS copy
     FROM (
-      SELECT id, user_id, sku::VARCHAR(256) AS sku, event_text, "timestamp", received_at FROM ${schema}.product_added
-      UNION ALL
-      SELECT id, user_id, sku::VARCHAR(256), event_text, "timestamp", received_at FROM ${schema}.product_clicked
-      UNION ALL
-      SELECT id, user_id, sku::VARCHAR(256), event_text, "timestamp", received_at FROM ${schema}.order_completed
+${events}
     ) AS events
-    WHERE user_id IS NOT NULL AND user_id <> '' AND sku IS NOT NULL AND sku <> '' AND "timestamp" IS NOT NULL
+    WHERE user_id IS NOT NULL AND user_id <> '' AND LENGTH(user_id) <= 256
+      AND item IS NOT NULL AND item <> '' AND LENGTH(item) <= 256 AND "timestamp" IS NOT NULL
   ) AS ranked
   WHERE copy = 1
   ORDER BY 4, 1, 2, 3

@@ -83,3 +83,20 @@ def s3_bucket(moto_server):
     name = f"personalize-data-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=name)
     return moto_server, name
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """PostgreSQL 15 in a temp folder on a free loopback port (run as `postgres` when we are
+    root, as initdb and pg_ctl refuse root), C collation like Redshift's byte order; stopped after
+    the session. Yields its postgresql:// URL (the `postgres` database, trust auth)."""
+    import tempfile
+
+    from tests.postgres_server import start_postgres
+
+    # not under pytest's root-only temp folder: the `postgres` user must reach it
+    with (
+        tempfile.TemporaryDirectory(prefix="toolkit-postgres-") as folder,
+        start_postgres(Path(folder)) as url,
+    ):
+        yield url

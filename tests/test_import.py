@@ -474,3 +474,60 @@ def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
         )
     assert failed.exit_code == 1, failed.output
     assert "CREATE FAILED" in failed.output and reason in failed.output.replace("\n", " ")
+
+
+def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, monkeypatch):
+    endpoint, bucket = s3_bucket
+    out = tmp_path / "ws"
+    workshop = runner.invoke(
+        app,
+        ["workshop", "--date", "2026-11-01", "--days", "3", "--users-per-day", "300", "--out", str(out)]
+        + ["--bucket", bucket, "--endpoint-url", endpoint],
+    )
+    assert workshop.exit_code == 0, workshop.output
+    printed = " ".join(workshop.output.split("next step:", 1)[1].split("(add --dry-run", 1)[0].split())
+    words = shlex.split(printed)
+    assert words[:3] == ["toolkit", "import", f"s3://{bucket}/transformed/interactions.csv"]
+    assert words[3:5] == [str(out / "users.csv"), str(out / "items.csv")]
+    client, stub = stubbed_personalize()
+    original = AwsOptions.client
+    monkeypatch.setattr(
+        AwsOptions,
+        "client",
+        lambda self, service: client if service == "personalize" else original(self, service),
+    )
+    stub.add_response("list_dataset_groups", {"datasetGroups": []}, {})
+    stub.add_response("list_schemas", {"schemas": []}, {})
+    with stub:
+        dry = runner.invoke(app, [*words[1:], "--dry-run", "--json", "--endpoint-url", endpoint])
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.output)
+    assert [d["data_location"] for d in plan["datasets"]] == [
+        f"s3://{bucket}/transformed/interactions.csv",
+        f"s3://{bucket}/workshop/users.csv",
+        f"s3://{bucket}/workshop/items.csv",
+    ]
+    assert plan["valid"] and [s["action"] for s in plan["steps"]][:2] == ["upload", "upload"]
+
+
+def test_transform_to_s3_prints_the_import_as_its_next_step(s3_bucket, workshop_logs, tmp_path):
+    endpoint, bucket = s3_bucket
+    users = tmp_path / "users.csv"
+    done = runner.invoke(
+        app,
+        ["transform", str(workshop_logs), "--out", f"s3://{bucket}/transformed/", "--users", str(users)]
+        + ["--endpoint-url", endpoint],
+    )
+    assert done.exit_code == 0, done.output
+    printed = " ".join(done.output.split("next step:", 1)[1].split("(add --dry-run", 1)[0].split())
+    assert shlex.split(printed) == [
+        "toolkit",
+        "import",
+        f"s3://{bucket}/transformed/interactions.csv",
+        str(users),
+        "--dataset-group",
+        "segment-personalize",
+        "--bucket",
+        bucket,
+        "--create-role",
+    ]

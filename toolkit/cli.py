@@ -592,7 +592,7 @@ def transform(
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(result, rejects=bool(rejects))
+        print_transform(result, bool(rejects), [path for path in (users, items) if path])
     if not result.valid:
         raise typer.Exit(EXIT_INVALID)
 

@@ -47,6 +47,7 @@ _OUTSIDE_WORLD_MODULES = (
     "duckdb",
     "_duckdb",
     "segment",
+    "psycopg",
 )
 
 
@@ -88,6 +89,7 @@ _SERVICE = {
     "duckdb": "DuckDB",
     "_duckdb": "DuckDB",
     "segment": "Segment client",
+    "psycopg": "Postgres",
 }
 
 

@@ -5,6 +5,7 @@ The library's types are imported for annotations only, so that `toolkit --help` 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import textwrap
 import threading
@@ -509,8 +510,9 @@ def print_generated(result: GenerateResult) -> None:
         console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
-def print_transform(result: TransformResult, rejects: bool) -> None:
-    """The accounting, the events, the datasets written, what was damaged or rejected, the verdict."""
+def print_transform(result: TransformResult, rejects: bool, datasets: list[str]) -> None:
+    """The accounting, the events, the datasets written, what was damaged or rejected, the verdict;
+    for a CSV written to S3, the import into Personalize as the next step."""
     summary, where, report = result.summary, result.written_to, result.validation
     console.print(transform_summary(summary))
     console.print(events_table(summary))
@@ -567,6 +569,8 @@ def print_transform(result: TransformResult, rejects: bool) -> None:
     )
     if not report.valid:
         console.print(validation_table(report))
+    elif where.startswith("s3://"):
+        print_wrapped(f"next step: {import_command(where, datasets, 'segment-personalize')}")
 
 
 def print_validation(reports: list[ValidationReport]) -> None:
@@ -658,7 +662,19 @@ def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
     rows.append(("signal check", run.evaluation.verdict))
     rows.append(("raw logs", f"{run.logs} ({run.generated.messages:,} messages)"))
     rows.append(("report", f"{run.report} (open it in a browser: the charts of it all)"))
+    if run.csv.startswith("s3://") and run.validation.valid:
+        datasets = [path for path in (run.users, run.items) if path]
+        rows.append(("next step", import_command(run.csv, datasets, scenario.name)))
     print_labelled(rows)
+
+
+def import_command(interactions: str, datasets: list[str], dataset_group: str) -> str:
+    """The `toolkit import` that takes an interactions CSV in S3 and the local Users and Items
+    CSVs beside it into Personalize (uploaded to the CSV's bucket)."""
+    words = ["toolkit", "import", interactions, *datasets, "--dataset-group", dataset_group]
+    if datasets:
+        words += ["--bucket", interactions[5:].split("/", 1)[0]]
+    return shlex.join([*words, "--create-role"]) + "  (add --dry-run to see the plan first)"
 
 
 def print_labelled(rows: list[tuple[str, str]]) -> None:

@@ -33,6 +33,7 @@ from toolkit.files import write_atomically
 from toolkit.segment.destination import DeliveryCounts
 from toolkit.segment.ids import derive_seed, uuid4_text
 from toolkit.segment.kinesis import STREAM_NAME
+from toolkit.segment.replay import received_text
 from toolkit.segment.streams import Limits, Record, StreamBatcher, client_for
 from toolkit.segment.timestamps import parse_iso
 
@@ -220,6 +221,7 @@ class FirehoseLayout:
         self.map = (
             StreamMap.parse(firehose_map) if firehose_map else StreamMap((("*", DEFAULT_LAYOUT_STREAM),))
         )
+        self._every = self.map.rows[0][1] if [e for e, _ in self.map.rows] == ["*"] else None
         self.compression = compression
         self.buffer_bytes, self.buffer_ms = int(buffer_mb * (1 << 20)), int(buffer_seconds * 1000)
         self.counts = DeliveryCounts()
@@ -249,13 +251,13 @@ class FirehoseLayout:
         """Firehose objects carry no run marker; their names never repeat."""
 
     def deliver(self, source_id: str, lines: Sequence[bytes]) -> None:
+        every = self._every
         for line in lines:
-            message = orjson.loads(line)
-            stream = self.map.stream_for(message)
+            stream = every or self.map.stream_for(orjson.loads(line))  # a message is parsed only to route it
             if stream is None:
                 self.counts.not_sent[NOT_MAPPED] += 1
                 continue
-            arrival = int(parse_iso(message["receivedAt"]).timestamp() * 1000)
+            arrival = int(parse_iso(received_text(line).decode()).timestamp() * 1000)
             buffer = self._buffers.get(stream)
             if buffer is not None and arrival - buffer.oldest_ms >= self.buffer_ms:
                 self._write(stream, buffer.oldest_ms + self.buffer_ms)  # the interval ran out first

@@ -27,9 +27,10 @@ def _upload_hour(path: Path) -> int:
     return int(head) // HOUR_MS if head.isdigit() else int(path.parent.name) // HOUR_MS
 
 
-def _received(line: bytes) -> bytes:
-    """A stored line's receivedAt text (they compare as the times do: Segment writes one format)."""
-    start = line.find(b'"receivedAt":"')
+def received_text(line: bytes) -> bytes:
+    """A stored line's receivedAt text (they compare as the times do: Segment writes one format).
+    Looked for from the end: Segment's fields are sorted, receivedAt after properties and context."""
+    start = line.rfind(b'"receivedAt":"')
     if start < 0:
         return str(orjson.loads(line).get("receivedAt") or "").encode()
     start += len('"receivedAt":"')
@@ -40,7 +41,7 @@ def _lines(path: Path, source_id: str) -> Iterator[tuple[bytes, str, bytes]]:
     with igzip.open(path, "rb") as handle:
         for line in handle:
             if line.strip():
-                yield _received(line), source_id, line if line.endswith(b"\n") else line + b"\n"
+                yield received_text(line), source_id, line if line.endswith(b"\n") else line + b"\n"
 
 
 def delivery_order(root: Path, chunk: int = 5_000) -> Iterator[tuple[str, list[bytes]]]:

@@ -69,15 +69,15 @@ def _mapped_event(options: TransformOptions) -> str:
     )
 
 
-def classify_sql(options: TransformOptions) -> str:
-    """The query of the `classified` table: one row a message, with the reason it is filtered
-    (NULL if kept)."""
+def classify_sql(options: TransformOptions, messages: str = READ_LOGS_SQL) -> str:
+    """The query of the `classified` table: one row a message, with the reason it is filtered (NULL
+    if kept). `messages` is a relation with the columns of READ_LOGS_SQL and `filename`."""
     events = ", ".join(_sql_text(e) for e in options.event_types)
     field = options.item_field
     return f"""
     WITH raw AS (
         SELECT *, type = 'track' AND event IN ({events}) AS candidate
-        FROM {READ_LOGS_SQL}
+        FROM {messages}
     ), fields AS (
         -- the costly parts only for candidates: most messages are filtered by type or event
         SELECT

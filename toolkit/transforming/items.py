@@ -37,6 +37,7 @@ SQL = {
     ),
     "CREATION_TIMESTAMP": "CAST(floor(epoch(TRY_CAST(p ->> '$.created_at' AS TIMESTAMPTZ))) AS BIGINT)",
 }
+TRACK_COLUMNS = "{'type': 'VARCHAR', 'timestamp': 'VARCHAR', 'properties': 'JSON'}"
 FIELDS = {
     name: (SQL[name], Field(name, kind, nullable=True, categorical=categorical, textual=textual))
     for name, kind, categorical, textual in ITEM_FIELDS
@@ -64,47 +65,59 @@ def write_items(
         connection.register_filesystem(filesystem)
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        _load_products(connection, files, catalog)
-        item = f"p ->> '$.{item_field}'"
-        if (
-            catalog is not None
-            and not connection.execute(
-                f"SELECT count(*) FROM products WHERE from_catalog AND {item} IS NOT NULL"
-            ).fetchall()[0][0]
-        ):
-            raise UsageError(
-                f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by "
-                "`item_field`",
-                parameters=("catalog", "item_field"),
-            )
-        values = ", ".join(
-            f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}"
-            for name, (sql, _) in FIELDS.items()
+        relation = (
+            f"read_json($files, format = 'newline_delimited', columns = {TRACK_COLUMNS}, "
+            f"ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})"
         )
-        connection.execute(
-            f"""CREATE TABLE items AS SELECT {item} AS ITEM_ID, bool_or(from_catalog) AS in_catalog, {values}
-            FROM products
-            WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> ''
-                AND length({item}) <= {MAX_ID_LENGTH}
-            GROUP BY 1"""
-        )
-        present = present_fields(
-            {
-                name: connection.execute(f"SELECT count({name}) FROM items").fetchall()[0][0]
-                for name in FIELDS
-            },
-            item_field,
-        )
-        [(items, described)] = connection.execute(
-            "SELECT count(*), count(*) FILTER (in_catalog) FROM items"
-        ).fetchall()
-        target = str(out).replace("'", "''")
-        connection.execute(
-            f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{target}' "
-            "(FORMAT csv, HEADER true)"
-        )
+        return items_csv(connection, relation, {"files": [str(f) for f in files]}, out, item_field, catalog)
     finally:
         connection.close()
+
+
+def items_csv(
+    connection: duckdb.DuckDBPyConnection,
+    messages: str,
+    params: dict,
+    out: Path,
+    item_field: str,
+    catalog: Path | None,
+) -> ItemsDataset:
+    """The Items CSV and schema from `messages`, a relation of (type, timestamp, properties JSON):
+    the track calls of log files, or of a warehouse."""
+    _load_products(connection, messages, params, catalog)
+    item = f"p ->> '$.{item_field}'"
+    if (
+        catalog is not None
+        and not connection.execute(
+            f"SELECT count(*) FROM products WHERE from_catalog AND {item} IS NOT NULL"
+        ).fetchall()[0][0]
+    ):
+        raise UsageError(
+            f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by `item_field`",
+            parameters=("catalog", "item_field"),
+        )
+    values = ", ".join(
+        f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}" for name, (sql, _) in FIELDS.items()
+    )
+    connection.execute(
+        f"""CREATE TABLE items AS SELECT {item} AS ITEM_ID, bool_or(from_catalog) AS in_catalog, {values}
+        FROM products
+        WHERE json_type(p) = 'OBJECT' AND {item} IS NOT NULL AND {item} <> ''
+            AND length({item}) <= {MAX_ID_LENGTH}
+        GROUP BY 1"""
+    )
+    present = present_fields(
+        {name: connection.execute(f"SELECT count({name}) FROM items").fetchall()[0][0] for name in FIELDS},
+        item_field,
+    )
+    [(items, described)] = connection.execute(
+        "SELECT count(*), count(*) FILTER (in_catalog) FROM items"
+    ).fetchall()
+    target = str(out).replace("'", "''")
+    connection.execute(
+        f"COPY (SELECT ITEM_ID, {', '.join(present)} FROM items ORDER BY ITEM_ID) TO '{target}' "
+        "(FORMAT csv, HEADER true)"
+    )
     write_items_schema(out, present)
     return ItemsDataset(items, present, described)
 
@@ -128,7 +141,7 @@ def write_items_schema(out: Path, present: list[str]) -> None:
 
 
 def _load_products(
-    connection: duckdb.DuckDBPyConnection, files: Sequence[Path | str], catalog: Path | None
+    connection: duckdb.DuckDBPyConnection, messages: str, params: dict, catalog: Path | None
 ) -> None:
     """Table products(ts, p, from_catalog): every product object of the events, and the catalog's
     at an infinite timestamp, so that its values come first."""
@@ -136,15 +149,13 @@ def _load_products(
         f"""CREATE TABLE products AS
         WITH messages AS (
             SELECT TRY_CAST("timestamp" AS TIMESTAMPTZ) AS ts, properties
-            FROM read_json($files, format = 'newline_delimited',
-                           columns = {{'type': 'VARCHAR', 'timestamp': 'VARCHAR', 'properties': 'JSON'}},
-                           ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})
+            FROM {messages}
             WHERE type = 'track' AND json_type(properties) = 'OBJECT')
         SELECT ts, properties AS p, false AS from_catalog FROM messages
         UNION ALL
         SELECT ts, unnest(CAST(properties -> '$.products' AS JSON[])) AS p, false FROM messages
         WHERE json_type(properties, '$.products') = 'ARRAY'""",
-        {"files": [str(f) for f in files]},
+        params,
     )
     if catalog is None:
         return

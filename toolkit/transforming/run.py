@@ -24,10 +24,12 @@ from toolkit.personalize.validate import ValidationReport, validate_csv
 from toolkit.progress import SILENT, Steps
 from toolkit.segment.lines import Reject, find_rejects, read_log_bytes
 from toolkit.segment.logs import LogFiles, find_log_files
+from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url
 from toolkit.transforming.duckdb_engine import DuckDBTransform
 from toolkit.transforming.items import ItemsDataset
 from toolkit.transforming.summary import TransformOptions, TransformSummary
 from toolkit.transforming.users import UsersDataset
+from toolkit.transforming.warehouse_engine import WarehouseTransform
 
 CSV_NAME = "interactions.csv"
 Dataset = TypeVar("Dataset")
@@ -211,7 +213,7 @@ def transform(
     began = time.perf_counter()
     # DuckDB reads S3 objects as it needs them (disk and memory bounded); Spark is given local copies
     with (
-        find_log_files(source, aws, stream=engine == "duckdb", layout=layout) as logs,
+        _inputs(source, aws, engine, layout) as logs,
         tempfile.TemporaryDirectory(prefix="toolkit-transform-") as work,
     ):
         check_outputs(outputs, [*logs.paths, *([Path(catalog)] if catalog else [])])
@@ -219,7 +221,11 @@ def transform(
         summary = TransformSummary(
             files=len(logs.paths), empty_files=len(logs.empty), refused_objects=list(logs.refused)
         )
-        runner = _engine(engine, work_dir, steps, master, logs.filesystem)
+        runner: TransformEngine = (
+            WarehouseTransform(source, work_dir, on_progress=steps.advance)
+            if is_warehouse(source)
+            else _engine(engine, work_dir, steps, master, logs.filesystem)
+        )
         partial = target.partial_path(work_dir)
         finished: list[tuple[Path, Path]] = []  # published together once the CSV passed validation
         try:
@@ -256,6 +262,20 @@ def transform(
                 leftover.unlink(missing_ok=True)
     summary.seconds = time.perf_counter() - began
     return TransformResult(summary, target.display, report)
+
+
+def is_warehouse(source: str) -> bool:
+    """A Segment warehouse (postgresql://, or a .duckdb file) rather than its S3 layout."""
+    return is_postgres_url(source) or is_duckdb_file(source)
+
+
+def _inputs(source: str, aws: AwsOptions, engine: str, layout: str | None) -> LogFiles:
+    """The log files to read; a warehouse has none (a DuckDB one is its file, never overwritten)."""
+    if not is_warehouse(source):
+        return find_log_files(source, aws, stream=engine == "duckdb", layout=layout)
+    if engine != "duckdb":
+        raise UsageError(f"a warehouse is read with `engine` duckdb, not {engine}", parameters=("engine",))
+    return LogFiles(paths=[] if is_postgres_url(source) else [Path(source)])
 
 
 def _engine(name: str, work_dir: Path, steps: Steps, master: str, filesystem=None) -> TransformEngine:

@@ -32,6 +32,9 @@ class UsersDataset:
     personal: list[str] = field(default_factory=list)  # of those, left out as personal data
 
 
+IDENTIFY_COLUMNS = "{'type': 'VARCHAR', 'userId': 'JSON', 'timestamp': 'VARCHAR', 'traits': 'JSON'}"
+
+
 def write_users(
     files: Sequence[Path | str],
     out: Path,
@@ -44,46 +47,55 @@ def write_users(
         connection.register_filesystem(filesystem)
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        connection.execute(
-            f"""CREATE TABLE latest AS
-            SELECT user_id, key, arg_max(value, ts) AS value FROM (
-                SELECT m.userId ->> '$' AS user_id, TRY_CAST(m."timestamp" AS TIMESTAMPTZ) AS ts,
-                    trait.key AS key, trait.value AS value
-                FROM read_json($files, format = 'newline_delimited',
-                               columns = {{'type': 'VARCHAR', 'userId': 'JSON', 'timestamp': 'VARCHAR',
-                                           'traits': 'JSON'}},
-                               ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}) AS m,
-                    json_each(m.traits) AS trait
-                WHERE m.type = 'identify'
-                    AND json_type(m.userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
-                    AND json_type(m.traits) = 'OBJECT')
-            WHERE user_id <> '' AND length(user_id) <= {MAX_ID_LENGTH} AND json_type(value) <> 'NULL'
-            GROUP BY ALL""",
-            {"files": [str(f) for f in files]},
+        relation = (
+            f"read_json($files, format = 'newline_delimited', columns = {IDENTIFY_COLUMNS}, "
+            f"ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})"
         )
-        [(users,)] = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchall()
-        personal = personal_value_sql("(value ->> '$')", "regexp_matches({text}, '{pattern}')")
-        profile = connection.execute(
-            f"""SELECT key, count(DISTINCT value),
-                    bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')),
-                    coalesce(bool_or(json_type(value) = 'VARCHAR' AND {personal}), false)
-                FROM latest GROUP BY key ORDER BY key"""
-        ).fetchall()
-        result = users_dataset(profile, users, chosen)
-        columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
-        connection.execute(
-            f"""COPY (SELECT user_id AS USER_ID, {columns} FROM (
-                    SELECT user_id, key, CASE json_type(value)
-                        WHEN 'ARRAY' THEN left(
-                            array_to_string(CAST(value AS VARCHAR[]), '|'), {MAX_CATEGORICAL_LENGTH})
-                        WHEN 'VARCHAR' THEN left(value ->> '$', {MAX_CATEGORICAL_LENGTH})
-                        ELSE CAST(value AS VARCHAR) END AS value_text
-                    FROM latest) GROUP BY user_id ORDER BY user_id)
-                TO '{str(out).replace("'", "''")}' (FORMAT csv, HEADER true)""",
-            [f.trait for f in result.fields],
-        )
+        return users_csv(connection, relation, {"files": [str(f) for f in files]}, out, chosen)
     finally:
         connection.close()
+
+
+def users_csv(
+    connection: duckdb.DuckDBPyConnection, messages: str, params: dict, out: Path, chosen: list[str] | None
+) -> UsersDataset:
+    """The Users CSV and schema from `messages`, a relation of (type, userId JSON, timestamp,
+    traits JSON): the identify calls of log files, or of a warehouse."""
+    connection.execute(
+        f"""CREATE TABLE latest AS
+        SELECT user_id, key, arg_max(value, ts) AS value FROM (
+            SELECT m.userId ->> '$' AS user_id, TRY_CAST(m."timestamp" AS TIMESTAMPTZ) AS ts,
+                trait.key AS key, trait.value AS value
+            FROM {messages} AS m,
+                json_each(m.traits) AS trait
+            WHERE m.type = 'identify'
+                AND json_type(m.userId) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
+                AND json_type(m.traits) = 'OBJECT')
+        WHERE user_id <> '' AND length(user_id) <= {MAX_ID_LENGTH} AND json_type(value) <> 'NULL'
+        GROUP BY ALL""",
+        params,
+    )
+    [(users,)] = connection.execute("SELECT count(DISTINCT user_id) FROM latest").fetchall()
+    personal = personal_value_sql("(value ->> '$')", "regexp_matches({text}, '{pattern}')")
+    profile = connection.execute(
+        f"""SELECT key, count(DISTINCT value),
+                bool_and(json_type(value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')),
+                coalesce(bool_or(json_type(value) = 'VARCHAR' AND {personal}), false)
+            FROM latest GROUP BY key ORDER BY key"""
+    ).fetchall()
+    result = users_dataset(profile, users, chosen)
+    columns = ", ".join(f'max(value_text) FILTER (WHERE key = ?) AS "{f.name}"' for f in result.fields)
+    connection.execute(
+        f"""COPY (SELECT user_id AS USER_ID, {columns} FROM (
+                SELECT user_id, key, CASE json_type(value)
+                    WHEN 'ARRAY' THEN left(
+                        array_to_string(CAST(value AS VARCHAR[]), '|'), {MAX_CATEGORICAL_LENGTH})
+                    WHEN 'VARCHAR' THEN left(value ->> '$', {MAX_CATEGORICAL_LENGTH})
+                    ELSE CAST(value AS VARCHAR) END AS value_text
+                FROM latest) GROUP BY user_id ORDER BY user_id)
+            TO '{str(out).replace("'", "''")}' (FORMAT csv, HEADER true)""",
+        [f.trait for f in result.fields],
+    )
     write_users_schema(out, result.fields)
     return result
 
