@@ -5,6 +5,7 @@ a bad account, --dry-run, --json and --quiet everywhere, examples in every --hel
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -150,3 +151,25 @@ def test_fix_dry_run_creates_nothing_and_says_what_it_would(moto):
     )
     refused = runner.invoke(app, ["check", "--endpoint-url", moto, "--dry-run"])
     assert refused.exit_code == 2 and "--dry-run goes with --fix" in refused.output
+
+
+def test_every_verb_has_json_quiet_and_examples_in_help_that_fits_80_columns():
+    import typer.main
+
+    for name, command in typer.main.get_command(app).commands.items():
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert {"--json", "--quiet"} <= options, name
+        shown = runner.invoke(app, [name, "--help"], env={"COLUMNS": "80"}).stdout
+        assert re.search(r"Examples:\n +toolkit ", shown), name
+        assert "…" not in shown and all(len(line) <= 80 for line in shown.splitlines()), name
+
+
+def test_schema_never_replaces_a_file_without_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "interactions.avsc").write_text("mine")
+    refused = runner.invoke(app, ["schema"])
+    assert refused.exit_code == 2 and "give --out interactions.avsc to replace it" in refused.output
+    assert (tmp_path / "interactions.avsc").read_text() == "mine"
+    replaced = runner.invoke(app, ["schema", "--out", "interactions.avsc", "--json"])
+    assert replaced.exit_code == 0 and json.loads(replaced.stdout)["written_to"] == "interactions.avsc"
+    assert json.loads((tmp_path / "interactions.avsc").read_text())["name"] == "Interactions"

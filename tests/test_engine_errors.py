@@ -130,3 +130,26 @@ def test_an_endpoint_that_never_answers_is_given_up_on_in_bounded_time(moto_serv
         silent.close()
     assert "no answer from" in line and "within 1 s" in line
     assert time.monotonic() - began < 30
+
+
+def test_an_s3_output_in_a_missing_bucket_is_refused_before_any_work(moto_server, workshop_logs, monkeypatch):
+    from toolkit.transform import run as transform_run
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the logs were read before the output was checked")
+
+    monkeypatch.setattr(transform_run, "find_log_files", no_work)
+    line = one_line(
+        runner.invoke(
+            app,
+            [
+                "transform",
+                str(workshop_logs),
+                "--out",
+                "s3://missing-bucket-h/",
+                "--endpoint-url",
+                moto_server,
+            ],
+        )
+    )
+    assert "cannot write --out s3://missing-bucket-h/" in line

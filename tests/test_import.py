@@ -26,13 +26,14 @@ from typer.testing import CliRunner
 import toolkit.personalize
 from tests.helpers import START
 from toolkit.aws.personalize import Personalize
-from toolkit.aws.personalize_access import personalize_statement
+from toolkit.aws.personalize_access import personalize_statement, read_policy, trust_policy
 from toolkit.aws.s3 import AwsOptions
 from toolkit.cli import app
 from toolkit.errors import UsageError
 from toolkit.importing import import_datasets
 from toolkit.personalize.import_plan import AccountState, DatasetFile, ImportRequest, plan_import
 from toolkit.personalize.schema import interactions_schema
+from toolkit.render import import_status_lines
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.scenario import load_scenario
 from toolkit.workshop import run_workshop
@@ -83,6 +84,19 @@ def stubbed_personalize():
         "personalize", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
     return client, Stubber(client)
+
+
+@pytest.fixture()
+def cli_personalize(monkeypatch):
+    """A stubbed Personalize client that the CLI's AwsOptions hand out (moto for the rest)."""
+    client, stub = stubbed_personalize()
+    original = AwsOptions.client
+    monkeypatch.setattr(
+        AwsOptions,
+        "client",
+        lambda self, service: client if service == "personalize" else original(self, service),
+    )
+    return client, stub
 
 
 def avro(path) -> str:
@@ -254,15 +268,11 @@ def test_an_invalid_csv_is_refused_before_any_aws_call(workshop_folder, tmp_path
     )
 
 
-def test_dry_run_prints_valid_aws_commands_and_creates_nothing(workshop_folder, moto, bucket, monkeypatch):
-    client, stub = stubbed_personalize()
+def test_dry_run_prints_valid_aws_commands_and_creates_nothing(
+    workshop_folder, moto, bucket, cli_personalize
+):
+    client, stub = cli_personalize
     expect_fresh_account(stub)  # reads only: a create call would be an unexpected call to the Stubber
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
     with stub:
         result = runner.invoke(
             app,
@@ -439,15 +449,12 @@ def test_a_csv_written_for_the_ecommerce_domain_goes_into_an_ecommerce_group(
     )
 
 
-def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
-    client, stub = stubbed_personalize()
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
+def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, cli_personalize, monkeypatch):
+    client, stub = cli_personalize
     common = ["--dataset-group", GROUP, "--endpoint-url", moto, "--region", REGION]
+    misnamed = runner.invoke(app, ["import", str(workshop_folder), "--dataset-group", "my group!"])
+    assert misnamed.exit_code == 2
+    assert "--dataset-group 'my group!' is not a Personalize name" in misnamed.output
     missing = runner.invoke(app, ["import", str(tmp_path / "nothing"), *common])
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
     unbucketed = runner.invoke(app, ["import", str(workshop_folder), *common])
@@ -476,7 +483,7 @@ def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, monkeypatch):
     assert "CREATE FAILED" in failed.output and reason in failed.output.replace("\n", " ")
 
 
-def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, monkeypatch):
+def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path, cli_personalize):
     endpoint, bucket = s3_bucket
     out = tmp_path / "ws"
     workshop = runner.invoke(
@@ -489,13 +496,7 @@ def test_the_next_step_workshop_prints_imports_what_it_wrote(s3_bucket, tmp_path
     words = shlex.split(printed)
     assert words[:3] == ["toolkit", "import", f"s3://{bucket}/transformed/interactions.csv"]
     assert words[3:5] == [str(out / "users.csv"), str(out / "items.csv")]
-    client, stub = stubbed_personalize()
-    original = AwsOptions.client
-    monkeypatch.setattr(
-        AwsOptions,
-        "client",
-        lambda self, service: client if service == "personalize" else original(self, service),
-    )
+    client, stub = cli_personalize
     stub.add_response("list_dataset_groups", {"datasetGroups": []}, {})
     stub.add_response("list_schemas", {"schemas": []}, {})
     with stub:
@@ -531,3 +532,105 @@ def test_transform_to_s3_prints_the_import_as_its_next_step(s3_bucket, workshop_
         bucket,
         "--create-role",
     ]
+
+
+def test_a_bucket_personalize_cannot_read_is_not_changed_unasked(
+    workshop_folder, moto, bucket, cli_personalize
+):
+    client, stub = cli_personalize
+    expect_fresh_account(stub)
+    with stub:
+        refused = runner.invoke(
+            app,
+            ["import", str(workshop_folder), "--dataset-group", GROUP, "--bucket", bucket, "--create-role"]
+            + ["--endpoint-url", moto, "--region", REGION],
+        )
+        stub.assert_no_pending_responses()  # the account was read, nothing created
+    assert refused.exit_code == 2
+    assert "--set-bucket-policy" in refused.output and "aws s3api put-bucket-policy" in refused.output
+    s3 = boto3.client("s3", endpoint_url=moto, region_name=REGION)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert not boto3.client("iam", endpoint_url=moto, region_name=REGION).list_roles()["Roles"]
+
+
+def test_the_wait_is_bounded_and_names_what_it_still_waits_for(workshop_folder, moto, bucket):
+    """A second import into an account holding everything (found by name), whose job is still
+    running when the wait runs out."""
+    s3 = boto3.client("s3", endpoint_url=moto, region_name=REGION)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [personalize_statement(bucket)]}))
+    iam = boto3.client("iam", endpoint_url=moto, region_name=REGION)
+    iam.create_role(
+        RoleName="toolkit-personalize-s3-read", AssumeRolePolicyDocument=json.dumps(trust_policy())
+    )
+    iam.put_role_policy(
+        RoleName="toolkit-personalize-s3-read",
+        PolicyName="read",
+        PolicyDocument=json.dumps(read_policy(bucket)),
+    )
+    csv_path = workshop_folder / "transformed" / "interactions.csv"
+    schema, dataset = arn("schema", f"{GROUP}-interactions"), arn("dataset", f"{GROUP}/INTERACTIONS")
+    job = arn("dataset-import-job", "second")
+    client, stub = stubbed_personalize()
+    group = {"name": GROUP, "datasetGroupArn": GROUP_ARN, "status": "ACTIVE"}
+    stub.add_response("list_dataset_groups", {"datasetGroups": [group]}, {})
+    stub.add_response("describe_dataset_group", {"datasetGroup": group}, {"datasetGroupArn": GROUP_ARN})
+    stub.add_response(
+        "list_schemas", {"schemas": [{"name": f"{GROUP}-interactions", "schemaArn": schema}]}, {}
+    )
+    stub.add_response(
+        "describe_schema",
+        {
+            "schema": {
+                "name": f"{GROUP}-interactions",
+                "schemaArn": schema,
+                "schema": avro(workshop_folder / "interactions.avsc"),
+            }
+        },
+        {"schemaArn": schema},
+    )
+    listed = {"name": f"{GROUP}-interactions", "datasetArn": dataset, "datasetType": "INTERACTIONS"}
+    stub.add_response("list_datasets", {"datasets": [listed]}, {"datasetGroupArn": GROUP_ARN})
+    stub.add_response(
+        "describe_dataset",
+        {"dataset": {**listed, "schemaArn": schema, "status": "ACTIVE"}},
+        {"datasetArn": dataset},
+    )
+    stub.add_response(
+        "list_dataset_import_jobs",
+        {
+            "datasetImportJobs": [
+                {
+                    "jobName": "first",
+                    "datasetImportJobArn": arn("dataset-import-job", "first"),
+                    "status": "ACTIVE",
+                }
+            ]
+        },
+        {"datasetArn": dataset},
+    )
+    stub.add_response("create_dataset_import_job", {"datasetImportJobArn": job}, None)
+    stub.add_response(
+        "describe_dataset_import_job",
+        {"datasetImportJob": {"datasetImportJobArn": job, "status": "CREATE IN_PROGRESS"}},
+        {"datasetImportJobArn": job},
+    )
+    told = []
+    with stub:
+        result = import_datasets(
+            [str(csv_path)],
+            dataset_group=GROUP,
+            bucket=bucket,
+            incremental=True,
+            aws=StubbedAws(endpoint_url=moto, region=REGION, personalize=client),
+            wait_seconds=0,
+            poll_seconds=0.01,
+            on_status=lambda what, status, seconds: told.append(status),
+        )
+        stub.assert_no_pending_responses()
+    assert [s.action for s in result.steps] == ["upload", "reuse", "reuse", "reuse", "reuse", "import"]
+    assert result.steps[-1].params["importMode"] == "INCREMENTAL"
+    assert not result.ok and not result.statuses
+    assert [(s.arn, s.status) for s in result.waited_out] == [(job, "CREATE IN_PROGRESS")]
+    assert told[-1] == "CREATE IN_PROGRESS"
+    lines = " ".join(str(line) for line in import_status_lines(result))
+    assert f"aws personalize describe-dataset-import-job --dataset-import-job-arn {job}" in lines

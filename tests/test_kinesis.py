@@ -111,13 +111,13 @@ def test_a_stream_per_source_keyed_by_message_id(tmp_path, moto_server):
 
 
 class FaultyProxy:
-    """Kinesis in front of moto that answers ProvisionedThroughputExceededException to every third
-    PutRecords call, and to every other one it forwards puts only some records, answering the
-    rest as failed (FailedRecordCount), as a stream with too few shards does."""
+    """Kinesis or Firehose in front of moto that throttles every third batch call (PutRecords,
+    PutRecordBatch), and of every other one forwards only some records, answering the rest as
+    failed (FailedRecordCount, FailedPutCount), as a stream short of capacity does."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.calls = Counter()
+        self.calls: Counter[str] = Counter()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -146,16 +146,25 @@ class FaultyProxy:
         ):
             return answer.status, await answer.read()
 
+    # the batch call of each service: (its records' field in the answer, the failed count's, throttling)
+    BATCHES = {
+        ".PutRecords": ("Records", "FailedRecordCount", "ProvisionedThroughputExceededException"),
+        ".PutRecordBatch": ("RequestResponses", "FailedPutCount", "ServiceUnavailableException"),
+    }
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if not request.headers.get("X-Amz-Target", "").endswith(".PutRecords"):
+        target = request.headers.get("X-Amz-Target", "")
+        batch = next((shape for suffix, shape in self.BATCHES.items() if target.endswith(suffix)), None)
+        if batch is None:
             status, answer = await self._forward(request, body)
             return web.Response(status=status, body=answer, content_type="application/x-amz-json-1.1")
-        self.calls["PutRecords"] += 1
-        call = self.calls["PutRecords"]
+        results_field, failed_field, throttled = batch
+        self.calls["batches"] += 1
+        call = self.calls["batches"]
         if call % 3 == 1:
             self.calls["throttled"] += 1
-            error = {"__type": "ProvisionedThroughputExceededException", "message": "Rate exceeded for shard"}
+            error = {"__type": throttled, "message": "Rate exceeded"}
             return web.Response(status=400, body=json.dumps(error), content_type="application/x-amz-json-1.1")
         payload = json.loads(body)
         records = payload["Records"]
@@ -165,18 +174,15 @@ class FaultyProxy:
         if kept:
             status, answer = await self._forward(request, json.dumps({**payload, "Records": kept}).encode())
             assert status == 200, answer
-            results = json.loads(answer)["Records"]
+            results = json.loads(answer)[results_field]
         merged, taken = [], iter(results)
         for i in range(len(records)):
-            if i in refused:
-                merged.append(
-                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"}
-                )
-            else:
-                merged.append(next(taken))
+            merged.append(
+                {"ErrorCode": throttled, "ErrorMessage": "slow down"} if i in refused else next(taken)
+            )
         self.calls["failed records"] += len(refused)
-        answer = {"FailedRecordCount": len(refused), "Records": merged}
-        return web.Response(body=json.dumps(answer), content_type="application/x-amz-json-1.1")
+        reply = {failed_field: len(refused), results_field: merged}
+        return web.Response(body=json.dumps(reply), content_type="application/x-amz-json-1.1")
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
@@ -205,7 +211,7 @@ def test_throttling_and_failed_records_are_retried_and_nothing_is_lost(tmp_path,
     counts = result.delivered[f"kinesis://{stream}"]
     assert proxy.calls["throttled"] >= 1 and proxy.calls["failed records"] >= 1
     assert counts.delivered == len(sent)
-    assert counts.requests == proxy.calls["PutRecords"]
+    assert counts.requests == proxy.calls["batches"]
     assert counts.retries >= proxy.calls["failed records"]
 
 
@@ -250,3 +256,61 @@ def test_the_collector_forwards_sdk_requests_to_a_stream_and_a_folder(tmp_path, 
     assert summary["stored"] == 122 and summary["not_sent"] == {
         "screen calls (Segment's Kinesis destination does not send them)": 1
     }
+
+
+def test_firehose_throttling_and_failed_puts_are_retried_and_nothing_is_lost(tmp_path, s3_bucket):
+    from toolkit.segment.firehose import FirehoseDestination
+
+    endpoint, bucket = s3_bucket
+    boto3.client("firehose", endpoint_url=endpoint, region_name="us-east-1").create_delivery_stream(
+        DeliveryStreamName="faulty",
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "fh/",
+        },
+    )
+    proxy = FaultyProxy(endpoint)
+    try:
+        destination = FirehoseDestination(
+            "firehose://faulty", AwsOptions(endpoint_url=proxy.url), api="batch"
+        )
+        destination.check()
+        scenario = load_scenario().with_visitors(40)
+        result = generate(scenario, START, 1, 8, [destination, LocalSink(tmp_path / "s3")], workers=1)
+    finally:
+        proxy.close()
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    stored = b"".join(
+        s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix="fh/")["Contents"]
+    )
+    assert sorted(stored.splitlines(keepends=True)) == sorted(s3_lines(tmp_path / "s3"))  # each once
+    counts = result.delivered["firehose://faulty"]
+    assert proxy.calls["throttled"] >= 1 and proxy.calls["failed records"] >= 1
+    assert counts.requests == proxy.calls["batches"] and counts.retries >= proxy.calls["failed records"]
+
+
+def test_an_endpoint_that_is_down_fails_within_the_retry_budget(monkeypatch):
+    import socket
+    import time
+
+    from toolkit.segment import streams
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens once the probe is closed
+    monkeypatch.setattr(streams, "RETRY_SECONDS", 1.0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    destination = KinesisDestination(
+        "kinesis://down", AwsOptions(endpoint_url=f"http://127.0.0.1:{closed}"), source_names={}
+    )
+    line = b'{"type":"track","event":"E","userId":"u","messageId":"m1"}\n'
+    destination.deliver("source", [line])
+    began = time.monotonic()
+    with pytest.raises(UsageError, match="Kinesis down: 1 records still not taken"):
+        destination.flush()
+    assert time.monotonic() - began < 10
+    assert destination.batcher.counts.delivered == 0

@@ -159,6 +159,7 @@ def test_sigterm_ends_a_transform_with_130_its_temporary_folder_and_outputs_remo
     assert list(tmpdir.iterdir()) == [] and list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_two_generates_with_different_seeds_into_one_folder_never_both_proceed(tmp_path):
     for trial in range(4):
         out = tmp_path / f"out-{trial}"
@@ -189,11 +190,20 @@ def test_two_generates_with_different_seeds_into_one_folder_never_both_proceed(t
 
 
 def test_a_crash_log_is_private(tmp_path, monkeypatch):
-    from toolkit import cli
+    import tempfile
 
-    monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))
-    path = Path(cli._crash_log(RuntimeError("boom")))
+    from toolkit.personalize import validate
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkstemp puts the log
+    monkeypatch.setattr(validate, "validate_datasets", crash)  # a bug, as far as the CLI can tell
+    result = runner.invoke(app, ["validate", str(tmp_path / "any.csv")])
+    assert result.exit_code == 3 and "unexpected RuntimeError: boom - a bug" in result.output, result.output
+    path = Path(" ".join(result.output.split()).split("the traceback is in ")[1].split()[0])
     assert path.parent == tmp_path and path.stat().st_mode & 0o777 == 0o600
+    assert "RuntimeError: boom" in path.read_text()
 
 
 def run_briefly(*args: str) -> subprocess.CompletedProcess:
@@ -232,3 +242,38 @@ def test_schema_and_event_map_inputs_that_cannot_be_read_whole_are_refused(logs,
         assert done.returncode == 2, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize(("stop", "workers"), [(signal.SIGINT, "1"), (signal.SIGTERM, "2")])
+def test_an_interrupted_generate_leaves_its_fresh_folder_empty(tmp_path, stop, workers):
+    out = tmp_path / "out"
+    command = toolkit(
+        "generate",
+        "--date",
+        "2026-11-01",
+        "--days",
+        "60",
+        "--users-per-day",
+        "200",
+        "--workers",
+        workers,
+        "--out",
+        str(out),
+        tmpdir=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("segment-logs/*/*/*.gz")):  # its first files are written
+        assert command.poll() is None and time.monotonic() < deadline, command.communicate()
+        time.sleep(0.01)
+    command.send_signal(stop)
+    _, stderr = command.communicate(timeout=120)
+    assert command.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert list(out.rglob("*")) == []
+
+
+def test_schema_refuses_a_csv_whose_columns_repeat(tmp_path):
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("USER_ID,AGE,AGE\nu1,3,4\n")
+    line = one_line_error(runner.invoke(app, ["schema", str(csv_path), "--out", str(tmp_path / "u.avsc")]))
+    assert "AGE more than once" in line and not (tmp_path / "u.avsc").exists()

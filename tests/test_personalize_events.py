@@ -328,3 +328,35 @@ def test_the_collector_puts_what_it_stores(tmp_path):
     )
     assert put == expected_events(stored) and sum(put.values()) == 12
     assert events.counts.not_sent == Counter({"no user": 1, "type": 1})
+
+
+def control_plane(monkeypatch):
+    """A stubbed Personalize control-plane client that AwsOptions hands out."""
+    client = botocore.session.get_session().create_client(
+        "personalize", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    monkeypatch.setattr(AwsOptions, "client", lambda self, service: client)
+    return Stubber(client)
+
+
+def test_check_refuses_a_tracking_id_no_tracker_has(monkeypatch):
+    stub = control_plane(monkeypatch)
+    tracker = "arn:aws:personalize:us-east-1:123456789012:event-tracker/other"
+    stub.add_response(
+        "list_event_trackers", {"eventTrackers": [{"name": "other", "eventTrackerArn": tracker}]}, {}
+    )
+    stub.add_response(
+        "describe_event_tracker",
+        {"eventTracker": {"eventTrackerArn": tracker, "trackingId": "another-id"}},
+        {"eventTrackerArn": tracker},
+    )
+    with stub, pytest.raises(UsageError, match="no event tracker in this account"):
+        PersonalizeEvents(TRACKING_ID, TransformOptions()).check()
+
+
+def test_check_lets_credentials_that_may_only_put_events_through(monkeypatch):
+    stub = control_plane(monkeypatch)
+    stub.add_client_error("list_event_trackers", "AccessDeniedException", "not allowed", 400)
+    with stub:
+        PersonalizeEvents(TRACKING_ID, TransformOptions()).check()
+        stub.assert_no_pending_responses()

@@ -9,6 +9,7 @@ import tempfile
 import threading
 import traceback
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +23,8 @@ except ImportError:
     from click import exceptions as click_exceptions  # type: ignore[no-redef]  # the same, from click
     from click.globals import get_current_context  # type: ignore[no-redef]
 
+
+from rich.text import Text
 
 from toolkit import __version__
 from toolkit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_USAGE, UsageError, describe_failure
@@ -71,7 +74,7 @@ class ToolkitGroup(TyperGroup):
             raise
         except click_exceptions.UsageError as exc:
             command = f"toolkit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "toolkit"
-            say_error(f"{' '.join(exc.format_message().split())} (see '{command} --help')")
+            say_error(f"{usage_message(exc)} (see '{command} --help')")
             raise typer.Exit(EXIT_USAGE) from None
         except BrokenPipeError:  # the reader went away (e.g. | head) before any result: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -97,6 +100,20 @@ class ToolkitGroup(TyperGroup):
                 f"traceback is in {_crash_log(exc)}"
             )
             raise typer.Exit(EXIT_BUG) from None
+
+
+def usage_message(exc) -> str:
+    """click's message on one line, without a library's prefix ("Value error, "), and for a
+    choice mistyped, the choice it was probably meant to be."""
+    import difflib
+    import re
+
+    message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+    given = re.search(r"'([^']*)' is not one of (.*)$", message)
+    if given:
+        close = difflib.get_close_matches(given[1], re.findall(r"'([^']*)'", given[2]), n=1)
+        message = message.rstrip(".") + (f"; did you mean '{close[0]}'?" if close else "")
+    return message
 
 
 def _interrupt_on_sigterm() -> None:
@@ -221,8 +238,26 @@ class ItemId(enum.StrEnum):
     product_id = "product_id"
 
 
+TABLE_ROWS = 40  # rows of a query shown as a table by default, as DuckDB's CLI shows them
 MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
 MAX_FLUSH_SECONDS = 86_400
+
+
+def warn(message: str) -> None:
+    """A line on stderr about something that is allowed but probably not meant."""
+    errors.print(Text.assemble(("warning: ", "yellow"), message), highlight=False)
+
+
+def warn_of_a_future_start(start: str, days: int | None, until: str | None) -> None:
+    """Warn when the first day simulated has not come yet (the run's days are checked here too)."""
+    from toolkit.generating import plan_days
+
+    first_day, _ = plan_days(start, days=days, until=until)
+    if first_day > datetime.now(UTC).date():
+        warn(
+            f"--date {first_day} is in the future: Segment has no folder for a day that has not come "
+            "(the logs are simulated all the same)"
+        )
 
 
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
@@ -376,6 +411,7 @@ def generate(
     from toolkit import generate as run_generate
     from toolkit.generating import choose_scenario, plan_days
 
+    warn_of_a_future_start(start, days, until)
     if sink is Sink.segment:
         first_day, day_count = plan_days(start, days=days, until=until)
         chosen = choose_scenario(scenario, users_per_day=users_per_day)
@@ -592,7 +628,12 @@ def transform(
     elif not quiet:
         from toolkit.render import print_transform
 
-        print_transform(result, bool(rejects), [path for path in (users, items) if path])
+        print_transform(
+            result,
+            bool(rejects),
+            [path for path in (users, items) if path],
+            events or (),
+        )
     if not result.valid:
         raise typer.Exit(EXIT_INVALID)
 
@@ -635,6 +676,12 @@ def validate(
             )
         ),
     ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Show every rule (the passing ones too) and the diagnostics, not only what to fix."
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -655,7 +702,7 @@ def validate(
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     elif not quiet:
-        print_validation(result.reports)
+        print_validation(result.reports, every=every)
     raise typer.Exit(0 if result.valid else 1)
 
 
@@ -836,9 +883,15 @@ def explore(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="A .sql file with a query against segment_logs.")] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="How to print the results.")
+        OutputFormat, typer.Option("--format", help="How to print the results (--json is --format json).")
     ] = OutputFormat.table,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Show at most this many rows (default: {TABLE_ROWS} in a table, the rest counted; "
+            "all in CSV and JSON); 0 shows all."
+        ),
+    ] = None,
     db: Annotated[
         Path | None,
         typer.Option(help="DuckDB file: with SRC, load the logs into it once; without, query what it holds."),
@@ -858,6 +911,10 @@ def explore(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     read_layout: ReadLayoutOption = None,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON (--format json).")
+    ] = False,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
     from toolkit import explore as run_explore
@@ -871,6 +928,11 @@ def explore(
         return
     if sql and file:
         raise UsageError("give --sql or --file, not both")
+    if as_json:
+        output_format = OutputFormat.json
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 (all rows) or more, not {limit}")
+    rows = (TABLE_ROWS if output_format is OutputFormat.table else None) if limit is None else limit or None
     if file is not None:
         if not file.is_file():
             raise UsageError(f"no such file: {file}")
@@ -880,7 +942,7 @@ def explore(
         lambda on_progress: run_explore(
             source,
             sql=sql,
-            limit=limit,
+            limit=rows,
             db=db,
             engine=engine.value,
             database=database,
@@ -890,8 +952,10 @@ def explore(
             on_progress=on_progress,
             layout=read_layout,
         ),
+        show=not quiet,
     )
-    print_explore(result, output_format.value)
+    if not quiet:
+        print_explore(result, output_format.value)
 
 
 @app.command()
@@ -928,6 +992,7 @@ def workshop(
     from toolkit.segment.sinks import LocalSink
     from toolkit.workshop import STEPS, run_workshop
 
+    warn_of_a_future_start(start, days, until)
     first_day, day_count = plan_days(start, days=days, until=until)
     chosen = choose_scenario(scenario, users_per_day=users_per_day)
     LocalSink(out).check()
@@ -1042,6 +1107,10 @@ def collector(
     compression: CompressionOption = "none",
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
+    quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="On stopping, print what was received and published as JSON.")
+    ] = False,
 ) -> None:
     """A local stand-in for Segment's tracking API, writing Segment's S3 layout.
 
@@ -1101,9 +1170,11 @@ def collector(
         flush_seconds=flush_seconds,
         strict_keys=strict_keys,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
 
     def ready(url: str) -> None:
+        if quiet:
+            return
         errors.print(
             f"collector listening on {url} for {', '.join(sorted(keys))} "
             f"({processes} process{'es' if processes > 1 else ''}); "
@@ -1115,7 +1186,10 @@ def collector(
         run = run_collector(settings, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(run.as_dict())
+    elif not quiet:
+        errors.print(f"collector stopped: {json.dumps(run.as_dict())}", highlight=False, soft_wrap=True)
     for failure in run.failures:
         say_error(f"{failure}; the others were stopped and its journal published")
     if run.unpublished:

@@ -29,6 +29,7 @@ from toolkit.personalize.import_plan import (
     DatasetFile,
     ImportRequest,
     Step,
+    check_name,
     plan_import,
     resolve_domain,
     upload_key,
@@ -56,6 +57,7 @@ FOLDER_FILES = {
 FOLDER_SCHEMAS = {"interactions": "interactions.avsc"}  # beside transformed/, not in it
 
 OnStatus = Callable[[str, str, float], None]  # (what, status, seconds waited so far)
+STILL_SECONDS = 300.0  # an unchanged status is told again this often while it is waited for
 
 
 @dataclass
@@ -127,6 +129,7 @@ class _Found:
     source: str
     local: Path
     schema: Path | None
+    schema_source: str = ""  # where the schema came from, when not the local path
 
 
 def _local_found(path: Path, kind: str | None = None, schema: Path | None = None) -> _Found:
@@ -171,7 +174,7 @@ def _from_s3(url: S3Url, aws: AwsOptions, work: Path) -> _Found:
         if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):  # none beside it: inferred
             raise aws_error(exc, f"cannot read s3://{url.bucket}/{schema_key}") from None
     found = _local_found(local, schema=schema if schema.is_file() else None)
-    return _Found(found.kind, str(url), local, found.schema)
+    return _Found(found.kind, str(url), local, found.schema, f"s3://{url.bucket}/{schema_key}")
 
 
 def find_dataset_files(sources: list[str], aws: AwsOptions, work: Path) -> list[_Found]:
@@ -217,7 +220,7 @@ def _schema(found: _Found) -> tuple[dict[str, Any], str]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"schema file {found.schema} is not JSON: {exc}") from None
     schema_fields(document)
-    return document, str(found.schema)
+    return document, found.schema_source or str(found.schema)
 
 
 def _validate(found: list[_Found], domain: str | None) -> list[ValidationReport]:
@@ -284,14 +287,16 @@ def import_datasets(
     confirm: Callable[[str], bool] | None = None,
     aws: AwsOptions | None = None,
     wait_seconds: float = WAIT_SECONDS,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
     on_status: OnStatus | None = None,
 ) -> ImportResult:
     """Import the dataset CSVs `sources` name into the dataset group (see the module's docstring).
 
     `domain`: auto (the group's, else the one the interactions CSV was written for), ecommerce or
     none. `confirm(question)` is asked before a bucket policy is changed (None: refuse, naming the
-    command that would). Returns what was validated, planned, and where each job ended."""
+    command that would). Statuses are read every `poll_seconds` (default POLL_SECONDS). Returns
+    what was validated, planned, and where each job ended."""
+    check_name(dataset_group)
     if role_arn and create_role:
         raise UsageError("give `role_arn` or `create_role`, not both", parameters=("role_arn", "create_role"))
     if domain not in DOMAIN_CHOICES:
@@ -323,7 +328,6 @@ def import_datasets(
             return result
         request = ImportRequest(
             dataset_group,
-            bucket,
             role_arn,
             create_role,
             incremental,
@@ -342,7 +346,13 @@ def import_datasets(
             return result
         _confirm_bucket_policies(result.steps, confirm)
         clients = {"s3": aws.client("s3"), "iam": aws.client("iam"), "personalize": personalize.client}
-        runner = _Runner(clients, backoff, time.monotonic() + wait_seconds, poll_seconds, on_status)
+        runner = _Runner(
+            clients,
+            backoff,
+            time.monotonic() + wait_seconds,
+            POLL_SECONDS if poll_seconds is None else poll_seconds,
+            on_status,
+        )
         runner.run(result.steps)
         result.statuses, result.waited_out = runner.statuses, runner.waited_out
         result.retries = backoff.retries
@@ -409,7 +419,8 @@ class _Runner:
 
     def _wait(self, pending: list[Step]) -> None:
         began = time.monotonic()
-        seen: dict[str, str] = {}
+        seen: dict[str, str] = {}  # ARN -> the last status read
+        told: dict[str, float] = {}  # ARN -> when on_status last heard of it
         while pending:
             for step in list(pending):
                 assert step.wait is not None
@@ -418,8 +429,8 @@ class _Runner:
                     getattr(self.clients["personalize"], step.wait.operation), **{step.wait.arn_param: arn}
                 )[step.wait.key]
                 status, seconds = found.get("status", ""), time.monotonic() - began
-                if seen.get(arn) != status:
-                    seen[arn] = status
+                if seen.get(arn) != status or seconds - told.get(arn, 0.0) >= STILL_SECONDS:
+                    seen[arn], told[arn] = status, seconds
                     self.on_status(step.what, status, seconds)
                 if status not in IN_PROGRESS:
                     self.statuses.append(Status(step.what, arn, status, found.get("failureReason"), seconds))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -282,15 +282,29 @@ def events_table(summary: TransformSummary) -> Table:
 _STATUS = {"pass": Text("pass", "green"), "fail": Text("FAIL", "bold red"), "warn": Text("warn", "yellow")}
 
 
-def validation_table(report: ValidationReport) -> Table:
+_ORDER = {"fail": 0, "warn": 1, "pass": 2}
+
+
+def validation_table(report: ValidationReport, *, every: bool = False) -> Table:
+    """The rules that failed, then those that warn (with `every`, the passing ones too)."""
     table = Table(title=f"Personalize {report.dataset} rules: {report.path}")
     table.add_column("rule")
     table.add_column("result")
-    table.add_column("detail")
-    for check in report.checks:
-        detail = check.detail + "".join(f"\n  {example}" for example in check.examples)
-        table.add_row(check.rule, _STATUS[check.status], detail)
+    table.add_column("found")
+    for check in sorted(report.checks, key=lambda c: _ORDER.get(c.status, 3)):
+        if every or check.status != "pass":
+            detail = check.detail + "".join(f"\n  {example}" for example in check.examples)
+            table.add_row(check.rule, _STATUS[check.status], detail)
     return table
+
+
+def rule_counts(report: ValidationReport) -> str:
+    """`18 rules pass, 2 warn, 1 fails`."""
+    counts = {status: sum(c.status == status for c in report.checks) for status in _ORDER}
+    parts = [plural(counts["pass"], "rule") + " pass"]
+    parts += [f"{counts['warn']:,} warn"] if counts["warn"] else []
+    parts += [f"{counts['fail']:,} fail{'s' if counts['fail'] == 1 else ''}"] if counts["fail"] else []
+    return ", ".join(parts)
 
 
 def diagnostics_table(diagnostics: dict) -> Table:
@@ -315,34 +329,87 @@ def _cell(value) -> str:
 
 
 MAX_CELL = 40  # characters of a value shown in a table; the rest is cut with an ellipsis
+NULL = Text("NULL", "dim")
 
 
-def query_table(title: str, result: QueryResult, width: int = 80) -> Table:
+def _shown(value) -> Text:
+    """A value as DuckDB's CLI shows it: NULL for a missing value, numbers grouped by thousands."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return Text(str(value).lower())
+    if isinstance(value, int):
+        return Text(f"{value:,}")
+    if isinstance(value, float):
+        return Text(f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}")
+    return Text(_short(_cell(value)))
+
+
+def _is_number(value) -> bool:
+    import decimal
+
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 row`, `2 rows`, `1,234 rows`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def query_table(title: str, result: QueryResult, width: int = 80) -> Group:
     """The rows as a table that fits `width` columns of terminal, as DuckDB's CLI shows them:
-    values cut at MAX_CELL characters, and the columns that do not fit left out and named."""
-    cells = [[_short(_cell(v)) for v in row] for row in result.rows]
+    numbers right-aligned and grouped, NULL shown, values cut at MAX_CELL characters, the columns
+    that do not fit left out and named, and the rows beyond those shown counted."""
+    cells = [[_shown(v) for v in row] for row in result.rows]
     columns = result.columns or ["(no columns)"]
     shown: list[int] = []
     used = 1
     for index, column in enumerate(columns):
-        need = max([len(column)] + [len(row[index]) for row in cells if index < len(row)]) + 3
+        need = max([len(column)] + [row[index].cell_len for row in cells if index < len(row)]) + 3
         if shown and used + min(need, MAX_CELL + 3) > width:
             break
         shown.append(index)
         used += min(need, MAX_CELL + 3)
     hidden = len(columns) - len(shown)
-    caption = f"{len(result.rows):,} rows in {result.seconds:.2f} s"
+    total = len(result.rows) + result.hidden_rows
+    caption = plural(total, "row")
+    if result.hidden_rows:
+        caption += f" ({len(result.rows):,} shown; --limit 0 shows all)"
+    caption += f" in {result.seconds:.2f} s"
     if hidden:
         names = ", ".join(columns[i] for i in range(len(columns)) if i not in shown)
         caption += (
-            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use "
-            "--format json"
+            f"; {hidden} of {len(columns)} columns not shown ({names}): select them with --sql, or use --json"
         )
-    table = Table(title=title, caption=caption)
+    table = Table(title=title)
     for index in shown:
-        table.add_column(columns[index], overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+        numeric = bool(result.rows) and all(
+            _is_number(row[index]) or row[index] is None for row in result.rows if index < len(row)
+        )
+        table.add_column(
+            columns[index],
+            overflow="ellipsis",
+            no_wrap=True,
+            max_width=MAX_CELL,
+            justify="right" if numeric else "left",
+        )
     for row in cells:
         table.add_row(*(row[i] for i in shown))
+    return Group(table, Text(caption))
+
+
+def shape_table(title: str, result: QueryResult) -> Table:
+    """A sample's shape at any width: a row per column, with how many of the sample's rows have a
+    value in it and the first value found (DuckDB's `.mode line` turned into one table)."""
+    table = Table(
+        title=f"{title}: one row per column", caption=plural(len(result.rows), "message") + " sampled"
+    )
+    table.add_column("column", no_wrap=True)
+    table.add_column("present", justify="right", no_wrap=True)
+    table.add_column("first value", overflow="ellipsis", no_wrap=True)
+    for index, column in enumerate(result.columns):
+        values = [row[index] for row in result.rows if index < len(row) and row[index] is not None]
+        table.add_row(column, f"{len(values)}/{len(result.rows)}", _shown(values[0]) if values else NULL)
     return table
 
 
@@ -510,12 +577,22 @@ def print_generated(result: GenerateResult) -> None:
         console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
-def print_transform(result: TransformResult, rejects: bool, datasets: list[str]) -> None:
+def print_transform(
+    result: TransformResult, rejects: bool, datasets: list[str], wanted: tuple[str, ...] = ()
+) -> None:
     """The accounting, the events, the datasets written, what was damaged or rejected, the verdict;
-    for a CSV written to S3, the import into Personalize as the next step."""
+    for a CSV written to S3, the import into Personalize as the next step. An event of `wanted`
+    that matched nothing is named, with the event present it was probably meant to be."""
+    import difflib
+
     summary, where, report = result.summary, result.written_to, result.validation
     console.print(transform_summary(summary))
     console.print(events_table(summary))
+    for event in wanted:
+        if event not in summary.events:
+            close = difflib.get_close_matches(event, list(summary.other_events), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            print_wrapped(f"warning: --event-types {event!r} matched no message{hint}", style="yellow")
     if not summary.interactions and summary.other_events:
         found = ", ".join(f"{event!r} ({count:,})" for event, count in summary.other_events.most_common())
         console.print(
@@ -573,17 +650,35 @@ def print_transform(result: TransformResult, rejects: bool, datasets: list[str])
         print_wrapped(f"next step: {import_command(where, datasets, 'segment-personalize')}")
 
 
-def print_validation(reports: list[ValidationReport]) -> None:
-    """Each dataset's rules, its diagnostics and its verdict."""
+def print_validation(reports: list[ValidationReport], *, every: bool = False) -> None:
+    """Per dataset the failed rules and warnings (with `every`, every rule and the diagnostics),
+    a line of counts; then one verdict over every dataset checked."""
     for report in reports:
-        console.print(validation_table(report))
-        console.print(diagnostics_table(report.diagnostics))
-        console.print(
-            Text.assemble(
-                f"{report.dataset} {report.path}, {report.rows:,} rows: ",
-                ("valid", "green") if report.valid else ("invalid", "bold red"),
-            )
+        shown = [c for c in report.checks if every or c.status != "pass"]
+        if shown:
+            console.print(validation_table(report, every=every))
+        if every:
+            console.print(diagnostics_table(report.diagnostics))
+        print_wrapped(f"{report.dataset} {report.path}, {plural(report.rows, 'row')}: {rule_counts(report)}")
+    console.print(validation_verdict(reports))
+
+
+def validation_verdict(reports: list[ValidationReport]) -> Text:
+    """One closing line over every dataset checked."""
+    failing = [r for r in reports if not r.valid]
+    warnings = sum(c.status == "warn" for r in reports for c in r.checks)
+    looked = f" ({plural(warnings, 'warning')} to look at)" if warnings else ""
+    names = ", ".join(r.dataset for r in reports)
+    if not failing:
+        return Text.assemble(
+            ("valid", "green"), f": {plural(len(reports), 'dataset')} checked ({names}){looked}"
         )
+    which = ", ".join(
+        f"{r.dataset} ({plural(sum(c.status == 'fail' for c in r.checks), 'rule')} failed)" for r in failing
+    )
+    return Text.assemble(
+        ("invalid", "bold red"), f": {which}, of {plural(len(reports), 'dataset')} checked{looked}"
+    )
 
 
 def print_explore(result: ExploreResult, output_format: str) -> None:
@@ -594,7 +689,8 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
         print(orjson.dumps(result.as_dict(), default=str, option=orjson.OPT_INDENT_2).decode())
     for title, answer in result.queries if output_format != "json" else []:
         if output_format == "table":
-            console.print(query_table(title, answer, console.width))
+            sample = result.workshop and answer is result.queries[0][1]
+            console.print(shape_table(title, answer) if sample else query_table(title, answer, console.width))
             if answer.details:
                 console.print(", ".join(f"{k}: {v}" for k, v in answer.details.items()), soft_wrap=True)
         else:
@@ -615,7 +711,15 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
     for name, why in result.skipped.items():
         errors.print(Text.assemble(("skipped unreadable file ", "yellow"), f"{name}: {why}"))
     if result.workshop and output_format == "table":
-        console.print(workshop_conclusion(result.queries[-1][1]))
+        print_wrapped(workshop_conclusion(result.queries[-1][1]))
+    if result.loaded is not None:
+        loaded = result.loaded
+        errors.print(
+            f"loaded {plural(loaded.messages, 'message')} from {plural(loaded.files, 'log file')} into "
+            f"{loaded.database}; next: duckdb {loaded.database} (or toolkit explore --db {loaded.database} "
+            "--sql ...)",
+            highlight=False,
+        )
 
 
 def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:

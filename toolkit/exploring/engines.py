@@ -43,6 +43,7 @@ class Explorer(Protocol):
     """What runs the exploration queries: DuckDB over the log files, or Athena over its table."""
 
     skipped: dict[str, str]  # a file the engine could not read -> why (it was left out)
+    loaded: int | None  # messages loaded into a database file this run (None: nothing was loaded)
 
     def run(self, sql: str, limit: int | None = None) -> QueryResult:
         """The query's columns and rows (at most `limit` rows)."""
@@ -62,6 +63,7 @@ class DuckDBExplorer:
         self.logs = logs
         self.files = list(logs.paths) if logs else []
         self.skipped: dict[str, str] = {}  # damaged file -> DuckDB's complaint
+        self.loaded: int | None = None
         if database is None and logs is None:
             raise UsageError(
                 "give the logs to explore (a folder or s3://...) or `db` FILE loaded earlier",
@@ -132,6 +134,7 @@ class DuckDBExplorer:
             ).fetchall()
         )
         self.connection.execute(f"DROP VIEW temp.{VIEW}")
+        [(self.loaded,)] = self.connection.execute(f"SELECT count(*) FROM main.{VIEW}").fetchall()
 
     def _retrying(self, action):
         """Run `action`; a file DuckDB cannot read is named, left out, and the action retried."""
@@ -200,6 +203,7 @@ class AthenaExplorer:
     ):
         S3Url.parse(output)
         self.skipped: dict[str, str] = {}  # Athena reads the files itself: none is left out here
+        self.loaded: int | None = None
         self.database, self.output, self.workgroup, self.timeout = database, output, workgroup, timeout
         self.client = aws.client("athena")
 

@@ -28,6 +28,15 @@ class S3Reading:
 
 
 @dataclass
+class Loaded:
+    """What was loaded into a DuckDB file (`db` with the logs): later queries skip the JSON."""
+
+    database: str
+    messages: int
+    files: int
+
+
+@dataclass
 class ExploreResult:
     """The answers, titled, and what the engine could not read or refused."""
 
@@ -36,6 +45,7 @@ class ExploreResult:
     refused: list[str] = field(default_factory=list)  # S3 keys that would be saved outside the folder
     skipped: dict[str, str] = field(default_factory=dict)  # unreadable file -> why
     s3: S3Reading | None = None
+    loaded: Loaded | None = None
 
     def as_dict(self) -> list[dict]:
         """What `--format json` prints: one query's rows as records; several as titled results."""
@@ -94,6 +104,8 @@ def explore(
         if logs is not None:
             logs.close()
     result = ExploreResult(answers, workshop=not sql, skipped=dict(explorer.skipped))
+    if explorer.loaded is not None and logs is not None:
+        result.loaded = Loaded(str(db), explorer.loaded, len(logs.paths) - len(explorer.skipped))
     if logs is not None:
         result.refused = list(logs.refused)
         fetched = logs.filesystem

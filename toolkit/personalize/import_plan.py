@@ -114,7 +114,6 @@ class ImportRequest:
     """What the caller asked for."""
 
     dataset_group: str
-    bucket: str | None = None
     role_arn: str | None = None
     create_role: bool = False
     incremental: bool = False
@@ -272,39 +271,35 @@ class _Planner:
             self.add("access", "reuse", f"role {arn}", arn=arn)
         return arn
 
-    def dataset_group(self) -> str:
-        arn = self.state.arn("dataset-group", self.group)
-        found = self.state.dataset_group
-        wait = Wait("describe_dataset_group", "datasetGroupArn", "datasetGroup")
+    def _reuse_or_create(
+        self, stage: str, what: str, found: dict[str, Any] | None, wait: Wait, **create: Any
+    ) -> str:
+        """The ARN of what the account holds (a reuse step, waited for while it is being made; one
+        whose creation failed is refused), else of what the `create` step makes."""
         if found is None:
-            params = {"name": self.group, **({"domain": self.domain} if self.domain else {})}
-            domain = f" in the {self.domain} domain" if self.domain else ""
-            self.add(
-                "dataset group",
-                "create",
-                f"dataset group {self.group}{domain}",
-                "personalize",
-                "create_dataset_group",
-                params=params,
-                arn=arn,
-                wait=wait,
-            )
-            return arn
-        arn = found["datasetGroupArn"]
+            step = self.add(stage, "create", what, "personalize", wait=wait, **create)
+            return step.arn
+        arn = str(found[wait.arn_param])
         if found.get("status") == CREATE_FAILED:
-            raise _failed(
-                f"dataset group {self.group}",
-                found,
-                f"aws personalize delete-dataset-group --dataset-group-arn {arn}",
-            )
+            kind = wait.operation.removeprefix("describe_").replace("_", "-")
+            raise _failed(what, found, f"aws personalize delete-{kind} --{kind}-arn {arn}")
+        in_progress = found.get("status") in IN_PROGRESS
         self.add(
-            "dataset group",
-            "reuse",
-            f"dataset group {self.group} ({found.get('status')})",
-            arn=arn,
-            wait=wait if found.get("status") in IN_PROGRESS else None,
+            stage, "reuse", f"{what} ({found.get('status')})", arn=arn, wait=wait if in_progress else None
         )
         return arn
+
+    def dataset_group(self) -> str:
+        domain = f" in the {self.domain} domain" if self.domain else ""
+        return self._reuse_or_create(
+            "dataset group",
+            f"dataset group {self.group}" + (domain if self.state.dataset_group is None else ""),
+            self.state.dataset_group,
+            Wait("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
+            operation="create_dataset_group",
+            params={"name": self.group, **({"domain": self.domain} if self.domain else {})},
+            arn=self.state.arn("dataset-group", self.group),
+        )
 
     def schema(self, file: DatasetFile) -> str:
         name = f"{self.group}-{file.kind}"
@@ -340,47 +335,26 @@ class _Planner:
     def dataset(self, file: DatasetFile, group_arn: str, schema: str) -> str:
         name = f"{self.group}-{file.kind}"
         found = self.state.datasets.get(file.kind)
-        wait = Wait("describe_dataset", "datasetArn", "dataset")
-        if found is None:
-            arn = self.state.arn("dataset", f"{self.group}/{file.dataset_type.upper()}")
-            self.add(
-                "datasets",
-                "create",
-                f"{file.dataset_type} dataset {name}",
-                "personalize",
-                "create_dataset",
-                params={
-                    "name": name,
-                    "schemaArn": schema,
-                    "datasetGroupArn": group_arn,
-                    "datasetType": file.dataset_type,
-                },
-                arn=arn,
-                wait=wait,
-            )
-            return arn
-        arn = found["datasetArn"]
-        if found.get("status") == CREATE_FAILED:
-            raise _failed(
-                f"{file.dataset_type} dataset {found['name']}",
-                found,
-                f"aws personalize delete-dataset --dataset-arn {arn}",
-            )
-        if found.get("schemaArn") != schema:
+        if found is not None and found.get("schemaArn") != schema:
             raise UsageError(
                 f"the {file.dataset_type} dataset of {self.group} has another schema "
-                f"({found.get('schemaArn')}) "
-                f"than {file.schema_source}: import into another `dataset_group`",
+                f"({found.get('schemaArn')}) than {file.schema_source}: import into another `dataset_group`",
                 parameters=("dataset_group",),
             )
-        self.add(
+        return self._reuse_or_create(
             "datasets",
-            "reuse",
-            f"{file.dataset_type} dataset {found['name']} ({found.get('status')})",
-            arn=arn,
-            wait=wait if found.get("status") in IN_PROGRESS else None,
+            f"{file.dataset_type} dataset {name}",
+            found,
+            Wait("describe_dataset", "datasetArn", "dataset"),
+            operation="create_dataset",
+            params={
+                "name": name,
+                "schemaArn": schema,
+                "datasetGroupArn": group_arn,
+                "datasetType": file.dataset_type,
+            },
+            arn=self.state.arn("dataset", f"{self.group}/{file.dataset_type.upper()}"),
         )
-        return str(arn)
 
     def import_job(self, file: DatasetFile, dataset: str, role: str) -> None:
         mode = "INCREMENTAL" if self.request.incremental else "FULL"

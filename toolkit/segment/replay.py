@@ -37,16 +37,24 @@ def received_text(line: bytes) -> bytes:
     return line[start : line.index(b'"', start)]
 
 
-def _lines(path: Path, source_id: str) -> Iterator[tuple[bytes, str, bytes]]:
+WINDOW = 18  # receivedAt's first characters, YYYY-MM-DDTHH:MM:S: the sources interleave 10 s at a time
+
+
+def _lines(path: Path, source_id: str) -> Iterator[tuple[bytes, str, bytes, bytes]]:
+    """A log file's lines keyed (ten seconds, source, receivedAt): its order, as the file is
+    written in receivedAt order."""
     with igzip.open(path, "rb") as handle:
         for line in handle:
             if line.strip():
-                yield received_text(line), source_id, line if line.endswith(b"\n") else line + b"\n"
+                received = received_text(line)
+                yield received[:WINDOW], source_id, received, line if line.endswith(b"\n") else line + b"\n"
 
 
 def delivery_order(root: Path, chunk: int = 5_000) -> Iterator[tuple[str, list[bytes]]]:
-    """(source id, up to `chunk` stored lines) for every message of the S3 layout under `root`,
-    the sources' messages interleaved as they arrived."""
+    """(source id, up to `chunk` stored lines) for every message of the S3 layout under `root`:
+    each source's messages in receivedAt order, the sources interleaved ten seconds of arrivals
+    at a time. The files of an upload hour are merged line by line: a few open at a time,
+    memory bounded whatever the run's size."""
     hours: dict[int, list[tuple[Path, str]]] = defaultdict(list)
     for path in sorted(root.rglob("*.gz")):
         match = KEY_PATTERN.search(path.relative_to(root).as_posix())
@@ -54,12 +62,14 @@ def delivery_order(root: Path, chunk: int = 5_000) -> Iterator[tuple[str, list[b
             hours[_upload_hour(path)].append((path, match.group(1)))
     for _, files in sorted(hours.items()):
         batch: list[bytes] = []
-        batch_source = ""
-        for _, source_id, line in heapq.merge(*(_lines(path, source_id) for path, source_id in files)):
-            if batch and (source_id != batch_source or len(batch) == chunk):
-                yield batch_source, batch
+        run: tuple[bytes, str] = (b"", "")
+        for window, source_id, _, line in heapq.merge(
+            *(_lines(path, source_id) for path, source_id in files)
+        ):
+            if batch and ((window, source_id) != run or len(batch) == chunk):
+                yield run[1], batch
                 batch = []
-            batch_source = source_id
+            run = window, source_id
             batch.append(line)
         if batch:
-            yield batch_source, batch
+            yield run[1], batch

@@ -6,6 +6,7 @@ named as Segment names them, written at each flush)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -22,7 +23,7 @@ from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3
 from toolkit.errors import UsageError
 from toolkit.files import create_exclusively, write_atomically
 from toolkit.segment.destination import DeliveryCounts
-from toolkit.segment.layout import ROOT, line_received_day_ms, log_file_name, object_key
+from toolkit.segment.layout import CATALOG_NAME, ROOT, line_received_day_ms, log_file_name, object_key
 
 RUN_MARKER = ".toolkit-run"  # beside segment-logs/: which simulated run wrote the logs under it
 FLUSH_BYTES = 8 << 20  # messages handed to deliver() are written as files once this much waits
@@ -85,6 +86,7 @@ class LocalSink(_SegmentLayout):
     def __init__(self, root: str | Path):
         super().__init__()
         self.root = Path(root)
+        self.fresh = False  # this run claimed a folder that held no run's logs
 
     @property
     def name(self) -> str:
@@ -110,6 +112,7 @@ class LocalSink(_SegmentLayout):
         if not marker.exists() and not any((self.root / ROOT).glob("*/*/*.gz")):
             try:
                 create_exclusively(marker, run.encode() + b"\n")
+                self.fresh = True
                 return
             except FileExistsError:
                 pass  # another run took it first: is it this one?
@@ -119,6 +122,24 @@ class LocalSink(_SegmentLayout):
 
     def write(self, key: str, data: bytes) -> None:
         write_atomically(self.root / key, data)
+
+    def abandon(self) -> None:
+        """Remove what a run that failed or was interrupted wrote into the fresh folder it claimed
+        (its log files, catalog export and marker): a run's files are there whole or not at all.
+        A folder that held the run's logs before (a run done again) is left as it was."""
+        if not self.fresh:
+            return
+        for path in sorted((self.root / ROOT).glob("*/*/*.gz")):
+            path.unlink(missing_ok=True)
+        for folder in sorted((self.root / ROOT).glob("*/*"), reverse=True) + sorted(
+            (self.root / ROOT).glob("*")
+        ):
+            with contextlib.suppress(OSError):  # a folder holding anything else stays
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            (self.root / ROOT).rmdir()
+        (self.root / CATALOG_NAME).unlink(missing_ok=True)
+        (self.root / RUN_MARKER).unlink(missing_ok=True)
 
 
 class S3Sink(_SegmentLayout):

@@ -90,16 +90,22 @@ def generate(
     run = f"scenario {scenario.name}, seed {seed}, {scenario.new_visitors_per_day} visitors a day"
     for destination in chosen:
         destination.claim(run)
-    if scenario.products:
-        for layout in layouts:  # beside segment-logs/, as a store's catalog export
-            layout.write(CATALOG_NAME, scenario.catalog_lines())
-    with tempfile.TemporaryDirectory(prefix="toolkit-generate-") as staging:
-        if streams:
-            layouts.append(LocalSink(staging))
-        result = _simulate(scenario, start, days, seed, tuple(layouts), workers, on_shard_done)
-        for source_id, lines in delivery_order(Path(staging)) if streams else ():
-            for stream in streams:
-                stream.deliver(source_id, lines)
+    try:
+        if scenario.products:
+            for layout in layouts:  # beside segment-logs/, as a store's catalog export
+                layout.write(CATALOG_NAME, scenario.catalog_lines())
+        with tempfile.TemporaryDirectory(prefix="toolkit-generate-") as staging:
+            if streams:
+                layouts.append(LocalSink(staging))
+            result = _simulate(scenario, start, days, seed, tuple(layouts), workers, on_shard_done)
+            for source_id, lines in delivery_order(Path(staging)) if streams else ():
+                for stream in streams:
+                    stream.deliver(source_id, lines)
+    except BaseException:  # failed or interrupted: a fresh folder is left as it was found
+        for layout in layouts:
+            if isinstance(layout, LocalSink):
+                layout.abandon()
+        raise
     for destination in chosen:
         counts = destination.close()
         if destination in streams:

@@ -242,10 +242,16 @@ def _scenario_text(path: str | Path | None) -> tuple[str, str]:
     if "/" not in name and not name.endswith(".toml") and bundled.is_file():
         return bundled.read_text(encoding="utf-8"), name
     if not Path(name).exists():
-        raise UsageError(
-            f"scenario file not found: {clipped(name)}"
-            " (give a .toml path or a bundled name such as 'workshop')"
+        import difflib
+
+        bundled_names = sorted(
+            entry.name.removesuffix(".toml")
+            for entry in resources.files("toolkit.scenarios").iterdir()
+            if entry.name.endswith(".toml")
         )
+        close = difflib.get_close_matches(name, bundled_names, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"bundled: {', '.join(bundled_names)}"
+        raise UsageError(f"scenario file not found: {clipped(name)} ({hint}; or give a .toml path)")
     return read_text_input(name, "scenario", MAX_SCENARIO_BYTES), name
 
 

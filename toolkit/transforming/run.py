@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from toolkit.aws.s3 import AwsOptions, S3Url, is_s3, upload
+from toolkit.aws.s3 import AwsOptions, S3Url, aws_error, is_s3, upload
 from toolkit.errors import UsageError
 from toolkit.files import (
     check_output_file,
@@ -124,7 +124,7 @@ class OutputTarget:
     def check(self) -> None:
         """Fail before any work if the output cannot be written."""
         if is_s3(self.location):
-            S3Url.parse(self.location)
+            _check_bucket(S3Url.parse(self.location), self.aws)
             return
         check_output_file(Path(self.display), "out")
         folder = Path(self.display).parent
@@ -155,6 +155,16 @@ class OutputTarget:
         else:
             publish_together([*others, (partial, Path(self.display))])
         return report
+
+
+def _check_bucket(url: S3Url, aws: AwsOptions) -> None:
+    """The bucket of an s3:// output exists and answers, before any work."""
+    import botocore.exceptions
+
+    try:
+        aws.client("s3").head_bucket(Bucket=url.bucket)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise aws_error(exc, f"cannot write --out s3://{url.bucket}/") from None
 
 
 ENGINES = ("duckdb", "spark")
