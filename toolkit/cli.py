@@ -278,6 +278,7 @@ def destination_options(
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
         source_names={source.id: source.key for source in scenario.sources.values()} if scenario else {},
+        source_slugs={source.id: source.name for source in scenario.sources.values()} if scenario else {},
         **chosen,
     )
 
@@ -299,6 +300,12 @@ ReadLayoutOption = Annotated[
         "--layout",
         help="What the folder or s3:// source holds: segment (Segment's S3 layout) or firehose "
         "(a Firehose stream's objects); default: as its keys show.",
+    ),
+]
+SyncMinutesOption = Annotated[
+    int,
+    typer.Option(
+        help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."
     ),
 ]
 ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
@@ -404,6 +411,7 @@ def generate(
     compression: CompressionOption = "none",
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
+    sync_minutes: SyncMinutesOption = 60,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -437,6 +445,7 @@ def generate(
         compression=compression,
         buffer_mb=buffer_mb,
         buffer_seconds=buffer_seconds,
+        sync_minutes=sync_minutes,
     )
     result = with_progress(
         "simulating",
@@ -500,7 +509,7 @@ def transform(
         str,
         typer.Argument(
             help="Segment logs: a folder (holding segment-logs/, or a Firehose layout), s3://bucket/prefix, "
-            "or kinesis://STREAM."
+            "or kinesis://STREAM; or Segment's warehouse: postgresql://USER@HOST:PORT/DB or PATH.duckdb."
         ),
     ],
     out: Annotated[
@@ -585,6 +594,16 @@ def transform(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     read_layout: ReadLayoutOption = None,
+    print_sql: Annotated[
+        bool,
+        typer.Option(
+            "--print-sql",
+            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+        ),
+    ] = False,
+    iam_role: Annotated[
+        str, typer.Option(help="With --print-sql: the role ARN Redshift assumes to write to S3.")
+    ] = "${iam_role}",
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -599,17 +618,32 @@ def transform(
     events = (
         tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
     )
+    options = TransformOptions.for_domain(
+        item_field=item_id.value,
+        domain=domain.value if domain else None,
+        event_map=event_map,
+        event_types=events,
+    )
+    if print_sql:
+        from toolkit.transforming.warehouse_engine import unload_statement
+
+        prefix = out + "interactions_" if out.startswith("s3://") and out.endswith("/") else out
+        typer.echo(
+            unload_statement(
+                source,
+                options,
+                s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}",
+                iam_role=iam_role,
+            ),
+            nl=False,
+        )
+        return
     bars = StepLines(lines=False)
     try:
         result = run_transform(
             source,
             out=out,
-            options=TransformOptions.for_domain(
-                item_field=item_id.value,
-                domain=domain.value if domain else None,
-                event_map=event_map,
-                event_types=events,
-            ),
+            options=options,
             aws=aws_options(profile, region, endpoint_url),
             rejects=rejects,
             users=users,
@@ -1107,6 +1141,7 @@ def collector(
     compression: CompressionOption = "none",
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
+    sync_minutes: SyncMinutesOption = 60,
     quiet: QuietOption = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="On stopping, print what was received and published as JSON.")
@@ -1153,6 +1188,7 @@ def collector(
             compression=compression,
             buffer_mb=buffer_mb,
             buffer_seconds=buffer_seconds,
+            sync_minutes=sync_minutes,
         ),
     )
     sources = {

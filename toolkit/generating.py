@@ -73,6 +73,7 @@ def generate(
     options = replace(
         destination_options or DestinationOptions(),
         source_names={source.id: source.key for source in chosen.sources.values()},
+        source_slugs={source.id: source.name for source in chosen.sources.values()},
     )
     if aws is not None:
         options = replace(options, aws=aws)
