@@ -220,3 +220,23 @@ def test_the_collector_writes_a_firehose_layout(tmp_path):
     assert summary["stored"] == 31 and summary["not_sent"] == {
         "events no mapping names (Segment's mappedStreams)": 1
     }
+
+
+def test_a_firehose_layout_in_a_bucket_is_transformed_and_reported(tmp_path, s3_bucket, s3_layout, s3_csv):
+    from toolkit.reporting import build_report
+
+    endpoint, bucket = s3_bucket
+    aws = AwsOptions(endpoint_url=endpoint)
+    destinations = open_destinations(
+        [f"s3://{bucket}/events"], DestinationOptions(aws=aws, layout="firehose", compression="gzip")
+    )
+    generate(SCENARIO, START, 2, SEED, destinations, workers=2)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys and all(NAME.match(key.removeprefix("events/")) for key in keys)  # the prefix, then the hour
+    out = tmp_path / "bucket.csv"
+    transform(f"s3://{bucket}/events", str(out), aws=aws, layout="firehose")
+    assert out.read_bytes() == s3_csv
+    report = build_report(f"s3://{bucket}/events", SCENARIO, aws, evaluate=False)
+    assert report.accounting is not None
+    assert report.accounting.messages_read == report.accounting.accounted == len(lines_of(s3_layout))
