@@ -79,7 +79,8 @@ def classify_sql(options: TransformOptions, messages: str = READ_LOGS_SQL, first
     field = options.item_field
     return f"""
     WITH raw AS (
-        SELECT *, type = 'track' AND event IN ({events}) AS candidate
+        SELECT {", ".join(f'"{c}"' for c in _COLUMNS)}, file_index, type = 'track' AND event IN ({events})
+            AS candidate
         FROM {messages}
     ), fields AS (
         -- the costly parts only for candidates: most messages are filtered by type or event
