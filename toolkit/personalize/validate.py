@@ -213,9 +213,10 @@ def validate_csv(
         by_name = {name: f"c{i}" for i, name in enumerate(header)}
         checks += _value_checks(connection, fields, by_name, rules)
         if rules.kind == "interactions":
-            checks += _training_checks(connection, fields, by_name)
+            counts = _record_counts(connection, by_name)
+            checks += _training_checks(connection, fields, by_name, counts)
             checks += _domain_checks(connection, by_name) if domain == "ecommerce" else []
-            checks += _diagnose_interactions(connection, by_name)
+            checks += _diagnose_interactions(connection, by_name, counts)
             measures = (
                 _diagnostics(connection, by_name)
                 if diagnostics and {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name)
@@ -687,16 +688,43 @@ def _domain_checks(connection, by_name: dict[str, str]) -> list[Check]:
     return checks
 
 
-def _training_checks(connection, fields: list[Field], by_name: dict[str, str]) -> list[Check]:
+@dataclass
+class RecordCounts:
+    """What the training rules and diagnose.py's rates count of an interactions table's rows."""
+
+    rows: int
+    records: int  # distinct (user, item, timestamp)
+    pairs: int  # distinct (user, item)
+    users: int
+    users_with_two: int  # users with two or more distinct records
+    timestamps: int  # distinct timestamps
+
+
+def _record_counts(connection, by_name: dict[str, str]) -> RecordCounts | None:
+    """The counts, from one grouping of the rows by (user, item, timestamp); None without those columns."""
     if not {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name):
-        return []
+        return None
     user, item, stamp = by_name["USER_ID"], by_name["ITEM_ID"], by_name["TIMESTAMP"]
-    records, users, users_with_two, distinct_stamps = connection.execute(
-        f"""WITH distinct_records AS (SELECT DISTINCT {user} AS u, {item} AS i, {stamp} AS t FROM rows),
-                 per_user AS (SELECT u, count(*) AS n FROM distinct_records GROUP BY u)
-            SELECT (SELECT count(*) FROM distinct_records), count(*), count(*) FILTER (n >= 2),
-                   (SELECT count(DISTINCT t) FROM distinct_records) FROM per_user"""
-    ).fetchone()
+    return RecordCounts(
+        *connection.execute(
+            f"""WITH records AS MATERIALIZED (
+                    SELECT {user} AS u, {item} AS i, {stamp} AS t, count(*) AS n FROM rows GROUP BY ALL),
+                 per_user AS (SELECT count(*) AS n FROM records GROUP BY u)
+            SELECT (SELECT coalesce(sum(n), 0) FROM records), (SELECT count(*) FROM records),
+                   (SELECT count(*) FROM (SELECT DISTINCT u, i FROM records)),
+                   count(*), count(*) FILTER (n >= 2), (SELECT count(DISTINCT t) FROM records)
+            FROM per_user"""
+        ).fetchone()
+    )
+
+
+def _training_checks(
+    connection, fields: list[Field], by_name: dict[str, str], counts: RecordCounts | None
+) -> list[Check]:
+    if counts is None:
+        return []
+    records, users, users_with_two = counts.records, counts.users, counts.users_with_two
+    distinct_stamps = counts.timestamps
     share = users_with_two / users if users else 0.0
     metadata = sum(1 for f in fields if f.name not in RESERVED)
     event_types = (
@@ -738,17 +766,13 @@ def _training_checks(connection, fields: list[Field], by_name: dict[str, str]) -
     ]
 
 
-def _diagnose_interactions(connection, by_name: dict[str, str]) -> list[Check]:
+def _diagnose_interactions(connection, by_name: dict[str, str], counts: RecordCounts | None) -> list[Check]:
     """diagnose.py's warnings on an interactions table: duplicates, repeated consumption, and the
     popularity curve of items and activity curve of users."""
-    if not {"USER_ID", "ITEM_ID", "TIMESTAMP"} <= set(by_name):
+    if counts is None:
         return []
-    user, item, stamp = by_name["USER_ID"], by_name["ITEM_ID"], by_name["TIMESTAMP"]
-    rows, distinct_records, distinct_pairs = connection.execute(
-        f"""SELECT (SELECT count(*) FROM rows),
-                   (SELECT count(*) FROM (SELECT DISTINCT {user}, {item}, {stamp} FROM rows)),
-                   (SELECT count(*) FROM (SELECT DISTINCT {user}, {item} FROM rows))"""
-    ).fetchone()
+    user, item = by_name["USER_ID"], by_name["ITEM_ID"]
+    rows, distinct_records, distinct_pairs = counts.rows, counts.records, counts.pairs
     if not rows:
         return []
     duplicate_rate = (rows - distinct_records) / rows
