@@ -16,7 +16,7 @@ from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
 from toolkit.segment.timestamps import parse_iso
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 
 FILE_NAME = re.compile(

@@ -1157,7 +1157,7 @@ def collector(
     from toolkit.destinations import open_destinations
     from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     chosen = load_scenario(scenario)
     keys = resolve_write_keys(list(chosen.sources), write_key, keys_file)
@@ -1305,7 +1305,7 @@ def check(
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
     from toolkit.render import print_check
     from toolkit.segment.write_keys import resolve_write_keys
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
     if dry_run and not fix:
