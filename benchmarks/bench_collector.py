@@ -75,6 +75,11 @@ def post_part(args: tuple[str, str]) -> tuple[int, float]:
     return sent, time.process_time() - began
 
 
+def _line_count(path: Path) -> int:
+    with gzip.open(path) as handle:
+        return sum(1 for _ in handle)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
@@ -102,23 +107,23 @@ def main() -> None:
                 os.link(path, target)
             parts.append(part)
         env = {**os.environ, **{f"SEGMENT_WRITE_KEY_{k.upper()}": v for k, v in KEYS.items()}}
-        log = open(root / "collector.log", "w")
-        collector = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "toolkit",
-                "collector",
-                "--port",
-                "0",
-                "--out",
-                str(root / "collected"),
-                "--processes",
-                str(args.processes),
-            ],
-            stderr=log,
-            env=env,
-        )
+        with open(root / "collector.log", "w") as log:  # the collector writes to its own copy
+            collector = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "toolkit",
+                    "collector",
+                    "--port",
+                    "0",
+                    "--out",
+                    str(root / "collected"),
+                    "--processes",
+                    str(args.processes),
+                ],
+                stderr=log,
+                env=env,
+            )
         while "listening on" not in (root / "collector.log").read_text():
             time.sleep(0.1)
         url = (root / "collector.log").read_text().split("listening on ")[1].split()[0]
@@ -131,20 +136,23 @@ def main() -> None:
             accepted = json.loads(response.read())["accepted"]
         collector.terminate()
         collector.wait(timeout=120)
-        written = sum(sum(1 for _ in gzip.open(p)) for p in (root / "collected").rglob("*.gz"))
+        written = sum(_line_count(p) for p in (root / "collected").rglob("*.gz"))
     how = (
         "raw HTTP" if args.raw else "official-client"
     ) + f" processes (one keep-alive connection each) to {args.processes} collector process(es)"
     print(
-        f"{generated.messages:,} messages sent by {args.senders} {how} in {seconds:.1f} s = {sent / seconds:,.0f} messages/s"
+        f"{generated.messages:,} messages sent by {args.senders} {how} in {seconds:.1f} s = "
+        f"{sent / seconds:,.0f} messages/s"
     )
     print(
-        f"collector accepted {accepted:,} (the process /health reached), wrote {written:,} after SIGTERM; loss: {generated.messages - written:,}"
+        f"collector accepted {accepted:,} (the process /health reached), wrote {written:,} after SIGTERM; "
+        f"loss: {generated.messages - written:,}"
     )
     per_message = sender_cpu / max(sent, 1)
     cores = os.cpu_count() or 1
     print(
-        f"senders used {per_message * 1e6:,.0f} us of CPU a message: on {cores} cores they alone could send at most {cores / per_message:,.0f} messages/s"
+        f"senders used {per_message * 1e6:,.0f} us of CPU a message: on {cores} cores they alone could send "
+        f"at most {cores / per_message:,.0f} messages/s"
     )
 
 

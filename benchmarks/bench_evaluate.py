@@ -32,7 +32,7 @@ def main() -> None:
             handle.write("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n")
             handle.writelines(
                 f"{u},i{i},View,{1_700_000_000 + n % per_user * 60}\n"
-                for n, (u, i) in enumerate(zip(users.tolist(), items.tolist()))
+                for n, (u, i) in enumerate(zip(users.tolist(), items.tolist(), strict=True))
             )
         began = time.perf_counter()
         duckdb.connect().execute(
@@ -43,10 +43,12 @@ def main() -> None:
         result = evaluate_csv(path)
         seconds = time.perf_counter() - began
     print(
-        f"toolkit evaluate: {len(users):,} interactions, {result.users:,} users, {result.items:,} items in {seconds:.1f} s ({result.verdict})"
+        f"toolkit evaluate: {len(users):,} interactions, {result.users:,} users, {result.items:,} items in "
+        f"{seconds:.1f} s ({result.verdict})"
     )
     print(
-        f"DuckDB reading the same CSV: {read_seconds:.2f} s; evaluate takes {seconds / read_seconds:.1f}x that"
+        f"DuckDB reading the same CSV: {read_seconds:.2f} s; evaluate takes {seconds / read_seconds:.1f}x "
+        "that"
     )
 
 

@@ -68,15 +68,19 @@ def bench(messages: int, folder: Path, python_baseline: bool) -> None:
     print(f"\n{generated.messages:,} messages")
     print(f"  count(*) from gzip: {count_seconds:.2f} s")
     print(
-        f"  three queries from gzip: {' + '.join(f'{t:.2f}' for t in gzip_times)} = {sum(gzip_times):.2f} s = {sum(gzip_times) / count_seconds:.2f}x count(*)"
+        f"  three queries from gzip: {' + '.join(f'{t:.2f}' for t in gzip_times)} = {sum(gzip_times):.2f} s "
+        f"= {sum(gzip_times) / count_seconds:.2f}x count(*)"
     )
     print(
-        f"  loading into --db: {load_seconds:.2f} s; each query from --db: {', '.join(f'{t:.3f} s' for t in db_times)}"
+        f"  loading into --db: {load_seconds:.2f} s; each query from --db: "
+        f"{', '.join(f'{t:.3f} s' for t in db_times)}"
     )
     if python_baseline:
         python_seconds = plain_python(root)
         print(
-            f"  plain-Python scan, same three answers: {python_seconds:.2f} s -> DuckDB from gzip {python_seconds / sum(gzip_times):.1f}x faster, from --db {python_seconds / sum(db_times):.0f}x"
+            f"  plain-Python scan, same three answers: {python_seconds:.2f} s -> DuckDB from gzip "
+            f"{python_seconds / sum(gzip_times):.1f}x faster, from --db "
+            f"{python_seconds / sum(db_times):.0f}x"
         )
 
 

@@ -3,7 +3,8 @@
 The baseline only serialises and gzips already-made message dicts (json + gzip level 6, one
 process): it does none of the simulation, so the ratio understates the toolkit's advantage.
 
-    python benchmarks/bench_generate.py [--messages 1000000] [--workers N] [--scenario workshop] [--default-size]
+    python benchmarks/bench_generate.py [--messages 1000000] [--workers N] [--scenario workshop] \
+        [--default-size]
 
 By default the scenario's visitors per day are scaled up so that five days hold --messages (big
 shards); --default-size keeps the scenario's own size and simulates as many days as that takes
@@ -73,7 +74,9 @@ def main() -> None:
                 break
         baseline_rate = len(sample) / plain_python_writer(sample, root)
     print(
-        f"toolkit generate, {args.scenario}, {days} days of {scenario.new_visitors_per_day:,} visitors, {result.files:,} files: {result.messages:,} messages in {result.seconds:.2f} s with {args.workers} workers = {toolkit_rate:,.0f} messages/s"
+        f"toolkit generate, {args.scenario}, {days} days of {scenario.new_visitors_per_day:,} visitors, "
+        f"{result.files:,} files: {result.messages:,} messages in {result.seconds:.2f} s with "
+        f"{args.workers} workers = {toolkit_rate:,.0f} messages/s"
     )
     print(f"plain Python writer (json + gzip -6, serialising only): {baseline_rate:,.0f} messages/s")
     print(f"ratio: {toolkit_rate / baseline_rate:.1f}x")

@@ -39,13 +39,17 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         read = summary.messages_read
         print(
-            f"messages: {read:,}; interactions: {report.interactions['interactions']:,}; page: {(root / 'report.html').stat().st_size / 1024:,.0f} KB"
+            f"messages: {read:,}; interactions: {report.interactions['interactions']:,}; page: "
+            f"{(root / 'report.html').stat().st_size / 1024:,.0f} KB"
         )
         print(
-            f"transform alone (the baseline): {transform_seconds:.2f} s = {read / transform_seconds:,.0f} messages/s"
+            f"transform alone (the baseline): {transform_seconds:.2f} s = {read / transform_seconds:,.0f} "
+            "messages/s"
         )
         print(
-            f"toolkit report (transform, validation, evaluation, figures, charts): {report_seconds:.2f} s = {read / report_seconds:,.0f} messages/s, {report_seconds / transform_seconds:.2f}x the transform's time, peak memory {peak_mb:,.0f} MB"
+            f"toolkit report (transform, validation, evaluation, figures, charts): {report_seconds:.2f} s = "
+            f"{read / report_seconds:,.0f} messages/s, {report_seconds / transform_seconds:.2f}x the "
+            f"transform's time, peak memory {peak_mb:,.0f} MB"
         )
 
 

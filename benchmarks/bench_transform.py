@@ -120,8 +120,10 @@ def earlier_transform(rev: str, logs: Path, out: Path) -> float:
         )
         try:
             code = (
-                "import sys, time; sys.path.insert(0, sys.argv[1]); from toolkit.transform.run import transform; "
-                "began = time.perf_counter(); transform(sys.argv[2], sys.argv[3]); print(time.perf_counter() - began)"
+                "import sys, time; sys.path.insert(0, sys.argv[1]); from toolkit.transform.run import "
+                "transform; "
+                "began = time.perf_counter(); transform(sys.argv[2], sys.argv[3]); "
+                "print(time.perf_counter() - began)"
             )
             run = subprocess.run(
                 [sys.executable, "-c", code, folder, str(logs), str(out)],
@@ -140,7 +142,8 @@ def earlier_transform(rev: str, logs: Path, out: Path) -> float:
 
 
 def benchmark_logs(root: Path, messages: int, given: Path | None = None) -> Path:
-    """The logs a benchmark reads: `given`, or about `messages` of the workshop scenario generated under root."""
+    """The logs a benchmark reads: `given`, or about `messages` of the workshop scenario generated
+    under root."""
     if given is not None:
         return given
     logs = root / "logs"
@@ -176,39 +179,47 @@ def main() -> None:
         size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6
         print(f"messages: {read:,} ({size_mb:,.0f} MB gzipped)")
         print(
-            f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} messages/s, peak memory {peak_mb:,.0f} MB"
+            f"toolkit transform (DuckDB): {toolkit_seconds:.2f} s = {read / toolkit_seconds:,.0f} "
+            f"messages/s, peak memory {peak_mb:,.0f} MB"
         )
         if args.against:
             earlier = earlier_transform(args.against, logs, root / "earlier.csv")
             print(
-                f"transform of {args.against}, same logs, child process: {earlier:.2f} s = {read / earlier:,.0f} messages/s -> this code is {earlier / toolkit_seconds:.2f}x as fast"
+                f"transform of {args.against}, same logs, child process: {earlier:.2f} s = "
+                f"{read / earlier:,.0f} messages/s -> this code is {earlier / toolkit_seconds:.2f}x as fast"
             )
         _, scan_seconds = timed(duckdb_scan_only, log_paths(logs))
         print(
-            f"DuckDB scan alone (gzip + JSON parse of the same fields, no transform): {scan_seconds:.2f} s = {read / scan_seconds:,.0f} messages/s"
+            f"DuckDB scan alone (gzip + JSON parse of the same fields, no transform): {scan_seconds:.2f} s "
+            f"= {read / scan_seconds:,.0f} messages/s"
         )
         lines, inflate_seconds = timed(decompression_only, logs)
         print(
-            f"ISA-L decompression alone, {os.cpu_count()} threads ({lines:,} lines): {inflate_seconds:.2f} s = {read / inflate_seconds:,.0f} messages/s, the limit under any reader"
+            f"ISA-L decompression alone, {os.cpu_count()} threads ({lines:,} lines): {inflate_seconds:.2f} "
+            f"s = {read / inflate_seconds:,.0f} messages/s, the limit under any reader"
         )
         copies = root / "decompressed"
         copies.mkdir()
         decompression_only(logs, copies)
         _, parse_seconds = timed(duckdb_scan_only, sorted(copies.iterdir()))
         print(
-            f"DuckDB scan of the same files decompressed (JSON parse alone): {parse_seconds:.2f} s = {read / parse_seconds:,.0f} messages/s"
+            f"DuckDB scan of the same files decompressed (JSON parse alone): {parse_seconds:.2f} s = "
+            f"{read / parse_seconds:,.0f} messages/s"
         )
         if not args.no_python:
             rows, python_seconds = timed(pure_python, logs, root / "python.csv")
             print(
-                f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> toolkit is {python_seconds / toolkit_seconds:.1f}x faster (the scan alone: {python_seconds / scan_seconds:.1f}x)"
+                f"pure Python script: {python_seconds:.2f} s = {read / python_seconds:,.0f} messages/s -> "
+                f"toolkit is {python_seconds / toolkit_seconds:.1f}x faster (the scan alone: "
+                f"{python_seconds / scan_seconds:.1f}x)"
             )
         if args.spark:
             _, spark_seconds = timed(
                 lambda: transform(str(logs), str(root / "spark.csv"), engine="spark", master="local[2]")
             )
             print(
-                f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} messages/s -> toolkit is {spark_seconds / toolkit_seconds:.1f}x faster"
+                f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} "
+                f"messages/s -> toolkit is {spark_seconds / toolkit_seconds:.1f}x faster"
             )
 
 

@@ -124,7 +124,9 @@ def choose_user_fields(
     """From (trait, distinct values, every value a number, any value shaped like personal data)
     sorted by trait: the fields written, the traits left out, those of them left out as personal
     data, and the traits asked for (`chosen`) that the data does not hold."""
-    fields, names, personal = [], set(), []
+    fields: list[UserField] = []
+    names: set[str] = set()
+    personal: list[str] = []
     limit = max(MAX_CATEGORIES, users // 20)
     # in the order of the fields' names, so that traits spelled apart ("App Version" in the logs,
     # app_version in a warehouse) give the same columns in the same order

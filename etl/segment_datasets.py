@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -25,7 +25,7 @@ if __package__:  # toolkit.etl, in the toolkit
         personal_value_sql,
     )
 else:  # beside this file, for spark-submit and Glue (--py-files, --extra-py-files)
-    from dataset_fields import (
+    from dataset_fields import (  # type: ignore[no-redef]  # the same module, imported by its file name
         ITEM_FIELDS,
         MAX_CATEGORICAL_LENGTH,
         MAX_TEXTUAL_LENGTH,
@@ -130,8 +130,9 @@ def users_rows(latest: DataFrame, fields: list[UserField]) -> DataFrame:
     return latest.groupBy(F.col("user_id").alias("USER_ID")).agg(*columns).orderBy("USER_ID")
 
 
-def _product_values(p) -> dict:
-    """Each Items field over a product map p, as toolkit/transform/items.py computes it."""
+def _product_values(p: Column) -> tuple[dict[str, Column], Column]:
+    """Each Items field over a product map p, as toolkit/transform/items.py computes it, and the
+    category split into its parts."""
     category = F.split(p["category"], r"\s*(/|>)\s*")
 
     def part(index: int):
@@ -202,7 +203,8 @@ def item_counts(rows: DataFrame) -> dict[str, int]:
         F.count_if("in_catalog").alias("in_catalog"),
         *[F.count(name).alias(name) for name, *_ in ITEM_FIELDS],
     ]
-    return rows.agg(*counts).first().asDict()
+    [totals] = rows.agg(*counts).collect()  # an aggregate without groups: one row
+    return totals.asDict()
 
 
 def write_datasets(
@@ -218,7 +220,7 @@ def write_datasets(
     if __package__:
         from .segment_interactions import write_single_csv
     else:
-        from segment_interactions import write_single_csv
+        from segment_interactions import write_single_csv  # type: ignore[no-redef]  # the same, by file name
 
     if users_folder:
         latest = latest_traits(spark, paths).cache()

@@ -2,8 +2,9 @@
 spark-submit on any cluster:
 
     spark-submit --py-files etl/segment_interactions.py,etl/segment_datasets.py,etl/dataset_fields.py \
-        etl/spark_etl.py s3a://bucket/segment-logs/ s3a://bucket/transformed/ [--event-types A,B] [--item-field sku] \
-        [--users-output s3a://bucket/users/] [--items-output s3a://bucket/items/ [--catalog s3a://bucket/catalog.jsonl]]
+        etl/spark_etl.py s3a://bucket/segment-logs/ s3a://bucket/transformed/ \
+        [--event-types A,B] [--item-field sku] [--users-output s3a://bucket/users/] \
+        [--items-output s3a://bucket/items/ [--catalog s3a://bucket/catalog.jsonl]]
 """
 
 from __future__ import annotations

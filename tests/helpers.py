@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import urllib.parse
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import orjson
@@ -23,7 +24,8 @@ START = date(2026, 11, 1)
 DAY_FOLDER = "segment-logs/abcdefghij/1556755200000"
 SCENARIO = load_scenario()
 KEYS = {"web": "key-web-123", "android": "key-android-456", "ios": "key-ios-789", "email": "key-email-000"}
-# Chromium as root, with no network: without the background-networking flags it tries Google's hosts at every start
+# Chromium as root, with no network: without the background-networking flags it tries Google's
+# hosts at every start
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -74,6 +76,25 @@ def write_log(root, name: str, lines: list, compress: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = b"".join((line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines)
     path.write_bytes(gzip.compress(data) if compress else data)
+
+
+def scenario_text(name: str) -> str:
+    """A bundled scenario's TOML, as the package ships it (toolkit.scenarios), to edit into a
+    variant; `replaced` checks that each edit finds its text."""
+    return resources.files("toolkit.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
+def replaced(text: str, old: str, new: str, times: int = 1) -> str:
+    """`text` with its `times` occurrences of `old` made `new` (a scenario edit that found nothing
+    would test nothing)."""
+    assert text.count(old) == times, f"{old!r} occurs {text.count(old)} times, not {times}"
+    return text.replace(old, new)
+
+
+def gz_lines(path: Path) -> list[bytes]:
+    """The lines of a gzipped file, each with its newline."""
+    with gzip.open(path, "rb") as handle:
+        return list(handle)
 
 
 def rows_of(path) -> list[dict]:

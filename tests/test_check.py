@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -44,10 +45,8 @@ def provision(
     ]
     bucket = f"personalize-data-{account}"
     s3.create_bucket(Bucket=bucket)
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=source_bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for path in sorted(logs_root.rglob("*.gz"))[:3]:
         s3.upload_file(
             str(path), source_bucket, f"segment-logs/{path.relative_to(logs_root / 'segment-logs')}"
@@ -148,6 +147,7 @@ WORKSHOP_CSV = (
 )  # a copy of ../shared/reference
 
 
+@pytest.mark.slow
 def test_a_fully_provisioned_account_passes_every_line(moto, collector, workshop_logs):
     provision(boto3.Session(), moto, workshop_logs, WORKSHOP_CSV)
     result = check_account(None, "attendee-1", options(moto, collector))
@@ -168,6 +168,7 @@ def test_a_fully_provisioned_account_passes_every_line(moto, collector, workshop
     }
 
 
+@pytest.mark.slow
 def test_each_missing_or_broken_resource_fails_its_own_line(moto, collector, workshop_logs, tmp_path):
     bucket = provision(boto3.Session(), moto, workshop_logs)
     iam = boto3.client("iam", endpoint_url=moto)
@@ -209,6 +210,7 @@ def test_each_missing_or_broken_resource_fails_its_own_line(moto, collector, wor
     assert line(result, "data bucket").status == "pass" and line(result, "region").status == "pass"
 
 
+@pytest.mark.slow
 def test_no_bucket_no_role_and_fix_creates_only_safe_things(moto, collector):
     result = check_account(None, "empty", options(moto, collector, skip_segment=True))
     assert line(result, "data bucket").status == "fail" and "--fix" in line(result, "data bucket").fix
@@ -223,6 +225,7 @@ def test_no_bucket_no_role_and_fix_creates_only_safe_things(moto, collector):
     assert not boto3.client("iam", endpoint_url=moto).list_roles()["Roles"]
 
 
+@pytest.mark.slow
 def test_many_accounts_at_once_failures_first(moto, collector, workshop_logs, tmp_path):
     sts = boto3.client("sts", endpoint_url=moto, region_name="us-east-1")
     good_arn, bad_arn = (
@@ -267,6 +270,7 @@ def test_many_accounts_at_once_failures_first(moto, collector, workshop_logs, tm
     assert [entry["account"] for entry in json.loads(cli.output)] == ["attendee-empty", "attendee-good"]
 
 
+@pytest.mark.slow
 def test_cli_exit_codes(moto, collector, workshop_logs):
     provision(boto3.Session(), moto, workshop_logs, WORKSHOP_CSV)
     args = [

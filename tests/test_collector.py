@@ -21,6 +21,8 @@ from toolkit.cli import app
 from toolkit.segment.collector import Collector, CollectorSource
 from toolkit.segment.send import SourceToSend, send_logs
 from toolkit.segment.sinks import LocalSink, S3Sink
+from toolkit.segment.timestamps import parse_iso
+from toolkit.segment.tracking_api import Request
 from toolkit.simulate.run import generate
 
 runner = CliRunner()
@@ -76,7 +78,8 @@ def test_sink_segment_delivers_a_day_equal_to_the_files_sink_each_source_as_its_
             k: v for k, v in sent["context"].items() if k != "library"
         }
         library = sent["context"]["library"]["name"]
-        # the platforms' SDK shapes go as HTTP batches, their context intact; the server source through the official client
+        # the platforms' SDK shapes go as HTTP batches, their context intact; the server source
+        # through the official client
         assert got["context"]["library"]["name"] == (
             library if library != "analytics-python" else "analytics-python"
         )
@@ -127,9 +130,8 @@ def test_server_adds_segment_fields_and_the_skew_corrected_timestamp(running, tm
     messages = {m["event"]: m for _, m in read_messages(tmp_path / "collected")}
     message = messages["E"]
     assert "ip" not in messages["Server"]["context"]  # server libraries' messages get no context.ip
-    received = __import__("toolkit.segment.timestamps", fromlist=["parse_iso"]).parse_iso
-    skew = received(message["sentAt"]) - received(message["originalTimestamp"])
-    assert received(message["receivedAt"]) - received(message["timestamp"]) == skew
+    skew = parse_iso(message["sentAt"]) - parse_iso(message["originalTimestamp"])
+    assert parse_iso(message["receivedAt"]) - parse_iso(message["timestamp"]) == skew
     assert (
         message["projectId"] == SCENARIO.sources["web"].id
         and message["messageId"]
@@ -203,14 +205,16 @@ def test_collector_writes_to_s3(s3_bucket):
     assert len(keys) == 1 and keys[0].startswith(f"incoming/segment-logs/{SCENARIO.sources['android'].id}/")
 
 
+@pytest.mark.slow
 def test_sigterm_mid_load_loses_nothing_answered_200(tmp_path):
     port_file = tmp_path / "log"
     env = {**os.environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(tmp_path / "out")],
-        stderr=open(port_file, "w"),
-        env=env,
-    )
+    with open(port_file, "w") as log:  # the collector writes to its own copy of the file
+        process = subprocess.Popen(
+            [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(tmp_path / "out")],
+            stderr=log,
+            env=env,
+        )
     try:
         deadline = time.time() + 30
         while "listening on" not in port_file.read_text() and time.time() < deadline:
@@ -253,7 +257,6 @@ def test_sigterm_mid_load_loses_nothing_answered_200(tmp_path):
 
 def test_buffers_are_published_by_size_and_by_age(tmp_path):
     source = {KEYS["web"]: CollectorSource("website-prod", SCENARIO.sources["web"].id)}
-    request = __import__("toolkit.segment.tracking_api", fromlist=["Request"]).Request
     by_size = Collector(
         source, [LocalSink(tmp_path / "size")], tmp_path / "j1", flush_bytes=1_000, flush_seconds=3600
     )
@@ -261,14 +264,14 @@ def test_buffers_are_published_by_size_and_by_age(tmp_path):
         {"batch": [{"type": "track", "event": "E", "userId": "u", "properties": {"x": "y" * 300}}] * 5}
     ).encode()
     by_size.accept(
-        request("batch", basic(KEYS["web"])["Authorization"], "127.0.0.1", int(time.time() * 1000)), body
+        Request("batch", basic(KEYS["web"])["Authorization"], "127.0.0.1", int(time.time() * 1000)), body
     )
     assert by_size.due() and by_size.publish() and by_size.summary()["files"] == 1 and not by_size.due()
     by_age = Collector(
         source, [LocalSink(tmp_path / "age")], tmp_path / "j2", flush_bytes=10**9, flush_seconds=0.05
     )
     by_age.accept(
-        request("batch", basic(KEYS["web"])["Authorization"], "127.0.0.1", int(time.time() * 1000)),
+        Request("batch", basic(KEYS["web"])["Authorization"], "127.0.0.1", int(time.time() * 1000)),
         json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u"}]}).encode(),
     )
     assert not by_age.due()

@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import KEYS, RunningCollector, basic, read_messages, request
 from toolkit.segment.sinks import LocalSink
 
@@ -28,11 +30,12 @@ class Process:
             "SEGMENT_WRITE_KEY_WEB": KEYS["web"],
             "SEGMENT_WRITE_KEY_ANDROID": KEYS["android"],
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(out), *options],
-            stderr=open(self.log, "w"),
-            env=environment,
-        )
+        with open(self.log, "w") as log:  # the collector writes to its own copy of the file
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "toolkit", "collector", "--port", "0", "--out", str(out), *options],
+                stderr=log,
+                env=environment,
+            )
         deadline = time.time() + 30
         while "listening on" not in self.log.read_text():
             assert time.time() < deadline and self.process.poll() is None, self.log.read_text()
@@ -64,6 +67,7 @@ def stored_ids(out: Path) -> Counter:
     return Counter(m["messageId"] for _, m in read_messages(out))
 
 
+@pytest.mark.slow
 def test_kill_9_after_200_loses_nothing_and_a_restart_stores_nothing_twice(tmp_path):
     out = tmp_path / "out"
     first = Process(out)  # default flush: 60 s, so everything is still only in the journal
@@ -79,6 +83,7 @@ def test_kill_9_after_200_loses_nothing_and_a_restart_stores_nothing_twice(tmp_p
     assert len(acknowledged) == 5_500 and "key-web" not in first.log.read_text() + second.log.read_text()
 
 
+@pytest.mark.slow
 def test_a_slow_client_does_not_hold_shutdown(tmp_path):
     out = tmp_path / "out"
     collector = Process(out)
@@ -86,7 +91,8 @@ def test_a_slow_client_does_not_hold_shutdown(tmp_path):
     host, port = collector.url.removeprefix("http://").split(":")
     slow = socket.create_connection((host, int(port)))
     slow.sendall(
-        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nContent-Type: application/json\r\n\r\n{"
+        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+        b"Content-Type: application/json\r\n\r\n{"
     )
     idle = socket.create_connection((host, int(port)))  # a keep-alive connection that sends nothing
     began = time.monotonic()
@@ -143,6 +149,7 @@ def test_while_nothing_can_be_journalled_the_answer_is_503(tmp_path, monkeypatch
     assert len(stored_ids(tmp_path / "out")) == 1
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path):
     bomb = gzip.compress(b"\0" * (1 << 30), compresslevel=9)  # 1 GiB inflated, ~1 MB sent
     collector = Process(tmp_path / "out")
@@ -170,6 +177,7 @@ def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path):
     assert peak_mb < 300  # the bombs inflate to 1 GiB each; the collector stops at 500 KB
 
 
+@pytest.mark.slow
 def test_several_processes_share_the_port_and_lose_nothing(tmp_path):
     out = tmp_path / "out"
     collector = Process(out, "--processes", "2")
@@ -182,6 +190,7 @@ def test_several_processes_share_the_port_and_lose_nothing(tmp_path):
     assert sorted(p.name for p in journal.iterdir() if p.is_dir()) == ["process-0", "process-1"]
 
 
+@pytest.mark.slow
 def test_a_killed_multi_process_run_is_recovered_by_a_single_process(tmp_path):
     out = tmp_path / "out"
     first = Process(out, "--processes", "2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ class Recording:
         return DeliveryCounts(delivered=len(self.handed))
 
 
+@pytest.mark.slow
 def test_an_unknown_scheme_is_refused_in_one_line_and_nothing_is_written(tmp_path):
     for out in ("foo://x", "kinesis:/x"):
         result = subprocess.run(
@@ -155,6 +157,7 @@ def test_two_collectors_for_two_buckets_in_one_journal_folder_never_cross(tmp_pa
     assert ids(bucket_a) == sorted(sent_a) and ids(bucket_b) == sorted(sent_b)
 
 
+@pytest.mark.slow
 def test_a_second_collector_on_the_same_journal_is_refused_naming_the_first(tmp_path):
     out = tmp_path / "out"
     first = Process(out)
@@ -164,7 +167,7 @@ def test_a_second_collector_on_the_same_journal_is_refused_naming_the_first(tmp_
             capture_output=True,
             text=True,
             timeout=60,
-            env={**__import__("os").environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]},
+            env={**os.environ, "SEGMENT_WRITE_KEY_WEB": KEYS["web"]},
         )
         assert second.returncode == 2
         assert f"pid {first.process.pid}" in second.stderr and "in use" in second.stderr
@@ -216,6 +219,7 @@ def test_recovery_skips_a_damaged_record_and_nul_bytes_and_publishes_the_rest(tm
     assert not [p for p in folder.iterdir() if p.name[0].isdigit() and p.name != "0-my-export.jsonl"]
 
 
+@pytest.mark.slow
 def test_a_stop_that_cannot_publish_says_what_waits_and_exits_non_zero(tmp_path):
     out = tmp_path / "out"
     first = Process(out)

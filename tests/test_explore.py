@@ -52,11 +52,13 @@ def test_numeric_traits_and_platform_properties_are_typed_as_the_workshops_table
             versions = explorer.run("SELECT DISTINCT typeof(version), version FROM segment_logs").rows
             browsers = dict(
                 explorer.run(
-                    "SELECT properties.browser, count(*) FROM segment_logs WHERE properties.browser IS NOT NULL GROUP BY 1"
+                    "SELECT properties.browser, count(*) FROM segment_logs WHERE properties.browser IS NOT "
+                    "NULL GROUP BY 1"
                 ).rows
             )
             ids = explorer.run(
-                "SELECT count(*) FROM segment_logs WHERE properties.campaign_id IS NOT NULL AND properties.button_id IS NOT NULL AND properties.app_id IS NOT NULL"
+                "SELECT count(*) FROM segment_logs WHERE properties.campaign_id IS NOT NULL AND "
+                "properties.button_id IS NOT NULL AND properties.app_id IS NOT NULL"
             ).rows[0][0]
         finally:
             explorer.close()
@@ -76,8 +78,10 @@ def test_mapped_trait_columns_are_populated(workshop_logs):
     with find_log_files(str(workshop_logs)) as logs:
         explorer = DuckDBExplorer(logs)
         result = explorer.run(
-            "SELECT count(*), count(traits.campaign_name), count(traits.campaign_source), count(traits.experiment_group), "
-            "count(traits.favorite_departments), count(traits.invited_user), count(traits.referrering_domain) FROM segment_logs WHERE type = 'identify'"
+            "SELECT count(*), count(traits.campaign_name), count(traits.campaign_source), "
+            "count(traits.experiment_group), "
+            "count(traits.favorite_departments), count(traits.invited_user), "
+            "count(traits.referrering_domain) FROM segment_logs WHERE type = 'identify'"
         )
         explorer.close()
     total, *mapped = result.rows[0]
@@ -110,7 +114,8 @@ def test_mixed_schemas_varying_types_and_empty_files(tmp_path):
     with find_log_files(str(tmp_path)) as logs:
         explorer = DuckDBExplorer(logs)
         rows = explorer.run(
-            "SELECT userid, traits.campaign_name, traits.invited_user FROM segment_logs WHERE type = 'identify'"
+            "SELECT userid, traits.campaign_name, traits.invited_user FROM segment_logs WHERE type = "
+            "'identify'"
         ).rows
         explorer.close()
     assert rows == [("13", "Spring", "true")]
@@ -127,22 +132,29 @@ def test_db_file_loads_once_and_answers_the_same(workshop_logs, tmp_path):
     assert again.rows == direct[1].rows
 
 
-def test_ddl_and_duckdb_view_share_columns_and_mappings():
+def test_ddl_and_duckdb_view_share_columns_and_mappings(workshop_logs):
     ddl = athena_ddl("s3://bucket/segment-logs/")
     assert "LOCATION 's3://bucket/segment-logs/'" in ddl and "org.openx.data.jsonserde.JsonSerDe" in ddl
     names = [c.name for c in ddl_columns(sql_text(DDL_FILE))]
     assert {"anonymousid", "context", "event", "properties", "traits", "userid", "timestamp"} <= set(names)
-    assert (
-        ddl_mappings(ddl).items()
-        >= {
-            "campaign_name": "Campaign Name",
-            "campaign_source": "Campaign Source",
-            "experiment_group": "Experiment Group",
-            "favorite_departments": "Favorite Departments",
-            "invited_user": "Invited User?",
-            "referrering_domain": "Referrering Domain",
-        }.items()
-    )
+    mapped = {
+        "campaign_name": "Campaign Name",
+        "campaign_source": "Campaign Source",
+        "experiment_group": "Experiment Group",
+        "favorite_departments": "Favorite Departments",
+        "invited_user": "Invited User?",
+        "referrering_domain": "Referrering Domain",
+    }
+    assert ddl_mappings(ddl).items() >= mapped.items()
+    with find_log_files(str(workshop_logs)) as logs:
+        explorer = DuckDBExplorer(logs)
+        try:
+            view = explorer.run("DESCRIBE segment_logs").rows
+        finally:
+            explorer.close()
+    types = {name: kind for name, kind, *_ in view}
+    assert list(types) == names  # the DuckDB view has the DDL's columns, in its order
+    assert all(f"{field} " in types["traits"] for field in mapped)  # and the mapped traits' fields
 
 
 def test_cli_workshop_run_ends_with_conclusion(workshop_logs):

@@ -19,6 +19,7 @@ from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
 from toolkit.errors import UsageError
 from toolkit.explore.run import explore
+from toolkit.segment.destination import Destination
 from toolkit.segment.firehose import FirehoseDestination, StreamMap
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
@@ -56,7 +57,7 @@ def lines_of(root: Path) -> list[bytes]:
     )
 
 
-def firehose_layout(root: Path, **chosen) -> list[object]:
+def firehose_layout(root: Path, **chosen) -> list[Destination]:
     return open_destinations([str(root)], DestinationOptions(layout="firehose", **chosen))
 
 
@@ -194,3 +195,28 @@ def test_explore_reads_a_firehose_layout_told_or_recognised(tmp_path, s3_layout)
     for layout in (None, "firehose"):
         counted = explore(str(root), sql="SELECT count(*) AS n FROM segment_logs", layout=layout)
         assert counted.queries[0][1].rows[0][0] == len(lines_of(s3_layout))
+
+
+def test_the_collector_writes_a_firehose_layout(tmp_path):
+    import json
+
+    from tests.helpers import KEYS, RunningCollector, basic, request
+    from toolkit.segment.firehose import FirehoseLayout
+
+    layout = FirehoseLayout(
+        str(tmp_path / "fh"), AwsOptions(), firehose_map="track=events", compression="gzip"
+    )
+    collector = RunningCollector([layout], journal=tmp_path / "journal")
+    batch = [{"type": "track", "event": "E", "userId": "u", "messageId": f"m{i}"} for i in range(30)]
+    batch.append({"type": "identify", "userId": "u", "messageId": "i1"})
+    body = json.dumps({"batch": batch}).encode()
+    assert request(collector.url, "POST", "/v1/batch", body, basic(KEYS["web"]))[0] == 200
+    collector.close()
+    (path,) = (p for p in (tmp_path / "fh").rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert NAME.match(path.relative_to(tmp_path / "fh").as_posix())["stream"] == "events"
+    lines = gzip.decompress(path.read_bytes()).splitlines()
+    assert sorted(orjson.loads(line)["messageId"] for line in lines) == sorted(f"m{i}" for i in range(30))
+    summary = collector.collector.summary()["destinations"][layout.name]
+    assert summary["stored"] == 31 and summary["not_sent"] == {
+        "events no mapping names (Segment's mappedStreams)": 1
+    }

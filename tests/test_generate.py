@@ -11,7 +11,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import START, read_messages
+from tests.helpers import START, gz_lines, read_messages, replaced, scenario_text
 from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
 from toolkit.segment.timestamps import parse_iso
@@ -59,8 +59,7 @@ def test_timestamp_text_is_segments_millisecond_iso_format():
     ]  # epoch, a midnight, 2000-02-29
     epoch_ms = np.concatenate([edges, np.random.default_rng(7).integers(0, 4_102_444_800_000, 5_000)])
     expected = [
-        datetime.fromtimestamp(int(v) // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        + f".{int(v) % 1000:03d}Z"
+        datetime.fromtimestamp(int(v) // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{int(v) % 1000:03d}Z"
         for v in epoch_ms
     ]
     assert [row.tobytes().decode() for row in iso_millis_bytes(epoch_ms)] == expected
@@ -94,9 +93,8 @@ def test_every_message_has_segment_server_fields(workshop_messages):
 
 
 def test_every_line_is_canonical_json_with_sorted_keys(workshop_logs):
-    import gzip
 
-    lines = [line for path in workshop_logs.glob("segment-logs/*/*/*.gz") for line in gzip.open(path, "rb")]
+    lines = [line for path in workshop_logs.glob("segment-logs/*/*/*.gz") for line in gz_lines(path)]
     assert len(lines) > 10_000
     for line in lines:
         assert line.endswith(b"\n")
@@ -172,6 +170,7 @@ def test_funnel_ratios_identify_traits_and_skus(workshop_messages):
 SHOPPING = ("Product Added", "Product Clicked", "Order Completed")
 
 
+@pytest.mark.slow
 def test_registered_users_come_back_at_the_retention_rate(tmp_path):
     """The workshop hands users from pass to pass (android, web, ios): a pass's new users shop in
     the next pass, on its platform, and are handed on again with 69 %."""
@@ -205,12 +204,13 @@ def test_registered_users_come_back_at_the_retention_rate(tmp_path):
 
 
 def test_continuous_property_values_are_drawn_per_message(tmp_path):
-    from toolkit.simulate.scenario import _scenario_text
 
-    text, _ = _scenario_text("workshop")
+    text = scenario_text("workshop")
     sku = 'properties = { sku = { catalog = "sku" } } },'
     (tmp_path / "price.toml").write_text(
-        text.replace(sku, sku.replace("} } },", "}, price = { uniform = [1.0, 99.0], digits = 2 } } },"))
+        replaced(
+            text, sku, sku.replace("} } },", "}, price = { uniform = [1.0, 99.0], digits = 2 } } },"), times=3
+        )
     )
     generate(
         load_scenario(str(tmp_path / "price.toml")).with_visitors(300),
@@ -229,11 +229,11 @@ def test_continuous_property_values_are_drawn_per_message(tmp_path):
 
 
 def test_per_user_emails_are_each_users_own_and_wide_integer_traits_work(tmp_path):
-    from toolkit.simulate.scenario import _scenario_text
 
-    text, _ = _scenario_text("workshop")
+    text = scenario_text("workshop")
     (tmp_path / "wide.toml").write_text(
-        text.replace(
+        replaced(
+            text,
             "lifetime_value = { choice = [1000.0, 2000.0, 5000.0, 400.0], weights = [45, 40, 35, 32] }",
             "lifetime_value = { integer = [0, 100000] }",
         )
@@ -266,6 +266,7 @@ def snapshot(root):
     }
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_any_worker_count_other_seed_other_data(tmp_path):
     scenario = load_scenario().with_visitors(150)
     generate(scenario, START, 4, 11, LocalSink(tmp_path / "a"), workers=1)
@@ -342,9 +343,8 @@ def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, args, messag
 
 
 def test_unknown_or_bad_scenario_key_is_named(tmp_path):
-    from toolkit.simulate.scenario import _scenario_text
 
-    text, _ = _scenario_text("workshop")
+    text = scenario_text("workshop")
     variants = {
         "extra.toml": (
             ("retention = 0.69", "retention = 0.69\nretension = 0.5"),
@@ -406,8 +406,7 @@ def test_unknown_or_bad_scenario_key_is_named(tmp_path):
         ),
     }
     for name, ((old, new), _) in variants.items():
-        assert old in text, old
-        (tmp_path / name).write_text(text.replace(old, new))
+        (tmp_path / name).write_text(replaced(text, old, new))
     for name, (_, expected) in variants.items():
         result = runner.invoke(
             app,

@@ -452,6 +452,9 @@ def test_a_csv_written_for_the_ecommerce_domain_goes_into_an_ecommerce_group(
 def test_cli_exit_codes(workshop_folder, tmp_path, moto, bucket, cli_personalize, monkeypatch):
     client, stub = cli_personalize
     common = ["--dataset-group", GROUP, "--endpoint-url", moto, "--region", REGION]
+    misnamed = runner.invoke(app, ["import", str(workshop_folder), "--dataset-group", "my group!"])
+    assert misnamed.exit_code == 2
+    assert "--dataset-group 'my group!' is not a Personalize name" in misnamed.output
     missing = runner.invoke(app, ["import", str(tmp_path / "nothing"), *common])
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
     unbucketed = runner.invoke(app, ["import", str(workshop_folder), *common])

@@ -117,7 +117,7 @@ class FaultyProxy:
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.calls = Counter()
+        self.calls: Counter[str] = Counter()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -181,8 +181,8 @@ class FaultyProxy:
                 {"ErrorCode": throttled, "ErrorMessage": "slow down"} if i in refused else next(taken)
             )
         self.calls["failed records"] += len(refused)
-        answer = {failed_field: len(refused), results_field: merged}
-        return web.Response(body=json.dumps(answer), content_type="application/x-amz-json-1.1")
+        reply = {failed_field: len(refused), results_field: merged}
+        return web.Response(body=json.dumps(reply), content_type="application/x-amz-json-1.1")
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
@@ -290,3 +290,27 @@ def test_firehose_throttling_and_failed_puts_are_retried_and_nothing_is_lost(tmp
     counts = result.delivered["firehose://faulty"]
     assert proxy.calls["throttled"] >= 1 and proxy.calls["failed records"] >= 1
     assert counts.requests == proxy.calls["batches"] and counts.retries >= proxy.calls["failed records"]
+
+
+def test_an_endpoint_that_is_down_fails_within_the_retry_budget(monkeypatch):
+    import socket
+    import time
+
+    from toolkit.segment import streams
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens once the probe is closed
+    monkeypatch.setattr(streams, "RETRY_SECONDS", 1.0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    destination = KinesisDestination(
+        "kinesis://down", AwsOptions(endpoint_url=f"http://127.0.0.1:{closed}"), source_names={}
+    )
+    line = b'{"type":"track","event":"E","userId":"u","messageId":"m1"}\n'
+    destination.deliver("source", [line])
+    began = time.monotonic()
+    with pytest.raises(UsageError, match="Kinesis down: 1 records still not taken"):
+        destination.flush()
+    assert time.monotonic() - began < 10
+    assert destination.batcher.counts.delivered == 0

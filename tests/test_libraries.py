@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from tests.helpers import read_messages
+import pytest
+
+from tests.helpers import read_messages, replaced, scenario_text
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -97,6 +99,7 @@ def test_the_identity_traits_of_android_are_no_users_dataset_field(workshop_logs
     assert "ANONYMOUSID" not in header and header.count("USER_ID") == 1
 
 
+@pytest.mark.slow
 def test_delivery_as_it_really_happens_duplicates_and_offline_queues(tmp_path):
     """[delivery]: about 1% of messages delivered twice (same messageId, received again a little
     later), and mobile users offline for a day sending their messages hours later, some on a later day."""
@@ -107,15 +110,15 @@ def test_delivery_as_it_really_happens_duplicates_and_offline_queues(tmp_path):
     from typer.testing import CliRunner
 
     from toolkit.cli import app
-    from toolkit.simulate.scenario import _scenario_text
 
-    text, _ = _scenario_text("workshop")
+    text = scenario_text("workshop")
     scenario = tmp_path / "delivery.toml"
     scenario.write_text(
-        text.replace(
+        replaced(
+            text,
             "\n[catalog]\n",
-            "\n[delivery]\nduplicate_chance = 0.01\noffline_chance = 0.1\noffline_hours = [2, 30]\n\n[catalog]\n",
-            1,
+            "\n[delivery]\nduplicate_chance = 0.01\noffline_chance = 0.1\noffline_hours = [2, 30]\n"
+            "\n[catalog]\n",
         )
     )
     runner = CliRunner()
@@ -181,9 +184,7 @@ def test_delivery_as_it_really_happens_duplicates_and_offline_queues(tmp_path):
     assert later_day > 0
     for path, m in files:  # each file under the day Segment received its messages
         assert int(path.parent.name) == int(
-            datetime.datetime.fromisoformat(m["receivedAt"][:10])
-            .replace(tzinfo=datetime.UTC)
-            .timestamp()
+            datetime.datetime.fromisoformat(m["receivedAt"][:10]).replace(tzinfo=datetime.UTC).timestamp()
             * 1000
         )
     # the transform's accounting balances, every duplicate counted once

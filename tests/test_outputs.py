@@ -159,6 +159,7 @@ def test_sigterm_ends_a_transform_with_130_its_temporary_folder_and_outputs_remo
     assert list(tmpdir.iterdir()) == [] and list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_two_generates_with_different_seeds_into_one_folder_never_both_proceed(tmp_path):
     for trial in range(4):
         out = tmp_path / f"out-{trial}"
@@ -189,11 +190,20 @@ def test_two_generates_with_different_seeds_into_one_folder_never_both_proceed(t
 
 
 def test_a_crash_log_is_private(tmp_path, monkeypatch):
-    from toolkit import cli
+    import tempfile
 
-    monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))
-    path = Path(cli._crash_log(RuntimeError("boom")))
+    from toolkit.personalize import validate
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkstemp puts the log
+    monkeypatch.setattr(validate, "validate_datasets", crash)  # a bug, as far as the CLI can tell
+    result = runner.invoke(app, ["validate", str(tmp_path / "any.csv")])
+    assert result.exit_code == 3 and "unexpected RuntimeError: boom - a bug" in result.output, result.output
+    path = Path(" ".join(result.output.split()).split("the traceback is in ")[1].split()[0])
     assert path.parent == tmp_path and path.stat().st_mode & 0o777 == 0o600
+    assert "RuntimeError: boom" in path.read_text()
 
 
 def run_briefly(*args: str) -> subprocess.CompletedProcess:

@@ -61,7 +61,8 @@ def delivered_logs(workshop_logs, tmp_path_factory) -> Path:
 
 
 def chromium_open(page: Path, tmp_path: Path) -> tuple[str, str]:
-    """The page's DOM as Chromium renders it, and what Chromium logged (console messages among it); a screenshot beside."""
+    """The page's DOM as Chromium renders it, and what Chromium logged (console messages among it);
+    a screenshot beside."""
     run = subprocess.run(
         [
             chromium(),
@@ -82,6 +83,7 @@ def chromium_open(page: Path, tmp_path: Path) -> tuple[str, str]:
     return run.stdout, run.stderr
 
 
+@pytest.mark.browser
 def test_the_page_shows_the_logs_as_counted_from_the_files(delivered_logs, tmp_path):
     out = tmp_path / "report.html"
     result = runner.invoke(app, ["report", str(delivered_logs), "--out", str(out), "--json"])
@@ -198,6 +200,7 @@ def test_bad_sources_are_one_line_errors(tmp_path):
     assert result.exit_code == 2 and csv.read_text().startswith("USER_ID")
 
 
+@pytest.mark.slow
 def test_a_report_of_logs_in_s3(workshop_logs, s3_bucket, tmp_path):
     import boto3
 

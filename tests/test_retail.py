@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import read_messages, rows_of
+from tests.helpers import read_messages, replaced, rows_of, scenario_text
 from toolkit.cli import app
 from toolkit.errors import UsageError
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import _scenario_text, load_scenario
+from toolkit.simulate.scenario import load_scenario
 
 FIRST = date(2026, 11, 2)  # a Monday
 DAYS = 14
@@ -75,11 +75,7 @@ def sessions_of(messages):
 
 def products_in(message) -> list[dict]:
     properties = message.get("properties") or {}
-    return (
-        properties["products"]
-        if "products" in properties
-        else ([properties] if "product_id" in properties else [])
-    )
+    return properties.get("products", [properties] if "product_id" in properties else [])
 
 
 def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
@@ -239,12 +235,13 @@ def test_the_day_curve_is_in_local_time_and_traffic_crosses_midnight_utc(message
     hours = Counter(local(m).hour for m in firsts.values())
     observed = [hours[h] / len(firsts) for h in range(24)]
     expected = [w / sum(RETAIL.rhythm.hours) for w in RETAIL.rhythm.hours]
-    assert 0.5 * sum(abs(o - e) for o, e in zip(observed, expected)) < 0.05  # follows the curve
+    assert 0.5 * sum(abs(o - e) for o, e in zip(observed, expected, strict=True)) < 0.05  # follows the curve
     assert 0.5 * sum(abs(o - 1 / 24) for o in observed) > 0.15  # which is not flat
     utc_hours = Counter(moment(m["timestamp"]).hour for m in messages)
     assert utc_hours[23] > 0 and utc_hours[0] > 0 and utc_hours[1] > 0
 
 
+@pytest.mark.slow
 def test_new_visitors_follow_the_week_curve_and_grow_week_on_week(tmp_path):
     rhythm = replace(RETAIL.rhythm, weekly_growth=0.5)
     scenario = replace(RETAIL.with_visitors(60), retention=0.0, rhythm=rhythm)
@@ -334,6 +331,7 @@ def test_late_and_duplicate_deliveries_at_the_configured_rates(files, retail_log
         assert int(path.parent.name) == int(received.timestamp() * 1000)
 
 
+@pytest.mark.slow
 def test_the_whole_toolkit_works_on_retail_data(retail_logs, messages, files, tmp_path):
     root, _ = retail_logs
     runner = CliRunner()
@@ -390,6 +388,7 @@ def test_the_whole_toolkit_works_on_retail_data(retail_logs, messages, files, tm
     assert str(sum(m["type"] == "screen" for _, m in files)) in explored.stdout
 
 
+@pytest.mark.slow
 def test_toolkit_workshop_runs_the_retail_scenario_and_finds_signal(tmp_path):
     result = CliRunner().invoke(
         app,
@@ -419,6 +418,7 @@ def test_toolkit_workshop_runs_the_retail_scenario_and_finds_signal(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_files(tmp_path):
     for name in ("a", "b"):
         generate(RETAIL.with_visitors(40), FIRST, 2, 11, LocalSink(tmp_path / name), workers=2)
@@ -430,29 +430,33 @@ def test_the_same_seed_gives_the_same_files(tmp_path):
 @pytest.mark.parametrize(
     "change, complaint",
     [
-        (lambda t: t.replace('  { role = "remove", event = "Product Removed" },\n', ""), "missing: remove"),
+        (lambda t: replaced(t, '  { role = "remove", event = "Product Removed" },\n', ""), "missing: remove"),
         (
-            lambda t: t.replace(
+            lambda t: replaced(
+                t,
                 '{ role = "add", event = "Product Added" }',
                 '{ role = "add", page = "Cart", event = "Product Added" }',
             ),
             "has no page of its own",
         ),
-        (lambda t: t.replace("popularity_exponent = 1.1", "popularity_exponent = -1"), "popularity_exponent"),
-        (lambda t: t.replace("hours = [2, 1,", "hours = [1,"), "24 weights"),
-        (lambda t: t.replace('"Clothing/Tops" =', '"Tops" ='), "two levels"),
+        (
+            lambda t: replaced(t, "popularity_exponent = 1.1", "popularity_exponent = -1"),
+            "popularity_exponent",
+        ),
+        (lambda t: replaced(t, "hours = [2, 1,", "hours = [1,"), "24 weights"),
+        (lambda t: replaced(t, '"Clothing/Tops" =', '"Tops" ='), "two levels"),
         (
             lambda t: t[: t.index("[store]")] + t[t.index("[traits]") :].replace("[store.categories]", ""),
             "[store]",
         ),
         (
-            lambda t: t.replace("user_id_digits = 9", 'user_id_digits = 9\nday_start = "08:00"'),
+            lambda t: replaced(t, "user_id_digits = 9", 'user_id_digits = 9\nday_start = "08:00"'),
             "leave out scenario.day_start",
         ),
     ],
 )
 def test_a_bad_store_scenario_is_one_clear_error(tmp_path, change, complaint):
-    text, _ = _scenario_text("retail")
+    text = scenario_text("retail")
     path = tmp_path / "bad.toml"
     path.write_text(change(text))
     with pytest.raises(UsageError, match=re.escape(complaint)):

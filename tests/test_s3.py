@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
+import orjson
+import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import START
+from tests.helpers import START, gz_lines
 from toolkit.aws.s3 import AwsOptions
 from toolkit.cli import app
 from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer
 from toolkit.explore.logs_view import sql_text
 from toolkit.segment.logs import find_log_files
-from toolkit.segment.sinks import S3Sink
+from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
 from toolkit.transform.run import transform
@@ -35,7 +39,7 @@ def test_generate_to_s3_writes_the_same_objects_as_files(s3_bucket, tmp_path):
         START,
         1,
         5,
-        __import__("toolkit.segment.sinks", fromlist=["LocalSink"]).LocalSink(tmp_path),
+        LocalSink(tmp_path),
         workers=2,
     )
     client = boto3.client("s3", endpoint_url=endpoint)
@@ -100,7 +104,7 @@ def test_explore_reads_s3_objects_as_the_query_needs_them(workshop_logs, s3_buck
             "csv",
         ],
     )
-    lines = sum(1 for path in workshop_logs.rglob("*.gz") for _ in __import__("gzip").open(path))
+    lines = sum(1 for path in workshop_logs.rglob("*.gz") for _ in gz_lines(path))
     assert result.exit_code == 0 and result.stdout.splitlines()[-1] == str(lines)
 
 
@@ -201,6 +205,7 @@ def test_explore_on_athena_runs_start_poll_fetch(s3_bucket):
     assert "state: SUCCEEDED" in table.output and "data scanned" in table.output
 
 
+@pytest.mark.slow
 def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(
     workshop_logs, s3_bucket, tmp_path, monkeypatch
 ):
@@ -214,9 +219,7 @@ def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(
     endpoint, bucket = s3_bucket
     client = boto3.client("s3", endpoint_url=endpoint)
     upload_tree(client, bucket, workshop_logs, "logs")
-    whole = gzip.compress(
-        b"".join(__import__("orjson").dumps(track(f"d{i}", user_id=f"u{i}")) + b"\n" for i in range(50))
-    )
+    whole = gzip.compress(b"".join(orjson.dumps(track(f"d{i}", user_id=f"u{i}")) + b"\n" for i in range(50)))
     client.put_object(Bucket=bucket, Key="logs/segment-logs/damaged/1/cut.gz", Body=whole[: len(whole) // 2])
     monkeypatch.setattr(
         logs_module, "download", lambda *a, **k: (_ for _ in ()).throw(AssertionError("downloaded up front"))
@@ -239,10 +242,7 @@ def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(
         summary.messages_read > local.messages_read
         and (tmp_path / "u.csv").read_bytes() == (tmp_path / "lu.csv").read_bytes()
     )
-    catalog = {
-        __import__("json").loads(line)["sku"]
-        for line in (workshop_logs / "catalog.jsonl").read_text().splitlines()
-    }
+    catalog = {json.loads(line)["sku"] for line in (workshop_logs / "catalog.jsonl").read_text().splitlines()}
     assert {line.split(",")[0] for line in (tmp_path / "i.csv").read_text().splitlines()[1:]} == catalog | {
         "s1"
     }  # s1: the damaged object's lines that were saved

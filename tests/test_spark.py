@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import DAY_FOLDER, track
@@ -12,8 +13,11 @@ from toolkit.cli import app
 from toolkit.transform.run import transform
 from toolkit.transform.summary import TransformOptions
 
+pytestmark = pytest.mark.spark
 
-def both(source, tmp_path, options=TransformOptions()):
+
+def both(source, tmp_path, options: TransformOptions | None = None):
+    options = options or TransformOptions()
     duck, _, _ = transform(str(source), str(tmp_path / "duckdb.csv"), options)
     spark, _, report = transform(
         str(source), str(tmp_path / "spark.csv"), options, engine="spark", master="local[2]"
@@ -209,8 +213,10 @@ def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, 
     )
     env = {
         **os.environ,
+        # as the job's docstring says
         "PYSPARK_SUBMIT_ARGS": f"--master local[2] --py-files {modules} pyspark-shell",
-    }  # as the job's docstring says
+        "PYSPARK_PYTHON": sys.executable,  # the workers run this interpreter, whatever python3 is on PATH
+    }
     out = {name: tmp_path / name for name in ("interactions", "users", "items")}
     args = [
         sys.executable,
@@ -236,7 +242,8 @@ def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, 
 
 
 def test_the_etl_copies_of_the_rules_are_the_packages():
-    """etl/ runs on Glue without the toolkit, so it holds its own copies of a few rules; they must not drift."""
+    """etl/ runs on Glue without the toolkit, so it holds its own copies of a few rules; they must
+    not drift."""
     from toolkit.etl import dataset_fields, segment_datasets, segment_interactions
 
     from toolkit.personalize import validate

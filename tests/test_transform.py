@@ -270,7 +270,7 @@ def test_users_dataset_holds_each_users_latest_traits_computed_independently(
         (m for _, m in workshop_messages if m["type"] == "identify"), key=lambda m: m["timestamp"]
     ):
         latest.setdefault(message["userId"], {}).update(message["traits"])
-    rows = {row["USER_ID"]: row for row in csv.DictReader(open(tmp_path / "users.csv"))}
+    rows = {row["USER_ID"]: row for row in rows_of(tmp_path / "users.csv")}
     assert rows.keys() == latest.keys() and summary["users"] == len(latest)
     assert {"email", "first_name", "last_name", "ip"} <= set(
         summary["left_out"]
@@ -284,11 +284,9 @@ def test_users_dataset_holds_each_users_latest_traits_computed_independently(
         assert float(rows[user]["LIKELIHOOD_TO_BUY"]) == traits["likelihood_to_buy"]
     schema = json_module.loads((tmp_path / "users.avsc").read_text())
     names = [f["name"] for f in schema["fields"]]
-    assert (
-        schema["name"] == "Users"
-        and names == next(csv.reader(open(tmp_path / "users.csv")))
-        and len(names) <= 26
-    )
+    with open(tmp_path / "users.csv", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert schema["name"] == "Users" and names == header and len(names) <= 26
     assert {f["name"]: f.get("categorical") for f in schema["fields"]}["CAMPAIGN_SOURCE"] is True
 
 
@@ -567,7 +565,10 @@ def test_the_catalog_export_comes_first_and_its_cold_items_are_rows(tmp_path):
         ],
     )
     assert json.loads(result.stdout)["items_dataset"]["from_catalog"] == 2
-    stamp = lambda text: str(int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()))
+
+    def stamp(text: str) -> str:
+        return str(int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()))
+
     assert rows_of(tmp_path / "items.csv") == [
         {
             "ITEM_ID": "p1",

@@ -342,7 +342,8 @@ def test_diagnose_warnings_duplicates_repeats_and_popularity(tmp_path):
     assert (
         status(validate_csv(write_csv(tmp_path, repeats, name="rep.csv")), "repeated consumption") == "warn"
     )
-    # item popularity: counts proportional to rank^-2.5 (head-heavy) and equal counts (a heavy tail, in diagnose.py's words)
+    # item popularity: counts proportional to rank^-2.5 (head-heavy) and equal counts (a heavy tail,
+    # in diagnose.py's words)
     steep = [
         f"u{k % 300},i{rank},E,{1_700_000_000 + rank * 10_000 + k}"
         for rank in range(1, 41)

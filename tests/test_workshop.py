@@ -6,6 +6,7 @@ import csv
 import json
 from collections import Counter
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import read_messages
@@ -15,6 +16,7 @@ from toolkit.personalize.validate import validate_csv
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_workshop_offline_end_to_end(tmp_path):
     out = tmp_path / "ws"
     result = runner.invoke(
@@ -53,6 +55,7 @@ def test_workshop_offline_end_to_end(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_workshop_against_s3(s3_bucket, tmp_path):
     import boto3
 

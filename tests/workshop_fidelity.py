@@ -285,8 +285,10 @@ if __name__ == "__main__":
             print(f"| {key} | {value:.3f} | {measured[key]:.3f} |")
     worst = max((abs(measured[k] - v), k) for k, v in ORIGINAL.items())
     print(
-        f"| largest difference of all {len(ORIGINAL)} measures (trait and property shares included) | | {worst[0]:.3f} ({worst[1]}) |"
+        f"| largest difference of all {len(ORIGINAL)} measures (trait and property shares included) | | "
+        f"{worst[0]:.3f} ({worst[1]}) |"
     )
     print(
-        f"| a day's activity (timestamps, UTC) | 09:00 to ~10:05 by its timing | {measured['earliest time of day']} to {measured['latest time of day']} |"
+        "| a day's activity (timestamps, UTC) | 09:00 to ~10:05 by its timing | "
+        f"{measured['earliest time of day']} to {measured['latest time of day']} |"
     )

@@ -300,6 +300,7 @@ def destination_options(
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
         source_names={source.id: source.key for source in scenario.sources.values()},
+        source_slugs={source.id: source.name for source in scenario.sources.values()},
         **chosen,
     )
 
@@ -322,6 +323,10 @@ ReadLayoutOption = Annotated[
         help="What the folder or s3:// source holds: segment (Segment's S3 layout) or firehose "
         "(a Firehose stream's objects); default: as its keys show.",
     ),
+]
+SyncMinutesOption = Annotated[
+    int,
+    typer.Option(help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."),
 ]
 ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
 FirehoseMapOption = Annotated[
@@ -438,6 +443,7 @@ def generate(
     compression: CompressionOption = "none",
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
+    sync_minutes: SyncMinutesOption = 60,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -472,6 +478,7 @@ def generate(
             compression=compression,
             buffer_mb=buffer_mb,
             buffer_seconds=buffer_seconds,
+            sync_minutes=sync_minutes,
         ),
     )
     result = with_progress(
@@ -538,7 +545,7 @@ def transform(
         str,
         typer.Argument(
             help="Segment logs: a folder (holding segment-logs/, or a Firehose layout), s3://bucket/prefix, "
-            "or kinesis://STREAM."
+            "or kinesis://STREAM; or Segment's warehouse: postgresql://USER@HOST:PORT/DB or PATH.duckdb."
         ),
     ],
     out: Annotated[
@@ -623,6 +630,16 @@ def transform(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     read_layout: ReadLayoutOption = None,
+    print_sql: Annotated[
+        bool,
+        typer.Option(
+            "--print-sql",
+            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+        ),
+    ] = False,
+    iam_role: Annotated[
+        str, typer.Option(help="With --print-sql: the role ARN Redshift assumes to write to S3.")
+    ] = "${iam_role}",
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -639,6 +656,17 @@ def transform(
     if events == ():
         raise UsageError("--event-types must name at least one event")
     options = TransformOptions.for_domain(item_id.value, domain.value if domain else None, event_map, events)
+    if print_sql:
+        from toolkit.transform.warehouse_engine import unload_statement
+
+        prefix = out + "interactions_" if out.startswith("s3://") and out.endswith("/") else out
+        typer.echo(
+            unload_statement(
+                source, options, s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}", iam_role=iam_role
+            ),
+            nl=False,
+        )
+        return
     aws = aws_options(profile, region, endpoint_url)
     from toolkit.aws.s3 import is_s3
 
@@ -729,6 +757,12 @@ def validate(
             )
         ),
     ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Show every rule (the passing ones too) and the diagnostics, not only what to fix."
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -752,7 +786,7 @@ def validate(
             )
         )
     elif not quiet:
-        print_validation(reports)
+        print_validation(reports, every=every)
     raise typer.Exit(0 if valid else 1)
 
 
@@ -1156,6 +1190,7 @@ def collector(
     compression: CompressionOption = "none",
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
+    sync_minutes: SyncMinutesOption = 60,
     quiet: QuietOption = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="On stopping, print what was received and published as JSON.")
@@ -1202,6 +1237,7 @@ def collector(
             compression=compression,
             buffer_mb=buffer_mb,
             buffer_seconds=buffer_seconds,
+            sync_minutes=sync_minutes,
         ),
     )
     sources = {

@@ -44,6 +44,9 @@ class DestinationOptions:
     compression: str = "none"  # or "gzip"
     buffer_mb: float = 5
     buffer_seconds: float = 300
+    # Warehouses: a schema per source, named by its slug (source id -> name); a sync every so often
+    source_slugs: Mapping[str, str] = field(default_factory=dict)
+    sync_minutes: int = 60
 
 
 @dataclass(frozen=True)
@@ -99,20 +102,19 @@ def _firehose(out: str, options: DestinationOptions) -> Destination:
     return FirehoseDestination(out, options.aws, firehose_map=options.firehose_map, api=options.firehose_api)
 
 
+def _warehouse(out: str, options: DestinationOptions) -> Destination:
+    """Segment's warehouse destination: Postgres (or Redshift) by URL, or a DuckDB file."""
+    from toolkit.segment.warehouse_engines import DuckDBEngine, PostgresEngine, is_postgres_url
+    from toolkit.segment.warehouse_load import WarehouseDestination
+
+    engine = PostgresEngine(out) if is_postgres_url(out) else DuckDBEngine(out)
+    return WarehouseDestination(engine, schemas=dict(options.source_slugs), sync_minutes=options.sync_minutes)
+
+
 def _personalize_events(out: str, options: DestinationOptions) -> Destination:
     from toolkit.personalize_events import open_tracker
 
     return open_tracker(out, options.aws)
-
-
-def _not_in_this_version(label: str) -> Callable[[str, DestinationOptions], Destination]:
-    def refuse(out: str, options: DestinationOptions) -> Destination:
-        raise UsageError(
-            f"`out` {out!r}: the {label} destination is not in this version of the toolkit",
-            parameters=("out",),
-        )
-
-    return refuse
 
 
 def _url(*schemes: str) -> Callable[[str], bool]:
@@ -127,13 +129,13 @@ SCHEMES: list[Scheme] = [
         "Postgres warehouse",
         "postgresql://USER@HOST/DATABASE",
         _url("postgresql", "postgres"),
-        _not_in_this_version("Postgres warehouse"),
+        _warehouse,
     ),
     Scheme(
         "DuckDB warehouse",
         "PATH.duckdb",
         lambda out: out.lower().endswith(".duckdb") and _SCHEME.match(out) is None,
-        _not_in_this_version("DuckDB warehouse"),
+        _warehouse,
     ),
     Scheme(
         "Personalize event tracker",

@@ -29,6 +29,7 @@ from toolkit.personalize.import_plan import (
     DatasetFile,
     ImportRequest,
     Step,
+    check_name,
     plan_import,
     resolve_domain,
     upload_key,
@@ -295,6 +296,7 @@ def import_datasets(
     none. `confirm(question)` is asked before a bucket policy is changed (None: refuse, naming the
     command that would). Statuses are read every `poll_seconds` (default POLL_SECONDS). Returns
     what was validated, planned, and where each job ended."""
+    check_name(dataset_group)
     if role_arn and create_role:
         raise UsageError("give `role_arn` or `create_role`, not both", parameters=("role_arn", "create_role"))
     if domain not in DOMAIN_CHOICES:
@@ -326,7 +328,6 @@ def import_datasets(
             return result
         request = ImportRequest(
             dataset_group,
-            bucket,
             role_arn,
             create_role,
             incremental,

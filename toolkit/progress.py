@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+import duckdb
+
 OnProgress = Callable[[int, int], None]  # (done, total)
 PER_MILLE = 1_000  # a DuckDB statement's progress is reported as done of PER_MILLE
 POLL_SECONDS = 0.2
@@ -60,7 +62,10 @@ def watch_statements(connection, on_progress: OnProgress | None) -> Iterator[Non
 
     def poll() -> None:
         while not stopped.wait(POLL_SECONDS):
-            share = connection.query_progress()
+            try:
+                share = connection.query_progress()
+            except duckdb.ConnectionException:  # closed: a Ctrl-C cut the block short before it joined
+                return
             if share >= 0:
                 on_progress(min(int(share * PER_MILLE / 100), PER_MILLE), PER_MILLE)
 

@@ -281,15 +281,29 @@ def events_table(summary: TransformSummary) -> Table:
 _STATUS = {"pass": Text("pass", "green"), "fail": Text("FAIL", "bold red"), "warn": Text("warn", "yellow")}
 
 
-def validation_table(report: ValidationReport) -> Table:
+_ORDER = {"fail": 0, "warn": 1, "pass": 2}
+
+
+def validation_table(report: ValidationReport, *, every: bool = False) -> Table:
+    """The rules that failed, then those that warn (with `every`, the passing ones too)."""
     table = Table(title=f"Personalize {report.dataset} rules: {report.path}")
     table.add_column("rule")
     table.add_column("result")
-    table.add_column("detail")
-    for check in report.checks:
-        detail = check.detail + "".join(f"\n  {example}" for example in check.examples)
-        table.add_row(check.rule, _STATUS[check.status], detail)
+    table.add_column("found")
+    for check in sorted(report.checks, key=lambda c: _ORDER.get(c.status, 3)):
+        if every or check.status != "pass":
+            detail = check.detail + "".join(f"\n  {example}" for example in check.examples)
+            table.add_row(check.rule, _STATUS[check.status], detail)
     return table
+
+
+def rule_counts(report: ValidationReport) -> str:
+    """`18 rules pass, 2 warn, 1 fails`."""
+    counts = {status: sum(c.status == status for c in report.checks) for status in _ORDER}
+    parts = [plural(counts["pass"], "rule") + " pass"]
+    parts += [f"{counts['warn']:,} warn"] if counts["warn"] else []
+    parts += [f"{counts['fail']:,} fail{'s' if counts['fail'] == 1 else ''}"] if counts["fail"] else []
+    return ", ".join(parts)
 
 
 def diagnostics_table(diagnostics: dict) -> Table:
@@ -640,17 +654,35 @@ def print_transform(
         print_wrapped(f"next step: {import_command(where, datasets, 'segment-personalize')}")
 
 
-def print_validation(reports: list[ValidationReport]) -> None:
-    """Each dataset's rules, its diagnostics and its verdict."""
+def print_validation(reports: list[ValidationReport], *, every: bool = False) -> None:
+    """Per dataset the failed rules and warnings (with `every`, every rule and the diagnostics),
+    a line of counts; then one verdict over every dataset checked."""
     for report in reports:
-        console.print(validation_table(report))
-        console.print(diagnostics_table(report.diagnostics))
-        console.print(
-            Text.assemble(
-                f"{report.dataset} {report.path}, {report.rows:,} rows: ",
-                ("valid", "green") if report.valid else ("invalid", "bold red"),
-            )
+        shown = [c for c in report.checks if every or c.status != "pass"]
+        if shown:
+            console.print(validation_table(report, every=every))
+        if every:
+            console.print(diagnostics_table(report.diagnostics))
+        print_wrapped(f"{report.dataset} {report.path}, {plural(report.rows, 'row')}: {rule_counts(report)}")
+    console.print(validation_verdict(reports))
+
+
+def validation_verdict(reports: list[ValidationReport]) -> Text:
+    """One closing line over every dataset checked."""
+    failing = [r for r in reports if not r.valid]
+    warnings = sum(c.status == "warn" for r in reports for c in r.checks)
+    looked = f" ({plural(warnings, 'warning')} to look at)" if warnings else ""
+    names = ", ".join(r.dataset for r in reports)
+    if not failing:
+        return Text.assemble(
+            ("valid", "green"), f": {plural(len(reports), 'dataset')} checked ({names}){looked}"
         )
+    which = ", ".join(
+        f"{r.dataset} ({plural(sum(c.status == 'fail' for c in r.checks), 'rule')} failed)" for r in failing
+    )
+    return Text.assemble(
+        ("invalid", "bold red"), f": {which}, of {plural(len(reports), 'dataset')} checked{looked}"
+    )
 
 
 def print_explore(result: ExploreResult, output_format: str) -> None:

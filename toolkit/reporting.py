@@ -17,12 +17,14 @@ from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.validate import ValidationReport, validate_csv, with_datasets
 from toolkit.report.figures import interaction_figures, load_interactions, load_messages, log_figures
 from toolkit.report.page import render_page
+from toolkit.report.profiles import dataset_profile
 from toolkit.segment.logs import LogFiles, find_log_files
 from toolkit.simulate.scenario import Scenario
 from toolkit.transform.run import transform
 from toolkit.transform.summary import TransformSummary
 
 MEMORY_LIMIT = "1GB"
+PROFILED = {"users": "USER_ID", "items": "ITEM_ID"}  # the datasets profiled, by their id column
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Report:
     interactions: dict | None = None
     validation: ValidationReport | None = None
     datasets: list[ValidationReport] = field(default_factory=list)
+    profiles: dict[str, list[dict]] = field(default_factory=dict)  # Users, Items: a profile per column
     evaluation: Evaluation | None = None
     not_evaluated: str | None = None  # why there is no evaluation, when it was asked for
 
@@ -78,6 +81,7 @@ class Report:
             "interactions": self.interactions,
             "validation": self.validation.as_dict() if self.validation else None,
             "datasets": [d.as_dict() for d in self.datasets],
+            "profiles": self.profiles,
             "evaluation": self.evaluation.as_dict() if self.evaluation else None,
         }
 
@@ -164,6 +168,11 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
             if csv is not None:
                 load_interactions(connection, csv)
                 report.interactions = interaction_figures(connection)
+            for dataset in report.datasets:
+                if dataset.dataset in PROFILED and Path(dataset.path).is_file():
+                    report.profiles[dataset.dataset] = dataset_profile(
+                        connection, Path(dataset.path), PROFILED[dataset.dataset]
+                    )
         finally:
             connection.close()
 

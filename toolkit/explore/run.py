@@ -11,8 +11,10 @@ from toolkit.errors import UsageError
 from toolkit.explore.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
 from toolkit.explore.logs_view import sql_text
 from toolkit.explore.printable import printable
+from toolkit.explore.warehouse import WAREHOUSE_QUERIES, WarehouseExplorer
 from toolkit.progress import OnProgress
 from toolkit.segment.logs import LogFiles, find_log_files
+from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url
 
 ENGINES = ("duckdb", "athena")
 
@@ -76,18 +78,26 @@ def explore(
 ) -> ExploreResult:
     """Run `sql` (or, without it, the workshop's three queries) against `segment_logs`: on DuckDB
     over `source` (a folder or s3://bucket/prefix) or a DuckDB file `db` loaded earlier, or on
-    Athena (`database`, results to `output`). DuckDB's progress on each query goes to `on_progress`."""
+    Athena (`database`, results to `output`); or on Segment's warehouse when `source` is one
+    (postgresql://... or PATH.duckdb: the questions asked of its tables). DuckDB's progress on each query goes to `on_progress`."""
     if limit is not None and limit < 1:
         raise UsageError(f"`limit` must be at least 1, not {limit}", parameters=("limit",))
     if engine not in ENGINES:
         raise UsageError(
             f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}", parameters=("engine",)
         )
-    queries = [("Query", sql)] if sql else [(title, sql_text(name)) for title, name in WORKSHOP_QUERIES]
+    warehouse = source if source and (is_postgres_url(source) or is_duckdb_file(source)) else None
+    questions = WAREHOUSE_QUERIES if warehouse else WORKSHOP_QUERIES
+    queries = [("Query", sql)] if sql else [(title, sql_text(name)) for title, name in questions]
     aws = aws or AwsOptions()
     logs: LogFiles | None = None
     explorer: Explorer
-    if engine == "athena":
+    if warehouse is not None:
+        warehouse_explorer = WarehouseExplorer(warehouse)
+        if not sql:
+            queries = [(title, warehouse_explorer.workshop_query(text)) for title, text in queries]
+        explorer = warehouse_explorer
+    elif engine == "athena":
         if not database or not output:
             raise UsageError(
                 "`engine` athena needs `database` and `output` s3://bucket/athena-results/",

@@ -114,7 +114,6 @@ class ImportRequest:
     """What the caller asked for."""
 
     dataset_group: str
-    bucket: str | None = None
     role_arn: str | None = None
     create_role: bool = False
     incremental: bool = False

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 
 from toolkit.errors import UsageError
+from toolkit.personalize.check_ids import check_id
 from toolkit.personalize.schema import (
     RESERVED,
     Field,
@@ -115,7 +116,7 @@ class ValidationReport:
             "dataset": self.dataset,
             "valid": self.valid,
             "rows": self.rows,
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [{"id": check_id(self.dataset, c.rule), **asdict(c)} for c in self.checks],
             "diagnostics": self.diagnostics,
         }
 
@@ -799,14 +800,16 @@ class LogLogFit:
         if self.slope > DIAGNOSE["tail_heavy"]:
             return (
                 "warn",
-                f"{detail}: a heavy tail (above {DIAGNOSE['tail_heavy']}) is usually hard to learn; "
-                "consider rolling up or dropping rare values",
+                f"{detail}, flatter than {DIAGNOSE['tail_heavy']}: the values are about equally common, "
+                "with no popular head (diagnose.py's heavy tail), usually hard to learn; consider rolling "
+                "values up into fewer, coarser ones",
             )
         if self.slope < DIAGNOSE["head_heavy"]:
             return (
                 "warn",
-                f"{detail}: head-heavy (below {DIAGNOSE['head_heavy']}), usually uninteresting or spammy; "
-                "consider finer values or capping the dominant ones",
+                f"{detail}, steeper than {DIAGNOSE['head_heavy']}: a few values hold most of the rows "
+                "(head-heavy), usually uninteresting or spammy; consider finer values or capping the "
+                "dominant ones",
             )
         return "pass", detail
 
@@ -832,7 +835,7 @@ def loglog_fit(connection, column: str, table: str = "rows", split: str | None =
 def _popularity_check(connection, what: str, column: str, split: str | None = None) -> Check:
     """diagnose.py's warning on a categorical column's value frequencies (see LogLogFit.verdict)."""
     status, detail = loglog_fit(connection, column, split=split).verdict()
-    return Check(f"{what}: neither heavy-tailed nor head-heavy", status, detail)
+    return Check(f"{what}: shape of the value frequencies", status, detail)
 
 
 def _metadata_diagnostics(connection, fields: list[Field], by_name: dict[str, str]) -> dict:

@@ -4,7 +4,8 @@ again with exponential backoff, so that nothing is lost and every retry is count
 
 A service is a `StreamApi`: it sends one batch and says which of its records failed. A batch is
 never bigger than the API allows (records, bytes); a record that alone is over the limit is
-counted as not sent. A batch that still fails after MAX_ATTEMPTS raises StreamError: the caller
+counted as not sent. A batch still not taken after MAX_ATTEMPTS or RETRY_SECONDS (whichever
+comes first) raises StreamError: the caller
 keeps the messages (the collector's journal) or stops (generate), never drops them silently.
 """
 
@@ -21,7 +22,8 @@ from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
 from toolkit.segment.destination import DeliveryCounts
 
-MAX_ATTEMPTS = 12  # with the backoff below: about a minute of retrying a batch
+MAX_ATTEMPTS = 12  # a batch's calls at most...
+RETRY_SECONDS = 30.0  # ...and the time they may take, waits included
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 8.0  # seconds
 CONNECT_TIMEOUT, READ_TIMEOUT = 5, 30  # seconds, every call
 
@@ -127,7 +129,12 @@ class StreamBatcher:
 
         records = self._pending.pop(stream)
         self._pending_bytes.pop(stream, None)
+        deadline = time.monotonic() + RETRY_SECONDS
+        attempts = 0
         for attempt in range(MAX_ATTEMPTS):
+            if attempt and time.monotonic() >= deadline:
+                break
+            attempts += 1
             if attempt:
                 time.sleep(random.uniform(0.5, 1.0) * min(MAX_BACKOFF, FIRST_BACKOFF * 2**attempt))
                 self.counts.retries += len(records)
@@ -143,6 +150,8 @@ class StreamBatcher:
             except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
                 last = type(exc).__name__
                 continue
+            except botocore.exceptions.BotoCoreError as exc:  # credentials, configuration
+                raise StreamError(f"{self.label} {stream}: {exc}") from None
             failed = [record for record, error in zip(records, errors, strict=True) if error]
             self.counts.delivered += len(records) - len(failed)
             codes = {error for error in errors if error}
@@ -154,8 +163,8 @@ class StreamBatcher:
                 return
             records, last = failed, ", ".join(sorted(codes))
         raise StreamError(
-            f"{self.label} {stream}: {len(records)} records still not taken after {MAX_ATTEMPTS} "
-            f"attempts ({last})"
+            f"{self.label} {stream}: {len(records)} records still not taken after {attempts} "
+            f"attempts within {RETRY_SECONDS:g} s ({last})"
         )
 
 

@@ -398,7 +398,7 @@ class WarehouseDestination:
         self.sync_ms = sync_minutes * 60_000
         self._warehouse: Warehouse | None = None
         self._buffer: list[tuple[str, bytes]] = []
-        self._next_sync: dict[str, int] = {}  # per source: producers hand over one source after another
+        self._next_sync: int | None = None  # the message time (receivedAt, epoch ms) of the next sync
         self._counts = DeliveryCounts()
         self._handed = 0
         self.syncs: list[SyncResult] = []
@@ -438,11 +438,10 @@ class WarehouseDestination:
                 self._counts.not_sent["no messageId"] += 1
                 continue
             at = received_ms(message)
-            if at is not None:
-                if schema in self._next_sync and at >= self._next_sync[schema]:
+            if at is not None and (self._next_sync is None or at >= self._next_sync):
+                if self._next_sync is not None:
                     self._sync()
-                if schema not in self._next_sync or at >= self._next_sync[schema]:
-                    self._next_sync[schema] = at - at % self.sync_ms + self.sync_ms
+                self._next_sync = at - at % self.sync_ms + self.sync_ms
             self._buffer.append((schema, line))
             if len(self._buffer) >= MAX_BUFFERED:
                 self.flush()

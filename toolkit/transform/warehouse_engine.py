@@ -15,6 +15,7 @@ groups and aliases as filtered by type.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from importlib import resources
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from toolkit.errors import UsageError
 from toolkit.segment.snakecase import warehouse_name
-from toolkit.segment.warehouse_engines import CONNECT_SECONDS, is_postgres_url, redacted
+from toolkit.segment.warehouse_engines import CONNECT_SECONDS, is_duckdb_file, is_postgres_url, redacted
 from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
 from toolkit.progress import OnProgress
 from toolkit.transform.duckdb_engine import DuckDBTransform, classify_sql
@@ -65,6 +66,22 @@ def unload_sql(tables: list[tuple[str, str]], item: str, s3_prefix: str, iam_rol
     for name, value in (("events", events), ("s3_prefix", s3_prefix), ("iam_role", iam_role)):
         statement = statement.replace("${" + name + "}", value)
     return statement
+
+
+def unload_statement(source: str, options: TransformOptions, *, s3_prefix: str, iam_role: str) -> str:
+    """The Redshift UNLOAD that writes the interactions of the warehouse at `source` to `s3_prefix`
+    (the object is `<s3_prefix>000`), as sql/redshift_unload_as_csv.sql has it."""
+    if not (is_postgres_url(source) or is_duckdb_file(source)):
+        raise UsageError(
+            "printing the UNLOAD needs a warehouse `source`: postgresql://USER@HOST:PORT/DB or PATH.duckdb",
+            parameters=("source",),
+        )
+    with tempfile.TemporaryDirectory(prefix="toolkit-unload-") as work:
+        runner = WarehouseTransform(source, Path(work))
+        try:
+            return runner.unload(options, s3_prefix, iam_role)
+        finally:
+            runner.close()
 
 
 def unload_select(statement: str) -> str:
