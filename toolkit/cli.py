@@ -326,7 +326,9 @@ ReadLayoutOption = Annotated[
 ]
 SyncMinutesOption = Annotated[
     int,
-    typer.Option(help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."),
+    typer.Option(
+        help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."
+    ),
 ]
 ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
 FirehoseMapOption = Annotated[
@@ -444,6 +446,14 @@ def generate(
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
     sync_minutes: SyncMinutesOption = 60,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what would be written, where and about how much (the first day simulated, "
+            "written nowhere), and write nothing.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -461,6 +471,9 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
+    if dry_run:
+        _generate_dry_run(chosen, first_day, day_count, seed, workers, outs, quiet=quiet, as_json=as_json)
+        return
     destinations = open_destinations(
         outs,
         destination_options(
@@ -505,6 +518,24 @@ def generate(
         from toolkit.render import print_generated
 
         print_generated(chosen, result, first_day, last_day, [d.name for d in destinations])
+
+
+def _generate_dry_run(scenario, first_day, day_count, seed, workers, outs, *, quiet, as_json) -> None:
+    from toolkit.render import print_estimate
+    from toolkit.simulate.estimate import estimate
+
+    found = with_progress(
+        "simulating the first day",
+        lambda _: estimate(scenario, first_day, day_count, seed, workers=workers),
+        show=not quiet,
+    )
+    last_day = first_day + timedelta(days=day_count - 1)
+    if as_json:
+        print_json(
+            {"dry_run": True, "first_day": first_day, "last_day": last_day, "to": outs, **found.as_dict()}
+        )
+    elif not quiet:
+        print_estimate(found, first_day, last_day, outs)
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -662,7 +693,10 @@ def transform(
         prefix = out + "interactions_" if out.startswith("s3://") and out.endswith("/") else out
         typer.echo(
             unload_statement(
-                source, options, s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}", iam_role=iam_role
+                source,
+                options,
+                s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}",
+                iam_role=iam_role,
             ),
             nl=False,
         )
