@@ -11,7 +11,7 @@ from string import Template
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.explore.engines import QueryResult
+from toolkit.exploring.engines import QueryResult
 from toolkit.segment.warehouse_engines import is_postgres_url, redacted
 
 WAREHOUSE_QUERIES = (
