@@ -11,7 +11,7 @@ from string import Template
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.explore.engines import QueryResult
+from toolkit.exploring.engines import QueryResult
 from toolkit.segment.warehouse_engines import is_postgres_url, redacted
 
 WAREHOUSE_QUERIES = (
@@ -83,15 +83,21 @@ class WarehouseExplorer:
         )
         tracks = sorted({schema for schema, table, column in found if table == "tracks"})
         if not tracks:
-            raise UsageError(f"{redacted(self.source)} holds no Segment source (no schema with a tracks table)")
+            raise UsageError(
+                f"{redacted(self.source)} holds no Segment source (no schema with a tracks table)"
+            )
         with_sku = sorted({(s, t) for s, t, c in found if c == "sku" and t != "tracks"})
         listed = ", ".join(_q(c) for c in TRACK_COLUMNS)
         union = " UNION ALL ".join(
             f"SELECT '{schema}' AS source, {listed} FROM {_q(schema)}.tracks" for schema in tracks
         )
-        events = " UNION ALL ".join(
-            f"SELECT '{s}' AS source, event_text, CAST(sku AS VARCHAR) AS sku FROM {_q(s)}.{_q(t)}" for s, t in with_sku
-        ) or "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS event_text, CAST(NULL AS VARCHAR) AS sku WHERE 1 = 0"
+        events = (
+            " UNION ALL ".join(
+                f"SELECT '{s}' AS source, event_text, CAST(sku AS VARCHAR) AS sku FROM {_q(s)}.{_q(t)}"
+                for s, t in with_sku
+            )
+            or "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS event_text, CAST(NULL AS VARCHAR) AS sku WHERE 1 = 0"
+        )
         return {"tracks": f"({union})", "events_with_sku": f"({events})"}
 
     def workshop_query(self, text: str) -> str:
@@ -107,7 +113,9 @@ class WarehouseExplorer:
             if type(exc).__module__.startswith("psycopg"):
                 raise UsageError(f"the query failed: {' '.join(str(exc).split())[:300]}") from None
             raise
-        return QueryResult(sql, columns, rows, time.perf_counter() - began, total_rows=total if limit else None)
+        return QueryResult(
+            sql, columns, rows, time.perf_counter() - began, total_rows=total if limit else None
+        )
 
     def close(self) -> None:
         if self.duck is not None:
