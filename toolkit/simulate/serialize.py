@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from toolkit.segment.ids import derive_seed
+from toolkit.segment.layout import ARCHIVER_QUEUE_MS, ARCHIVERS, CONTINUOUS, HOURLY, file_slot
 from toolkit.segment.libraries import LIBRARIES, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.coded import Coded
@@ -56,7 +57,7 @@ class ShardRows:
     sql: tuple[str, str]  # the users' SELECT, the messages' SELECT
     files: list[
         tuple[str, int, int, int, int]
-    ]  # (source key, received day epoch ms, hour, first row, end row)
+    ]  # (source key, received day epoch ms, file slot (layout.file_slot), first row, end row)
 
     @property
     def rows(self) -> int:
@@ -64,7 +65,7 @@ class ShardRows:
 
 
 def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list[memoryview]]]]:
-    """Each shard's files as (source key, received day epoch ms, hour, content in pieces), laying
+    """Each shard's files as (source key, received day epoch ms, slot, content in pieces), laying
     out shards that share their SELECT (a platform's) in one query: a query costs ~15 ms to set up."""
     result: list = [None] * len(shards)
     by_sql: dict[tuple[str, str], list[int]] = {}
@@ -87,8 +88,8 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
         offset = 0
         for i in indices:
             result[i] = [
-                (key, day, hour, _text_of_rows(lines, offset + a, offset + b))
-                for key, day, hour, a, b in shards[i].files
+                (key, day, slot, _text_of_rows(lines, offset + a, offset + b))
+                for key, day, slot, a, b in shards[i].files
             ]
             offset += shards[i].rows
     return result
@@ -105,9 +106,9 @@ def _concatenated(parts: list):
     return Coded.concatenated(parts) if isinstance(parts[0], Coded) else np.concatenate(parts)
 
 
-def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRows:
+def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str], cadence: str = HOURLY) -> ShardRows:
     """Draw everything a simulated shard's messages say besides what it holds (delays, ids,
-    delivery), in file order."""
+    delivery), in file order; files cut at the S3 destination's `cadence` (layout.CADENCES)."""
     scenario: Scenario = simulated.scenario
     events, rng, users = simulated.events, simulated.rng, simulated.users
     sources = [scenario.sources[key] for key in simulated.source_keys]
@@ -131,15 +132,22 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     received = delivered.received
     n = len(received)
     day = received - received % DAY_MS
-    hour = (received - day) // 3_600_000
-    # Files are (source, received day, hour), lines in arrival order: from here on, in that order.
+    # Files are (source, received day, slot), lines in the order they reached the writer: from
+    # here on, in that order (continuous: each line goes to one of the archivers, a queue later)
     source = events["source"][delivered.event]
-    order = np.lexsort((np.arange(n), received, hour, day, source))
+    arrival = received
+    worker = np.zeros(n, dtype=np.int64)
+    if cadence == CONTINUOUS:  # a generator of its own: the same messages whatever the cadence
+        archivers = np.random.default_rng(derive_seed(simulated.shard.seed, "archivers"))
+        worker = archivers.integers(0, ARCHIVERS, n)
+        arrival = received + archivers.integers(0, ARCHIVER_QUEUE_MS, n)
+    slot = file_slot(cadence, received, worker)
+    order = np.lexsort((np.arange(n), arrival, slot, day, source))
     event = delivered.event[order]
     user, source, step, identified, properties, page = (
         events[name][event] for name in ("user", "source", "step", "identified", "properties", "page")
     )
-    received, day, hour = received[order], day[order], hour[order]
+    received, day, slot = received[order], day[order], slot[order]
     identify = step == IDENTIFY
     is_platform = source == simulated.platform_index
     device_identified = _device_identified(simulated, user, events["time"][event], identify & is_platform)
@@ -188,7 +196,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     # a repeat carries the messageId of the message it delivers again
     message_words = rng.integers(0, 1 << 64, (2, len(events["user"])), dtype=np.uint64)[:, event]
     id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *message_words)
-    keys = np.stack([source, day, hour], axis=1)
+    keys = np.stack([source, day, slot], axis=1)
     starts = (
         np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     )
