@@ -326,7 +326,9 @@ ReadLayoutOption = Annotated[
 ]
 SyncMinutesOption = Annotated[
     int,
-    typer.Option(help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."),
+    typer.Option(
+        help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."
+    ),
 ]
 ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
 FirehoseMapOption = Annotated[
@@ -634,7 +636,10 @@ def transform(
         bool,
         typer.Option(
             "--print-sql",
-            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+            help=(
+                "With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... "
+                "instead."
+            ),
         ),
     ] = False,
     iam_role: Annotated[
@@ -662,7 +667,10 @@ def transform(
         prefix = out + "interactions_" if out.startswith("s3://") and out.endswith("/") else out
         typer.echo(
             unload_statement(
-                source, options, s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}", iam_role=iam_role
+                source,
+                options,
+                s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}",
+                iam_role=iam_role,
             ),
             nl=False,
         )
