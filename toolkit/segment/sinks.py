@@ -32,12 +32,14 @@ FLUSH_BYTES = 8 << 20  # messages handed to deliver() are written as files once 
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     if found is None:
         raise UsageError(
-            f"--out {destination} already holds {ROOT}/ not written by toolkit generate; "
-            "users of two populations would mix: use another --out"
+            f"`out` {destination} already holds {ROOT}/ not written by toolkit generate; users of two "
+            "populations would mix: use another `out`",
+            parameters=("out",),
         )
     raise UsageError(
-        f"--out {destination} already holds the logs of another run ({found}); "
-        "users of two runs would mix: use another --out, or remove it"
+        f"`out` {destination} already holds the logs of another run ({found}); users of two runs would "
+        "mix: use another `out`, or remove it",
+        parameters=("out",),
     )
 
 
@@ -93,14 +95,16 @@ class LocalSink(_SegmentLayout):
     def check(self) -> None:
         """Fail early, before any work, if the folder cannot be written."""
         if self.root.exists() and not self.root.is_dir():
-            raise UsageError(f"--out {self.root} is a file, not a folder")
+            raise UsageError(f"`out` {self.root} is a file, not a folder", parameters=("out",))
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".toolkit-write-probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise UsageError(f"cannot write to --out {self.root}: {exc.strerror or exc}") from None
+            raise UsageError(
+                f"cannot write to `out` {self.root}: {exc.strerror or exc}", parameters=("out",)
+            ) from None
 
     def claim(self, run: str) -> None:
         """The marker is created exclusively: of two runs starting at once, one proceeds."""

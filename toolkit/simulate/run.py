@@ -37,7 +37,7 @@ BATCH_WORK = 20_000  # shards are batched up to this much work (see _work): ~50k
 
 
 @dataclass
-class GenerateResult:
+class SimulationResult:
     counts: Counter = field(default_factory=Counter)  # (source key, event or message type) -> messages
     duplicates: int = 0  # messages delivered a second time (Scenario.delivery), beyond the counts
     files: int = 0
@@ -78,7 +78,7 @@ def generate(
     destinations: Destination | Sequence[Destination],
     workers: int | None = None,
     on_shard_done: Callable[[int, int], None] | None = None,
-) -> GenerateResult:
+) -> SimulationResult:
     """Simulate `days` days from `start` and deliver them to every destination; the same inputs
     give the same files. Destinations that store log files (FileLayout: Segment's S3 layout) get
     them from the workers as they are made; the others get the same messages afterwards, source
@@ -122,11 +122,11 @@ def _simulate(
     layouts: tuple[FileLayout, ...],
     workers: int | None,
     on_shard_done: Callable[[int, int], None] | None,
-) -> GenerateResult:
+) -> SimulationResult:
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)
-    result = GenerateResult()
+    result = SimulationResult()
     finished = 0
     with _executor(workers) as pool:
         for (counts, duplicates, files, size), batch in zip(

@@ -29,10 +29,10 @@ from toolkit.progress import OnProgress
 from toolkit.segment.snakecase import warehouse_name
 from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url, redacted
 from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
-from toolkit.transform.duckdb_engine import DuckDBTransform, classify_sql
-from toolkit.transform.items import items_csv
-from toolkit.transform.summary import TransformOptions, TransformSummary
-from toolkit.transform.users import UsersDataset, users_csv
+from toolkit.transforming.duckdb_engine import DuckDBTransform, classify_sql
+from toolkit.transforming.items import items_csv
+from toolkit.transforming.summary import TransformOptions, TransformSummary
+from toolkit.transforming.users import UsersDataset, users_csv
 
 FETCH_ROWS = 50_000  # rows per fetch from the server-side cursor
 STATE_SCHEMA = "toolkit_warehouse"

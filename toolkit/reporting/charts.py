@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen before pyplot is imported
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
 plt.rcParams.update(
     {
@@ -131,8 +131,8 @@ def bars(labels: list[str], values: list[int], xlabel: str, ylabel: str, log: bo
     axes.set_ylabel(ylabel)
     if log:
         axes.set_yscale("log")
-    else:
-        _counts(axes.yaxis)
+        axes.yaxis.set_minor_formatter(NullFormatter())  # the decades labelled, as plain numbers
+    _counts(axes.yaxis)
     return _svg(figure)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from toolkit.report import charts
+from toolkit.reporting import charts
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d232a; \

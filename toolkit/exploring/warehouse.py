@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.explore.engines import QueryResult
+from toolkit.exploring.engines import QueryResult
 from toolkit.segment.warehouse_engines import is_postgres_url, redacted
 
 if TYPE_CHECKING:
