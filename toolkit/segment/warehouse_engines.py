@@ -19,6 +19,7 @@ from toolkit.segment.warehouse_schema import BIGINT, BOOLEAN, DOUBLE, POSTGRES_T
 if TYPE_CHECKING:
     import psycopg
 
+CONNECT_SECONDS = 5  # a database that does not answer is said at once, not after the OS gives up
 LOCK_KEY = 7_270_613  # pg_advisory_xact_lock key: one sync at a time per database
 
 
@@ -61,7 +62,7 @@ class PostgresEngine:
         import psycopg
 
         try:
-            self._connection = psycopg.connect(self.url, autocommit=False)
+            self._connection = psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_SECONDS)
         except psycopg.OperationalError as exc:
             raise UsageError(
                 f"cannot connect to {self.name}: {' '.join(str(exc).split())}; start the server or fix the "

@@ -27,7 +27,7 @@ import pyarrow as pa
 from toolkit.errors import UsageError
 from toolkit.progress import OnProgress
 from toolkit.segment.snakecase import warehouse_name
-from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url, redacted
+from toolkit.segment.warehouse_engines import CONNECT_SECONDS, is_duckdb_file, is_postgres_url, redacted
 from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
 from toolkit.transforming.duckdb_engine import DuckDBTransform, classify_sql
 from toolkit.transforming.items import items_csv
@@ -97,7 +97,7 @@ class _Postgres:
         import psycopg
 
         try:
-            self.connection = psycopg.connect(url, autocommit=False)
+            self.connection = psycopg.connect(url, autocommit=False, connect_timeout=CONNECT_SECONDS)
         except psycopg.OperationalError as exc:
             raise UsageError(
                 f"cannot connect to {redacted(url)}: {' '.join(str(exc).split())}; start the server or fix "
