@@ -9,7 +9,7 @@ import tempfile
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -424,6 +424,14 @@ def generate(
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
     sync_minutes: SyncMinutesOption = 60,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what would be written, where and about how much (the first day simulated, "
+            "written nowhere), and write nothing.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -442,6 +450,13 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
+    if dry_run:
+        first_day, day_count = plan_days(start, days=days, until=until)
+        chosen = choose_scenario(scenario, users_per_day=users_per_day)
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be at least 1, not {workers}")
+        _generate_dry_run(chosen, first_day, day_count, seed, workers, outs, quiet=quiet, as_json=as_json)
+        return
     delivery = destination_options(
         None,
         profile,
@@ -482,6 +497,24 @@ def generate(
         from toolkit.render import print_generated
 
         print_generated(result)
+
+
+def _generate_dry_run(scenario, first_day, day_count, seed, workers, outs, *, quiet, as_json) -> None:
+    from toolkit.render import print_estimate
+    from toolkit.simulate.estimate import estimate
+
+    found = with_progress(
+        "simulating the first day",
+        lambda _: estimate(scenario, first_day, day_count, seed, workers=workers),
+        show=not quiet,
+    )
+    last_day = first_day + timedelta(days=day_count - 1)
+    if as_json:
+        print_json(
+            {"dry_run": True, "first_day": first_day, "last_day": last_day, "to": outs, **found.as_dict()}
+        )
+    elif not quiet:
+        print_estimate(found, first_day, last_day, outs)
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -611,7 +644,10 @@ def transform(
         bool,
         typer.Option(
             "--print-sql",
-            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+            help=(
+                "With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... "
+                "instead."
+            ),
         ),
     ] = False,
     iam_role: Annotated[
