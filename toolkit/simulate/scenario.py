@@ -18,7 +18,8 @@ AUDIENCES = ("new_visitors", "returning", "everyone", "triggered")
 MODES = ("funnel", "basket", "paths", "session")
 RETURNING = ("later_days", "next_pass")
 # What each step of a session journey is to the shopper; the names of its calls are the scenario's.
-ROLES = ("landing", "search", "list", "product", "add", "remove", "cart", "checkout", "order")
+ROLES = ("landing", "search", "list", "click", "product", "add", "remove", "cart", "checkout", "order")
+OPTIONAL_ROLES = ("click",)  # a step a session scenario may leave out
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Scenario:
     domain: str | None = (
         None  # ...and the Personalize domain it writes EVENT_TYPE for (None: the event names)
     )
+    events: tuple[str, ...] | None = None  # ...and the events it keeps (None: the domain map's)
 
     def visitors_on(self, day: date, first_day: date) -> int:
         """New visitors per platform on `day` of a run that began on `first_day`."""
