@@ -42,6 +42,7 @@ class WarehouseExplorer:
 
     def __init__(self, source: str):
         self.skipped: dict[str, str] = {}
+        self.loaded: int | None = None  # a warehouse is queried where it is: nothing loaded
         self.source = source
         if is_postgres_url(source):
             import psycopg
