@@ -207,6 +207,11 @@ class Sink(enum.StrEnum):
     segment = "segment"
 
 
+class Cadence(enum.StrEnum):
+    hourly = "hourly"
+    continuous = "continuous"
+
+
 class TransformEngine(enum.StrEnum):
     duckdb = "duckdb"
     spark = "spark"
@@ -402,6 +407,13 @@ def generate(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     layout: LayoutOption = "segment",
+    cadence: Annotated[
+        Cadence,
+        typer.Option(
+            help="Segment's S3 files: hourly (a file per source and hour) or continuous (small files "
+            "every few minutes from several writers, as the S3 destination writes them today)."
+        ),
+    ] = Cadence.hourly,
     partition_key: PartitionKeyOption = "user",
     stream_per_source: StreamPerSourceOption = False,
     create: CreateOption = False,
@@ -475,6 +487,7 @@ def generate(
             workers=workers,
             destination_options=delivery,
             on_progress=on_progress,
+            cadence=cadence.value,
         ),
         show=not quiet,
     )
@@ -631,7 +644,10 @@ def transform(
         bool,
         typer.Option(
             "--print-sql",
-            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+            help=(
+                "With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... "
+                "instead."
+            ),
         ),
     ] = False,
     iam_role: Annotated[
