@@ -848,15 +848,19 @@ def report(
     Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
     from toolkit import report as build_report
 
-    built = build_report(
-        source,
-        out=out,
-        users=users,
-        items=items,
-        scenario=scenario,
-        evaluate=evaluate,
-        layout=read_layout,
-        aws=aws_options(profile, region, endpoint_url),
+    built = with_progress(
+        "reading, validating and drawing the report",
+        lambda _: build_report(
+            source,
+            out=out,
+            users=users,
+            items=items,
+            scenario=scenario,
+            evaluate=evaluate,
+            layout=read_layout,
+            aws=aws_options(profile, region, endpoint_url),
+        ),
+        show=not quiet,
     )
     if as_json:
         print_json(built.as_dict())
