@@ -636,6 +636,9 @@ def transform(
         TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")
     ] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="With --engine spark: show the JVM's own log lines too.")
+    ] = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -703,6 +706,7 @@ def transform(
             master=master,
             layout=read_layout,
             steps=SILENT if quiet else bars,
+            verbose=verbose,
         )
     finally:
         bars.close()
