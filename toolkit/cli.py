@@ -636,6 +636,9 @@ def transform(
         TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")
     ] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="With --engine spark: show the JVM's own log lines too.")
+    ] = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -703,6 +706,7 @@ def transform(
             master=master,
             layout=read_layout,
             steps=SILENT if quiet else bars,
+            verbose=verbose,
         )
     finally:
         bars.close()
@@ -844,15 +848,19 @@ def report(
     Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
     from toolkit import report as build_report
 
-    built = build_report(
-        source,
-        out=out,
-        users=users,
-        items=items,
-        scenario=scenario,
-        evaluate=evaluate,
-        layout=read_layout,
-        aws=aws_options(profile, region, endpoint_url),
+    built = with_progress(
+        "reading, validating and drawing the report",
+        lambda _: build_report(
+            source,
+            out=out,
+            users=users,
+            items=items,
+            scenario=scenario,
+            evaluate=evaluate,
+            layout=read_layout,
+            aws=aws_options(profile, region, endpoint_url),
+        ),
+        show=not quiet,
     )
     if as_json:
         print_json(built.as_dict())
