@@ -17,7 +17,7 @@ from toolkit.exploring.logs_view import sql_text
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 
 runner = CliRunner()
@@ -46,6 +46,12 @@ def test_generate_to_s3_writes_the_same_objects_as_files(s3_bucket, tmp_path):
     objects = {o["Key"]: o["Size"] for o in client.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]}
     local = {f"raw/{p.relative_to(tmp_path)}": p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()}
     assert objects == local  # the logs, and the run's marker beside them
+    # Segment's S3 destination stores its log objects as gzipped text (FACTS 1: a real 2023 bucket)
+    logs = [key for key in objects if key.endswith(".gz")]
+    assert logs
+    for key in logs:
+        head = client.head_object(Bucket=bucket, Key=key)
+        assert (head["ContentType"], head["ContentEncoding"]) == ("text/plain", "gzip")
 
 
 def test_transform_s3_in_and_out_equals_local(workshop_logs, s3_bucket, tmp_path):

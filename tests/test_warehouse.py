@@ -24,7 +24,7 @@ from toolkit.segment.warehouse_engines import DuckDBEngine, PostgresEngine
 from toolkit.segment.warehouse_load import WarehouseDestination
 from toolkit.segment.warehouse_schema import JsonText, Timestamp, message_rows
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 from toolkit.transforming.summary import TransformOptions
 from toolkit.transforming.warehouse_engine import WarehouseTransform, unload_select
@@ -169,7 +169,8 @@ def test_generated_logs_load_into_segments_schema(postgres_server, retail_logs):
             (schema, table, column): (kind, length)
             for schema, table, column, kind, length in connection.execute(
                 "SELECT table_schema, table_name, column_name, data_type, character_maximum_length "
-                "FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+                "FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', "
+                "'information_schema')"
             )
         }
         tables = {(schema, table) for schema, table, _ in columns}
@@ -267,7 +268,8 @@ def test_a_sync_killed_midway_leaves_nothing_half_loaded_and_resumes(postgres_se
             while time.monotonic() < deadline and child.poll() is None:
                 syncs = (
                     watcher.execute(
-                        "SELECT count(*) FROM pg_tables WHERE schemaname = 'toolkit_warehouse' AND tablename = 'syncs'"
+                        "SELECT count(*) FROM pg_tables WHERE schemaname = 'toolkit_warehouse' AND "
+                        "tablename = 'syncs'"
                     ).fetchone()[0]
                     and watcher.execute("SELECT count(*) FROM toolkit_warehouse.syncs").fetchone()[0]
                 )
@@ -289,7 +291,8 @@ def test_a_sync_killed_midway_leaves_nothing_half_loaded_and_resumes(postgres_se
         present = sum(
             connection.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
             for schema, table in connection.execute(
-                "SELECT schemaname, tablename FROM pg_tables WHERE tablename IN ('tracks', 'identifies', 'pages', 'screens', 'groups', 'aliases')"
+                "SELECT schemaname, tablename FROM pg_tables WHERE tablename IN ('tracks', 'identifies', "
+                "'pages', 'screens', 'groups', 'aliases')"
             ).fetchall()
         )
     assert present == committed  # only whole syncs

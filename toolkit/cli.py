@@ -9,7 +9,7 @@ import tempfile
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -207,6 +207,11 @@ class Sink(enum.StrEnum):
     segment = "segment"
 
 
+class Cadence(enum.StrEnum):
+    hourly = "hourly"
+    continuous = "continuous"
+
+
 class TransformEngine(enum.StrEnum):
     duckdb = "duckdb"
     spark = "spark"
@@ -402,6 +407,13 @@ def generate(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     layout: LayoutOption = "segment",
+    cadence: Annotated[
+        Cadence,
+        typer.Option(
+            help="Segment's S3 files: hourly (a file per source and hour) or continuous (small files "
+            "every few minutes from several writers, as the S3 destination writes them today)."
+        ),
+    ] = Cadence.hourly,
     partition_key: PartitionKeyOption = "user",
     stream_per_source: StreamPerSourceOption = False,
     create: CreateOption = False,
@@ -412,6 +424,14 @@ def generate(
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
     sync_minutes: SyncMinutesOption = 60,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what would be written, where and about how much (the first day simulated, "
+            "written nowhere), and write nothing.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -430,6 +450,13 @@ def generate(
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
+    if dry_run:
+        first_day, day_count = plan_days(start, days=days, until=until)
+        chosen = choose_scenario(scenario, users_per_day=users_per_day)
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be at least 1, not {workers}")
+        _generate_dry_run(chosen, first_day, day_count, seed, workers, outs, quiet=quiet, as_json=as_json)
+        return
     delivery = destination_options(
         None,
         profile,
@@ -460,6 +487,7 @@ def generate(
             workers=workers,
             destination_options=delivery,
             on_progress=on_progress,
+            cadence=cadence.value,
         ),
         show=not quiet,
     )
@@ -469,6 +497,24 @@ def generate(
         from toolkit.render import print_generated
 
         print_generated(result)
+
+
+def _generate_dry_run(scenario, first_day, day_count, seed, workers, outs, *, quiet, as_json) -> None:
+    from toolkit.render import print_estimate
+    from toolkit.simulate.estimate import estimate
+
+    found = with_progress(
+        "simulating the first day",
+        lambda _: estimate(scenario, first_day, day_count, seed, workers=workers),
+        show=not quiet,
+    )
+    last_day = first_day + timedelta(days=day_count - 1)
+    if as_json:
+        print_json(
+            {"dry_run": True, "first_day": first_day, "last_day": last_day, "to": outs, **found.as_dict()}
+        )
+    elif not quiet:
+        print_estimate(found, first_day, last_day, outs)
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -590,6 +636,9 @@ def transform(
         TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")
     ] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="With --engine spark: show the JVM's own log lines too.")
+    ] = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -598,7 +647,10 @@ def transform(
         bool,
         typer.Option(
             "--print-sql",
-            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+            help=(
+                "With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... "
+                "instead."
+            ),
         ),
     ] = False,
     iam_role: Annotated[
@@ -654,6 +706,7 @@ def transform(
             master=master,
             layout=read_layout,
             steps=SILENT if quiet else bars,
+            verbose=verbose,
         )
     finally:
         bars.close()
@@ -795,15 +848,19 @@ def report(
     Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
     from toolkit import report as build_report
 
-    built = build_report(
-        source,
-        out=out,
-        users=users,
-        items=items,
-        scenario=scenario,
-        evaluate=evaluate,
-        layout=read_layout,
-        aws=aws_options(profile, region, endpoint_url),
+    built = with_progress(
+        "reading, validating and drawing the report",
+        lambda _: build_report(
+            source,
+            out=out,
+            users=users,
+            items=items,
+            scenario=scenario,
+            evaluate=evaluate,
+            layout=read_layout,
+            aws=aws_options(profile, region, endpoint_url),
+        ),
+        show=not quiet,
     )
     if as_json:
         print_json(built.as_dict())
@@ -1157,7 +1214,7 @@ def collector(
     from toolkit.destinations import open_destinations
     from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     chosen = load_scenario(scenario)
     keys = resolve_write_keys(list(chosen.sources), write_key, keys_file)
@@ -1305,7 +1362,7 @@ def check(
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
     from toolkit.render import print_check
     from toolkit.segment.write_keys import resolve_write_keys
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
     if dry_run and not fix:

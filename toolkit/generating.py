@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
 from toolkit.errors import UsageError
+from toolkit.segment.layout import HOURLY, check_cadence
 from toolkit.simulate.run import SimulationResult
 from toolkit.simulate.run import generate as simulate
-from toolkit.simulate.scenario import Scenario, load_scenario
+from toolkit.simulate.scenario import Scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
@@ -59,17 +61,21 @@ def generate(
     aws: AwsOptions | None = None,
     destination_options: DestinationOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    cadence: str = HOURLY,
 ) -> GenerateResult:
     """Simulate `scenario` (a TOML file, a bundled scenario's name, or a Scenario) from `start`
     for `days` days (or up to `until`; default: yesterday, UTC) and deliver the messages to `out`:
     a destination or several (a folder or s3://bucket/prefix gets Segment's S3 layout, segment-logs/
     under it; see toolkit.destinations for the others), each delivering as `destination_options`
     says (a layout, Kinesis' partition key, Firehose's buffering, ...; `aws`, if given, replaces
-    its AWS options). The same seed and options give byte-identical files."""
+    its AWS options). Segment's S3 files are cut at `cadence`: hourly (a file per source and hour)
+    or continuous (small files every few minutes, as the S3 destination writes them today). The
+    same seed and options give byte-identical files."""
     first_day, day_count = plan_days(start, days=days, until=until)
     chosen = choose_scenario(scenario, users_per_day=users_per_day)
     if workers is not None and workers < 1:
         raise UsageError(f"`workers` must be at least 1, not {workers}", parameters=("workers",))
+    check_cadence(cadence)
     options = replace(
         destination_options or DestinationOptions(),
         source_names={source.id: source.key for source in chosen.sources.values()},
@@ -78,7 +84,9 @@ def generate(
     if aws is not None:
         options = replace(options, aws=aws)
     destinations = open_destinations([out] if isinstance(out, str) else list(out), options)
-    simulation = simulate(chosen, first_day, day_count, seed, destinations, workers, on_progress)
+    simulation = simulate(
+        chosen, first_day, day_count, seed, destinations, workers, on_progress, cadence=cadence
+    )
     last_day = first_day + timedelta(days=day_count - 1)
     return GenerateResult(chosen, seed, first_day, last_day, [d.name for d in destinations], simulation)
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from datetime import date
     from pathlib import Path
 
     from toolkit.exploring.engines import QueryResult
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from toolkit.personalize.validate import ValidationReport
     from toolkit.reporting.build import Report
     from toolkit.segment.destination import DeliveryCounts
+    from toolkit.simulate.estimate import Estimate
     from toolkit.simulate.run import SimulationResult
     from toolkit.simulate.scenario import Scenario
     from toolkit.transforming.run import TransformResult
@@ -648,6 +650,21 @@ def print_transform(
         console.print(validation_table(report))
     elif where.startswith("s3://"):
         print_wrapped(f"next step: {import_command(where, datasets, 'segment-personalize')}")
+
+
+def print_estimate(found: Estimate, first_day: date, last_day: date, outs: list[str]) -> None:
+    """What a dry run of generate found: about how much, for which days, to where."""
+    per_day = (
+        f"{found.first_day_messages:,} messages in {found.first_day_files:,} files "
+        f"({found.first_day_bytes / 1e6:,.1f} MB gzipped)"
+    )
+    print_wrapped(
+        f"would write about {found.messages:,} messages in {found.files:,} files "
+        f"({found.bytes / 1e6:,.1f} MB gzipped) for {first_day} to {last_day} "
+        f"({plural(found.days, 'day')}) to {', '.join(outs)}: {first_day} simulated gives {per_day}, "
+        "the other days taken as alike"
+    )
+    print_wrapped("a dry run: nothing was written")
 
 
 def print_validation(reports: list[ValidationReport], *, every: bool = False) -> None:

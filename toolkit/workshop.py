@@ -90,7 +90,9 @@ def run_workshop(
     transformed = transform(
         logs,
         out=csv_target,
-        options=TransformOptions.for_domain(item_field=scenario.item_id, domain=scenario.domain),
+        options=TransformOptions.for_domain(
+            item_field=scenario.item_id, domain=scenario.domain, event_types=scenario.events
+        ),
         aws=aws,
         diagnostics=True,
         users=str(users_path),

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import time
 from string import Template
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from toolkit.errors import UsageError
 from toolkit.exploring.engines import QueryResult
 from toolkit.segment.warehouse_engines import is_postgres_url, redacted
+
+if TYPE_CHECKING:
+    import psycopg
 
 WAREHOUSE_QUERIES = (
     ("Twenty sample tracks", "warehouse_1_sample.sql"),
@@ -42,7 +46,10 @@ class WarehouseExplorer:
 
     def __init__(self, source: str):
         self.skipped: dict[str, str] = {}
+        self.loaded: int | None = None  # nothing is loaded: the queries run where the tables are
         self.source = source
+        self.postgres: psycopg.Connection | None = None
+        self.duck: duckdb.DuckDBPyConnection | None = None
         if is_postgres_url(source):
             import psycopg
 
@@ -50,7 +57,8 @@ class WarehouseExplorer:
                 self.postgres = psycopg.connect(source, autocommit=True)  # a transaction per query
             except psycopg.OperationalError as exc:
                 raise UsageError(
-                    f"cannot connect to {redacted(source)}: {' '.join(str(exc).split())}; start the server or fix the URL"
+                    f"cannot connect to {redacted(source)}: {' '.join(str(exc).split())}; start the server "
+                    "or fix the URL"
                 ) from None
             self.postgres.execute("SET default_transaction_read_only = on")
             self.duck = None
@@ -96,7 +104,8 @@ class WarehouseExplorer:
                 f"SELECT '{s}' AS source, event_text, CAST(sku AS VARCHAR) AS sku FROM {_q(s)}.{_q(t)}"
                 for s, t in with_sku
             )
-            or "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS event_text, CAST(NULL AS VARCHAR) AS sku WHERE 1 = 0"
+            or "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS event_text, "
+            "CAST(NULL AS VARCHAR) AS sku WHERE 1 = 0"
         )
         return {"tracks": f"({union})", "events_with_sku": f"({events})"}
 

@@ -43,7 +43,7 @@ def _textual_fields(schema: Path) -> set[str]:
         fields = json.loads(schema.read_text(encoding="utf-8")).get("fields", [])
     except (OSError, ValueError, AttributeError):
         return set()
-    return {f.get("name") for f in fields if isinstance(f, dict) and f.get("textual")}
+    return {str(f["name"]) for f in fields if isinstance(f, dict) and f.get("textual") and "name" in f}
 
 
 def _column(connection: duckdb.DuckDBPyConnection, name: str, rows: int, textual: bool) -> dict:

@@ -142,6 +142,9 @@ class LocalSink(_SegmentLayout):
         (self.root / RUN_MARKER).unlink(missing_ok=True)
 
 
+LOG_OBJECT_HEADERS = {"ContentType": "text/plain", "ContentEncoding": "gzip"}
+
+
 class S3Sink(_SegmentLayout):
     """Writes the S3 layout under s3://bucket/prefix with boto3; each object appears whole (S3 PUT)."""
 
@@ -205,8 +208,10 @@ class S3Sink(_SegmentLayout):
             raise aws_error(exc, f"cannot mark {self.url} as this run's") from None
 
     def write(self, key: str, data: bytes) -> None:
-        # upload_fileobj switches to a multipart upload for large files
-        self.client.upload_fileobj(io.BytesIO(data), self.url.bucket, self._key(key))
+        # upload_fileobj switches to a multipart upload for large files; log files carry the
+        # headers Segment's S3 destination sets on its objects
+        extra = LOG_OBJECT_HEADERS if key.endswith(".gz") else None
+        self.client.upload_fileobj(io.BytesIO(data), self.url.bucket, self._key(key), ExtraArgs=extra)
 
 
 def sink_for(out: str, aws: AwsOptions | None = None) -> LocalSink | S3Sink:

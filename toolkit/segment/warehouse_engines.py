@@ -3,10 +3,12 @@ psycopg's COPY, and a DuckDB file holding the same schema (no server needed)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -14,6 +16,10 @@ import pyarrow as pa
 from toolkit.errors import UsageError
 from toolkit.segment.warehouse_schema import BIGINT, BOOLEAN, DOUBLE, POSTGRES_TYPES
 
+if TYPE_CHECKING:
+    import psycopg
+
+CONNECT_SECONDS = 5  # a database that does not answer is said at once, not after the OS gives up
 LOCK_KEY = 7_270_613  # pg_advisory_xact_lock key: one sync at a time per database
 
 
@@ -47,7 +53,7 @@ class PostgresEngine:
             raise UsageError(f"out must be postgresql://USER@HOST:PORT/DB, not {redacted(url)}")
         self.url = url
         self.name = redacted(url)
-        self._connection = None
+        self._connection: psycopg.Connection | None = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_connection": None}
@@ -56,18 +62,20 @@ class PostgresEngine:
         import psycopg
 
         try:
-            self._connection = psycopg.connect(self.url, autocommit=False)
+            self._connection = psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_SECONDS)
         except psycopg.OperationalError as exc:
             raise UsageError(
-                f"cannot connect to {self.name}: {' '.join(str(exc).split())}; start the server or fix the URL"
+                f"cannot connect to {self.name}: {' '.join(str(exc).split())}; start the server or fix the "
+                "URL"
             ) from None
         self._connection.execute("SET TIME ZONE 'UTC'")
         self._connection.commit()
 
     @property
-    def connection(self):
+    def connection(self) -> psycopg.Connection:
         if self._connection is None:
             self.connect()
+        assert self._connection is not None
         return self._connection
 
     def begin(self) -> None:
@@ -145,10 +153,8 @@ class DuckDBEngine:
 
     def rollback(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(duckdb.TransactionException):  # no transaction open
                 self._connection.execute("ROLLBACK")
-            except duckdb.TransactionException:
-                pass  # no transaction open
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         return self.connection.execute(sql, list(params)).fetchall()
@@ -167,7 +173,8 @@ class DuckDBEngine:
         try:
             listed = ", ".join(map(_quoted, columns))
             self.connection.execute(
-                f"INSERT INTO {table} ({listed}) SELECT {', '.join(f'c{i}' for i in range(len(columns)))} FROM toolkit_batch"
+                f"INSERT INTO {table} ({listed}) SELECT {', '.join(f'c{i}' for i in range(len(columns)))} "
+                "FROM toolkit_batch"
             )
         finally:
             self.connection.unregister("toolkit_batch")

@@ -186,15 +186,16 @@ def transform(
     diagnostics: bool = False,
     layout: str | None = None,
     steps: Steps = SILENT,
+    verbose: bool = False,
 ) -> TransformResult:
     """Segment logs at `source` (a folder or s3://bucket/prefix) to the interactions CSV at `out`
     (a file, a folder, or s3://bucket/prefix/), on an engine: duckdb on this machine, or spark on
     `master`. With `rejects`, the lines that are not messages are written there (JSON lines); with
     `users` and `items`, Personalize's Users and Items datasets too (local CSVs, schemas beside
     them). `layout` says what `source` holds (segment: Segment's S3 layout, or firehose; default:
-    as its keys show). Every output is checked before any work and published whole after it; the
-    CSV is validated (with the diagnostics too, if asked); what it is doing is told to `steps` as
-    it goes."""
+    as its keys show); Spark's JVM logs only with `verbose`. Every output is checked before any work and
+    published whole after it; the CSV is validated (with the diagnostics too, if asked); what it is doing
+    is told to `steps` as it goes."""
     options = options or TransformOptions()
     aws = aws or AwsOptions()
     target = OutputTarget(out, aws)
@@ -234,7 +235,7 @@ def transform(
         runner: TransformEngine = (
             WarehouseTransform(source, work_dir, on_progress=steps.advance)
             if is_warehouse(source)
-            else _engine(engine, work_dir, steps, master, logs.filesystem)
+            else _engine(engine, work_dir, steps, master, logs.filesystem, verbose)
         )
         partial = target.partial_path(work_dir)
         finished: list[tuple[Path, Path]] = []  # published together once the CSV passed validation
@@ -288,12 +289,14 @@ def _inputs(source: str, aws: AwsOptions, engine: str, layout: str | None) -> Lo
     return LogFiles(paths=[] if is_postgres_url(source) else [Path(source)])
 
 
-def _engine(name: str, work_dir: Path, steps: Steps, master: str, filesystem=None) -> TransformEngine:
+def _engine(
+    name: str, work_dir: Path, steps: Steps, master: str, filesystem=None, verbose: bool = False
+) -> TransformEngine:
     """The engine: DuckDB, or Spark (its module imports PySpark only when asked for)."""
     if name == "spark":
         from toolkit.transforming.spark_engine import SparkTransform
 
-        return SparkTransform(work_dir, master)
+        return SparkTransform(work_dir, master, verbose=verbose)
     return DuckDBTransform(work_dir, on_progress=steps.advance, filesystem=filesystem)
 
 

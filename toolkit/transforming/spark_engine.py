@@ -9,6 +9,8 @@ import os
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,9 @@ PYSPARK_MISSING = (
 )
 
 
-def spark_session(master: str):
+def spark_session(master: str, *, log: Path | None = None):
+    """A Spark session on `master`; with `log`, the JVM's own output (log4j's start-up warnings,
+    native-library notes) goes to that file instead of the terminal."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -34,7 +38,34 @@ def spark_session(master: str):
     # Spark starts its Python workers with PYSPARK_PYTHON (else the first python3 on PATH): this
     # interpreter, unless the user chose one, so that they run the Python (and packages) of the driver
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (
+    with _jvm_output_to(log):
+        spark = _session(SparkSession, master)
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@contextmanager
+def _jvm_output_to(log: Path | None) -> Iterator[None]:
+    """While the JVM starts, this process's stdout and stderr are `log`: the JVM keeps them."""
+    if log is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _session(SparkSession, master: str):  # noqa: N803 - the class, imported where PySpark is
+    return (
         SparkSession.builder.master(master)
         .appName("toolkit-transform")
         .config("spark.ui.enabled", "false")
@@ -43,20 +74,18 @@ def spark_session(master: str):
         .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 class SparkTransform:
     locates_rejects = False
 
-    def __init__(self, work_dir: Path, master: str = "local[2]"):
+    def __init__(self, work_dir: Path, master: str = "local[2]", *, verbose: bool = False):
         try:
             from toolkit.etl.segment_interactions import configure
         except ImportError:
             raise UsageError(PYSPARK_MISSING, parameters=("engine",)) from None
         self.work_dir = work_dir
-        self.spark = spark_session(master)
+        self.spark = spark_session(master, log=None if verbose else work_dir / "spark-jvm.log")
         configure(self.spark)
         self.paths: list[str] = []
         self.classified: DataFrame | None = None
