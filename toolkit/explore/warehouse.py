@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 from string import Template
+from typing import Any
 
 import duckdb
 
 from toolkit.errors import UsageError
 from toolkit.explore.engines import QueryResult
-from toolkit.segment.warehouse_engines import is_postgres_url, redacted
+from toolkit.segment.warehouse_engines import connect_postgres, is_postgres_url, redacted
 
 WAREHOUSE_QUERIES = (
     ("Twenty sample tracks", "warehouse_1_sample.sql"),
@@ -42,24 +43,18 @@ class WarehouseExplorer:
 
     def __init__(self, source: str):
         self.skipped: dict[str, str] = {}
+        self.loaded: int | None = None  # the warehouse is read where it is, never loaded
         self.source = source
+        self.postgres: Any = None  # a psycopg connection, for a postgresql:// source
+        self.duck: duckdb.DuckDBPyConnection | None = None
         if is_postgres_url(source):
-            import psycopg
-
-            try:
-                self.postgres = psycopg.connect(source, autocommit=True)  # a transaction per query
-            except psycopg.OperationalError as exc:
-                raise UsageError(
-                    f"cannot connect to {redacted(source)}: {' '.join(str(exc).split())}; start the server or fix the URL"
-                ) from None
+            self.postgres = connect_postgres(source, autocommit=True)  # a transaction per query
             self.postgres.execute("SET default_transaction_read_only = on")
-            self.duck = None
         else:
             try:
                 self.duck = duckdb.connect(source, read_only=True)
             except duckdb.Error as exc:
                 raise UsageError(f"cannot open {source}: {str(exc).splitlines()[0]}") from None
-            self.postgres = None
 
     def _rows(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple], int]:
         """The columns, the first `limit` rows (all without a limit), and how many rows there
@@ -83,15 +78,22 @@ class WarehouseExplorer:
         )
         tracks = sorted({schema for schema, table, column in found if table == "tracks"})
         if not tracks:
-            raise UsageError(f"{redacted(self.source)} holds no Segment source (no schema with a tracks table)")
+            raise UsageError(
+                f"{redacted(self.source)} holds no Segment source (no schema with a tracks table)"
+            )
         with_sku = sorted({(s, t) for s, t, c in found if c == "sku" and t != "tracks"})
         listed = ", ".join(_q(c) for c in TRACK_COLUMNS)
         union = " UNION ALL ".join(
             f"SELECT '{schema}' AS source, {listed} FROM {_q(schema)}.tracks" for schema in tracks
         )
-        events = " UNION ALL ".join(
-            f"SELECT '{s}' AS source, event_text, CAST(sku AS VARCHAR) AS sku FROM {_q(s)}.{_q(t)}" for s, t in with_sku
-        ) or "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS event_text, CAST(NULL AS VARCHAR) AS sku WHERE 1 = 0"
+        events = (
+            " UNION ALL ".join(
+                f"SELECT '{s}' AS source, event_text, CAST(sku AS VARCHAR) AS sku FROM {_q(s)}.{_q(t)}"
+                for s, t in with_sku
+            )
+            or "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS event_text, "
+            "CAST(NULL AS VARCHAR) AS sku WHERE 1 = 0"
+        )
         return {"tracks": f"({union})", "events_with_sku": f"({events})"}
 
     def workshop_query(self, text: str) -> str:
@@ -107,7 +109,9 @@ class WarehouseExplorer:
             if type(exc).__module__.startswith("psycopg"):
                 raise UsageError(f"the query failed: {' '.join(str(exc).split())[:300]}") from None
             raise
-        return QueryResult(sql, columns, rows, time.perf_counter() - began, total_rows=total if limit else None)
+        return QueryResult(
+            sql, columns, rows, time.perf_counter() - began, total_rows=total if limit else None
+        )
 
     def close(self) -> None:
         if self.duck is not None:

@@ -3,10 +3,12 @@ psycopg's COPY, and a DuckDB file holding the same schema (no server needed)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -35,6 +37,23 @@ def redacted(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def connect_postgres(url: str, autocommit: bool = False) -> Any:
+    """A psycopg connection in UTC; one the server refuses is a UsageError naming the fix."""
+    import psycopg
+
+    try:
+        connection = psycopg.connect(url, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise UsageError(
+            f"cannot connect to {redacted(url)}: {' '.join(str(exc).split())}; "
+            "start the server or fix the URL"
+        ) from None
+    connection.execute("SET TIME ZONE 'UTC'")
+    if not autocommit:
+        connection.commit()
+    return connection
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -47,22 +66,13 @@ class PostgresEngine:
             raise UsageError(f"out must be postgresql://USER@HOST:PORT/DB, not {redacted(url)}")
         self.url = url
         self.name = redacted(url)
-        self._connection = None
+        self._connection: Any = None  # a psycopg connection, opened when first needed
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_connection": None}
 
     def connect(self) -> None:
-        import psycopg
-
-        try:
-            self._connection = psycopg.connect(self.url, autocommit=False)
-        except psycopg.OperationalError as exc:
-            raise UsageError(
-                f"cannot connect to {self.name}: {' '.join(str(exc).split())}; start the server or fix the URL"
-            ) from None
-        self._connection.execute("SET TIME ZONE 'UTC'")
-        self._connection.commit()
+        self._connection = connect_postgres(self.url)
 
     @property
     def connection(self):
@@ -145,10 +155,8 @@ class DuckDBEngine:
 
     def rollback(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(duckdb.TransactionException):  # no transaction open
                 self._connection.execute("ROLLBACK")
-            except duckdb.TransactionException:
-                pass  # no transaction open
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         return self.connection.execute(sql, list(params)).fetchall()
@@ -166,8 +174,9 @@ class DuckDBEngine:
         self.connection.register("toolkit_batch", batch)
         try:
             listed = ", ".join(map(_quoted, columns))
+            arrow_columns = ", ".join(f"c{i}" for i in range(len(columns)))
             self.connection.execute(
-                f"INSERT INTO {table} ({listed}) SELECT {', '.join(f'c{i}' for i in range(len(columns)))} FROM toolkit_batch"
+                f"INSERT INTO {table} ({listed}) SELECT {arrow_columns} FROM toolkit_batch"
             )
         finally:
             self.connection.unregister("toolkit_batch")

@@ -139,9 +139,10 @@ class Warehouse:
         self.engine.begin()
         for sql in (
             f"CREATE SCHEMA IF NOT EXISTS {STATE}",
-            f"CREATE TABLE IF NOT EXISTS {STATE}.syncs (sync_id varchar(64) PRIMARY KEY, started_at timestamp, "
-            "committed_at timestamp, messages bigint, loaded bigint, duplicates bigint, values_nulled bigint, "
-            "first_received_at timestamp, last_received_at timestamp)",
+            f"CREATE TABLE IF NOT EXISTS {STATE}.syncs (sync_id varchar(64) PRIMARY KEY, "
+            "started_at timestamp, committed_at timestamp, messages bigint, loaded bigint, "
+            "duplicates bigint, values_nulled bigint, first_received_at timestamp, "
+            "last_received_at timestamp)",
             f"CREATE TABLE IF NOT EXISTS {STATE}.staged (seq bigint, schema_name varchar(128), line varchar)",
             f"CREATE TABLE IF NOT EXISTS {STATE}.runs (run varchar(1024))",
         ):
@@ -154,7 +155,8 @@ class Warehouse:
         if found and found != [run]:
             self.engine.rollback()
             raise UsageError(
-                f"{self.engine.name} already holds the messages of another run ({found[0]}); users of two runs would mix: use another database, or drop its schemas"
+                f"{self.engine.name} already holds the messages of another run ({found[0]}); users of two "
+                "runs would mix: use another database, or drop its schemas"
             )
         if not found:
             self.engine.execute(f"INSERT INTO {STATE}.runs VALUES (?)", [run])

@@ -190,17 +190,17 @@ def standard_columns(message: dict) -> dict[str, Value]:
 def message_rows(message: dict) -> list[Row]:
     """The rows one stored message becomes (empty for a type the warehouse does not store)."""
     kind = message.get("type")
-    table = TABLES.get(kind) if isinstance(kind, str) else None
-    if table is None:
+    if not isinstance(kind, str) or kind not in TABLES:
         return []
+    table = TABLES[kind]
     row = standard_columns(message)
-    for column, field in TYPE_FIELDS[kind].items():  # type: ignore[index]
+    for column, field in TYPE_FIELDS[kind].items():
         value = message.get(field)
         if isinstance(value, str) and value:
             row[column] = event_table(value) if column == "event" else value[:MAX_TEXT]
     if kind == "track":
         rows = [Row(table, row)]
-        name = event_table(row["event_text"]) if "event_text" in row else ""  # type: ignore[arg-type]
+        name = event_table(str(row["event_text"])) if "event_text" in row else ""
         properties = message.get("properties")
         if name:
             own = dict(row)

@@ -15,6 +15,7 @@ groups and aliases as filtered by type.
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -24,10 +25,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from toolkit.errors import UsageError
-from toolkit.segment.snakecase import warehouse_name
-from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url, redacted
-from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
 from toolkit.progress import OnProgress
+from toolkit.segment.snakecase import warehouse_name
+from toolkit.segment.warehouse_engines import connect_postgres, is_duckdb_file, is_postgres_url, redacted
+from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
 from toolkit.transform.duckdb_engine import DuckDBTransform, classify_sql
 from toolkit.transform.items import items_csv
 from toolkit.transform.summary import TransformOptions, TransformSummary
@@ -36,6 +37,7 @@ from toolkit.transform.users import UsersDataset, users_csv
 FETCH_ROWS = 50_000  # rows per fetch from the server-side cursor
 STATE_SCHEMA = "toolkit_warehouse"
 PRODUCT_FIELDS = ("price", "category", "brand", "description", "name", "created_at")
+PRODUCTS_JSON = "CASE WHEN json_valid(products) THEN json(products) END"  # a cut array is no array
 _DUCK_TYPES = {"bigint": "BIGINT", "double precision": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
 
 
@@ -57,8 +59,8 @@ def _q(name: str) -> str:
 def unload_sql(tables: list[tuple[str, str]], item: str, s3_prefix: str, iam_role: str) -> str:
     """sql/redshift_unload_as_csv.sql filled in for these (schema, event table)s."""
     events = "\n      UNION ALL\n".join(
-        f'      SELECT id, user_id, CAST({_q(item)} AS VARCHAR) AS item, event_text, "timestamp", received_at '
-        f"FROM {_q(schema)}.{_q(table)}"
+        f"      SELECT id, user_id, CAST({_q(item)} AS VARCHAR) AS item, event_text, "
+        f'"timestamp", received_at FROM {_q(schema)}.{_q(table)}'
         for schema, table in tables
     )
     text = resources.files("toolkit.sql").joinpath("redshift_unload_as_csv.sql").read_text(encoding="utf-8")
@@ -93,15 +95,7 @@ class _Postgres:
     """Reads a Postgres (or Redshift) warehouse with psycopg; results stream into DuckDB."""
 
     def __init__(self, url: str):
-        import psycopg
-
-        try:
-            self.connection = psycopg.connect(url, autocommit=False)
-        except psycopg.OperationalError as exc:
-            raise UsageError(
-                f"cannot connect to {redacted(url)}: {' '.join(str(exc).split())}; start the server or fix the URL"
-            ) from None
-        self.connection.execute("SET TIME ZONE 'UTC'")
+        self.connection = connect_postgres(url)
         self.prefix = ""
 
     def query(self, sql: str) -> list[tuple]:
@@ -156,8 +150,9 @@ class WarehouseTransform:
         where = "WHERE table_catalog = 'warehouse'" if self.reader.prefix else "WHERE true"
         found: dict[tuple[str, str], dict[str, str]] = {}
         for schema, table, column, data_type in self.reader.query(
-            f"SELECT table_schema, table_name, column_name, lower(data_type) FROM information_schema.columns {where} "
-            f"AND table_schema NOT IN ('{STATE_SCHEMA}', 'pg_catalog', 'information_schema') ORDER BY ordinal_position"
+            "SELECT table_schema, table_name, column_name, lower(data_type) FROM information_schema.columns "
+            f"{where} AND table_schema NOT IN ('{STATE_SCHEMA}', 'pg_catalog', 'information_schema') "
+            "ORDER BY ordinal_position"
         ):
             found.setdefault((schema, table), {})[column] = data_type
         return found
@@ -223,7 +218,7 @@ class WarehouseTransform:
             for table in tables:
                 if (schema, table) not in self.columns:
                     continue
-                col = lambda name, cast=None: self._column(schema, table, name, cast)  # noqa: E731
+                col = functools.partial(self._column, schema, table)
                 self._load(
                     "warehouse_events",
                     types,
@@ -243,7 +238,7 @@ class WarehouseTransform:
         field = options.item_field.replace("'", "''")
         messages = f"""(SELECT message_id AS messageId, 'track' AS type, event, to_json(user_id) AS userId,
             to_timestamp(ts) AS "timestamp", received_at AS receivedAt,
-            json_object('{field}', item, 'products', CASE WHEN json_valid(products) THEN json(products) END) AS properties,
+            json_object('{field}', item, 'products', {PRODUCTS_JSON}) AS properties,
             CAST(NULL AS VARCHAR) AS filename FROM warehouse_events)"""
         self.duck.execute(f"CREATE TABLE classified AS {classify_sql(options, messages)}")
         return {}
@@ -264,7 +259,8 @@ class WarehouseTransform:
         tables = self.kept_tables(options)
         if not tables:
             raise UsageError(
-                f"no table of the kept events ({', '.join(options.event_types)}) holds a {options.item_field} column"
+                f"no table of the kept events ({', '.join(options.event_types)}) holds a "
+                f"{options.item_field} column"
             )
         return unload_sql(tables, warehouse_name(options.item_field, RESERVED["track"]), s3_prefix, iam_role)
 
@@ -283,13 +279,14 @@ class WarehouseTransform:
     def write_csv(self, path: Path) -> tuple[int, Counter]:
         return self.core.write_csv(path)
 
-    def _as_json(self, columns: dict[str, str]) -> str:
-        """SQL: a JSON object of these DuckDB columns, timestamps as Segment's ISO-8601 text."""
+    @staticmethod
+    def _json_pairs(columns: dict[str, str]) -> list[str]:
+        """SQL: json_object arguments for these DuckDB columns, timestamps as Segment's ISO-8601 text."""
         parts = []
         for column, kind in columns.items():
             value = f"strftime({_q(column)}, '%Y-%m-%dT%H:%M:%S.%gZ')" if kind == "TIMESTAMP" else _q(column)
             parts.append(f"'{column}', {value}")
-        return f"json_object({', '.join(parts)})"
+        return parts
 
     def write_users(self, path: Path, chosen: list[str] | None) -> UsersDataset:
         """The Users dataset from `identifies`: every trait column (not the identity columns Segment
@@ -307,15 +304,17 @@ class WarehouseTransform:
             }
             types = {"user_id": "VARCHAR", "timestamp": "TIMESTAMP", **traits}
             target = f"warehouse_identifies_{number}"
-            col = lambda name: self._column(schema, TABLES["identify"], name)  # noqa: E731
+            col = functools.partial(self._column, schema, TABLES["identify"])
             self._load(
                 target,
                 types,
                 f"SELECT {col('user_id')}, {col('timestamp')}{''.join(', ' + _q(c) for c in traits)} "
                 f"FROM {self._table(schema, TABLES['identify'])}",
             )
+            pairs = ", ".join(self._json_pairs(traits))
             selects.append(
-                f"""SELECT 'identify' AS type, to_json(user_id) AS userId, "timestamp", {self._as_json(traits) if traits else "json_object()"} AS traits FROM {target}"""
+                f"""SELECT 'identify' AS type, to_json(user_id) AS userId, "timestamp",
+                    json_object({pairs}) AS traits FROM {target}"""
             )
         if not selects:
             raise UsageError(
@@ -337,7 +336,7 @@ class WarehouseTransform:
             types = {"timestamp": "TIMESTAMP", "item": "VARCHAR", "products": "VARCHAR", **fields}
             target = f"warehouse_products_{number}"
             number += 1
-            col = lambda name, cast=None: self._column(schema, table, name, cast)  # noqa: E731
+            col = functools.partial(self._column, schema, table)
             self._load(
                 target,
                 types,
@@ -345,23 +344,20 @@ class WarehouseTransform:
                 f"{''.join(', ' + _q(c) for c in fields)} FROM {self._table(schema, table)} "
                 f"WHERE {col(item)} IS NOT NULL OR {col('products')} IS NOT NULL",
             )
-            flat = self._as_json({**fields}).removeprefix("json_object(").removesuffix(")")
             key = item_field.replace("'", "''")
+            pairs = ", ".join([f"'{key}', item", f"'products', {PRODUCTS_JSON}", *self._json_pairs(fields)])
             selects.append(
-                f"""SELECT 'track' AS type, "timestamp", json_object('{key}', item, 'products',
-                    CASE WHEN json_valid(products) THEN json(products) END{", " + flat if flat else ""}) AS properties FROM {target}"""
+                f"""SELECT 'track' AS type, "timestamp", json_object({pairs}) AS properties FROM {target}"""
             )
         relation = (
             f"({' UNION ALL '.join(selects)})"
             if selects
             else (
-                "(SELECT 'track' AS type, CAST(NULL AS TIMESTAMP) AS \"timestamp\", CAST(NULL AS JSON) AS properties WHERE false)"
+                "(SELECT 'track' AS type, CAST(NULL AS TIMESTAMP) AS \"timestamp\", "
+                "CAST(NULL AS JSON) AS properties WHERE false)"
             )
         )
         return items_csv(self.duck, relation, {}, path, item_field, catalog)
-
-    def local_file(self, path):
-        raise AssertionError("a warehouse has no log files to read again")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
