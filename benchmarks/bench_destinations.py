@@ -30,7 +30,7 @@ from toolkit.segment import kinesis
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.run import transform
+from toolkit.transforming.run import transform
 
 START = date(2026, 11, 1)
 
@@ -131,8 +131,12 @@ def main() -> None:
             f"{firehose_best / s3_best:.2f}x (floor 1.15x)"
         )
         # 3. reading them back
-        read_s3 = min(timed(lambda: transform(str(root / "s3-0"), str(root / "s3.csv"))) for _ in range(2))
-        read_fh = min(timed(lambda: transform(str(root / "fh-0"), str(root / "fh.csv"))) for _ in range(2))
+        read_s3 = min(
+            timed(lambda: transform(str(root / "s3-0"), out=str(root / "s3.csv"))) for _ in range(2)
+        )
+        read_fh = min(
+            timed(lambda: transform(str(root / "fh-0"), out=str(root / "fh.csv"))) for _ in range(2)
+        )
         same = (root / "s3.csv").read_bytes() == (root / "fh.csv").read_bytes()
         print(
             f"transform of the Firehose layout {read_fh:.2f} s, of the S3 layout {read_s3:.2f} s: "

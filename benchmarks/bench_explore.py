@@ -15,8 +15,8 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer
-from toolkit.explore.logs_view import sql_text
+from toolkit.exploring.engines import WORKSHOP_QUERIES, DuckDBExplorer
+from toolkit.exploring.logs_view import sql_text
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from bench_transform import benchmark_logs  # beside this script
 
-from toolkit.reporting import build_report
+from toolkit.reporting.build import build_report
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.run import transform
+from toolkit.transforming.run import transform
 
 
 def main() -> None:
@@ -31,10 +31,10 @@ def main() -> None:
         root = Path(folder)
         logs = benchmark_logs(root, args.messages, args.logs)
         began = time.perf_counter()
-        summary, _, _ = transform(str(logs), str(root / "baseline.csv"))
+        summary = transform(str(logs), out=str(root / "baseline.csv")).summary
         transform_seconds = time.perf_counter() - began
         began = time.perf_counter()
-        report = build_report(str(logs), scenario, out=root / "report.html")
+        report = build_report(str(logs), scenario=scenario, out=root / "report.html")
         report_seconds = time.perf_counter() - began
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         read = summary.messages_read

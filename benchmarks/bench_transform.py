@@ -30,9 +30,9 @@ from isal import igzip
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.duckdb_engine import READ_LOGS_SQL
-from toolkit.transform.run import transform
-from toolkit.transform.summary import DEFAULT_EVENT_TYPES
+from toolkit.transforming.duckdb_engine import READ_LOGS_SQL
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import DEFAULT_EVENT_TYPES
 
 MESSAGES_PER_VISITOR_DAY = 3.6
 DAYS = 5
@@ -119,12 +119,15 @@ def earlier_transform(rev: str, logs: Path, out: Path) -> float:
             capture_output=True,
         )
         try:
-            code = (
-                "import sys, time; sys.path.insert(0, sys.argv[1]); from toolkit.transform.run import "
-                "transform; "
-                "began = time.perf_counter(); transform(sys.argv[2], sys.argv[3]); "
-                "print(time.perf_counter() - began)"
-            )
+            # the public face where the commit has one, else the module its transform lived in
+            code = """import sys, time
+sys.path.insert(0, sys.argv[1])
+try:
+    from toolkit import transform
+    run = lambda source, out: transform(source, out=out)
+except ImportError:
+    from toolkit.transform.run import transform as run
+began = time.perf_counter(); run(sys.argv[2], sys.argv[3]); print(time.perf_counter() - began)"""
             run = subprocess.run(
                 [sys.executable, "-c", code, folder, str(logs), str(out)],
                 check=True,
@@ -173,7 +176,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         logs = benchmark_logs(root, args.messages, args.logs)
-        (summary, _, _), toolkit_seconds = timed(transform, str(logs), str(root / "toolkit.csv"))
+        result, toolkit_seconds = timed(lambda: transform(str(logs), out=str(root / "toolkit.csv")))
+        summary = result.summary
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         read = summary.messages_read
         size_mb = sum(p.stat().st_size for p in logs.rglob("*.gz")) / 1e6
@@ -215,7 +219,7 @@ def main() -> None:
             )
         if args.spark:
             _, spark_seconds = timed(
-                lambda: transform(str(logs), str(root / "spark.csv"), engine="spark", master="local[2]")
+                lambda: transform(str(logs), out=str(root / "spark.csv"), engine="spark", master="local[2]")
             )
             print(
                 f"Spark job, local[2] (with start-up): {spark_seconds:.2f} s = {read / spark_seconds:,.0f} "

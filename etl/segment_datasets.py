@@ -1,5 +1,5 @@
 """Personalize's Users and Items datasets in PySpark, the same rows as the toolkit's DuckDB engine
-(toolkit/transform/users.py and items.py) writes; fields chosen by dataset_fields.py, shared by both.
+(toolkit/transforming/users.py and items.py) writes; fields chosen by dataset_fields.py, shared by both.
 
 Users: from identify calls with a scalar userId and a traits object, each trait's latest non-null
 value by timestamp; lists joined with "|". Items: from every track's product properties (flat, and
@@ -131,7 +131,7 @@ def users_rows(latest: DataFrame, fields: list[UserField]) -> DataFrame:
 
 
 def _product_values(p: Column) -> tuple[dict[str, Column], Column]:
-    """Each Items field over a product map p, as toolkit/transform/items.py computes it, and the
+    """Each Items field over a product map p, as toolkit/transforming/items.py computes it, and the
     category split into its parts."""
     category = F.split(p["category"], r"\s*(/|>)\s*")
 

@@ -173,3 +173,22 @@ def test_schema_never_replaces_a_file_without_out(tmp_path, monkeypatch):
     replaced = runner.invoke(app, ["schema", "--out", "interactions.avsc", "--json"])
     assert replaced.exit_code == 0 and json.loads(replaced.stdout)["written_to"] == "interactions.avsc"
     assert json.loads((tmp_path / "interactions.avsc").read_text())["name"] == "Interactions"
+
+
+def test_generate_dry_run_writes_nothing_and_says_how_much(tmp_path):
+    from tests.helpers import read_messages
+
+    args = ["generate", "--date", "2026-11-01", "--users-per-day", "50", "--seed", "3"]
+    dry = runner.invoke(app, [*args, "--days", "5", "--out", str(tmp_path / "dry"), "--dry-run", "--json"])
+    assert dry.exit_code == 0 and not (tmp_path / "dry").exists()
+    found = json.loads(dry.stdout)
+    real = runner.invoke(app, [*args, "--days", "1", "--out", str(tmp_path / "real")])
+    assert real.exit_code == 0
+    first_day = read_messages(tmp_path / "real")
+    assert found["first_day_messages"] == len(first_day) and found["messages"] == 5 * len(first_day)
+    assert found["files"] == 5 * len({path for path, _ in first_day}) and found["to"] == [
+        str(tmp_path / "dry")
+    ]
+    text = runner.invoke(app, [*args, "--days", "5", "--out", str(tmp_path / "dry"), "--dry-run"]).stdout
+    assert f"would write about {5 * len(first_day):,} messages" in " ".join(text.split())
+    assert "nothing was written" in text and not (tmp_path / "dry").exists()

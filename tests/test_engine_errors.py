@@ -133,7 +133,7 @@ def test_an_endpoint_that_never_answers_is_given_up_on_in_bounded_time(moto_serv
 
 
 def test_an_s3_output_in_a_missing_bucket_is_refused_before_any_work(moto_server, workshop_logs, monkeypatch):
-    from toolkit.transform import run as transform_run
+    from toolkit.transforming import run as transform_run
 
     def no_work(*args, **kwargs):
         raise AssertionError("the logs were read before the output was checked")

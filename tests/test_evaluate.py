@@ -60,9 +60,9 @@ def test_no_structure_where_items_are_drawn_at_random(tmp_path):
 
 
 def test_the_workshop_scenario_and_the_workshops_own_csv_have_no_structure(workshop_logs, tmp_path):
-    from toolkit.transform.run import transform
+    from toolkit.transforming.run import transform
 
-    transform(str(workshop_logs), str(tmp_path / "w.csv"))
+    transform(str(workshop_logs), out=str(tmp_path / "w.csv"))
     for path in (tmp_path / "w.csv", REFERENCE):
         result = evaluate_csv(path)
         assert not result.learnable and 0.8 < result.ratio < 1.25, (path, result)

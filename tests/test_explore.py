@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer
-from toolkit.explore.logs_view import DDL_FILE, athena_ddl, ddl_columns, ddl_mappings, sql_text
+from toolkit.exploring.engines import WORKSHOP_QUERIES, DuckDBExplorer
+from toolkit.exploring.logs_view import DDL_FILE, athena_ddl, ddl_columns, ddl_mappings, sql_text
 from toolkit.segment.logs import find_log_files
 
 runner = CliRunner()

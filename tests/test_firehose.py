@@ -18,13 +18,13 @@ from tests.helpers import START
 from toolkit.aws.s3 import AwsOptions
 from toolkit.destinations import DestinationOptions, open_destinations
 from toolkit.errors import UsageError
-from toolkit.explore.run import explore
+from toolkit.exploring.run import explore
 from toolkit.segment.destination import Destination
 from toolkit.segment.firehose import FirehoseDestination, StreamMap
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.run import transform
+from toolkit.transforming.run import transform
 
 SCENARIO = load_scenario().with_visitors(50)
 SEED = 6
@@ -45,7 +45,7 @@ def s3_layout(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def s3_csv(s3_layout, tmp_path_factory) -> bytes:
     out = tmp_path_factory.mktemp("s3-csv") / "interactions.csv"
-    transform(str(s3_layout), str(out))
+    transform(str(s3_layout), out=str(out))
     return out.read_bytes()
 
 
@@ -93,7 +93,7 @@ def test_the_firehose_layout_is_named_folded_and_buffered_as_aws_documents(tmp_p
         assert sorted(found) == lines_of(s3_layout)  # every message, each once
         assert result.delivered[next(iter(result.delivered))].delivered == len(found)
         out = tmp_path / f"{compression}.csv"
-        summary, _, _ = transform(str(root), str(out))  # recognised from its keys
+        summary = transform(str(root), out=str(out)).summary  # recognised from its keys
         assert out.read_bytes() == s3_csv
         assert summary.messages_read == summary.accounted == len(found)
 
@@ -154,7 +154,7 @@ def test_firehose_through_moto_transforms_to_the_s3_layouts_csv(tmp_path, s3_buc
         "events no mapping names (Segment's mappedStreams)": len(lines_of(s3_layout)) - len(tracks)
     }
     out = tmp_path / "moto.csv"
-    summary, _, _ = transform(f"s3://{bucket}/firehose/", str(out), aws=aws)  # recognised from its keys
+    summary = transform(f"s3://{bucket}/firehose/", out=str(out), aws=aws).summary  # recognised from its keys
     assert out.read_bytes() == s3_csv
     assert summary.messages_read == summary.accounted == len(tracks)
     bodies = b"".join(s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys)
@@ -179,7 +179,7 @@ def test_a_kinesis_stream_reads_back_as_the_s3_layout_with_bad_records_named(tmp
     kinesis = boto3.client("kinesis", endpoint_url=moto_server, region_name="us-east-1")
     bad = kinesis.put_record(StreamName=stream, Data=b'{"type": "track", "event"', PartitionKey="x")
     out, rejects = tmp_path / "kinesis.csv", tmp_path / "rejects.jsonl"
-    summary, _, _ = transform(f"kinesis://{stream}", str(out), aws=aws, rejects_path=str(rejects))
+    summary = transform(f"kinesis://{stream}", out=str(out), aws=aws, rejects=str(rejects)).summary
     assert out.read_bytes() == s3_csv
     assert summary.messages_read == summary.accounted == put + 1 and summary.rejected == 1
     (reject,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
@@ -220,3 +220,23 @@ def test_the_collector_writes_a_firehose_layout(tmp_path):
     assert summary["stored"] == 31 and summary["not_sent"] == {
         "events no mapping names (Segment's mappedStreams)": 1
     }
+
+
+def test_a_firehose_layout_in_a_bucket_is_transformed_and_reported(tmp_path, s3_bucket, s3_layout, s3_csv):
+    from toolkit.reporting import build_report
+
+    endpoint, bucket = s3_bucket
+    aws = AwsOptions(endpoint_url=endpoint)
+    destinations = open_destinations(
+        [f"s3://{bucket}/events"], DestinationOptions(aws=aws, layout="firehose", compression="gzip")
+    )
+    generate(SCENARIO, START, 2, SEED, destinations, workers=2)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys and all(NAME.match(key.removeprefix("events/")) for key in keys)  # the prefix, then the hour
+    out = tmp_path / "bucket.csv"
+    transform(f"s3://{bucket}/events", str(out), aws=aws, layout="firehose")
+    assert out.read_bytes() == s3_csv
+    report = build_report(f"s3://{bucket}/events", SCENARIO, aws, evaluate=False)
+    assert report.accounting is not None
+    assert report.accounting.messages_read == report.accounting.accounted == len(lines_of(s3_layout))

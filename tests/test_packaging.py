@@ -63,7 +63,9 @@ def dist(tmp_path_factory) -> Path:
 
 def test_the_source_tree_has_the_packages_the_toolkit_imports():
     packages = source_packages()
-    assert {"toolkit", "toolkit.report", "toolkit.scenarios", "toolkit.sql", "toolkit.etl"} <= set(packages)
+    assert {"toolkit", "toolkit.reporting", "toolkit.scenarios", "toolkit.sql", "toolkit.etl"} <= set(
+        packages
+    )
     files = expected_files()
     assert {
         "toolkit/py.typed",

@@ -29,7 +29,7 @@ from toolkit.destinations import open_destination
 from toolkit.errors import UsageError
 from toolkit.personalize_events import PersonalizeEvents, parse_url
 from toolkit.segment.sinks import LocalSink
-from toolkit.transform.summary import TransformOptions
+from toolkit.transforming.summary import TransformOptions
 
 runner = CliRunner()
 TRACKING_ID = "5e6f7a8b-1c2d-3e4f-9a0b-123456789abc"
@@ -196,7 +196,7 @@ from datetime import UTC, datetime
 import botocore.session
 from botocore.stub import Stubber
 from toolkit.personalize_events import PersonalizeEvents
-from toolkit.transform.summary import TransformOptions
+from toolkit.transforming.summary import TransformOptions
 
 stamps = json.loads(sys.argv[1])
 client = botocore.session.get_session().create_client(

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.helpers import read_messages, replaced, rows_of, scenario_text
 from toolkit.cli import app
 from toolkit.errors import UsageError
+from toolkit.segment.libraries import REFERRERS, SITE
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
@@ -58,8 +59,13 @@ def moment(text: str) -> datetime:
 
 
 def local(message) -> datetime:
-    """When the message happened on its sender's clock, in their device's time zone."""
+    """When the message happened, in its device's time zone (the apps send it; analytics.js 1.53 does not)."""
     return moment(message["timestamp"]).astimezone(ZoneInfo(message["context"]["timezone"]))
+
+
+def zoned(messages):
+    """The messages whose context names their device's time zone."""
+    return [m for m in messages if "timezone" in m["context"]]
 
 
 def sessions_of(messages):
@@ -83,6 +89,7 @@ def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
     for event in (
         "Products Searched",
         "Product List Viewed",
+        "Product Clicked",
         "Product Viewed",
         "Product Added",
         "Product Removed",
@@ -118,6 +125,55 @@ def test_spec_v2_events_carry_products_arrays_and_orders_their_totals(messages):
             )
 
 
+def test_spec_v2_links_a_click_to_its_list_and_an_order_to_its_checkout_with_the_stores_totals(messages):
+    """Spec v2 (segment-docs connections/spec/ecommerce/v2.md): Product Clicked, with the product's
+    position, comes between the list and the product's view; Checkout Started creates the order,
+    so Order Completed carries its order_id (and here checkout_id); Order Completed's subtotal is the
+    lines less the discount, total adds shipping and tax ([store.totals] of the retail store)."""
+    totals = RETAIL.store.spec.totals
+    clicks = orders = couponed = 0
+    for device in sessions_of(messages).values():
+        shown, clicked, checkout = {}, None, None
+        for message in device:
+            event, properties = message.get("event"), message.get("properties", {})
+            if event == "Product List Viewed":
+                shown = {p["product_id"]: p["position"] for p in properties["products"]}
+            elif event == "Product Clicked":
+                assert shown[properties["product_id"]] == properties["position"]
+                clicked = properties["product_id"]
+                clicks += 1
+            elif event == "Product Viewed":
+                assert properties["product_id"] == clicked
+                clicked = None
+            elif event == "Checkout Started":
+                checkout = properties
+            elif event == "Order Completed":
+                orders += 1
+                assert checkout is not None
+                assert (properties["order_id"], properties["checkout_id"]) == (
+                    checkout["order_id"],
+                    checkout["checkout_id"],
+                )
+                subtotal = round(properties["revenue"] - properties["discount"], 2)
+                shipping = 0.0 if subtotal >= totals.free_shipping_over else totals.shipping
+                assert properties["subtotal"] == pytest.approx(subtotal, abs=0.005)
+                assert properties["shipping"] == shipping
+                assert properties["tax"] == pytest.approx(subtotal * totals.tax_rate, abs=0.006)
+                assert properties["total"] == pytest.approx(
+                    subtotal + shipping + properties["tax"], abs=0.006
+                )
+                if "coupon" in properties:
+                    couponed += 1
+                    assert properties["coupon"] == totals.coupon
+                    assert properties["discount"] == pytest.approx(
+                        properties["revenue"] * totals.coupon_discount, abs=0.006
+                    )
+                else:
+                    assert properties["discount"] == 0
+    assert clicks > 1000 and orders > 100
+    assert 0.5 * totals.coupon_chance < couponed / orders < 2 * totals.coupon_chance
+
+
 def test_a_session_is_consistent_what_is_ordered_was_added_and_what_was_added_was_viewed(messages):
     orders = 0
     for device in sessions_of(messages).values():
@@ -151,7 +207,7 @@ def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on
     assert calls["analytics.js"]["page"] > 1000 and calls["analytics.js"]["screen"] == 0
     for library in ("analytics-kotlin", "analytics-swift"):
         assert calls[library]["screen"] > 1000 and calls[library]["page"] == 0
-    checked = 0
+    checked, referrers = 0, Counter()
     for device in sessions_of(
         m for m in messages if m["context"]["library"]["name"] == "analytics.js"
     ).values():
@@ -159,19 +215,28 @@ def test_the_web_sends_page_calls_and_the_apps_screen_calls_and_tracks_happen_on
         for message in device:
             if message["type"] == "page":
                 assert message["name"] and "event" not in message
-                assert message["properties"] == message["context"]["page"]  # analytics.js's page properties
+                # analytics-next 1.53.0 plugins/page-enrichment: the page's context and the call's name;
+                # referrer is document.referrer: the page before in the session, or where it came from
+                assert message["properties"] == dict(message["context"]["page"], name=message["name"])
+                referrer = message["context"]["page"]["referrer"]
+                assert referrer == (page["url"] if page is not None else referrer) or referrer in REFERRERS
                 page = message["context"]["page"]
+                referrers[referrer.startswith(SITE)] += 1
             elif page is not None:
                 assert message["context"]["page"] == page
                 checked += 1
             if message.get("event") == "Product Viewed":
                 assert message["context"]["page"]["path"] == f"/p/{message['properties']['sku']}"
-    assert checked > 1000
+    assert checked > 1000 and referrers[True] > 1000 and referrers[False] > 100
 
 
 def test_the_current_mobile_libraries_send_what_their_versions_send(messages):
+    """analytics-kotlin 1.19.2: device.id is the anonymousId with collectDeviceId off (Configuration.kt,
+    AndroidContextPlugin.kt getDeviceId); screen calls carry category "" (Analytics.kt screen,
+    encodeDefaults in JSON.kt). Both skip the Segment destination in _metadata.bundled
+    (DestinationMetadataPlugin.kt, DestinationMetadataPlugin.swift)."""
     for name, device_id, ids in (
-        ("analytics-kotlin", SHA256, LOWER_UUID),
+        ("analytics-kotlin", LOWER_UUID, LOWER_UUID),
         ("analytics-swift", UPPER_UUID, UPPER_UUID),
     ):
         sent = [m for m in messages if m["context"]["library"]["name"] == name]
@@ -185,7 +250,11 @@ def test_the_current_mobile_libraries_send_what_their_versions_send(messages):
             )
             assert "advertisingId" not in context["device"] and "adTrackingEnabled" not in context["device"]
             assert "traits" not in context
-            assert message["_metadata"] == {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
+            assert message["_metadata"] == {"bundled": [], "bundledIds": [], "unbundled": []}
+            kotlin = name == "analytics-kotlin"
+            assert (context["device"]["id"] == message["anonymousId"]) == kotlin
+            assert ("category" in message) == (kotlin and message["type"] == "screen")
+            assert message.get("category", "") == ""
 
 
 def test_product_popularity_is_heavy_tailed(messages):
@@ -228,7 +297,7 @@ def test_the_day_curve_is_in_local_time_and_traffic_crosses_midnight_utc(message
     """The first message of each shopper's day (which runs from DAY_STARTS_AT local) falls in the
     hours of the day curve."""
     firsts = {}
-    for message in messages:
+    for message in zoned(messages):
         key = (message["anonymousId"], (local(message) - timedelta(hours=RETAIL.rhythm.DAY_STARTS_AT)).date())
         if key not in firsts or message["timestamp"] < firsts[key]["timestamp"]:
             firsts[key] = message
@@ -247,7 +316,7 @@ def test_new_visitors_follow_the_week_curve_and_grow_week_on_week(tmp_path):
     scenario = replace(RETAIL.with_visitors(60), retention=0.0, rhythm=rhythm)
     generate(scenario, FIRST, DAYS, 5, LocalSink(tmp_path), workers=2)
     first_seen = {}
-    for _, message in read_messages(tmp_path):
+    for message in zoned(m for _, m in read_messages(tmp_path)):
         day = (local(message) - timedelta(hours=RETAIL.rhythm.DAY_STARTS_AT)).date()  # the shopper's day
         first_seen[message["anonymousId"]] = min(day, first_seen.get(message["anonymousId"], day))
     per_day = Counter(first_seen.values())
@@ -264,7 +333,7 @@ def test_new_visitors_follow_the_week_curve_and_grow_week_on_week(tmp_path):
 
 def test_customers_come_back_on_some_days_and_churn(messages):
     days_of = defaultdict(set)
-    for message in messages:
+    for message in zoned(messages):
         if message.get("userId"):
             days_of[message["userId"]].add(local(message).date())
     assert sum(len(days) >= 2 for days in days_of.values()) / len(days_of) > 0.3
@@ -293,29 +362,63 @@ def test_anonymous_browsing_until_sign_up_then_identified_and_logins_later(messa
     assert sum(n >= 2 for n in logins.values()) > 50  # identified again at later logins
 
 
-def test_the_apps_send_in_batches_and_offline_days_in_one_late_batch(messages):
-    """A mobile library flushes its queue every 30 s: messages made within one interval share sentAt;
-    an offline day's messages all go at once, hours after the last of them."""
+def test_the_apps_close_a_batch_at_every_flush_online_or_not_and_upload_it_as_it_is(files):
+    """analytics-kotlin 1.19 and analytics-swift 1.7 close the batch file, writing its sentAt, at
+    every flush (flushAt 20 or flushInterval 30 s: Configuration.kt, EventPipeline.kt upload() rolling
+    the file over first, StorageImpl.kt; DirectoryStore.swift finishFile), whether or not the upload
+    then succeeds, and upload stored files as they are, retries included. So: at most 20 messages a
+    batch, made within 30 s of its sentAt; every delivery of a batch one request, one receivedAt,
+    the same messages; an offline day's batches reach Segment hours later with their old sentAt,
+    which puts their corrected timestamp within 30 s of receivedAt, hours after the events."""
     batches = defaultdict(list)
-    for message in messages:
-        if message["context"]["library"]["name"] in ("analytics-kotlin", "analytics-swift"):
-            batches[(message["anonymousId"], message["sentAt"])].append(moment(message["originalTimestamp"]))
-    together = sum(len(made) for made in batches.values() if len(made) > 1) / sum(
-        len(made) for made in batches.values()
-    )
+    for _, m in files:
+        if m["context"]["library"]["name"] in ("analytics-kotlin", "analytics-swift"):
+            batches[(m["anonymousId"], m["sentAt"])].append(m)
+    firsts = {}
+    for key, lines in batches.items():
+        deliveries = defaultdict(list)
+        for m in lines:
+            deliveries[m["receivedAt"]].append(m["messageId"])
+        copies = [sorted(ids) for ids in deliveries.values()]
+        assert all(ids == copies[0] for ids in copies)  # a retry repeats the whole request
+        first = min(deliveries)
+        firsts[key] = [m for m in lines if m["receivedAt"] == first]
+    made = {key: [moment(m["originalTimestamp"]) for m in lines] for key, lines in firsts.items()}
+    assert all(len(times) <= 20 for times in made.values())
+    assert all(0 <= (moment(sent) - max(times)).total_seconds() <= 30.1 for (_, sent), times in made.items())
+    together = sum(len(t) for t in made.values() if len(t) > 1) / sum(len(t) for t in made.values())
     assert together > 0.5
-    offline = [
-        made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() > 3600
+    late = [
+        m
+        for lines in firsts.values()
+        for m in lines
+        if (moment(m["receivedAt"]) - moment(m["sentAt"])).total_seconds() > 3600
     ]
-    ordinary = [
-        made for (_, sent), made in batches.items() if (moment(sent) - max(made)).total_seconds() <= 30
-    ]
-    assert len(offline) + len(ordinary) == len(batches)
-    for made in ordinary:
-        assert (max(made) - min(made)).total_seconds() <= 30
-    assert sum(map(len, offline)) / len(offline) > 3 * sum(map(len, ordinary)) / len(
-        ordinary
-    )  # a whole day's messages at once
+    share = len(late) / sum(len(lines) for lines in firsts.values())
+    assert 0.5 * RETAIL.delivery.offline_chance < share < 2 * RETAIL.delivery.offline_chance
+    assert all(0 <= (moment(m["receivedAt"]) - moment(m["timestamp"])).total_seconds() <= 30.1 for m in late)
+    hours_after = sorted(
+        (moment(m["timestamp"]) - moment(m["originalTimestamp"])).total_seconds() for m in late
+    )
+    assert hours_after[len(hours_after) // 2] > 3600
+
+
+def test_one_request_one_receivedat_and_the_batch_order_kept_by_the_correction(files):
+    """Segment stamps receivedAt when a request arrives (segment-docs spec/common.md #receivedAt):
+    the messages of one request share it, and sentAt, so the skew correction moves them all by the
+    same amount and keeps the order they were made in."""
+    requests = defaultdict(list)
+    for _, m in files:
+        requests[(m["anonymousId"], m["sentAt"], m["receivedAt"])].append(m)
+    multi = [lines for lines in requests.values() if len(lines) > 1]
+    assert len(multi) > 1000
+    for lines in multi:
+        offsets = {moment(m["timestamp"]) - moment(m["originalTimestamp"]) for m in lines}
+        assert len(offsets) == 1
+    # analytics.js posts each message alone (analytics-next plugins/segmentio/index.ts): what shares
+    # its sentAt and receivedAt was made at the same instant and left with it
+    web = [lines for lines in multi if lines[0]["context"]["library"]["name"] == "analytics.js"]
+    assert all(len({m["originalTimestamp"] for m in lines}) == 1 for lines in web)
 
 
 def test_late_and_duplicate_deliveries_at_the_configured_rates(files, retail_logs):
@@ -324,8 +427,8 @@ def test_late_and_duplicate_deliveries_at_the_configured_rates(files, retail_log
     extra = sum(n - 1 for n in copies.values())
     assert extra == retail_logs[1].duplicates
     assert abs(extra / (len(all_lines) - extra) - RETAIL.delivery.duplicate_chance) < 0.002
-    later_day = sum(m["receivedAt"][:10] > m["timestamp"][:10] for m in all_lines) / len(all_lines)
-    assert later_day > 0.005
+    later_day = sum(m["receivedAt"][:10] > m["originalTimestamp"][:10] for m in all_lines) / len(all_lines)
+    assert later_day > 0.005  # made one day, received the next (an offline day's, mostly)
     for path, message in files:  # each file under the day Segment received its messages
         received = moment(message["receivedAt"]).replace(hour=0, minute=0, second=0, microsecond=0)
         assert int(path.parent.name) == int(received.timestamp() * 1000)

@@ -12,13 +12,13 @@ from typer.testing import CliRunner
 from tests.helpers import START, gz_lines
 from toolkit.aws.s3 import AwsOptions
 from toolkit.cli import app
-from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer
-from toolkit.explore.logs_view import sql_text
+from toolkit.exploring.engines import WORKSHOP_QUERIES, DuckDBExplorer
+from toolkit.exploring.logs_view import sql_text
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.run import transform
+from toolkit.transforming.run import transform
 
 runner = CliRunner()
 
@@ -46,6 +46,12 @@ def test_generate_to_s3_writes_the_same_objects_as_files(s3_bucket, tmp_path):
     objects = {o["Key"]: o["Size"] for o in client.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]}
     local = {f"raw/{p.relative_to(tmp_path)}": p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()}
     assert objects == local  # the logs, and the run's marker beside them
+    # Segment's S3 destination stores its log objects as gzipped text (FACTS 1: a real 2023 bucket)
+    logs = [key for key in objects if key.endswith(".gz")]
+    assert logs
+    for key in logs:
+        head = client.head_object(Bucket=bucket, Key=key)
+        assert (head["ContentType"], head["ContentEncoding"]) == ("text/plain", "gzip")
 
 
 def test_transform_s3_in_and_out_equals_local(workshop_logs, s3_bucket, tmp_path):
@@ -53,10 +59,10 @@ def test_transform_s3_in_and_out_equals_local(workshop_logs, s3_bucket, tmp_path
     client = boto3.client("s3", endpoint_url=endpoint)
     upload_tree(client, bucket, workshop_logs, "logs")
     aws = AwsOptions(endpoint_url=endpoint)
-    summary, where, report = transform(f"s3://{bucket}/logs", f"s3://{bucket}/transformed/", aws=aws)
-    assert where == f"s3://{bucket}/transformed/interactions.csv" and report.valid
+    result = transform(f"s3://{bucket}/logs", out=f"s3://{bucket}/transformed/", aws=aws)
+    assert result.written_to == f"s3://{bucket}/transformed/interactions.csv" and result.valid
     remote = client.get_object(Bucket=bucket, Key="transformed/interactions.csv")["Body"].read()
-    transform(str(workshop_logs), str(tmp_path / "local.csv"))
+    transform(str(workshop_logs), out=str(tmp_path / "local.csv"))
     assert remote == (tmp_path / "local.csv").read_bytes()
 
 
@@ -225,19 +231,20 @@ def test_transform_reads_s3_as_it_goes_and_salvages_a_damaged_object(
         logs_module, "download", lambda *a, **k: (_ for _ in ()).throw(AssertionError("downloaded up front"))
     )
     aws = AwsOptions(endpoint_url=endpoint)
-    summary, _, report = transform(
+    result = transform(
         f"s3://{bucket}/logs",
-        str(tmp_path / "s3.csv"),
+        out=str(tmp_path / "s3.csv"),
         aws=aws,
-        users_path=str(tmp_path / "u.csv"),
-        items_path=str(tmp_path / "i.csv"),
+        users=str(tmp_path / "u.csv"),
+        items=str(tmp_path / "i.csv"),
         catalog=str(workshop_logs / "catalog.jsonl"),
     )
-    assert report.valid and summary.accounted == summary.messages_read
+    summary = result.summary
+    assert result.valid and summary.accounted == summary.messages_read
     assert any("cut.gz" in name for name in summary.damaged_files)
-    local, _, _ = transform(
-        str(workshop_logs), str(tmp_path / "local.csv"), users_path=str(tmp_path / "lu.csv")
-    )
+    local = transform(
+        str(workshop_logs), out=str(tmp_path / "local.csv"), users=str(tmp_path / "lu.csv")
+    ).summary
     assert (
         summary.messages_read > local.messages_read
         and (tmp_path / "u.csv").read_bytes() == (tmp_path / "lu.csv").read_bytes()

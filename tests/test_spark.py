@@ -10,19 +10,19 @@ from typer.testing import CliRunner
 
 from tests.helpers import DAY_FOLDER, track
 from toolkit.cli import app
-from toolkit.transform.run import transform
-from toolkit.transform.summary import TransformOptions
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import TransformOptions
 
 pytestmark = pytest.mark.spark
 
 
 def both(source, tmp_path, options: TransformOptions | None = None):
     options = options or TransformOptions()
-    duck, _, _ = transform(str(source), str(tmp_path / "duckdb.csv"), options)
-    spark, _, report = transform(
-        str(source), str(tmp_path / "spark.csv"), options, engine="spark", master="local[2]"
+    duck = transform(str(source), out=str(tmp_path / "duckdb.csv"), options=options)
+    spark = transform(
+        str(source), out=str(tmp_path / "spark.csv"), options=options, engine="spark", master="local[2]"
     )
-    return duck, spark, report
+    return duck.summary, spark.summary, spark.validation
 
 
 def test_spark_equals_duckdb_on_generated_logs(workshop_logs, tmp_path):
@@ -69,13 +69,13 @@ def test_spark_equals_duckdb_on_real_world_edge_cases(tmp_path):
 
 def test_spark_writes_the_same_users_and_items_datasets(workshop_logs, tmp_path):
     catalog = str(workshop_logs / "catalog.jsonl")
-    duck, _, _ = transform(
+    duck = transform(
         str(workshop_logs),
-        str(tmp_path / "duckdb.csv"),
-        users_path=str(tmp_path / "d-users.csv"),
-        items_path=str(tmp_path / "d-items.csv"),
+        out=str(tmp_path / "duckdb.csv"),
+        users=str(tmp_path / "d-users.csv"),
+        items=str(tmp_path / "d-items.csv"),
         catalog=catalog,
-    )
+    ).summary
     args = [
         "transform",
         str(workshop_logs),
@@ -173,17 +173,17 @@ def test_spark_users_and_items_equal_duckdb_on_edge_cases(tmp_path):
     logs = str(tmp_path / "logs")
     transform(
         logs,
-        str(tmp_path / "duckdb.csv"),
-        users_path=str(tmp_path / "d-users.csv"),
-        items_path=str(tmp_path / "d-items.csv"),
+        out=str(tmp_path / "duckdb.csv"),
+        users=str(tmp_path / "d-users.csv"),
+        items=str(tmp_path / "d-items.csv"),
         catalog=str(catalog),
     )
     transform(
         logs,
-        str(tmp_path / "spark.csv"),
+        out=str(tmp_path / "spark.csv"),
         engine="spark",
-        users_path=str(tmp_path / "s-users.csv"),
-        items_path=str(tmp_path / "s-items.csv"),
+        users=str(tmp_path / "s-users.csv"),
+        items=str(tmp_path / "s-items.csv"),
         catalog=str(catalog),
     )
     for name in ("users.csv", "items.csv"):
@@ -201,9 +201,9 @@ def test_the_standalone_spark_job_writes_the_same_three_datasets(workshop_logs, 
     catalog = str(workshop_logs / "catalog.jsonl")
     transform(
         str(workshop_logs),
-        str(tmp_path / "duckdb.csv"),
-        users_path=str(tmp_path / "d-users.csv"),
-        items_path=str(tmp_path / "d-items.csv"),
+        out=str(tmp_path / "duckdb.csv"),
+        users=str(tmp_path / "d-users.csv"),
+        items=str(tmp_path / "d-items.csv"),
         catalog=catalog,
     )
     job = Path(__file__).resolve().parent.parent / "etl" / "spark_etl.py"
@@ -247,7 +247,7 @@ def test_the_etl_copies_of_the_rules_are_the_packages():
     from toolkit.etl import dataset_fields, segment_datasets, segment_interactions
 
     from toolkit.personalize import validate
-    from toolkit.transform import duckdb_engine, summary
+    from toolkit.transforming import duckdb_engine, summary
 
     assert (
         segment_interactions.MAX_ID_LENGTH

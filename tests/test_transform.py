@@ -14,17 +14,18 @@ from typer.testing import CliRunner
 
 from tests.helpers import DAY_FOLDER, rows_of, track, write_log
 from toolkit.cli import app
-from toolkit.transform.run import transform
-from toolkit.transform.summary import TransformOptions
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import TransformOptions
 
 runner = CliRunner()
 REFERENCE = Path(__file__).resolve().parent / "data"  # copies of ../shared/reference
 
 
 def run(tmp_path, **kwargs):
-    summary, where, report = transform(str(tmp_path / "logs"), str(tmp_path / "out.csv"), **kwargs)
+    result = transform(str(tmp_path / "logs"), out=str(tmp_path / "out.csv"), **kwargs)
+    summary = result.summary
     assert summary.messages_read == summary.accounted
-    return summary, rows_of(where)
+    return summary, rows_of(result.written_to)
 
 
 @pytest.mark.parametrize(
@@ -126,9 +127,8 @@ def test_malformed_lines_are_counted_and_written_with_file_and_line(tmp_path):
     full = gzip.compress(b"".join(orjson.dumps(track(f"t{i}", sku=f"t{i}")) + b"\n" for i in range(200)))
     (logs / DAY_FOLDER / "truncated.gz").write_bytes(full[: len(full) // 2])
     (logs / DAY_FOLDER / "empty.gz").write_bytes(b"")
-    summary, where, _ = transform(
-        str(logs), str(tmp_path / "out.csv"), rejects_path=str(tmp_path / "rejects.jsonl")
-    )
+    result = transform(str(logs), out=str(tmp_path / "out.csv"), rejects=str(tmp_path / "rejects.jsonl"))
+    summary, where = result.summary, result.written_to
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     by_line = {(r["file"].rsplit("/", 1)[-1], r["line"]): r["reason"] for r in rejects}
     assert by_line[("a.gz", 2)] == "bad JSON"
@@ -181,8 +181,8 @@ def test_rows_are_ordered_and_runs_diff_clean(tmp_path):
             for i in range(40)
         ],
     )
-    transform(str(tmp_path / "logs"), str(tmp_path / "one.csv"))
-    transform(str(tmp_path / "logs"), str(tmp_path / "two.csv"))
+    transform(str(tmp_path / "logs"), out=str(tmp_path / "one.csv"))
+    transform(str(tmp_path / "logs"), out=str(tmp_path / "two.csv"))
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
     rows = rows_of(tmp_path / "one.csv")
     keys = [(int(r["TIMESTAMP"]), r["USER_ID"], r["ITEM_ID"]) for r in rows]
@@ -192,7 +192,8 @@ def test_rows_are_ordered_and_runs_diff_clean(tmp_path):
 
 
 def test_equals_an_independent_count_of_generated_logs(workshop_logs, workshop_messages, tmp_path):
-    summary, where, report = transform(str(workshop_logs), str(tmp_path / "out.csv"))
+    result = transform(str(workshop_logs), out=str(tmp_path / "out.csv"))
+    summary, where, report = result.summary, result.written_to, result.validation
     wanted = ("Product Added", "Order Completed", "Product Clicked")
     expected = sorted(
         (

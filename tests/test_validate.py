@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.personalize.schema import interactions_schema
-from toolkit.personalize.validate import validate_csv, validate_datasets
+from toolkit.personalize.validate import validate, validate_csv
 
 runner = CliRunner()
 WORKSHOP_CSV = (
@@ -306,7 +306,7 @@ def test_missing_and_cold_users_and_items_across_datasets(tmp_path):
         tmp_path, [f"u{u},gold,30" for u in range(20, 130)], USERS_HEADER, "u.csv"
     )  # u0-u19 missing, u100-u129 cold
     items = write_csv(tmp_path, [f"i{i},1.0,Hats,1600000000" for i in range(50)], ITEMS_HEADER, "it.csv")
-    reports = validate_datasets(inter, users=users, items=items)
+    reports = validate(inter, users=users, items=items).reports
     assert [r.dataset for r in reports] == ["interactions", "users", "items"]
     cross = {c.rule: c for c in reports[0].checks}
     # expected shares computed from the rows written above

@@ -28,9 +28,9 @@ from toolkit.segment.warehouse_load import WarehouseDestination
 from toolkit.segment.warehouse_schema import JsonText, Timestamp, message_rows
 from toolkit.simulate.run import generate
 from toolkit.simulate.scenario import load_scenario
-from toolkit.transform.run import transform
-from toolkit.transform.summary import TransformOptions
-from toolkit.transform.warehouse_engine import WarehouseTransform, unload_select
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import TransformOptions
+from toolkit.transforming.warehouse_engine import WarehouseTransform, unload_select
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,9 +156,9 @@ def transformed(source: str, folder: Path, items: bool) -> list[Path]:
     outputs = [folder / "interactions.csv", folder / "users.csv"] + ([folder / "items.csv"] if items else [])
     transform(
         source,
-        str(outputs[0]),
-        users_path=str(outputs[1]),
-        items_path=str(outputs[2]) if items else None,
+        out=str(outputs[0]),
+        users=str(outputs[1]),
+        items=str(outputs[2]) if items else None,
     )
     return outputs
 

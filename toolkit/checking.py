@@ -493,7 +493,7 @@ def session_for(profile_or_role: str | None, region: str | None, endpoint_url: s
     try:
         return boto3.Session(profile_name=profile_or_role, region_name=region)
     except botocore.exceptions.ProfileNotFound:
-        raise UsageError(profile_not_found(profile_or_role)) from None
+        raise UsageError(profile_not_found(profile_or_role), parameters=("profile",)) from None
 
 
 def check_account(profile_or_role: str | None, name: str, options: CheckOptions) -> AccountCheck:

@@ -9,9 +9,9 @@ import tempfile
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -38,9 +38,13 @@ from toolkit.render import (
     with_progress,
 )
 
+if TYPE_CHECKING:
+    from toolkit.destinations import DestinationOptions
+    from toolkit.simulate.scenario import Scenario
+
 # The library names its parameters in errors (`out`); a user of the CLI reads the flag (--out).
 # A parameter is its flag with dashes for underscores, but for these.
-FLAGS = {"rejects_path": "--rejects", "users_path": "--users", "items_path": "--items", "k": "--k"}
+FLAGS = {"start": "--date", "item_field": "--item-id", "write_keys": "--write-key"}
 FLAGS |= {"sources": "SRC", "confirm": "--set-bucket-policy"}  # toolkit import
 
 
@@ -203,6 +207,11 @@ class Sink(enum.StrEnum):
     segment = "segment"
 
 
+class Cadence(enum.StrEnum):
+    hourly = "hourly"
+    continuous = "continuous"
+
+
 class TransformEngine(enum.StrEnum):
     duckdb = "duckdb"
     spark = "spark"
@@ -235,8 +244,6 @@ class ItemId(enum.StrEnum):
 
 
 TABLE_ROWS = 40  # rows of a query shown as a table by default, as DuckDB's CLI shows them
-MAX_DAYS = 3_650  # ten years of simulated days
-MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)
 MAX_FLUSH_MB = 1_024  # the collector's journal published at most this much at once
 MAX_FLUSH_SECONDS = 86_400
 
@@ -246,40 +253,16 @@ def warn(message: str) -> None:
     errors.print(Text.assemble(("warning: ", "yellow"), message), highlight=False)
 
 
-def parse_day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01") from None
+def warn_of_a_future_start(start: str, days: int | None, until: str | None) -> None:
+    """Warn when the first day simulated has not come yet (the run's days are checked here too)."""
+    from toolkit.generating import plan_days
 
-
-def resolve_days(start_text: str, days: int | None, until_text: str | None) -> tuple[date, int]:
-    """The first day and the number of days of a run, from --date with --days or --until
-    (default: yesterday)."""
-    start = parse_day(start_text, "--date")
-    today = datetime.now(UTC).date()
-    if start > today:
+    first_day, _ = plan_days(start, days=days, until=until)
+    if first_day > datetime.now(UTC).date():
         warn(
-            f"--date {start} is in the future: Segment has no folder for a day that has not come "
+            f"--date {first_day} is in the future: Segment has no folder for a day that has not come "
             "(the logs are simulated all the same)"
         )
-    if days is not None and until_text is not None:
-        raise UsageError("give --days or --until, not both")
-    if days is not None:
-        if not 1 <= days <= MAX_DAYS:
-            raise UsageError(f"--days must be 1 to {MAX_DAYS:,}, not {days}")
-        return start, days
-    until = parse_day(until_text, "--until") if until_text else datetime.now(UTC).date() - timedelta(days=1)
-    if (until - start).days >= MAX_DAYS:
-        raise UsageError(f"--date to --until spans more than {MAX_DAYS:,} days")
-    if until < start:
-        hint = (
-            ""
-            if until_text
-            else " (the default end is yesterday, UTC; give --days N for a future or current date)"
-        )
-        raise UsageError(f"the end {until} is before the start {start}{hint}")
-    return start, (until - start).days + 1
 
 
 def aws_options(profile: str | None, region: str | None, endpoint_url: str | None):
@@ -291,16 +274,16 @@ def aws_options(profile: str | None, region: str | None, endpoint_url: str | Non
 
 
 def destination_options(
-    scenario, profile: str | None, region: str | None, endpoint_url: str | None, **chosen
-):
-    """What the destinations are given: AWS, the scenario's source names, and the options of
-    each kind of destination (toolkit.destinations.DestinationOptions)."""
+    scenario: Scenario | None, profile: str | None, region: str | None, endpoint_url: str | None, **chosen
+) -> DestinationOptions:
+    """What the destinations are given: AWS, the scenario's source names (generate's face fills
+    them in itself), and the options of each kind of destination."""
     from toolkit.destinations import DestinationOptions
 
     return DestinationOptions(
         aws=aws_options(profile, region, endpoint_url),
-        source_names={source.id: source.key for source in scenario.sources.values()},
-        source_slugs={source.id: source.name for source in scenario.sources.values()},
+        source_names={source.id: source.key for source in scenario.sources.values()} if scenario else {},
+        source_slugs={source.id: source.name for source in scenario.sources.values()} if scenario else {},
         **chosen,
     )
 
@@ -326,7 +309,9 @@ ReadLayoutOption = Annotated[
 ]
 SyncMinutesOption = Annotated[
     int,
-    typer.Option(help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."),
+    typer.Option(
+        help="Warehouse: load a sync every so many minutes of message time (Segment: hourly at best)."
+    ),
 ]
 ShardsOption = Annotated[int, typer.Option(help="Kinesis: shards of a stream --create makes.")]
 FirehoseMapOption = Annotated[
@@ -370,18 +355,6 @@ QuietOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the summary as one JSON document, and nothing else.")
 ]
-
-
-def scenario_with_visitors(name: str, users_per_day: int | None):
-    """The scenario to simulate, with --users-per-day applied."""
-    from toolkit.simulate.scenario import load_scenario
-
-    chosen = load_scenario(name)
-    if users_per_day is None:
-        return chosen
-    if not 1 <= users_per_day <= MAX_VISITORS:
-        raise UsageError(f"--users-per-day must be 1 to {MAX_VISITORS:,}, not {users_per_day}")
-    return chosen.with_visitors(users_per_day)
 
 
 @app.command()
@@ -434,6 +407,13 @@ def generate(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     layout: LayoutOption = "segment",
+    cadence: Annotated[
+        Cadence,
+        typer.Option(
+            help="Segment's S3 files: hourly (a file per source and hour) or continuous (small files "
+            "every few minutes from several writers, as the S3 destination writes them today)."
+        ),
+    ] = Cadence.hourly,
     partition_key: PartitionKeyOption = "user",
     stream_per_source: StreamPerSourceOption = False,
     create: CreateOption = False,
@@ -444,67 +424,97 @@ def generate(
     buffer_mb: BufferMbOption = 5.0,
     buffer_seconds: BufferSecondsOption = 300.0,
     sync_minutes: SyncMinutesOption = 60,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what would be written, where and about how much (the first day simulated, "
+            "written nowhere), and write nothing.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Simulate users on the scenario's sources and write Segment's S3 destination layout (or send to Segment)."""  # noqa: E501 - `toolkit --help` lists the line as written
-    from toolkit.destinations import open_destinations
-    from toolkit.simulate.run import generate as run_generate
+    from toolkit import generate as run_generate
+    from toolkit.generating import choose_scenario, plan_days
 
-    first_day, day_count = resolve_days(start, days, until)
-    chosen = scenario_with_visitors(scenario, users_per_day)
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {workers}")
+    warn_of_a_future_start(start, days, until)
     if sink is Sink.segment:
+        first_day, day_count = plan_days(start, days=days, until=until)
+        chosen = choose_scenario(scenario, users_per_day=users_per_day)
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be at least 1, not {workers}")
         _generate_to_segment(chosen, first_day, day_count, seed, workers, write_key, keys_file, host)
         return
     outs = out or ["out"]
     if sink is Sink.s3 and not any(o.startswith("s3://") for o in outs):
         raise UsageError("--sink s3 needs --out s3://bucket/prefix")
-    destinations = open_destinations(
-        outs,
-        destination_options(
-            chosen,
-            profile,
-            region,
-            endpoint_url,
-            layout=layout,
-            partition_key=partition_key,
-            stream_per_source=stream_per_source,
-            create=create,
-            shards=shards,
-            firehose_map=firehose_map,
-            firehose_api=firehose_api,
-            compression=compression,
-            buffer_mb=buffer_mb,
-            buffer_seconds=buffer_seconds,
-            sync_minutes=sync_minutes,
-        ),
+    if dry_run:
+        first_day, day_count = plan_days(start, days=days, until=until)
+        chosen = choose_scenario(scenario, users_per_day=users_per_day)
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be at least 1, not {workers}")
+        _generate_dry_run(chosen, first_day, day_count, seed, workers, outs, quiet=quiet, as_json=as_json)
+        return
+    delivery = destination_options(
+        None,
+        profile,
+        region,
+        endpoint_url,
+        layout=layout,
+        partition_key=partition_key,
+        stream_per_source=stream_per_source,
+        create=create,
+        shards=shards,
+        firehose_map=firehose_map,
+        firehose_api=firehose_api,
+        compression=compression,
+        buffer_mb=buffer_mb,
+        buffer_seconds=buffer_seconds,
+        sync_minutes=sync_minutes,
     )
     result = with_progress(
         "simulating",
         lambda on_progress: run_generate(
-            chosen, first_day, day_count, seed, destinations, workers, on_progress
+            scenario,
+            start=start,
+            days=days,
+            until=until,
+            seed=seed,
+            users_per_day=users_per_day,
+            out=outs,
+            workers=workers,
+            destination_options=delivery,
+            on_progress=on_progress,
+            cadence=cadence.value,
         ),
+        show=not quiet,
+    )
+    if as_json:
+        print_json(result.as_dict())
+    elif not quiet:
+        from toolkit.render import print_generated
+
+        print_generated(result)
+
+
+def _generate_dry_run(scenario, first_day, day_count, seed, workers, outs, *, quiet, as_json) -> None:
+    from toolkit.render import print_estimate
+    from toolkit.simulate.estimate import estimate
+
+    found = with_progress(
+        "simulating the first day",
+        lambda _: estimate(scenario, first_day, day_count, seed, workers=workers),
         show=not quiet,
     )
     last_day = first_day + timedelta(days=day_count - 1)
     if as_json:
         print_json(
-            {
-                "scenario": chosen.name,
-                "seed": seed,
-                "first_day": first_day,
-                "last_day": last_day,
-                "written_to": [d.name for d in destinations],
-                **result.as_dict(),
-            }
+            {"dry_run": True, "first_day": first_day, "last_day": last_day, "to": outs, **found.as_dict()}
         )
-        return
-    if not quiet:
-        from toolkit.render import print_generated
-
-        print_generated(chosen, result, first_day, last_day, [d.name for d in destinations])
+    elif not quiet:
+        print_estimate(found, first_day, last_day, outs)
 
 
 def _generate_to_segment(scenario, first_day, day_count, seed, workers, pairs, keys_file, host) -> None:
@@ -626,6 +636,9 @@ def transform(
         TransformEngine, typer.Option(help="duckdb (this machine) or spark (the Spark job, see --master).")
     ] = TransformEngine.duckdb,
     master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="With --engine spark: show the JVM's own log lines too.")
+    ] = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -634,7 +647,10 @@ def transform(
         bool,
         typer.Option(
             "--print-sql",
-            help="With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... instead.",
+            help=(
+                "With a warehouse SRC: print the Redshift UNLOAD writing the same CSV to --out s3://... "
+                "instead."
+            ),
         ),
     ] = False,
     iam_role: Annotated[
@@ -646,76 +662,66 @@ def transform(
     """Filter and map Segment logs into the interactions CSV Personalize imports, counting every message.
 
     Exit 0 when the CSV passes Personalize's rules, 1 when it does not."""
-    from toolkit.transform.summary import TransformOptions
+    from toolkit import TransformOptions
+    from toolkit import transform as run_transform
+    from toolkit.progress import SILENT
+    from toolkit.render import StepLines
 
-    if event_map and not domain:
-        raise UsageError("--event-map needs --domain")
     events = (
         tuple(e.strip() for e in event_types.split(",") if e.strip()) if event_types is not None else None
     )
-    if events == ():
-        raise UsageError("--event-types must name at least one event")
-    options = TransformOptions.for_domain(item_id.value, domain.value if domain else None, event_map, events)
+    options = TransformOptions.for_domain(
+        item_field=item_id.value,
+        domain=domain.value if domain else None,
+        event_map=event_map,
+        event_types=events,
+    )
     if print_sql:
-        from toolkit.transform.warehouse_engine import unload_statement
+        from toolkit.transforming.warehouse_engine import unload_statement
 
         prefix = out + "interactions_" if out.startswith("s3://") and out.endswith("/") else out
         typer.echo(
             unload_statement(
-                source, options, s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}", iam_role=iam_role
+                source,
+                options,
+                s3_prefix=prefix if prefix.startswith("s3://") else "${s3_prefix}",
+                iam_role=iam_role,
             ),
             nl=False,
         )
         return
-    aws = aws_options(profile, region, endpoint_url)
-    from toolkit.aws.s3 import is_s3
-
-    if any(path and is_s3(path) for path in (users, items)):
-        raise UsageError(
-            "--users and --items write local CSVs; upload them with their .avsc where Personalize reads them"
-        )
-    if catalog and not items:
-        raise UsageError("--catalog goes with --items")
-    chosen = [t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None
-    from toolkit.progress import SILENT
-    from toolkit.render import StepLines
-    from toolkit.transform.run import transform as run_transform
-
     bars = StepLines(lines=False)
     try:
-        summary, where, report = run_transform(
+        result = run_transform(
             source,
-            out,
-            options,
-            aws,
-            rejects,
-            steps=SILENT if quiet else bars,
-            users_path=users,
-            user_fields=chosen,
-            items_path=items,
+            out=out,
+            options=options,
+            aws=aws_options(profile, region, endpoint_url),
+            rejects=rejects,
+            users=users,
+            user_fields=[t.strip() for t in user_fields.split(",") if t.strip()] if user_fields else None,
+            items=items,
             catalog=catalog,
             engine=engine.value,
             master=master,
             layout=read_layout,
+            steps=SILENT if quiet else bars,
+            verbose=verbose,
         )
     finally:
         bars.close()
     if as_json:
-        print_json(
-            {"written_to": where, "valid": report.valid, **summary.as_dict(), "validation": report.as_dict()}
-        )
+        print_json(result.as_dict())
     elif not quiet:
         from toolkit.render import print_transform
 
         print_transform(
-            summary,
-            where,
-            report,
+            result,
             bool(rejects),
             [path for path in (users, items) if path],
             events or (),
         )
-    if not report.valid:
+    if not result.valid:
         raise typer.Exit(EXIT_INVALID)
 
 
@@ -769,25 +775,22 @@ def validate(
     """Check datasets against Amazon Personalize's rules (diagnose.py's warnings included); exit 0 valid, 1 invalid, 2 unusable input."""  # noqa: E501 - `toolkit --help` lists the line as written
     import json
 
-    from toolkit.personalize.validate import validate_datasets
+    from toolkit import validate as run_validate
     from toolkit.render import print_validation
 
-    reports = validate_datasets(
-        csv_path, schema, domain.value if domain else None, dataset.value if dataset else None, users, items
+    result = run_validate(
+        csv_path,
+        dataset=dataset.value if dataset else None,
+        schema=schema,
+        domain=domain.value if domain else None,
+        users=users,
+        items=items,
     )
-    valid = all(report.valid for report in reports)
     if as_json:
-        print(
-            json.dumps(
-                reports[0].as_dict()
-                if len(reports) == 1
-                else {"valid": valid, "datasets": [r.as_dict() for r in reports]},
-                indent=2,
-            )
-        )
+        print(json.dumps(result.as_dict(), indent=2))
     elif not quiet:
-        print_validation(reports, every=every)
-    raise typer.Exit(0 if valid else 1)
+        print_validation(result.reports, every=every)
+    raise typer.Exit(0 if result.valid else 1)
 
 
 @app.command()
@@ -843,18 +846,17 @@ def report(
     """One self-contained HTML page of what is in the logs and what Personalize will get.
 
     Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
-    from toolkit.reporting import build_report
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit import report as build_report
 
     built = build_report(
         source,
-        load_scenario(scenario),
-        aws_options(profile, region, endpoint_url),
-        users,
-        items,
-        evaluate,
-        out,
+        out=out,
+        users=users,
+        items=items,
+        scenario=scenario,
+        evaluate=evaluate,
         layout=read_layout,
+        aws=aws_options(profile, region, endpoint_url),
     )
     if as_json:
         print_json(built.as_dict())
@@ -881,10 +883,10 @@ def evaluate(
 
     Holds out each user's last interaction and compares a popularity baseline with an item-to-item
     co-occurrence recommender (exit 0 either way)."""
-    from toolkit.personalize.evaluate import evaluate_csv
+    from toolkit import evaluate as run_evaluate
     from toolkit.render import print_evaluation
 
-    result = evaluate_csv(csv_path, k)
+    result = run_evaluate(csv_path, k=k)
     if as_json:
         print_json(result.as_dict())
     elif not quiet:
@@ -934,7 +936,7 @@ def schema(
         )
     from toolkit.files import check_output_file
 
-    check_output_file(target, "--out", [Path(csv_path)] if csv_path else [])
+    check_output_file(target, "out", [Path(csv_path)] if csv_path else [])
     write_text_atomically(target, text)
     fields = [f["name"] for f in made["fields"]]
     if as_json:
@@ -1002,8 +1004,8 @@ def explore(
     ] = False,
 ) -> None:
     """Explore raw Segment logs with SQL, as the workshop does on Athena: here on DuckDB."""
-    from toolkit.explore.logs_view import athena_ddl
-    from toolkit.explore.run import explore as run_explore
+    from toolkit import explore as run_explore
+    from toolkit.exploring.logs_view import athena_ddl
     from toolkit.render import print_explore
 
     if print_ddl:
@@ -1071,13 +1073,15 @@ def workshop(
     as_json: JsonOption = False,
 ) -> None:
     """Exercise 1 in one command: generate, explore, transform (interactions, users, items), validate, schema, evaluate."""  # noqa: E501 - `toolkit --help` lists the line as written
+    from toolkit.generating import choose_scenario, plan_days
     from toolkit.progress import SILENT
     from toolkit.render import StepLines
     from toolkit.segment.sinks import LocalSink
     from toolkit.workshop import STEPS, run_workshop
 
-    first_day, day_count = resolve_days(start, days, until)
-    chosen = scenario_with_visitors(scenario, users_per_day)
+    warn_of_a_future_start(start, days, until)
+    first_day, day_count = plan_days(start, days=days, until=until)
+    chosen = choose_scenario(scenario, users_per_day=users_per_day)
     LocalSink(out).check()
     aws = aws_options(profile, region, endpoint_url)
     steps = StepLines(STEPS, lines=not as_json)

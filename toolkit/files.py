@@ -47,27 +47,36 @@ def create_exclusively(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
-def check_output_file(path: Path, option: str, inputs: Iterable[Path | str] = ()) -> None:
+def check_output_file(path: Path, parameter: str, inputs: Iterable[Path | str] = ()) -> None:
     """Refuse, before any work, an output that is an input or that is not a regular file (a
-    folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node."""
+    folder, a device such as /dev/full, a pipe): writing it would destroy data or a device node.
+    `parameter` names the caller's parameter that gave `path`, for the error."""
+    named = (parameter,)
     if path.exists() and not path.is_file():
-        raise UsageError(f"{option} {path} is not a regular file; name a file to write")
+        raise UsageError(
+            f"`{parameter}` {path} is not a regular file; name a file to write", parameters=named
+        )
     if not path.parent.is_dir():
-        raise UsageError(f"{option} folder does not exist: {path.parent}")
+        raise UsageError(f"`{parameter}` folder does not exist: {path.parent}", parameters=named)
     if path.exists() and any(same_file(path, source) for source in inputs):
-        raise UsageError(f"{option} {path} is one of the inputs; writing it would destroy it")
+        raise UsageError(
+            f"`{parameter}` {path} is one of the inputs; writing it would destroy it", parameters=named
+        )
 
 
 def check_outputs(outputs: Mapping[str, Path], inputs: Iterable[Path | str]) -> None:
     """Refuse, before any work, outputs of one run that name an input or one another (the keys
-    name them to the user: parameters or options)."""
+    are the caller's parameters that gave them)."""
     sources = list(inputs)
     seen: dict[str, str] = {}
     for name, path in outputs.items():
         check_output_file(path, name, sources)
         key = os.path.realpath(path)
         if key in seen:
-            raise UsageError(f"{seen[key]} and {name} both name {path}; give each output a file of its own")
+            raise UsageError(
+                f"`{seen[key]}` and `{name}` both name {path}; give each output a file of its own",
+                parameters=(seen[key], name),
+            )
         seen[key] = name
 
 
@@ -102,11 +111,11 @@ def publish_together(renames: Iterable[tuple[Path, Path]]) -> None:
             os.replace(partial, final)
 
 
-def refuse_special_input(path: Path, option: str) -> None:
+def refuse_special_input(path: Path, parameter: str) -> None:
     """Refuse an input that must be a file but is a pipe, a device or a folder (reading a FIFO or
-    /dev/zero would wait forever or never end)."""
+    /dev/zero would wait forever or never end); `parameter` names the caller's parameter."""
     if path.exists() and not path.is_file():
-        raise UsageError(f"{option} {path} is not a regular file; name a file")
+        raise UsageError(f"`{parameter}` {path} is not a regular file; name a file", parameters=(parameter,))
 
 
 def read_text_input(path: str | Path, parameter: str, max_bytes: int) -> str:

@@ -30,8 +30,8 @@ from toolkit.aws.personalize import Backoff, error_code
 from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
 from toolkit.segment.destination import DeliveryCounts
-from toolkit.transform.classify_lines import Classified, LineClassifier
-from toolkit.transform.summary import ITEM_FIELDS, TransformOptions
+from toolkit.transforming.classify_lines import Classified, LineClassifier
+from toolkit.transforming.summary import ITEM_FIELDS, TransformOptions
 
 SCHEME = "personalize-events://"
 MAX_EVENTS = 10  # PutEvents takes 1 to 10 events a call
@@ -73,7 +73,9 @@ def parse_url(out: str) -> tuple[str, TransformOptions]:
         )
     events = query.get("event-types", [None])[-1]
     chosen = tuple(e.strip() for e in events.split(",") if e.strip()) if events is not None else None
-    return tracking_id, TransformOptions.for_domain(item_id, query.get("domain", [None])[-1], None, chosen)
+    return tracking_id, TransformOptions.for_domain(
+        item_field=item_id, domain=query.get("domain", [None])[-1], event_types=chosen
+    )
 
 
 class PersonalizeEvents:

@@ -23,16 +23,19 @@ if TYPE_CHECKING:
     from datetime import date
     from pathlib import Path
 
-    from toolkit.explore.engines import QueryResult
-    from toolkit.explore.run import ExploreResult
+    from toolkit.exploring.engines import QueryResult
+    from toolkit.exploring.run import ExploreResult
+    from toolkit.generating import GenerateResult
     from toolkit.importing import ImportResult
     from toolkit.personalize.evaluate import Evaluation
     from toolkit.personalize.validate import ValidationReport
-    from toolkit.reporting import Report
+    from toolkit.reporting.build import Report
     from toolkit.segment.destination import DeliveryCounts
-    from toolkit.simulate.run import GenerateResult
+    from toolkit.simulate.estimate import Estimate
+    from toolkit.simulate.run import SimulationResult
     from toolkit.simulate.scenario import Scenario
-    from toolkit.transform.summary import TransformSummary
+    from toolkit.transforming.run import TransformResult
+    from toolkit.transforming.summary import TransformSummary
     from toolkit.workshop import WorkshopRun
 
 # User text (paths, file names, SQL results, messages) is never read as rich markup: styles
@@ -205,7 +208,7 @@ def step_line(number: int, steps: int, step: str, outcome: str, seconds: float, 
     return Text.assemble(left, (dots, "dim"), (right, "green"))
 
 
-def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
+def generate_summary(scenario: Scenario, result: SimulationResult) -> Table:
     """Messages per source and event (identify counted as its own row)."""
     table = Table(title="Messages written, by source and event")
     table.add_column("source")
@@ -231,7 +234,7 @@ def generate_summary(scenario: Scenario, result: GenerateResult) -> Table:
 
 def transform_summary(summary: TransformSummary) -> Table:
     """Where every message read went: read = written + filtered + duplicates + rejected."""
-    from toolkit.transform.summary import FILTER_REASONS
+    from toolkit.transforming.summary import FILTER_REASONS
 
     table = Table(title="Messages read, and where each one went")
     table.add_column("messages")
@@ -562,34 +565,29 @@ def _described(arn: str) -> str:
     return arn.split(":", 5)[-1].split("/", 1)[0]
 
 
-def print_generated(
-    scenario: Scenario, result: GenerateResult, first_day: date, last_day: date, written_to: list[str]
-) -> None:
+def print_generated(result: GenerateResult) -> None:
     """The messages by source and event, the totals and the speed, and where they went."""
-    console.print(generate_summary(scenario, result))
+    counts = result.simulation
+    console.print(generate_summary(result.scenario, counts))
     console.print(
-        f"{result.messages:,} messages in {result.files:,} files ({result.bytes_written / 1e6:,.1f} MB "
-        f"gzipped) for {first_day} to {last_day} in {result.seconds:.1f} s "
-        f"({result.messages / max(result.seconds, 1e-9):,.0f} messages/s)"
+        f"{counts.messages:,} messages in {counts.files:,} files ({counts.bytes_written / 1e6:,.1f} MB "
+        f"gzipped) for {result.first_day} to {result.last_day} in {counts.seconds:.1f} s "
+        f"({counts.messages / max(counts.seconds, 1e-9):,.0f} messages/s)"
     )
-    for name in written_to:
-        delivered = result.delivered.get(name)
+    for name in result.written_to:
+        delivered = result.simulation.delivered.get(name)
         console.print(f"delivered to {name}" + (f": {delivery_text(delivered)}" if delivered else ""))
 
 
 def print_transform(
-    summary: TransformSummary,
-    where: str,
-    report: ValidationReport,
-    rejects: bool,
-    datasets: list[str],
-    wanted: tuple[str, ...] = (),
+    result: TransformResult, rejects: bool, datasets: list[str], wanted: tuple[str, ...] = ()
 ) -> None:
     """The accounting, the events, the datasets written, what was damaged or rejected, the verdict;
     for a CSV written to S3, the import into Personalize as the next step. An event of `wanted`
     that matched nothing is named, with the event present it was probably meant to be."""
     import difflib
 
+    summary, where, report = result.summary, result.written_to, result.validation
     console.print(transform_summary(summary))
     console.print(events_table(summary))
     for event in wanted:
@@ -654,6 +652,21 @@ def print_transform(
         print_wrapped(f"next step: {import_command(where, datasets, 'segment-personalize')}")
 
 
+def print_estimate(found: Estimate, first_day: date, last_day: date, outs: list[str]) -> None:
+    """What a dry run of generate found: about how much, for which days, to where."""
+    per_day = (
+        f"{found.first_day_messages:,} messages in {found.first_day_files:,} files "
+        f"({found.first_day_bytes / 1e6:,.1f} MB gzipped)"
+    )
+    print_wrapped(
+        f"would write about {found.messages:,} messages in {found.files:,} files "
+        f"({found.bytes / 1e6:,.1f} MB gzipped) for {first_day} to {last_day} "
+        f"({plural(found.days, 'day')}) to {', '.join(outs)}: {first_day} simulated gives {per_day}, "
+        "the other days taken as alike"
+    )
+    print_wrapped("a dry run: nothing was written")
+
+
 def print_validation(reports: list[ValidationReport], *, every: bool = False) -> None:
     """Per dataset the failed rules and warnings (with `every`, every rule and the diagnostics),
     a line of counts; then one verdict over every dataset checked."""
@@ -687,7 +700,7 @@ def validation_verdict(reports: list[ValidationReport]) -> Text:
 
 def print_explore(result: ExploreResult, output_format: str) -> None:
     """The answers as tables, CSV or JSON on stdout; what was refused, read or skipped on stderr."""
-    from toolkit.explore.engines import workshop_conclusion
+    from toolkit.exploring.engines import workshop_conclusion
 
     if output_format == "json":
         print(orjson.dumps(result.as_dict(), default=str, option=orjson.OPT_INDENT_2).decode())
@@ -729,7 +742,7 @@ def print_explore(result: ExploreResult, output_format: str) -> None:
 def print_workshop(scenario: Scenario, run: WorkshopRun) -> None:
     """After the step lines: what the logs hold, where every message went, what to look at, and
     where everything was written (each value wrapped by words beside its label)."""
-    from toolkit.explore.engines import workshop_conclusion
+    from toolkit.exploring.engines import workshop_conclusion
 
     console.print()
     print_wrapped(workshop_conclusion(run.queries[-1][1]))

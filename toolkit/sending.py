@@ -11,7 +11,7 @@ from pathlib import Path
 from toolkit.segment.send import SendResult, SourceToSend, checked_host, send_logs
 from toolkit.segment.sinks import LocalSink
 from toolkit.segment.write_keys import require_keys, resolve_write_keys
-from toolkit.simulate.run import GenerateResult, generate
+from toolkit.simulate.run import SimulationResult, generate
 from toolkit.simulate.scenario import Scenario
 
 
@@ -26,8 +26,8 @@ def simulate_and_send(
     keys_file: str | None = None,
     host: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    on_simulated: Callable[[GenerateResult], None] | None = None,
-) -> tuple[GenerateResult, SendResult]:
+    on_simulated: Callable[[SimulationResult], None] | None = None,
+) -> tuple[SimulationResult, SendResult]:
     """Simulate, then send with each source's write key (`write_keys` SOURCE=KEY pairs, the
     environment, or `keys_file`) to `host` (default: Segment's API). The keys are checked before
     any work; `on_simulated(result)` is told when sending starts."""

@@ -9,22 +9,22 @@ from datetime import date
 from pathlib import Path
 
 from toolkit.aws.s3 import AwsOptions, S3Url, download_file, upload
-from toolkit.explore.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
-from toolkit.explore.logs_view import sql_text
-from toolkit.explore.printable import printable
+from toolkit.exploring.engines import WORKSHOP_QUERIES, DuckDBExplorer, QueryResult
+from toolkit.exploring.logs_view import sql_text
+from toolkit.exploring.printable import printable
 from toolkit.files import write_atomically
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.schema import interactions_schema, schema_json
 from toolkit.personalize.validate import ValidationReport, with_datasets
 from toolkit.progress import SILENT, Steps
-from toolkit.reporting import Report, add_figures, write_report
+from toolkit.reporting.build import Report, add_figures, write_report
 from toolkit.segment.layout import CATALOG_NAME
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
-from toolkit.simulate.run import GenerateResult, generate
+from toolkit.simulate.run import SimulationResult, generate
 from toolkit.simulate.scenario import Scenario
-from toolkit.transform.run import transform
-from toolkit.transform.summary import TransformOptions, TransformSummary
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import TransformOptions, TransformSummary
 
 SCHEMA_NAME = "interactions.avsc"
 USERS_NAME = "users.csv"
@@ -35,7 +35,7 @@ STEPS = 7  # generate, explore, transform, validate, schema, evaluate, report
 
 @dataclass
 class WorkshopRun:
-    generated: GenerateResult
+    generated: SimulationResult
     logs: str
     queries: list[tuple[str, QueryResult]]
     transformed: TransformSummary
@@ -87,17 +87,20 @@ def run_workshop(
     catalog = out / CATALOG_NAME
     if scenario.products and bucket:
         write_atomically(catalog, scenario.catalog_lines())  # generate wrote it to the bucket
-    summary, csv_location, report = transform(
+    transformed = transform(
         logs,
-        csv_target,
-        TransformOptions.for_domain(scenario.item_id, scenario.domain),
+        out=csv_target,
+        options=TransformOptions.for_domain(
+            item_field=scenario.item_id, domain=scenario.domain, event_types=scenario.events
+        ),
         aws=aws,
         diagnostics=True,
-        users_path=str(users_path),
-        items_path=str(items_path) if items_path else None,
+        users=str(users_path),
+        items=str(items_path) if items_path else None,
         catalog=str(catalog) if items_path else None,
         steps=steps,
     )
+    summary, csv_location, report = transformed.summary, transformed.written_to, transformed.validation
     made = [f"{summary.interactions:,} interactions"]
     if summary.users_dataset is not None:
         made.append(f"{summary.users_dataset.users:,} users")

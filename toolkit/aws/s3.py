@@ -30,7 +30,8 @@ class AwsOptions:
     def __post_init__(self) -> None:
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
             raise UsageError(
-                f"--endpoint-url {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST"
+                f"`endpoint_url` {self.endpoint_url!r} needs a scheme: http://HOST:PORT or https://HOST",
+                parameters=("endpoint_url",),
             )
 
     def client(self, service: str, config: Any = None):
@@ -48,7 +49,9 @@ class AwsOptions:
         try:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound as exc:
-            raise UsageError(profile_not_found(exc.kwargs.get("profile", self.profile))) from None
+            raise UsageError(
+                profile_not_found(exc.kwargs.get("profile", self.profile)), parameters=("profile",)
+            ) from None
         return session.client(
             service,
             endpoint_url=self.endpoint_url,
@@ -58,9 +61,10 @@ class AwsOptions:
 
 
 def profile_not_found(profile: str | None) -> str:
-    """The one line for a profile that ~/.aws/config and ~/.aws/credentials do not hold."""
+    """The one line for a profile that ~/.aws/config and ~/.aws/credentials do not hold (it names
+    the parameter `profile`: raise it with parameters=("profile",))."""
     return (
-        f"AWS profile {profile!r} not found (given by --profile or AWS_PROFILE); add it to "
+        f"AWS profile {profile!r} not found (given by `profile` or AWS_PROFILE); add it to "
         "~/.aws/config (aws configure --profile NAME) or give one that is there"
     )
 
@@ -95,7 +99,8 @@ def aws_error(exc: Exception, what: str) -> UsageError:
 
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return UsageError(
-            f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass --profile"
+            f"{what}: no AWS credentials found; configure the standard chain (env, ~/.aws) or pass `profile`",
+            parameters=("profile",),
         )
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
@@ -108,8 +113,9 @@ def aws_error(exc: Exception, what: str) -> UsageError:
         )
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return UsageError(
-            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check --endpoint-url "
-            "and the network"
+            f"{what}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; check `endpoint_url` "
+            "and the network",
+            parameters=("endpoint_url",),
         )
     return UsageError(f"{what}: {exc}")
 

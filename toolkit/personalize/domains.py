@@ -16,7 +16,9 @@ MAX_EVENT_MAP_BYTES = 1 << 20
 def event_map(domain: str, path: str | None = None) -> dict[str, str]:
     """Segment event name -> the domain's EVENT_TYPE: the bundled map, or a TOML file of the same form."""
     if domain not in DOMAINS:
-        raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+        raise UsageError(
+            f"`domain` must be one of {', '.join(DOMAINS)}, not {domain!r}", parameters=("domain",)
+        )
     text = (
         read_text_input(path, "event_map", MAX_EVENT_MAP_BYTES)
         if path
@@ -27,13 +29,18 @@ def event_map(domain: str, path: str | None = None) -> dict[str, str]:
     try:
         mapping = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"--event-map {path}: not valid TOML: {exc}") from None
+        raise UsageError(f"`event_map` {path}: not valid TOML: {exc}", parameters=("event_map",)) from None
     except RecursionError:
-        raise UsageError(f'--event-map {path}: nested too deeply; write lines of "event" = "TYPE"') from None
+        raise UsageError(
+            f'`event_map` {path}: nested too deeply; write lines of "event" = "TYPE"',
+            parameters=("event_map",),
+        ) from None
     if not mapping or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in mapping.items()
     ):
-        raise UsageError(f'--event-map {path}: write lines of "Segment event" = "EVENT_TYPE"')
+        raise UsageError(
+            f'`event_map` {path}: write lines of "Segment event" = "EVENT_TYPE"', parameters=("event_map",)
+        )
     return mapping
 
 

@@ -47,8 +47,9 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate_csv(path: str | Path, k: int = K) -> Evaluation:
-    """Evaluate an interactions CSV (USER_ID, ITEM_ID, TIMESTAMP; other columns ignored)."""
+def evaluate_csv(path: str | Path, *, k: int = K) -> Evaluation:
+    """Evaluate an interactions CSV (USER_ID, ITEM_ID, TIMESTAMP; other columns ignored): each
+    user's last interaction held out, the top `k` of popularity and of co-occurrence compared."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"no such file: {path}")

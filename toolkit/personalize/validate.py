@@ -853,24 +853,45 @@ def _metadata_diagnostics(connection, fields: list[Field], by_name: dict[str, st
     return measures
 
 
-def validate_datasets(
-    path: str | Path,
-    schema_path=None,
-    domain: str | None = None,
+@dataclass
+class ValidationResult:
+    """Every dataset's report: the CSV asked about first, then the Users and Items CSVs beside it."""
+
+    reports: list[ValidationReport]
+
+    @property
+    def valid(self) -> bool:
+        return all(report.valid for report in self.reports)
+
+    def as_dict(self) -> dict:
+        """What `toolkit validate --json` prints: one dataset's report, or every dataset's."""
+        if len(self.reports) == 1:
+            return self.reports[0].as_dict()
+        return {"valid": self.valid, "datasets": [report.as_dict() for report in self.reports]}
+
+
+def validate(
+    csv: str | Path,
+    *,
     dataset: str | None = None,
-    users=None,
-    items=None,
-) -> list[ValidationReport]:
-    """Validate a dataset and, for an interactions CSV, the Users and Items CSVs beside it, with
-    the rules across them added to the interactions' report."""
-    report = validate_csv(path, schema_path, domain=domain, dataset=dataset)
+    schema: str | Path | None = None,
+    domain: str | None = None,
+    users: str | Path | None = None,
+    items: str | Path | None = None,
+) -> ValidationResult:
+    """Check a local dataset CSV against Personalize's rules (and `domain`'s, e.g. ecommerce) and,
+    for an interactions CSV, the `users` and `items` CSVs beside it, with the rules across them
+    added to the interactions' report. `dataset` is interactions, users or items (default: told by
+    the header); `schema` an .avsc (default: the one beside the CSV, else inferred)."""
+    report = validate_csv(csv, schema, domain=domain, dataset=dataset)
     if not (users or items):
-        return [report]
+        return ValidationResult([report])
     if report.dataset != "interactions":
         raise UsageError(
-            f"--users and --items go with an interactions CSV; {path} is a {report.dataset} dataset"
+            f"`users` and `items` go with an interactions CSV; {csv} is a {report.dataset} dataset",
+            parameters=("users", "items"),
         )
-    return [report, *with_datasets(report, path, users, items, domain)]
+    return ValidationResult([report, *with_datasets(report, csv, users, items, domain)])
 
 
 def with_datasets(

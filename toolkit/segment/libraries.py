@@ -1,16 +1,18 @@
-"""What each Segment library puts in a message: ids, context, channel, and how late it sends.
+"""What each Segment library puts in a message: ids, context, channel (how it sends: simulate/delivery.py).
 
 Shapes follow real messages as Segment stores them (../shared/reference/segment-examples.jsonl)
-and the named versions' code (FACTS 2b): analytics.js (next-1.53.0) sends page, userAgent,
-locale, timezone, `_metadata`, and `campaign` only when the page's URL has UTM parameters;
+and the named versions' code (FACTS 2b, 2c): analytics.js (next-1.53.0) sends page, userAgent,
+`userAgentData` on Chromium browsers, locale, `_metadata`, `campaign` only when the page's URL has
+UTM parameters, no timezone (1.57.0 added it), and its stored lines carry no writeKey;
 analytics-android (4.11.3) sends app, device (a SHA-256 `id`, `advertisingId` only when ad
-tracking is enabled), os, network, screen, `instanceId` and the whole traits cache in
-`context.traits`; analytics-ios (4.1.8, no ad support configured) sends `instanceId` and no
-advertising fields; analytics-kotlin (1.19) and analytics-swift (1.7), their successors, send
-`instanceId`, `_metadata`, a device id (kotlin: a SHA-256 with collectDeviceId; swift: the vendor
-id), no advertising fields without an advertising plugin and no `context.traits`;
-analytics-python sends library only. Page views are `page` calls on the web and `screen` calls in
-apps.
+tracking is enabled), os, network, screen, `instanceId` and its traits cache in `context.traits`
+(the anonymousId alone until the device's identify); analytics-ios (4.1.8, no ad support
+configured) sends `instanceId`, no advertising fields and its traits cache ({} until identify);
+analytics-kotlin (1.19) and analytics-swift (1.7), their successors, send `instanceId`,
+`_metadata` with nothing bundled, a device id (kotlin: the anonymousId, collectDeviceId being off;
+swift: the vendor id), no advertising fields without an advertising plugin and no
+`context.traits`, and kotlin's screen calls a `category` ("" by default); analytics-python sends
+library only. Page views are `page` calls on the web and `screen` calls in apps.
 """
 
 from __future__ import annotations
@@ -93,13 +95,24 @@ def _web_context(rng: random.Random) -> dict:
     path, title = _pick(rng, PAGES)
     campaign = _pick(rng, CAMPAIGNS) if rng.random() < UTM_SHARE else None
     version = rng.randint(110, 124)
+    browser = _pick(rng, BROWSERS)
     context = {
         "library": {"name": "analytics.js", "version": "next-1.53.0"},
         "locale": _pick(rng, LOCALES),
         "page": page_context(path, title, _pick(rng, REFERRERS), campaign),
-        "timezone": _pick(rng, TIMEZONES),
-        "userAgent": _pick(rng, BROWSERS).format(v=version, m=version % 5),
+        "timezone": _pick(rng, TIMEZONES),  # the browser's; next-1.53.0 does not send it (sends_timezone)
+        "userAgent": browser.format(v=version, m=version % 5),
     }
+    if "Chrome/" in browser:  # navigator.userAgentData's low-entropy values (Chromium only)
+        context["userAgentData"] = {
+            "brands": [
+                {"brand": "Not_A Brand", "version": "8"},
+                {"brand": "Chromium", "version": str(version)},
+                {"brand": "Google Chrome", "version": str(version)},
+            ],
+            "mobile": False,
+            "platform": "Windows",
+        }
     if campaign is not None:
         context["campaign"] = campaign_context(campaign)
     return context
@@ -206,19 +219,18 @@ class Library:
     message_id: str  # one of ID_FORMATS
     anonymous_id: str
     device_ids: dict[str, str]  # context.device field -> one of ID_FORMATS
-    flush_ms: int  # the library sends its queue every this often: messages made in one interval share sentAt
-    network_ms: tuple[int, int]  # sentAt -> receivedAt (wire time)
     null_user_id: bool  # analytics.js sends "userId": null before identify; others omit it
     instance_id: str | None = None  # context.instanceId's format: a new id each time the app starts
     advertising_when_tracking: bool = False  # device.advertisingId only when device.adTrackingEnabled
-    traits_cache: bool = (
-        False  # context.traits and identify's traits hold every identify trait, anonymousId and userId
-    )
+    # context.traits and identify's traits after the device's first identify: every identify trait,
+    # anonymousId and userId; before it, "anonymousId" (android's cache starts with it) or "empty" ({})
+    traits_cache: str | None = None
     metadata: dict | None = None  # the message's _metadata
-    offline_queue: bool = (
-        False  # keeps messages on the device while offline and sends them when back (mobile)
-    )
     view_call: str = "screen"  # the call a page or screen view makes: "page" on the web, "screen" in apps
+    sends_timezone: bool = True  # context.timezone (the device's, which its local time follows)
+    stored_write_key: bool = True  # Segment's stored lines keep the writeKey (not analytics.js's)
+    screen_category: bool = False  # screen calls carry a top-level "category" ("" when none is given)
+    device_id_is_anonymous_id: bool = False  # context.device.id is the anonymousId
 
     def __post_init__(self) -> None:
         formats = [
@@ -236,6 +248,8 @@ class Library:
 
     def context_template(self, shared: dict) -> dict:
         context = dict(shared, ip=PLACEHOLDER.format("ip"))
+        if not self.sends_timezone:
+            context.pop("timezone", None)
         if self.device_ids:
             context["device"] = {
                 **shared["device"],
@@ -252,6 +266,7 @@ class Library:
 
 
 AJS_METADATA = {"bundled": ["Segment.io"], "bundledIds": [], "unbundled": []}
+NOTHING_BUNDLED: dict[str, list] = {"bundled": [], "bundledIds": [], "unbundled": []}  # kotlin, swift
 OPTIONAL_MEMBERS = (
     "advertisingId",
     "campaign",
@@ -265,11 +280,11 @@ LIBRARIES = {
         "ajs",
         "uuid",
         {},
-        40,
-        (20, 400),
         True,
         metadata=AJS_METADATA,
         view_call="page",
+        sends_timezone=False,
+        stored_write_key=False,
     ),
     "analytics-android": Library(
         "analytics-android",
@@ -278,13 +293,10 @@ LIBRARIES = {
         "uuid",
         "uuid",
         {"advertisingId": "uuid", "id": "sha256"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="uuid",
         advertising_when_tracking=True,
-        traits_cache=True,
-        offline_queue=True,
+        traits_cache="anonymousId",
     ),
     "analytics-ios": Library(
         "analytics-ios",
@@ -293,11 +305,9 @@ LIBRARIES = {
         "UUID",
         "UUID",
         {"id": "UUID"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="UUID",
-        offline_queue=True,
+        traits_cache="empty",
     ),
     "analytics-kotlin": Library(
         "analytics-kotlin",
@@ -305,13 +315,12 @@ LIBRARIES = {
         _kotlin_context,
         "uuid",
         "uuid",
-        {"id": "sha256"},
-        30_000,
-        (50, 2_000),
+        {"id": "uuid"},
         False,
         instance_id="uuid",
-        metadata=AJS_METADATA,
-        offline_queue=True,
+        metadata=NOTHING_BUNDLED,
+        screen_category=True,
+        device_id_is_anonymous_id=True,
     ),
     "analytics-swift": Library(
         "analytics-swift",
@@ -320,12 +329,9 @@ LIBRARIES = {
         "UUID",
         "UUID",
         {"id": "UUID"},
-        30_000,
-        (50, 2_000),
         False,
         instance_id="UUID",
-        metadata=AJS_METADATA,
-        offline_queue=True,
+        metadata=NOTHING_BUNDLED,
     ),
     "analytics-python": Library(
         "analytics-python",
@@ -334,8 +340,6 @@ LIBRARIES = {
         "uuid",
         "uuid",
         {},
-        500,
-        (5, 120),
         False,
         view_call="page",
     ),

@@ -32,12 +32,14 @@ FLUSH_BYTES = 8 << 20  # messages handed to deliver() are written as files once 
 def _refuse_other_run(destination: str, found: str | None, run: str) -> None:
     if found is None:
         raise UsageError(
-            f"--out {destination} already holds {ROOT}/ not written by toolkit generate; "
-            "users of two populations would mix: use another --out"
+            f"`out` {destination} already holds {ROOT}/ not written by toolkit generate; users of two "
+            "populations would mix: use another `out`",
+            parameters=("out",),
         )
     raise UsageError(
-        f"--out {destination} already holds the logs of another run ({found}); "
-        "users of two runs would mix: use another --out, or remove it"
+        f"`out` {destination} already holds the logs of another run ({found}); users of two runs would "
+        "mix: use another `out`, or remove it",
+        parameters=("out",),
     )
 
 
@@ -93,14 +95,16 @@ class LocalSink(_SegmentLayout):
     def check(self) -> None:
         """Fail early, before any work, if the folder cannot be written."""
         if self.root.exists() and not self.root.is_dir():
-            raise UsageError(f"--out {self.root} is a file, not a folder")
+            raise UsageError(f"`out` {self.root} is a file, not a folder", parameters=("out",))
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".toolkit-write-probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise UsageError(f"cannot write to --out {self.root}: {exc.strerror or exc}") from None
+            raise UsageError(
+                f"cannot write to `out` {self.root}: {exc.strerror or exc}", parameters=("out",)
+            ) from None
 
     def claim(self, run: str) -> None:
         """The marker is created exclusively: of two runs starting at once, one proceeds."""
@@ -136,6 +140,9 @@ class LocalSink(_SegmentLayout):
             (self.root / ROOT).rmdir()
         (self.root / CATALOG_NAME).unlink(missing_ok=True)
         (self.root / RUN_MARKER).unlink(missing_ok=True)
+
+
+LOG_OBJECT_HEADERS = {"ContentType": "text/plain", "ContentEncoding": "gzip"}
 
 
 class S3Sink(_SegmentLayout):
@@ -201,8 +208,10 @@ class S3Sink(_SegmentLayout):
             raise aws_error(exc, f"cannot mark {self.url} as this run's") from None
 
     def write(self, key: str, data: bytes) -> None:
-        # upload_fileobj switches to a multipart upload for large files
-        self.client.upload_fileobj(io.BytesIO(data), self.url.bucket, self._key(key))
+        # upload_fileobj switches to a multipart upload for large files; log files carry the
+        # headers Segment's S3 destination sets on its objects
+        extra = LOG_OBJECT_HEADERS if key.endswith(".gz") else None
+        self.client.upload_fileobj(io.BytesIO(data), self.url.bucket, self._key(key), ExtraArgs=extra)
 
 
 def sink_for(out: str, aws: AwsOptions | None = None) -> LocalSink | S3Sink:

@@ -8,7 +8,7 @@ import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -16,6 +16,10 @@ import pyarrow as pa
 from toolkit.errors import UsageError
 from toolkit.segment.warehouse_schema import BIGINT, BOOLEAN, DOUBLE, POSTGRES_TYPES
 
+if TYPE_CHECKING:
+    import psycopg
+
+CONNECT_SECONDS = 5  # a database that does not answer is said at once, not after the OS gives up
 LOCK_KEY = 7_270_613  # pg_advisory_xact_lock key: one sync at a time per database
 
 
@@ -37,12 +41,13 @@ def redacted(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect_postgres(url: str, autocommit: bool = False) -> Any:
-    """A psycopg connection in UTC; one the server refuses is a UsageError naming the fix."""
+def connect_postgres(url: str, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg connection in UTC; one the server refuses (or leaves unanswered CONNECT_SECONDS)
+    is a UsageError naming the fix."""
     import psycopg
 
     try:
-        connection = psycopg.connect(url, autocommit=autocommit)
+        connection = psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_SECONDS)
     except psycopg.OperationalError as exc:
         raise UsageError(
             f"cannot connect to {redacted(url)}: {' '.join(str(exc).split())}; "
@@ -66,7 +71,7 @@ class PostgresEngine:
             raise UsageError(f"out must be postgresql://USER@HOST:PORT/DB, not {redacted(url)}")
         self.url = url
         self.name = redacted(url)
-        self._connection: Any = None  # a psycopg connection, opened when first needed
+        self._connection: psycopg.Connection | None = None  # opened when first needed
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_connection": None}
@@ -75,9 +80,10 @@ class PostgresEngine:
         self._connection = connect_postgres(self.url)
 
     @property
-    def connection(self):
+    def connection(self) -> psycopg.Connection:
         if self._connection is None:
             self.connect()
+        assert self._connection is not None
         return self._connection
 
     def begin(self) -> None:

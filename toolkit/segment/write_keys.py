@@ -14,16 +14,21 @@ from toolkit.errors import UsageError
 ENV_PREFIX = "SEGMENT_WRITE_KEY_"
 
 
-def _parse_pair(text: str, origin: str, sources: list[str]) -> tuple[str, str]:
+def _parse_pair(
+    text: str, origin: str, sources: list[str], parameters: tuple[str, ...] = ()
+) -> tuple[str, str]:
     name, separator, key = text.partition("=")
     name, key = name.strip(), key.strip()
     if not separator or not name or not key:
-        raise UsageError(f"{origin}: expected SOURCE=KEY (e.g. web=...), got an entry without '='")
+        raise UsageError(
+            f"{origin}: expected SOURCE=KEY (e.g. web=...), got an entry without '='", parameters=parameters
+        )
     if name not in sources:  # the name is not shown: a swapped KEY=SOURCE would print the key
         swapped = " (it looks swapped: write SOURCE=KEY)" if key in sources else ""
         raise UsageError(
             f"{origin}: the part before '=' is not one of the scenario's sources "
-            f"({', '.join(sources)}){swapped}"
+            f"({', '.join(sources)}){swapped}",
+            parameters=parameters,
         )
     return name, key
 
@@ -52,7 +57,7 @@ def resolve_write_keys(
         if value:
             keys[name] = value
     for pair in pairs or []:
-        name, key = _parse_pair(pair, "--write-key", sources)
+        name, key = _parse_pair(pair, "`write_keys`", sources, ("write_keys",))
         keys[name] = key
     return keys
 
@@ -60,5 +65,7 @@ def resolve_write_keys(
 def require_keys(keys: dict[str, str], needed: list[str]) -> None:
     missing = [name for name in needed if name not in keys]
     if missing:
-        hints = ", ".join(f"--write-key {name}=... or {ENV_PREFIX}{name.upper()}" for name in missing)
-        raise UsageError(f"no write key for source(s) {', '.join(missing)}; give {hints}")
+        hints = ", ".join(f"`write_keys` {name}=... or {ENV_PREFIX}{name.upper()}" for name in missing)
+        raise UsageError(
+            f"no write key for source(s) {', '.join(missing)}; give {hints}", parameters=("write_keys",)
+        )

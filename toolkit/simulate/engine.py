@@ -1,9 +1,7 @@
 """Simulate one shard (one day of one platform) as columns of events, vectorised with numpy.
 
-Clock model: a user's device clock is off by `skew`; the library queues a message for `queue` ms
-and the network takes `wire` ms. With T the true event time:
-originalTimestamp = T + skew, sentAt = T + skew + queue, receivedAt = T + queue + wire, and
-Segment's correction timestamp = receivedAt - (sentAt - originalTimestamp) = T + wire.
+Events carry their true time; how the devices' clocks stamp them and when Segment receives them is
+delivery.py's model.
 """
 
 from __future__ import annotations
@@ -38,20 +36,14 @@ MAX_PROPERTY_COMBINATIONS = 100_000
 @dataclass
 class Users:
     """A shard's users: new visitors first, then returning users. Identity words come from each
-    user's seed only, so a user is the same on every day: skew (0), ip and device variant (1),
-    anonymousId (2, 3), device ids (4-7), userId (8), instance id (9, 10)."""
+    user's seed only, so a user is the same on every day: their devices' clocks (0), ip and device
+    variant (1), anonymousId (2, 3), device ids (4-7), userId (8), instance id (9, 10)."""
 
     seeds: np.ndarray
     words: np.ndarray = field(init=False)
 
     def __post_init__(self):
         self.words = seed_words(self.seeds, USER_WORDS)
-
-    def skew_ms(self) -> np.ndarray:
-        w = self.words[0]
-        small = below(w >> np.uint64(8), 3001) - 1500
-        large = below(w >> np.uint64(8), 1_200_001) - 600_000
-        return np.where(below(w, 100) < 95, small, large)
 
     def user_ids(self, digits: int) -> np.ndarray:
         low = 10 ** (digits - 1)

@@ -6,7 +6,7 @@ A message is one JSON object, keys sorted as Segment's S3 destination stores the
      "integrations", "messageId", "name" (page and screen calls), "originalTimestamp",
      "projectId", "properties" (but identify), "receivedAt", "sentAt", "timestamp",
      "traits" (identify), "type", "userId" (when identified; null on some libraries),
-     "version", "writeKey"}
+     "version", "writeKey" (but analytics.js's)}
 
 A library's context comes from its template (segment/libraries.py) as JSON, cut at its
 placeholders: the values that are a user's own (ids, ip, advertisingId) are laid out once a user
@@ -67,6 +67,7 @@ def call_members(steps: list, library: Library) -> dict[str, list[str]]:
         "event_member": texts(lambda s: "" if s.view else ',"event":' + orjson.dumps(s.event).decode()),
         "name_member": texts(lambda s: ',"name":' + orjson.dumps(s.event).decode() if s.view else ""),
         "type_member": texts(lambda s: f',"type":"{library.view_call if s.view else "track"}"'),
+        "category_member": texts(lambda s: ',"category":""' if s.view and library.screen_category else ""),
     }
 
 
@@ -115,13 +116,11 @@ def line_sql(
 ) -> str:
     """The SELECT that lays out one message a row, keys in sorted order, from the messages'
     columns and their user's texts (user_sql's outputs)."""
-    identity = """concat(
-        '{"anonymousId":"', anonymous, '"', CASE WHEN identified THEN user_id_member ELSE '' END, '}'
-    )"""
+    before = {"anonymousId": """concat('{"anonymousId":"', anonymous, '"}')""", "empty": "'{}'"}
     values = {
-        "traits": f"CASE WHEN identified THEN traits_cache ELSE {identity} END"
+        "traits": f"CASE WHEN device_identified THEN traits_cache ELSE {before[platform.traits_cache]} END"
         if platform.traits_cache
-        else identity,
+        else "''",
         "page": "page",
         "campaign": "campaign",
     }
@@ -153,9 +152,14 @@ def line_sql(
         f"WHEN {i} THEN {id_sql(lib.message_id, 'message_id')}" for i, lib in enumerate(libraries)
     )
     project_id = by_source([s.id for s in sources])
-    write_key = by_source([write_keys[s.key] for s in sources])
+    write_key = by_source(
+        [
+            f',"writeKey":"{write_keys[s.key]}"' if lib.stored_write_key else ""
+            for s, lib in zip(sources, libraries, strict=True)
+        ]
+    )
     return f"""SELECT concat(
-        '{{', {metadata}, '"anonymousId":"', anonymous, '","channel":"', {channel},
+        '{{', {metadata}, '"anonymousId":"', anonymous, '"', category_member, ',"channel":"', {channel},
         '","context":', {context},
         event_member,
         ',"integrations":{{}},"messageId":"', CASE source {message_id} END,
@@ -165,7 +169,7 @@ def line_sql(
         CASE WHEN is_identify THEN ',"traits":' ELSE '' END, traits,
         CASE WHEN is_identify THEN ',"type":"identify"' ELSE type_member END,
         CASE WHEN identified THEN user_id_member WHEN null_user_id THEN ',"userId":null' ELSE '' END,
-        ',"version":2,"writeKey":"', {write_key}, '"}}', chr(10)) AS line
+        ',"version":2', {write_key}, '}}', chr(10)) AS line
     FROM events"""
 
 

@@ -21,7 +21,7 @@ from isal import isal_zlib
 
 from toolkit.segment.destination import DeliveryCounts, Destination, FileLayout
 from toolkit.segment.ids import derive_seed
-from toolkit.segment.layout import CATALOG_NAME, log_file_name, object_key
+from toolkit.segment.layout import CATALOG_NAME, HOURLY, check_cadence, object_key, upload
 from toolkit.segment.replay import delivery_order
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.engine import ShardSimulation, simulated_write_key
@@ -31,13 +31,12 @@ from toolkit.simulate.serialize import render_files, shard_rows
 
 # isal's level 1 is about as small as zlib's default level 6 on this data, several times faster.
 GZIP_LEVEL = 1
-UPLOAD_DELAY_MS = (60_000, 900_000)  # a batch file is uploaded 1-15 min after its hour ends
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
 BATCH_WORK = 20_000  # shards are batched up to this much work (see _work): ~50k messages
 
 
 @dataclass
-class GenerateResult:
+class SimulationResult:
     counts: Counter = field(default_factory=Counter)  # (source key, event or message type) -> messages
     duplicates: int = 0  # messages delivered a second time (Scenario.delivery), beyond the counts
     files: int = 0
@@ -78,11 +77,16 @@ def generate(
     destinations: Destination | Sequence[Destination],
     workers: int | None = None,
     on_shard_done: Callable[[int, int], None] | None = None,
-) -> GenerateResult:
+    *,
+    cadence: str = HOURLY,
+) -> SimulationResult:
     """Simulate `days` days from `start` and deliver them to every destination; the same inputs
-    give the same files. Destinations that store log files (FileLayout: Segment's S3 layout) get
-    them from the workers as they are made; the others get the same messages afterwards, source
-    by source in the order Segment would deliver them (toolkit.segment.replay)."""
+    give the same files, cut at the S3 destination's `cadence` (layout.CADENCES: a file per source
+    and hour, or today's small files every few minutes). Destinations that store log files
+    (FileLayout: Segment's S3 layout) get them from the workers as they are made; the others get
+    the same messages afterwards, source by source in the order Segment would deliver them
+    (toolkit.segment.replay)."""
+    check_cadence(cadence)
     began = time.perf_counter()
     chosen = [destinations] if isinstance(destinations, Destination) else list(destinations)
     layouts: list[FileLayout] = [d for d in chosen if isinstance(d, FileLayout)]
@@ -97,7 +101,7 @@ def generate(
         with tempfile.TemporaryDirectory(prefix="toolkit-generate-") as staging:
             if streams:
                 layouts.append(LocalSink(staging))
-            result = _simulate(scenario, start, days, seed, tuple(layouts), workers, on_shard_done)
+            result = _simulate(scenario, start, days, seed, tuple(layouts), workers, on_shard_done, cadence)
             for source_id, lines in delivery_order(Path(staging)) if streams else ():
                 for stream in streams:
                     stream.deliver(source_id, lines)
@@ -122,15 +126,18 @@ def _simulate(
     layouts: tuple[FileLayout, ...],
     workers: int | None,
     on_shard_done: Callable[[int, int], None] | None,
-) -> GenerateResult:
+    cadence: str,
+) -> SimulationResult:
     shards = plan_shards(scenario, seed, start, days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(shards)))
     batches = _batches(shards, workers)
-    result = GenerateResult()
+    result = SimulationResult()
     finished = 0
     with _executor(workers) as pool:
         for (counts, duplicates, files, size), batch in zip(
-            pool.map(_run_batch, [(scenario, batch, layouts) for batch in batches]), batches, strict=True
+            pool.map(_run_batch, [(scenario, batch, layouts, cadence) for batch in batches]),
+            batches,
+            strict=True,
         ):
             result.counts.update(counts)
             result.duplicates += duplicates
@@ -219,21 +226,23 @@ def gzip_pieces(pieces: list) -> bytes:
     return b"".join([compressor.compress(piece) for piece in pieces] + [compressor.flush()])
 
 
-def _run_batch(job: tuple[Scenario, list[Shard], tuple[FileLayout, ...]]) -> tuple[Counter, int, int, int]:
-    scenario, shards, layouts = job
+def _run_batch(
+    job: tuple[Scenario, list[Shard], tuple[FileLayout, ...], str],
+) -> tuple[Counter, int, int, int]:
+    scenario, shards, layouts, cadence = job
     write_keys = {key: simulated_write_key(source) for key, source in scenario.sources.items()}
     tables: dict = {}  # what the shards of one scenario derive alike from it
     simulations = [ShardSimulation(scenario, shard, tables) for shard in shards]
-    rows = [shard_rows(simulation.simulate(), write_keys) for simulation in simulations]
+    rows = [shard_rows(simulation.simulate(), write_keys, cadence) for simulation in simulations]
     rendered = render_files(rows)
     counts: Counter = Counter()
     files = size = 0
     for shard, simulation, shard_files in zip(shards, simulations, rendered, strict=True):
         names = random.Random(derive_seed(shard.seed, "files"))
-        for source_key, day_ms, hour, content in shard_files:
-            uploaded = day_ms + (hour + 1) * 3_600_000 + names.randint(*UPLOAD_DELAY_MS)
+        for source_key, day_ms, slot, content in shard_files:
+            _, name = upload(cadence, names, day_ms, slot)
             data = gzip_pieces(content)
-            key = object_key(scenario.sources[source_key].id, day_ms, log_file_name(names, uploaded))
+            key = object_key(scenario.sources[source_key].id, day_ms, name)
             for layout in layouts:
                 layout.write(key, data)
             size += len(data)

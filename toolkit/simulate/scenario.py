@@ -25,7 +25,7 @@ from toolkit.simulate.scenario_limits import (
     clipped,
     shown,
 )
-from toolkit.simulate.store import Category, Personas, Store, StoreSpec, build_store
+from toolkit.simulate.store import Category, Personas, Store, StoreSpec, Totals, build_store
 from toolkit.simulate.values import Match, ValueSpec, parse_value_spec
 
 IDENTIFY = -1  # the step id of identify messages
@@ -33,7 +33,8 @@ AUDIENCES = ("new_visitors", "returning", "everyone", "triggered")
 MODES = ("funnel", "basket", "paths", "session")
 RETURNING = ("later_days", "next_pass")
 # What each step of a session journey is to the shopper; the names of its calls are the scenario's.
-ROLES = ("landing", "search", "list", "product", "add", "remove", "cart", "checkout", "order")
+ROLES = ("landing", "search", "list", "click", "product", "add", "remove", "cart", "checkout", "order")
+OPTIONAL_ROLES = ("click",)  # a step a session scenario may leave out
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class Scenario:
     domain: str | None = (
         None  # ...and the Personalize domain it writes EVENT_TYPE for (None: the event names)
     )
+    events: tuple[str, ...] | None = None  # ...and the events it keeps (None: the domain map's)
 
     def visitors_on(self, day: date, first_day: date) -> int:
         """New visitors per platform on `day` of a run that began on `first_day`."""
@@ -637,7 +639,7 @@ def _session_steps(raw_steps: list, path: str) -> tuple[Step, ...]:
                 if event is None
                 else f"'{step.path}': the landing is a page or screen view only (no event)"
             )
-        if page is not None and role in ("add", "remove"):
+        if page is not None and role in ("click", "add", "remove"):
             raise UsageError(
                 f"'{step.path}.page': {role} happens on the page before it, so it has no page of its own"
             )
@@ -645,7 +647,7 @@ def _session_steps(raw_steps: list, path: str) -> tuple[Step, ...]:
             steps.append(Step(page, {}, view=True, role=role))
         if event is not None:
             steps.append(Step(event, {}, role=role))
-    missing = [role for role in ROLES if role not in seen]
+    missing = [role for role in ROLES if role not in seen and role not in OPTIONAL_ROLES]
     if missing:
         raise UsageError(f"'{path}' must have a step for each role; missing: {', '.join(missing)}")
     if not any(s.role == "landing" and s.view for s in steps):
@@ -725,9 +727,38 @@ def _store(table: _Table) -> Store | None:
         adjectives=tuple(table.get("adjectives", list, check=_words)),
         colors=tuple(table.get("colors", list, check=_words)),
         categories=tuple(categories),
+        totals=_totals(table.table("totals", {})),
     )
     table.finish()
     return build_store(spec)
+
+
+def _totals(table: _Table) -> Totals | None:
+    """[store.totals]: an order's tax, shipping and coupon (see Totals); None without the table."""
+    if not table.raw:
+        return None
+    totals = Totals(
+        tax_rate=float(table.get("tax_rate", (int, float), 0.0, check=_below_one)),
+        shipping=float(table.get("shipping", (int, float), 0.0, check=_non_negative)),
+        free_shipping_over=_optional_float(
+            table.get("free_shipping_over", (int, float), None, check=_non_negative)
+        ),
+        coupon=table.get("coupon", str, None, check=lambda v: None if v.strip() else "must not be empty"),
+        coupon_chance=float(table.get("coupon_chance", (int, float), 0.0, check=_probability)),
+        coupon_discount=float(table.get("coupon_discount", (int, float), 0.0, check=_below_one)),
+    )
+    table.finish()
+    if totals.coupon_chance and totals.coupon is None:
+        raise UsageError(f"'{table.path}.coupon_chance' needs the `coupon` code it applies")
+    return totals
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _non_negative(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
 
 
 def _words(value: list) -> str | None:
@@ -804,11 +835,16 @@ def _rhythm(table: _Table) -> Rhythm | None:
     return rhythm
 
 
+def _optional_names(names: list | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(names)
+
+
 def _transform(table: _Table) -> dict[str, Any]:
     """[transform]: how `toolkit workshop` turns this scenario's logs into interactions."""
     values = {
         "item_id": table.get("item_id", str, "sku", check=_one_of(("sku", "product_id"))),
         "domain": table.get("domain", str, None, check=_one_of(("ecommerce",))),
+        "events": _optional_names(table.get("events", list, None, check=_words)),
     }
     table.finish()
     return values

@@ -18,10 +18,12 @@ import orjson
 import pyarrow as pa
 
 from toolkit.segment.ids import derive_seed
+from toolkit.segment.layout import ARCHIVER_QUEUE_MS, ARCHIVERS, CONTINUOUS, HOURLY, file_slot
 from toolkit.segment.libraries import LIBRARIES, SITE, Library, page_context, page_of_title
 from toolkit.segment.timestamps import DAY_MS
 from toolkit.simulate.coded import Coded
 from toolkit.simulate.columns import distinct_codes
+from toolkit.simulate.delivery import deliver
 from toolkit.simulate.devices import user_variants
 from toolkit.simulate.draws import as_uuid4, uuid_texts
 from toolkit.simulate.engine import SimulatedShard, Users
@@ -35,7 +37,7 @@ from toolkit.simulate.message_shape import (
     server_context,
     user_sql,
 )
-from toolkit.simulate.scenario import IDENTIFY, Delivery, Scenario
+from toolkit.simulate.scenario import IDENTIFY, Scenario
 from toolkit.simulate.seed_memo import MEMO
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 from toolkit.simulate.values import json_objects
@@ -55,7 +57,7 @@ class ShardRows:
     sql: tuple[str, str]  # the users' SELECT, the messages' SELECT
     files: list[
         tuple[str, int, int, int, int]
-    ]  # (source key, received day epoch ms, hour, first row, end row)
+    ]  # (source key, received day epoch ms, file slot (layout.file_slot), first row, end row)
 
     @property
     def rows(self) -> int:
@@ -63,7 +65,7 @@ class ShardRows:
 
 
 def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list[memoryview]]]]:
-    """Each shard's files as (source key, received day epoch ms, hour, content in pieces), laying
+    """Each shard's files as (source key, received day epoch ms, slot, content in pieces), laying
     out shards that share their SELECT (a platform's) in one query: a query costs ~15 ms to set up."""
     result: list = [None] * len(shards)
     by_sql: dict[tuple[str, str], list[int]] = {}
@@ -86,8 +88,8 @@ def render_files(shards: list[ShardRows]) -> list[list[tuple[str, int, int, list
         offset = 0
         for i in indices:
             result[i] = [
-                (key, day, hour, _text_of_rows(lines, offset + a, offset + b))
-                for key, day, hour, a, b in shards[i].files
+                (key, day, slot, _text_of_rows(lines, offset + a, offset + b))
+                for key, day, slot, a, b in shards[i].files
             ]
             offset += shards[i].rows
     return result
@@ -104,12 +106,11 @@ def _concatenated(parts: list):
     return Coded.concatenated(parts) if isinstance(parts[0], Coded) else np.concatenate(parts)
 
 
-def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRows:
+def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str], cadence: str = HOURLY) -> ShardRows:
     """Draw everything a simulated shard's messages say besides what it holds (delays, ids,
-    delivery), in file order."""
+    delivery), in file order; files cut at the S3 destination's `cadence` (layout.CADENCES)."""
     scenario: Scenario = simulated.scenario
     events, rng, users = simulated.events, simulated.rng, simulated.users
-    n = len(events["user"])
     sources = [scenario.sources[key] for key in simulated.source_keys]
     libraries = [LIBRARIES[s.library] for s in sources]
     platform = LIBRARIES[sources[simulated.platform_index].library]
@@ -117,46 +118,40 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     def per_source(values: list, source: np.ndarray) -> np.ndarray:
         return np.array(values, dtype=object if isinstance(values[0], str) else None)[source]
 
-    # The clock model (see engine): T true time, skew of the device, queue in the library, wire time.
-    source = events["source"]
-    queue = _until_flush(
-        events["time"],
-        users.words[0][events["user"]],
-        per_source([lib.flush_ms for lib in libraries], source),
+    # When each message is made, sent and received, and the rows a retried request adds (delivery.py)
+    delivered = deliver(
+        user=events["user"],
+        source=events["source"],
+        time=events["time"],
+        user_words=users.words[0],
+        libraries=[lib.name for lib in libraries],
+        source_keys=simulated.source_keys,
+        delivery=scenario.delivery,
+        rng=rng,
     )
-    wire = _delays(
-        rng,
-        per_source([lib.network_ms[0] for lib in libraries], source),
-        per_source([lib.network_ms[1] for lib in libraries], source),
-    )
-    twin = np.arange(n)  # the event each row delivers: a duplicate delivers one again
-    simulated_rows = n
-    if scenario.delivery.effects:
-        events, queue, wire, twin = _delivery_effects(
-            scenario.delivery, rng, events, queue, wire, [lib.offline_queue for lib in libraries]
-        )
-        n, source = len(twin), events["source"]
-    received = events["time"] + queue + wire
+    received = delivered.received
+    n = len(received)
     day = received - received % DAY_MS
-    hour = (received - day) // 3_600_000
-    # Files are (source, received day, hour), lines in receivedAt order: from here on, in that order.
-    order = np.lexsort((np.arange(n), received, hour, day, source))
-    user, source, step, identified, true_time, properties, page = (
-        events[name][order] for name in ("user", "source", "step", "identified", "time", "properties", "page")
+    # Files are (source, received day, slot), lines in the order they reached the writer: from
+    # here on, in that order (continuous: each line goes to one of the archivers, a queue later)
+    source = events["source"][delivered.event]
+    arrival = received
+    worker = np.zeros(n, dtype=np.int64)
+    if cadence == CONTINUOUS:  # a generator of its own: the same messages whatever the cadence
+        archivers = np.random.default_rng(derive_seed(simulated.shard.seed, "archivers"))
+        worker = archivers.integers(0, ARCHIVERS, n)
+        arrival = received + archivers.integers(0, ARCHIVER_QUEUE_MS, n)
+    slot = file_slot(cadence, received, worker)
+    order = np.lexsort((np.arange(n), arrival, slot, day, source))
+    event = delivered.event[order]
+    user, source, step, identified, properties, page = (
+        events[name][event] for name in ("user", "source", "step", "identified", "properties", "page")
     )
-    queue, wire, received, day, hour, twin = (
-        queue[order],
-        wire[order],
-        received[order],
-        day[order],
-        hour[order],
-        twin[order],
-    )
-    repeats = _rows_repeated(order, twin)
-    original = true_time + users.skew_ms()[user]
+    received, day, slot = received[order], day[order], slot[order]
     identify = step == IDENTIFY
     is_platform = source == simulated.platform_index
-    cache = _traits_cache(simulated, platform, user, identified | identify) if platform.traits_cache else None
+    device_identified = _device_identified(simulated, user, events["time"][event], identify & is_platform)
+    cache = _traits_cache(simulated, platform, user, device_identified) if platform.traits_cache else None
     if cache is not None:  # identify's traits are what the library caches
         traits = Coded(np.where(identify, cache.codes, 0), cache.texts)
     else:
@@ -169,14 +164,15 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
     )  # the users with messages, each message's among them
     user_columns, variant = _user_columns(simulated, platform, context_pieces, present)
     columns = {
-        "t_orig": original,
-        "t_sent": original + queue,
+        "t_orig": delivered.original[order],
+        "t_sent": delivered.sent[order],
         "t_recv": received,
-        "t_stamp": true_time + wire,
+        "t_stamp": delivered.stamp[order],
         "source": source,
         "is_identify": identify,
         "is_platform": is_platform,
         "identified": identified,
+        "device_identified": device_identified,
         "null_user_id": per_source([lib.null_user_id for lib in libraries], source),
         **{
             name: Coded(np.where(identify, len(simulated.steps), step), texts)
@@ -197,11 +193,10 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         columns["traits_cache"] = cache
     if platform.per_message_page:
         _page_columns(columns, simulated, variant[user_rows], columns["properties"], page)
-    message_words = rng.integers(0, 1 << 64, (2, n), dtype=np.uint64)
-    if repeats is not None:  # a duplicate carries the messageId of the row it repeats
-        message_words = message_words[:, repeats]
+    # a repeat carries the messageId of the message it delivers again
+    message_words = rng.integers(0, 1 << 64, (2, len(events["user"])), dtype=np.uint64)[:, event]
     id_words(columns, "message_id", per_source([lib.message_id for lib in libraries], source), *message_words)
-    keys = np.stack([source, day, hour], axis=1)
+    keys = np.stack([source, day, slot], axis=1)
     starts = (
         np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if n else np.zeros(0, dtype=np.int64)
     )
@@ -215,7 +210,7 @@ def shard_rows(simulated: SimulatedShard, write_keys: dict[str, str]) -> ShardRo
         user_sql(platform, context_pieces.shape[1], server_ip, "ip_1" in user_columns),
         line_sql(platform, sources, libraries, write_keys, context_pieces.shape[1]),
     )
-    return ShardRows(columns, user_rows, user_columns, n - simulated_rows, sql, files)
+    return ShardRows(columns, user_rows, user_columns, delivered.repeats, sql, files)
 
 
 def _user_columns(
@@ -242,6 +237,8 @@ def _user_columns(
     for (field, kind), (high, low) in zip(
         platform.device_ids.items(), ((words[4], words[5]), (words[6], words[7])), strict=False
     ):
+        if field == "id" and platform.device_id_is_anonymous_id:
+            high, low = words[2], words[3]
         id_words(columns, f"device_{field}", kind, high, low)
     if platform.instance_id:  # a new one each day the app starts
         id_words(
@@ -263,10 +260,25 @@ def _identify_traits(simulated: SimulatedShard, users: np.ndarray) -> np.ndarray
     )
 
 
+def _device_identified(
+    simulated: SimulatedShard, user: np.ndarray, time: np.ndarray, identify: np.ndarray
+) -> np.ndarray:
+    """Whether each message's device had identified its user when it was made: a returning user on
+    the platform they registered on, or a message after the device's first identify of the day
+    (the identify itself included; a message made at the same instant before it is not)."""
+    shard = simulated.shard
+    number = [source.key for source in simulated.scenario.platforms].index(shard.platform)
+    registered_here = np.zeros(len(simulated.users.seeds), dtype=bool)
+    registered_here[len(shard.progress) :] = shard.returning_platform == number
+    first = np.full(len(registered_here), np.iinfo(np.int64).max)
+    np.minimum.at(first, user[identify], time[identify])
+    return registered_here[user] | (time > first[user]) | identify
+
+
 def _traits_cache(simulated: SimulatedShard, library: Library, user: np.ndarray, known: np.ndarray) -> Coded:
-    """What a traits-caching library (analytics-android) sends once a user is identified, in
-    context.traits and identify's traits: every identify trait, anonymousId and userId; code 0
-    (unused) for messages before identify."""
+    """What a traits-caching library (analytics-android, -ios) sends once its device has identified
+    the user, in context.traits and identify's traits: every identify trait, anonymousId and userId;
+    code 0 (unused) for messages before."""
     identified, place = distinct_codes(user[known], len(simulated.users.seeds))
     codes = np.zeros(len(user), dtype=np.int64)
     codes[known] = 1 + place
@@ -395,62 +407,3 @@ def _text_of_rows(lines: pa.ChunkedArray, start: int, end: int) -> list[memoryvi
             pieces.append(memoryview(data)[first:last])
         chunk_start = chunk_end
     return pieces
-
-
-def _rows_repeated(order: np.ndarray, twin: np.ndarray) -> np.ndarray | None:
-    """For each row (in file order), the row whose message it delivers: itself, or for a duplicate
-    the first delivery; None when there is no duplicate."""
-    if not len(twin) or (twin == order).all():
-        return None
-    row_of = np.empty(len(order), dtype=np.int64)
-    row_of[order] = np.arange(len(order))
-    return row_of[twin]
-
-
-def _delivery_effects(
-    delivery: Delivery,
-    rng: np.random.Generator,
-    events: dict,
-    queue: np.ndarray,
-    wire: np.ndarray,
-    queues_offline: list[bool],
-):
-    """Offline queues and duplicate deliveries (Scenario.delivery). A user offline for the day on a
-    mobile library has every message of theirs there held until hours after their last one, then
-    sent in one go (received on a later day when the wait crosses midnight); a duplicated message
-    is appended as a second row of the same event, sent and received again seconds to minutes later."""
-    n = len(queue)
-    if delivery.offline_chance:
-        people, person = distinct_codes(events["user"], events["user"].max() + 1 if n else 0)
-        offline = rng.random(len(people)) < delivery.offline_chance
-        wait = (rng.uniform(*delivery.offline_hours, len(people)) * 3_600_000).astype(np.int64)
-        held = np.asarray(queues_offline)[events["source"]] & offline[person]
-        back_online = np.zeros(len(people), dtype=np.int64)  # the wait after their last message of the day
-        np.maximum.at(back_online, person[held], events["time"][held])
-        back_online += wait
-        queue = np.where(held, back_online[person] - events["time"], queue)  # all sent in one go
-    twin = np.arange(n)
-    if delivery.duplicate_chance:
-        copies = np.flatnonzero(rng.random(n) < delivery.duplicate_chance)
-        retry = rng.integers(
-            delivery.retry_seconds[0] * 1000, delivery.retry_seconds[1] * 1000 + 1, len(copies)
-        )
-        events = {name: np.concatenate([column, column[copies]]) for name, column in events.items()}
-        queue, wire, twin = (
-            np.concatenate([queue, queue[copies] + retry]),
-            np.concatenate([wire, wire[copies]]),
-            np.concatenate([twin, copies]),
-        )
-    return events, queue, wire, twin
-
-
-def _until_flush(time: np.ndarray, user_word: np.ndarray, flush_ms: np.ndarray) -> np.ndarray:
-    """How long each message waits in its library's queue: until the next flush of its user's
-    device, every flush_ms from a moment of the user's own, so that messages made within one
-    interval go in one batch and share sentAt."""
-    phase = (user_word >> np.uint64(24)).astype(np.int64) % flush_ms
-    return (phase - time) % flush_ms
-
-
-def _delays(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    return low + (rng.random(len(low)) * (high - low)).astype(np.int64)

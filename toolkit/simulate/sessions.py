@@ -26,12 +26,12 @@ import numpy as np
 import orjson
 
 from toolkit.segment.ids import derive_seed
-from toolkit.segment.libraries import LIBRARIES, page_context
+from toolkit.segment.libraries import LIBRARIES, REFERRERS, page_context
 from toolkit.simulate.columns import distinct_codes, filled
 from toolkit.simulate.draws import below, seed_words, unit, weighted_below
 from toolkit.simulate.population import Shard
 from toolkit.simulate.scenario import IDENTIFY, Journey, Scenario, SessionShape
-from toolkit.simulate.store import Store
+from toolkit.simulate.store import Store, Totals
 from toolkit.simulate.values import number_texts
 
 EXTRA_IDLE_MINUTES = 90.0  # mean wait beyond the idle gap before a user's next session
@@ -39,6 +39,15 @@ TOP_OF_LIST = 0.3  # a viewed product is at position k of its list with chance ~
 SECOND_ITEM = 0.15  # an added product is added two at a time
 QUANTITIES = 2  # the most of a product a cart line holds
 PERSONA = "persona"
+ROLES = (
+    "landing",
+    "search",
+    "list",
+    "product",
+    "cart",
+    "checkout",
+    "order",
+)  # the roles a page view can have
 
 
 class Simulating(Protocol):
@@ -213,9 +222,8 @@ class _Session:
         step = self.view_step(role)
         if step is not None and len(session):
             page = filled(page, len(session), np.int64)
-            self.rows.add(
-                session, phase, a, b, part, step, self.texts(page, self.pages.properties(self.web)), page
-            )
+            properties = 0 if self.web else self.texts(page, self.pages.properties(self.web))  # web: timed()
+            self.rows.add(session, phase, a, b, part, step, properties, page)
 
     def texts(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         """Payload codes of texts shared by many messages: the table's text of each key, once each."""
@@ -284,9 +292,21 @@ class _Session:
         position = np.minimum(rng.geometric(TOP_OF_LIST, len(view_list)) - 1, length[view_list] - 1)
         product = shown[view_list, position]
         session, a = list_session[view_list], list_index[view_list]
-        self.view(session, 1, a, view_index, 0, "product", self.pages.product(product))
+        click = self.journey.step_of("click", False)  # optional (scenario.OPTIONAL_ROLES)
+        if click is not None:  # Product Clicked on the list, with the product's position in it
+            size = shown.shape[1]
+            self.rows.add(
+                session,
+                1,
+                a,
+                view_index,
+                0,
+                self.base + click,
+                self.texts(product * size + position, store.texts("listed", size)),
+            )
+        self.view(session, 1, a, view_index, 1, "product", self.pages.product(product))
         self.rows.add(
-            session, 1, a, view_index, 1, self.step("product"), self.texts(product, store.texts("product"))
+            session, 1, a, view_index, 2, self.step("product"), self.texts(product, store.texts("product"))
         )
         chance = shape.add_chance * (1.0 - self.persona.sensitivity[session] * store.price_rank()[product])
         added = _first_per_session(rng.random(len(product)) < chance, session, product, store.size)
@@ -296,7 +316,7 @@ class _Session:
             1,
             a[added],
             view_index[added],
-            2,
+            3,
             self.step("add"),
             self.texts(product[added] * QUANTITIES + quantity - 1, store.texts("line", QUANTITIES)),
         )
@@ -316,6 +336,8 @@ class _Session:
         ordered = started & (rng.random(len(sessions)) < shape.order_chance)
         bounds = np.searchsorted(line_session, np.arange(len(sessions) + 1))
         kept = ~removed
+        # a checkout creates the order: its order_id and checkout_id are the order's (spec v2)
+        self.order_numbers = rng.integers(0, 1 << 62, (2, len(sessions)))
         self.view(sessions[cart], 3, 0, 0, 0, "cart", self.pages.cart)
         self.rows.add(
             sessions[cart],
@@ -382,31 +404,41 @@ class _Session:
         elapsed = np.cumsum(gaps)
         session_start = np.maximum.accumulate(np.where(first, np.arange(len(step)), 0))
         times = self.starts[session] + elapsed - elapsed[session_start]
-        on_page = page[
-            np.maximum.accumulate(np.where(is_view, np.arange(len(page)), 0))
-        ]  # the last view's page: every session opens with one
+        last_view = np.maximum.accumulate(
+            np.where(is_view, np.arange(len(page)), 0)
+        )  # every session opens with one
         identified = self.known[session] | (self.signing[session] & (phase >= 2))
-        self.sim.events.add(
-            self.users[session],
-            self.source,
-            step,
-            identified,
-            times,
-            payload,
-            self.sim_pages(on_page) if self.web else -1,
-        )
+        page_codes: np.ndarray | int = -1
+        if self.web:
+            page_codes, view_payload = self.web_pages(session, page, is_view, last_view)
+            payload = np.where(is_view, view_payload, payload)
+        self.sim.events.add(self.users[session], self.source, step, identified, times, payload, page_codes)
         end = self.starts.copy()
         np.maximum.at(end, session, times)
         return end
 
-    def sim_pages(self, page: np.ndarray) -> np.ndarray:
-        """Codes into the shard's context.page texts (the simulation's pages) of these pages."""
-        distinct, inverse = np.unique(page, return_inverse=True)
-        offset = len(self.sim.pages)
-        self.sim.pages.extend(
-            self.pages.properties(web=True)[distinct].tolist()
-        )  # a page call's properties are its context.page
-        return offset + inverse
+    def web_pages(
+        self, session: np.ndarray, page: np.ndarray, is_view: np.ndarray, last_view: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """analytics.js's context.page of each message (codes into the shard's pages) and the
+        properties of each page call (codes into its payloads): the page viewed last, whose
+        referrer (document.referrer) is the page before it in the session, or for the session's
+        first page where the visitor came from (analytics-next page-enrichment: the page call's
+        properties are its context.page and its name)."""
+        views = np.flatnonzero(is_view)
+        opens = np.r_[True, session[views[1:]] != session[views[:-1]]] if len(views) else np.zeros(0, bool)
+        came_from = self.rng.integers(0, len(REFERRERS), len(views))
+        referrer = np.zeros(len(page), dtype=np.int64)  # REFERRERS, then len(REFERRERS) + a page
+        referrer[views] = np.where(opens, came_from, len(REFERRERS) + np.r_[0, page[views[:-1]]])
+        key = page[last_view] * (len(REFERRERS) + self.pages.count) + referrer[last_view]
+        distinct, inverse = np.unique(key, return_inverse=True)
+        contexts, properties = self.pages.referred(
+            distinct // (len(REFERRERS) + self.pages.count), distinct % (len(REFERRERS) + self.pages.count)
+        )
+        page_offset, payload_offset = len(self.sim.pages), len(self.sim.payloads)
+        self.sim.pages.extend(contexts.tolist())
+        self.sim.payloads.extend(properties.tolist())
+        return page_offset + inverse, payload_offset + inverse
 
     def list_texts(
         self, category: np.ndarray, search: np.ndarray, shown: np.ndarray, length: np.ndarray
@@ -433,26 +465,56 @@ class _Session:
         kept: np.ndarray,
         kind: str,
     ) -> list[str]:
-        """Cart Viewed (cart_id, products), Checkout Started and Order Completed (currency,
-        order_id, products, revenue) of these sessions' kept lines."""
+        """Cart Viewed (cart_id, products), Checkout Started (checkout_id, currency, order_id,
+        products, revenue) and Order Completed (the same, and the store's totals) of these
+        sessions' kept lines; a session's checkout and order carry the same ids."""
         chosen = np.isin(line_session, sessions) & kept
         line_session, product, quantity = line_session[chosen], product[chosen], quantity[chosen]
         group = np.searchsorted(sessions, line_session)  # lines are in session order, every session has some
         items = self.store.texts("line", QUANTITIES)[product * QUANTITIES + quantity - 1]
         products = _joined(items, group)
-        numbers = self.rng.integers(0, 1 << 62, len(sessions)).tolist()
         if kind == "cart":
             return [
                 f'{{"cart_id":"{n:016x}","products":[{lines}]}}'
-                for n, lines in zip(numbers, products, strict=True)
+                for n, lines in zip(
+                    self.rng.integers(0, 1 << 62, len(sessions)).tolist(), products, strict=True
+                )
             ]
         revenue = np.round(
             np.bincount(group, weights=self.store.price[product] * quantity, minlength=len(sessions)), 2
         )
         currency = orjson.dumps(self.store.spec.currency).decode()
+        orders, checkouts = self.order_numbers[:, sessions].tolist()
+        totals = self.store.spec.totals if kind == "order" else None
+        extra = [("", "", "")] * len(sessions) if totals is None else self.totals_texts(totals, revenue)
         return [
-            f'{{"currency":{currency},"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}}}'
-            for n, lines, total in zip(numbers, products, number_texts(revenue.tolist()), strict=True)
+            f'{{"checkout_id":"{c:016x}",{coupon}"currency":{currency},{discount}'
+            f'"order_id":"{n % 10**9:09d}","products":[{lines}],"revenue":{total}{rest}}}'
+            for n, c, lines, total, (coupon, discount, rest) in zip(
+                orders, checkouts, products, number_texts(revenue.tolist()), extra, strict=True
+            )
+        ]
+
+    def totals_texts(self, totals: Totals, revenue: np.ndarray) -> list[tuple[str, str, str]]:
+        """The members an order's totals add, in their places among its sorted keys: coupon,
+        discount, and shipping, subtotal, tax, total (spec v2: revenue is the lines' sum, subtotal
+        after discounts, total with shipping and tax)."""
+        couponed = self.rng.random(len(revenue)) < totals.coupon_chance
+        discount = np.round(np.where(couponed, revenue * totals.coupon_discount, 0.0), 2)
+        subtotal = np.round(revenue - discount, 2)
+        free = np.inf if totals.free_shipping_over is None else totals.free_shipping_over
+        shipping = np.where(subtotal >= free, 0.0, totals.shipping)
+        tax = np.round(subtotal * totals.tax_rate, 2)
+        total = np.round(subtotal + shipping + tax, 2)
+        coupon = ',"coupon":' + orjson.dumps(totals.coupon).decode() if totals.coupon else ""
+        texts = [number_texts(column.tolist()) for column in (discount, shipping, subtotal, tax, total)]
+        return [
+            (
+                (coupon[1:] + ",") if used else "",
+                f'"discount":{d},',
+                f',"shipping":{h},"subtotal":{s},"tax":{t},"total":{o}',
+            )
+            for used, d, h, s, t, o in zip(couponed.tolist(), *texts, strict=True)
         ]
 
 
@@ -503,7 +565,7 @@ class _Pages:
     """The store's pages, numbered: the landing page, a search page per query, a list page per
     category, a page per product, the cart, checkout and order confirmation."""
 
-    def __init__(self, store: Store, titles: dict[str, str]):
+    def __init__(self, store: Store, titles: dict[str, str], names: dict[str, str]):
         self.store = store
         self.titles = titles  # the view's name of each role that has one
         self.slugs = ["-".join(name.lower().replace("/", " ").split()) for name in store.category_names]
@@ -527,6 +589,24 @@ class _Pages:
         self.screen_properties = np.array(
             [self._screen_properties(page) for page in range(self.order + 1)], dtype=object
         )
+        self.count = self.order + 1
+        # a page's context cut where its referrer goes, its URL (another page's referrer) and its
+        # page call's name, as JSON texts
+        cut = [text.split('"referrer":""', 1) for text in self.page_properties.tolist()]
+        self.heads = np.array([head + '"referrer":' for head, _ in cut], dtype=object)
+        self.tails = np.array([tail for _, tail in cut], dtype=object)
+        self.referrers = np.array(
+            [orjson.dumps(r).decode() for r in REFERRERS]
+            + [orjson.dumps(self.context(page)["url"]).decode() for page in range(self.count)],
+            dtype=object,
+        )
+        self.names = np.array(
+            [
+                '{"name":' + orjson.dumps(names.get(self.role(page), "")).decode() + ","
+                for page in range(self.count)
+            ],
+            dtype=object,
+        )
         self.queries_properties = np.array(
             [orjson.dumps({"query": query}).decode() for query in self.queries], dtype=object
         )
@@ -534,6 +614,22 @@ class _Pages:
             np.array([orjson.dumps(name).decode() for name in store.category_names], dtype=object),
             np.array([f'"{slug}"' for slug in self.slugs], dtype=object),
         )
+
+    def role(self, page: int) -> str:
+        """The role of the step whose view shows this page."""
+        if page >= self.cart:
+            return ("cart", "checkout", "order")[page - self.cart]
+        if page >= self._product:
+            return "product"
+        if page >= self._category:
+            return "list"
+        return "search" if page >= self._search else "landing"
+
+    def referred(self, pages: np.ndarray, referrers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The context.page texts of these pages with these referrers (REFERRERS, then pages), and
+        their page calls' properties (the same with the page's name)."""
+        contexts = self.heads[pages] + self.referrers[referrers] + self.tails[pages]
+        return contexts, self.names[pages] + np.array([text[1:] for text in contexts.tolist()], dtype=object)
 
     def query_of(self, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A search query for each category: one of its nouns."""
@@ -595,4 +691,7 @@ def pages_of(store: Store, journey: Journey) -> _Pages:
         for role in ("landing", "search", "cart", "checkout", "order")
         if (i := journey.step_of(role, True)) is not None
     }
-    return store.cached(("pages", tuple(titles.items())), lambda: _Pages(store, titles))
+    names = {role: journey.steps[i].event for role in ROLES if (i := journey.step_of(role, True)) is not None}
+    return store.cached(
+        ("pages", tuple(titles.items()), tuple(names.items())), lambda: _Pages(store, titles, names)
+    )

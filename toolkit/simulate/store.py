@@ -37,6 +37,20 @@ class StoreSpec:
     adjectives: tuple[str, ...]
     colors: tuple[str, ...]
     categories: tuple[Category, ...]
+    totals: Totals | None = None  # the order totals the store sends (none without them)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """[store.totals]: what an order adds to its lines (spec v2 Order Completed's subtotal, tax,
+    shipping, discount, coupon and total)."""
+
+    tax_rate: float = 0.0  # of the subtotal
+    shipping: float = 0.0  # a flat shipping fee...
+    free_shipping_over: float | None = None  # ...waived from this subtotal on
+    coupon: str | None = None  # a coupon code shoppers use...
+    coupon_chance: float = 0.0  # ...on this share of orders...
+    coupon_discount: float = 0.0  # ...taking this share off the lines
 
 
 @dataclass(frozen=True)

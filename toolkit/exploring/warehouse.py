@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import time
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from toolkit.errors import UsageError
-from toolkit.explore.engines import QueryResult
+from toolkit.exploring.engines import QueryResult
 from toolkit.segment.warehouse_engines import connect_postgres, is_postgres_url, redacted
+
+if TYPE_CHECKING:
+    import psycopg
 
 WAREHOUSE_QUERIES = (
     ("Twenty sample tracks", "warehouse_1_sample.sql"),
@@ -45,7 +48,7 @@ class WarehouseExplorer:
         self.skipped: dict[str, str] = {}
         self.loaded: int | None = None  # the warehouse is read where it is, never loaded
         self.source = source
-        self.postgres: Any = None  # a psycopg connection, for a postgresql:// source
+        self.postgres: psycopg.Connection | None = None  # for a postgresql:// source
         self.duck: duckdb.DuckDBPyConnection | None = None
         if is_postgres_url(source):
             self.postgres = connect_postgres(source, autocommit=True)  # a transaction per query

@@ -18,9 +18,9 @@ from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.progress import OnProgress, enable_query_progress, watch_statements
 from toolkit.segment.lines import MAX_LINE_BYTES, drop_overlong_lines, salvage
 from toolkit.segment.logs import LogFiles, file_named_in
-from toolkit.transform.items import ItemsDataset, write_items
-from toolkit.transform.summary import TransformOptions, TransformSummary
-from toolkit.transform.users import UsersDataset, write_users
+from toolkit.transforming.items import ItemsDataset, write_items
+from toolkit.transforming.summary import TransformOptions, TransformSummary
+from toolkit.transforming.users import UsersDataset, write_users
 
 FILES_PER_SCAN = 1000
 MEMORY_LIMIT = "1500MB"

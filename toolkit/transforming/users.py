@@ -109,12 +109,14 @@ def users_dataset(
     if missing:
         more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
         raise UsageError(
-            f"--user-fields names traits the identify calls do not hold: {', '.join(missing[:5])}{more}"
+            f"`user_fields` names traits the identify calls do not hold: {', '.join(missing[:5])}{more}",
+            parameters=("user_fields",),
         )
     if not fields:
         raise UsageError(
             "no identify traits to write as a Users dataset"
-            + (f" among the {len(chosen):,} --user-fields" if chosen else "")
+            + (f" among the {len(chosen):,} `user_fields`" if chosen else ""),
+            parameters=("user_fields",),
         )
     return UsersDataset(users, fields, left_out, personal)
 

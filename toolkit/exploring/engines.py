@@ -11,7 +11,7 @@ import duckdb
 
 from toolkit.aws.s3 import AwsOptions, S3Url, aws_error
 from toolkit.errors import UsageError
-from toolkit.explore.logs_view import VIEW, view_sql
+from toolkit.exploring.logs_view import VIEW, view_sql
 from toolkit.progress import OnProgress, enable_query_progress, watch_statements
 from toolkit.segment.logs import LogFiles, file_named_in
 
@@ -65,11 +65,15 @@ class DuckDBExplorer:
         self.skipped: dict[str, str] = {}  # damaged file -> DuckDB's complaint
         self.loaded: int | None = None
         if database is None and logs is None:
-            raise UsageError("give the logs to explore (a folder or s3://...) or --db FILE loaded earlier")
+            raise UsageError(
+                "give the logs to explore (a folder or s3://...) or `db` FILE loaded earlier",
+                parameters=("db",),
+            )
         if database is not None and logs is None and not database.is_file():
             raise UsageError(
-                f"--db {database} does not exist; load it once with the logs: toolkit explore SRC "
-                f"--db {database}"
+                f"`db` {database} does not exist; load it once with the logs: toolkit explore SRC "
+                f"--db {database}",
+                parameters=("db",),
             )
         created = database is not None and not database.exists()
         try:
@@ -80,7 +84,9 @@ class DuckDBExplorer:
                 else duckdb.connect()
             )
         except duckdb.Error as exc:
-            raise UsageError(f"cannot open --db {database}: {str(exc).splitlines()[0]}") from None
+            raise UsageError(
+                f"cannot open `db` {database}: {str(exc).splitlines()[0]}", parameters=("db",)
+            ) from None
         try:
             self.on_progress = on_progress
             enable_query_progress(self.connection)
@@ -92,8 +98,9 @@ class DuckDBExplorer:
                     self._load()
             elif not self._has_table(VIEW):
                 raise UsageError(
-                    f"--db {database} holds no {VIEW} table; load it once with the logs: toolkit explore "
-                    f"SRC --db {database}"
+                    f"`db` {database} holds no {VIEW} table; load it once with the logs: toolkit explore "
+                    f"SRC --db {database}",
+                    parameters=("db",),
                 )
         except BaseException:
             self.connection.close()

@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from toolkit.transform.duckdb_engine import classify_sql
-from toolkit.transform.summary import TransformOptions
+from toolkit.transforming.duckdb_engine import classify_sql
+from toolkit.transforming.summary import TransformOptions
 
 MEMORY_LIMIT = "256MB"  # a batch is a few thousand messages
 

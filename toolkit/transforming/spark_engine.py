@@ -1,6 +1,6 @@
 """The transform's Spark engine: the Glue/Spark job's functions (etl/segment_interactions.py and
 etl/segment_datasets.py) on a Spark master of your choice, behind the same engine interface as
-DuckDB's, so that toolkit.transform.run handles outputs and accounting alike for both. Spark counts
+DuckDB's, so that toolkit.transforming.run handles outputs and accounting alike for both. Spark counts
 unreadable lines but cannot say where they are."""
 
 from __future__ import annotations
@@ -9,32 +9,63 @@ import os
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit.errors import UsageError
 from toolkit.segment.logs import LogFiles
-from toolkit.transform.items import ItemsDataset, present_fields, write_items_schema
-from toolkit.transform.summary import TransformOptions, TransformSummary
-from toolkit.transform.users import UsersDataset, users_dataset, write_users_schema
+from toolkit.transforming.items import ItemsDataset, present_fields, write_items_schema
+from toolkit.transforming.summary import TransformOptions, TransformSummary
+from toolkit.transforming.users import UsersDataset, users_dataset, write_users_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 PYSPARK_MISSING = (
-    '--engine spark needs PySpark: pip install "segment-personalize-toolkit[spark]" (and Java 17)'
+    '`engine` spark needs PySpark: pip install "segment-personalize-toolkit[spark]" (and Java 17)'
 )
 
 
-def spark_session(master: str):
+def spark_session(master: str, *, log: Path | None = None):
+    """A Spark session on `master`; with `log`, the JVM's own output (log4j's start-up warnings,
+    native-library notes) goes to that file instead of the terminal."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise UsageError(PYSPARK_MISSING) from None
+        raise UsageError(PYSPARK_MISSING, parameters=("engine",)) from None
     # Spark starts its Python workers with PYSPARK_PYTHON (else the first python3 on PATH): this
     # interpreter, unless the user chose one, so that they run the Python (and packages) of the driver
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (
+    with _jvm_output_to(log):
+        spark = _session(SparkSession, master)
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@contextmanager
+def _jvm_output_to(log: Path | None) -> Iterator[None]:
+    """While the JVM starts, this process's stdout and stderr are `log`: the JVM keeps them."""
+    if log is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _session(SparkSession, master: str):  # noqa: N803 - the class, imported where PySpark is
+    return (
         SparkSession.builder.master(master)
         .appName("toolkit-transform")
         .config("spark.ui.enabled", "false")
@@ -43,20 +74,18 @@ def spark_session(master: str):
         .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 class SparkTransform:
     locates_rejects = False
 
-    def __init__(self, work_dir: Path, master: str = "local[2]"):
+    def __init__(self, work_dir: Path, master: str = "local[2]", *, verbose: bool = False):
         try:
             from toolkit.etl.segment_interactions import configure
         except ImportError:
-            raise UsageError(PYSPARK_MISSING) from None
+            raise UsageError(PYSPARK_MISSING, parameters=("engine",)) from None
         self.work_dir = work_dir
-        self.spark = spark_session(master)
+        self.spark = spark_session(master, log=None if verbose else work_dir / "spark-jvm.log")
         configure(self.spark)
         self.paths: list[str] = []
         self.classified: DataFrame | None = None
@@ -138,7 +167,7 @@ class SparkTransform:
         from toolkit.etl.segment_datasets import item_counts, item_rows, products
 
         if catalog is not None and not catalog.is_file():
-            raise UsageError(f"--catalog: no such file: {catalog}")
+            raise UsageError(f"`catalog`: no such file: {catalog}", parameters=("catalog",))
         rows = item_rows(
             products(self.spark, self.paths, str(catalog) if catalog else None), item_field
         ).cache()
@@ -146,8 +175,9 @@ class SparkTransform:
             counts = item_counts(rows)
             if catalog is not None and not counts["in_catalog"]:
                 raise UsageError(
-                    f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by "
-                    "--item-id"
+                    f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by "
+                    "`item_field`",
+                    parameters=("catalog", "item_field"),
                 )
             present = present_fields(counts, item_field)
             _write_csv(rows.select("ITEM_ID", *present), self.work_dir / "items", path)

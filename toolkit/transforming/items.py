@@ -93,7 +93,8 @@ def items_csv(
         ).fetchall()[0][0]
     ):
         raise UsageError(
-            f"--catalog {catalog}: no product has a {item_field!r} field, the item id chosen by --item-id"
+            f"`catalog` {catalog}: no product has a {item_field!r} field, the item id chosen by `item_field`",
+            parameters=("catalog", "item_field"),
         )
     values = ", ".join(
         f"arg_max({sql}, ts) FILTER (WHERE {sql} IS NOT NULL) AS {name}" for name, (sql, _) in FIELDS.items()
@@ -127,7 +128,8 @@ def present_fields(counts: dict[str, int], item_field: str) -> list[str]:
     if not present:
         raise UsageError(
             f"no product metadata (price, category, brand, name, created_at) beside {item_field} in the "
-            "events or a --catalog: an Items dataset needs at least one field"
+            "events or a `catalog`: an Items dataset needs at least one field",
+            parameters=("catalog",),
         )
     return present
 
@@ -158,7 +160,7 @@ def _load_products(
     if catalog is None:
         return
     if not catalog.is_file():
-        raise UsageError(f"--catalog: no such file: {catalog}")
+        raise UsageError(f"`catalog`: no such file: {catalog}", parameters=("catalog",))
     try:
         connection.execute(
             "INSERT INTO products SELECT 'infinity'::TIMESTAMPTZ, json, true "
@@ -167,5 +169,6 @@ def _load_products(
         )
     except (duckdb.InvalidInputException, duckdb.IOException) as exc:
         raise UsageError(
-            f"--catalog {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}"
+            f"`catalog` {catalog} is not JSON lines (one product object a line): {str(exc).splitlines()[0]}",
+            parameters=("catalog",),
         ) from None

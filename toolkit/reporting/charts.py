@@ -4,6 +4,7 @@ their text kept as text so the page stays small, searchable and sharp in print."
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -12,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen before pyplot is imported
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
 plt.rcParams.update(
     {
@@ -67,12 +69,14 @@ def stacked_bars(labels: list[str], series: dict[str, list[int]], ylabel: str) -
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     _day_ticks(axes, labels)
     axes.set_ylabel(ylabel)
+    _counts(axes.yaxis)
+    # above the bars, clear of the slanted day labels below them
     axes.legend(
         frameon=False,
         fontsize=8,
         ncol=min(4, max(1, len(series))),
-        loc="upper left",
-        bbox_to_anchor=(0, -0.18),
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
     )
     return _svg(figure)
 
@@ -89,6 +93,7 @@ def horizontal_bars(
     for position, value, note in zip(positions, values, notes or [f"{v:,}" for v in values], strict=True):
         axes.text(value, position, f" {note}", va="center", fontsize=8)
     axes.set_xlim(0, (max(values, default=0) or 1) * 1.35)
+    _counts(axes.xaxis)
     return _svg(figure)
 
 
@@ -108,7 +113,8 @@ def flow(parts: list[tuple[str, int]], total_label: str) -> str:
         left += count
     axes.set_yticks([0], [total_label])
     axes.set_xlabel("messages")
-    axes.legend(frameon=False, fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(0, -0.45))
+    _counts(axes.xaxis)
+    axes.legend(frameon=False, fontsize=8, ncol=2, loc="lower left", bbox_to_anchor=(0, 1.0))
     return _svg(figure)
 
 
@@ -125,6 +131,8 @@ def bars(labels: list[str], values: list[int], xlabel: str, ylabel: str, log: bo
     axes.set_ylabel(ylabel)
     if log:
         axes.set_yscale("log")
+        axes.yaxis.set_minor_formatter(NullFormatter())  # the decades labelled, as plain numbers
+    _counts(axes.yaxis)
     return _svg(figure)
 
 
@@ -144,7 +152,11 @@ def rank_frequency(
         )
     axes.set_xlabel("item rank")
     axes.set_ylabel("interactions")
-    axes.set_title(verdict, fontsize=8, loc="left")
+    for axis in (axes.xaxis, axes.yaxis):  # plain numbers: no mathtext, which labels never parse
+        _counts(axis)
+        _counts(axis, minor=True)
+    # wrapped: a title wider than the axes would widen the figure and shrink the chart on the page
+    axes.set_title(textwrap.fill(verdict, 100), fontsize=8, loc="left")
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
 
@@ -165,12 +177,44 @@ def line(labels: list[str], values: list[int], ylabel: str) -> str:
     _day_ticks(axes, labels)
     axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0)
+    _counts(axes.yaxis)
     return _svg(figure)
+
+
+def histogram(lows: list[float], highs: list[float], rows: list[int]) -> str:
+    """A numerical column's values in equal bins (a profile card's chart: small)."""
+    figure, axes = plt.subplots(figsize=(3.2, 1.4))
+    axes.bar(
+        lows,
+        rows,
+        width=[high - low for low, high in zip(lows, highs, strict=True)],
+        align="edge",
+        color=PALETTE[0],
+        edgecolor="white",
+    )
+    axes.set_ylabel("rows", fontsize=7)
+    axes.tick_params(labelsize=7)
+    _counts(axes.yaxis)
+    _counts(axes.xaxis)
+    axes.xaxis.set_major_locator(MaxNLocator(4))
+    return _svg(figure)
+
+
+def _counts(axis, minor: bool = False) -> None:
+    """Counts as people write them (1,200,000), never as an offset or 1e6 above the axis."""
+    from matplotlib.ticker import FuncFormatter
+
+    (axis.set_minor_formatter if minor else axis.set_major_formatter)(
+        FuncFormatter(lambda value, _: f"{value:,.0f}" if value == int(value) else f"{value:,.2g}")
+    )
 
 
 def _day_ticks(axes: Axes, labels: list[str]) -> None:
     step = max(1, len(labels) // 12)
-    axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=30, ha="right")
+    # anchored at each label's end, so that the first date stays inside the figure
+    axes.set_xticks(
+        range(0, len(labels), step), labels[::step], rotation=30, ha="right", rotation_mode="anchor"
+    )
 
 
 def _log10(value: float) -> float:

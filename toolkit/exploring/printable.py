@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from toolkit.explore.engines import QueryResult
+from toolkit.exploring.engines import QueryResult
 
 SECRET_NAMES = frozenset({"writekey", "write_key"})
 # Every C0 control but tab and newline, DEL, and every C1 control (0x80-0x9f: CSI, OSC, ...)

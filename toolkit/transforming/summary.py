@@ -6,13 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from toolkit.personalize.domains import event_map
+from toolkit.errors import UsageError
+from toolkit.personalize.domains import event_map as domain_event_map
 from toolkit.personalize.validate import MAX_ID_LENGTH
 from toolkit.segment.lines import Reject
 
 if TYPE_CHECKING:
-    from toolkit.transform.items import ItemsDataset
-    from toolkit.transform.users import UsersDataset
+    from toolkit.transforming.items import ItemsDataset
+    from toolkit.transforming.users import UsersDataset
 
 DEFAULT_EVENT_TYPES = ("Product Added", "Order Completed", "Product Clicked")
 ITEM_FIELDS = ("sku", "product_id")
@@ -39,14 +40,20 @@ class TransformOptions:
     @classmethod
     def for_domain(
         cls,
-        item_field: str,
+        *,
+        item_field: str = "sku",
         domain: str | None = None,
-        event_map_path: str | None = None,
+        event_map: str | None = None,
         event_types: tuple[str, ...] | None = None,
     ) -> TransformOptions:
         """Options for a Personalize domain (None: EVENT_TYPE is the event name): its event map
-        (the bundled one, or a file's), and the events kept: `event_types`, else the map's."""
-        mapping = event_map(domain, event_map_path) if domain else None
+        (the bundled one, or the TOML file `event_map`), and the events kept: `event_types`, else
+        the map's."""
+        if event_map and not domain:
+            raise UsageError("`event_map` needs `domain`", parameters=("event_map", "domain"))
+        if event_types == ():
+            raise UsageError("`event_types` must name at least one event", parameters=("event_types",))
+        mapping = domain_event_map(domain, event_map) if domain else None
         return cls(
             event_types if event_types is not None else tuple(mapping or DEFAULT_EVENT_TYPES),
             item_field,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from toolkit.report import charts
+from toolkit.reporting import charts
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d232a; \
@@ -21,25 +21,47 @@ table { border-collapse: collapse; margin: 0.5rem 0; font-size: 13px; } \
 th, td { border-bottom: 1px solid #d0d7de; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; } .fail { color: #cf222e; \
 font-weight: 600; } .warn { color: #9a6700; font-weight: 600; } .pass { color: #1a7f37; }
-figure { margin: 0.5rem 0 1rem; } figure svg { max-width: 100%; height: auto; } \
+figure { margin: 0.5rem 0 1rem; } figure svg { width: 100%; height: auto; } \
 figcaption { color: #57606a; font-size: 12px; }
+nav ol { margin: 0.3rem 0 0 1.2rem; padding: 0; columns: 2; } \
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr)); gap: 0.8rem; } \
+.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.5rem 0.7rem; } \
+.card h4 { margin: 0 0 0.3rem; font-size: 0.95rem; } .card table { width: 100%; margin: 0.2rem 0; } \
+.alert { color: #9a6700; margin: 0.2rem 0; } details summary { cursor: pointer; color: #57606a; }
 @media print { body { max-width: none; padding: 0; font-size: 11px; } h2 { break-after: avoid; } \
 figure, table, .verdict { break-inside: avoid; } }
 """
 
 
 def render_page(report: dict) -> str:
-    """The page for a report's figures (Report.as_dict())."""
-    parts = [_head(report), _verdict(report), _key_figures(report)]
+    """The page for a report's figures (Report.as_dict()): the verdict, a table of contents, then
+    each section under a heading the contents link to."""
+    sections = [("key-figures", "Key figures", _key_figures(report))]
     if report["logs"]:
-        parts.append(_logs(report["logs"], report["accounting"]))
+        sections.append(("logs", "The logs", _logs(report["logs"], report["accounting"])))
     if report["interactions"]:
-        parts.append(_interactions(report["interactions"], report["validation"]))
+        sections.append(
+            ("interactions", "The interactions", _interactions(report["interactions"], report["validation"]))
+        )
+    for dataset, columns in report.get("profiles", {}).items():
+        sections.append(
+            (f"profile-{dataset}", f"The {dataset.capitalize()} dataset", _profile(dataset, columns))
+        )
     if report["validation"]:
-        parts.append(_rules([report["validation"], *report["datasets"]]))
+        sections.append(("rules", "Personalize's rules", _rules([report["validation"], *report["datasets"]])))
     if report["evaluation"]:
-        parts.append(_evaluation(report["evaluation"]))
-    return "".join(parts) + "</body></html>\n"
+        sections.append(
+            ("evaluation", 'Anything to learn beyond "most popular"?', _evaluation(report["evaluation"]))
+        )
+    contents = (
+        "<nav><h2>Contents</h2><ol>"
+        + "".join(f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title, _ in sections)
+        + "</ol></nav>"
+    )
+    body = "".join(
+        f'<section id="{anchor}"><h2>{escape(title)}</h2>{html}</section>' for anchor, title, html in sections
+    )
+    return _head(report) + _verdict(report) + contents + body + "</body></html>\n"
 
 
 def _head(report: dict) -> str:
@@ -93,7 +115,7 @@ def _key_figures(report: dict) -> str:
         rows.append(_figure_row("interactions", "interactions", interactions["interactions"]))
         rows.append(_figure_row("users", "users with interactions", interactions["users"]))
         rows.append(_figure_row("items", "items with interactions", interactions["items"]))
-    return "<h2>Key figures</h2><table>" + "".join(rows) + "</table>"
+    return "<table>" + "".join(rows) + "</table>"
 
 
 def _chart(name: str, svg: str, caption: str) -> str:
@@ -104,7 +126,7 @@ def _logs(logs: dict, accounting: dict | None) -> str:
     days = list(logs["per_day"])
     series = {source: [logs["per_day"][day].get(source, 0) for day in days] for source in logs["sources"]}
     out = [
-        "<h2>The logs</h2><h3>Messages per day, by source</h3>",
+        "<h3>Messages per day, by source</h3>",
         _chart(
             "per_day_by_source",
             charts.stacked_bars(days, series, "messages"),
@@ -178,7 +200,7 @@ def _logs(logs: dict, accounting: dict | None) -> str:
 
 
 def _interactions(figures: dict, validation: dict | None) -> str:
-    out = ["<h2>The interactions</h2>"]
+    out = []
     per_user = figures["per_user"]
     labels = [f"{b['from']}" if b["from"] == b["to"] else f"{b['from']}-{b['to']}" for b in per_user]
     out += [
@@ -259,21 +281,59 @@ def _checks_table(checks: list[dict]) -> str:
 
 
 def _rules(reports: list[dict]) -> str:
-    out = ["<h2>Personalize's rules</h2>"]
+    """Per dataset the rules to fix or look at; the passing ones folded away."""
+    out = []
     for report in reports:
         verdict = "valid" if report["valid"] else "invalid"
         out.append(
             f"<h3>{escape(report['dataset'])}: {escape(report['path'])}, {report['rows']:,} rows, "
             f'<span class="{"pass" if report["valid"] else "fail"}">{verdict}</span></h3>'
         )
-        out.append(_checks_table(report["checks"]))
+        findings = [c for c in report["checks"] if c["status"] != "pass"]
+        passing = [c for c in report["checks"] if c["status"] == "pass"]
+        if findings:
+            out.append(_checks_table(findings))
+        if passing:
+            out.append(
+                f"<details><summary>{len(passing)} rule{'' if len(passing) == 1 else 's'} pass</summary>"
+                f"{_checks_table(passing)}</details>"
+            )
     return "".join(out)
+
+
+def _profile(dataset: str, columns: list[dict]) -> str:
+    """A card per column: completeness, distinct values, top values or a histogram, alerts."""
+    cards = []
+    for column in columns:
+        alerts = "".join(f'<p class="alert">{escape(alert)}</p>' for alert in column["alerts"])
+        if "histogram" in column:
+            bins = column["histogram"]
+            detail = charts.histogram(
+                [b["from"] for b in bins], [b["to"] for b in bins], [b["rows"] for b in bins]
+            )
+        else:
+            detail = (
+                "<table>"
+                + "".join(
+                    f"<tr><td>{escape(str(top['value'])[:60])}</td>"
+                    f'<td class="number">{top["rows"]:,}</td></tr>'
+                    for top in column.get("top", [])
+                )
+                + "</table>"
+            )
+        cards.append(
+            f'<div class="card" data-column="{escape(column["column"])}">'
+            f"<h4>{escape(column['column'])}</h4><p>{column['kind']}; "
+            f'<span data-figure="complete">{1 - column["missing_share"]:.0%}</span> complete; '
+            f'<span data-figure="distinct">{column["distinct"]:,}</span> distinct</p>{alerts}{detail}</div>'
+        )
+    return f'<div class="cards" data-profile="{escape(dataset)}">' + "".join(cards) + "</div>"
 
 
 def _evaluation(evaluation: dict) -> str:
     rows = "".join(
         f'<tr><td>{name}</td><td class="number">{scores["hit_rate"]:.3f}</td>'
-        f'<td class="number">{scores["ndcg"]:.3f}</td><td class="number">{scores["coverage"]:.3f}</td></tr>'
+        f'<td class="number">{scores["ndcg"]:.3f}</td><td class="number">{scores["coverage"]:.1%}</td></tr>'
         for name, scores in (
             ("most popular", evaluation["popularity"]),
             ("item-to-item co-occurrence", evaluation["cooccurrence"]),
@@ -281,7 +341,7 @@ def _evaluation(evaluation: dict) -> str:
     )
     k = evaluation["k"]
     return (
-        f'<h2>Anything to learn beyond "most popular"?</h2><p>{escape(evaluation["verdict"])}</p>'
+        f"<p>{escape(evaluation['verdict'])}</p>"
         f"<table><tr><th>recommender</th><th>hit rate @{k}</th><th>NDCG @{k}</th>"
         f"<th>catalog coverage @{k}</th></tr>{rows}</table>"
         f"<p>Each of {evaluation['users']:,} users' last interaction held out; ratio of hit rates "

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from toolkit.aws.s3 import AwsOptions
 from toolkit.errors import UsageError
-from toolkit.explore.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
-from toolkit.explore.logs_view import sql_text
-from toolkit.explore.printable import printable
-from toolkit.explore.warehouse import WAREHOUSE_QUERIES, WarehouseExplorer
+from toolkit.exploring.engines import WORKSHOP_QUERIES, AthenaExplorer, DuckDBExplorer, Explorer, QueryResult
+from toolkit.exploring.logs_view import sql_text
+from toolkit.exploring.printable import printable
+from toolkit.exploring.warehouse import WAREHOUSE_QUERIES, WarehouseExplorer
 from toolkit.progress import OnProgress
 from toolkit.segment.logs import LogFiles, find_log_files
 from toolkit.segment.warehouse_engines import is_duckdb_file, is_postgres_url

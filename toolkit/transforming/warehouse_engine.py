@@ -29,10 +29,10 @@ from toolkit.progress import OnProgress
 from toolkit.segment.snakecase import warehouse_name
 from toolkit.segment.warehouse_engines import connect_postgres, is_duckdb_file, is_postgres_url, redacted
 from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
-from toolkit.transform.duckdb_engine import DuckDBTransform, classify_sql
-from toolkit.transform.items import items_csv
-from toolkit.transform.summary import TransformOptions, TransformSummary
-from toolkit.transform.users import UsersDataset, users_csv
+from toolkit.transforming.duckdb_engine import DuckDBTransform, classify_sql
+from toolkit.transforming.items import ItemsDataset, items_csv
+from toolkit.transforming.summary import TransformOptions, TransformSummary
+from toolkit.transforming.users import UsersDataset, users_csv
 
 FETCH_ROWS = 50_000  # rows per fetch from the server-side cursor
 STATE_SCHEMA = "toolkit_warehouse"
@@ -322,7 +322,7 @@ class WarehouseTransform:
             )
         return users_csv(self.duck, f"({' UNION ALL '.join(selects)})", {}, path, chosen)
 
-    def write_items(self, path: Path, item_field: str, catalog: Path | None):
+    def write_items(self, path: Path, item_field: str, catalog: Path | None) -> ItemsDataset:
         """The Items dataset from the product columns of every event table (and `products`)."""
         item = warehouse_name(item_field, RESERVED["track"])
         selects = []
@@ -358,6 +358,10 @@ class WarehouseTransform:
             )
         )
         return items_csv(self.duck, relation, {}, path, item_field, catalog)
+
+    def local_file(self, path: Path | str) -> Path:
+        """Never called: a warehouse has no log files, so no line to read again (see unparsed_by_file)."""
+        raise AssertionError(f"a warehouse has no log file to read again ({path})")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -15,14 +15,16 @@ from toolkit.errors import UsageError
 from toolkit.files import check_outputs, write_atomically
 from toolkit.personalize.evaluate import Evaluation, evaluate_csv
 from toolkit.personalize.validate import ValidationReport, validate_csv, with_datasets
-from toolkit.report.figures import interaction_figures, load_interactions, load_messages, log_figures
-from toolkit.report.page import render_page
+from toolkit.reporting.figures import interaction_figures, load_interactions, load_messages, log_figures
+from toolkit.reporting.page import render_page
+from toolkit.reporting.profiles import dataset_profile
 from toolkit.segment.logs import LogFiles, find_log_files
-from toolkit.simulate.scenario import Scenario
-from toolkit.transform.run import transform
-from toolkit.transform.summary import TransformSummary
+from toolkit.simulate.scenario import Scenario, load_scenario
+from toolkit.transforming.run import transform
+from toolkit.transforming.summary import TransformSummary
 
 MEMORY_LIMIT = "1GB"
+PROFILED = {"users": "USER_ID", "items": "ITEM_ID"}  # the datasets profiled, by their id column
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Report:
     interactions: dict | None = None
     validation: ValidationReport | None = None
     datasets: list[ValidationReport] = field(default_factory=list)
+    profiles: dict[str, list[dict]] = field(default_factory=dict)  # Users, Items: a profile per column
     evaluation: Evaluation | None = None
     not_evaluated: str | None = None  # why there is no evaluation, when it was asked for
 
@@ -78,6 +81,7 @@ class Report:
             "interactions": self.interactions,
             "validation": self.validation.as_dict() if self.validation else None,
             "datasets": [d.as_dict() for d in self.datasets],
+            "profiles": self.profiles,
             "evaluation": self.evaluation.as_dict() if self.evaluation else None,
         }
 
@@ -96,28 +100,34 @@ def inputs_of(source: str, users: str | None = None, items: str | None = None) -
         found.interactions = path
     else:
         found.logs = source
-    for option, given in (("--users", found.users), ("--items", found.items)):
+    for parameter, given in (("users", found.users), ("items", found.items)):
         if given is not None and not given.is_file():
-            raise UsageError(f"{option}: no such file: {given}")
+            raise UsageError(f"`{parameter}`: no such file: {given}", parameters=(parameter,))
     return found
 
 
 def build_report(
     source: str,
-    scenario: Scenario,
-    aws: AwsOptions | None = None,
+    *,
+    out: str | Path | None = None,
     users: str | None = None,
     items: str | None = None,
+    scenario: str | Scenario = "workshop",
     evaluate: bool = True,
-    out: Path | None = None,
     layout: str | None = None,
+    aws: AwsOptions | None = None,
 ) -> Report:
-    """Every figure, the transform's accounting (for logs), the validation and the evaluation;
-    with `out`, the page written there (checked before any work)."""
+    """The figures of `source` (Segment logs: a folder or s3://bucket/prefix; an interactions
+    CSV; or a workshop output folder), the transform's accounting (for logs), Personalize's
+    validation (with `users` and `items` CSVs, across them too) and, if `evaluate`, the signal
+    check; with `out`, the HTML page written there (checked before any work). `scenario` (a
+    name, a file or a Scenario) gives the page its funnels and source names."""
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    out = Path(out) if out is not None else None
     inputs = inputs_of(source, users, items)
     read = [p for p in (inputs.interactions, inputs.users, inputs.items) if p]
     if out is not None:
-        check_outputs({"--out": out}, read)
+        check_outputs({"out": out}, read)
     report = Report(source)
     logs = (
         find_log_files(inputs.logs, aws, stream=True, layout=layout)
@@ -126,13 +136,14 @@ def build_report(
     )
     with logs as files, tempfile.TemporaryDirectory(prefix="toolkit-report-") as work:
         if out is not None and files is not None:
-            check_outputs({"--out": out}, [*read, *files.paths])
+            check_outputs({"out": out}, [*read, *files.paths])
         if inputs.interactions is not None:
             csv = inputs.interactions
             report.validation = validate_csv(csv, dataset="interactions")
         else:  # logs (the source itself): the transform validates what it writes, the report's validation
             csv = Path(work) / "interactions.csv"
-            report.accounting, _, report.validation = transform(source, str(csv), aws=aws, layout=layout)
+            transformed = transform(source, out=str(csv), aws=aws, layout=layout)
+            report.accounting, report.validation = transformed.summary, transformed.validation
         report.validation.path = str(inputs.interactions or f"{source} (transformed)")
         report.datasets = with_datasets(report.validation, csv, inputs.users, inputs.items)
         if evaluate:
@@ -164,6 +175,11 @@ def add_figures(report: Report, scenario: Scenario, logs: LogFiles | None, csv: 
             if csv is not None:
                 load_interactions(connection, csv)
                 report.interactions = interaction_figures(connection)
+            for dataset in report.datasets:
+                if dataset.dataset in PROFILED and Path(dataset.path).is_file():
+                    report.profiles[dataset.dataset] = dataset_profile(
+                        connection, Path(dataset.path), PROFILED[dataset.dataset]
+                    )
         finally:
             connection.close()
 
