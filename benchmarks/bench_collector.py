@@ -24,7 +24,7 @@ from pathlib import Path
 from toolkit.segment.send import SourceToSend, send_logs
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 KEYS = {"web": "bench-web", "android": "bench-android", "ios": "bench-ios", "email": "bench-email"}
 MESSAGES_PER_VISITOR_DAY = 3.6

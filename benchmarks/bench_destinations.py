@@ -29,7 +29,7 @@ from toolkit.destinations import DestinationOptions, open_destinations
 from toolkit.segment import kinesis
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 
 START = date(2026, 11, 1)

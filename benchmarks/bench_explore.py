@@ -20,7 +20,7 @@ from toolkit.exploring.logs_view import sql_text
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 MESSAGES_PER_VISITOR_DAY = 3.6
 DAYS = 5

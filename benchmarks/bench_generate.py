@@ -24,7 +24,7 @@ from pathlib import Path
 
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 DAYS = 5
 

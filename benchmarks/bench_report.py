@@ -17,7 +17,7 @@ from pathlib import Path
 from bench_transform import benchmark_logs  # beside this script
 
 from toolkit.reporting.build import build_report
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 
 

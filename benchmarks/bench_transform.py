@@ -29,7 +29,7 @@ from isal import igzip
 
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.duckdb_engine import READ_LOGS_SQL
 from toolkit.transforming.run import transform
 from toolkit.transforming.summary import DEFAULT_EVENT_TYPES

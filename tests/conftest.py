@@ -9,7 +9,7 @@ import pytest
 from tests.helpers import START, read_messages
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from toolkit.segment.collector import Collector, CollectorServer, CollectorSource
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 START = date(2026, 11, 1)
 DAY_FOLDER = "segment-logs/abcdefghij/1556755200000"

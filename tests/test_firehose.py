@@ -23,7 +23,7 @@ from toolkit.segment.destination import Destination
 from toolkit.segment.firehose import FirehoseDestination, StreamMap
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 
 SCENARIO = load_scenario().with_visitors(50)

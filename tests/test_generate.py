@@ -16,7 +16,7 @@ from toolkit.cli import app
 from toolkit.segment.sinks import LocalSink
 from toolkit.segment.timestamps import parse_iso
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.simulate.timestamp_text import iso_millis_bytes
 
 FILE_NAME = re.compile(
@@ -444,7 +444,7 @@ def test_continuous_cadence_writes_small_files_every_few_minutes_as_todays_s3_de
 
     from toolkit.segment.layout import KEY_PATTERN
     from toolkit.simulate.run import generate
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     hourly, continuous = tmp_path / "hourly", tmp_path / "continuous"
     scenario = load_scenario("retail").with_visitors(100)

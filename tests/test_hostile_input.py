@@ -23,7 +23,7 @@ from toolkit.cli import app
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 runner = CliRunner()
 

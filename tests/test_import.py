@@ -35,7 +35,7 @@ from toolkit.personalize.import_plan import AccountState, DatasetFile, ImportReq
 from toolkit.personalize.schema import interactions_schema
 from toolkit.render import import_status_lines
 from toolkit.segment.sinks import LocalSink
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.workshop import run_workshop
 
 runner = CliRunner()

@@ -23,7 +23,7 @@ from toolkit.errors import UsageError
 from toolkit.segment.kinesis import KinesisDestination
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 RETAIL = load_scenario("retail")  # its apps send screen calls
 

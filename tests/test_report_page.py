@@ -107,3 +107,14 @@ def test_chromium_draws_the_page(workshop, tmp_path):
     )
     assert shot.stat().st_size > 100_000  # drawn, not blank
     assert 'data-profile="users"' in run.stdout and 'data-chart="per_day_by_source"' in run.stdout
+
+
+def test_cold_users_and_items_above_their_cards(workshop):
+    page = (workshop / "report.html").read_text()
+    interactions = columns_of(workshop / "transformed" / "interactions.csv")
+    for dataset, column in (("users", "USER_ID"), ("items", "ITEM_ID")):
+        ids = set(columns_of(workshop / f"{dataset}.csv")[column])
+        cold = len(ids - set(interactions[column]))
+        found = re.search(rf'<p class="(alert|note)" data-cold="{dataset}">(.*?)</p>', page)
+        assert found and f"cold {dataset}: {cold / len(ids):.1%}" in unescape(found[2])
+        assert (found[1] == "alert") == (cold / len(ids) > 0.10)

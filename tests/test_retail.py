@@ -20,7 +20,7 @@ from toolkit.errors import UsageError
 from toolkit.segment.libraries import REFERRERS, SITE
 from toolkit.segment.sinks import LocalSink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 FIRST = date(2026, 11, 2)  # a Monday
 DAYS = 14

@@ -17,7 +17,7 @@ from toolkit.exploring.logs_view import sql_text
 from toolkit.segment.logs import find_log_files
 from toolkit.segment.sinks import LocalSink, S3Sink
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 
 runner = CliRunner()

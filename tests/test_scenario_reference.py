@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from toolkit.simulate import scenario as scenario_module
+from toolkit.simulate import scenario_toml as scenario_module
 from toolkit.simulate import values
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -623,7 +623,7 @@ def test_the_catalog_export_comes_first_and_its_cold_items_are_rows(tmp_path):
 
 
 def test_the_workshop_catalog_is_written_beside_the_logs_and_describes_every_sku(workshop_logs, tmp_path):
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     catalog = workshop_logs / "catalog.jsonl"
     products = [json.loads(line) for line in catalog.read_text().splitlines()]

@@ -394,12 +394,12 @@ def test_schema_command_types_users_and_items_from_their_values(tmp_path, monkey
     assert default.exit_code == 0 and (tmp_path / "users.avsc").is_file()
 
 
-def test_the_line_scan_counts_as_a_line_by_line_reading_would(tmp_path, monkeypatch):
+def test_the_line_scan_counts_as_a_line_by_line_reading_would(tmp_path):
     """scan_lines measures chunks with numpy; here, files of awkward lines (blank, quoted, CR, long,
     across chunk borders) against a plain reading of the same bytes, line by line."""
     import random
 
-    from toolkit.personalize import validate
+    from toolkit.personalize.line_scan import scan_lines
 
     def reference(data: bytes):
         lines = data.split(b"\n")[1:]  # after the header
@@ -417,7 +417,6 @@ def test_the_line_scan_counts_as_a_line_by_line_reading_would(tmp_path, monkeypa
         ][:3]
         return content, longest, open_quotes
 
-    monkeypatch.setattr(validate, "CHUNK", 64)  # many chunk borders, inside lines too
     rng = random.Random(7)
     pieces = [
         b"",
@@ -436,5 +435,5 @@ def test_the_line_scan_counts_as_a_line_by_line_reading_would(tmp_path, monkeypa
         data = b"USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + body + (b"\n" if rng.random() < 0.5 else b"")
         path = tmp_path / f"{case}.csv"
         path.write_bytes(data)
-        scan = validate.scan_lines(path)
+        scan = scan_lines(path, header_bytes=65536, examples=3, chunk_bytes=64)  # many chunk borders
         assert (scan.lines, scan.longest, scan.open_quotes) == reference(data), data

@@ -27,7 +27,7 @@ from toolkit.segment.warehouse_engines import DuckDBEngine, PostgresEngine
 from toolkit.segment.warehouse_load import WarehouseDestination
 from toolkit.segment.warehouse_schema import JsonText, Timestamp, message_rows
 from toolkit.simulate.run import generate
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 from toolkit.transforming.summary import TransformOptions
 from toolkit.transforming.warehouse_engine import WarehouseTransform, unload_select

@@ -270,7 +270,7 @@ def _has_platform_properties(message: dict) -> bool:
 def generate_three_days(root: Path) -> list[dict]:
     from toolkit.segment.sinks import LocalSink
     from toolkit.simulate.run import generate
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     generate(load_scenario("workshop"), date(2026, 11, 1), 3, 2026, LocalSink(root), workers=2)
     return read_messages(root)

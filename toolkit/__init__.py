@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "generate": ("toolkit.generating", "generate"),
     "GenerateResult": ("toolkit.generating", "GenerateResult"),
-    "load_scenario": ("toolkit.simulate.scenario", "load_scenario"),
+    "load_scenario": ("toolkit.simulate.scenario_toml", "load_scenario"),
     "Scenario": ("toolkit.simulate.scenario", "Scenario"),
     "explore": ("toolkit.exploring.run", "explore"),
     "ExploreResult": ("toolkit.exploring.run", "ExploreResult"),
@@ -80,7 +80,8 @@ if TYPE_CHECKING:
     from toolkit.personalize.validate import ValidationReport, ValidationResult, validate
     from toolkit.reporting.build import Report
     from toolkit.reporting.build import build_report as report
-    from toolkit.simulate.scenario import Scenario, load_scenario
+    from toolkit.simulate.scenario import Scenario
+    from toolkit.simulate.scenario_toml import load_scenario
     from toolkit.transforming.run import TransformResult, transform
     from toolkit.transforming.summary import TransformOptions, TransformSummary
 

@@ -35,7 +35,7 @@ from toolkit.errors import UsageError
 from toolkit.personalize.validate import validate_csv
 from toolkit.segment.layout import KEY_PATTERN
 from toolkit.segment.send import shown_url
-from toolkit.simulate.scenario import load_scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 BUCKET_PREFIX = "personalize-data-"
 DEFAULT_REGION = "us-east-1"  # the workshop's region

@@ -848,15 +848,19 @@ def report(
     Charts embedded, no network. Exit 0 when the interactions pass Personalize's rules, 1 when not."""
     from toolkit import report as build_report
 
-    built = build_report(
-        source,
-        out=out,
-        users=users,
-        items=items,
-        scenario=scenario,
-        evaluate=evaluate,
-        layout=read_layout,
-        aws=aws_options(profile, region, endpoint_url),
+    built = with_progress(
+        "reading, validating and drawing the report",
+        lambda _: build_report(
+            source,
+            out=out,
+            users=users,
+            items=items,
+            scenario=scenario,
+            evaluate=evaluate,
+            layout=read_layout,
+            aws=aws_options(profile, region, endpoint_url),
+        ),
+        show=not quiet,
     )
     if as_json:
         print_json(built.as_dict())
@@ -1210,7 +1214,7 @@ def collector(
     from toolkit.destinations import open_destinations
     from toolkit.segment.collector import CollectorSource
     from toolkit.segment.write_keys import resolve_write_keys
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     chosen = load_scenario(scenario)
     keys = resolve_write_keys(list(chosen.sources), write_key, keys_file)
@@ -1358,7 +1362,7 @@ def check(
     from toolkit.checking import CheckOptions, check_account, check_accounts, read_accounts
     from toolkit.render import print_check
     from toolkit.segment.write_keys import resolve_write_keys
-    from toolkit.simulate.scenario import load_scenario
+    from toolkit.simulate.scenario_toml import load_scenario
 
     keys = {} if skip_segment else resolve_write_keys(list(load_scenario().sources), write_key, keys_file)
     if dry_run and not fix:

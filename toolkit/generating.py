@@ -14,7 +14,8 @@ from toolkit.errors import UsageError
 from toolkit.segment.layout import HOURLY, check_cadence
 from toolkit.simulate.run import SimulationResult
 from toolkit.simulate.run import generate as simulate
-from toolkit.simulate.scenario import Scenario, load_scenario
+from toolkit.simulate.scenario import Scenario
+from toolkit.simulate.scenario_toml import load_scenario
 
 MAX_DAYS = 3_650  # ten years of simulated days
 MAX_VISITORS = 1_000_000  # new visitors per platform per day (about 10M messages a day)

@@ -4,7 +4,6 @@ warnings of aws-samples' diagnose.py at its thresholds."""
 
 from __future__ import annotations
 
-import functools
 import math
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -12,10 +11,10 @@ from datetime import UTC
 from pathlib import Path
 
 import duckdb
-import numpy as np
 
 from toolkit.errors import UsageError
 from toolkit.personalize.check_ids import check_id
+from toolkit.personalize.line_scan import LineScan, scan_lines
 from toolkit.personalize.schema import (
     RESERVED,
     Field,
@@ -40,7 +39,6 @@ MAX_HEADER_BYTES = (
 MAX_COLUMNS = 1000
 MAX_LINE_BYTES = 10_000_000  # DuckDB's reader refuses longer lines; each is a reported failure, not a crash
 MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder past this, whatever the file's size
-CHUNK = 1 << 20
 SQL_TYPES = {"long": "BIGINT", "int": "INTEGER", "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
 # diagnose.py's thresholds (aws-samples/amazon-personalize-samples, diagnose.yaml)
 DIAGNOSE = {
@@ -195,7 +193,7 @@ def validate_csv(
     schema_path = schema_path or (path.with_suffix(".avsc") if path.with_suffix(".avsc").is_file() else None)
     fields = load_schema(schema_path) if schema_path else _inferred_fields(header, rules)
     checks = [_header_check(header_text, header, fields, rules, schema_path)]
-    scan = scan_lines(path)
+    scan = scan_lines(path, header_bytes=MAX_HEADER_BYTES, examples=EXAMPLES)
     if scan.longest[1] > MAX_LINE_BYTES:  # no CSV reader takes it: Personalize's import would fail there too
         line, size = scan.longest
         checks.append(
@@ -301,105 +299,6 @@ def _first_line(path: Path) -> bytes:
             "starts with a header row such as USER_ID,ITEM_ID,TIMESTAMP"
         )
     return line
-
-
-@dataclass
-class LineScan:
-    """What one bounded pass over the lines after the header finds."""
-
-    lines: int = 0  # lines holding more than blanks
-    longest: tuple[int, int] = (0, 0)  # (line number, bytes) of the longest line
-    open_quotes: list[str] = field(default_factory=list)  # the first lines with an odd number of quotes
-
-
-HEAD = 200  # bytes of a line shown as an example
-
-
-def scan_lines(path: Path) -> LineScan:
-    """Read the lines after the header in chunks, so memory stays bounded whatever a line's length;
-    each chunk's lines are measured at once with numpy (a Python loop a line cost ~6 us)."""
-    scan = LineScan()
-    number = 1  # the header's line
-    carry = _Partial()  # the line the previous chunk ended in
-    with open(path, "rb") as handle:
-        handle.readline(MAX_HEADER_BYTES + 1)
-        while chunk := handle.read(CHUNK):
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            ends = np.flatnonzero(data == 10)
-            starts: np.ndarray = np.r_[0, ends + 1]
-            stops: np.ndarray = np.r_[ends, len(data)]
-            lengths = stops - starts
-            quotes = np.flatnonzero(data == 34)
-            line_quotes = np.searchsorted(quotes, stops) - np.searchsorted(quotes, starts)
-            content = _has_content(data, starts, lengths)
-            lengths[0] += carry.length  # the first piece goes on the carried line
-            line_quotes[0] += carry.quotes
-            content[0] |= carry.content
-            head = functools.partial(_piece_head, chunk, starts, stops, carry.head)
-            done = len(ends)  # pieces that end in a newline: whole lines
-            _end_lines(scan, number, lengths[:done], line_quotes[:done], content[:done], head)
-            number += done
-            last = len(starts) - 1
-            carry = _Partial(
-                int(lengths[last]), int(line_quotes[last]), bool(content[last]), head(last)[:HEAD]
-            )
-    if carry.length:
-        _end_lines(
-            scan,
-            number,
-            np.array([carry.length]),
-            np.array([carry.quotes]),
-            np.array([carry.content]),
-            lambda k: carry.head,
-        )
-    return scan
-
-
-def _piece_head(chunk: bytes, starts: np.ndarray, stops: np.ndarray, carried: bytes, k: int) -> bytes:
-    """The first HEAD bytes of a chunk's piece k (after the carried line's, for the first)."""
-    taken = carried if k == 0 else b""
-    return taken + chunk[starts[k] : min(stops[k], starts[k] + HEAD - len(taken))]
-
-
-def _has_content(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Whether each piece (starts, lengths) of data holds more than whitespace. Each non-empty
-    piece is reduced up to the next one's start: what lies between is newlines and empty pieces,
-    whitespace all, so it changes nothing."""
-    content = np.zeros(len(starts), dtype=bool)
-    filled = np.flatnonzero(lengths)
-    if len(filled):
-        content[filled] = np.logical_or.reduceat(_not_whitespace(data), starts[filled])
-    return content
-
-
-@dataclass
-class _Partial:
-    length: int = 0
-    quotes: int = 0
-    content: bool = False
-    head: bytes = b""
-
-
-def _not_whitespace(data: np.ndarray) -> np.ndarray:
-    """Each byte: is it other than what bytes.strip() removes (tab to carriage return, space)?"""
-    return ((data - np.uint8(9)) > 4) & (data != 32)  # below tab, data - 9 wraps round to over 4
-
-
-def _end_lines(
-    scan: LineScan, before: int, lengths: np.ndarray, quotes: np.ndarray, content: np.ndarray, head
-) -> None:
-    """Count whole lines (numbered from before + 1): content, the longest, the first with a quote
-    left open."""
-    if not len(lengths):
-        return
-    scan.lines += int(content.sum())
-    longest = int(np.argmax(lengths))
-    if lengths[longest] > scan.longest[1]:
-        scan.longest = (before + 1 + longest, int(lengths[longest]))
-    for k in np.flatnonzero(quotes % 2)[: max(0, EXAMPLES - len(scan.open_quotes))].tolist():
-        scan.open_quotes.append(
-            f"line {before + 1 + k}: {head(k).decode('utf-8', errors='replace').rstrip()}"
-        )
 
 
 def _header_check(

@@ -19,7 +19,8 @@ from toolkit.reporting.figures import interaction_figures, load_interactions, lo
 from toolkit.reporting.page import render_page
 from toolkit.reporting.profiles import dataset_profile
 from toolkit.segment.logs import LogFiles, find_log_files
-from toolkit.simulate.scenario import Scenario, load_scenario
+from toolkit.simulate.scenario import Scenario
+from toolkit.simulate.scenario_toml import load_scenario
 from toolkit.transforming.run import transform
 from toolkit.transforming.summary import TransformSummary
 

@@ -43,9 +43,15 @@ def render_page(report: dict) -> str:
         sections.append(
             ("interactions", "The interactions", _interactions(report["interactions"], report["validation"]))
         )
+    checks = (report["validation"] or {}).get("checks", [])
+    cold = {c["rule"].split()[1]: c for c in checks if c["rule"].startswith("cold ")}
     for dataset, columns in report.get("profiles", {}).items():
         sections.append(
-            (f"profile-{dataset}", f"The {dataset.capitalize()} dataset", _profile(dataset, columns))
+            (
+                f"profile-{dataset}",
+                f"The {dataset.capitalize()} dataset",
+                _profile(dataset, columns, cold.get(dataset)),
+            )
         )
     if report["validation"]:
         sections.append(("rules", "Personalize's rules", _rules([report["validation"], *report["datasets"]])))
@@ -301,8 +307,16 @@ def _rules(reports: list[dict]) -> str:
     return "".join(out)
 
 
-def _profile(dataset: str, columns: list[dict]) -> str:
-    """A card per column: completeness, distinct values, top values or a histogram, alerts."""
+def _profile(dataset: str, columns: list[dict], cold: dict | None = None) -> str:
+    """A card per column: completeness, distinct values, top values or a histogram, alerts; above
+    them, the dataset's cold rows (no interaction to learn from), an alert over the rule's 10%."""
+    intro = ""
+    if cold is not None:
+        level = "alert" if cold["status"] != "pass" else "note"
+        intro = (
+            f'<p class="{level}" data-cold="{escape(dataset)}">cold {escape(dataset)}: '
+            f"{escape(cold['detail'])} (rows with no interaction to learn from; the rule: at most 10%)</p>"
+        )
     cards = []
     for column in columns:
         alerts = "".join(f'<p class="alert">{escape(alert)}</p>' for alert in column["alerts"])
@@ -327,7 +341,7 @@ def _profile(dataset: str, columns: list[dict]) -> str:
             f'<span data-figure="complete">{1 - column["missing_share"]:.0%}</span> complete; '
             f'<span data-figure="distinct">{column["distinct"]:,}</span> distinct</p>{alerts}{detail}</div>'
         )
-    return f'<div class="cards" data-profile="{escape(dataset)}">' + "".join(cards) + "</div>"
+    return intro + f'<div class="cards" data-profile="{escape(dataset)}">' + "".join(cards) + "</div>"
 
 
 def _evaluation(evaluation: dict) -> str:

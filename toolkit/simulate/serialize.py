@@ -315,7 +315,11 @@ def _page_columns(
         shard.run_seed, shard.platform, simulated.scenario.sources[shard.platform].library
     )
     named = simulated.scenario.sources[shard.platform].page_property
-    titles = [orjson.loads(text).get(named) if named and text else None for text in properties.texts]
+    titles = (
+        [orjson.loads(text).get(named) if text else None for text in properties.texts]
+        if named
+        else [None] * len(properties.texts)
+    )
     distinct = sorted({str(t) for t in titles if t is not None})
     page_of_text = np.array([-1 if t is None else distinct.index(str(t)) for t in titles], dtype=np.int64)
     on_page = page_of_text[properties.codes]
