@@ -7,13 +7,16 @@ import csv
 import filecmp
 import gzip
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 
@@ -169,13 +172,13 @@ def test_generated_logs_load_into_segments_schema(postgres_server, retail_logs):
             (schema, table, column): (kind, length)
             for schema, table, column, kind, length in connection.execute(
                 "SELECT table_schema, table_name, column_name, data_type, character_maximum_length "
-                "FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', "
-                "'information_schema')"
+                "FROM information_schema.columns "
+                "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
             )
         }
         tables = {(schema, table) for schema, table, _ in columns}
         ids = connection.execute("SELECT count(*), count(DISTINCT id) FROM store_web.tracks").fetchone()
-    messages = [__import__("orjson").loads(line) for _, lines in log_lines(retail_logs) for line in lines]
+    messages = [orjson.loads(line) for _, lines in log_lines(retail_logs) for line in lines]
     web = [m for m in messages if m["projectId"] == load_scenario("retail").sources["web"].id]
     events = {m["event"] for m in web if m["type"] == "track"}
     schema = "store_web"
@@ -214,7 +217,7 @@ def test_transform_from_the_warehouse_equals_the_s3_path(
     stamps = [
         m["timestamp"]
         for _, lines in log_lines(workshop_small)
-        for m in map(__import__("orjson").loads, lines)
+        for m in map(orjson.loads, lines)
         if m.get("event") in TransformOptions().event_types and m.get("userId")
     ]
     assert any(int(s[20:23]) >= 500 for s in stamps)
@@ -268,8 +271,8 @@ def test_a_sync_killed_midway_leaves_nothing_half_loaded_and_resumes(postgres_se
             while time.monotonic() < deadline and child.poll() is None:
                 syncs = (
                     watcher.execute(
-                        "SELECT count(*) FROM pg_tables WHERE schemaname = 'toolkit_warehouse' AND "
-                        "tablename = 'syncs'"
+                        "SELECT count(*) FROM pg_tables "
+                        "WHERE schemaname = 'toolkit_warehouse' AND tablename = 'syncs'"
                     ).fetchone()[0]
                     and watcher.execute("SELECT count(*) FROM toolkit_warehouse.syncs").fetchone()[0]
                 )
@@ -291,14 +294,14 @@ def test_a_sync_killed_midway_leaves_nothing_half_loaded_and_resumes(postgres_se
         present = sum(
             connection.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
             for schema, table in connection.execute(
-                "SELECT schemaname, tablename FROM pg_tables WHERE tablename IN ('tracks', 'identifies', "
-                "'pages', 'screens', 'groups', 'aliases')"
+                "SELECT schemaname, tablename FROM pg_tables "
+                "WHERE tablename IN ('tracks', 'identifies', 'pages', 'screens', 'groups', 'aliases')"
             ).fetchall()
         )
     assert present == committed  # only whole syncs
     load_in_child(url, str(retail_logs))  # run again: resumes, duplicates left out
     expected = {
-        __import__("orjson").loads(line)["messageId"]
+        orjson.loads(line)["messageId"]
         for _, lines in log_lines(retail_logs)
         for line in lines
         if b'"type":"track"' in line
@@ -327,6 +330,47 @@ def test_flushed_messages_are_staged_and_loaded_by_the_next_sync(postgres_server
     second = WarehouseDestination(PostgresEngine(url))
     second.check()
     counts = second.close()
-    assert counts.delivered == len({__import__("orjson").loads(line)["messageId"] for line in lines})
+    assert counts.delivered == len({orjson.loads(line)["messageId"] for line in lines})
     with psycopg.connect(url) as connection:
         assert connection.execute("SELECT count(*) FROM toolkit_warehouse.staged").fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+def test_the_collector_forwards_the_official_clients_calls_into_the_warehouse(postgres_server, tmp_path):
+    from segment.analytics import Client
+
+    from tests.helpers import KEYS, SCENARIO, RunningCollector
+
+    url = fresh_database(postgres_server, "collected")
+    warehouse = WarehouseDestination(
+        PostgresEngine(url), schemas={s.id: s.name for s in SCENARIO.sources.values()}
+    )
+    warehouse.check()
+    collector = RunningCollector([warehouse, LocalSink(tmp_path / "out")], journal=tmp_path / "journal")
+    client = Client(KEYS["web"], host=collector.url, max_retries=1)
+    client.identify(
+        "u1", {"Invited User?": True, "lifetime_value": 12.5, "createdAt": "2026-11-01T08:00:00+02:00"}
+    )
+    client.track("u1", "Order Completed", {"sku": "s-1", "products": [{"sku": "s-1", "price": 3}]})
+    client.track("u1", "Order Completed", {"sku": "s-2", "revenue": 9})
+    client.page("u1", "Docs", "Home", {"path": "/"})
+    client.flush()
+    client.join()
+    collector.close()
+    with psycopg.connect(url) as connection:
+        orders = connection.execute(
+            "SELECT sku, products, revenue, event, event_text, context_library_name "
+            "FROM website_prod.order_completed ORDER BY sku"
+        ).fetchall()
+        user = connection.execute(
+            "SELECT id, invited_user, lifetime_value, created_at FROM website_prod.users"
+        ).fetchall()
+        page = connection.execute("SELECT name, category, path FROM website_prod.pages").fetchall()
+        tracks = connection.execute("SELECT count(*) FROM website_prod.tracks").fetchone()[0]
+    assert [o[0] for o in orders] == ["s-1", "s-2"] and json.loads(orders[0][1]) == [
+        {"sku": "s-1", "price": 3}
+    ]
+    assert orders[1][2] == 9 and orders[0][3:5] == ("order_completed", "Order Completed")
+    assert orders[0][5] == "analytics-python"
+    assert user == [("u1", True, 12.5, datetime(2026, 11, 1, 6, 0))]  # UTC, no zone
+    assert page == [("Home", "Docs", "/")] and tracks == 2

@@ -79,8 +79,8 @@ def explore(
     """Run `sql` (or, without it, the workshop's three queries) against `segment_logs`: on DuckDB
     over `source` (a folder or s3://bucket/prefix) or a DuckDB file `db` loaded earlier, or on
     Athena (`database`, results to `output`); or on Segment's warehouse when `source` is one
-    (postgresql://... or PATH.duckdb: the questions asked of its tables). DuckDB's progress on each
-    query goes to `on_progress`."""
+    (postgresql://... or PATH.duckdb: the questions asked of its tables). DuckDB's progress on
+    each query goes to `on_progress`."""
     if limit is not None and limit < 1:
         raise UsageError(f"`limit` must be at least 1, not {limit}", parameters=("limit",))
     if engine not in ENGINES:

@@ -13,7 +13,7 @@ import duckdb
 
 from toolkit.errors import UsageError
 from toolkit.exploring.engines import QueryResult
-from toolkit.segment.warehouse_engines import is_postgres_url, redacted
+from toolkit.segment.warehouse_engines import connect_postgres, is_postgres_url, redacted
 
 if TYPE_CHECKING:
     import psycopg
@@ -46,28 +46,18 @@ class WarehouseExplorer:
 
     def __init__(self, source: str):
         self.skipped: dict[str, str] = {}
-        self.loaded: int | None = None  # nothing is loaded: the queries run where the tables are
+        self.loaded: int | None = None  # the warehouse is read where it is, never loaded
         self.source = source
-        self.postgres: psycopg.Connection | None = None
+        self.postgres: psycopg.Connection | None = None  # for a postgresql:// source
         self.duck: duckdb.DuckDBPyConnection | None = None
         if is_postgres_url(source):
-            import psycopg
-
-            try:
-                self.postgres = psycopg.connect(source, autocommit=True)  # a transaction per query
-            except psycopg.OperationalError as exc:
-                raise UsageError(
-                    f"cannot connect to {redacted(source)}: {' '.join(str(exc).split())}; start the server "
-                    "or fix the URL"
-                ) from None
+            self.postgres = connect_postgres(source, autocommit=True)  # a transaction per query
             self.postgres.execute("SET default_transaction_read_only = on")
-            self.duck = None
         else:
             try:
                 self.duck = duckdb.connect(source, read_only=True)
             except duckdb.Error as exc:
                 raise UsageError(f"cannot open {source}: {str(exc).splitlines()[0]}") from None
-            self.postgres = None
 
     def _rows(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple], int]:
         """The columns, the first `limit` rows (all without a limit), and how many rows there

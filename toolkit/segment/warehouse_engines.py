@@ -41,6 +41,24 @@ def redacted(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def connect_postgres(url: str, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg connection in UTC; one the server refuses (or leaves unanswered CONNECT_SECONDS)
+    is a UsageError naming the fix."""
+    import psycopg
+
+    try:
+        connection = psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_SECONDS)
+    except psycopg.OperationalError as exc:
+        raise UsageError(
+            f"cannot connect to {redacted(url)}: {' '.join(str(exc).split())}; "
+            "start the server or fix the URL"
+        ) from None
+    connection.execute("SET TIME ZONE 'UTC'")
+    if not autocommit:
+        connection.commit()
+    return connection
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -53,23 +71,13 @@ class PostgresEngine:
             raise UsageError(f"out must be postgresql://USER@HOST:PORT/DB, not {redacted(url)}")
         self.url = url
         self.name = redacted(url)
-        self._connection: psycopg.Connection | None = None
+        self._connection: psycopg.Connection | None = None  # opened when first needed
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_connection": None}
 
     def connect(self) -> None:
-        import psycopg
-
-        try:
-            self._connection = psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_SECONDS)
-        except psycopg.OperationalError as exc:
-            raise UsageError(
-                f"cannot connect to {self.name}: {' '.join(str(exc).split())}; start the server or fix the "
-                "URL"
-            ) from None
-        self._connection.execute("SET TIME ZONE 'UTC'")
-        self._connection.commit()
+        self._connection = connect_postgres(self.url)
 
     @property
     def connection(self) -> psycopg.Connection:
@@ -172,9 +180,9 @@ class DuckDBEngine:
         self.connection.register("toolkit_batch", batch)
         try:
             listed = ", ".join(map(_quoted, columns))
+            arrow_columns = ", ".join(f"c{i}" for i in range(len(columns)))
             self.connection.execute(
-                f"INSERT INTO {table} ({listed}) SELECT {', '.join(f'c{i}' for i in range(len(columns)))} "
-                "FROM toolkit_batch"
+                f"INSERT INTO {table} ({listed}) SELECT {arrow_columns} FROM toolkit_batch"
             )
         finally:
             self.connection.unregister("toolkit_batch")

@@ -139,11 +139,10 @@ class Warehouse:
         self.engine.begin()
         for sql in (
             f"CREATE SCHEMA IF NOT EXISTS {STATE}",
-            f"CREATE TABLE IF NOT EXISTS {STATE}.syncs (sync_id varchar(64) PRIMARY KEY, started_at "
-            "timestamp, "
-            "committed_at timestamp, messages bigint, loaded bigint, duplicates bigint, values_nulled "
-            "bigint, "
-            "first_received_at timestamp, last_received_at timestamp)",
+            f"CREATE TABLE IF NOT EXISTS {STATE}.syncs (sync_id varchar(64) PRIMARY KEY, "
+            "started_at timestamp, committed_at timestamp, messages bigint, loaded bigint, "
+            "duplicates bigint, values_nulled bigint, first_received_at timestamp, "
+            "last_received_at timestamp)",
             f"CREATE TABLE IF NOT EXISTS {STATE}.staged (seq bigint, schema_name varchar(128), line varchar)",
             f"CREATE TABLE IF NOT EXISTS {STATE}.runs (run varchar(1024))",
         ):

@@ -200,7 +200,7 @@ def message_rows(message: dict) -> list[Row]:
             row[column] = event_table(value) if column == "event" else value[:MAX_TEXT]
     if kind == "track":
         rows = [Row(table, row)]
-        name = event_table(row["event_text"]) if "event_text" in row else ""  # type: ignore[arg-type]
+        name = event_table(str(row["event_text"])) if "event_text" in row else ""
         properties = message.get("properties")
         if name:
             own = dict(row)

@@ -27,16 +27,17 @@ import pyarrow as pa
 from toolkit.errors import UsageError
 from toolkit.progress import OnProgress
 from toolkit.segment.snakecase import warehouse_name
-from toolkit.segment.warehouse_engines import CONNECT_SECONDS, is_duckdb_file, is_postgres_url, redacted
+from toolkit.segment.warehouse_engines import connect_postgres, is_duckdb_file, is_postgres_url, redacted
 from toolkit.segment.warehouse_schema import LOADER_COLUMNS, RESERVED, STANDARD, TABLES, event_table
 from toolkit.transforming.duckdb_engine import DuckDBTransform, classify_sql
-from toolkit.transforming.items import items_csv
+from toolkit.transforming.items import ItemsDataset, items_csv
 from toolkit.transforming.summary import TransformOptions, TransformSummary
 from toolkit.transforming.users import UsersDataset, users_csv
 
 FETCH_ROWS = 50_000  # rows per fetch from the server-side cursor
 STATE_SCHEMA = "toolkit_warehouse"
 PRODUCT_FIELDS = ("price", "category", "brand", "description", "name", "created_at")
+PRODUCTS_JSON = "CASE WHEN json_valid(products) THEN json(products) END"  # a cut array is no array
 _DUCK_TYPES = {"bigint": "BIGINT", "double precision": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN"}
 
 
@@ -94,16 +95,7 @@ class _Postgres:
     """Reads a Postgres (or Redshift) warehouse with psycopg; results stream into DuckDB."""
 
     def __init__(self, url: str):
-        import psycopg
-
-        try:
-            self.connection = psycopg.connect(url, autocommit=False, connect_timeout=CONNECT_SECONDS)
-        except psycopg.OperationalError as exc:
-            raise UsageError(
-                f"cannot connect to {redacted(url)}: {' '.join(str(exc).split())}; start the server or fix "
-                "the URL"
-            ) from None
-        self.connection.execute("SET TIME ZONE 'UTC'")
+        self.connection = connect_postgres(url)
         self.prefix = ""
 
     def query(self, sql: str) -> list[tuple]:
@@ -158,10 +150,9 @@ class WarehouseTransform:
         where = "WHERE table_catalog = 'warehouse'" if self.reader.prefix else "WHERE true"
         found: dict[tuple[str, str], dict[str, str]] = {}
         for schema, table, column, data_type in self.reader.query(
-            "SELECT table_schema, table_name, column_name, lower(data_type) FROM "
-            f"information_schema.columns {where} "
-            f"AND table_schema NOT IN ('{STATE_SCHEMA}', 'pg_catalog', 'information_schema') ORDER BY "
-            "ordinal_position"
+            "SELECT table_schema, table_name, column_name, lower(data_type) FROM information_schema.columns "
+            f"{where} AND table_schema NOT IN ('{STATE_SCHEMA}', 'pg_catalog', 'information_schema') "
+            "ORDER BY ordinal_position"
         ):
             found.setdefault((schema, table), {})[column] = data_type
         return found
@@ -247,8 +238,7 @@ class WarehouseTransform:
         field = options.item_field.replace("'", "''")
         messages = f"""(SELECT message_id AS messageId, 'track' AS type, event, to_json(user_id) AS userId,
             to_timestamp(ts) AS "timestamp", received_at AS receivedAt,
-            json_object('{field}', item, 'products', CASE WHEN json_valid(products) THEN json(products) END)
-                AS properties,
+            json_object('{field}', item, 'products', {PRODUCTS_JSON}) AS properties,
             CAST(NULL AS BIGINT) AS file_index FROM warehouse_events)"""
         self.duck.execute(f"CREATE TABLE classified AS {classify_sql(options, messages)}")
         return {}
@@ -289,13 +279,14 @@ class WarehouseTransform:
     def write_csv(self, path: Path) -> tuple[int, Counter]:
         return self.core.write_csv(path)
 
-    def _as_json(self, columns: dict[str, str]) -> str:
-        """SQL: a JSON object of these DuckDB columns, timestamps as Segment's ISO-8601 text."""
+    @staticmethod
+    def _json_pairs(columns: dict[str, str]) -> list[str]:
+        """SQL: json_object arguments for these DuckDB columns, timestamps as Segment's ISO-8601 text."""
         parts = []
         for column, kind in columns.items():
             value = f"strftime({_q(column)}, '%Y-%m-%dT%H:%M:%S.%gZ')" if kind == "TIMESTAMP" else _q(column)
             parts.append(f"'{column}', {value}")
-        return f"json_object({', '.join(parts)})"
+        return parts
 
     def write_users(self, path: Path, chosen: list[str] | None) -> UsersDataset:
         """The Users dataset from `identifies`: every trait column (not the identity columns Segment
@@ -320,10 +311,10 @@ class WarehouseTransform:
                 f"SELECT {col('user_id')}, {col('timestamp')}{''.join(', ' + _q(c) for c in traits)} "
                 f"FROM {self._table(schema, TABLES['identify'])}",
             )
-            as_json = self._as_json(traits) if traits else "json_object()"
+            pairs = ", ".join(self._json_pairs(traits))
             selects.append(
-                f"""SELECT 'identify' AS type, to_json(user_id) AS userId, "timestamp", {as_json} AS traits
-                FROM {target}"""
+                f"""SELECT 'identify' AS type, to_json(user_id) AS userId, "timestamp",
+                    json_object({pairs}) AS traits FROM {target}"""
             )
         if not selects:
             raise UsageError(
@@ -331,7 +322,7 @@ class WarehouseTransform:
             )
         return users_csv(self.duck, f"({' UNION ALL '.join(selects)})", {}, path, chosen)
 
-    def write_items(self, path: Path, item_field: str, catalog: Path | None):
+    def write_items(self, path: Path, item_field: str, catalog: Path | None) -> ItemsDataset:
         """The Items dataset from the product columns of every event table (and `products`)."""
         item = warehouse_name(item_field, RESERVED["track"])
         selects = []
@@ -353,12 +344,10 @@ class WarehouseTransform:
                 f"{''.join(', ' + _q(c) for c in fields)} FROM {self._table(schema, table)} "
                 f"WHERE {col(item)} IS NOT NULL OR {col('products')} IS NOT NULL",
             )
-            flat = self._as_json({**fields}).removeprefix("json_object(").removesuffix(")")
             key = item_field.replace("'", "''")
+            pairs = ", ".join([f"'{key}', item", f"'products', {PRODUCTS_JSON}", *self._json_pairs(fields)])
             selects.append(
-                f"""SELECT 'track' AS type, "timestamp", json_object('{key}', item, 'products',
-                    CASE WHEN json_valid(products) THEN json(products) END{", " + flat if flat else ""})
-                    AS properties FROM {target}"""
+                f"""SELECT 'track' AS type, "timestamp", json_object({pairs}) AS properties FROM {target}"""
             )
         relation = (
             f"({' UNION ALL '.join(selects)})"
@@ -370,8 +359,9 @@ class WarehouseTransform:
         )
         return items_csv(self.duck, relation, {}, path, item_field, catalog)
 
-    def local_file(self, path):
-        raise AssertionError("a warehouse has no log files to read again")
+    def local_file(self, path: Path | str) -> Path:
+        """Never called: a warehouse has no log files, so no line to read again (see unparsed_by_file)."""
+        raise AssertionError(f"a warehouse has no log file to read again ({path})")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
