@@ -223,7 +223,7 @@ def test_the_collector_writes_a_firehose_layout(tmp_path):
 
 
 def test_a_firehose_layout_in_a_bucket_is_transformed_and_reported(tmp_path, s3_bucket, s3_layout, s3_csv):
-    from toolkit.reporting import build_report
+    from toolkit.reporting.build import build_report
 
     endpoint, bucket = s3_bucket
     aws = AwsOptions(endpoint_url=endpoint)
@@ -235,8 +235,10 @@ def test_a_firehose_layout_in_a_bucket_is_transformed_and_reported(tmp_path, s3_
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys and all(NAME.match(key.removeprefix("events/")) for key in keys)  # the prefix, then the hour
     out = tmp_path / "bucket.csv"
-    transform(f"s3://{bucket}/events", str(out), aws=aws, layout="firehose")
+    transform(f"s3://{bucket}/events", out=str(out), aws=aws, layout="firehose")
     assert out.read_bytes() == s3_csv
-    report = build_report(f"s3://{bucket}/events", SCENARIO, aws, evaluate=False)
+    report = build_report(
+        f"s3://{bucket}/events", scenario=SCENARIO, aws=aws, evaluate=False, layout="firehose"
+    )
     assert report.accounting is not None
     assert report.accounting.messages_read == report.accounting.accounted == len(lines_of(s3_layout))

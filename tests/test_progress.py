@@ -61,7 +61,8 @@ def test_quiet_workshop_prints_nothing(tmp_path):
     assert result.exit_code in (0, 1) and result.output == ""  # tiny data may fail a rule
 
 
-GENERATE = ["generate", "--date", "2026-11-01", "--days", "20", "--users-per-day", "300", "--out", "logs"]
+# enough work (a few seconds) that the bar, drawn for steps over a second, appears on any machine
+GENERATE = ["generate", "--date", "2026-11-01", "--days", "20", "--users-per-day", "3000", "--out", "logs"]
 
 
 def test_bar_is_drawn_on_stderr_when_it_is_a_terminal(tmp_path):
